@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+
+import { openDevice, type DeviceRequest } from '../runtime/device';
+import { Vit22bError } from '../runtime/errors';
+import { systemInfo } from '../runtime/info';
+import { formatInfo } from './format-info';
+import type { CliIO } from './io';
+
+export interface Command {
+  name: string;
+  aliases: string[];
+  summary: string;
+  /** Set for commands that are listed but not shipped yet, naming the piece of work they wait for. */
+  pending?: string;
+  usage: string;
+  run(args: string[], io: CliIO): Promise<number>;
+}
+
+function usageError(message: string, usage: string, received: string): Vit22bError {
+  return new Vit22bError('ERR_USAGE', `${message}\n\n${usage}`, { expected: usage.split('\n')[0], received });
+}
+
+/** util.parseArgs with its errors turned into ERR_USAGE and the usage text. */
+export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
+  args: string[],
+  options: T,
+  usage: string,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: false }>>['values'] {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw usageError((e as Error).message, usage, args.join(' '));
+  }
+}
+
+const INFO_USAGE = `usage: vit22b info [--json] [--device auto|cpu|cuda]
+
+Prints the package version, the native addon in use, the CPU's features, and CUDA: driver, GPUs,
+cuBLASLt and NCCL, or why each is missing. Runs one kernel on the default device as a self-test.
+  --json             one JSON object on stdout
+  --device <kind>    also open this device, failing (exit 1) if it cannot be used`;
+
+const infoCommand: Command = {
+  name: 'info',
+  aliases: ['doctor'],
+  summary: 'show the addon, CPU features, GPUs, cuBLASLt/NCCL, and run a self-test',
+  usage: INFO_USAGE,
+  async run(args, io) {
+    const opts = parseOptions(
+      args,
+      { json: { type: 'boolean' }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      INFO_USAGE,
+    );
+    if (opts.help) {
+      io.out(INFO_USAGE + '\n');
+      return 0;
+    }
+    const info = systemInfo();
+    if (opts.device !== undefined) {
+      // Throws ERR_CUDA_UNAVAILABLE (and friends) with the cause; run() prints it, in JSON if asked.
+      using device = openDevice({ device: opts.device as DeviceRequest });
+      void device;
+    }
+    io.out(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info));
+    return info.selfTest.ok ? 0 : 1;
+  },
+};
+
+function pendingCommand(name: string, summary: string, pending: string): Command {
+  const usage = `usage: vit22b ${name} [options]\n\n${summary}. Not available in this version: ${pending}.`;
+  return {
+    name,
+    aliases: [],
+    summary,
+    pending,
+    usage,
+    async run() {
+      throw new Vit22bError('ERR_NOT_IMPLEMENTED', `vit22b ${name} is not available in this version: ${pending}`, {
+        expected: 'a command of this version (see vit22b --help)',
+        received: name,
+      });
+    },
+  };
+}
+
+export const COMMANDS: Command[] = [
+  pendingCommand('train', 'train a model (a built-in synthetic dataset by default)', 'it arrives with the model and trainer'),
+  pendingCommand('eval', 'evaluate a checkpoint on a dataset', 'it arrives with the trainer'),
+  pendingCommand('predict', 'classify images with a checkpoint or timm weights', 'it arrives with checkpoints and timm interop'),
+  pendingCommand('probe', 'linear probe and few-shot evaluation of frozen features', 'it arrives with the evaluation work'),
+  pendingCommand('bench', 'benchmarks against OpenBLAS and PyTorch', 'it arrives with the CPU and CUDA kernel libraries'),
+  pendingCommand('plan', "show a training step's plan and memory", 'it arrives with the graph compiler'),
+  infoCommand,
+];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases.includes(name));
+}

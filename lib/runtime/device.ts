@@ -1,0 +1,158 @@
+import { loadAddon, loadCpuCapableAddon } from './addon-loader';
+import { cudaStatus } from './cuda-status';
+import { assertDType, DTYPE_BYTES, type DType } from './dtype';
+import { Vit22bError } from './errors';
+import type { NativeDevice, NativeDeviceStats } from './native-types';
+import { DeviceTensor } from './tensor';
+
+export type DeviceRequest = 'auto' | 'cpu' | 'cuda';
+
+export interface OpenDeviceOptions {
+  device?: DeviceRequest;
+  /** Which GPU, for 'cuda' (and 'auto' when it picks CUDA). Default 0. */
+  ordinal?: number;
+}
+
+/** How a device was chosen: printed by the CLI, so the choice is never silent. */
+export interface DeviceSelection {
+  requested: DeviceRequest;
+  kind: 'cpu' | 'cuda';
+  reason: string;
+  addonPath: string;
+}
+
+/**
+ * The compute device: the CPU, or one CUDA GPU. Owns a native device handle; tensors it allocates
+ * keep the underlying device alive until they are disposed.
+ */
+export class Device implements Disposable {
+  readonly kind: 'cpu' | 'cuda';
+  readonly name: string;
+
+  /** @internal Use openDevice. */
+  constructor(
+    /** @internal */ readonly native: NativeDevice,
+    readonly selection: DeviceSelection,
+  ) {
+    this.kind = native.kind;
+    this.name = native.name;
+  }
+
+  /** Allocates an uninitialised tensor. */
+  alloc(dtype: DType, shape: readonly number[]): DeviceTensor {
+    assertDType(dtype);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'shape must be an array of non-negative integers', {
+        expected: 'number[] of integers >= 0',
+        received: JSON.stringify(shape),
+      });
+    }
+    const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    return new DeviceTensor(this.name, dtype, [...shape], this.native.alloc(bytes));
+  }
+
+  /** Allocates a tensor and uploads `data` into it. */
+  tensor(dtype: DType, shape: readonly number[], data: Parameters<DeviceTensor['upload']>[0]): DeviceTensor {
+    const t = this.alloc(dtype, shape);
+    try {
+      return t.upload(data);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+  }
+
+  /** y = alpha * x + beta * y, elementwise (f32 or bf16; both tensors the same dtype and size). */
+  axpby(alpha: number, x: DeviceTensor, beta: number, y: DeviceTensor): void {
+    if (x.dtype !== y.dtype) {
+      throw new Vit22bError('ERR_DTYPE_MISMATCH', 'axpby operands must have the same dtype', {
+        expected: y.dtype,
+        received: x.dtype,
+      });
+    }
+    if (x.size !== y.size) {
+      throw new Vit22bError('ERR_SHAPE_MISMATCH', 'axpby operands must have the same size', {
+        expected: `[${y.shape.join(', ')}]`,
+        received: `[${x.shape.join(', ')}]`,
+      });
+    }
+    this.native.axpby(x.dtype, x.size, alpha, x.buffer, beta, y.buffer);
+  }
+
+  /** Waits for all queued work on this device. */
+  synchronize(): void {
+    this.native.synchronize();
+  }
+
+  stats(): NativeDeviceStats {
+    return this.native.stats();
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function openCuda(requested: DeviceRequest, ordinal: number): Device {
+  const status = cudaStatus();
+  if (!status.available) {
+    const detailsSearched =
+      status.reasonCode === 'cublaslt-missing' ? { searched: status.cublasLt.searched } : {};
+    throw new Vit22bError('ERR_CUDA_UNAVAILABLE', `CUDA is unavailable: ${status.reason}`, {
+      expected: 'an NVIDIA driver, a CUDA device of compute capability 8.0+, and cuBLASLt',
+      received: status.reasonCode,
+      reason: status.reasonCode,
+      ...detailsSearched,
+    });
+  }
+  // cudaStatus() has loaded the CUDA addon already; this returns the cached one.
+  const addon = loadAddon('cuda');
+  const native = new addon.native.DeviceHandle('cuda', ordinal);
+  const gpu = status.devices[ordinal];
+  return new Device(native, {
+    requested,
+    kind: 'cuda',
+    reason:
+      requested === 'cuda'
+        ? 'requested'
+        : `CUDA is available (${gpu?.name ?? `device ${ordinal}`}, driver ${status.driverVersion}, cuBLASLt ${status.cublasLt.version})`,
+    addonPath: addon.path,
+  });
+}
+
+/**
+ * Opens a device. 'cpu' always works where the package is installed. 'cuda' never falls back: it
+ * throws ERR_CUDA_UNAVAILABLE with the cause (no driver, driver too old, no device, unsupported
+ * device, cuBLASLt missing with the places searched, or no CUDA addon). 'auto' takes CUDA when that
+ * would succeed and the CPU otherwise, and says why in `device.selection.reason`.
+ */
+export function openDevice(options: OpenDeviceOptions = {}): Device {
+  const requested = options.device ?? 'auto';
+  const ordinal = options.ordinal ?? 0;
+  if (!['auto', 'cpu', 'cuda'].includes(requested)) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `unknown device '${String(requested)}'`, {
+      expected: "'auto' | 'cpu' | 'cuda'",
+      received: String(requested),
+    });
+  }
+  if (!Number.isSafeInteger(ordinal) || ordinal < 0) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'ordinal must be a non-negative integer', {
+      expected: 'integer >= 0',
+      received: String(ordinal),
+    });
+  }
+  if (requested === 'cuda') return openCuda(requested, ordinal);
+  let reason = 'requested';
+  if (requested === 'auto') {
+    const status = cudaStatus();
+    if (status.available) return openCuda(requested, ordinal);
+    reason = `CUDA unavailable (${status.reason})`;
+  }
+  const addon = loadCpuCapableAddon();
+  const native = new addon.native.DeviceHandle('cpu', 0);
+  return new Device(native, { requested, kind: 'cpu', reason, addonPath: addon.path });
+}

@@ -1,0 +1,54 @@
+/**
+ * Typed errors. Every failure vit22b reports (from TypeScript or from native code, which builds its
+ * errors with this same class) is a Vit22bError with a stable `code`, and where both are known, what
+ * was expected and what was received.
+ */
+
+/** The stable codes. Native codes (native/core/status.h) are a subset; never rename one. */
+export const ERROR_CODES = [
+  'ERR_INVALID_ARGUMENT',
+  'ERR_SHAPE_MISMATCH',
+  'ERR_DTYPE_MISMATCH',
+  'ERR_DISPOSED',
+  'ERR_DEVICE_MISMATCH',
+  'ERR_HOST_OOM',
+  'ERR_DEVICE_OOM',
+  'ERR_DEVICE_LOST',
+  'ERR_CUDA_UNAVAILABLE',
+  'ERR_CUDA',
+  'ERR_LIBRARY_NOT_FOUND',
+  'ERR_ADDON_NOT_FOUND',
+  'ERR_ADDON_LOAD_FAILED',
+  'ERR_NOT_IMPLEMENTED',
+  'ERR_USAGE',
+  'ERR_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorDetails {
+  expected?: string;
+  received?: string;
+  /** Anything else that helps a user act: a reason code, the places searched, a file. */
+  [key: string]: unknown;
+}
+
+export class Vit22bError extends Error {
+  readonly code: ErrorCode;
+  readonly expected?: string;
+  readonly received?: string;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message);
+    this.name = 'Vit22bError';
+    this.code = code;
+    this.details = details;
+    if (details.expected !== undefined) this.expected = details.expected;
+    if (details.received !== undefined) this.received = details.received;
+  }
+}
+
+export function isVit22bError(e: unknown, code?: ErrorCode): e is Vit22bError {
+  return e instanceof Vit22bError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,15 @@
+export { Vit22bError, isVit22bError, ERROR_CODES, type ErrorCode, type ErrorDetails } from './errors';
+export { DTYPES, DTYPE_BYTES, type DType, type HostArray } from './dtype';
+export { f32ToBf16Bits, bf16BitsToF32, toBf16, fromBf16 } from './bf16';
+export { DeviceTensor } from './tensor';
+export {
+  Device,
+  openDevice,
+  type DeviceRequest,
+  type DeviceSelection,
+  type OpenDeviceOptions,
+} from './device';
+export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-status';
+export { searchLibrary, searchLocations, type LibrarySearch, type SearchLocation } from './library-search';
+export { systemInfo, type SystemInfo } from './info';
+export { packageVersion } from './package-root';

@@ -1,0 +1,96 @@
+/**
+ * The raw surface of the native addons (native/addon). Only lib/runtime touches these; everything
+ * else uses Device and DeviceTensor.
+ */
+
+export interface NativeBuildInfo {
+  variant: 'cpu' | 'cuda';
+  napiVersion: number;
+  compiler?: string;
+  cudaRuntime?: number;
+  cudaArchitectures?: string;
+}
+
+export interface NativeCpuInfo {
+  vendor: string;
+  model: string;
+  threads: number;
+  features: {
+    avx2: boolean;
+    fma: boolean;
+    f16c: boolean;
+    avx512f: boolean;
+    avx512bw: boolean;
+    avx512vl: boolean;
+    avx512bf16: boolean;
+  };
+}
+
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  memoryBytes: number;
+  smCount: number;
+  computeCapability: string;
+  pciBusId: string;
+}
+
+export type CudaReasonCode =
+  | ''
+  | 'no-driver'
+  | 'driver-too-old'
+  | 'no-device'
+  | 'unsupported-device'
+  | 'error';
+
+export interface NativeCudaProbe {
+  usable: boolean;
+  reasonCode: CudaReasonCode;
+  reason: string;
+  driverVersion: number;
+  runtimeVersion: number;
+  devices: NativeCudaDevice[];
+}
+
+export interface NativeVendorLoad {
+  found: boolean;
+  path?: string;
+  version?: number;
+  versionString?: string;
+  attempts: { candidate: string; error: string }[];
+}
+
+export interface NativeBuffer {
+  readonly bytes: number;
+  readonly disposed: boolean;
+  upload(source: ArrayBufferView | ArrayBuffer, offsetBytes?: number): void;
+  download(target: ArrayBufferView | ArrayBuffer, offsetBytes?: number): void;
+  dispose(): void;
+}
+
+export interface NativeDeviceStats {
+  liveBuffers: number;
+  liveBytes: number;
+  reclaimedByGc: number;
+}
+
+export interface NativeDevice {
+  readonly kind: 'cpu' | 'cuda';
+  readonly name: string;
+  alloc(bytes: number): NativeBuffer;
+  synchronize(): void;
+  axpby(dtype: string, n: number, alpha: number, x: NativeBuffer, beta: number, y: NativeBuffer): void;
+  stats(): NativeDeviceStats;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  build: NativeBuildInfo;
+  setErrorClass(ctor: new (code: string, message: string, details: object) => Error): void;
+  DeviceHandle: new (kind: 'cpu' | 'cuda', ordinal: number) => NativeDevice;
+  cpuInfo(): NativeCpuInfo;
+  // The CUDA addon only:
+  cudaProbe?(): NativeCudaProbe;
+  loadCublasLt?(candidates: string[]): NativeVendorLoad;
+  loadNccl?(candidates: string[]): NativeVendorLoad;
+}

@@ -1,0 +1,19 @@
+// Argument checks for N-API entry points: each throws ERR_INVALID_ARGUMENT naming the argument,
+// the expected type and what was received. The TypeScript layer validates first; these keep a
+// direct caller of the raw addon from crashing the process.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace vit::addon {
+
+const char* jsTypeName(const Napi::Value& v);
+std::string stringArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+double numberArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+// A non-negative integer no larger than 2^53 (exact in a double).
+int64_t countArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+
+}  // namespace vit::addon

@@ -1,0 +1,142 @@
+#include "addon/device_handle.h"
+
+#include "addon/args.h"
+#include "addon/buffer_handle.h"
+#include "addon/errors.h"
+#include "core/status.h"
+#include "cpu/cpu_backend.h"
+#if VIT22B_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+namespace vit::addon {
+
+namespace {
+
+std::unique_ptr<Backend> makeBackend(const std::string& kind, int ordinal) {
+  if (kind == "cpu") return std::make_unique<cpu::CpuBackend>();
+  if (kind == "cuda") {
+#if VIT22B_WITH_CUDA
+    return std::make_unique<cuda::CudaBackend>(ordinal);
+#else
+    (void)ordinal;
+    throw Error(ErrorCode::CudaUnavailable, "this addon was built without CUDA support",
+                "the CUDA addon", "the CPU addon");
+#endif
+  }
+  throw Error(ErrorCode::InvalidArgument, "unknown device kind '" + kind + "'", "cpu or cuda", kind);
+}
+
+}  // namespace
+
+Napi::Function DeviceHandle::define(Napi::Env env) {
+  return DefineClass(env, "DeviceHandle",
+                     {InstanceAccessor<&DeviceHandle::getKind>("kind"),
+                      InstanceAccessor<&DeviceHandle::getName>("name"),
+                      InstanceMethod<&DeviceHandle::alloc>("alloc"),
+                      InstanceMethod<&DeviceHandle::synchronize>("synchronize"),
+                      InstanceMethod<&DeviceHandle::axpby>("axpby"),
+                      InstanceMethod<&DeviceHandle::stats>("stats"),
+                      InstanceMethod<&DeviceHandle::dispose>("dispose")});
+}
+
+DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceHandle>(info) {
+  guard(info.Env(), [&] {
+    kind_ = stringArg(info, 0, "kind");
+    int ordinal = info.Length() > 1 ? static_cast<int>(countArg(info, 1, "ordinal")) : 0;
+    state_ = std::make_shared<DeviceState>(makeBackend(kind_, ordinal));
+    accounting_ = state_;
+    name_ = state_->backend->describe();
+  });
+}
+
+DeviceState& DeviceHandle::live(const char* use) {
+  if (!state_) {
+    throw Error(ErrorCode::Disposed, std::string("cannot ") + use + " on a disposed device",
+                "a live device", "disposed device");
+  }
+  state_->backend->ensureUsable();
+  return *state_;
+}
+
+Napi::Value DeviceHandle::getKind(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), kind_);
+}
+
+Napi::Value DeviceHandle::getName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), name_);
+}
+
+// alloc(bytes) -> BufferHandle
+Napi::Value DeviceHandle::alloc(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    DeviceState& st = live("allocate");
+    size_t bytes = static_cast<size_t>(countArg(info, 0, "bytes"));
+    void* ptr = st.backend->allocate(bytes);
+    return BufferHandle::create(info.Env(), state_, ptr, bytes);
+  });
+}
+
+Napi::Value DeviceHandle::synchronize(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    live("synchronize").backend->synchronize();
+    return info.Env().Undefined();
+  });
+}
+
+// axpby(dtype, n, alpha, x, beta, y): y = alpha * x + beta * y over n elements.
+Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    DeviceState& st = live("run a kernel");
+    AxpbyArgs a{};
+    a.dtype = parseDType(stringArg(info, 0, "dtype"));
+    a.n = countArg(info, 1, "n");
+    a.alpha = static_cast<float>(numberArg(info, 2, "alpha"));
+    BufferHandle* x = BufferHandle::unwrapArg(info, 3, "x");
+    a.beta = static_cast<float>(numberArg(info, 4, "beta"));
+    BufferHandle* y = BufferHandle::unwrapArg(info, 5, "y");
+    a.x = x->data("read");
+    a.y = y->data("write");
+    for (BufferHandle* b : {x, y}) {
+      if (b->state() != state_) {
+        throw Error(ErrorCode::DeviceMismatch, "axpby operands must live on " + name_,
+                    name_, b->state()->backend->describe());
+      }
+    }
+    if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
+      throw Error(ErrorCode::DtypeMismatch, "axpby supports f32 and bf16", "f32 or bf16",
+                  dtypeName(a.dtype));
+    }
+    size_t need = static_cast<size_t>(a.n) * dtypeSize(a.dtype);
+    for (BufferHandle* b : {x, y}) {
+      if (b->bytes() < need) {
+        throw Error(ErrorCode::ShapeMismatch,
+                    "axpby over " + std::to_string(a.n) + " " + dtypeName(a.dtype) +
+                        " elements needs buffers of at least " + std::to_string(need) + " bytes",
+                    ">= " + std::to_string(need) + " bytes", std::to_string(b->bytes()) + " bytes");
+      }
+    }
+    st.backend->kernels().axpby(st.backend->stream(), a);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  std::shared_ptr<DeviceState> st = accounting_.lock();
+  int64_t buffers = st ? st->liveBuffers.load() : 0;
+  int64_t bytes = st ? st->liveBytes.load() : 0;
+  int64_t reclaimed = st ? st->reclaimedByGc.load() : 0;
+  o.Set("liveBuffers", static_cast<double>(buffers));
+  o.Set("liveBytes", static_cast<double>(bytes));
+  o.Set("reclaimedByGc", static_cast<double>(reclaimed));
+  return o;
+}
+
+// Buffers still alive keep the backend until they are disposed; the handle itself refuses work.
+Napi::Value DeviceHandle::dispose(const Napi::CallbackInfo& info) {
+  state_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace vit::addon

@@ -1,0 +1,34 @@
+// A device (the CPU, or one CUDA GPU) as a JavaScript object: allocation, kernels, statistics.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "addon/device_state.h"
+
+namespace vit::addon {
+
+class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  // new DeviceHandle(kind: 'cpu' | 'cuda', ordinal: number)
+  explicit DeviceHandle(const Napi::CallbackInfo& info);
+
+ private:
+  DeviceState& live(const char* use);
+  Napi::Value getKind(const Napi::CallbackInfo& info);
+  Napi::Value getName(const Napi::CallbackInfo& info);
+  Napi::Value alloc(const Napi::CallbackInfo& info);
+  Napi::Value synchronize(const Napi::CallbackInfo& info);
+  Napi::Value axpby(const Napi::CallbackInfo& info);
+  Napi::Value stats(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<DeviceState> state_;      // null once disposed
+  std::weak_ptr<DeviceState> accounting_;   // stats() still answers after dispose, while buffers live
+  std::string kind_;
+  std::string name_;
+};
+
+}  // namespace vit::addon

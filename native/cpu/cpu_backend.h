@@ -1,0 +1,21 @@
+#pragma once
+
+#include "core/backend.h"
+
+namespace vit::cpu {
+
+// Host memory as a device: 64-byte aligned allocations (one cache line, one AVX-512 vector).
+class CpuBackend final : public Backend {
+ public:
+  const char* kind() const override { return "cpu"; }
+  std::string describe() const override;
+  void* allocate(size_t bytes) override;
+  void release(void* ptr) noexcept override;
+  void upload(void* deviceDst, const void* hostSrc, size_t bytes) override;
+  void download(void* hostDst, const void* deviceSrc, size_t bytes) override;
+  void synchronize() override {}
+  const KernelTable& kernels() const override { return kernelTable(); }
+  Stream stream() override { return Stream{}; }
+};
+
+}  // namespace vit::cpu

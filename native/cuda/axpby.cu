@@ -1,0 +1,56 @@
+// y = alpha * x + beta * y on the GPU; f32 or bf16 storage, f32 arithmetic.
+// Grid-stride loop: any n with a bounded grid, so huge buffers need no special case.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/bf16.h"
+#include "core/status.h"
+#include "cuda/launch_check.h"
+#include "kernels.h"
+
+namespace vit::cuda {
+
+namespace {
+
+__device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float load(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
+__device__ __forceinline__ void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void store(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
+
+template <typename T>
+__global__ void axpbyKernel(int64_t n, float alpha, const T* __restrict__ x, float beta,
+                            T* __restrict__ y) {
+  int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    // beta == 0 overwrites y without reading it (the BLAS rule), as on the CPU.
+    float old = beta == 0.0f ? 0.0f : beta * load(y, i);
+    store(y, i, alpha * load(x, i) + old);
+  }
+}
+
+template <typename T>
+void launch(cudaStream_t stream, const AxpbyArgs& a) {
+  if (a.n == 0) return;
+  constexpr int kThreads = 256;
+  int64_t blocks = std::min<int64_t>((a.n + kThreads - 1) / kThreads, 65535);
+  axpbyKernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+      a.n, a.alpha, static_cast<const T*>(a.x), a.beta, static_cast<T*>(a.y));
+  checkLaunch("axpby");
+}
+
+}  // namespace
+
+void axpby(Stream stream, const AxpbyArgs& a) {
+  auto s = static_cast<cudaStream_t>(stream.handle);
+  switch (a.dtype) {
+    case DType::F32: return launch<float>(s, a);
+    case DType::BF16: return launch<uint16_t>(s, a);
+    default:
+      throw Error(ErrorCode::DtypeMismatch, "axpby supports f32 and bf16", "f32 or bf16",
+                  dtypeName(a.dtype));
+  }
+}
+
+}  // namespace vit::cuda

@@ -1,0 +1,47 @@
+// cuBLASLt and NCCL, opened once per process from candidate paths that lib/runtime computes
+// (VIT22B_CUDA_LIBS, LD_LIBRARY_PATH, CUDA_HOME, system folders, Python's nvidia-* wheels).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cuda/cublaslt_api.h"
+#include "cuda/dynamic_library.h"
+#include "cuda/nccl_api.h"
+
+namespace vit::cuda {
+
+struct VendorLoad {
+  bool found = false;
+  std::string path;
+  long version = 0;            // as the library reports it
+  std::string versionString;   // "13.1.0"
+  std::vector<LoadAttempt> attempts;
+};
+
+struct CublasLt {
+  std::unique_ptr<DynamicLibrary> lib;
+  PfnCublasLtGetVersion getVersion = nullptr;
+  PfnCublasLtCreate create = nullptr;
+  PfnCublasLtDestroy destroy = nullptr;
+  PfnCublasLtGetStatusString statusString = nullptr;
+};
+
+struct Nccl {
+  std::unique_ptr<DynamicLibrary> lib;
+  PfnNcclGetVersion getVersion = nullptr;
+  PfnNcclGetErrorString errorString = nullptr;
+};
+
+// Each loads at most once: the first success is kept for the life of the process and later calls
+// report it; after a failure, a later call may try new candidates.
+VendorLoad loadCublasLt(const std::vector<std::string>& candidates);
+VendorLoad loadNccl(const std::vector<std::string>& candidates);
+
+// nullptr until loadCublasLt has succeeded.
+const CublasLt* cublasLt();
+const Nccl* nccl();
+
+}  // namespace vit::cuda

@@ -48,6 +48,12 @@ export class Device implements Disposable {
       });
     }
     const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    if (!Number.isSafeInteger(bytes)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `a ${dtype} tensor of shape [${shape.join(', ')}] is too large`, {
+        expected: 'at most 2^53 bytes',
+        received: `${bytes} bytes`,
+      });
+    }
     return new DeviceTensor(this.name, dtype, [...shape], this.native.alloc(bytes));
   }
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// The GPU checks, in plain JavaScript over dist/, so they run on a GPU machine that has Node.js but
+// no node_modules (see ../shared/README.md: `source .devkit/env.sh && node test/gpu/cuda-checks.cjs`).
+// test/gpu/cuda-device.test.ts runs this file under jest (`npm run test:gpu`) and requires every
+// check to pass. Prints one JSON object: { checks: [{ name, ok, detail }] }; exits 1 on any failure.
+// The same behaviour is proven on the CPU by test/runtime.
+'use strict';
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
+const { cudaStatus, openDevice, toBf16, bf16BitsToF32 } = vit;
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomF32(n, seed) {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * 4);
+}
+
+const checks = [];
+function check(name, fn) {
+  try {
+    const detail = fn();
+    checks.push({ name, ok: true, detail: detail ?? '' });
+  } catch (e) {
+    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+check('CUDA available with cuBLASLt and NCCL', () => {
+  const s = cudaStatus();
+  assert(s.available, `unavailable: ${s.reason}`);
+  assert(s.devices.length > 0 && s.devices[0].smCount > 0, 'no device listed');
+  assert(s.cublasLt.found, `cuBLASLt: ${s.cublasLt.reason}`);
+  assert(s.nccl.found, `NCCL: ${s.nccl.reason}`);
+  return `${s.devices[0].name}, driver ${s.driverVersion}, cuBLASLt ${s.cublasLt.version} (${s.cublasLt.path}), NCCL ${s.nccl.version} (${s.nccl.path})`;
+});
+
+check("'auto' picks the GPU and 'cuda' opens it", () => {
+  const auto = openDevice();
+  const cuda = openDevice({ device: 'cuda' });
+  try {
+    assert(auto.kind === 'cuda', `auto picked ${auto.kind}: ${auto.selection.reason}`);
+    assert(/^cuda:0 /.test(cuda.name), `name ${cuda.name}`);
+    return `${cuda.name}; auto: ${auto.selection.reason}`;
+  } finally {
+    auto.dispose();
+    cuda.dispose();
+  }
+});
+
+for (const n of [1, 3, 17, 129, 65537, 1 << 22]) {
+  check(`axpby f32 and bf16 match the CPU backend, n=${n}`, () => {
+    const cpu = openDevice({ device: 'cpu' });
+    const gpu = openDevice({ device: 'cuda' });
+    const x = randomF32(n, n);
+    const y = randomF32(n, n + 1);
+    let worst = 0;
+    for (const dtype of ['f32', 'bf16']) {
+      const xs = dtype === 'f32' ? x : toBf16(x);
+      const ys = dtype === 'f32' ? y : toBf16(y);
+      const t = [cpu.tensor(dtype, [n], xs), cpu.tensor(dtype, [n], ys), gpu.tensor(dtype, [n], xs), gpu.tensor(dtype, [n], ys)];
+      cpu.axpby(1.25, t[0], -0.75, t[1]);
+      gpu.axpby(1.25, t[2], -0.75, t[3]);
+      const want = t[1].toFloat32();
+      const got = t[3].toFloat32();
+      // The GPU contracts a*x + b*y into one FMA while the CPU build rounds the product first, so
+      // f32 results may differ by about an ulp of the operands' scale; bf16 by one bf16 ulp (2^-7).
+      const rel = dtype === 'f32' ? 2 ** -21 : 2 ** -7;
+      for (let i = 0; i < n; i++) {
+        const scale = Math.abs(1.25 * x[i]) + Math.abs(0.75 * y[i]);
+        const err = Math.abs(got[i] - want[i]);
+        assert(err <= rel * scale + 1e-30, `${dtype} i=${i}: gpu ${got[i]} cpu ${want[i]}`);
+        worst = Math.max(worst, err / (scale + 1e-30));
+      }
+      for (const tt of t) tt.dispose();
+    }
+    cpu.dispose();
+    gpu.dispose();
+    return `worst relative difference ${worst.toExponential(2)}`;
+  });
+}
+
+check('beta = 0 overwrites a NaN-poisoned output', () => {
+  const gpu = openDevice({ device: 'cuda' });
+  const n = 4099;
+  const x = randomF32(n, 7);
+  const gx = gpu.tensor('f32', [n], x);
+  const gy = gpu.tensor('f32', [n], new Float32Array(n).fill(Number.NaN));
+  gpu.axpby(3, gx, 0, gy);
+  const got = gy.download();
+  // 3*x is one f32 rounding on both sides, so equality is exact.
+  for (let i = 0; i < n; i++) assert(got[i] === Math.fround(3 * x[i]), `i=${i}: ${got[i]}`);
+  gx.dispose();
+  gy.dispose();
+  gpu.dispose();
+});
+
+check('bf16 round trip through the GPU', () => {
+  const gpu = openDevice({ device: 'cuda' });
+  // Exact ties: 1 + 2^-8 rounds to 1 (even), 1 + 3*2^-8 rounds to 1 + 2^-6 (even).
+  const t = gpu.tensor('bf16', [2], new Float32Array([1 + 2 ** -8, 1 + 3 * 2 ** -8]));
+  const bits = t.download();
+  assert(bf16BitsToF32(bits[0]) === 1 && bf16BitsToF32(bits[1]) === 1 + 2 ** -6, `got ${bits}`);
+  t.dispose();
+  gpu.dispose();
+});
+
+check('typed errors, disposal and out-of-memory recovery', () => {
+  const gpu = openDevice({ device: 'cuda' });
+  const before = gpu.stats().liveBuffers;
+  const t = gpu.alloc('f32', [1024]);
+  assert(gpu.stats().liveBuffers === before + 1, 'live buffer not counted');
+  t.dispose();
+  assert(gpu.stats().liveBuffers === before, 'dispose did not free');
+  let code;
+  try {
+    t.download();
+  } catch (e) {
+    code = e.code;
+  }
+  assert(code === 'ERR_DISPOSED', `use after dispose gave ${code}`);
+  code = undefined;
+  try {
+    gpu.alloc('u8', [2 ** 50]); // 1 PiB fits no GPU
+  } catch (e) {
+    code = e.code;
+  }
+  assert(code === 'ERR_DEVICE_OOM', `1 PiB allocation gave ${code}`);
+  const ok = gpu.tensor('f32', [2], new Float32Array([1, 2]));
+  const back = Array.from(ok.download());
+  assert(back[0] === 1 && back[1] === 2, 'device unusable after OOM');
+  ok.dispose();
+  gpu.dispose();
+});
+
+check('vit22b info lists the GPU and the libraries', () => {
+  const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli.js');
+  const r = spawnSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' });
+  assert(r.status === 0, `exit ${r.status}: ${r.stderr}`);
+  const info = JSON.parse(r.stdout);
+  assert(info.cuda.available && info.defaultDevice.kind === 'cuda', 'GPU not the default device');
+  assert(/libcublasLt\.so/.test(info.cuda.cublasLt.path ?? ''), 'cuBLASLt path missing');
+  assert(/libnccl\.so/.test(info.cuda.nccl.path ?? ''), 'NCCL path missing');
+  assert(info.addon.loaded.variant === 'cuda', `addon ${info.addon.loaded.variant}`);
+  return info.cuda.devices.map((d) => `${d.name} ${d.computeCapability} ${d.smCount} SMs`).join('; ');
+});
+
+console.log(JSON.stringify({ checks }, null, 2));
+process.exitCode = checks.every((c) => c.ok) ? 0 : 1;

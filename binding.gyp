@@ -1,32 +1,61 @@
 # The CPU addon (vit22b_cpu.node), built by node-gyp. The CUDA addon is built by CMakeLists.txt
 # from the same sources plus native/cuda. Both compile for baseline x86-64: SIMD paths are chosen
-# at run time from cpuid, so one prebuilt binary runs on any x86-64 CPU.
+# at run time from cpuid, so one prebuilt binary runs on any x86-64 CPU. The GEMM micro-kernels are
+# the only code built with wider ISA flags; node-gyp cannot set flags per file, so each ISA is a
+# static library of its own, linked into the addon.
 {
+  "target_defaults": {
+    "include_dirs": [
+      "native",
+      "<!(node -p \"require('node-addon-api').include_dir\")"
+    ],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "VIT22B_WITH_CUDA=0"],
+    "cflags!": ["-fno-exceptions", "-fno-rtti"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+    "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+  },
   "targets": [
     {
+      "target_name": "vit22b_gemm_avx2",
+      "type": "static_library",
+      "sources": ["native/cpu/gemm_avx2.cc"],
+      "cflags_cc": ["-mavx2", "-mfma"]
+    },
+    {
+      "target_name": "vit22b_gemm_avx512",
+      "type": "static_library",
+      "sources": ["native/cpu/gemm_avx512.cc"],
+      "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mfma"]
+    },
+    {
+      "target_name": "vit22b_gemm_avx512_bf16",
+      "type": "static_library",
+      "sources": ["native/cpu/gemm_avx512_bf16.cc"],
+      "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-mfma"]
+    },
+    {
       "target_name": "vit22b_cpu",
+      "dependencies": ["vit22b_gemm_avx2", "vit22b_gemm_avx512", "vit22b_gemm_avx512_bf16"],
       "sources": [
         "native/core/status.cc",
         "native/core/dtype.cc",
         "native/cpu/cpu_backend.cc",
         "native/cpu/cpu_features.cc",
+        "native/cpu/isa.cc",
+        "native/cpu/thread_pool.cc",
         "native/cpu/kernel_table.cc",
         "native/cpu/axpby.cc",
+        "native/cpu/gemm.cc",
+        "native/cpu/gemm_pack.cc",
+        "native/cpu/gemm_scalar.cc",
         "native/addon/addon.cc",
         "native/addon/args.cc",
         "native/addon/errors.cc",
         "native/addon/buffer_handle.cc",
         "native/addon/device_handle.cc",
+        "native/addon/gemm_binding.cc",
         "native/addon/probe_bindings.cc"
-      ],
-      "include_dirs": [
-        "native",
-        "<!(node -p \"require('node-addon-api').include_dir\")"
-      ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "VIT22B_WITH_CUDA=0"],
-      "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+      ]
     }
   ]
 }

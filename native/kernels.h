@@ -10,8 +10,8 @@
 
 namespace vit {
 
-// Where a kernel runs: a cudaStream_t on CUDA; unused (nullptr) on the CPU until the thread pool
-// arrives, when it will carry the pool.
+// Where a kernel runs: a cudaStream_t on CUDA; on the CPU the cpu::ThreadPool that runs it
+// (nullptr means the process-wide default pool).
 struct Stream {
   void* handle = nullptr;
 };
@@ -27,8 +27,44 @@ struct AxpbyArgs {
   void* y;  // [n], read and written
 };
 
+// What a GEMM does to each output element after alpha/beta. Fused epilogues (bias + GELU, and the
+// GELU-gradient ones) will join this list; each is applied once, in f32, before C is rounded.
+enum class GemmEpilogue : uint8_t {
+  None = 0,
+  Bias = 1,  // + bias[j], bias of C's dtype
+};
+
+// Strided-batched GEMM, row-major, for b in [0, batch):
+//   C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b]   (then the epilogue)
+// op(A[b]) is [m, k]: A[b] is stored [m, lda] (transA false) or [k, lda] (transA true); likewise
+// op(B[b]) is [k, n] from B[b] stored [k, ldb] or [n, ldb]; C[b] is stored [m, ldc].
+// Element strides between batches may be 0 for A or B (one matrix shared by every batch).
+// A and B share a storage type (f32 or bf16); C is f32 or bf16; accumulation is always f32 and C
+// is rounded once. beta == 0 never reads C (the BLAS rule: stale NaNs in C do not leak in).
+// Results do not depend on the number of threads.
+struct GemmArgs {
+  DType abType = DType::F32;  // f32 | bf16
+  DType cType = DType::F32;   // f32 | bf16
+  bool transA = false;
+  bool transB = false;
+  int64_t m = 0, n = 0, k = 0;
+  int64_t batch = 1;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+  const void* a = nullptr;  // [batch][m or k rows, lda]
+  int64_t lda = 0, strideA = 0;
+  const void* b = nullptr;  // [batch][k or n rows, ldb]
+  int64_t ldb = 0, strideB = 0;
+  void* c = nullptr;  // [batch][m, ldc], read (beta != 0) and written
+  int64_t ldc = 0, strideC = 0;
+  GemmEpilogue epilogue = GemmEpilogue::None;
+  const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias
+};
+
 // X(Id, function name, argument struct)
-#define VIT_KERNELS(X) X(Axpby, axpby, AxpbyArgs)
+#define VIT_KERNELS(X)          \
+  X(Axpby, axpby, AxpbyArgs)    \
+  X(Gemm, gemm, GemmArgs)
 
 enum class KernelId : uint16_t {
 #define VIT_KERNEL_ENUM(id, fn, args) id,

@@ -55,6 +55,9 @@ const infoCommand: Command = {
       io.out(INFO_USAGE + '\n');
       return 0;
     }
+    if (opts.device !== undefined && !['auto', 'cpu', 'cuda'].includes(opts.device)) {
+      throw usageError(`--device must be auto, cpu or cuda`, INFO_USAGE, opts.device);
+    }
     const info = systemInfo();
     if (opts.device !== undefined) {
       // Throws ERR_CUDA_UNAVAILABLE (and friends) with the cause; run() prints it, in JSON if asked.

@@ -6,6 +6,10 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/**
+ * The bf16 nearest to the float32 value of `x`. A double is first rounded to float32 (as storing it
+ * in a Float32Array would), so a double just above a bf16 tie can round down: callers pass f32 data.
+ */
 export function f32ToBf16Bits(x: number): number {
   f32[0] = x;
   const u = u32[0]!;

@@ -2,6 +2,7 @@ import { loadAddon, loadCpuCapableAddon } from './addon-loader';
 import { cudaStatus } from './cuda-status';
 import { assertDType, DTYPE_BYTES, type DType } from './dtype';
 import { Vit22bError } from './errors';
+import { gemmSpec, type GemmOptions } from './gemm';
 import type { NativeDevice, NativeDeviceStats } from './native-types';
 import { DeviceTensor } from './tensor';
 
@@ -83,6 +84,16 @@ export class Device implements Disposable {
       });
     }
     this.native.axpby(x.dtype, x.size, alpha, x.buffer, beta, y.buffer);
+  }
+
+  /**
+   * C = alpha * op(A) @ op(B) + beta * C (+ bias), row-major, in place in `c`.
+   * A and B are f32 or bf16 (the same), C f32 or bf16; accumulation is f32 and C is rounded once.
+   * Shapes: op(A) [batch?, m, k], op(B) [batch?, k, n], C [batch?, m, n]; a 2-D A or B with a 3-D C
+   * is shared by every batch. On the CPU the result does not depend on the thread count.
+   */
+  gemm(a: DeviceTensor, b: DeviceTensor, c: DeviceTensor, options: GemmOptions = {}): void {
+    this.native.gemm(gemmSpec(a, b, c, options));
   }
 
   /** Waits for all queued work on this device. */

@@ -64,17 +64,16 @@ function isFile(p: string): boolean {
   }
 }
 
+/** Entries of `dir` starting with `prefix`, highest version first ("python3.12" before "python3.9"). */
 function subdirs(dir: string, prefix: string): string[] {
+  let names: string[];
   try {
-    return fs
-      .readdirSync(dir)
-      .filter((n) => n.startsWith(prefix))
-      .sort()
-      .reverse() // newest python3.x first
-      .map((n) => path.join(dir, n));
+    names = fs.readdirSync(dir).filter((n) => n.startsWith(prefix));
   } catch {
     return [];
   }
+  const collator = new Intl.Collator('en', { numeric: true });
+  return names.sort((a, b) => collator.compare(b, a)).map((n) => path.join(dir, n));
 }
 
 /** Python site-packages folders found without starting Python (that would cost ~50 ms per call). */
@@ -133,27 +132,31 @@ export function searchLibrary(
   const names = LIBRARY_FILES[library];
   const candidates: string[] = [];
   const searched: string[] = [];
-  let sonamesAdded = false;
-  const addSonames = (): void => {
-    if (sonamesAdded) return;
-    sonamesAdded = true;
-    // ld.so's own search (its cache and default folders) for what the folders above missed.
-    candidates.push(...names);
-    searched.push('system: the dynamic linker cache (ldconfig -p)');
-  };
+  // Python wheels come last and are ordered by file name first: with both the CUDA 12 wheel
+  // (nvidia/cublas/lib/libcublasLt.so.12) and the CUDA 13 one (nvidia/cu13/lib/libcublasLt.so.13)
+  // installed, the library matching our CUDA 13 runtime wins whatever the folder names.
+  const pythonFound: { rank: number; file: string }[] = [];
   for (const loc of searchLocations(env)) {
-    if (loc.source === 'python') addSonames();
     searched.push(`${loc.source}: ${loc.dir}`);
     // An explicit file in VIT22B_CUDA_LIBS is taken as is when it is this library.
     if (loc.source === 'VIT22B_CUDA_LIBS' && isFile(loc.dir)) {
       if (path.basename(loc.dir).startsWith(`lib${library}.so`)) candidates.push(loc.dir);
       continue;
     }
-    for (const name of names) {
+    for (const [rank, name] of names.entries()) {
       const file = path.join(loc.dir, name);
-      if (isFile(file)) candidates.push(file);
+      if (!isFile(file)) continue;
+      if (loc.source === 'python') pythonFound.push({ rank, file });
+      else candidates.push(file);
     }
   }
-  addSonames();
+  // ld.so's own search (its cache and default folders) for what the folders above missed.
+  candidates.push(...names);
+  const firstPython = searched.findIndex((s) => s.startsWith('python: '));
+  const cacheNote = 'system: the dynamic linker cache (ldconfig -p)';
+  if (firstPython < 0) searched.push(cacheNote);
+  else searched.splice(firstPython, 0, cacheNote);
+  pythonFound.sort((a, b) => a.rank - b.rank); // stable: folder order within one file name
+  candidates.push(...pythonFound.map((p) => p.file));
   return { library, candidates: [...new Set(candidates)], searched };
 }

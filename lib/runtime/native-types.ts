@@ -74,12 +74,42 @@ export interface NativeDeviceStats {
   reclaimedByGc: number;
 }
 
+/**
+ * One strided-batched GEMM for the native DeviceHandle.gemm (native/kernels.h GemmArgs):
+ * C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias), row-major, leading dimensions and
+ * batch strides in elements. The addon checks every field and each buffer's size.
+ */
+export interface NativeGemmSpec {
+  abType: 'f32' | 'bf16';
+  cType: 'f32' | 'bf16';
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  alpha: number;
+  beta: number;
+  a: NativeBuffer;
+  lda: number;
+  strideA: number;
+  b: NativeBuffer;
+  ldb: number;
+  strideB: number;
+  c: NativeBuffer;
+  ldc: number;
+  strideC: number;
+  /** [n] of cType, added after alpha/beta. */
+  bias?: NativeBuffer;
+}
+
 export interface NativeDevice {
   readonly kind: 'cpu' | 'cuda';
   readonly name: string;
   alloc(bytes: number): NativeBuffer;
   synchronize(): void;
   axpby(dtype: string, n: number, alpha: number, x: NativeBuffer, beta: number, y: NativeBuffer): void;
+  gemm(spec: NativeGemmSpec): void;
   stats(): NativeDeviceStats;
   dispose(): void;
 }

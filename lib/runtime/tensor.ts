@@ -36,10 +36,11 @@ export class DeviceTensor implements Disposable {
     let payload: HostArray = data;
     if (this.dtype === 'bf16' && data instanceof Float32Array) payload = toBf16(data);
     const want = hostArrayName(this.dtype);
-    if (payload.constructor.name !== want) {
+    // toStringTag, not constructor.name: a Node Buffer is a Uint8Array and must be accepted as one.
+    if (payload[Symbol.toStringTag] !== want) {
       throw new Vit22bError('ERR_DTYPE_MISMATCH', `a ${this.dtype} tensor takes a ${want}`, {
         expected: want + (this.dtype === 'bf16' ? ' or Float32Array' : ''),
-        received: data.constructor.name,
+        received: data[Symbol.toStringTag] ?? typeof data,
       });
     }
     if (payload.length !== this.size) {

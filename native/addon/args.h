@@ -16,4 +16,11 @@ double numberArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 // A non-negative integer no larger than 2^53 (exact in a double).
 int64_t countArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 
+// The same checks for the properties of an options object (a missing property is `undefined`).
+std::string stringProp(const Napi::Object& o, const char* name);
+double numberProp(const Napi::Object& o, const char* name);
+int64_t countProp(const Napi::Object& o, const char* name);
+bool boolProp(const Napi::Object& o, const char* name);
+Napi::Object objectArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+
 }  // namespace vit::addon

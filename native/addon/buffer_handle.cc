@@ -118,9 +118,19 @@ void* BufferHandle::data(const char* use) const {
   return ptr_;
 }
 
+void BufferHandle::requireOn(const std::shared_ptr<DeviceState>& device,
+                             const std::string& what) const {
+  if (state_ == device) return;
+  throw Error(ErrorCode::DeviceMismatch,
+              what + " was allocated by " + state_->label() + ", not by " + device->label(),
+              "a buffer of " + device->label(), "a buffer of " + state_->label());
+}
+
 BufferHandle* BufferHandle::unwrapArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Env env = info.Env();
-  Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
+  return unwrapValue(info.Env(), i < info.Length() ? info[i] : info.Env().Undefined(), name);
+}
+
+BufferHandle* BufferHandle::unwrapValue(Napi::Env env, const Napi::Value& v, const char* name) {
   if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addonData(env).bufferClass.Value())) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string("argument '") + name + "' must be a device buffer", "BufferHandle",

@@ -17,6 +17,7 @@ class BufferHandle : public Napi::ObjectWrap<BufferHandle> {
   static Napi::Object create(Napi::Env env, std::shared_ptr<DeviceState> state, void* ptr,
                              size_t bytes);
   static BufferHandle* unwrapArg(const Napi::CallbackInfo& info, size_t i, const char* name);
+  static BufferHandle* unwrapValue(Napi::Env env, const Napi::Value& v, const char* name);
 
   explicit BufferHandle(const Napi::CallbackInfo& info);
   ~BufferHandle() override;
@@ -25,6 +26,8 @@ class BufferHandle : public Napi::ObjectWrap<BufferHandle> {
   void* data(const char* use) const;
   size_t bytes() const { return bytes_; }
   const std::shared_ptr<DeviceState>& state() const { return state_; }
+  // Throws ERR_DEVICE_MISMATCH unless this (live) buffer was allocated by `device`.
+  void requireOn(const std::shared_ptr<DeviceState>& device, const std::string& what) const;
 
  private:
   Napi::Value getBytes(const Napi::CallbackInfo& info);

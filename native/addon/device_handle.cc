@@ -1,8 +1,11 @@
 #include "addon/device_handle.h"
 
+#include <cstdint>
+
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/errors.h"
+#include "addon/gemm_binding.h"
 #include "core/status.h"
 #include "cpu/cpu_backend.h"
 #if VIT22B_WITH_CUDA
@@ -36,6 +39,7 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
                       InstanceMethod<&DeviceHandle::alloc>("alloc"),
                       InstanceMethod<&DeviceHandle::synchronize>("synchronize"),
                       InstanceMethod<&DeviceHandle::axpby>("axpby"),
+                      InstanceMethod<&DeviceHandle::gemm>("gemm"),
                       InstanceMethod<&DeviceHandle::stats>("stats"),
                       InstanceMethod<&DeviceHandle::dispose>("dispose")});
 }
@@ -43,8 +47,12 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
 DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceHandle>(info) {
   guard(info.Env(), [&] {
     kind_ = stringArg(info, 0, "kind");
-    int ordinal = info.Length() > 1 ? static_cast<int>(countArg(info, 1, "ordinal")) : 0;
-    state_ = std::make_shared<DeviceState>(makeBackend(kind_, ordinal));
+    int64_t ordinal = info.Length() > 1 ? countArg(info, 1, "ordinal") : 0;
+    if (ordinal > INT32_MAX) {  // would wrap around to a small, valid-looking index
+      throw Error(ErrorCode::InvalidArgument, "device ordinal out of range", "0 .. 2^31-1",
+                  std::to_string(ordinal));
+    }
+    state_ = std::make_shared<DeviceState>(makeBackend(kind_, static_cast<int>(ordinal)));
     accounting_ = state_;
     name_ = state_->backend->describe();
   });
@@ -97,12 +105,8 @@ Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
     BufferHandle* y = BufferHandle::unwrapArg(info, 5, "y");
     a.x = x->data("read");
     a.y = y->data("write");
-    for (BufferHandle* b : {x, y}) {
-      if (b->state() != state_) {
-        throw Error(ErrorCode::DeviceMismatch, "axpby operands must live on " + name_,
-                    name_, b->state()->backend->describe());
-      }
-    }
+    x->requireOn(state_, "axpby operand x");
+    y->requireOn(state_, "axpby operand y");
     if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
       throw Error(ErrorCode::DtypeMismatch, "axpby supports f32 and bf16", "f32 or bf16",
                   dtypeName(a.dtype));
@@ -117,6 +121,16 @@ Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
       }
     }
     st.backend->kernels().axpby(st.backend->stream(), a);
+    return info.Env().Undefined();
+  });
+}
+
+// gemm(spec): strided-batched C = alpha * op(A) @ op(B) + beta * C (+ bias); see gemm_binding.h.
+Napi::Value DeviceHandle::gemm(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    DeviceState& st = live("run a kernel");
+    GemmArgs g = gemmArgsFromJs(info.Env(), objectArg(info, 0, "spec"), state_);
+    st.backend->kernels().gemm(st.backend->stream(), g);
     return info.Env().Undefined();
   });
 }

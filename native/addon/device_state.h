@@ -6,19 +6,30 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/backend.h"
 
 namespace vit::addon {
 
 struct DeviceState {
-  explicit DeviceState(std::unique_ptr<Backend> b) : backend(std::move(b)) {}
+  explicit DeviceState(std::unique_ptr<Backend> b) : backend(std::move(b)), id(nextId()) {}
   std::unique_ptr<Backend> backend;
+  // Two handles on the same hardware (two `cpu` devices, say) are still different devices: their
+  // buffers must not mix. The id tells them apart in messages.
+  const uint64_t id;
+  std::string label() const { return backend->describe() + " #" + std::to_string(id); }
   std::atomic<int64_t> liveBuffers{0};
   std::atomic<int64_t> liveBytes{0};
   // Buffers the garbage collector found undisposed. The memory is returned then so a leak cannot
   // grow without bound, but a non-zero count means a caller forgot dispose(): tests assert zero.
   std::atomic<int64_t> reclaimedByGc{0};
+
+ private:
+  static uint64_t nextId() {
+    static std::atomic<uint64_t> counter{0};
+    return ++counter;
+  }
 };
 
 }  // namespace vit::addon

@@ -20,6 +20,7 @@ namespace vit {
   X(CudaUnavailable, "ERR_CUDA_UNAVAILABLE")         \
   X(CudaError, "ERR_CUDA")                           \
   X(LibraryNotFound, "ERR_LIBRARY_NOT_FOUND")        \
+  X(NotImplemented, "ERR_NOT_IMPLEMENTED")           \
   X(Internal, "ERR_INTERNAL")
 
 enum class ErrorCode {

@@ -26,8 +26,9 @@ void axpby(Stream, const AxpbyArgs& a) {
       const uint16_t* x = static_cast<const uint16_t*>(a.x);
       uint16_t* y = static_cast<uint16_t*>(a.y);
       for (int64_t i = 0; i < a.n; ++i) {
-        float old = a.beta == 0.0f ? 0.0f : a.beta * bf16ToFloat(y[i]);
-        y[i] = floatToBf16(a.alpha * bf16ToFloat(x[i]) + old);
+        float ax = a.alpha * bf16ToFloat(x[i]);
+        // beta == 0: store alpha*x alone, so -0 stays -0 exactly as in the f32 path.
+        y[i] = floatToBf16(a.beta == 0.0f ? ax : ax + a.beta * bf16ToFloat(y[i]));
       }
       return;
     }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/backend.h"
+#include "cpu/thread_pool.h"
 
 namespace vit::cpu {
 
@@ -15,7 +16,8 @@ class CpuBackend final : public Backend {
   void download(void* hostDst, const void* deviceSrc, size_t bytes) override;
   void synchronize() override {}
   const KernelTable& kernels() const override { return kernelTable(); }
-  Stream stream() override { return Stream{}; }
+  // Kernels run on the process-wide pool (VIT22B_NUM_THREADS threads, default: usable cores).
+  Stream stream() override { return Stream{&defaultThreadPool()}; }
 };
 
 }  // namespace vit::cpu

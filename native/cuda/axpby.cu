@@ -25,8 +25,8 @@ __global__ void axpbyKernel(int64_t n, float alpha, const T* __restrict__ x, flo
   int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     // beta == 0 overwrites y without reading it (the BLAS rule), as on the CPU.
-    float old = beta == 0.0f ? 0.0f : beta * load(y, i);
-    store(y, i, alpha * load(x, i) + old);
+    float ax = alpha * load(x, i);
+    store(y, i, beta == 0.0f ? ax : ax + beta * load(y, i));
   }
 }
 

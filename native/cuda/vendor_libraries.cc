@@ -22,21 +22,26 @@ VendorLoad loadCublasLt(const std::vector<std::string>& candidates) {
   std::lock_guard<std::mutex> lock(gMutex);
   if (gCublasLtLoad.found) return gCublasLtLoad;
   VendorLoad load;
-  auto lib = openFirst(candidates, "cublasLtMatmul", load.attempts);
-  if (lib) {
-    gCublasLt.getVersion = lib->function<PfnCublasLtGetVersion>("cublasLtGetVersion");
-    gCublasLt.create = lib->function<PfnCublasLtCreate>("cublasLtCreate");
-    gCublasLt.destroy = lib->function<PfnCublasLtDestroy>("cublasLtDestroy");
-    gCublasLt.statusString = lib->function<PfnCublasLtGetStatusString>("cublasLtGetStatusString");
-    if (gCublasLt.getVersion && gCublasLt.create && gCublasLt.destroy) {
-      load.found = true;
-      load.path = lib->path();
-      load.version = static_cast<long>(gCublasLt.getVersion());
-      load.versionString = formatVersion(load.version);
-      gCublasLt.lib = std::move(lib);
-    } else {
+  // One candidate at a time: a file that loads but lacks part of the API must not stop the search.
+  for (const std::string& candidate : candidates) {
+    auto lib = openFirst({candidate}, "cublasLtMatmul", load.attempts);
+    if (!lib) continue;
+    CublasLt api;
+    api.getVersion = lib->function<PfnCublasLtGetVersion>("cublasLtGetVersion");
+    api.create = lib->function<PfnCublasLtCreate>("cublasLtCreate");
+    api.destroy = lib->function<PfnCublasLtDestroy>("cublasLtDestroy");
+    api.statusString = lib->function<PfnCublasLtGetStatusString>("cublasLtGetStatusString");
+    if (!api.getVersion || !api.create || !api.destroy) {
       load.attempts.push_back({lib->path(), "loaded, but lacks cublasLtGetVersion/Create/Destroy"});
+      continue;
     }
+    load.found = true;
+    load.path = lib->path();
+    load.version = static_cast<long>(api.getVersion());
+    load.versionString = formatVersion(load.version);
+    api.lib = std::move(lib);
+    gCublasLt = std::move(api);
+    break;
   }
   gCublasLtLoad = load;
   return load;
@@ -46,20 +51,24 @@ VendorLoad loadNccl(const std::vector<std::string>& candidates) {
   std::lock_guard<std::mutex> lock(gMutex);
   if (gNcclLoad.found) return gNcclLoad;
   VendorLoad load;
-  auto lib = openFirst(candidates, "ncclGetVersion", load.attempts);
-  if (lib) {
-    gNccl.getVersion = lib->function<PfnNcclGetVersion>("ncclGetVersion");
-    gNccl.errorString = lib->function<PfnNcclGetErrorString>("ncclGetErrorString");
+  for (const std::string& candidate : candidates) {
+    auto lib = openFirst({candidate}, "ncclGetVersion", load.attempts);
+    if (!lib) continue;
+    Nccl api;
+    api.getVersion = lib->function<PfnNcclGetVersion>("ncclGetVersion");
+    api.errorString = lib->function<PfnNcclGetErrorString>("ncclGetErrorString");
     int v = 0;
-    if (gNccl.getVersion && gNccl.getVersion(&v) == kNcclSuccess) {
-      load.found = true;
-      load.path = lib->path();
-      load.version = v;
-      load.versionString = formatVersion(v);
-      gNccl.lib = std::move(lib);
-    } else {
+    if (!api.getVersion || api.getVersion(&v) != kNcclSuccess) {
       load.attempts.push_back({lib->path(), "loaded, but ncclGetVersion failed"});
+      continue;
     }
+    load.found = true;
+    load.path = lib->path();
+    load.version = v;
+    load.versionString = formatVersion(v);
+    api.lib = std::move(lib);
+    gNccl = std::move(api);
+    break;
   }
   gNcclLoad = load;
   return load;

@@ -1,0 +1,145 @@
+import { Vit22bError } from './errors';
+import type { NativeGemmSpec } from './native-types';
+import { DeviceTensor } from './tensor';
+
+export interface GemmOptions {
+  /** Use A transposed: `a` is stored [batch?, k, m] instead of [batch?, m, k]. */
+  transA?: boolean;
+  /** Use B transposed: `b` is stored [batch?, n, k] instead of [batch?, k, n]. */
+  transB?: boolean;
+  /** Default 1. */
+  alpha?: number;
+  /** Default 0; with 0, C's previous contents are never read (NaNs in it do not leak in). */
+  beta?: number;
+  /** [n], the dtype of C, added to every row after alpha/beta. */
+  bias?: DeviceTensor;
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function shapeError(message: string, expected: string, received: string): Vit22bError {
+  return new Vit22bError('ERR_SHAPE_MISMATCH', message, { expected, received });
+}
+
+function checkTensor(t: unknown, name: string): DeviceTensor {
+  if (!(t instanceof DeviceTensor)) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `gemm ${name} must be a DeviceTensor`, {
+      expected: 'DeviceTensor',
+      received: t === null ? 'null' : typeof t,
+    });
+  }
+  if (t.dtype !== 'f32' && t.dtype !== 'bf16') {
+    throw new Vit22bError('ERR_DTYPE_MISMATCH', `gemm ${name} must be f32 or bf16`, {
+      expected: 'f32 | bf16',
+      received: t.dtype,
+    });
+  }
+  if (t.shape.length !== 2 && t.shape.length !== 3) {
+    throw shapeError(`gemm ${name} must be a matrix or a batch of matrices`, '[rows, cols] or [batch, rows, cols]', shapeText(t.shape));
+  }
+  return t;
+}
+
+function flag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `gemm option ${name} must be a boolean`, {
+      expected: 'boolean',
+      received: typeof value,
+    });
+  }
+  return value;
+}
+
+function scalar(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `gemm option ${name} must be a finite number`, {
+      expected: 'finite number',
+      received: String(value),
+    });
+  }
+  return value;
+}
+
+/**
+ * Checks the operands of C = alpha * op(A) @ op(B) + beta * C (+ bias) on dense tensors and
+ * builds the native call. C is [m, n] or [batch, m, n]; a 2-D A or B with a 3-D C is shared by
+ * every batch (stride 0), a 3-D one must have C's batch.
+ */
+export function gemmSpec(aIn: DeviceTensor, bIn: DeviceTensor, cIn: DeviceTensor, options: GemmOptions = {}): NativeGemmSpec {
+  const a = checkTensor(aIn, 'A');
+  const b = checkTensor(bIn, 'B');
+  const c = checkTensor(cIn, 'C');
+  if (a.dtype !== b.dtype) {
+    throw new Vit22bError('ERR_DTYPE_MISMATCH', 'gemm A and B must have the same dtype', { expected: a.dtype, received: b.dtype });
+  }
+  const transA = flag(options.transA, 'transA');
+  const transB = flag(options.transB, 'transB');
+  const alpha = scalar(options.alpha, 'alpha', 1);
+  const beta = scalar(options.beta, 'beta', 0);
+
+  const batched = c.shape.length === 3;
+  const batch = batched ? c.shape[0]! : 1;
+  const [m, n] = c.shape.slice(-2) as [number, number];
+  for (const [t, name] of [[a, 'A'], [b, 'B']] as const) {
+    if (t.shape.length === 3 && (!batched || t.shape[0] !== batch)) {
+      throw shapeError(
+        `gemm ${name} has a batch dimension that C does not match`,
+        batched ? `[${batch}, rows, cols] or [rows, cols]` : '[rows, cols] (C has no batch)',
+        shapeText(t.shape),
+      );
+    }
+  }
+  const [aRows, aCols] = a.shape.slice(-2) as [number, number];
+  const [bRows, bCols] = b.shape.slice(-2) as [number, number];
+  const k = transA ? aRows : aCols;
+  const aM = transA ? aCols : aRows;
+  if (aM !== m) {
+    throw shapeError(`gemm op(A) must have C's ${m} rows`, transA ? `[${k}, ${m}] (transA)` : `[${m}, ${k}]`, shapeText(a.shape));
+  }
+  const expectB = transB ? `[${n}, ${k}] (transB)` : `[${k}, ${n}]`;
+  if ((transB ? bCols : bRows) !== k || (transB ? bRows : bCols) !== n) {
+    throw shapeError(`gemm op(B) must be [k = ${k}, n = ${n}]`, expectB, shapeText(b.shape));
+  }
+  const spec: NativeGemmSpec = {
+    abType: a.dtype as 'f32' | 'bf16',
+    cType: c.dtype as 'f32' | 'bf16',
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    batch,
+    alpha,
+    beta,
+    a: a.buffer,
+    lda: aCols,
+    strideA: a.shape.length === 3 ? aRows * aCols : 0,
+    b: b.buffer,
+    ldb: bCols,
+    strideB: b.shape.length === 3 ? bRows * bCols : 0,
+    c: c.buffer,
+    ldc: n,
+    strideC: m * n,
+  };
+  if (options.bias !== undefined) {
+    const bias = options.bias;
+    if (!(bias instanceof DeviceTensor)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'gemm option bias must be a DeviceTensor', {
+        expected: 'DeviceTensor',
+        received: typeof bias,
+      });
+    }
+    if (bias.dtype !== c.dtype) {
+      throw new Vit22bError('ERR_DTYPE_MISMATCH', 'gemm bias must have the dtype of C', { expected: c.dtype, received: bias.dtype });
+    }
+    if (bias.shape.length !== 1 || bias.shape[0] !== n) {
+      throw shapeError('gemm bias must have one value per column of C', `[${n}]`, shapeText(bias.shape));
+    }
+    spec.bias = bias.buffer;
+  }
+  return spec;
+}

@@ -1,0 +1,136 @@
+#include "addon/gemm_binding.h"
+
+#include <string>
+
+#include "addon/args.h"
+#include "addon/buffer_handle.h"
+#include "core/status.h"
+
+namespace vit::addon {
+
+namespace {
+
+DType storageType(const Napi::Object& spec, const char* name) {
+  DType t = parseDType(stringProp(spec, name));
+  if (t != DType::F32 && t != DType::BF16) {
+    throw Error(ErrorCode::DtypeMismatch, std::string("gemm ") + name + " must be f32 or bf16",
+                "f32 or bf16", dtypeName(t));
+  }
+  return t;
+}
+
+int64_t checkedMul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throw std::overflow_error("gemm footprint");
+  return r;
+}
+
+int64_t checkedAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) throw std::overflow_error("gemm footprint");
+  return r;
+}
+
+// A strided-batched matrix operand: `rows` x `cols` stored with leading dimension `ld`, batches
+// `stride` elements apart. Checks ld and returns the bytes its last element ends at.
+struct Operand {
+  const char* name;
+  int64_t rows, cols, ld, stride;
+};
+
+int64_t footprintBytes(const Operand& op, int64_t batch, DType type) {
+  if (op.ld < op.cols) {
+    throw Error(ErrorCode::InvalidArgument,
+                std::string("gemm ld") + op.name + " is smaller than the row length of " + op.name,
+                "ld" + std::string(op.name) + " >= " + std::to_string(op.cols),
+                std::to_string(op.ld));
+  }
+  if (batch == 0 || op.rows == 0 || op.cols == 0) return 0;
+  try {
+    int64_t last = checkedAdd(checkedAdd(checkedMul(batch - 1, op.stride),
+                                         checkedMul(op.rows - 1, op.ld)),
+                              op.cols);
+    return checkedMul(last, static_cast<int64_t>(dtypeSize(type)));
+  } catch (const std::overflow_error&) {
+    throw Error(ErrorCode::ShapeMismatch,
+                std::string("gemm operand ") + op.name + " spans more than 2^63 bytes",
+                "a footprint below 2^63 bytes",
+                std::to_string(batch) + " x [" + std::to_string(op.rows) + ", ld " +
+                    std::to_string(op.ld) + "], stride " + std::to_string(op.stride));
+  }
+}
+
+BufferHandle* operandBuffer(Napi::Env env, const Napi::Object& spec, const char* name,
+                            const std::shared_ptr<DeviceState>& device, int64_t needBytes) {
+  BufferHandle* buf = BufferHandle::unwrapValue(env, spec.Get(name), name);
+  buf->data("use");  // ERR_DISPOSED before anything else is said about it
+  buf->requireOn(device, std::string("gemm operand ") + name);
+  if (static_cast<uint64_t>(needBytes) > buf->bytes()) {
+    throw Error(ErrorCode::ShapeMismatch,
+                std::string("gemm operand ") + name + " is too small for the given shape",
+                ">= " + std::to_string(needBytes) + " bytes",
+                std::to_string(buf->bytes()) + " bytes");
+  }
+  return buf;
+}
+
+}  // namespace
+
+GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
+                        const std::shared_ptr<DeviceState>& device) {
+  GemmArgs g;
+  g.abType = storageType(spec, "abType");
+  g.cType = storageType(spec, "cType");
+  g.transA = boolProp(spec, "transA");
+  g.transB = boolProp(spec, "transB");
+  g.m = countProp(spec, "m");
+  g.n = countProp(spec, "n");
+  g.k = countProp(spec, "k");
+  g.batch = countProp(spec, "batch");
+  g.alpha = static_cast<float>(numberProp(spec, "alpha"));
+  g.beta = static_cast<float>(numberProp(spec, "beta"));
+  g.lda = countProp(spec, "lda");
+  g.ldb = countProp(spec, "ldb");
+  g.ldc = countProp(spec, "ldc");
+  g.strideA = countProp(spec, "strideA");
+  g.strideB = countProp(spec, "strideB");
+  g.strideC = countProp(spec, "strideC");
+
+  // Stored shapes: A is [m, k] or, transposed, [k, m]; B is [k, n] or [n, k]; C is [m, n].
+  Operand a{"A", g.transA ? g.k : g.m, g.transA ? g.m : g.k, g.lda, g.strideA};
+  Operand b{"B", g.transB ? g.n : g.k, g.transB ? g.k : g.n, g.ldb, g.strideB};
+  Operand c{"C", g.m, g.n, g.ldc, g.strideC};
+  int64_t needA = footprintBytes(a, g.batch, g.abType);
+  int64_t needB = footprintBytes(b, g.batch, g.abType);
+  int64_t needC = footprintBytes(c, g.batch, g.cType);
+  // Each C element must belong to one batch, or the result would depend on thread timing.
+  int64_t cSpan = g.m == 0 || g.n == 0 ? 0 : (g.m - 1) * g.ldc + g.n;
+  if (g.batch > 1 && g.strideC < cSpan) {
+    throw Error(ErrorCode::InvalidArgument, "gemm strideC makes batches of C overlap",
+                "strideC >= " + std::to_string(cSpan), std::to_string(g.strideC));
+  }
+
+  BufferHandle* bufA = operandBuffer(env, spec, "a", device, needA);
+  BufferHandle* bufB = operandBuffer(env, spec, "b", device, needB);
+  BufferHandle* bufC = operandBuffer(env, spec, "c", device, needC);
+  BufferHandle* bufBias = nullptr;
+  Napi::Value bias = spec.Get("bias");
+  if (!bias.IsUndefined() && !bias.IsNull()) {
+    int64_t needBias = g.n * static_cast<int64_t>(dtypeSize(g.cType));
+    bufBias = operandBuffer(env, spec, "bias", device, needBias);
+    g.epilogue = GemmEpilogue::Bias;
+  }
+  for (BufferHandle* in : {bufA, bufB, bufBias}) {
+    if (in == bufC) {
+      throw Error(ErrorCode::InvalidArgument, "gemm output C must not be one of its inputs",
+                  "C distinct from A, B and bias", "the same buffer");
+    }
+  }
+  g.a = bufA->data("read");
+  g.b = bufB->data("read");
+  g.c = bufC->data("write");
+  g.bias = bufBias ? bufBias->data("read") : nullptr;
+  return g;
+}
+
+}  // namespace vit::addon

@@ -1,0 +1,21 @@
+// DeviceHandle.gemm's argument object -> a validated GemmArgs.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "addon/device_state.h"
+#include "kernels.h"
+
+namespace vit::addon {
+
+// Reads and checks { abType, cType, transA, transB, m, n, k, batch, alpha, beta, a, lda, strideA,
+// b, ldb, strideB, c, ldc, strideC, bias? } (strides and leading dimensions in elements). Throws
+// ERR_INVALID_ARGUMENT (types, ld below the row length, overlapping C batches, C aliasing an
+// input), ERR_DTYPE_MISMATCH, ERR_DEVICE_MISMATCH, ERR_DISPOSED, or ERR_SHAPE_MISMATCH with the
+// bytes each buffer must hold against the bytes it has.
+GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
+                        const std::shared_ptr<DeviceState>& device);
+
+}  // namespace vit::addon

@@ -1,0 +1,341 @@
+// CPU GEMM (native/cpu/gemm*.cc) through DeviceHandle.gemm and Device.gemm, against the float64
+// reference of gemm-cases.ts (the tolerance is stated there: |err| <= |alpha| k 2^-23 sum|a b| plus
+// the alpha/beta/bias rounding terms, the same for bf16 inputs, which are exact in f32).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { openDevice, toBf16, Vit22bError, type Device, type DeviceTensor } from '../../lib';
+import type { NativeBuffer, NativeGemmSpec } from '../../lib/runtime/native-types';
+import { C_PADDING, checkResult, denseCase, get, makeData, type GemmCase, type GemmData } from './gemm-cases';
+
+let device: Device;
+beforeAll(() => {
+  device = openDevice({ device: 'cpu' });
+});
+afterAll(() => {
+  expect(device.stats()).toMatchObject({ liveBuffers: 0, reclaimedByGc: 0 });
+  device.dispose();
+});
+
+function specOf(c: GemmCase): Omit<NativeGemmSpec, 'a' | 'b' | 'c' | 'bias'> {
+  const { abType, cType, transA, transB, m, n, k, batch, alpha, beta, lda, ldb, ldc, strideA, strideB, strideC } = c;
+  return { abType, cType, transA, transB, m, n, k, batch, alpha, beta, lda, ldb, ldc, strideA, strideB, strideC };
+}
+
+function upload(arr: Float32Array | Uint16Array): NativeBuffer {
+  const buf = device.native.alloc(arr.byteLength);
+  buf.upload(arr);
+  return buf;
+}
+
+/** Runs one case in this process through the raw addon; returns C's storage afterwards. */
+function runNative(c: GemmCase, data: GemmData): Float32Array | Uint16Array {
+  const a = upload(data.a);
+  const b = upload(data.b);
+  const cb = upload(data.c);
+  const bias = data.bias ? upload(data.bias) : undefined;
+  try {
+    device.native.gemm({ ...specOf(c), a, b, c: cb, ...(bias ? { bias } : {}) });
+    const out = c.cType === 'f32' ? new Float32Array(data.c.length) : new Uint16Array(data.c.length);
+    cb.download(out);
+    return out;
+  } finally {
+    for (const x of [a, b, cb, bias]) x?.dispose();
+  }
+}
+
+function expectCase(c: GemmCase): void {
+  const data = makeData(c);
+  expect(checkResult(c, data, runNative(c, data))).toEqual([]);
+}
+
+const TRANSPOSES = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+// Edge sizes (1, odd, one past the 14x32 / 6x16 / 4x8 tiles) and depths past one packed block
+// (kc = 256 for f32, 512 for bf16 pairs).
+const SIZES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 17, 3],
+  [3, 1, 129],
+  [17, 3, 1],
+  [3, 3, 17],
+  [15, 33, 7],
+  [29, 65, 129],
+  [129, 17, 129],
+  [43, 97, 300],
+];
+
+describe('gemm against the float64 reference', () => {
+  test.each(TRANSPOSES)('f32, transA=%s transB=%s, all sizes', (transA, transB) => {
+    for (const [m, n, k] of SIZES) expectCase(denseCase({ m, n, k, transA, transB, seed: m * 7 + n * 3 + k }));
+  });
+
+  test.each(TRANSPOSES)('bf16 inputs, f32 and bf16 C, transA=%s transB=%s', (transA, transB) => {
+    for (const [m, n, k] of [...SIZES, [17, 45, 1031] as [number, number, number]]) {
+      expectCase(denseCase({ m, n, k, transA, transB, abType: 'bf16', seed: m + n + k }));
+      expectCase(denseCase({ m, n, k, transA, transB, abType: 'bf16', cType: 'bf16', seed: m + n + k + 1 }));
+    }
+  });
+
+  test('a large square f32 product (many blocks, all threads)', () => {
+    expectCase(denseCase({ m: 257, n: 401, k: 520, seed: 11 }));
+  });
+
+  test('alpha and beta, f32 and bf16 C', () => {
+    for (const cType of ['f32', 'bf16'] as const) {
+      for (const abType of ['f32', 'bf16'] as const) {
+        expectCase(denseCase({ m: 37, n: 41, k: 300, alpha: -0.75, beta: 1.5, cType, abType, seed: 5 }));
+        expectCase(denseCase({ m: 5, n: 70, k: 9, alpha: 2, beta: -1, cType, abType, transB: true, seed: 6 }));
+      }
+    }
+  });
+
+  test('bias epilogue (after alpha and beta), f32 and bf16 C', () => {
+    for (const cType of ['f32', 'bf16'] as const) {
+      expectCase(denseCase({ m: 33, n: 47, k: 65, bias: true, cType, seed: 7 }));
+      expectCase(denseCase({ m: 16, n: 35, k: 260, alpha: 0.5, beta: 0.25, bias: true, cType, abType: 'bf16', transA: true, seed: 8 }));
+    }
+  });
+
+  test('k = 0 gives beta * C + bias', () => {
+    expectCase(denseCase({ m: 4, n: 5, k: 0, beta: 0.5, bias: true, seed: 9 }));
+  });
+
+  test('beta = 0 never reads C: a NaN-poisoned C comes back finite', () => {
+    // makeData fills C with NaN when beta == 0; checkResult would report any NaN that survived.
+    for (const [abType, cType] of [['f32', 'f32'], ['bf16', 'bf16'], ['bf16', 'f32']] as const) {
+      const c = denseCase({ m: 30, n: 50, k: 40, abType, cType, seed: 10 });
+      const data = makeData(c);
+      const out = runNative(c, data);
+      expect(checkResult(c, data, out)).toEqual([]);
+      // The poison really was there: C's first element was NaN before the call.
+      expect(Number.isNaN(get(data.c, 0))).toBe(true);
+    }
+  });
+
+  test('strided batches: padded leading dimensions, gaps between batches, a shared B', () => {
+    for (const [transA, transB] of TRANSPOSES) {
+      for (const abType of ['f32', 'bf16'] as const) {
+        const m = 19, n = 37, k = 23, batch = 3;
+        const aCols = transA ? m : k, aRows = transA ? k : m;
+        const bCols = transB ? k : n;
+        expectCase({
+          ...denseCase({ m, n, k, batch, transA, transB, abType, alpha: 1.25, beta: -0.5, bias: true, seed: 12 }),
+          lda: aCols + 3,
+          strideA: (aCols + 3) * aRows + 5, // NaN-filled gaps: read one and the result is NaN
+          ldb: bCols + 1,
+          strideB: 0, // one B for every batch
+          ldc: n + 2,
+          strideC: (n + 2) * m + 7, // gaps hold a sentinel that must stay unchanged
+        });
+      }
+    }
+    expect(C_PADDING).toBe(12345);
+  });
+});
+
+describe('Device.gemm on tensors', () => {
+  function tensorOf(type: 'f32' | 'bf16', shape: number[], seed: number): DeviceTensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const v = new Float32Array(size);
+    let x = seed;
+    for (let i = 0; i < size; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      v[i] = (x / 4294967296) * 1.8 - 0.9 || 0.5;
+    }
+    return device.tensor(type, shape, type === 'bf16' ? toBf16(v) : v);
+  }
+
+  // Reference for dense [batch?, rows, cols] tensors via the same checker as the raw cases.
+  function check(a: DeviceTensor, b: DeviceTensor, c: DeviceTensor, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number; bias?: DeviceTensor }): void {
+    const before = c.download();
+    device.gemm(a, b, c, opts);
+    const batch = c.shape.length === 3 ? c.shape[0]! : 1;
+    const [m, n] = c.shape.slice(-2) as [number, number];
+    const k = opts.transA ? a.shape[a.shape.length - 2]! : a.shape[a.shape.length - 1]!;
+    const gc: GemmCase = {
+      ...denseCase({ m, n, k, batch, transA: !!opts.transA, transB: !!opts.transB, abType: a.dtype as 'f32', cType: c.dtype as 'f32' }),
+      alpha: opts.alpha ?? 1,
+      beta: opts.beta ?? 0,
+      bias: !!opts.bias,
+      strideA: a.shape.length === 3 ? a.size / batch : 0,
+      strideB: b.shape.length === 3 ? b.size / batch : 0,
+    };
+    const data: GemmData = {
+      a: a.download() as Float32Array,
+      b: b.download() as Float32Array,
+      c: before as Float32Array,
+      ...(opts.bias ? { bias: opts.bias.download() as Float32Array } : {}),
+    };
+    expect(checkResult(gc, data, c.download() as Float32Array)).toEqual([]);
+  }
+
+  test('2-D, batched 3-D, and a 2-D weight shared by a batch (x[B, T, D] @ W[D, N] + b)', () => {
+    const a = tensorOf('f32', [20, 30], 1), b = tensorOf('f32', [30, 40], 2), c = tensorOf('f32', [20, 40], 3);
+    check(a, b, c, { alpha: 0.5, beta: 2 });
+    const x = tensorOf('bf16', [3, 17, 24], 4), w = tensorOf('bf16', [24, 33], 5), bias = tensorOf('bf16', [33], 6);
+    const y = device.alloc('bf16', [3, 17, 33]);
+    check(x, w, y, { bias });
+    const q = tensorOf('f32', [2, 9, 16], 7), kk = tensorOf('f32', [2, 11, 16], 8), s = device.alloc('f32', [2, 9, 11]);
+    check(q, kk, s, { transB: true, alpha: 0.25 }); // attention scores q @ k^T
+    for (const t of [a, b, c, x, w, bias, y, q, kk, s]) t.dispose();
+  });
+
+  test('typed errors for dtypes, shapes and options', () => {
+    const a = device.alloc('f32', [4, 5]), b = device.alloc('f32', [5, 6]), c = device.alloc('f32', [4, 6]);
+    const bh = device.alloc('bf16', [5, 6]), ci = device.alloc('i32', [4, 6]), c3 = device.alloc('f32', [2, 4, 6]);
+    const a3 = device.alloc('f32', [3, 4, 5]);
+    const expectErr = (fn: () => void, code: string, expected?: string, received?: string): void => {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(Vit22bError);
+      expect((err as Vit22bError).code).toBe(code);
+      if (expected !== undefined) expect((err as Vit22bError).expected).toBe(expected);
+      if (received !== undefined) expect((err as Vit22bError).received).toBe(received);
+    };
+    expectErr(() => device.gemm(a, bh, c), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
+    expectErr(() => device.gemm(a, b, ci), 'ERR_DTYPE_MISMATCH', 'f32 | bf16', 'i32');
+    expectErr(() => device.gemm(a, c, b), 'ERR_SHAPE_MISMATCH', '[5, 5]', '[4, 5]');
+    expectErr(() => device.gemm(a, b, c, { transA: true }), 'ERR_SHAPE_MISMATCH', '[4, 4] (transA)', '[4, 5]');
+    expectErr(() => device.gemm(a, b, c, { transB: true }), 'ERR_SHAPE_MISMATCH', '[6, 5] (transB)', '[5, 6]');
+    expectErr(() => device.gemm(a3, b, c3), 'ERR_SHAPE_MISMATCH', '[2, rows, cols] or [rows, cols]', '[3, 4, 5]');
+    expectErr(() => device.gemm(a, b, c, { bias: a }), 'ERR_SHAPE_MISMATCH', '[6]', '[4, 5]');
+    expectErr(() => device.gemm(a, b, c, { bias: bh }), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
+    expectErr(() => device.gemm(a, b, c, { alpha: NaN }), 'ERR_INVALID_ARGUMENT');
+    expectErr(() => device.gemm(a, b, c, { transA: 1 as unknown as boolean }), 'ERR_INVALID_ARGUMENT', 'boolean', 'number');
+    expectErr(() => device.gemm(a, b, {} as DeviceTensor), 'ERR_INVALID_ARGUMENT', 'DeviceTensor', 'object');
+    for (const t of [a, b, c, bh, ci, c3, a3]) t.dispose();
+    expectErr(() => device.gemm(a, b, c), 'ERR_DISPOSED');
+  });
+});
+
+describe('DeviceHandle.gemm validation', () => {
+  const base = (): NativeGemmSpec & { a: NativeBuffer; b: NativeBuffer; c: NativeBuffer } => ({
+    abType: 'f32', cType: 'f32', transA: false, transB: false, m: 4, n: 6, k: 5, batch: 2, alpha: 1, beta: 0,
+    a: device.native.alloc(2 * 4 * 5 * 4), lda: 5, strideA: 20,
+    b: device.native.alloc(2 * 5 * 6 * 4), ldb: 6, strideB: 30,
+    c: device.native.alloc(2 * 4 * 6 * 4), ldc: 6, strideC: 24,
+  });
+  function expectNative(patch: (s: ReturnType<typeof base>) => object, code: string, expected?: string, received?: string): void {
+    const s = base();
+    let err: unknown;
+    try {
+      device.native.gemm({ ...s, ...patch(s) } as NativeGemmSpec);
+    } catch (e) {
+      err = e;
+    } finally {
+      s.a.dispose();
+      s.b.dispose();
+      s.c.dispose();
+    }
+    expect(err).toBeInstanceOf(Vit22bError);
+    expect(err).toMatchObject({ code, ...(expected ? { expected } : {}), ...(received ? { received } : {}) });
+  }
+
+  test('the baseline spec is valid', () => {
+    expectNative(() => ({ abType: 'f64' }), 'ERR_INVALID_ARGUMENT');
+    const s = base();
+    device.native.gemm(s);
+    for (const x of [s.a, s.b, s.c]) x.dispose();
+  });
+
+  test('ld smaller than the row length is ERR_INVALID_ARGUMENT', () => {
+    expectNative(() => ({ lda: 4 }), 'ERR_INVALID_ARGUMENT', 'ldA >= 5', '4');
+    expectNative(() => ({ transB: true, ldb: 4 }), 'ERR_INVALID_ARGUMENT', 'ldB >= 5', '4');
+    expectNative(() => ({ ldc: 5 }), 'ERR_INVALID_ARGUMENT', 'ldC >= 6', '5');
+  });
+
+  test('buffers too small for m/n/k/ld/strides/batch are ERR_SHAPE_MISMATCH with the byte counts', () => {
+    expectNative(() => ({ strideA: 21 }), 'ERR_SHAPE_MISMATCH', '>= 164 bytes', '160 bytes');
+    expectNative(() => ({ batch: 3 }), 'ERR_SHAPE_MISMATCH', '>= 240 bytes', '160 bytes');
+    expectNative(() => ({ ldb: 7 }), 'ERR_SHAPE_MISMATCH', '>= 256 bytes', '240 bytes');
+    expectNative(() => ({ cType: 'bf16', strideC: 100 }), 'ERR_SHAPE_MISMATCH', '>= 248 bytes', '192 bytes');
+    const smallBias = device.native.alloc(8);
+    expectNative(() => ({ bias: smallBias }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes', '8 bytes');
+    smallBias.dispose();
+  });
+
+  test('a footprint that overflows 64 bits is ERR_SHAPE_MISMATCH', () => {
+    expectNative(() => ({ batch: 2 ** 53, strideA: 2 ** 53 }), 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
+  });
+
+  test('overlapping C batches and C aliasing an input are ERR_INVALID_ARGUMENT', () => {
+    expectNative(() => ({ strideC: 10 }), 'ERR_INVALID_ARGUMENT', 'strideC >= 24', '10');
+    expectNative((s) => ({ a: s.c, strideA: 24 }), 'ERR_INVALID_ARGUMENT', 'C distinct from A, B and bias');
+  });
+
+  test('dtypes other than f32/bf16, a buffer of another device, a disposed buffer', () => {
+    expectNative(() => ({ cType: 'i32' }), 'ERR_DTYPE_MISMATCH', 'f32 or bf16', 'i32');
+    const other = openDevice({ device: 'cpu' });
+    const foreign = other.native.alloc(4096);
+    expectNative(() => ({ b: foreign }), 'ERR_DEVICE_MISMATCH');
+    foreign.dispose();
+    other.dispose();
+    expectNative(() => ({ b: foreign }), 'ERR_DISPOSED');
+  });
+});
+
+describe('in a child process', () => {
+  const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
+  const child = path.join(__dirname, 'gemm-child.cjs');
+  const b64 = (x: Float32Array | Uint16Array): string => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
+
+  function runChild(cases: GemmCase[], env: Record<string, string>): { outputs?: string[]; error?: { code: string } } {
+    const jobs = cases.map((c) => {
+      const d = makeData(c);
+      return { spec: specOf(c), a: b64(d.a), b: b64(d.b), c: b64(d.c), ...(d.bias ? { bias: b64(d.bias) } : {}) };
+    });
+    const r = spawnSync(process.execPath, [child], { input: JSON.stringify(jobs), encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as { outputs?: string[]; error?: { code: string } };
+  }
+
+  // Big enough to be split over threads (and to cross kc), odd enough to have edge tiles.
+  const CASES: GemmCase[] = [
+    denseCase({ m: 301, n: 203, k: 517, seed: 21 }),
+    denseCase({ m: 150, n: 333, k: 1100, abType: 'bf16', transB: true, seed: 22 }),
+    denseCase({ m: 97, n: 129, k: 300, batch: 5, abType: 'bf16', cType: 'bf16', transA: true, beta: 0.5, bias: true, seed: 23 }),
+  ];
+
+  beforeAll(() => {
+    if (!fs.existsSync(dist)) throw new Error('dist/ is missing: run `npx tsup` before these tests');
+  });
+
+  test('results are bitwise identical with 1, 3 and the default number of threads', () => {
+    const reference = runChild(CASES, {});
+    expect(reference.outputs).toHaveLength(CASES.length);
+    for (const threads of ['1', '3']) {
+      expect(runChild(CASES, { VIT22B_NUM_THREADS: threads })).toEqual(reference);
+    }
+    // And the default run is itself correct.
+    CASES.forEach((c, i) => {
+      const bytes = Buffer.from(reference.outputs![i]!, 'base64');
+      const out = c.cType === 'f32' ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+      expect(checkResult(c, makeData(c), out)).toEqual([]);
+    });
+  });
+
+  test.each(['scalar', 'avx2', 'avx512'])('every micro-kernel the CPU has is correct (VIT22B_CPU_ISA=%s)', (isa) => {
+    const cases = [...CASES, denseCase({ m: 13, n: 7, k: 5, abType: 'bf16', transA: true, transB: true, seed: 24 })];
+    const r = runChild(cases, { VIT22B_CPU_ISA: isa });
+    cases.forEach((c, i) => {
+      const bytes = Buffer.from(r.outputs![i]!, 'base64');
+      const out = c.cType === 'f32' ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+      expect(checkResult(c, makeData(c), out)).toEqual([]);
+    });
+  });
+
+  test('a bad VIT22B_NUM_THREADS or VIT22B_CPU_ISA is ERR_INVALID_ARGUMENT', () => {
+    expect(runChild(CASES.slice(0, 1), { VIT22B_NUM_THREADS: '0' }).error?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(runChild(CASES.slice(0, 1), { VIT22B_CPU_ISA: 'sse9' }).error?.code).toBe('ERR_INVALID_ARGUMENT');
+  });
+});

@@ -1,8 +1,9 @@
 # The CPU addon (vit22b_cpu.node), built by node-gyp. The CUDA addon is built by CMakeLists.txt
 # from the same sources plus native/cuda. Both compile for baseline x86-64: SIMD paths are chosen
-# at run time from cpuid, so one prebuilt binary runs on any x86-64 CPU. The GEMM micro-kernels are
-# the only code built with wider ISA flags; node-gyp cannot set flags per file, so each ISA is a
-# static library of its own, linked into the addon.
+# at run time from cpuid, so one prebuilt binary runs on any x86-64 CPU. Files named *_<isa>.cc
+# (native/cpu) are the only code built with wider ISA flags; node-gyp cannot set flags per file, so
+# each ISA is a static library of its own, linked into the addon. scripts/native-sources.js lists
+# the files of each set, so adding a kernel file needs no edit here.
 {
   "target_defaults": {
     "include_dirs": [
@@ -16,46 +17,27 @@
   },
   "targets": [
     {
-      "target_name": "vit22b_gemm_avx2",
+      "target_name": "vit22b_isa_avx2",
       "type": "static_library",
-      "sources": ["native/cpu/gemm_avx2.cc"],
+      "sources": ["<!@(node scripts/native-sources.js avx2)"],
       "cflags_cc": ["-mavx2", "-mfma"]
     },
     {
-      "target_name": "vit22b_gemm_avx512",
+      "target_name": "vit22b_isa_avx512",
       "type": "static_library",
-      "sources": ["native/cpu/gemm_avx512.cc"],
+      "sources": ["<!@(node scripts/native-sources.js avx512)"],
       "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mfma"]
     },
     {
-      "target_name": "vit22b_gemm_avx512_bf16",
+      "target_name": "vit22b_isa_avx512_bf16",
       "type": "static_library",
-      "sources": ["native/cpu/gemm_avx512_bf16.cc"],
+      "sources": ["<!@(node scripts/native-sources.js avx512_bf16)"],
       "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-mfma"]
     },
     {
       "target_name": "vit22b_cpu",
-      "dependencies": ["vit22b_gemm_avx2", "vit22b_gemm_avx512", "vit22b_gemm_avx512_bf16"],
-      "sources": [
-        "native/core/status.cc",
-        "native/core/dtype.cc",
-        "native/cpu/cpu_backend.cc",
-        "native/cpu/cpu_features.cc",
-        "native/cpu/isa.cc",
-        "native/cpu/thread_pool.cc",
-        "native/cpu/kernel_table.cc",
-        "native/cpu/axpby.cc",
-        "native/cpu/gemm.cc",
-        "native/cpu/gemm_pack.cc",
-        "native/cpu/gemm_scalar.cc",
-        "native/addon/addon.cc",
-        "native/addon/args.cc",
-        "native/addon/errors.cc",
-        "native/addon/buffer_handle.cc",
-        "native/addon/device_handle.cc",
-        "native/addon/gemm_binding.cc",
-        "native/addon/probe_bindings.cc"
-      ]
+      "dependencies": ["vit22b_isa_avx2", "vit22b_isa_avx512", "vit22b_isa_avx512_bf16"],
+      "sources": ["<!@(node scripts/native-sources.js base)"]
     }
   ]
 }

@@ -2,7 +2,7 @@ import { loadAddon, loadCpuCapableAddon } from './addon-loader';
 import { cudaStatus } from './cuda-status';
 import { assertDType, DTYPE_BYTES, type DType } from './dtype';
 import { Vit22bError } from './errors';
-import { gemmSpec, type GemmOptions } from './gemm';
+import { gemmSpec, type GemmOptions } from './ops/gemm';
 import type { NativeDevice, NativeDeviceStats } from './native-types';
 import { DeviceTensor } from './tensor';
 
@@ -93,7 +93,7 @@ export class Device implements Disposable {
    * is shared by every batch. On the CPU the result does not depend on the thread count.
    */
   gemm(a: DeviceTensor, b: DeviceTensor, c: DeviceTensor, options: GemmOptions = {}): void {
-    this.native.gemm(gemmSpec(a, b, c, options));
+    this.native.launch('gemm', gemmSpec(a, b, c, options));
   }
 
   /** Waits for all queued work on this device. */

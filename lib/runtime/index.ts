@@ -2,7 +2,7 @@ export { Vit22bError, isVit22bError, ERROR_CODES, type ErrorCode, type ErrorDeta
 export { DTYPES, DTYPE_BYTES, type DType, type HostArray } from './dtype';
 export { f32ToBf16Bits, bf16BitsToF32, toBf16, fromBf16 } from './bf16';
 export { DeviceTensor } from './tensor';
-export { type GemmOptions } from './gemm';
+export { type GemmOptions } from './ops/gemm';
 export {
   Device,
   openDevice,

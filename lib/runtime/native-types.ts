@@ -75,7 +75,7 @@ export interface NativeDeviceStats {
 }
 
 /**
- * One strided-batched GEMM for the native DeviceHandle.gemm (native/kernels.h GemmArgs):
+ * One strided-batched GEMM for DeviceHandle.launch('gemm', spec) (native/kernels.h GemmArgs):
  * C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias), row-major, leading dimensions and
  * batch strides in elements. The addon checks every field and each buffer's size.
  */
@@ -109,7 +109,11 @@ export interface NativeDevice {
   alloc(bytes: number): NativeBuffer;
   synchronize(): void;
   axpby(dtype: string, n: number, alpha: number, x: NativeBuffer, beta: number, y: NativeBuffer): void;
-  gemm(spec: NativeGemmSpec): void;
+  /** Runs one kernel by name (native/addon/<op>_binding.cc); `spec` holds its buffers and scalars. */
+  launch(kernel: 'gemm', spec: NativeGemmSpec): void;
+  launch(kernel: string, spec: object): void;
+  /** The kernel names `launch` accepts. */
+  kernels(): string[];
   stats(): NativeDeviceStats;
   dispose(): void;
 }

@@ -5,7 +5,7 @@
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/errors.h"
-#include "addon/gemm_binding.h"
+#include "addon/kernel_launchers.h"
 #include "core/status.h"
 #include "cpu/cpu_backend.h"
 #if VIT22B_WITH_CUDA
@@ -39,7 +39,8 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
                       InstanceMethod<&DeviceHandle::alloc>("alloc"),
                       InstanceMethod<&DeviceHandle::synchronize>("synchronize"),
                       InstanceMethod<&DeviceHandle::axpby>("axpby"),
-                      InstanceMethod<&DeviceHandle::gemm>("gemm"),
+                      InstanceMethod<&DeviceHandle::launch>("launch"),
+                      InstanceMethod<&DeviceHandle::kernels>("kernels"),
                       InstanceMethod<&DeviceHandle::stats>("stats"),
                       InstanceMethod<&DeviceHandle::dispose>("dispose")});
 }
@@ -125,14 +126,29 @@ Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
   });
 }
 
-// gemm(spec): strided-batched C = alpha * op(A) @ op(B) + beta * C (+ bias); see gemm_binding.h.
-Napi::Value DeviceHandle::gemm(const Napi::CallbackInfo& info) {
+// launch(kernel, spec): runs one kernel through its registered launcher (kernel_launchers.h).
+Napi::Value DeviceHandle::launch(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     DeviceState& st = live("run a kernel");
-    GemmArgs g = gemmArgsFromJs(info.Env(), objectArg(info, 0, "spec"), state_);
-    st.backend->kernels().gemm(st.backend->stream(), g);
+    (void)st;
+    std::string name = stringArg(info, 0, "kernel");
+    KernelLauncher launcher = findKernelLauncher(name);
+    if (!launcher) {
+      std::string known;
+      for (const std::string& n : kernelLauncherNames()) known += (known.empty() ? "" : ", ") + n;
+      throw Error(ErrorCode::InvalidArgument, "unknown kernel '" + name + "'", "one of " + known, name);
+    }
+    launcher(info.Env(), objectArg(info, 1, "spec"), state_);
     return info.Env().Undefined();
   });
+}
+
+// kernels(): the names launch() accepts.
+Napi::Value DeviceHandle::kernels(const Napi::CallbackInfo& info) {
+  std::vector<std::string> names = kernelLauncherNames();
+  Napi::Array out = Napi::Array::New(info.Env(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
+  return out;
 }
 
 Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {

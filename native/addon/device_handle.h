@@ -22,7 +22,8 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   Napi::Value alloc(const Napi::CallbackInfo& info);
   Napi::Value synchronize(const Napi::CallbackInfo& info);
   Napi::Value axpby(const Napi::CallbackInfo& info);
-  Napi::Value gemm(const Napi::CallbackInfo& info);
+  Napi::Value launch(const Napi::CallbackInfo& info);
+  Napi::Value kernels(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 

@@ -4,6 +4,7 @@
 
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
+#include "addon/kernel_launchers.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -132,5 +133,20 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
   g.bias = bufBias ? bufBias->data("read") : nullptr;
   return g;
 }
+
+}  // namespace vit::addon
+
+namespace vit::addon {
+
+namespace {
+
+void launchGemm(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+  GemmArgs g = gemmArgsFromJs(env, spec, device);
+  device->backend->kernels().gemm(device->backend->stream(), g);
+}
+
+}  // namespace
+
+VIT_REGISTER_KERNEL_LAUNCHER("gemm", launchGemm);
 
 }  // namespace vit::addon

@@ -19,7 +19,7 @@ function main() {
         buffers[name] = device.native.alloc(bytes.length);
         buffers[name].upload(bytes);
       }
-      device.native.gemm({ ...job.spec, ...buffers });
+      device.native.launch('gemm', { ...job.spec, ...buffers });
       const out = Buffer.alloc(buffers.c.bytes);
       buffers.c.download(out);
       outputs.push(out.toString('base64'));

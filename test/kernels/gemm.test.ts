@@ -36,7 +36,7 @@ function runNative(c: GemmCase, data: GemmData): Float32Array | Uint16Array {
   const cb = upload(data.c);
   const bias = data.bias ? upload(data.bias) : undefined;
   try {
-    device.native.gemm({ ...specOf(c), a, b, c: cb, ...(bias ? { bias } : {}) });
+    device.native.launch('gemm', { ...specOf(c), a, b, c: cb, ...(bias ? { bias } : {}) });
     const out = c.cType === 'f32' ? new Float32Array(data.c.length) : new Uint16Array(data.c.length);
     cb.download(out);
     return out;
@@ -229,7 +229,7 @@ describe('DeviceHandle.gemm validation', () => {
     const s = base();
     let err: unknown;
     try {
-      device.native.gemm({ ...s, ...patch(s) } as NativeGemmSpec);
+      device.native.launch('gemm', { ...s, ...patch(s) } as NativeGemmSpec);
     } catch (e) {
       err = e;
     } finally {
@@ -244,7 +244,7 @@ describe('DeviceHandle.gemm validation', () => {
   test('the baseline spec is valid', () => {
     expectNative(() => ({ abType: 'f64' }), 'ERR_INVALID_ARGUMENT');
     const s = base();
-    device.native.gemm(s);
+    device.native.launch('gemm', s);
     for (const x of [s.a, s.b, s.c]) x.dispose();
   });
 

@@ -1,6 +1,18 @@
-import { Vit22bError } from './errors';
-import type { NativeGemmSpec } from './native-types';
-import { DeviceTensor } from './tensor';
+import { Vit22bError } from '../errors';
+import type { NativeGemmSpec } from '../native-types';
+import { DeviceTensor } from '../tensor';
+import { flag as flagOf, requireTensor, scalar as scalarOf, shapeError, shapeText } from './check';
+
+function checkTensor(t: unknown, name: string): DeviceTensor {
+  const tensor = requireTensor(t, 'gemm', name, ['f32', 'bf16']);
+  if (tensor.shape.length !== 2 && tensor.shape.length !== 3) {
+    throw shapeError(`gemm ${name} must be a matrix or a batch of matrices`, '[rows, cols] or [batch, rows, cols]', shapeText(tensor.shape));
+  }
+  return tensor;
+}
+
+const flag = (value: unknown, name: string): boolean => flagOf(value, 'gemm', name);
+const scalar = (value: unknown, name: string, fallback: number): number => scalarOf(value, 'gemm', name, fallback);
 
 export interface GemmOptions {
   /** Use A transposed: `a` is stored [batch?, k, m] instead of [batch?, m, k]. */
@@ -13,55 +25,6 @@ export interface GemmOptions {
   beta?: number;
   /** [n], the dtype of C, added to every row after alpha/beta. */
   bias?: DeviceTensor;
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function shapeError(message: string, expected: string, received: string): Vit22bError {
-  return new Vit22bError('ERR_SHAPE_MISMATCH', message, { expected, received });
-}
-
-function checkTensor(t: unknown, name: string): DeviceTensor {
-  if (!(t instanceof DeviceTensor)) {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', `gemm ${name} must be a DeviceTensor`, {
-      expected: 'DeviceTensor',
-      received: t === null ? 'null' : typeof t,
-    });
-  }
-  if (t.dtype !== 'f32' && t.dtype !== 'bf16') {
-    throw new Vit22bError('ERR_DTYPE_MISMATCH', `gemm ${name} must be f32 or bf16`, {
-      expected: 'f32 | bf16',
-      received: t.dtype,
-    });
-  }
-  if (t.shape.length !== 2 && t.shape.length !== 3) {
-    throw shapeError(`gemm ${name} must be a matrix or a batch of matrices`, '[rows, cols] or [batch, rows, cols]', shapeText(t.shape));
-  }
-  return t;
-}
-
-function flag(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', `gemm option ${name} must be a boolean`, {
-      expected: 'boolean',
-      received: typeof value,
-    });
-  }
-  return value;
-}
-
-function scalar(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', `gemm option ${name} must be a finite number`, {
-      expected: 'finite number',
-      received: String(value),
-    });
-  }
-  return value;
 }
 
 /**

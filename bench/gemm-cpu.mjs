@@ -66,44 +66,9 @@ function openBlasSeconds(exe, m, n, k) {
   return JSON.parse(r.stdout.trim()).seconds;
 }
 
-function uniform(count, seed) {
-  const out = new Float32Array(count);
-  let x = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = x / 2147483648 - 1;
-  }
-  return out;
-}
-
-// Median seconds per call over >= 3 calls and ~1.5 s, after one warm-up call (as the C helper).
-function time(fn) {
-  fn();
-  const times = [];
-  const start = performance.now();
-  while (times.length < 64 && (times.length < 3 || performance.now() - start < 1500)) {
-    const t0 = performance.now();
-    fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
-}
-
-function oursSeconds(device, dtype, m, n, k) {
-  const a = device.tensor(dtype, [m, k], uniform(m * k, 1));
-  const b = device.tensor(dtype, [k, n], uniform(k * n, 2));
-  const c = device.alloc('f32', [m, n]);
-  try {
-    return time(() => device.gemm(a, b, c));
-  } finally {
-    a.dispose();
-    b.dispose();
-    c.dispose();
-  }
-}
-
-const { openDevice, systemInfo } = await import(path.join(root, 'dist', 'index.mjs'));
+const { openDevice, systemInfo, benchGemm } = await import(path.join(root, 'dist', 'index.mjs'));
+// Ours: the same measurement as `vit22b bench gemm` (median of repeated calls after a warm-up).
+const oursGflops = (device, dtype, m, n, k) => benchGemm(device, { m, n, k, dtype }).gflops;
 const device = openDevice({ device: 'cpu' });
 const info = systemInfo();
 const quick = process.argv.includes('--quick');
@@ -115,8 +80,8 @@ const header = ['shape', 'M', 'N', 'K', 'ours f32', 'ours bf16', 'OpenBLAS sgemm
 const rows = [];
 for (const [label, m, n, k] of quick ? SHAPES.slice(0, 1) : SHAPES) {
   const gflop = (2 * m * n * k) / 1e9;
-  const f32 = gflop / oursSeconds(device, 'f32', m, n, k);
-  const bf16 = gflop / oursSeconds(device, 'bf16', m, n, k);
+  const f32 = oursGflops(device, 'f32', m, n, k);
+  const bf16 = oursGflops(device, 'bf16', m, n, k);
   const blas = exe ? gflop / openBlasSeconds(exe, m, n, k) : NaN;
   rows.push([label, m, n, k, f32.toFixed(1), bf16.toFixed(1), exe ? blas.toFixed(1) : 'n/a',
     exe ? (f32 / blas).toFixed(2) : 'n/a', exe ? (bf16 / blas).toFixed(2) : 'n/a'].map(String));

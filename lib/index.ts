@@ -4,3 +4,4 @@
  * graph compiler and trainer join it as they land.
  */
 export * from './runtime';
+export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';

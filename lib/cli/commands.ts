@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
-
 import { openDevice, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
 import { systemInfo } from '../runtime/info';
 import { formatInfo } from './format-info';
+import { benchCommand } from './bench-command';
 import type { CliIO } from './io';
+import { parseOptions, usageError } from './parse-options';
 
 export interface Command {
   name: string;
@@ -14,23 +14,6 @@ export interface Command {
   pending?: string;
   usage: string;
   run(args: string[], io: CliIO): Promise<number>;
-}
-
-function usageError(message: string, usage: string, received: string): Vit22bError {
-  return new Vit22bError('ERR_USAGE', `${message}\n\n${usage}`, { expected: usage.split('\n')[0], received });
-}
-
-/** util.parseArgs with its errors turned into ERR_USAGE and the usage text. */
-export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
-  args: string[],
-  options: T,
-  usage: string,
-): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: false }>>['values'] {
-  try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
-  } catch (e) {
-    throw usageError((e as Error).message, usage, args.join(' '));
-  }
 }
 
 const INFO_USAGE = `usage: vit22b info [--json] [--device auto|cpu|cuda]
@@ -91,7 +74,7 @@ export const COMMANDS: Command[] = [
   pendingCommand('eval', 'evaluate a checkpoint on a dataset', 'it arrives with the trainer'),
   pendingCommand('predict', 'classify images with a checkpoint or timm weights', 'it arrives with checkpoints and timm interop'),
   pendingCommand('probe', 'linear probe and few-shot evaluation of frozen features', 'it arrives with the evaluation work'),
-  pendingCommand('bench', 'benchmarks against OpenBLAS and PyTorch', 'it arrives with the CPU and CUDA kernel libraries'),
+  benchCommand,
   pendingCommand('plan', "show a training step's plan and memory", 'it arrives with the graph compiler'),
   infoCommand,
 ];

@@ -9,7 +9,7 @@ import { DIST_CLI, REPO_ROOT } from '../helpers/paths';
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const COMMANDS = ['train', 'eval', 'predict', 'probe', 'bench', 'plan', 'info'];
-const PENDING = ['train', 'eval', 'predict', 'probe', 'bench', 'plan'];
+const PENDING = ['train', 'eval', 'predict', 'probe', 'plan'];
 const UNAVAILABLE_CODES = ['no-driver', 'driver-too-old', 'no-device', 'unsupported-device', 'error', 'addon-missing', 'cublaslt-missing'];
 // Independent of vit22b: without the NVIDIA kernel driver, CUDA cannot be available.
 const NO_NVIDIA_DRIVER = !fs.existsSync('/proc/driver/nvidia/version');
@@ -95,6 +95,31 @@ describe.each(modes)('%s', (_mode, cli) => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('ERR_USAGE');
     expect(r.err).toContain('tpu');
+  });
+
+  test('bench gemm --json measures the requested shape on the CPU', async () => {
+    const r = await cli(['bench', 'gemm', '--m', '33', '--n', '17', '--k', '65', '--dtype', 'bf16', '--device', 'cpu', '--seconds', '0.05', '--json']);
+    expect(r.code).toBe(0);
+    const b = JSON.parse(r.out) as Record<string, unknown>;
+    expect(b).toMatchObject({ kernel: 'gemm', m: 33, n: 17, k: 65, dtype: 'bf16', transA: false, transB: false });
+    expect(b.device).toMatch(/^cpu /);
+    expect(b.gflops as number).toBeGreaterThan(0);
+    expect(b.calls as number).toBeGreaterThanOrEqual(3);
+    // GFLOP/s and the median time must describe the same measurement.
+    expect(b.gflops as number).toBeCloseTo((2 * 33 * 17 * 65) / (b.medianSeconds as number) / 1e9, 6);
+  });
+
+  test.each([
+    [['bench'], 'which benchmark'],
+    [['bench', 'conv'], 'conv'],
+    [['bench', 'gemm', '--m', '0', '--n', '1', '--k', '1'], '--m'],
+    [['bench', 'gemm', '--m', '2', '--n', '2', '--k', '2', '--dtype', 'f16'], 'f16'],
+    [['bench', 'gemm', '--m', '2', '--n', '2', '--k', '2', '--device', 'tpu'], 'tpu'],
+  ])('bench %j is a usage error', async (args, mention) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('ERR_USAGE');
+    expect(r.err).toContain(mention);
   });
 
   test.each(PENDING)('%s exits 1 with ERR_NOT_IMPLEMENTED; --help still prints its usage', async (command) => {

@@ -61,10 +61,69 @@ struct GemmArgs {
   const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias
 };
 
+// Where one [B, T, H, Dh] operand of attention lives: element (b, t, h, d) is at
+//   data[b * batchStride + t * tokenStride + h * headStride + d]   (strides in elements).
+// A dense [B, T, H, Dh] tensor has tokenStride H*Dh, headStride Dh; Q, K and V read straight out
+// of the fused [B, T, 3D + F] projection output have tokenStride 3D + F and headStride Dh.
+struct HeadStrides {
+  int64_t batch = 0, token = 0, head = 0;
+};
+
+// Fused multi-head attention, forward (flash style: running max and sum over blocks of keys, never
+// more than one [query block, key block] tile of scores per thread):
+//   O[b, i, h] = sum_j softmax_j(scale * Q[b, i, h] . K[b, j, h]) V[b, j, h]
+//   L[b, h, i] = log sum_j exp(scale * Q[b, i, h] . K[b, j, h])    (f32, for the backward)
+// Q, K, V, O share one storage type (f32 or bf16); all math is f32 and O is rounded once.
+// Tk >= 1 whenever there is work. Results do not depend on the number of threads.
+struct AttentionFwdArgs {
+  DType dtype = DType::F32;  // of Q, K, V, O
+  int64_t batch = 0, heads = 0, tq = 0, tk = 0, headDim = 0;
+  float scale = 1.0f;          // usually 1 / sqrt(headDim)
+  const void* q = nullptr;     // [B, Tq, H, Dh] at qStrides
+  HeadStrides qStrides;
+  const void* k = nullptr;     // [B, Tk, H, Dh] at kStrides
+  HeadStrides kStrides;
+  const void* v = nullptr;     // [B, Tk, H, Dh] at vStrides
+  HeadStrides vStrides;
+  void* o = nullptr;           // [B, Tq, H, Dh] at oStrides, written
+  HeadStrides oStrides;
+  float* lse = nullptr;        // [B, H, Tq] dense f32, written
+};
+
+// Fused multi-head attention, backward, by recomputation from the forward's L:
+//   P = exp(scale * Q K^T - L), D = rowsum(dO * O), dS = P * (dO V^T - D)
+//   dQ = scale * dS K, dK = scale * dS^T Q, dV = P^T dO
+// dQ, dK and dV are overwritten (not accumulated), each in the storage type, rounded once from f32.
+// Every gradient element is summed in a fixed order, so results do not depend on the thread count.
+struct AttentionBwdArgs {
+  DType dtype = DType::F32;  // of Q, K, V, O, dO, dQ, dK, dV
+  int64_t batch = 0, heads = 0, tq = 0, tk = 0, headDim = 0;
+  float scale = 1.0f;
+  const void* q = nullptr;     // [B, Tq, H, Dh]
+  HeadStrides qStrides;
+  const void* k = nullptr;     // [B, Tk, H, Dh]
+  HeadStrides kStrides;
+  const void* v = nullptr;     // [B, Tk, H, Dh]
+  HeadStrides vStrides;
+  const void* o = nullptr;     // [B, Tq, H, Dh], the forward's output
+  HeadStrides oStrides;
+  const void* dO = nullptr;    // [B, Tq, H, Dh]
+  HeadStrides dOStrides;
+  const float* lse = nullptr;  // [B, H, Tq] dense f32, the forward's L
+  void* dQ = nullptr;          // [B, Tq, H, Dh], written
+  HeadStrides dQStrides;
+  void* dK = nullptr;          // [B, Tk, H, Dh], written
+  HeadStrides dKStrides;
+  void* dV = nullptr;          // [B, Tk, H, Dh], written
+  HeadStrides dVStrides;
+};
+
 // X(Id, function name, argument struct)
 #define VIT_KERNELS(X)          \
   X(Axpby, axpby, AxpbyArgs)    \
-  X(Gemm, gemm, GemmArgs)
+  X(Gemm, gemm, GemmArgs)        \
+  X(AttentionFwd, attention_fwd, AttentionFwdArgs) \
+  X(AttentionBwd, attention_bwd, AttentionBwdArgs)
 
 enum class KernelId : uint16_t {
 #define VIT_KERNEL_ENUM(id, fn, args) id,

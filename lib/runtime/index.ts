@@ -14,3 +14,13 @@ export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-st
 export { searchLibrary, searchLocations, type LibrarySearch, type SearchLocation } from './library-search';
 export { systemInfo, type SystemInfo } from './info';
 export { packageVersion } from './package-root';
+export {
+  attentionForward,
+  attentionBackward,
+  fusedHeads,
+  type AttentionOperand,
+  type AttentionOptions,
+  type AttentionForwardOperands,
+  type AttentionBackwardOperands,
+  type HeadView,
+} from './ops/attention';

@@ -1,0 +1,273 @@
+// Launchers for attention_fwd and attention_bwd (kernels.h AttentionFwdArgs / AttentionBwdArgs).
+// spec: { dtype: 'f32' | 'bf16', batch, heads, tq, tk, headDim, scale,
+//         q, k, v, o (, dO, dQ, dK, dV): { buffer, offset, batchStride, tokenStride, headStride },
+//         lse: buffer }                       (offsets and strides in elements; lse dense [B, H, Tq] f32)
+// Views let Q, K, V (and dQ, dK, dV) sit side by side in one fused [B, T, 3D + F] buffer. Inputs
+// may share buffers and overlap freely; an output must not share a buffer with any input, must
+// not overlap itself, and outputs sharing a buffer must be disjoint column ranges of the same rows.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "addon/args.h"
+#include "addon/buffer_handle.h"
+#include "addon/kernel_launchers.h"
+#include "core/status.h"
+
+namespace vit::addon {
+
+namespace {
+
+// Above this head dimension the tiles would leave L2; ViT-22B uses 128.
+constexpr int64_t kMaxHeadDim = 256;
+
+struct Dims {
+  int64_t batch, heads, tq, tk, headDim;
+};
+
+struct View {
+  const char* name;
+  BufferHandle* buffer;
+  int64_t offset;
+  HeadStrides strides;
+  int64_t tokens;
+  int64_t rowSpan;  // elements from a token's first head to its last head's end
+};
+
+[[noreturn]] void overflow(const std::string& kernel, const char* name) {
+  throw Error(ErrorCode::ShapeMismatch,
+              kernel + " operand " + name + " spans more than 2^63 bytes",
+              "a footprint below 2^63 bytes", "sizes and strides that overflow 64 bits");
+}
+
+int64_t mulChecked(int64_t a, int64_t b, const std::string& kernel, const char* name) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) overflow(kernel, name);
+  return r;
+}
+
+int64_t addChecked(int64_t a, int64_t b, const std::string& kernel, const char* name) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) overflow(kernel, name);
+  return r;
+}
+
+Napi::Object viewObject(const Napi::Object& spec, const std::string& kernel, const char* name) {
+  Napi::Value v = spec.Get(name);
+  if (!v.IsObject() || v.IsArray()) {
+    throw Error(ErrorCode::InvalidArgument,
+                kernel + " " + name + " must be a view { buffer, offset, batchStride, tokenStride, headStride }",
+                "object", jsTypeName(v));
+  }
+  return v.As<Napi::Object>();
+}
+
+BufferHandle* liveBuffer(Napi::Env env, const Napi::Value& v, const std::string& kernel,
+                         const char* name, const std::shared_ptr<DeviceState>& device) {
+  BufferHandle* buf = BufferHandle::unwrapValue(env, v, name);
+  buf->data("use");  // ERR_DISPOSED before anything else is said about it
+  buf->requireOn(device, kernel + " operand " + name);
+  return buf;
+}
+
+void requireFits(BufferHandle* buf, int64_t needBytes, const std::string& kernel, const char* name) {
+  if (static_cast<uint64_t>(needBytes) > buf->bytes()) {
+    throw Error(ErrorCode::ShapeMismatch,
+                kernel + " operand " + name + " is too small for its shape, offset and strides",
+                ">= " + std::to_string(needBytes) + " bytes", std::to_string(buf->bytes()) + " bytes");
+  }
+}
+
+// Reads one [B, tokens, H, Dh] view and checks that the buffer holds its last element.
+View readView(Napi::Env env, const Napi::Object& spec, const std::string& kernel, const char* name,
+              const Dims& d, int64_t tokens, DType dtype, const std::shared_ptr<DeviceState>& device) {
+  Napi::Object o = viewObject(spec, kernel, name);
+  View v{name, nullptr, countProp(o, "offset"), {}, tokens, 0};
+  v.strides.batch = countProp(o, "batchStride");
+  v.strides.token = countProp(o, "tokenStride");
+  v.strides.head = countProp(o, "headStride");
+  v.buffer = liveBuffer(env, o.Get("buffer"), kernel, name, device);
+  v.rowSpan = addChecked(mulChecked(d.heads > 0 ? d.heads - 1 : 0, v.strides.head, kernel, name),
+                         d.headDim, kernel, name);
+  int64_t needBytes = 0;
+  if (d.batch > 0 && tokens > 0 && d.heads > 0) {
+    int64_t last = addChecked(mulChecked(d.batch - 1, v.strides.batch, kernel, name),
+                              mulChecked(tokens - 1, v.strides.token, kernel, name), kernel, name);
+    last = addChecked(addChecked(last, v.offset, kernel, name), v.rowSpan, kernel, name);
+    needBytes = mulChecked(last, static_cast<int64_t>(dtypeSize(dtype)), kernel, name);
+  }
+  requireFits(v.buffer, needBytes, kernel, name);
+  return v;
+}
+
+[[noreturn]] void overlapError(const std::string& kernel, const std::string& what,
+                               const std::string& expected, const std::string& received) {
+  throw Error(ErrorCode::InvalidArgument, kernel + " " + what, expected, received);
+}
+
+// An output written by several tasks at once must not alias itself: heads, tokens and batches
+// must land on distinct elements.
+void requireNoSelfOverlap(const View& v, const Dims& d, const std::string& kernel) {
+  std::string n = v.name;
+  if (d.heads > 1 && v.strides.head < d.headDim) {
+    overlapError(kernel, "output " + n + " has heads that overlap",
+                 "headStride >= " + std::to_string(d.headDim), std::to_string(v.strides.head));
+  }
+  if (v.tokens > 1 && v.strides.token < v.rowSpan) {
+    overlapError(kernel, "output " + n + " has tokens that overlap",
+                 "tokenStride >= " + std::to_string(v.rowSpan), std::to_string(v.strides.token));
+  }
+  int64_t batchSpan = (v.tokens - 1) * v.strides.token + v.rowSpan;
+  if (d.batch > 1 && v.tokens > 0 && v.strides.batch < batchSpan) {
+    overlapError(kernel, "output " + n + " has batches that overlap",
+                 "batchStride >= " + std::to_string(batchSpan), std::to_string(v.strides.batch));
+  }
+}
+
+// Outputs in one buffer (dQ, dK, dV of the fused layout) must be disjoint column ranges of the
+// same rows: equal token and batch strides, non-overlapping [offset, offset + rowSpan) within one
+// token stride.
+void requireDisjointOutputs(const View& x, const View& y, const std::string& kernel) {
+  if (x.buffer != y.buffer) return;
+  std::string pair = std::string(x.name) + " and " + y.name;
+  bool sameRows = x.strides.token == y.strides.token && x.strides.batch == y.strides.batch;
+  int64_t lo = std::min(x.offset, y.offset);
+  int64_t hi = std::max(x.offset + x.rowSpan, y.offset + y.rowSpan);
+  bool disjoint = x.offset + x.rowSpan <= y.offset || y.offset + y.rowSpan <= x.offset;
+  if (!sameRows || !disjoint || hi - lo > x.strides.token) {
+    overlapError(kernel, "outputs " + pair + " share a buffer but may overlap",
+                 "disjoint column ranges of rows with equal strides", "overlapping views");
+  }
+}
+
+void requireDistinct(const View& out, const std::vector<const View*>& inputs, BufferHandle* lse,
+                     const std::string& kernel) {
+  for (const View* in : inputs) {
+    if (in->buffer == out.buffer) {
+      overlapError(kernel, std::string("output ") + out.name + " shares a buffer with input " + in->name,
+                   "outputs in buffers distinct from the inputs", "the same buffer");
+    }
+  }
+  if (lse == out.buffer) {
+    overlapError(kernel, std::string("output ") + out.name + " shares a buffer with lse",
+                 "distinct buffers", "the same buffer");
+  }
+}
+
+DType storageType(const Napi::Object& spec, const std::string& kernel) {
+  DType t = parseDType(stringProp(spec, "dtype"));
+  if (t != DType::F32 && t != DType::BF16) {
+    throw Error(ErrorCode::DtypeMismatch, kernel + " dtype must be f32 or bf16", "f32 or bf16",
+                dtypeName(t));
+  }
+  return t;
+}
+
+Dims readDims(const Napi::Object& spec, const std::string& kernel) {
+  Dims d{countProp(spec, "batch"), countProp(spec, "heads"), countProp(spec, "tq"),
+         countProp(spec, "tk"), countProp(spec, "headDim")};
+  if (d.headDim < 1 || d.headDim > kMaxHeadDim) {
+    throw Error(ErrorCode::InvalidArgument, kernel + " headDim is out of range",
+                "1 <= headDim <= " + std::to_string(kMaxHeadDim), std::to_string(d.headDim));
+  }
+  if (d.tk == 0 && d.batch * d.heads * d.tq > 0) {
+    throw Error(ErrorCode::InvalidArgument, kernel + " needs at least one key", "tk >= 1", "0");
+  }
+  return d;
+}
+
+float readScale(const Napi::Object& spec, const std::string& kernel) {
+  double s = numberProp(spec, "scale");
+  if (!std::isfinite(s) || s <= 0.0 || !std::isfinite(static_cast<float>(s))) {
+    throw Error(ErrorCode::InvalidArgument, kernel + " scale must be a finite positive number",
+                "a finite number > 0", std::to_string(s));
+  }
+  return static_cast<float>(s);
+}
+
+// lse: dense f32 [B, H, Tq].
+BufferHandle* readLse(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
+                      const Dims& d, const std::shared_ptr<DeviceState>& device) {
+  BufferHandle* buf = liveBuffer(env, spec.Get("lse"), kernel, "lse", device);
+  int64_t n = mulChecked(mulChecked(d.batch, d.heads, kernel, "lse"), d.tq, kernel, "lse");
+  requireFits(buf, mulChecked(n, 4, kernel, "lse"), kernel, "lse");
+  return buf;
+}
+
+void launchAttentionFwd(Napi::Env env, const Napi::Object& spec,
+                        const std::shared_ptr<DeviceState>& device) {
+  const std::string kernel = "attention_fwd";
+  AttentionFwdArgs a;
+  a.dtype = storageType(spec, kernel);
+  Dims d = readDims(spec, kernel);
+  a.scale = readScale(spec, kernel);
+  View q = readView(env, spec, kernel, "q", d, d.tq, a.dtype, device);
+  View k = readView(env, spec, kernel, "k", d, d.tk, a.dtype, device);
+  View v = readView(env, spec, kernel, "v", d, d.tk, a.dtype, device);
+  View o = readView(env, spec, kernel, "o", d, d.tq, a.dtype, device);
+  BufferHandle* lse = readLse(env, spec, kernel, d, device);
+  requireNoSelfOverlap(o, d, kernel);
+  requireDistinct(o, {&q, &k, &v}, lse, kernel);
+  for (const View* in : {&q, &k, &v}) {
+    if (in->buffer == lse) overlapError(kernel, "output lse shares a buffer with an input",
+                                        "distinct buffers", "the same buffer");
+  }
+  a.batch = d.batch, a.heads = d.heads, a.tq = d.tq, a.tk = d.tk, a.headDim = d.headDim;
+  size_t elem = dtypeSize(a.dtype);
+  auto at = [elem](const View& x, const char* use) {
+    return static_cast<char*>(x.buffer->data(use)) + x.offset * static_cast<int64_t>(elem);
+  };
+  a.q = at(q, "read"), a.qStrides = q.strides;
+  a.k = at(k, "read"), a.kStrides = k.strides;
+  a.v = at(v, "read"), a.vStrides = v.strides;
+  a.o = at(o, "write"), a.oStrides = o.strides;
+  a.lse = static_cast<float*>(lse->data("write"));
+  device->backend->kernels().attention_fwd(device->backend->stream(), a);
+}
+
+void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
+                        const std::shared_ptr<DeviceState>& device) {
+  const std::string kernel = "attention_bwd";
+  AttentionBwdArgs a;
+  a.dtype = storageType(spec, kernel);
+  Dims d = readDims(spec, kernel);
+  a.scale = readScale(spec, kernel);
+  View q = readView(env, spec, kernel, "q", d, d.tq, a.dtype, device);
+  View k = readView(env, spec, kernel, "k", d, d.tk, a.dtype, device);
+  View v = readView(env, spec, kernel, "v", d, d.tk, a.dtype, device);
+  View o = readView(env, spec, kernel, "o", d, d.tq, a.dtype, device);
+  View dO = readView(env, spec, kernel, "dO", d, d.tq, a.dtype, device);
+  BufferHandle* lse = readLse(env, spec, kernel, d, device);
+  View dQ = readView(env, spec, kernel, "dQ", d, d.tq, a.dtype, device);
+  View dK = readView(env, spec, kernel, "dK", d, d.tk, a.dtype, device);
+  View dV = readView(env, spec, kernel, "dV", d, d.tk, a.dtype, device);
+  for (const View* out : {&dQ, &dK, &dV}) {
+    requireNoSelfOverlap(*out, d, kernel);
+    requireDistinct(*out, {&q, &k, &v, &o, &dO}, lse, kernel);
+  }
+  requireDisjointOutputs(dQ, dK, kernel);
+  requireDisjointOutputs(dQ, dV, kernel);
+  requireDisjointOutputs(dK, dV, kernel);
+  a.batch = d.batch, a.heads = d.heads, a.tq = d.tq, a.tk = d.tk, a.headDim = d.headDim;
+  size_t elem = dtypeSize(a.dtype);
+  auto at = [elem](const View& x, const char* use) {
+    return static_cast<char*>(x.buffer->data(use)) + x.offset * static_cast<int64_t>(elem);
+  };
+  a.q = at(q, "read"), a.qStrides = q.strides;
+  a.k = at(k, "read"), a.kStrides = k.strides;
+  a.v = at(v, "read"), a.vStrides = v.strides;
+  a.o = at(o, "read"), a.oStrides = o.strides;
+  a.dO = at(dO, "read"), a.dOStrides = dO.strides;
+  a.lse = static_cast<const float*>(lse->data("read"));
+  a.dQ = at(dQ, "write"), a.dQStrides = dQ.strides;
+  a.dK = at(dK, "write"), a.dKStrides = dK.strides;
+  a.dV = at(dV, "write"), a.dVStrides = dV.strides;
+  device->backend->kernels().attention_bwd(device->backend->stream(), a);
+}
+
+}  // namespace
+
+VIT_REGISTER_KERNEL_LAUNCHER("attention_fwd", launchAttentionFwd);
+VIT_REGISTER_KERNEL_LAUNCHER("attention_bwd", launchAttentionBwd);
+
+}  // namespace vit::addon

@@ -14,3 +14,12 @@ export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-st
 export { searchLibrary, searchLocations, type LibrarySearch, type SearchLocation } from './library-search';
 export { systemInfo, type SystemInfo } from './info';
 export { packageVersion } from './package-root';
+export { softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax-xent';
+export { sigmoidCrossEntropy } from './ops/sigmoid-xent';
+export { topkAccuracy } from './ops/topk-accuracy';
+export { reduceSum, sumOfSquares } from './ops/reduce-sum';
+export { globalNorm } from './ops/global-norm';
+export { cast } from './ops/cast';
+export { meanPool, meanPoolBackward } from './ops/mean-pool';
+export { patchify, unpatchify } from './ops/patchify';
+export { addPositionEmbedding, positionEmbeddingBackward } from './ops/pos-embed';

@@ -116,6 +116,127 @@ struct AttentionBwdArgs {
   HeadStrides dKStrides;
   void* dV = nullptr;          // [B, Tk, H, Dh], written
   HeadStrides dVStrides;
+// ---- Losses, metrics, reductions, casts, pooling and patch embedding (issue 3) ----
+
+// Softmax cross-entropy with label smoothing, one row of logits per example, in one pass:
+//   q = (1 - epsilon) * onehot(label) + epsilon / C        (the smoothed target)
+//   loss[i] = logsumexp(x_i) - sum_j q_j x_ij              (max-subtracted, so any finite logits)
+//   dlogits[i, j] = (softmax(x_i)_j - q_j) * dscale / N    (the gradient of dscale * mean(loss))
+// Labels must lie in [0, C) (ERR_INVALID_ARGUMENT otherwise). dlogits may be null (loss only) and
+// has the logits' dtype; row sums are accumulated in double.
+struct SoftmaxXentArgs {
+  DType dtype = DType::F32;  // of logits and dlogits: f32 | bf16
+  int64_t n = 0, c = 0;
+  float epsilon = 0.0f;  // label smoothing, in [0, 1]
+  float dscale = 1.0f;
+  const void* logits = nullptr;    // [n, c]
+  const int32_t* labels = nullptr; // [n]
+  float* loss = nullptr;           // [n]
+  void* dlogits = nullptr;         // [n, c] or null
+};
+
+// Sigmoid (multi-label) cross-entropy: each class is its own binary problem with target
+//   t' = (1 - epsilon) * t + epsilon / 2
+//   loss[i] = sum_j max(x, 0) - x t' + log1p(exp(-|x|))      (no overflow for any |x|)
+//   dlogits[i, j] = (sigmoid(x_ij) - t'_ij) * dscale / N
+// Targets must lie in [0, 1] (ERR_INVALID_ARGUMENT otherwise). dlogits may be null.
+struct SigmoidXentArgs {
+  DType dtype = DType::F32;  // of logits and dlogits: f32 | bf16
+  int64_t n = 0, c = 0;
+  float epsilon = 0.0f;
+  float dscale = 1.0f;
+  const void* logits = nullptr;  // [n, c]
+  const float* targets = nullptr;  // [n, c]
+  float* loss = nullptr;         // [n]
+  void* dlogits = nullptr;       // [n, c] or null
+};
+
+// counts[0] = examples whose label is the argmax, counts[1] = examples whose label is among the
+// top k. The rank of the label is #{j : x_j > x_label} + #{j < label : x_j == x_label}: ties go to
+// the lowest index (as argmax does), and a NaN label logit is never counted. k >= 1.
+struct TopkAccuracyArgs {
+  DType dtype = DType::F32;  // of logits: f32 | bf16
+  int64_t n = 0, c = 0, k = 1;
+  const void* logits = nullptr;     // [n, c]
+  const int32_t* labels = nullptr;  // [n]
+  int32_t* counts = nullptr;        // [2]
+};
+
+// out[0] = sum of x (or of x^2 with squares), accumulated in double over fixed blocks that are
+// summed in order: accurate for 10^8+ elements and identical for every thread count.
+struct ReduceSumArgs {
+  DType dtype = DType::F32;  // f32 | bf16
+  int64_t n = 0;
+  bool squares = false;
+  const void* x = nullptr;  // [n]
+  float* out = nullptr;     // [1]
+};
+
+// out[0] = sqrt(sum over every buffer of sum of squares): the global gradient norm of many
+// buffers of mixed sizes and dtypes in one call, deterministic like ReduceSumArgs.
+struct GlobalNormArgs {
+  int64_t count = 0;
+  const DType* dtypes = nullptr;        // [count], f32 | bf16
+  const int64_t* sizes = nullptr;       // [count], elements
+  const void* const* buffers = nullptr; // [count]
+  float* out = nullptr;                 // [1]
+};
+
+// y = x converted: f32 -> bf16 rounds to nearest even and keeps NaNs NaN; bf16 -> f32 is exact;
+// equal types copy.
+struct CastArgs {
+  DType from = DType::F32, to = DType::BF16;  // f32 | bf16 each
+  int64_t n = 0;
+  const void* x = nullptr;  // [n]
+  void* y = nullptr;        // [n]
+};
+
+// y[b, d] = mean over t of x[b, t, d] (f32 accumulation in order of t).
+struct MeanPoolArgs {
+  DType dtype = DType::F32;  // of x and y
+  int64_t b = 0, t = 0, d = 0;
+  const void* x = nullptr;  // [b, t, d]
+  void* y = nullptr;        // [b, d]
+};
+
+// dx[b, t, d] = dy[b, d] / T.
+struct MeanPoolBwdArgs {
+  DType dtype = DType::F32;  // of dy and dx
+  int64_t b = 0, t = 0, d = 0;
+  const void* dy = nullptr;  // [b, d]
+  void* dx = nullptr;        // [b, t, d]
+};
+
+// Patchify (forward) and its inverse (backward) between NHWC images and rows of patches:
+//   patches[b, gy * (W/p) + gx, (py * p + px) * C + ch] = images[b, gy * p + py, gx * p + px, ch]
+// Patches in row-major grid order; inside a patch (py, px, c) order. A timm/PyTorch conv weight
+// [D, C, p, p] therefore maps to our GEMM weight [p*p*C, D] via permute(2, 3, 1, 0). H and W must be
+// multiples of p. A pure permutation, so the inverse is exact.
+struct PatchifyArgs {
+  DType dtype = DType::F32;  // f32 | bf16
+  int64_t b = 0, h = 0, w = 0, c = 0, p = 1;
+  // patchify reads images and writes patches; unpatchify the other way round.
+  void* images = nullptr;   // [b, h, w, c]
+  void* patches = nullptr;  // [b, (h/p)*(w/p), p*p*c]
+};
+
+// x[b, t, d] += pos[t, d], in f32, rounded once to x's dtype. pos may be f32 or bf16.
+struct PosEmbedAddArgs {
+  DType dtype = DType::F32;     // of x
+  DType posDtype = DType::F32;  // of pos
+  int64_t b = 0, t = 0, d = 0;
+  void* x = nullptr;          // [b, t, d], read and written
+  const void* pos = nullptr;  // [t, d]
+};
+
+// dpos[t, d] = sum over b of dx[b, t, d] (f32 accumulation in order of b). The gradient of x is
+// dx itself and needs no kernel.
+struct PosEmbedBwdArgs {
+  DType dtype = DType::F32;     // of dx
+  DType posDtype = DType::F32;  // of dpos
+  int64_t b = 0, t = 0, d = 0;
+  const void* dx = nullptr;  // [b, t, d]
+  void* dpos = nullptr;      // [t, d]
 };
 
 // X(Id, function name, argument struct)
@@ -123,7 +244,19 @@ struct AttentionBwdArgs {
   X(Axpby, axpby, AxpbyArgs)    \
   X(Gemm, gemm, GemmArgs)        \
   X(AttentionFwd, attention_fwd, AttentionFwdArgs) \
-  X(AttentionBwd, attention_bwd, AttentionBwdArgs)
+  X(AttentionBwd, attention_bwd, AttentionBwdArgs) \
+  X(SoftmaxXent, softmax_xent, SoftmaxXentArgs) \
+  X(SigmoidXent, sigmoid_xent, SigmoidXentArgs) \
+  X(TopkAccuracy, topk_accuracy, TopkAccuracyArgs) \
+  X(ReduceSum, reduce_sum, ReduceSumArgs) \
+  X(GlobalNorm, global_norm, GlobalNormArgs) \
+  X(Cast, cast, CastArgs) \
+  X(MeanPool, mean_pool, MeanPoolArgs) \
+  X(MeanPoolBwd, mean_pool_bwd, MeanPoolBwdArgs) \
+  X(Patchify, patchify, PatchifyArgs) \
+  X(Unpatchify, unpatchify, PatchifyArgs) \
+  X(PosEmbedAdd, pos_embed_add, PosEmbedAddArgs) \
+  X(PosEmbedBwd, pos_embed_bwd, PosEmbedBwdArgs)
 
 enum class KernelId : uint16_t {
 #define VIT_KERNEL_ENUM(id, fn, args) id,

@@ -24,3 +24,12 @@ export {
   type AttentionBackwardOperands,
   type HeadView,
 } from './ops/attention';
+export { softmaxCrossEntropy, type CrossEntropyOptions } from './ops/softmax-xent';
+export { sigmoidCrossEntropy } from './ops/sigmoid-xent';
+export { topkAccuracy } from './ops/topk-accuracy';
+export { reduceSum, sumOfSquares } from './ops/reduce-sum';
+export { globalNorm } from './ops/global-norm';
+export { cast } from './ops/cast';
+export { meanPool, meanPoolBackward } from './ops/mean-pool';
+export { patchify, unpatchify } from './ops/patchify';
+export { addPositionEmbedding, positionEmbeddingBackward } from './ops/pos-embed';

@@ -1,0 +1,52 @@
+// launch('patchify' | 'unpatchify', { dtype, b, h, w, c, p, images, patches }): native/kernels.h
+// PatchifyArgs. patchify writes patches from images, unpatchify images from patches.
+#include <string>
+
+#include "addon/args.h"
+#include "addon/kernel_launchers.h"
+#include "addon/operand_checks.h"
+#include "core/status.h"
+
+namespace vit::addon {
+
+namespace {
+
+template <bool kToPatches>
+void launchPermute(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+  const char* op = kToPatches ? "patchify" : "unpatchify";
+  PatchifyArgs a;
+  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.b = countProp(spec, "b");
+  a.h = countProp(spec, "h");
+  a.w = countProp(spec, "w");
+  a.c = countProp(spec, "c");
+  a.p = countProp(spec, "p");
+  if (a.p < 1 || a.h % a.p != 0 || a.w % a.p != 0) {
+    throw Error(ErrorCode::InvalidArgument, std::string(op) + ": H and W must be multiples of the patch size p",
+                "p >= 1 dividing h and w",
+                "h " + std::to_string(a.h) + ", w " + std::to_string(a.w) + ", p " + std::to_string(a.p));
+  }
+  int64_t n = elementsOf(op, {a.b, a.h, a.w, a.c});
+  BufferHandle* images = operandOf(env, spec, op, "images", device, n, a.dtype);
+  BufferHandle* patches = operandOf(env, spec, op, "patches", device, n, a.dtype);
+  requireDistinct(op, kToPatches ? patches : images, {kToPatches ? images : patches});
+  a.images = images->data(kToPatches ? "read" : "write");
+  a.patches = patches->data(kToPatches ? "write" : "read");
+  auto& kernels = device->backend->kernels();
+  (kToPatches ? kernels.patchify : kernels.unpatchify)(device->backend->stream(), a);
+}
+
+void launchPatchify(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+  launchPermute<true>(env, spec, device);
+}
+
+void launchUnpatchify(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+  launchPermute<false>(env, spec, device);
+}
+
+}  // namespace
+
+VIT_REGISTER_KERNEL_LAUNCHER("patchify", launchPatchify);
+VIT_REGISTER_KERNEL_LAUNCHER("unpatchify", launchUnpatchify);
+
+}  // namespace vit::addon

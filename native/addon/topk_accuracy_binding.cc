@@ -1,0 +1,44 @@
+// launch('topk_accuracy', { dtype, n, c, k, logits, labels, counts }): native/kernels.h
+// TopkAccuracyArgs; counts is i32 [2] = [top-1 hits, top-k hits].
+#include <cstdint>
+#include <string>
+
+#include "addon/args.h"
+#include "addon/kernel_launchers.h"
+#include "addon/operand_checks.h"
+#include "core/status.h"
+
+namespace vit::addon {
+
+namespace {
+
+void launchTopkAccuracy(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+  const char* op = "topk_accuracy";
+  TopkAccuracyArgs a;
+  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.n = countProp(spec, "n");
+  a.c = countProp(spec, "c");
+  a.k = countProp(spec, "k");
+  if (a.k < 1) throw Error(ErrorCode::InvalidArgument, "topk_accuracy k must be at least 1", "k >= 1", "0");
+  if (a.c == 0 && a.n > 0) {
+    throw Error(ErrorCode::InvalidArgument, "topk_accuracy needs at least one class", "c >= 1", "0");
+  }
+  if (a.n > INT32_MAX) {
+    throw Error(ErrorCode::InvalidArgument, "topk_accuracy counts are i32", "n <= 2147483647", std::to_string(a.n));
+  }
+  int64_t all = elementsOf(op, {a.n, a.c});
+  BufferHandle* logits = operandOf(env, spec, op, "logits", device, all, a.dtype);
+  BufferHandle* labels = operandOf(env, spec, op, "labels", device, a.n, DType::I32);
+  BufferHandle* counts = operandOf(env, spec, op, "counts", device, 2, DType::I32);
+  requireDistinct(op, counts, {logits, labels});
+  a.logits = logits->data("read");
+  a.labels = static_cast<const int32_t*>(labels->data("read"));
+  a.counts = static_cast<int32_t*>(counts->data("write"));
+  device->backend->kernels().topk_accuracy(device->backend->stream(), a);
+}
+
+}  // namespace
+
+VIT_REGISTER_KERNEL_LAUNCHER("topk_accuracy", launchTopkAccuracy);
+
+}  // namespace vit::addon

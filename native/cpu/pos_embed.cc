@@ -1,0 +1,94 @@
+// The learned position embedding: forward x[B, T, D] += pos[T, D], backward dpos = sum over B of dx.
+// The backward's unit of work is a slice of one token's D columns, summed over b in a fixed order (groups of four, then the rest), in f32,
+// so the result does not depend on the thread count.
+#include <algorithm>
+
+#include "core/status.h"
+#include "cpu/parallel_rows.h"
+#include "cpu/storage_access.h"
+#include "kernels.h"
+
+namespace vit::cpu {
+
+namespace {
+
+constexpr int64_t kSlice = 512;
+
+void requireStorage(DType t, const char* op, const char* name) {
+  if (t != DType::F32 && t != DType::BF16) {
+    throw Error(ErrorCode::DtypeMismatch, std::string(op) + " " + name + " must be f32 or bf16",
+                "f32 or bf16", dtypeName(t));
+  }
+}
+
+template <typename X, typename P>
+void add(Stream stream, const PosEmbedAddArgs& a) {
+  X* x = static_cast<X*>(a.x);
+  const P* pos = static_cast<const P*>(a.pos);
+  parallelRows(stream, a.b * a.t, a.b * a.t * a.d, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      X* row = x + r * a.d;
+      const P* prow = pos + (r % a.t) * a.d;
+      for (int64_t j = 0; j < a.d; ++j) storeF32(row, j, loadF32(row, j) + loadF32(prow, j));
+    }
+  });
+}
+
+template <typename X, typename P>
+void backward(Stream stream, const PosEmbedBwdArgs& a) {
+  const X* dx = static_cast<const X*>(a.dx);
+  P* dpos = static_cast<P*>(a.dpos);
+  int64_t slices = (a.d + kSlice - 1) / kSlice;
+  parallelRows(stream, a.t * slices, a.b * a.t * a.d, [&](int64_t s0, int64_t s1) {
+    float acc[kSlice];
+    for (int64_t s = s0; s < s1; ++s) {
+      int64_t t = s / slices, d0 = (s % slices) * kSlice, w = std::min(kSlice, a.d - d0);
+      std::fill(acc, acc + w, 0.0f);
+      // Four batch rows per pass over the accumulators (see mean_pool.cc).
+      const int64_t stride = a.t * a.d;
+      const X* row = dx + t * a.d + d0;
+      int64_t b = 0;
+      for (; b + 4 <= a.b; b += 4, row += 4 * stride) {
+        const X *r1 = row + stride, *r2 = row + 2 * stride, *r3 = row + 3 * stride;
+        for (int64_t j = 0; j < w; ++j) {
+          acc[j] += (loadF32(row, j) + loadF32(r1, j)) + (loadF32(r2, j) + loadF32(r3, j));
+        }
+      }
+      for (; b < a.b; ++b, row += stride) {
+        for (int64_t j = 0; j < w; ++j) acc[j] += loadF32(row, j);
+      }
+      for (int64_t j = 0; j < w; ++j) storeF32(dpos + t * a.d + d0, j, acc[j]);
+    }
+  });
+}
+
+// Calls fn.template operator()<X, P>() for the storage types of x and pos.
+template <typename Run>
+void dispatch(DType x, DType pos, const Run& run) {
+  if (x == DType::F32) {
+    if (pos == DType::F32) return run(float{}, float{});
+    return run(float{}, uint16_t{});
+  }
+  if (pos == DType::F32) return run(uint16_t{}, float{});
+  run(uint16_t{}, uint16_t{});
+}
+
+}  // namespace
+
+void pos_embed_add(Stream stream, const PosEmbedAddArgs& a) {
+  requireStorage(a.dtype, "pos_embed_add", "x");
+  requireStorage(a.posDtype, "pos_embed_add", "pos");
+  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+    add<decltype(xTag), decltype(pTag)>(stream, a);
+  });
+}
+
+void pos_embed_bwd(Stream stream, const PosEmbedBwdArgs& a) {
+  requireStorage(a.dtype, "pos_embed_bwd", "dx");
+  requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
+  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+    backward<decltype(xTag), decltype(pTag)>(stream, a);
+  });
+}
+
+}  // namespace vit::cpu

@@ -1,0 +1,9 @@
+// CUDA entries of the sigmoid_xent kernels: not implemented yet (the CPU backend runs them), see not_implemented.h.
+#include "cuda/not_implemented.h"
+#include "kernels.h"
+
+namespace vit::cuda {
+
+void sigmoid_xent(Stream, const SigmoidXentArgs&) { notYetOnCuda("sigmoid_xent"); }
+
+}  // namespace vit::cuda

@@ -1,0 +1,9 @@
+// CUDA entries of the softmax_xent kernels: not implemented yet (the CPU backend runs them), see not_implemented.h.
+#include "cuda/not_implemented.h"
+#include "kernels.h"
+
+namespace vit::cuda {
+
+void softmax_xent(Stream, const SoftmaxXentArgs&) { notYetOnCuda("softmax_xent"); }
+
+}  // namespace vit::cuda

@@ -116,6 +116,8 @@ struct AttentionBwdArgs {
   HeadStrides dKStrides;
   void* dV = nullptr;          // [B, Tk, H, Dh], written
   HeadStrides dVStrides;
+};
+
 // ---- Losses, metrics, reductions, casts, pooling and patch embedding (issue 3) ----
 
 // Softmax cross-entropy with label smoothing, one row of logits per example, in one pass:

@@ -14,3 +14,13 @@ export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-st
 export { searchLibrary, searchLocations, type LibrarySearch, type SearchLocation } from './library-search';
 export { systemInfo, type SystemInfo } from './info';
 export { packageVersion } from './package-root';
+export { adamw, adamwMulti, type AdamwOptions, type AdamwTensors } from './ops/adamw';
+export {
+  adafactor,
+  adafactorDecay,
+  adafactorLayout,
+  type AdafactorLayout,
+  type AdafactorOptions,
+  type AdafactorTensors,
+} from './ops/adafactor';
+export { philox, randomInit, type InitDistribution, type RandomStream, type U64 } from './ops/random';

@@ -1,17 +1,18 @@
 // AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), as torch.optim.AdamW
 // computes it, in one pass over param/grad/m/v (the formula is in kernels.h, AdamwHyper).
 //
-// Memory-bound: per element it reads 14-16 bytes and writes 12, so the loop is kept plain and
-// branch-free for the compiler to vectorize (no ISA-specific file: SSE2 already keeps the sqrt and
-// divide off the critical path at these bandwidths). Every element is independent, so the result
-// cannot depend on the thread count; work is cut into fixed-size chunks so the split does not
-// depend on it either.
+// Memory-bound: per element it reads 14-16 bytes and writes 12. The baseline loop stays scalar
+// (sqrtf's errno semantics keep the compiler from vectorizing it), so CPUs with AVX-512 run
+// adamw_avx512.cc instead. Every element is independent, so the result cannot depend on the
+// thread count; work is cut into fixed-size chunks so the split does not depend on it either.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/bf16.h"
 #include "core/status.h"
+#include "cpu/adamw_kernels.h"
+#include "cpu/isa.h"
 #include "cpu/thread_pool.h"
 #include "kernels.h"
 
@@ -22,15 +23,6 @@ namespace {
 // 32K elements (~900 KB of traffic) per task: large enough to amortize a task, small enough to
 // balance two to a few dozen threads.
 constexpr int64_t kChunk = 1 << 15;
-
-// The per-step constants, computed once in double so every chunk uses identical values.
-struct AdamwConstants {
-  float decayFactor;  // 1 - lr * wd
-  float beta1, oneMinusBeta1, beta2, oneMinusBeta2;
-  float stepSize;       // lr / (1 - beta1^t)
-  float sqrtBc2;        // sqrt(1 - beta2^t)
-  float eps, gradScale;
-};
 
 AdamwConstants constantsOf(const AdamwHyper& h) {
   double t = static_cast<double>(h.step);
@@ -66,7 +58,15 @@ void updateRange(const AdamwConstants& c, float* __restrict param, const G* __re
   }
 }
 
-void updateTensorRange(const AdamwConstants& c, const AdamwTensor& t, int64_t begin, int64_t end) {
+void updateTensorRange(const AdamwConstants& c, const AdamwTensor& t, int64_t begin, int64_t end,
+                       bool avx512) {
+  if (avx512 && t.gradType == DType::F32) {
+    return adamwRangeAvx512(c, t.param, static_cast<const float*>(t.grad), t.m, t.v, begin, end);
+  }
+  if (avx512 && t.gradType == DType::BF16) {
+    return adamwRangeAvx512Bf16Grad(c, t.param, static_cast<const uint16_t*>(t.grad), t.m, t.v,
+                                    begin, end);
+  }
   switch (t.gradType) {
     case DType::F32:
       return updateRange(c, t.param, static_cast<const float*>(t.grad), t.m, t.v, begin, end);
@@ -107,6 +107,7 @@ void adamw(Stream stream, const AdamwArgs& a) {
 void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
   checkHyper(a.hyper);
   const AdamwConstants c = constantsOf(a.hyper);
+  const bool avx512 = activeIsa() >= Isa::Avx512;
   std::vector<Task> tasks;
   for (int64_t k = 0; k < a.count; ++k) {
     const AdamwTensor& t = a.tensors[k];
@@ -118,7 +119,7 @@ void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
   }
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      updateTensorRange(c, a.tensors[tasks[i].tensor], tasks[i].begin, tasks[i].end);
+      updateTensorRange(c, a.tensors[tasks[i].tensor], tasks[i].begin, tasks[i].end, avx512);
     }
   };
   int64_t n = static_cast<int64_t>(tasks.size());

@@ -265,4 +265,27 @@ describe('in a child process', () => {
     const param = new Float32Array(Buffer.from(reference[0]!.param!, 'base64').buffer.slice(0));
     expect(param.some((x, i) => x !== a.param[i])).toBe(true);
   });
+
+  test.each(['scalar', 'avx2', 'avx512'])('every ISA path is correct (VIT22B_CPU_ISA=%s)', (isa) => {
+    const rng = mulberry32(10);
+    const gradTypes = ['f32', 'bf16'] as const;
+    const states = gradTypes.map((t) => randomState(rng, 1037, t));
+    const opts = fullOptions({ step: 2, lr: 1e-2, weightDecay: 0.1, gradScale: 0.6 });
+    const jobs = states.map((s, i) => ({
+      kernel: 'adamw',
+      spec: { ...opts, n: s.param.length, gradType: gradTypes[i] },
+      buffers: { param: s.param, grad: s.grad, m: s.m, v: s.v },
+    }));
+    const out = runLaunchChild(jobs, { VIT22B_CPU_ISA: isa });
+    states.forEach((s, i) => {
+      const ref = referenceStep(s, opts);
+      const f32 = (name: string): Float32Array => {
+        const b = Buffer.from(out[i]![name]!, 'base64');
+        return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+      };
+      expect(firstBad(f32('param'), ref.param, ref.bound[0]!, 'param')).toBeNull();
+      expect(firstBad(f32('m'), ref.m, ref.bound[1]!, 'm')).toBeNull();
+      expect(firstBad(f32('v'), ref.v, ref.bound[2]!, 'v')).toBeNull();
+    });
+  });
 });

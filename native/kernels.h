@@ -241,6 +241,99 @@ struct PosEmbedBwdArgs {
   void* dpos = nullptr;      // [t, d]
 };
 
+// ---- Optimizers (native/cpu/adamw.cc, adafactor.cc). All update in place; f32 master weights.
+
+// Scalars of one AdamW step, shared by every tensor of a multi-tensor call (PyTorch's AdamW):
+//   g = gradScale * grad                    (gradScale: the global-norm clip factor, or 1)
+//   param *= 1 - lr * weightDecay           (decoupled decay, on the pre-step weights)
+//   m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
+//   param -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+struct AdamwHyper {
+  int64_t step = 1;  // t >= 1, for the bias corrections
+  float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weightDecay = 0.0f;
+  float gradScale = 1.0f;
+};
+
+// One parameter tensor of n elements.
+struct AdamwTensor {
+  DType gradType = DType::F32;  // f32 | bf16
+  int64_t n = 0;
+  float* param = nullptr;       // [n] f32 master weights, read and written
+  const void* grad = nullptr;   // [n] of gradType
+  float* m = nullptr;           // [n] f32 first moment, read and written
+  float* v = nullptr;           // [n] f32 second moment, read and written
+};
+
+struct AdamwArgs {
+  AdamwHyper hyper;
+  AdamwTensor tensor;
+};
+
+// Many tensors in one call (one launch instead of hundreds per step); the tensors must not overlap.
+struct AdamwMultiArgs {
+  AdamwHyper hyper;
+  int64_t count = 0;
+  const AdamwTensor* tensors = nullptr;  // [count], host memory owned by the caller for the call
+};
+
+// One step of Adafactor as used by big_vision for ViT-G / ViT-e / ViT-22B (optax's
+// scale_by_factored_rms, then optional block-RMS clipping, then momentum, then lr and decay).
+// The full formula is written out in native/cpu/adafactor.cc. The parameter is viewed as a
+// matrix [rows, cols] (a vector as [1, n]); `factored` keeps row/column statistics vr/vc instead of
+// a full v (big_vision factors when both dims >= 32; the caller decides).
+struct AdafactorArgs {
+  DType gradType = DType::F32;      // f32 | bf16
+  DType momentumType = DType::BF16;  // bf16 (the recipe) | f32
+  int64_t rows = 0, cols = 0;
+  bool factored = false;
+  float* param = nullptr;      // [rows, cols] f32
+  const void* grad = nullptr;  // [rows, cols] of gradType
+  float* vr = nullptr;         // [rows] f32, factored only
+  float* vc = nullptr;         // [cols] f32, factored only
+  float* v = nullptr;          // [rows, cols] f32, unfactored only
+  void* momentum = nullptr;    // [rows, cols] of momentumType
+  float lr = 0.0f;             // the schedule's learning rate at this step
+  float lrMult = 1.0f;         // this parameter's learning-rate multiplier
+  float weightDecay = 0.0f;    // decoupled, scaled by lr (not by lrMult)
+  float beta1 = 0.9f;          // momentum decay (no debiasing)
+  float decay = 0.0f;          // beta2_t = min(0.999, 1 - t^-0.8), computed by the caller
+  float eps = 1e-30f;          // epsilon1, added to grad^2
+  float gradScale = 1.0f;      // the global-norm clip factor, or 1
+  float clipThreshold = 0.0f;  // block-RMS update clipping; 0 = off (the recipe)
+};
+
+// ---- Random numbers (native/cpu/random.cc): Philox4x32-10 (Salmon et al., SC'11).
+
+// Raw Philox output: block b (0 <= b < blocks) is philox(counter + b, key), counter a 128-bit
+// little-endian integer of four u32 words (carries propagate), out[4b .. 4b+3] its four words.
+struct PhiloxArgs {
+  uint32_t key[2] = {0, 0};
+  uint32_t counter[4] = {0, 0, 0, 0};
+  int64_t blocks = 0;
+  uint32_t* out = nullptr;  // [4 * blocks]
+};
+
+enum class InitDistribution : uint8_t {
+  Constant = 0,         // a
+  Uniform = 1,          // [a, b)
+  Normal = 2,           // mean a, std b
+  TruncatedNormal = 3,  // mean a, std b of the untruncated normal, cut at a +- 2b
+};
+
+// Fills n elements with values that depend only on (seed, offset, start + i): element g of a
+// stream is word g % 4 of philox(counter = [lo(g/4), hi(g/4), lo(offset), hi(offset)],
+// key = [lo(seed), hi(seed)]), turned into a value by a fixed formula (native/core/random_dist.h)
+// that the CUDA backend shares bit for bit. `start` lets a shard generate its slice of a tensor.
+struct RandomInitArgs {
+  DType dtype = DType::F32;  // f32 | bf16
+  InitDistribution dist = InitDistribution::Normal;
+  uint64_t seed = 0, offset = 0, start = 0;
+  int64_t n = 0;
+  float a = 0.0f, b = 1.0f;
+  void* out = nullptr;  // [n]
+};
+
 // X(Id, function name, argument struct)
 #define VIT_KERNELS(X)          \
   X(Axpby, axpby, AxpbyArgs)    \
@@ -258,7 +351,12 @@ struct PosEmbedBwdArgs {
   X(Patchify, patchify, PatchifyArgs) \
   X(Unpatchify, unpatchify, PatchifyArgs) \
   X(PosEmbedAdd, pos_embed_add, PosEmbedAddArgs) \
-  X(PosEmbedBwd, pos_embed_bwd, PosEmbedBwdArgs)
+  X(PosEmbedBwd, pos_embed_bwd, PosEmbedBwdArgs) \
+  X(Adamw, adamw, AdamwArgs)     \
+  X(AdamwMulti, adamwMulti, AdamwMultiArgs) \
+  X(Adafactor, adafactor, AdafactorArgs) \
+  X(Philox, philox, PhiloxArgs)  \
+  X(RandomInit, randomInit, RandomInitArgs)
 
 enum class KernelId : uint16_t {
 #define VIT_KERNEL_ENUM(id, fn, args) id,

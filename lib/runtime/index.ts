@@ -33,3 +33,13 @@ export { cast } from './ops/cast';
 export { meanPool, meanPoolBackward } from './ops/mean-pool';
 export { patchify, unpatchify } from './ops/patchify';
 export { addPositionEmbedding, positionEmbeddingBackward } from './ops/pos-embed';
+export { adamw, adamwMulti, type AdamwOptions, type AdamwTensors } from './ops/adamw';
+export {
+  adafactor,
+  adafactorDecay,
+  adafactorLayout,
+  type AdafactorLayout,
+  type AdafactorOptions,
+  type AdafactorTensors,
+} from './ops/adafactor';
+export { philox, randomInit, type InitDistribution, type RandomStream, type U64 } from './ops/random';

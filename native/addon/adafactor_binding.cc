@@ -1,0 +1,90 @@
+// Launcher of "adafactor" (native/cpu/adafactor.cc has the formula):
+//   { rows, cols, factored, gradType, momentumType, param, grad, momentum, vr?, vc?, v?,
+//     lr, lrMult, weightDecay, beta1, decay, eps, gradScale, clipThreshold }
+// factored needs vr [rows] and vc [cols] (f32) and no v; unfactored needs v [rows, cols] (f32) and
+// neither vr nor vc. Written buffers must all be distinct, and distinct from grad.
+#include <string>
+#include <vector>
+
+#include "addon/args.h"
+#include "addon/buffer_handle.h"
+#include "addon/kernel_launchers.h"
+#include "addon/spec_operands.h"
+#include "core/status.h"
+
+namespace vit::addon {
+
+namespace {
+
+constexpr const char* kKernel = "adafactor";
+
+void requireAbsent(const Napi::Object& spec, const char* name, const char* why) {
+  if (!specHas(spec, name)) return;
+  throw Error(ErrorCode::InvalidArgument, std::string("adafactor ") + name + " must be absent " + why,
+              "no " + std::string(name), "a " + std::string(name) + " buffer");
+}
+
+void launchAdafactor(Napi::Env env, const Napi::Object& spec,
+                     const std::shared_ptr<DeviceState>& device) {
+  AdafactorArgs a;
+  a.rows = countProp(spec, "rows");
+  a.cols = countProp(spec, "cols");
+  a.factored = boolProp(spec, "factored");
+  a.gradType = specStorageType(spec, kKernel, "gradType");
+  a.momentumType = specStorageType(spec, kKernel, "momentumType");
+  int64_t n;
+  if (__builtin_mul_overflow(a.rows, a.cols, &n)) {
+    throw Error(ErrorCode::ShapeMismatch, "adafactor rows * cols overflows", "rows * cols < 2^63",
+                std::to_string(a.rows) + " x " + std::to_string(a.cols));
+  }
+  a.lr = static_cast<float>(specScalar(spec, kKernel, "lr", 0, 1e30));
+  a.lrMult = static_cast<float>(specScalar(spec, kKernel, "lrMult", 0, 1e30));
+  a.weightDecay = static_cast<float>(specScalar(spec, kKernel, "weightDecay", 0, 1e30));
+  a.beta1 = static_cast<float>(specScalar(spec, kKernel, "beta1", 0, 1, true));
+  a.decay = static_cast<float>(specScalar(spec, kKernel, "decay", 0, 1, true));
+  // eps > 0 keeps 1/sqrt(v) finite for all-zero gradient rows; below FLT_MIN it would flush.
+  a.eps = static_cast<float>(specScalar(spec, kKernel, "eps", 1.1754943508222875e-38, 1e30));
+  a.gradScale = static_cast<float>(specScalar(spec, kKernel, "gradScale", 0, 1e30));
+  a.clipThreshold = static_cast<float>(specScalar(spec, kKernel, "clipThreshold", 0, 1e30));
+
+  int64_t f32Bytes = checkedBytes(kKernel, "param", n, 4);
+  BufferHandle* param = specBuffer(env, spec, kKernel, "param", device, f32Bytes);
+  BufferHandle* grad = specBuffer(env, spec, kKernel, "grad", device,
+                                  checkedBytes(kKernel, "grad", n, dtypeSize(a.gradType)));
+  BufferHandle* momentum = specBuffer(env, spec, kKernel, "momentum", device,
+                                      checkedBytes(kKernel, "momentum", n, dtypeSize(a.momentumType)));
+  std::vector<std::pair<const char*, BufferHandle*>> written = {{"param", param},
+                                                                {"momentum", momentum}};
+  if (a.factored) {
+    requireAbsent(spec, "v", "when factored (the second moment is vr and vc)");
+    BufferHandle* vr = specBuffer(env, spec, kKernel, "vr", device, checkedBytes(kKernel, "vr", a.rows, 4));
+    BufferHandle* vc = specBuffer(env, spec, kKernel, "vc", device, checkedBytes(kKernel, "vc", a.cols, 4));
+    written.push_back({"vr", vr});
+    written.push_back({"vc", vc});
+    a.vr = static_cast<float*>(vr->data("write"));
+    a.vc = static_cast<float*>(vc->data("write"));
+  } else {
+    requireAbsent(spec, "vr", "when not factored (the second moment is v)");
+    requireAbsent(spec, "vc", "when not factored (the second moment is v)");
+    BufferHandle* v = specBuffer(env, spec, kKernel, "v", device, f32Bytes);
+    written.push_back({"v", v});
+    a.v = static_cast<float*>(v->data("write"));
+  }
+  for (size_t i = 0; i < written.size(); ++i) {
+    requireDistinct(kKernel, written[i].first, written[i].second, "grad", grad);
+    for (size_t j = i + 1; j < written.size(); ++j) {
+      requireDistinct(kKernel, written[i].first, written[i].second, written[j].first,
+                      written[j].second);
+    }
+  }
+  a.param = static_cast<float*>(param->data("write"));
+  a.grad = grad->data("read");
+  a.momentum = momentum->data("write");
+  device->backend->kernels().adafactor(device->backend->stream(), a);
+}
+
+}  // namespace
+
+VIT_REGISTER_KERNEL_LAUNCHER("adafactor", launchAdafactor);
+
+}  // namespace vit::addon

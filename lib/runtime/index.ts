@@ -14,3 +14,12 @@ export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-st
 export { searchLibrary, searchLocations, type LibrarySearch, type SearchLocation } from './library-search';
 export { systemInfo, type SystemInfo } from './info';
 export { packageVersion } from './package-root';
+export {
+  layerNorm,
+  rmsNorm,
+  layerNormBackward,
+  type LayerNormOptions,
+  type LayerNormBackwardInputs,
+  type LayerNormGrads,
+} from './ops/layer-norm';
+export { gelu, geluBackward, type GeluForm, type GeluOptions } from './ops/gelu';

@@ -1,0 +1,68 @@
+// Runs the norm / GELU kernels on fixed seeded inputs in a fresh process, so a test can set
+// VIT22B_NUM_THREADS (read when the thread pool starts) without touching the jest process. Loads the
+// built package (dist/). argv[2]: 'layer_norm' | 'gelu'. stdout: JSON { name: base64 of an output }.
+'use strict';
+const path = require('node:path');
+const lib = require(path.join(__dirname, '..', '..', 'dist', 'index.js'));
+
+function values(seed, n, offset) {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = offset + (s / 4294967296) * 4 - 2 || 0.5;
+  }
+  return out;
+}
+
+function main() {
+  const device = lib.openDevice({ device: 'cpu' });
+  const outputs = {};
+  const keep = (name, t) => {
+    const raw = t.download();
+    outputs[name] = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  };
+  const tensors = [];
+  const tensor = (dtype, shape, data) => {
+    const t = data ? device.tensor(dtype, shape, data) : device.alloc(dtype, shape);
+    tensors.push(t);
+    return t;
+  };
+  if (process.argv[2] === 'layer_norm') {
+    // Rows beyond the 64 gradient blocks and enough elements to use every thread.
+    for (const [dtype, rows, dim, center] of [['f32', 1000, 384, true], ['bf16', 777, 129, false], ['f32', 100003, 3, true]]) {
+      const n = rows * dim;
+      const x = tensor(dtype, [rows, dim], values(rows, n, 1));
+      const scale = tensor('f32', [dim], values(dim, dim, 1));
+      const bias = tensor('f32', [dim], values(dim + 1, dim, 0));
+      const dy = tensor(dtype, [rows, dim], values(rows + 7, n, 0));
+      const y = tensor(dtype, [rows, dim]);
+      const mean = tensor('f32', [rows]);
+      const rstd = tensor('f32', [rows]);
+      const dx = tensor(dtype, [rows, dim]);
+      const dscale = tensor('f32', [dim]);
+      const dbias = tensor('f32', [dim]);
+      lib.layerNorm(device, x, scale, y, { center, bias, mean, rstd });
+      lib.layerNormBackward(device, { x, scale, dy, mean, rstd }, { dx, dscale, dbias }, { center });
+      const tag = `${dtype}-${rows}x${dim}`;
+      for (const [name, t] of Object.entries({ y, mean, rstd, dx, dscale, dbias })) keep(`${tag}-${name}`, t);
+    }
+  } else {
+    for (const [dtype, form, shape, columns] of [['f32', 'tanh', [301, 257], undefined], ['bf16', 'erf', [129, 515], [100, 400]]]) {
+      const n = shape[0] * shape[1];
+      const x = tensor(dtype, shape, values(n, n, 0));
+      const dy = tensor(dtype, shape, values(n + 1, n, 0));
+      const y = tensor(dtype, shape);
+      const dx = tensor(dtype, shape);
+      lib.gelu(device, x, y, { form, columns });
+      lib.geluBackward(device, x, dy, dx, { form, columns });
+      keep(`${dtype}-${form}-y`, y);
+      keep(`${dtype}-${form}-dx`, dx);
+    }
+  }
+  for (const t of tensors) t.dispose();
+  device.dispose();
+  process.stdout.write(JSON.stringify(outputs));
+}
+
+main();

@@ -31,14 +31,12 @@ constexpr float kCubic = 0.044715f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-// exp(v) for v <= 0, relative error a few ulp; 0 below -87 (exp(-87) ~ 1.6e-38, the bottom of the
-// normal range; the callers add the result to 1 or scale it by a bounded factor).
-inline float expNonPositive(float v) {
-  const float clamped = v < -87.0f ? -87.0f : v;
-  // n = round(v / ln 2) by the 1.5 * 2^23 trick (exact for |v / ln 2| < 2^22), r = v - n ln 2 with
+// exp(w) for w in [-87, 0], relative error a few ulp: the result stays in the normal range.
+inline float expCore(float w) {
+  // n = round(w / ln 2) by the 1.5 * 2^23 trick (exact for |w / ln 2| < 2^22), r = w - n ln 2 with
   // ln 2 split in two so r is exact enough; |r| <= ln(2) / 2.
-  const float n = (clamped * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
-  float r = clamped - n * 0.693145751953125f;
+  const float n = (w * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
+  float r = w - n * 0.693145751953125f;
   r = r - n * 1.428606765330187e-06f;
   // Taylor to degree 7: truncation below 2^-27 on |r| <= 0.347.
   float p = 1.0f / 5040.0f;
@@ -49,10 +47,21 @@ inline float expNonPositive(float v) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 0]
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 0]: a normal float
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return v < -87.0f ? 0.0f : p * scale;
+  return p * scale;
+}
+
+// exp(v) for v <= 0. Below -87 the result leaves the normal range; it is then exp(v/2)^2, which
+// underflows gradually through the subnormals like the true value (gelu(x) for x around -10 is
+// x * exp(z) ~ 1e-37 and must not be flushed to zero). Selects, not branches, so loops vectorize.
+inline float expNonPositive(float v) {
+  const bool deep = v < -87.0f;
+  float w = deep ? 0.5f * v : v;
+  w = w < -87.0f ? -87.0f : w;  // below exp(-174) the square is 0 in f32 anyway
+  const float e = expCore(w);
+  return deep ? (v < -174.0f ? 0.0f : e * e) : e;
 }
 
 inline float dzdx(float x) { return kTwoSqrt2OverPi * (1.0f + 3.0f * kCubic * x * x); }

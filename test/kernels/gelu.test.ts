@@ -17,6 +17,7 @@ import * as path from 'node:path';
 
 import { gelu, geluBackward, openDevice, Vit22bError, type Device } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { decodeBf16 } from '../helpers/float-reference';
 import { erf, erfc, geluGradTerms, geluRef, geluZ } from '../helpers/norm-reference';
 import { mulberry32, randomF32Array } from '../helpers/prng';
 import { upload, valuesOf, violation, type Storage } from './norm-data';
@@ -71,7 +72,10 @@ function inRange(c: GeluCase, i: number): boolean {
 }
 
 function checkAgainstReference(c: GeluCase): string[] {
-  const run = runCase(c);
+  return checkRun(c, runCase(c));
+}
+
+function checkRun(c: GeluCase, run: { x: Float64Array; dy: Float64Array; y: Float64Array; dx: Float64Array }): string[] {
   const n = run.x.length;
   const yRef = new Float64Array(n), dxRef = new Float64Array(n), dxScale = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -245,18 +249,44 @@ describe('typed errors', () => {
 
 describe('in a child process', () => {
   const child = path.join(__dirname, 'norms-child.cjs');
-  function runChild(threads: string | undefined): Record<string, string> {
-    const env = { ...process.env };
-    if (threads === undefined) delete env.VIT22B_NUM_THREADS;
-    else env.VIT22B_NUM_THREADS = threads;
-    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env, maxBuffer: 1 << 28 });
+  type ChildOut = Record<string, string> & { cases: { dtype: Storage; form: Form; shape: number[]; columns?: [number, number] }[] };
+  function runChild(env: Record<string, string | undefined>): ChildOut {
+    const childEnv = { ...process.env };
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) delete childEnv[k];
+      else childEnv[k] = v;
+    }
+    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env: childEnv, maxBuffer: 1 << 28 });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as Record<string, string>;
+    return JSON.parse(r.stdout) as ChildOut;
+  }
+  function decode(b64: string, dtype: Storage): Float64Array {
+    const bytes = Buffer.from(b64, 'base64');
+    if (dtype === 'f32') return Float64Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    return Float64Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), (b) => decodeBf16(b));
   }
 
   test('results are bitwise identical for 1, 3 and the default thread count', () => {
-    const reference = runChild(undefined);
-    expect(Object.keys(reference)).toHaveLength(4);
-    for (const threads of ['1', '3']) expect(runChild(threads)).toEqual(reference);
+    const reference = runChild({ VIT22B_NUM_THREADS: undefined });
+    expect(reference.cases).toHaveLength(4);
+    for (const threads of ['1', '3']) expect(runChild({ VIT22B_NUM_THREADS: threads })).toEqual(reference);
+  });
+
+  // The baseline build of gelu_math.h (scalar / avx2 caps) and its AVX-512 build may differ in the
+  // last bits (the AVX-512 build may fuse multiply-adds); each must meet the reference bound.
+  test.each(['scalar', 'avx2', 'avx512'])('every ISA path meets the reference bound (VIT22B_CPU_ISA=%s)', (isa) => {
+    const out = runChild({ VIT22B_CPU_ISA: isa });
+    const errors = out.cases.flatMap((c, i) => {
+      const run = { x: decode(out[`${i}-x`]!, c.dtype), dy: decode(out[`${i}-dy`]!, c.dtype), y: decode(out[`${i}-y`]!, c.dtype), dx: decode(out[`${i}-dx`]!, c.dtype) };
+      expect(run.x.length).toBe(c.shape[0]! * c.shape[1]!);
+      return checkRun({ ...c, seed: 0 }, run);
+    });
+    expect(errors).toEqual([]);
+  });
+
+  test('the child really reads VIT22B_CPU_ISA: an unknown value is ERR_INVALID_ARGUMENT', () => {
+    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env: { ...process.env, VIT22B_CPU_ISA: 'sse9' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('ERR_INVALID_ARGUMENT');
   });
 });

@@ -1,16 +1,18 @@
 // Runs the norm / GELU kernels on fixed seeded inputs in a fresh process, so a test can set
 // VIT22B_NUM_THREADS (read when the thread pool starts) without touching the jest process. Loads the
-// built package (dist/). argv[2]: 'layer_norm' | 'gelu'. stdout: JSON { name: base64 of an output }.
+// built package (dist/). argv[2]: 'layer_norm' | 'gelu'. stdout: JSON { name: base64 of a tensor }
+// (gelu also returns its inputs and a case list, so the caller can check every ISA path).
 'use strict';
 const path = require('node:path');
 const lib = require(path.join(__dirname, '..', '..', 'dist', 'index.js'));
 
-function values(seed, n, offset) {
+/** n values uniform in offset + [-span/2, span/2), never exactly zero. */
+function values(seed, n, offset, span = 4) {
   let s = seed >>> 0;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = offset + (s / 4294967296) * 4 - 2 || 0.5;
+    out[i] = offset + (s / 4294967296 - 0.5) * span || 0.5;
   }
   return out;
 }
@@ -48,17 +50,26 @@ function main() {
       for (const [name, t] of Object.entries({ y, mean, rstd, dx, dscale, dbias })) keep(`${tag}-${name}`, t);
     }
   } else {
-    for (const [dtype, form, shape, columns] of [['f32', 'tanh', [301, 257], undefined], ['bf16', 'erf', [129, 515], [100, 400]]]) {
+    // Both tails of GELU (|x| up to 12), odd widths, full range and column ranges.
+    const cases = [
+      ['f32', 'tanh', [301, 257], undefined],
+      ['bf16', 'tanh', [129, 515], [100, 400]],
+      ['f32', 'tanh', [33, 70], [5, 61]],
+      ['bf16', 'erf', [129, 515], [100, 400]],
+    ];
+    const list = [];
+    cases.forEach(([dtype, form, shape, columns], i) => {
       const n = shape[0] * shape[1];
-      const x = tensor(dtype, shape, values(n, n, 0));
-      const dy = tensor(dtype, shape, values(n + 1, n, 0));
+      const x = tensor(dtype, shape, values(n + i, n, 0, 24));
+      const dy = tensor(dtype, shape, values(n + i + 1, n, 0));
       const y = tensor(dtype, shape);
       const dx = tensor(dtype, shape);
       lib.gelu(device, x, y, { form, columns });
       lib.geluBackward(device, x, dy, dx, { form, columns });
-      keep(`${dtype}-${form}-y`, y);
-      keep(`${dtype}-${form}-dx`, dx);
-    }
+      for (const [name, t] of Object.entries({ x, dy, y, dx })) keep(`${i}-${name}`, t);
+      list.push({ dtype, form, shape, ...(columns ? { columns } : {}) });
+    });
+    outputs.cases = list;
   }
   for (const t of tensors) t.dispose();
   device.dispose();

@@ -16,7 +16,6 @@
 #include "core/status.h"
 #include "cpu/gelu_math.h"
 #include "cpu/isa.h"
-#include "cpu/storage_f32.h"
 #include "cpu/thread_pool.h"
 #include "kernels.h"
 
@@ -44,12 +43,12 @@ using BwdSpan = void (*)(const T* x, const T* dy, T* dx, int64_t n);
 
 template <typename T>
 void erfFwdSpan(const T* x, T* y, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) storeF32(y, j, geluErf(loadF32(x, j)));
+  for (int64_t j = 0; j < n; ++j) isaStore(y, j, geluErf(isaLoad(x, j)));
 }
 
 template <typename T>
 void erfBwdSpan(const T* x, const T* dy, T* dx, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) storeF32(dx, j, loadF32(dy, j) * geluErfGrad(loadF32(x, j)));
+  for (int64_t j = 0; j < n; ++j) isaStore(dx, j, isaLoad(dy, j) * geluErfGrad(isaLoad(x, j)));
 }
 
 template <typename T>

@@ -1,7 +1,8 @@
 // The tanh-form GELU and its derivative as branch-free f32 math, and the loops over a span that
 // apply them. Compiled twice: into gelu.cc (baseline x86-64) and into gelu_avx512.cc (AVX-512), so
-// everything here has internal linkage and this header includes nothing: an inline function with
-// external linkage compiled with AVX-512 could be picked by the linker for the baseline build.
+// everything here has internal linkage and this header includes nothing with external inline
+// functions: such a function compiled with AVX-512 could be picked by the linker for the baseline
+// build.
 // Both files are compiled with -fno-trapping-math (a pragma at their top): without it the compiler
 // will not turn the selects below into vector blends, and the loops stay scalar.
 //
@@ -13,31 +14,13 @@
 
 #include <cstdint>
 
+#include "cpu/isa_storage.h"
+
 namespace vit::cpu {
 namespace {
 
 constexpr float kTwoSqrt2OverPi = 1.5957691216057308f;  // 2 sqrt(2/pi)
 constexpr float kCubic = 0.044715f;
-
-// The rule of core/bf16.h (nearest, ties to even, NaN stays a quiet NaN), restated here so this
-// header stays self-contained (see above).
-inline float gmBf16ToFloat(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  __builtin_memcpy(&f, &u, sizeof f);
-  return f;
-}
-inline uint16_t gmFloatToBf16(float f) {
-  uint32_t u;
-  __builtin_memcpy(&u, &f, sizeof u);
-  uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  uint32_t nan = (u >> 16) | 0x0040u;
-  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
-}
-inline float gmLoad(const float* p, int64_t i) { return p[i]; }
-inline float gmLoad(const uint16_t* p, int64_t i) { return gmBf16ToFloat(p[i]); }
-inline void gmStore(float* p, int64_t i, float v) { p[i] = v; }
-inline void gmStore(uint16_t* p, int64_t i, float v) { p[i] = gmFloatToBf16(v); }
 
 // exp(w) for w in [-87, 0], relative error a few ulp; the result stays in the normal range.
 inline float expCore(float w) {
@@ -98,12 +81,12 @@ inline float geluTanhGrad(float x) {
 
 template <typename T>
 void tanhFwdSpan(const T* x, T* y, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) gmStore(y, j, geluTanh(gmLoad(x, j)));
+  for (int64_t j = 0; j < n; ++j) isaStore(y, j, geluTanh(isaLoad(x, j)));
 }
 
 template <typename T>
 void tanhBwdSpan(const T* x, const T* dy, T* dx, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) gmStore(dx, j, gmLoad(dy, j) * geluTanhGrad(gmLoad(x, j)));
+  for (int64_t j = 0; j < n; ++j) isaStore(dx, j, isaLoad(dy, j) * geluTanhGrad(isaLoad(x, j)));
 }
 
 }  // namespace

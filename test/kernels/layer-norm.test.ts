@@ -4,9 +4,12 @@
 //
 // Tolerances (u = 2^-23, the f32 unit roundoff; the kernels sum in 16 lanes, so a row sum of D
 // terms carries about D/16 + 4 roundings, and the block sums over rows about rows/64 + 64):
-//   f32 y:       |err| <= u (D/16 + 16) * (|scale_j| (|xhat| + rstd * mean_row|x - mu|) + |bias_j|)
+//   f32 y:       |err| <= u (D/16 + 16) * (|scale_j| (|xhat| + rstd * mean_row|x|) + |bias_j|)
+//                (rstd * mean|x|: mu's error spreads to every xhat, which matters on rows whose
+//                spread is small next to their mean)
 //   f32 mean:    |err| <= u (D/16 + 16) * mean_row|x|;   rstd: rel. error <= u (D/16 + 16)
-//   f32 dx:      |err| <= 4 u (D/16 + 16) * rstd (|g| + |mean g| + |xhat| mean|g xhat|),  g = dy scale
+//   f32 dx:      |err| <= 4 u (D/16 + 16) * rstd (|g| + |mean g| + |xhat| mean|g xhat|
+//                           + rstd mean|x| (mean|g xhat| + |xhat| mean|g|)),  g = dy scale
 //   dscale/dbias:|err| <= 2 u (rows/64 + 64 + D/16 + 16) * sum_rows |term|
 //   bf16 storage (x, dy, y, dx, scale, bias in bf16; stats and parameter gradients stay f32):
 //                the f32 bound + 2^-8 |ref| for outputs stored in bf16 (one rounding, 2^-9).
@@ -18,6 +21,7 @@ import * as path from 'node:path';
 
 import { layerNorm, layerNormBackward, openDevice, rmsNorm, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { decodeBf16 } from '../helpers/float-reference';
 import { centralDifference, dot, layerNormBackwardRef, layerNormRef } from '../helpers/norm-reference';
 import { mulberry32, type Rng } from '../helpers/prng';
 import { nonZeroValues, upload, valuesOf, violation, type Storage } from './norm-data';
@@ -107,26 +111,38 @@ function checkAgainstReference(c: NormCase, run: Run): string[] {
   const lanes = U * (dim / 16 + 16);
   const store = (ref: number): number => (c.dtype === 'bf16' ? 2 ** -8 * Math.abs(ref) : 0);
   const f = layerNormRef(run.x, run.scale, run.bias, rows, dim, c.eps, c.center);
-  const meanAbsDev = new Float64Array(rows);
+  const b = layerNormBackwardRef(run.x, run.scale, run.dy, rows, dim, c.eps, c.center);
+  // Per row: mean|x| (the scale of the error in mu, and so in every xhat: xhat's absolute error is
+  // about lanes * rstd * mean|x|, large next to |xhat| when a row's spread is small next to its
+  // mean), mean|g| and mean|g xhat| (what that error is multiplied by in dx).
   const meanAbs = new Float64Array(rows);
+  const meanAbsG = new Float64Array(rows);
+  const meanAbsGx = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < dim; j++) {
-      meanAbsDev[r] = meanAbsDev[r]! + Math.abs(run.x[r * dim + j]! - f.mean[r]!) / dim;
-      meanAbs[r] = meanAbs[r]! + Math.abs(run.x[r * dim + j]!) / dim;
+      const i = r * dim + j, g = run.dy[i]! * run.scale[j]!;
+      meanAbs[r] = meanAbs[r]! + Math.abs(run.x[i]!) / dim;
+      meanAbsG[r] = meanAbsG[r]! + Math.abs(g) / dim;
+      meanAbsGx[r] = meanAbsGx[r]! + Math.abs(g * f.xhat[i]!) / dim;
     }
   }
   const yBound = (i: number): number => {
     const r = Math.floor(i / dim), j = i % dim;
-    const terms = Math.abs(run.scale[j]!) * (Math.abs(f.xhat[i]!) + f.rstd[r]! * meanAbsDev[r]!) + (run.bias ? Math.abs(run.bias[j]!) : 0);
+    const terms = Math.abs(run.scale[j]!) * (Math.abs(f.xhat[i]!) + f.rstd[r]! * meanAbs[r]!) + (run.bias ? Math.abs(run.bias[j]!) : 0);
     return lanes * terms + store(f.y[i]!);
   };
-  const b = layerNormBackwardRef(run.x, run.scale, run.dy, rows, dim, c.eps, c.center);
+  const dxBound = (i: number): number => {
+    const r = Math.floor(i / dim);
+    const xhatError = f.rstd[r]! * meanAbs[r]!;
+    const terms = b.dxScale[i]! + f.rstd[r]! * xhatError * (meanAbsGx[r]! + Math.abs(f.xhat[i]!) * meanAbsG[r]!);
+    return 4 * lanes * terms + store(b.dx[i]!);
+  };
   const sumBound = (scaleOf: Float64Array) => (j: number): number => 2 * U * (rows / 64 + 64 + dim / 16 + 16) * scaleOf[j]!;
   const found = [
     violation('y', run.y, f.y, yBound),
     violation('rstd', run.rstd, f.rstd, (r) => lanes * f.rstd[r]!),
     c.center ? violation('mean', run.mean, f.mean, (r) => lanes * meanAbs[r]!) : null,
-    violation('dx', run.dx, b.dx, (i) => 4 * lanes * b.dxScale[i]! + store(b.dx[i]!)),
+    violation('dx', run.dx, b.dx, dxBound),
     violation('dscale', run.dscale, b.dscale, sumBound(b.dscaleScale)),
     run.dbias ? violation('dbias', run.dbias, b.dbias, sumBound(b.dbiasScale)) : null,
   ];
@@ -327,23 +343,51 @@ describe('typed errors', () => {
 describe('in a child process', () => {
   const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
   const child = path.join(__dirname, 'norms-child.cjs');
+  interface ChildCase { dtype: Storage; rows: number; dim: number; center: boolean; bias: boolean; eps: number }
+  type ChildOut = Record<string, string> & { cases: ChildCase[] };
 
   beforeAll(() => {
     if (!fs.existsSync(dist)) throw new Error('dist/ is missing: run `npx tsup` before these tests');
   });
 
-  function runChild(threads: string | undefined): Record<string, string> {
-    const env = { ...process.env };
-    if (threads === undefined) delete env.VIT22B_NUM_THREADS;
-    else env.VIT22B_NUM_THREADS = threads;
-    const r = spawnSync(process.execPath, [child, 'layer_norm'], { encoding: 'utf8', env, maxBuffer: 1 << 28 });
+  function runChild(env: Record<string, string | undefined>): ChildOut {
+    const childEnv = { ...process.env };
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) delete childEnv[k];
+      else childEnv[k] = v;
+    }
+    const r = spawnSync(process.execPath, [child, 'layer_norm'], { encoding: 'utf8', env: childEnv, maxBuffer: 1 << 28 });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as Record<string, string>;
+    return JSON.parse(r.stdout) as ChildOut;
+  }
+  function decode(b64: string | undefined, dtype: Storage): Float64Array | undefined {
+    if (b64 === undefined) return undefined;
+    const bytes = Buffer.from(b64, 'base64');
+    if (dtype === 'f32') return Float64Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    return Float64Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), (b) => decodeBf16(b));
   }
 
   test('forward and backward (dscale / dbias sums included) are bitwise identical for 1, 3 and the default thread count', () => {
-    const reference = runChild(undefined);
-    expect(Object.keys(reference).length).toBeGreaterThan(4);
-    for (const threads of ['1', '3']) expect(runChild(threads)).toEqual(reference);
+    const reference = runChild({ VIT22B_NUM_THREADS: undefined });
+    expect(reference.cases).toHaveLength(4);
+    for (const threads of ['1', '3']) expect(runChild({ VIT22B_NUM_THREADS: threads })).toEqual(reference);
+  });
+
+  // layer_norm_rows.h is built for baseline x86-64 and for AVX-512 (which may fuse multiply-adds):
+  // each build must meet the reference bounds.
+  test.each(['scalar', 'avx2', 'avx512'])('every ISA path meets the reference bounds (VIT22B_CPU_ISA=%s)', (isa) => {
+    const out = runChild({ VIT22B_CPU_ISA: isa });
+    const errors = out.cases.flatMap((c, i) => {
+      const get = (name: string, dtype: Storage): Float64Array | undefined => decode(out[`${i}-${name}`], dtype);
+      const run: Run = {
+        rows: c.rows, dim: c.dim,
+        x: get('x', c.dtype)!, scale: get('scale', 'f32')!, dy: get('dy', c.dtype)!,
+        y: get('y', c.dtype)!, mean: get('mean', 'f32')!, rstd: get('rstd', 'f32')!, dx: get('dx', c.dtype)!, dscale: get('dscale', 'f32')!,
+        ...(c.bias ? { bias: get('bias', 'f32')!, dbias: get('dbias', 'f32')! } : {}),
+      };
+      expect(run.x).toHaveLength(c.rows * c.dim);
+      return checkAgainstReference({ shape: [c.rows, c.dim], dtype: c.dtype, paramType: 'f32', center: c.center, bias: c.bias, eps: c.eps, seed: 0 }, run);
+    });
+    expect(errors).toEqual([]);
   });
 });

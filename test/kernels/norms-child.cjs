@@ -31,24 +31,29 @@ function main() {
     return t;
   };
   if (process.argv[2] === 'layer_norm') {
-    // Rows beyond the 64 gradient blocks and enough elements to use every thread.
-    for (const [dtype, rows, dim, center] of [['f32', 1000, 384, true], ['bf16', 777, 129, false], ['f32', 100003, 3, true]]) {
+    // Rows beyond the 64 gradient blocks and enough elements to use every thread; inputs are
+    // returned too, so the caller can check each ISA path against its reference.
+    const cases = [['f32', 1000, 384, true, true], ['bf16', 777, 129, false, false], ['f32', 20003, 3, true, true], ['bf16', 200, 200, true, true]];
+    const list = [];
+    cases.forEach(([dtype, rows, dim, center, withBias], i) => {
       const n = rows * dim;
       const x = tensor(dtype, [rows, dim], values(rows, n, 1));
       const scale = tensor('f32', [dim], values(dim, dim, 1));
-      const bias = tensor('f32', [dim], values(dim + 1, dim, 0));
+      const bias = withBias ? tensor('f32', [dim], values(dim + 1, dim, 0)) : undefined;
       const dy = tensor(dtype, [rows, dim], values(rows + 7, n, 0));
       const y = tensor(dtype, [rows, dim]);
       const mean = tensor('f32', [rows]);
       const rstd = tensor('f32', [rows]);
       const dx = tensor(dtype, [rows, dim]);
       const dscale = tensor('f32', [dim]);
-      const dbias = tensor('f32', [dim]);
-      lib.layerNorm(device, x, scale, y, { center, bias, mean, rstd });
+      const dbias = withBias ? tensor('f32', [dim]) : undefined;
+      lib.layerNorm(device, x, scale, y, { center, bias, mean, rstd, eps: 1e-5 });
       lib.layerNormBackward(device, { x, scale, dy, mean, rstd }, { dx, dscale, dbias }, { center });
-      const tag = `${dtype}-${rows}x${dim}`;
-      for (const [name, t] of Object.entries({ y, mean, rstd, dx, dscale, dbias })) keep(`${tag}-${name}`, t);
-    }
+      const all = { x, scale, bias, dy, y, mean, rstd, dx, dscale, dbias };
+      for (const [name, t] of Object.entries(all)) if (t) keep(`${i}-${name}`, t);
+      list.push({ dtype, rows, dim, center, bias: withBias, eps: 1e-5 });
+    });
+    outputs.cases = list;
   } else {
     // Both tails of GELU (|x| up to 12), odd widths, full range and column ranges.
     const cases = [

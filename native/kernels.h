@@ -27,11 +27,18 @@ struct AxpbyArgs {
   void* y;  // [n], read and written
 };
 
+// Which GELU: the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (JAX's
+// default, used by ViT-22B) or the exact x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
+enum class GeluForm : uint8_t { Tanh = 0, Erf = 1 };
+
 // What a GEMM does to each output element after alpha/beta. Fused epilogues (bias + GELU, and the
 // GELU-gradient ones) will join this list; each is applied once, in f32, before C is rounded.
 enum class GemmEpilogue : uint8_t {
   None = 0,
   Bias = 1,  // + bias[j], bias of C's dtype
+  // + bias[j] (bias may be nullptr: none), then GELU (geluForm) on the columns [colBegin, colEnd)
+  // only: the fused QKV + MLP-in projection, whose MLP part alone goes through GELU.
+  BiasGeluColumns = 2,
 };
 
 // Strided-batched GEMM, row-major, for b in [0, batch):
@@ -58,7 +65,10 @@ struct GemmArgs {
   void* c = nullptr;  // [batch][m, ldc], read (beta != 0) and written
   int64_t ldc = 0, strideC = 0;
   GemmEpilogue epilogue = GemmEpilogue::None;
-  const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias
+  const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias (and BiasGeluColumns)
+  // GemmEpilogue::BiasGeluColumns: 0 <= colBegin <= colEnd <= n.
+  int64_t colBegin = 0, colEnd = 0;
+  GeluForm geluForm = GeluForm::Tanh;
 };
 
 // Normalization of each row over its last dimension (D), with a learnable scale [D]:
@@ -102,10 +112,6 @@ struct LayerNormBwdArgs {
   float* dscale = nullptr;      // [dim] f32
   float* dbias = nullptr;       // [dim] f32, or nullptr when the forward had no bias
 };
-
-// Which GELU: the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (JAX's
-// default, used by ViT-22B) or the exact x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
-enum class GeluForm : uint8_t { Tanh = 0, Erf = 1 };
 
 // y[:, c] = gelu(x[:, c]) for c in [colBegin, colEnd), y[:, c] = x[:, c] elsewhere, on a row-major
 // [rows, cols] matrix. The full range [0, cols) is the plain elementwise GELU; a sub-range is the

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/status.h"
+#include "cpu/gelu_epilogue.h"
 #include "cpu/gelu_math.h"
 #include "cpu/isa.h"
 #include "cpu/thread_pool.h"
@@ -152,6 +153,10 @@ void checkRange(DType dtype, int64_t cols, int64_t c0, int64_t c1, const char* k
 }
 
 }  // namespace
+
+void geluInPlace(GeluForm form, float* v, int64_t n) {
+  if (n > 0) fwdSpanFor<float>(form)(v, v, n);  // each element is read before it is written
+}
 
 void geluFwd(Stream stream, const GeluFwdArgs& a) {
   checkRange(a.dtype, a.cols, a.colBegin, a.colEnd, "gelu_fwd");

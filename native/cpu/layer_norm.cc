@@ -58,11 +58,6 @@ std::vector<float> widenParam(const void* p, DType type, int64_t n) {
   return out;
 }
 
-struct RowScratch {
-  std::vector<float> xhat, g;  // [dim] each
-};
-thread_local RowScratch rowScratch;
-
 template <typename T>
 void forwardRows(bool avx512, const NormFwdRows& p, const void* x, void* y, int64_t r0, int64_t r1) {
   const T* xt = static_cast<const T*>(x);
@@ -75,12 +70,8 @@ void forwardRows(bool avx512, const NormFwdRows& p, const void* x, void* y, int6
 }
 
 template <typename T>
-void backwardRows(bool avx512, NormBwdRows p, const LayerNormBwdArgs& a, int64_t r0, int64_t r1,
-                  float* dscalePart, float* dbiasPart) {
-  rowScratch.xhat.resize(static_cast<size_t>(a.dim));
-  rowScratch.g.resize(static_cast<size_t>(a.dim));
-  p.xhat = rowScratch.xhat.data();
-  p.g = rowScratch.g.data();
+void backwardRows(bool avx512, const NormBwdRows& p, const LayerNormBwdArgs& a, int64_t r0,
+                  int64_t r1, float* dscalePart, float* dbiasPart) {
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.dx);
@@ -128,7 +119,7 @@ void layerNormBwd(Stream stream, const LayerNormBwdArgs& a) {
   std::vector<float> partials(static_cast<size_t>(blocks * d * (withBias ? 2 : 1)));
   float* dscaleParts = partials.data();
   float* dbiasParts = withBias ? partials.data() + blocks * d : nullptr;
-  const NormBwdRows p{d, a.center, scale.data(), a.mean, a.rstd, nullptr, nullptr};
+  const NormBwdRows p{d, a.center, scale.data(), a.mean, a.rstd};
   const bool avx512 = activeIsa() >= Isa::Avx512;
   forRows(stream, blocks, a.rows * d, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {

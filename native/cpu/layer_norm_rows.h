@@ -28,8 +28,6 @@ struct NormBwdRows {
   const float* scale;  // [dim]
   const float* mean;   // [rows], read when center
   const float* rstd;   // [rows]
-  float* xhat;         // [dim] scratch of the calling thread
-  float* g;            // [dim] scratch of the calling thread
 };
 
 namespace {
@@ -56,6 +54,25 @@ inline float rowSum(int64_t n, const Term& term) {
 // Rows [r0, r1): three passes over each (mean, variance about the mean, normalize). The two-pass
 // variance avoids the cancellation of E[x^2] - E[x]^2 on rows with a large mean; the second pass
 // re-reads the row from cache.
+// Two sums of n terms in one pass, each in the lanes and order of rowSum.
+template <typename Terms>
+inline void rowSum2(int64_t n, const Terms& terms, float* sumA, float* sumB) {
+  float a[kRowLanes] = {}, b[kRowLanes] = {};
+  int64_t j = 0;
+  for (; j + kRowLanes <= n; j += kRowLanes) {
+    for (int l = 0; l < kRowLanes; ++l) terms(j + l, &a[l], &b[l]);
+  }
+  for (int l = 0; j < n; ++j, ++l) terms(j, &a[l], &b[l]);
+  for (int width = kRowLanes / 2; width > 0; width /= 2) {
+    for (int l = 0; l < width; ++l) {
+      a[l] += a[l + width];
+      b[l] += b[l + width];
+    }
+  }
+  *sumA = a[0];
+  *sumB = b[0];
+}
+
 template <typename T>
 void normFwdRows(const NormFwdRows& p, const T* x0, T* y0, int64_t r0, int64_t r1) {
   const int64_t d = p.dim;
@@ -83,15 +100,14 @@ void normFwdRows(const NormFwdRows& p, const T* x0, T* y0, int64_t r0, int64_t r
 }
 
 // Rows [r0, r1): dx of each, and the block's partial sums of dy * xhat and dy (overwritten;
-// dbiasPart may be nullptr).
+// dbiasPart may be nullptr). Two passes over each row, both from cache: the sums mean(g xhat) and
+// mean(g), then dx and the partials; xhat and g = dy * scale are recomputed rather than stored.
 template <typename T>
 void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_t r0, int64_t r1,
                  float* dscalePart, float* dbiasPart) {
   const int64_t d = p.dim;
   const float invD = 1.0f / static_cast<float>(d);
   const float* __restrict scale = p.scale;
-  float* __restrict xhat = p.xhat;
-  float* __restrict g = p.g;
   float* __restrict ds = dscalePart;
   float* __restrict db = dbiasPart;
   for (int64_t j = 0; j < d; ++j) ds[j] = 0.0f;
@@ -104,19 +120,26 @@ void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_
     T* __restrict dx = dx0 + r * d;
     const float mu = p.center ? p.mean[r] : 0.0f;
     const float rs = p.rstd[r];
+    float sumGx, sumG;
+    rowSum2(
+        d,
+        [&](int64_t j, float* gx, float* g) {
+          const float gj = isaLoad(dy, j) * scale[j];
+          *gx += gj * ((isaLoad(x, j) - mu) * rs);
+          *g += gj;
+        },
+        &sumGx, &sumG);
+    const float meanGx = sumGx * invD;
+    const float meanG = p.center ? sumG * invD : 0.0f;
     for (int64_t j = 0; j < d; ++j) {
       const float dyj = isaLoad(dy, j);
       const float h = (isaLoad(x, j) - mu) * rs;
-      xhat[j] = h;
-      g[j] = dyj * scale[j];
+      isaStore(dx, j, rs * (dyj * scale[j] - meanG - h * meanGx));
       ds[j] += dyj * h;
     }
     if (db) {
       for (int64_t j = 0; j < d; ++j) db[j] += isaLoad(dy, j);
     }
-    const float meanGx = rowSum(d, [&](int64_t j) { return g[j] * xhat[j]; }) * invD;
-    const float meanG = p.center ? rowSum(d, [&](int64_t j) { return g[j]; }) * invD : 0.0f;
-    for (int64_t j = 0; j < d; ++j) isaStore(dx, j, rs * (g[j] - meanG - xhat[j] * meanGx));
   }
 }
 

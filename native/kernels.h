@@ -27,11 +27,18 @@ struct AxpbyArgs {
   void* y;  // [n], read and written
 };
 
+// Which GELU: the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (JAX's
+// default, used by ViT-22B) or the exact x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
+enum class GeluForm : uint8_t { Tanh = 0, Erf = 1 };
+
 // What a GEMM does to each output element after alpha/beta. Fused epilogues (bias + GELU, and the
 // GELU-gradient ones) will join this list; each is applied once, in f32, before C is rounded.
 enum class GemmEpilogue : uint8_t {
   None = 0,
   Bias = 1,  // + bias[j], bias of C's dtype
+  // + bias[j] (bias may be nullptr: none), then GELU (geluForm) on the columns [colBegin, colEnd)
+  // only: the fused QKV + MLP-in projection, whose MLP part alone goes through GELU.
+  BiasGeluColumns = 2,
 };
 
 // Strided-batched GEMM, row-major, for b in [0, batch):
@@ -58,7 +65,75 @@ struct GemmArgs {
   void* c = nullptr;  // [batch][m, ldc], read (beta != 0) and written
   int64_t ldc = 0, strideC = 0;
   GemmEpilogue epilogue = GemmEpilogue::None;
-  const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias
+  const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias (and BiasGeluColumns)
+  // GemmEpilogue::BiasGeluColumns: 0 <= colBegin <= colEnd <= n.
+  int64_t colBegin = 0, colEnd = 0;
+  GeluForm geluForm = GeluForm::Tanh;
+};
+
+// Normalization of each row over its last dimension (D), with a learnable scale [D]:
+//   center:  mu = mean(x), var = mean((x - mu)^2)    (LayerNorm)
+//   !center: mu = 0,       var = mean(x^2)           (RMSNorm: the ViT-22B norms, no bias)
+//   rstd = 1 / sqrt(var + eps);  y = (x - mu) * rstd * scale (+ bias)
+// The per-head QK-norm is the same kernel: x [B, T, H, Dh] is rows = B*T*H, dim = Dh, with one
+// scale [Dh] shared by every head. Statistics are computed in f32 from the storage type; y is
+// rounded once. Rows are independent, so results do not depend on the thread count.
+struct LayerNormFwdArgs {
+  DType dtype = DType::F32;      // x and y: f32 | bf16
+  DType paramType = DType::F32;  // scale and bias: f32 | bf16
+  int64_t rows = 0, dim = 0;
+  float eps = 1e-6f;  // > 0
+  bool center = true;
+  const void* x = nullptr;      // [rows, dim]
+  const void* scale = nullptr;  // [dim]
+  const void* bias = nullptr;   // [dim], or nullptr for none
+  void* y = nullptr;            // [rows, dim]
+  float* mean = nullptr;        // [rows], saved for backward when center; nullptr: not saved
+  float* rstd = nullptr;        // [rows], saved for backward; nullptr: not saved
+};
+
+// Backward of LayerNormFwd, with xhat = (x - mean) * rstd and g = dy * scale:
+//   dx = rstd * (g - mean_D(g) - xhat * mean_D(g * xhat))   (center)
+//   dx = rstd * (g - xhat * mean_D(g * xhat))                (!center)
+//   dscale = sum_rows(dy * xhat), dbias = sum_rows(dy)   (overwritten, f32)
+// The row sums are per-block partial sums over a row blocking that depends only on `rows`, added
+// in block order: bitwise the same for every thread count.
+struct LayerNormBwdArgs {
+  DType dtype = DType::F32;      // x, dy and dx: f32 | bf16
+  DType paramType = DType::F32;  // scale: f32 | bf16
+  int64_t rows = 0, dim = 0;
+  bool center = true;
+  const void* x = nullptr;      // [rows, dim]
+  const void* scale = nullptr;  // [dim]
+  const float* mean = nullptr;  // [rows] from the forward (center only; ignored otherwise)
+  const float* rstd = nullptr;  // [rows] from the forward
+  const void* dy = nullptr;     // [rows, dim]
+  void* dx = nullptr;           // [rows, dim]
+  float* dscale = nullptr;      // [dim] f32
+  float* dbias = nullptr;       // [dim] f32, or nullptr when the forward had no bias
+};
+
+// y[:, c] = gelu(x[:, c]) for c in [colBegin, colEnd), y[:, c] = x[:, c] elsewhere, on a row-major
+// [rows, cols] matrix. The full range [0, cols) is the plain elementwise GELU; a sub-range is the
+// fused QKV + MLP-in projection's output, whose MLP part alone goes through GELU. y may be x.
+struct GeluFwdArgs {
+  DType dtype = DType::F32;  // x and y: f32 | bf16
+  GeluForm form = GeluForm::Tanh;
+  int64_t rows = 0, cols = 0;
+  int64_t colBegin = 0, colEnd = 0;  // 0 <= colBegin <= colEnd <= cols
+  const void* x = nullptr;  // [rows, cols]
+  void* y = nullptr;        // [rows, cols]
+};
+
+// dx = dy * gelu'(x) inside the column range, dx = dy outside it. dx may be dy.
+struct GeluBwdArgs {
+  DType dtype = DType::F32;  // x, dy and dx: f32 | bf16
+  GeluForm form = GeluForm::Tanh;
+  int64_t rows = 0, cols = 0;
+  int64_t colBegin = 0, colEnd = 0;
+  const void* x = nullptr;   // [rows, cols]
+  const void* dy = nullptr;  // [rows, cols]
+  void* dx = nullptr;        // [rows, cols]
 };
 
 // Where one [B, T, H, Dh] operand of attention lives: element (b, t, h, d) is at
@@ -356,7 +431,11 @@ struct RandomInitArgs {
   X(AdamwMulti, adamwMulti, AdamwMultiArgs) \
   X(Adafactor, adafactor, AdafactorArgs) \
   X(Philox, philox, PhiloxArgs)  \
-  X(RandomInit, randomInit, RandomInitArgs)
+  X(RandomInit, randomInit, RandomInitArgs) \
+  X(LayerNormFwd, layerNormFwd, LayerNormFwdArgs) \
+  X(LayerNormBwd, layerNormBwd, LayerNormBwdArgs) \
+  X(GeluFwd, geluFwd, GeluFwdArgs) \
+  X(GeluBwd, geluBwd, GeluBwdArgs)
 
 enum class KernelId : uint16_t {
 #define VIT_KERNEL_ENUM(id, fn, args) id,

@@ -43,3 +43,12 @@ export {
   type AdafactorTensors,
 } from './ops/adafactor';
 export { philox, randomInit, type InitDistribution, type RandomStream, type U64 } from './ops/random';
+export {
+  layerNorm,
+  rmsNorm,
+  layerNormBackward,
+  type LayerNormOptions,
+  type LayerNormBackwardInputs,
+  type LayerNormGrads,
+} from './ops/layer-norm';
+export { gelu, geluBackward, type GeluForm, type GeluOptions } from './ops/gelu';

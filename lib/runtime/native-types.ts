@@ -101,6 +101,10 @@ export interface NativeGemmSpec {
   strideC: number;
   /** [n] of cType, added after alpha/beta. */
   bias?: NativeBuffer;
+  /** Turns on GELU (after the bias) over the columns [geluBegin, geluEnd) of C. */
+  geluForm?: 'tanh' | 'erf';
+  geluBegin?: number;
+  geluEnd?: number;
 }
 
 export interface NativeDevice {

@@ -121,6 +121,23 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
     bufBias = operandBuffer(env, spec, "bias", device, needBias);
     g.epilogue = GemmEpilogue::Bias;
   }
+  // Optional fused GELU on a column range after the bias: { geluForm, geluBegin, geluEnd }.
+  if (!spec.Get("geluForm").IsUndefined()) {
+    std::string form = stringProp(spec, "geluForm");
+    if (form != "tanh" && form != "erf") {
+      throw Error(ErrorCode::InvalidArgument, "gemm geluForm must be 'tanh' or 'erf'", "tanh | erf",
+                  form);
+    }
+    g.geluForm = form == "tanh" ? GeluForm::Tanh : GeluForm::Erf;
+    g.colBegin = countProp(spec, "geluBegin");
+    g.colEnd = countProp(spec, "geluEnd");
+    if (g.colBegin > g.colEnd || g.colEnd > g.n) {
+      throw Error(ErrorCode::InvalidArgument, "gemm GELU column range is out of bounds",
+                  "0 <= geluBegin <= geluEnd <= " + std::to_string(g.n),
+                  "[" + std::to_string(g.colBegin) + ", " + std::to_string(g.colEnd) + ")");
+    }
+    g.epilogue = GemmEpilogue::BiasGeluColumns;
+  }
   for (BufferHandle* in : {bufA, bufB, bufBias}) {
     if (in == bufC) {
       throw Error(ErrorCode::InvalidArgument, "gemm output C must not be one of its inputs",

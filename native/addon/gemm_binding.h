@@ -11,8 +11,9 @@
 namespace vit::addon {
 
 // Reads and checks { abType, cType, transA, transB, m, n, k, batch, alpha, beta, a, lda, strideA,
-// b, ldb, strideB, c, ldc, strideC, bias? } (strides and leading dimensions in elements). Throws
-// ERR_INVALID_ARGUMENT (types, ld below the row length, overlapping C batches, C aliasing an
+// b, ldb, strideB, c, ldc, strideC, bias?, geluForm?, geluBegin?, geluEnd? } (strides and leading
+// dimensions in elements; geluForm 'tanh' | 'erf' turns on GELU over columns [geluBegin, geluEnd)).
+// Throws // ERR_INVALID_ARGUMENT (types, ld below the row length, overlapping C batches, C aliasing an
 // input), ERR_DTYPE_MISMATCH, ERR_DEVICE_MISMATCH, ERR_DISPOSED, or ERR_SHAPE_MISMATCH with the
 // bytes each buffer must hold against the bytes it has.
 GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,

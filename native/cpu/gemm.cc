@@ -15,9 +15,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "core/bf16.h"
 #include "core/status.h"
+#include "cpu/gelu_epilogue.h"
 #include "cpu/gemm_microkernel.h"
 #include "cpu/gemm_pack.h"
 #include "cpu/isa.h"
@@ -126,13 +128,18 @@ void packPanel(const GemmMicroKernel& kern, DType type, const void* base, int64_
   }
 }
 
-// C[rows, cols] = alpha * ws + beta * C (+ bias). One branch-free loop per case, so the compiler
-// vectorizes each: on small-k shapes this pass is a visible share of the time.
+// C[rows, cols] = alpha * ws + beta * C (+ bias) (then GELU on the block's share of
+// [colBegin, colEnd)). One branch-free loop per case, so the compiler vectorizes each: on small-k
+// shapes this pass is a visible share of the time.
 void storeBlock(const GemmArgs& g, float* ws, int64_t ldws, bool haveProduct, int64_t batch,
                 int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
   const float alpha = haveProduct ? g.alpha : 0.0f;
   const float beta = g.beta;
-  const bool useBias = g.epilogue == GemmEpilogue::Bias;
+  const bool geluColumns = g.epilogue == GemmEpilogue::BiasGeluColumns;
+  const bool useBias = g.epilogue == GemmEpilogue::Bias || (geluColumns && g.bias != nullptr);
+  // The block's columns that go through GELU: [geluLo, geluHi) relative to j0 (maybe empty).
+  const int64_t geluLo = geluColumns ? std::clamp(g.colBegin - j0, int64_t{0}, cols) : 0;
+  const int64_t geluHi = geluColumns ? std::clamp(g.colEnd - j0, int64_t{0}, cols) : 0;
   const bool f32 = g.cType == DType::F32;
   float* biasRow = nullptr;  // [cols] f32, widened once per block
   if (useBias) {
@@ -155,6 +162,7 @@ void storeBlock(const GemmArgs& g, float* ws, int64_t ldws, bool haveProduct, in
       if (useBias) {
         for (int64_t j = 0; j < cols; ++j) acc[j] += biasRow[j];
       }
+      if (geluHi > geluLo) geluInPlace(g.geluForm, acc + geluLo, geluHi - geluLo);
       std::memcpy(c, acc, sizeof(float) * cols);
     } else {
       uint16_t* c = static_cast<uint16_t*>(g.c) + offset;
@@ -166,6 +174,7 @@ void storeBlock(const GemmArgs& g, float* ws, int64_t ldws, bool haveProduct, in
       if (useBias) {
         for (int64_t j = 0; j < cols; ++j) acc[j] += biasRow[j];
       }
+      if (geluHi > geluLo) geluInPlace(g.geluForm, acc + geluLo, geluHi - geluLo);
       for (int64_t j = 0; j < cols; ++j) c[j] = floatToBf16(acc[j]);
     }
   }
@@ -226,6 +235,12 @@ void gemm(Stream stream, const GemmArgs& g) {
       throw Error(ErrorCode::DtypeMismatch, "gemm supports f32 and bf16 storage", "f32 or bf16",
                   dtypeName(t));
     }
+  }
+  if (g.epilogue == GemmEpilogue::BiasGeluColumns &&
+      !(g.colBegin >= 0 && g.colBegin <= g.colEnd && g.colEnd <= g.n)) {
+    throw Error(ErrorCode::InvalidArgument, "gemm GELU column range is out of bounds",
+                "0 <= colBegin <= colEnd <= " + std::to_string(g.n),
+                "[" + std::to_string(g.colBegin) + ", " + std::to_string(g.colEnd) + ")");
   }
   const GemmMicroKernel& kern = selectKernel(g.abType);
   ThreadPool& pool = stream.handle ? *static_cast<ThreadPool*>(stream.handle) : defaultThreadPool();

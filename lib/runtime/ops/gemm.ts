@@ -1,7 +1,8 @@
 import { Vit22bError } from '../errors';
 import type { NativeGemmSpec } from '../native-types';
 import { DeviceTensor } from '../tensor';
-import { flag as flagOf, requireTensor, scalar as scalarOf, shapeError, shapeText } from './check';
+import { count, flag as flagOf, requireTensor, scalar as scalarOf, shapeError, shapeText } from './check';
+import type { GeluForm } from './gelu';
 
 function checkTensor(t: unknown, name: string): DeviceTensor {
   const tensor = requireTensor(t, 'gemm', name, ['f32', 'bf16']);
@@ -25,6 +26,11 @@ export interface GemmOptions {
   beta?: number;
   /** [n], the dtype of C, added to every row after alpha/beta. */
   bias?: DeviceTensor;
+  /**
+   * GELU after the bias, on C's columns [begin, end) only (default all): the fused QKV + MLP-in
+   * projection, whose MLP part alone goes through GELU. Applied in f32 before C is rounded.
+   */
+  gelu?: { form?: GeluForm; columns?: readonly [number, number] };
 }
 
 /**
@@ -104,5 +110,26 @@ export function gemmSpec(aIn: DeviceTensor, bIn: DeviceTensor, cIn: DeviceTensor
     }
     spec.bias = bias.buffer;
   }
+  if (options.gelu !== undefined) Object.assign(spec, geluEpilogue(options.gelu, n));
   return spec;
+}
+
+function geluEpilogue(gelu: unknown, n: number): Pick<NativeGemmSpec, 'geluForm' | 'geluBegin' | 'geluEnd'> {
+  if (typeof gelu !== 'object' || gelu === null) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'gemm option gelu must be an object', { expected: '{ form?, columns? }', received: gelu === null ? 'null' : typeof gelu });
+  }
+  const { form = 'tanh', columns } = gelu as { form?: unknown; columns?: unknown };
+  if (form !== 'tanh' && form !== 'erf') {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', "gemm option gelu.form must be 'tanh' or 'erf'", { expected: "'tanh' | 'erf'", received: String(form) });
+  }
+  if (columns === undefined) return { geluForm: form, geluBegin: 0, geluEnd: n };
+  if (!Array.isArray(columns) || columns.length !== 2) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'gemm option gelu.columns must be [begin, end]', { expected: '[begin, end]', received: JSON.stringify(columns) });
+  }
+  const begin = count(columns[0], 'gemm', 'gelu.columns[0]');
+  const end = count(columns[1], 'gemm', 'gelu.columns[1]');
+  if (begin > end || end > n) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'gemm option gelu.columns is out of bounds', { expected: `0 <= begin <= end <= ${n}`, received: `[${begin}, ${end})` });
+  }
+  return { geluForm: form, geluBegin: begin, geluEnd: end };
 }

@@ -1,0 +1,156 @@
+// The per-row work of layer_norm_fwd / layer_norm_bwd, compiled twice: into layer_norm.cc
+// (baseline x86-64) and layer_norm_avx512.cc (AVX-512), chosen per call by isa.h. Internal linkage
+// and no includes with external inline functions (see isa_storage.h). x, y, dy, dx are [rows, dim]
+// of T (float or bf16 bits); scale, bias, mean, rstd and the partial sums are f32.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/isa_storage.h"
+
+namespace vit::cpu {
+
+// Arguments of the row functions: plain structs with external linkage (no member functions), so
+// both builds of this header share them and the AVX-512 entry points below can be declared.
+struct NormFwdRows {
+  int64_t dim;
+  float eps;
+  bool center;
+  const float* scale;  // [dim]
+  const float* bias;   // [dim] or nullptr
+  float* mean;         // [rows] or nullptr
+  float* rstd;         // [rows] or nullptr
+};
+
+struct NormBwdRows {
+  int64_t dim;
+  bool center;
+  const float* scale;  // [dim]
+  const float* mean;   // [rows], read when center
+  const float* rstd;   // [rows]
+};
+
+namespace {
+
+// A sum of n terms in kRowLanes independent partial sums, combined in a fixed tree: without
+// -ffast-math the compiler may not reorder one running sum, so this is what lets the loop
+// vectorize; the order of additions depends on n alone (never on threads).
+constexpr int kRowLanes = 16;
+
+template <typename Term>
+inline float rowSum(int64_t n, const Term& term) {
+  float acc[kRowLanes] = {};
+  int64_t j = 0;
+  for (; j + kRowLanes <= n; j += kRowLanes) {
+    for (int l = 0; l < kRowLanes; ++l) acc[l] += term(j + l);
+  }
+  for (int l = 0; j < n; ++j, ++l) acc[l] += term(j);
+  for (int width = kRowLanes / 2; width > 0; width /= 2) {
+    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+  }
+  return acc[0];
+}
+
+// Rows [r0, r1): three passes over each (mean, variance about the mean, normalize). The two-pass
+// variance avoids the cancellation of E[x^2] - E[x]^2 on rows with a large mean; the second pass
+// re-reads the row from cache.
+// Two sums of n terms in one pass, each in the lanes and order of rowSum.
+template <typename Terms>
+inline void rowSum2(int64_t n, const Terms& terms, float* sumA, float* sumB) {
+  float a[kRowLanes] = {}, b[kRowLanes] = {};
+  int64_t j = 0;
+  for (; j + kRowLanes <= n; j += kRowLanes) {
+    for (int l = 0; l < kRowLanes; ++l) terms(j + l, &a[l], &b[l]);
+  }
+  for (int l = 0; j < n; ++j, ++l) terms(j, &a[l], &b[l]);
+  for (int width = kRowLanes / 2; width > 0; width /= 2) {
+    for (int l = 0; l < width; ++l) {
+      a[l] += a[l + width];
+      b[l] += b[l + width];
+    }
+  }
+  *sumA = a[0];
+  *sumB = b[0];
+}
+
+template <typename T>
+void normFwdRows(const NormFwdRows& p, const T* x0, T* y0, int64_t r0, int64_t r1) {
+  const int64_t d = p.dim;
+  const float invD = 1.0f / static_cast<float>(d);
+  const float* __restrict scale = p.scale;
+  const float* __restrict bias = p.bias;
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict x = x0 + r * d;
+    T* __restrict y = y0 + r * d;
+    float mu = 0.0f;
+    if (p.center) mu = rowSum(d, [&](int64_t j) { return isaLoad(x, j); }) * invD;
+    const float var = rowSum(d, [&](int64_t j) {
+                        float c = isaLoad(x, j) - mu;
+                        return c * c;
+                      }) * invD;
+    const float rs = 1.0f / __builtin_sqrtf(var + p.eps);
+    if (bias) {
+      for (int64_t j = 0; j < d; ++j) isaStore(y, j, (isaLoad(x, j) - mu) * rs * scale[j] + bias[j]);
+    } else {
+      for (int64_t j = 0; j < d; ++j) isaStore(y, j, (isaLoad(x, j) - mu) * rs * scale[j]);
+    }
+    if (p.mean) p.mean[r] = mu;
+    if (p.rstd) p.rstd[r] = rs;
+  }
+}
+
+// Rows [r0, r1): dx of each, and the block's partial sums of dy * xhat and dy (overwritten;
+// dbiasPart may be nullptr). Two passes over each row, both from cache: the sums mean(g xhat) and
+// mean(g), then dx and the partials; xhat and g = dy * scale are recomputed rather than stored.
+template <typename T>
+void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_t r0, int64_t r1,
+                 float* dscalePart, float* dbiasPart) {
+  const int64_t d = p.dim;
+  const float invD = 1.0f / static_cast<float>(d);
+  const float* __restrict scale = p.scale;
+  float* __restrict ds = dscalePart;
+  float* __restrict db = dbiasPart;
+  for (int64_t j = 0; j < d; ++j) ds[j] = 0.0f;
+  if (db) {
+    for (int64_t j = 0; j < d; ++j) db[j] = 0.0f;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict x = x0 + r * d;
+    const T* __restrict dy = dy0 + r * d;
+    T* __restrict dx = dx0 + r * d;
+    const float mu = p.center ? p.mean[r] : 0.0f;
+    const float rs = p.rstd[r];
+    float sumGx, sumG;
+    rowSum2(
+        d,
+        [&](int64_t j, float* gx, float* g) {
+          const float gj = isaLoad(dy, j) * scale[j];
+          *gx += gj * ((isaLoad(x, j) - mu) * rs);
+          *g += gj;
+        },
+        &sumGx, &sumG);
+    const float meanGx = sumGx * invD;
+    const float meanG = p.center ? sumG * invD : 0.0f;
+    for (int64_t j = 0; j < d; ++j) {
+      const float dyj = isaLoad(dy, j);
+      const float h = (isaLoad(x, j) - mu) * rs;
+      isaStore(dx, j, rs * (dyj * scale[j] - meanG - h * meanGx));
+      ds[j] += dyj * h;
+    }
+    if (db) {
+      for (int64_t j = 0; j < d; ++j) db[j] += isaLoad(dy, j);
+    }
+  }
+}
+
+}  // namespace
+
+// The same rows compiled with AVX-512 (layer_norm_avx512.cc); call only when activeIsa() >= Avx512.
+void normFwdRowsAvx512(const NormFwdRows& p, const float* x, float* y, int64_t r0, int64_t r1);
+void normFwdRowsAvx512(const NormFwdRows& p, const uint16_t* x, uint16_t* y, int64_t r0, int64_t r1);
+void normBwdRowsAvx512(const NormBwdRows& p, const float* x, const float* dy, float* dx, int64_t r0,
+                       int64_t r1, float* dscalePart, float* dbiasPart);
+void normBwdRowsAvx512(const NormBwdRows& p, const uint16_t* x, const uint16_t* dy, uint16_t* dx,
+                       int64_t r0, int64_t r1, float* dscalePart, float* dbiasPart);
+
+}  // namespace vit::cpu

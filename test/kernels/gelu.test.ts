@@ -1,0 +1,292 @@
+// gelu_fwd / gelu_bwd (native/cpu/gelu.cc) through gelu and geluBackward, against the float64
+// references of test/helpers/norm-reference.ts and central finite differences.
+//
+// Tolerances (f32 math inside; the conditioning of the functions in their argument sets the scale):
+//   tanh form, f32: |err| <= 2^-20 (1 + |z|) * |ref| (+ 2^-126: results below the normal range
+//                   flush to zero), z = 2 sqrt(2/pi) (x + 0.044715 x^3): the argument of the
+//                   logistic function is computed in f32, and sigmoid's relative sensitivity to it
+//                   is |z| at most.
+//   erf form, f32:  |err| <= 2^-20 (1 + x^2) * |ref| (+ 2^-126): erfc(y)'s relative sensitivity to
+//                   its argument grows like 2 y^2 = x^2.
+//   backward:       the same factors times |dy| (|term 1| + |term 2|) of gelu' = term 1 + term 2,
+//                   so the zero of gelu' near x = -0.75 (where the terms cancel) is bounded fairly.
+//   bf16 storage:   the f32 bound + 2^-8 |ref| (one rounding of the output, 2^-9).
+//   finite differences of the float64 forward (h = 1e-6 (1 + |x|)): the backward bound + 1e-7 scale.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+import { gelu, geluBackward, openDevice, Vit22bError, type Device } from '../../lib';
+import { thrownBy } from '../helpers/errors';
+import { decodeBf16 } from '../helpers/float-reference';
+import { erf, erfc, geluGradTerms, geluRef, geluZ } from '../helpers/norm-reference';
+import { mulberry32, randomF32Array } from '../helpers/prng';
+import { upload, valuesOf, violation, type Storage } from './norm-data';
+
+type Form = 'tanh' | 'erf';
+const TINY = 2 ** -126;
+
+let device: Device;
+beforeAll(() => {
+  device = openDevice({ device: 'cpu' });
+});
+afterAll(() => {
+  expect(device.stats()).toMatchObject({ liveBuffers: 0, reclaimedByGc: 0 });
+  device.dispose();
+});
+
+function conditioning(x: number, form: Form): number {
+  return 2 ** -20 * (form === 'tanh' ? 1 + Math.abs(geluZ(x)) : 1 + x * x);
+}
+
+interface GeluCase {
+  shape: number[];
+  dtype: Storage;
+  form: Form;
+  columns?: [number, number];
+  seed: number;
+}
+
+/** Runs forward and backward; returns inputs and outputs as the device holds them. */
+function runCase(c: GeluCase): { x: Float64Array; dy: Float64Array; y: Float64Array; dx: Float64Array } {
+  const rng = mulberry32(c.seed);
+  const n = c.shape.reduce((a, b) => a * b, 1);
+  // |x| in [2^-10, 16): the linear region, the bend, and both tails (gelu(-16) underflows f32).
+  const x = upload(device, c.dtype, c.shape, randomF32Array(rng, n, -10, 3));
+  const dy = upload(device, c.dtype, c.shape, randomF32Array(rng, n, -3, 1));
+  const y = device.alloc(c.dtype, c.shape);
+  const dx = device.alloc(c.dtype, c.shape);
+  try {
+    const options = { form: c.form, ...(c.columns ? { columns: c.columns } : {}) };
+    gelu(device, x.t, y, options);
+    geluBackward(device, x.t, dy.t, dx, options);
+    return { x: x.v, dy: dy.v, y: valuesOf(y), dx: valuesOf(dx) };
+  } finally {
+    for (const t of [x.t, dy.t, y, dx]) t.dispose();
+  }
+}
+
+function inRange(c: GeluCase, i: number): boolean {
+  if (!c.columns) return true;
+  const col = i % c.shape[c.shape.length - 1]!;
+  return col >= c.columns[0] && col < c.columns[1];
+}
+
+function checkAgainstReference(c: GeluCase): string[] {
+  return checkRun(c, runCase(c));
+}
+
+function checkRun(c: GeluCase, run: { x: Float64Array; dy: Float64Array; y: Float64Array; dx: Float64Array }): string[] {
+  const n = run.x.length;
+  const yRef = new Float64Array(n), dxRef = new Float64Array(n), dxScale = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = run.x[i]!;
+    if (!inRange(c, i)) {
+      yRef[i] = x; // copied through: exactly
+      dxRef[i] = run.dy[i]!;
+      continue;
+    }
+    yRef[i] = geluRef(x, c.form);
+    const [a, b] = geluGradTerms(x, c.form);
+    dxRef[i] = run.dy[i]! * (a + b);
+    dxScale[i] = Math.abs(run.dy[i]!) * (Math.abs(a) + Math.abs(b));
+  }
+  const store = (ref: number): number => (c.dtype === 'bf16' ? 2 ** -8 * Math.abs(ref) : 0);
+  const found = [
+    violation('y', run.y, yRef, (i) => (inRange(c, i) ? conditioning(run.x[i]!, c.form) * Math.abs(yRef[i]!) + TINY + store(yRef[i]!) : 0)),
+    violation('dx', run.dx, dxRef, (i) => (inRange(c, i) ? conditioning(run.x[i]!, c.form) * dxScale[i]! + TINY + store(dxRef[i]!) : 0)),
+  ];
+  return found.filter((v): v is string => v !== null).map((v) => `${JSON.stringify(c)}: ${v}`);
+}
+
+const SHAPES: number[][] = [[1], [3], [17], [129], [1, 1031], [3, 17, 129], [70001]];
+const FORMS: Form[] = ['tanh', 'erf'];
+
+describe('gelu against the float64 reference', () => {
+  test('the erf / erfc reference matches tabulated values', () => {
+    // Abramowitz & Stegun table 7.1 and the DLMF: erf(0.5), erf(1), erf(2), erfc(3), erfc(5).
+    expect(Math.abs(erf(0.5) - 0.5204998778130465)).toBeLessThan(1e-15);
+    expect(Math.abs(erf(1) - 0.8427007929497149)).toBeLessThan(1e-15);
+    expect(Math.abs(erf(2) - 0.9953222650189527)).toBeLessThan(1e-15);
+    expect(Math.abs(erfc(3) / 2.209049699858544e-5 - 1)).toBeLessThan(1e-13);
+    expect(Math.abs(erfc(5) / 1.5374597944280349e-12 - 1)).toBeLessThan(1e-13);
+    expect(Math.abs(erfc(-1) - 1.8427007929497148)).toBeLessThan(1e-15);
+  });
+
+  test.each(FORMS)('%s form, f32 and bf16, all shapes', (form) => {
+    const errors = SHAPES.flatMap((shape, i) =>
+      (['f32', 'bf16'] as const).flatMap((dtype) => checkAgainstReference({ shape, dtype, form, seed: 10 * i + (dtype === 'f32' ? 1 : 2) })),
+    );
+    expect(errors).toEqual([]);
+  });
+
+  test.each(FORMS)('%s form on a column range (the fused QKV + MLP-in output), f32 and bf16', (form) => {
+    // [B, T, 3D + F] with D = 5, F = 23: GELU on the last 23 columns only; also empty, full, one
+    // column at either end, and a 1-column matrix; sizes large enough to run on every thread.
+    const cases: [number[], [number, number]][] = [
+      [[2, 7, 38], [15, 38]],
+      [[17, 38], [0, 0]],
+      [[17, 38], [38, 38]],
+      [[3, 38], [0, 38]],
+      [[129, 17], [0, 1]],
+      [[129, 17], [16, 17]],
+      [[33, 1], [0, 1]],
+      [[601, 257], [100, 229]],
+    ];
+    const errors = cases.flatMap(([shape, columns], i) =>
+      (['f32', 'bf16'] as const).flatMap((dtype) => checkAgainstReference({ shape, dtype, form, columns, seed: 300 + i })),
+    );
+    expect(errors).toEqual([]);
+  });
+
+  test('the two forms really differ (so each test above saw its own form)', () => {
+    const a = runCase({ shape: [64], dtype: 'f32', form: 'tanh', seed: 9 });
+    const b = runCase({ shape: [64], dtype: 'f32', form: 'erf', seed: 9 });
+    const maxDiff = Math.max(...a.y.map((v, i) => Math.abs(v - b.y[i]!)));
+    expect(maxDiff).toBeGreaterThan(1e-5);
+  });
+
+  test('in place: y may be x, dx may be dy', () => {
+    const rng = mulberry32(77);
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const x = upload(device, dtype, [9, 20], randomF32Array(rng, 180, -4, 2));
+      const dy = upload(device, dtype, [9, 20], randomF32Array(rng, 180, -2, 1));
+      const y = device.alloc(dtype, [9, 20]), dx = device.alloc(dtype, [9, 20]);
+      const opts = { columns: [4, 13] as [number, number] };
+      gelu(device, x.t, y, opts);
+      geluBackward(device, x.t, dy.t, dx, opts);
+      geluBackward(device, x.t, dy.t, dy.t, opts);
+      gelu(device, x.t, x.t, opts);
+      expect(x.t.download()).toEqual(y.download());
+      expect(dy.t.download()).toEqual(dx.download());
+      for (const t of [x.t, dy.t, y, dx]) t.dispose();
+    }
+  });
+});
+
+describe('gelu backward against finite differences', () => {
+  test.each(FORMS)('%s form, f32 and bf16', (form) => {
+    const errors: string[] = [];
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const run = runCase({ shape: [200], dtype, form, seed: 900 });
+      for (let i = 0; i < run.x.length; i++) {
+        const x = run.x[i]!;
+        const h = 1e-6 * (1 + Math.abs(x));
+        const fd = (run.dy[i]! * (geluRef(x + h, form) - geluRef(x - h, form))) / (2 * h);
+        const [a, b] = geluGradTerms(x, form);
+        const scale = Math.abs(run.dy[i]!) * (Math.abs(a) + Math.abs(b));
+        const tol = conditioning(x, form) * scale + 1e-7 * scale + TINY + (dtype === 'bf16' ? 2 ** -8 * Math.abs(fd) : 0);
+        if (!(Math.abs(run.dx[i]! - fd) <= tol)) errors.push(`${dtype} x=${x}: dx ${run.dx[i]}, finite difference ${fd}, tolerance ${tol}`);
+      }
+    }
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('typed errors', () => {
+  function expectErr(fn: () => void, code: string, expected?: string, received?: string): void {
+    const e = thrownBy(fn);
+    expect(e).toBeInstanceOf(Vit22bError);
+    expect(e).toMatchObject({ code, ...(expected !== undefined ? { expected } : {}), ...(received !== undefined ? { received } : {}) });
+  }
+
+  test('from the TypeScript wrappers', () => {
+    const x = device.alloc('f32', [4, 6]), y = device.alloc('f32', [4, 6]), yb = device.alloc('bf16', [4, 6]);
+    const y5 = device.alloc('f32', [4, 5]), xi = device.alloc('i32', [4, 6]), s = device.alloc('f32', []);
+    expectErr(() => gelu(device, x, yb), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
+    expectErr(() => gelu(device, xi, y), 'ERR_DTYPE_MISMATCH', 'f32 | bf16', 'i32');
+    expectErr(() => gelu(device, x, y5), 'ERR_SHAPE_MISMATCH', '[4, 6]', '[4, 5]');
+    expectErr(() => gelu(device, s, s), 'ERR_SHAPE_MISMATCH', '[..., cols]', '[]');
+    expectErr(() => gelu(device, x, y, { form: 'exact' as 'erf' }), 'ERR_INVALID_ARGUMENT', "'tanh' | 'erf'", 'exact');
+    expectErr(() => gelu(device, x, y, { columns: [4, 7] }), 'ERR_INVALID_ARGUMENT', '0 <= begin <= end <= 6', '[4, 7)');
+    expectErr(() => gelu(device, x, y, { columns: [5, 4] }), 'ERR_INVALID_ARGUMENT', '0 <= begin <= end <= 6', '[5, 4)');
+    expectErr(() => gelu(device, x, y, { columns: [1.5, 4] }), 'ERR_INVALID_ARGUMENT');
+    expectErr(() => gelu(device, x, y, { columns: [1] as unknown as [number, number] }), 'ERR_INVALID_ARGUMENT', '[begin, end]');
+    expectErr(() => geluBackward(device, x, y, yb), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
+    expectErr(() => geluBackward(device, x, y5, y), 'ERR_SHAPE_MISMATCH', '[4, 6]', '[4, 5]');
+    for (const t of [x, y, yb, y5, xi, s]) t.dispose();
+    expectErr(() => gelu(device, x, y), 'ERR_DISPOSED');
+  });
+
+  test('from the native launcher', () => {
+    const base = (patch: Record<string, unknown>, names: string[]): Record<string, unknown> => {
+      const s: Record<string, unknown> = { dtype: 'f32', form: 'tanh', rows: 4, cols: 6, colBegin: 1, colEnd: 5 };
+      for (const name of names) if (!(name in patch)) s[name] = device.native.alloc(96);
+      return { ...s, ...patch };
+    };
+    const expectNative = (kernel: 'gelu_fwd' | 'gelu_bwd', patch: Record<string, unknown>, code: string, expected?: string, received?: string): void => {
+      const s = base(patch, kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
+      try {
+        expectErr(() => device.native.launch(kernel, s), code, expected, received);
+      } finally {
+        for (const v of Object.values(s)) {
+          if (typeof v === 'object' && v !== null && !(v as { disposed: boolean }).disposed) (v as { dispose(): void }).dispose();
+        }
+      }
+    };
+    for (const kernel of ['gelu_fwd', 'gelu_bwd'] as const) {
+      const ok = base({}, kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
+      device.native.launch(kernel, ok); // the baseline is valid
+      for (const v of Object.values(ok)) if (typeof v === 'object') (v as { dispose(): void }).dispose();
+      expectNative(kernel, { rows: 5 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
+      expectNative(kernel, { rows: 2 ** 40, cols: 2 ** 40, colEnd: 2 }, 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
+      expectNative(kernel, { colEnd: 7 }, 'ERR_INVALID_ARGUMENT', '0 <= colBegin <= colEnd <= 6', '[1, 7)');
+      expectNative(kernel, { colBegin: 6 }, 'ERR_INVALID_ARGUMENT', '0 <= colBegin <= colEnd <= 6', '[6, 5)');
+      expectNative(kernel, { colBegin: -1 }, 'ERR_INVALID_ARGUMENT');
+      expectNative(kernel, { form: 'fast' }, 'ERR_INVALID_ARGUMENT', 'tanh | erf', 'fast');
+      expectNative(kernel, { dtype: 'u8' }, 'ERR_DTYPE_MISMATCH', 'f32 or bf16', 'u8');
+      expectNative(kernel, { x: 3 }, 'ERR_INVALID_ARGUMENT', 'BufferHandle', 'number');
+      const gone = device.native.alloc(96);
+      gone.dispose();
+      expectNative(kernel, { x: gone }, 'ERR_DISPOSED');
+      const other = openDevice({ device: 'cpu' });
+      expectNative(kernel, { x: other.native.alloc(96) }, 'ERR_DEVICE_MISMATCH');
+      other.dispose();
+    }
+    const x = device.native.alloc(96);
+    expectNative('gelu_bwd', { x, dx: x }, 'ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('in a child process', () => {
+  const child = path.join(__dirname, 'norms-child.cjs');
+  type ChildOut = Record<string, string> & { cases: { dtype: Storage; form: Form; shape: number[]; columns?: [number, number] }[] };
+  function runChild(env: Record<string, string | undefined>): ChildOut {
+    const childEnv = { ...process.env };
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) delete childEnv[k];
+      else childEnv[k] = v;
+    }
+    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env: childEnv, maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as ChildOut;
+  }
+  function decode(b64: string, dtype: Storage): Float64Array {
+    const bytes = Buffer.from(b64, 'base64');
+    if (dtype === 'f32') return Float64Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    return Float64Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), (b) => decodeBf16(b));
+  }
+
+  test('results are bitwise identical for 1, 3 and the default thread count', () => {
+    const reference = runChild({ VIT22B_NUM_THREADS: undefined });
+    expect(reference.cases).toHaveLength(4);
+    for (const threads of ['1', '3']) expect(runChild({ VIT22B_NUM_THREADS: threads })).toEqual(reference);
+  });
+
+  // The baseline build of gelu_math.h (scalar / avx2 caps) and its AVX-512 build may differ in the
+  // last bits (the AVX-512 build may fuse multiply-adds); each must meet the reference bound.
+  test.each(['scalar', 'avx2', 'avx512'])('every ISA path meets the reference bound (VIT22B_CPU_ISA=%s)', (isa) => {
+    const out = runChild({ VIT22B_CPU_ISA: isa });
+    const errors = out.cases.flatMap((c, i) => {
+      const run = { x: decode(out[`${i}-x`]!, c.dtype), dy: decode(out[`${i}-dy`]!, c.dtype), y: decode(out[`${i}-y`]!, c.dtype), dx: decode(out[`${i}-dx`]!, c.dtype) };
+      expect(run.x.length).toBe(c.shape[0]! * c.shape[1]!);
+      return checkRun({ ...c, seed: 0 }, run);
+    });
+    expect(errors).toEqual([]);
+  });
+
+  test('the child really reads VIT22B_CPU_ISA: an unknown value is ERR_INVALID_ARGUMENT', () => {
+    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env: { ...process.env, VIT22B_CPU_ISA: 'sse9' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('ERR_INVALID_ARGUMENT');
+  });
+});

@@ -182,7 +182,7 @@ void launchAttentionFwd(Napi::Env env, const Napi::Object& spec,
   a.v = at(v, "read"), a.vStrides = v.strides;
   a.o = at(o, "write"), a.oStrides = o.strides;
   a.lse = static_cast<float*>(lse->data("write"));
-  device->backend->kernels().attention_fwd(device->backend->stream(), a);
+  device->backend->kernels().attentionFwd(device->backend->stream(), a);
 }
 
 void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
@@ -222,7 +222,7 @@ void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
   a.dQ = at(dQ, "write"), a.dQStrides = dQ.strides;
   a.dK = at(dK, "write"), a.dKStrides = dK.strides;
   a.dV = at(dV, "write"), a.dVStrides = dV.strides;
-  device->backend->kernels().attention_bwd(device->backend->stream(), a);
+  device->backend->kernels().attentionBwd(device->backend->stream(), a);
 }
 
 }  // namespace

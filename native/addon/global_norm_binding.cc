@@ -57,7 +57,7 @@ void launchGlobalNorm(Napi::Env env, const Napi::Object& spec, const std::shared
   a.sizes = counts.data();
   a.buffers = data.data();
   a.out = static_cast<float*>(out->data("write"));
-  device->backend->kernels().global_norm(device->backend->stream(), a);
+  device->backend->kernels().globalNorm(device->backend->stream(), a);
 }
 
 }  // namespace

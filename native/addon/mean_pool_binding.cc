@@ -22,7 +22,7 @@ void launchMeanPool(Napi::Env env, const Napi::Object& spec, const std::shared_p
   requireDistinct(op, "y", y, {x});
   a.x = x->data("read");
   a.y = y->data("write");
-  device->backend->kernels().mean_pool(device->backend->stream(), a);
+  device->backend->kernels().meanPool(device->backend->stream(), a);
 }
 
 void launchMeanPoolBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
@@ -38,7 +38,7 @@ void launchMeanPoolBwd(Napi::Env env, const Napi::Object& spec, const std::share
   requireDistinct(op, "dx", dx, {dy});
   a.dy = dy->data("read");
   a.dx = dx->data("write");
-  device->backend->kernels().mean_pool_bwd(device->backend->stream(), a);
+  device->backend->kernels().meanPoolBwd(device->backend->stream(), a);
 }
 
 }  // namespace

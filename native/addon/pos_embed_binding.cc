@@ -22,7 +22,7 @@ void launchPosEmbedAdd(Napi::Env env, const Napi::Object& spec, const std::share
   requireDistinct(op, "x", x, {pos});
   a.x = x->data("write");
   a.pos = pos->data("read");
-  device->backend->kernels().pos_embed_add(device->backend->stream(), a);
+  device->backend->kernels().posEmbedAdd(device->backend->stream(), a);
 }
 
 void launchPosEmbedBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
@@ -38,7 +38,7 @@ void launchPosEmbedBwd(Napi::Env env, const Napi::Object& spec, const std::share
   requireDistinct(op, "dpos", dpos, {dx});
   a.dx = dx->data("read");
   a.dpos = dpos->data("write");
-  device->backend->kernels().pos_embed_bwd(device->backend->stream(), a);
+  device->backend->kernels().posEmbedBwd(device->backend->stream(), a);
 }
 
 }  // namespace

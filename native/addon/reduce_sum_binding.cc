@@ -19,7 +19,7 @@ void launchReduceSum(Napi::Env env, const Napi::Object& spec, const std::shared_
   requireDistinct(op, "out", out, {x});
   a.x = x->data("read");
   a.out = static_cast<float*>(out->data("write"));
-  device->backend->kernels().reduce_sum(device->backend->stream(), a);
+  device->backend->kernels().reduceSum(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ void launchSigmoidXent(Napi::Env env, const Napi::Object& spec, const std::share
   a.targets = static_cast<const float*>(targets->data("read"));
   a.loss = static_cast<float*>(loss->data("write"));
   a.dlogits = dlogits ? dlogits->data("write") : nullptr;
-  device->backend->kernels().sigmoid_xent(device->backend->stream(), a);
+  device->backend->kernels().sigmoidXent(device->backend->stream(), a);
 }
 
 }  // namespace

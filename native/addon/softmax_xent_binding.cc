@@ -31,7 +31,7 @@ void launchSoftmaxXent(Napi::Env env, const Napi::Object& spec, const std::share
   a.labels = static_cast<const int32_t*>(labels->data("read"));
   a.loss = static_cast<float*>(loss->data("write"));
   a.dlogits = dlogits ? dlogits->data("write") : nullptr;
-  device->backend->kernels().softmax_xent(device->backend->stream(), a);
+  device->backend->kernels().softmaxXent(device->backend->stream(), a);
 }
 
 }  // namespace

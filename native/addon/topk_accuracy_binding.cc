@@ -34,7 +34,7 @@ void launchTopkAccuracy(Napi::Env env, const Napi::Object& spec, const std::shar
   a.logits = logits->data("read");
   a.labels = static_cast<const int32_t*>(labels->data("read"));
   a.counts = static_cast<int32_t*>(counts->data("write"));
-  device->backend->kernels().topk_accuracy(device->backend->stream(), a);
+  device->backend->kernels().topkAccuracy(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -413,20 +413,20 @@ struct RandomInitArgs {
 #define VIT_KERNELS(X)          \
   X(Axpby, axpby, AxpbyArgs)    \
   X(Gemm, gemm, GemmArgs)        \
-  X(AttentionFwd, attention_fwd, AttentionFwdArgs) \
-  X(AttentionBwd, attention_bwd, AttentionBwdArgs) \
-  X(SoftmaxXent, softmax_xent, SoftmaxXentArgs) \
-  X(SigmoidXent, sigmoid_xent, SigmoidXentArgs) \
-  X(TopkAccuracy, topk_accuracy, TopkAccuracyArgs) \
-  X(ReduceSum, reduce_sum, ReduceSumArgs) \
-  X(GlobalNorm, global_norm, GlobalNormArgs) \
+  X(AttentionFwd, attentionFwd, AttentionFwdArgs) \
+  X(AttentionBwd, attentionBwd, AttentionBwdArgs) \
+  X(SoftmaxXent, softmaxXent, SoftmaxXentArgs) \
+  X(SigmoidXent, sigmoidXent, SigmoidXentArgs) \
+  X(TopkAccuracy, topkAccuracy, TopkAccuracyArgs) \
+  X(ReduceSum, reduceSum, ReduceSumArgs) \
+  X(GlobalNorm, globalNorm, GlobalNormArgs) \
   X(Cast, cast, CastArgs) \
-  X(MeanPool, mean_pool, MeanPoolArgs) \
-  X(MeanPoolBwd, mean_pool_bwd, MeanPoolBwdArgs) \
+  X(MeanPool, meanPool, MeanPoolArgs) \
+  X(MeanPoolBwd, meanPoolBwd, MeanPoolBwdArgs) \
   X(Patchify, patchify, PatchifyArgs) \
   X(Unpatchify, unpatchify, PatchifyArgs) \
-  X(PosEmbedAdd, pos_embed_add, PosEmbedAddArgs) \
-  X(PosEmbedBwd, pos_embed_bwd, PosEmbedBwdArgs) \
+  X(PosEmbedAdd, posEmbedAdd, PosEmbedAddArgs) \
+  X(PosEmbedBwd, posEmbedBwd, PosEmbedBwdArgs) \
   X(Adamw, adamw, AdamwArgs)     \
   X(AdamwMulti, adamwMulti, AdamwMultiArgs) \
   X(Adafactor, adafactor, AdafactorArgs) \

@@ -9,7 +9,7 @@
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
-#include "addon/spec_operands.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -19,7 +19,7 @@ namespace {
 constexpr const char* kKernel = "adafactor";
 
 void requireAbsent(const Napi::Object& spec, const char* name, const char* why) {
-  if (!specHas(spec, name)) return;
+  if (!hasProp(spec, name)) return;
   throw Error(ErrorCode::InvalidArgument, std::string("adafactor ") + name + " must be absent " + why,
               "no " + std::string(name), "a " + std::string(name) + " buffer");
 }
@@ -30,35 +30,31 @@ void launchAdafactor(Napi::Env env, const Napi::Object& spec,
   a.rows = countProp(spec, "rows");
   a.cols = countProp(spec, "cols");
   a.factored = boolProp(spec, "factored");
-  a.gradType = specStorageType(spec, kKernel, "gradType");
-  a.momentumType = specStorageType(spec, kKernel, "momentumType");
-  int64_t n;
-  if (__builtin_mul_overflow(a.rows, a.cols, &n)) {
-    throw Error(ErrorCode::ShapeMismatch, "adafactor rows * cols overflows", "rows * cols < 2^63",
-                std::to_string(a.rows) + " x " + std::to_string(a.cols));
-  }
-  a.lr = static_cast<float>(specScalar(spec, kKernel, "lr", 0, 1e30));
-  a.lrMult = static_cast<float>(specScalar(spec, kKernel, "lrMult", 0, 1e30));
-  a.weightDecay = static_cast<float>(specScalar(spec, kKernel, "weightDecay", 0, 1e30));
-  a.beta1 = static_cast<float>(specScalar(spec, kKernel, "beta1", 0, 1, true));
-  a.decay = static_cast<float>(specScalar(spec, kKernel, "decay", 0, 1, true));
+  a.gradType = dtypeProp(spec, kKernel, "gradType");
+  a.momentumType = dtypeProp(spec, kKernel, "momentumType");
+  const int64_t n = elementCount(kKernel, {a.rows, a.cols});
+  a.lr = static_cast<float>(scalarProp(spec, kKernel, "lr", 0, 1e30));
+  a.lrMult = static_cast<float>(scalarProp(spec, kKernel, "lrMult", 0, 1e30));
+  a.weightDecay = static_cast<float>(scalarProp(spec, kKernel, "weightDecay", 0, 1e30));
+  a.beta1 = static_cast<float>(scalarProp(spec, kKernel, "beta1", 0, 1, true));
+  a.decay = static_cast<float>(scalarProp(spec, kKernel, "decay", 0, 1, true));
   // eps > 0 keeps 1/sqrt(v) finite for all-zero gradient rows; below FLT_MIN it would flush.
-  a.eps = static_cast<float>(specScalar(spec, kKernel, "eps", 1.1754943508222875e-38, 1e30));
-  a.gradScale = static_cast<float>(specScalar(spec, kKernel, "gradScale", 0, 1e30));
-  a.clipThreshold = static_cast<float>(specScalar(spec, kKernel, "clipThreshold", 0, 1e30));
+  a.eps = static_cast<float>(scalarProp(spec, kKernel, "eps", 1.1754943508222875e-38, 1e30));
+  a.gradScale = static_cast<float>(scalarProp(spec, kKernel, "gradScale", 0, 1e30));
+  a.clipThreshold = static_cast<float>(scalarProp(spec, kKernel, "clipThreshold", 0, 1e30));
 
   int64_t f32Bytes = checkedBytes(kKernel, "param", n, 4);
-  BufferHandle* param = specBuffer(env, spec, kKernel, "param", device, f32Bytes);
-  BufferHandle* grad = specBuffer(env, spec, kKernel, "grad", device,
+  BufferHandle* param = bufferProp(env, spec, kKernel, "param", device, f32Bytes);
+  BufferHandle* grad = bufferProp(env, spec, kKernel, "grad", device,
                                   checkedBytes(kKernel, "grad", n, dtypeSize(a.gradType)));
-  BufferHandle* momentum = specBuffer(env, spec, kKernel, "momentum", device,
+  BufferHandle* momentum = bufferProp(env, spec, kKernel, "momentum", device,
                                       checkedBytes(kKernel, "momentum", n, dtypeSize(a.momentumType)));
   std::vector<std::pair<const char*, BufferHandle*>> written = {{"param", param},
                                                                 {"momentum", momentum}};
   if (a.factored) {
     requireAbsent(spec, "v", "when factored (the second moment is vr and vc)");
-    BufferHandle* vr = specBuffer(env, spec, kKernel, "vr", device, checkedBytes(kKernel, "vr", a.rows, 4));
-    BufferHandle* vc = specBuffer(env, spec, kKernel, "vc", device, checkedBytes(kKernel, "vc", a.cols, 4));
+    BufferHandle* vr = bufferProp(env, spec, kKernel, "vr", device, checkedBytes(kKernel, "vr", a.rows, 4));
+    BufferHandle* vc = bufferProp(env, spec, kKernel, "vc", device, checkedBytes(kKernel, "vc", a.cols, 4));
     written.push_back({"vr", vr});
     written.push_back({"vc", vc});
     a.vr = static_cast<float*>(vr->data("write"));
@@ -66,15 +62,14 @@ void launchAdafactor(Napi::Env env, const Napi::Object& spec,
   } else {
     requireAbsent(spec, "vr", "when not factored (the second moment is v)");
     requireAbsent(spec, "vc", "when not factored (the second moment is v)");
-    BufferHandle* v = specBuffer(env, spec, kKernel, "v", device, f32Bytes);
+    BufferHandle* v = bufferProp(env, spec, kKernel, "v", device, f32Bytes);
     written.push_back({"v", v});
     a.v = static_cast<float*>(v->data("write"));
   }
   for (size_t i = 0; i < written.size(); ++i) {
-    requireDistinct(kKernel, written[i].first, written[i].second, "grad", grad);
+    requireDistinct(kKernel, written[i].first, written[i].second, {grad});
     for (size_t j = i + 1; j < written.size(); ++j) {
-      requireDistinct(kKernel, written[i].first, written[i].second, written[j].first,
-                      written[j].second);
+      requireDistinct(kKernel, written[i].first, written[i].second, {written[j].second});
     }
   }
   a.param = static_cast<float*>(param->data("write"));

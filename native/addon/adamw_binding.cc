@@ -12,7 +12,7 @@
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
-#include "addon/spec_operands.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -27,12 +27,12 @@ AdamwHyper hyperFromJs(const Napi::Object& spec, const char* kernel) {
                 "an integer in [1, 2^53]", std::to_string(step));
   }
   h.step = static_cast<int64_t>(step);
-  h.lr = static_cast<float>(specScalar(spec, kernel, "lr", 0, 1e30));
-  h.beta1 = static_cast<float>(specScalar(spec, kernel, "beta1", 0, 1, true));
-  h.beta2 = static_cast<float>(specScalar(spec, kernel, "beta2", 0, 1, true));
-  h.eps = static_cast<float>(specScalar(spec, kernel, "eps", 0, 1e30));
-  h.weightDecay = static_cast<float>(specScalar(spec, kernel, "weightDecay", 0, 1e30));
-  h.gradScale = static_cast<float>(specScalar(spec, kernel, "gradScale", 0, 1e30));
+  h.lr = static_cast<float>(scalarProp(spec, kernel, "lr", 0, 1e30));
+  h.beta1 = static_cast<float>(scalarProp(spec, kernel, "beta1", 0, 1, true));
+  h.beta2 = static_cast<float>(scalarProp(spec, kernel, "beta2", 0, 1, true));
+  h.eps = static_cast<float>(scalarProp(spec, kernel, "eps", 0, 1e30));
+  h.weightDecay = static_cast<float>(scalarProp(spec, kernel, "weightDecay", 0, 1e30));
+  h.gradScale = static_cast<float>(scalarProp(spec, kernel, "gradScale", 0, 1e30));
   return h;
 }
 
@@ -45,20 +45,17 @@ TensorOperands tensorFromJs(Napi::Env env, const Napi::Object& t, const char* ke
                             const std::shared_ptr<DeviceState>& device) {
   TensorOperands o;
   o.tensor.n = countProp(t, "n");
-  o.tensor.gradType = specStorageType(t, kernel, "gradType");
+  o.tensor.gradType = dtypeProp(t, kernel, "gradType");
   int64_t f32Bytes = checkedBytes(kernel, "param", o.tensor.n, 4);
   int64_t gradBytes =
       checkedBytes(kernel, "grad", o.tensor.n, static_cast<int64_t>(dtypeSize(o.tensor.gradType)));
-  o.param = specBuffer(env, t, kernel, "param", device, f32Bytes);
-  o.grad = specBuffer(env, t, kernel, "grad", device, gradBytes);
-  o.m = specBuffer(env, t, kernel, "m", device, f32Bytes);
-  o.v = specBuffer(env, t, kernel, "v", device, f32Bytes);
-  requireDistinct(kernel, "param", o.param, "grad", o.grad);
-  requireDistinct(kernel, "param", o.param, "m", o.m);
-  requireDistinct(kernel, "param", o.param, "v", o.v);
-  requireDistinct(kernel, "m", o.m, "grad", o.grad);
-  requireDistinct(kernel, "m", o.m, "v", o.v);
-  requireDistinct(kernel, "v", o.v, "grad", o.grad);
+  o.param = bufferProp(env, t, kernel, "param", device, f32Bytes);
+  o.grad = bufferProp(env, t, kernel, "grad", device, gradBytes);
+  o.m = bufferProp(env, t, kernel, "m", device, f32Bytes);
+  o.v = bufferProp(env, t, kernel, "v", device, f32Bytes);
+  requireDistinct(kernel, "param", o.param, {o.grad, o.m, o.v});
+  requireDistinct(kernel, "m", o.m, {o.grad, o.v});
+  requireDistinct(kernel, "v", o.v, {o.grad});
   o.tensor.param = static_cast<float*>(o.param->data("write"));
   o.tensor.grad = o.grad->data("read");
   o.tensor.m = static_cast<float*>(o.m->data("write"));

@@ -12,6 +12,7 @@
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -34,24 +35,6 @@ struct View {
   int64_t rowSpan;  // elements from a token's first head to its last head's end
 };
 
-[[noreturn]] void overflow(const std::string& kernel, const char* name) {
-  throw Error(ErrorCode::ShapeMismatch,
-              kernel + " operand " + name + " spans more than 2^63 bytes",
-              "a footprint below 2^63 bytes", "sizes and strides that overflow 64 bits");
-}
-
-int64_t mulChecked(int64_t a, int64_t b, const std::string& kernel, const char* name) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) overflow(kernel, name);
-  return r;
-}
-
-int64_t addChecked(int64_t a, int64_t b, const std::string& kernel, const char* name) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) overflow(kernel, name);
-  return r;
-}
-
 Napi::Object viewObject(const Napi::Object& spec, const std::string& kernel, const char* name) {
   Napi::Value v = spec.Get(name);
   if (!v.IsObject() || v.IsArray()) {
@@ -62,22 +45,6 @@ Napi::Object viewObject(const Napi::Object& spec, const std::string& kernel, con
   return v.As<Napi::Object>();
 }
 
-BufferHandle* liveBuffer(Napi::Env env, const Napi::Value& v, const std::string& kernel,
-                         const char* name, const std::shared_ptr<DeviceState>& device) {
-  BufferHandle* buf = BufferHandle::unwrapValue(env, v, name);
-  buf->data("use");  // ERR_DISPOSED before anything else is said about it
-  buf->requireOn(device, kernel + " operand " + name);
-  return buf;
-}
-
-void requireFits(BufferHandle* buf, int64_t needBytes, const std::string& kernel, const char* name) {
-  if (static_cast<uint64_t>(needBytes) > buf->bytes()) {
-    throw Error(ErrorCode::ShapeMismatch,
-                kernel + " operand " + name + " is too small for its shape, offset and strides",
-                ">= " + std::to_string(needBytes) + " bytes", std::to_string(buf->bytes()) + " bytes");
-  }
-}
-
 // Reads one [B, tokens, H, Dh] view and checks that the buffer holds its last element.
 View readView(Napi::Env env, const Napi::Object& spec, const std::string& kernel, const char* name,
               const Dims& d, int64_t tokens, DType dtype, const std::shared_ptr<DeviceState>& device) {
@@ -86,17 +53,18 @@ View readView(Napi::Env env, const Napi::Object& spec, const std::string& kernel
   v.strides.batch = countProp(o, "batchStride");
   v.strides.token = countProp(o, "tokenStride");
   v.strides.head = countProp(o, "headStride");
-  v.buffer = liveBuffer(env, o.Get("buffer"), kernel, name, device);
-  v.rowSpan = addChecked(mulChecked(d.heads > 0 ? d.heads - 1 : 0, v.strides.head, kernel, name),
-                         d.headDim, kernel, name);
+  // The buffer's type, disposal and device are checked before its footprint, its size after.
+  Napi::Value buffer = o.Get("buffer");
+  bufferOperand(env, buffer, kernel, name, device, 0);
+  const Footprint f{kernel, std::string("operand ") + name, "sizes and strides that overflow 64 bits"};
+  v.rowSpan = f.add(f.mul(d.heads > 0 ? d.heads - 1 : 0, v.strides.head), d.headDim);
   int64_t needBytes = 0;
   if (d.batch > 0 && tokens > 0 && d.heads > 0) {
-    int64_t last = addChecked(mulChecked(d.batch - 1, v.strides.batch, kernel, name),
-                              mulChecked(tokens - 1, v.strides.token, kernel, name), kernel, name);
-    last = addChecked(addChecked(last, v.offset, kernel, name), v.rowSpan, kernel, name);
-    needBytes = mulChecked(last, static_cast<int64_t>(dtypeSize(dtype)), kernel, name);
+    int64_t last = f.add(f.mul(d.batch - 1, v.strides.batch), f.mul(tokens - 1, v.strides.token));
+    last = f.add(f.add(last, v.offset), v.rowSpan);
+    needBytes = f.mul(last, static_cast<int64_t>(dtypeSize(dtype)));
   }
-  requireFits(v.buffer, needBytes, kernel, name);
+  v.buffer = bufferOperand(env, buffer, kernel, name, device, needBytes);
   return v;
 }
 
@@ -140,7 +108,7 @@ void requireDisjointOutputs(const View& x, const View& y, const std::string& ker
   }
 }
 
-void requireDistinct(const View& out, const std::vector<const View*>& inputs, BufferHandle* lse,
+void requireOffInputs(const View& out, const std::vector<const View*>& inputs, BufferHandle* lse,
                      const std::string& kernel) {
   for (const View* in : inputs) {
     if (in->buffer == out.buffer) {
@@ -152,15 +120,6 @@ void requireDistinct(const View& out, const std::vector<const View*>& inputs, Bu
     overlapError(kernel, std::string("output ") + out.name + " shares a buffer with lse",
                  "distinct buffers", "the same buffer");
   }
-}
-
-DType storageType(const Napi::Object& spec, const std::string& kernel) {
-  DType t = parseDType(stringProp(spec, "dtype"));
-  if (t != DType::F32 && t != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, kernel + " dtype must be f32 or bf16", "f32 or bf16",
-                dtypeName(t));
-  }
-  return t;
 }
 
 Dims readDims(const Napi::Object& spec, const std::string& kernel) {
@@ -188,9 +147,10 @@ float readScale(const Napi::Object& spec, const std::string& kernel) {
 // lse: dense f32 [B, H, Tq].
 BufferHandle* readLse(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
                       const Dims& d, const std::shared_ptr<DeviceState>& device) {
-  BufferHandle* buf = liveBuffer(env, spec.Get("lse"), kernel, "lse", device);
-  int64_t n = mulChecked(mulChecked(d.batch, d.heads, kernel, "lse"), d.tq, kernel, "lse");
-  requireFits(buf, mulChecked(n, 4, kernel, "lse"), kernel, "lse");
+  bufferOperand(env, spec.Get("lse"), kernel, "lse", device, 0);
+  const Footprint f{kernel, "operand lse", "sizes and strides that overflow 64 bits"};
+  int64_t needBytes = f.mul(f.mul(f.mul(d.batch, d.heads), d.tq), 4);
+  BufferHandle* buf = bufferOperand(env, spec.Get("lse"), kernel, "lse", device, needBytes);
   return buf;
 }
 
@@ -198,7 +158,7 @@ void launchAttentionFwd(Napi::Env env, const Napi::Object& spec,
                         const std::shared_ptr<DeviceState>& device) {
   const std::string kernel = "attention_fwd";
   AttentionFwdArgs a;
-  a.dtype = storageType(spec, kernel);
+  a.dtype = dtypeProp(spec, kernel, "dtype");
   Dims d = readDims(spec, kernel);
   a.scale = readScale(spec, kernel);
   View q = readView(env, spec, kernel, "q", d, d.tq, a.dtype, device);
@@ -207,7 +167,7 @@ void launchAttentionFwd(Napi::Env env, const Napi::Object& spec,
   View o = readView(env, spec, kernel, "o", d, d.tq, a.dtype, device);
   BufferHandle* lse = readLse(env, spec, kernel, d, device);
   requireNoSelfOverlap(o, d, kernel);
-  requireDistinct(o, {&q, &k, &v}, lse, kernel);
+  requireOffInputs(o, {&q, &k, &v}, lse, kernel);
   for (const View* in : {&q, &k, &v}) {
     if (in->buffer == lse) overlapError(kernel, "output lse shares a buffer with an input",
                                         "distinct buffers", "the same buffer");
@@ -222,14 +182,14 @@ void launchAttentionFwd(Napi::Env env, const Napi::Object& spec,
   a.v = at(v, "read"), a.vStrides = v.strides;
   a.o = at(o, "write"), a.oStrides = o.strides;
   a.lse = static_cast<float*>(lse->data("write"));
-  device->backend->kernels().attention_fwd(device->backend->stream(), a);
+  device->backend->kernels().attentionFwd(device->backend->stream(), a);
 }
 
 void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
                         const std::shared_ptr<DeviceState>& device) {
   const std::string kernel = "attention_bwd";
   AttentionBwdArgs a;
-  a.dtype = storageType(spec, kernel);
+  a.dtype = dtypeProp(spec, kernel, "dtype");
   Dims d = readDims(spec, kernel);
   a.scale = readScale(spec, kernel);
   View q = readView(env, spec, kernel, "q", d, d.tq, a.dtype, device);
@@ -243,7 +203,7 @@ void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
   View dV = readView(env, spec, kernel, "dV", d, d.tk, a.dtype, device);
   for (const View* out : {&dQ, &dK, &dV}) {
     requireNoSelfOverlap(*out, d, kernel);
-    requireDistinct(*out, {&q, &k, &v, &o, &dO}, lse, kernel);
+    requireOffInputs(*out, {&q, &k, &v, &o, &dO}, lse, kernel);
   }
   requireDisjointOutputs(dQ, dK, kernel);
   requireDisjointOutputs(dQ, dV, kernel);
@@ -262,7 +222,7 @@ void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
   a.dQ = at(dQ, "write"), a.dQStrides = dQ.strides;
   a.dK = at(dK, "write"), a.dKStrides = dK.strides;
   a.dV = at(dV, "write"), a.dVStrides = dV.strides;
-  device->backend->kernels().attention_bwd(device->backend->stream(), a);
+  device->backend->kernels().attentionBwd(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 
 #include "addon/args.h"
 #include "addon/kernel_launchers.h"
-#include "addon/row_op_args.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -36,17 +36,17 @@ int64_t readShape(const Napi::Object& spec, DType dtype, const char* kernel, int
                 "[" + std::to_string(*c0) + ", " + std::to_string(*c1) + ")");
   }
   const int64_t elem = static_cast<int64_t>(dtypeSize(dtype));
-  return checkedElements(*rows, *cols, elem, kernel) * elem;
+  return elementCount(kernel, {*rows, *cols}, elem) * elem;
 }
 
 void launchGeluFwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* k = "gelu_fwd";
   GeluFwdArgs a;
-  a.dtype = storageTypeProp(spec, "dtype", k);
+  a.dtype = dtypeProp(spec, k, "dtype");
   a.form = formProp(spec, k);
   const int64_t bytes = readShape(spec, a.dtype, k, &a.rows, &a.cols, &a.colBegin, &a.colEnd);
-  BufferHandle* x = bufferProp(env, spec, "x", device, bytes, k);
-  BufferHandle* y = bufferProp(env, spec, "y", device, bytes, k);
+  BufferHandle* x = bufferProp(env, spec, k, "x", device, bytes);
+  BufferHandle* y = bufferProp(env, spec, k, "y", device, bytes);
   a.x = x->data("read");
   a.y = y->data("write");
   device->backend->kernels().geluFwd(device->backend->stream(), a);
@@ -55,13 +55,13 @@ void launchGeluFwd(Napi::Env env, const Napi::Object& spec, const std::shared_pt
 void launchGeluBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* k = "gelu_bwd";
   GeluBwdArgs a;
-  a.dtype = storageTypeProp(spec, "dtype", k);
+  a.dtype = dtypeProp(spec, k, "dtype");
   a.form = formProp(spec, k);
   const int64_t bytes = readShape(spec, a.dtype, k, &a.rows, &a.cols, &a.colBegin, &a.colEnd);
-  BufferHandle* x = bufferProp(env, spec, "x", device, bytes, k);
-  BufferHandle* dy = bufferProp(env, spec, "dy", device, bytes, k);
-  BufferHandle* dx = bufferProp(env, spec, "dx", device, bytes, k);
-  requireDistinct(dx, "dx", {x}, k);
+  BufferHandle* x = bufferProp(env, spec, k, "x", device, bytes);
+  BufferHandle* dy = bufferProp(env, spec, k, "dy", device, bytes);
+  BufferHandle* dx = bufferProp(env, spec, k, "dx", device, bytes);
+  requireDistinct(k, "dx", dx, {x});
   a.x = x->data("read");
   a.dy = dy->data("read");
   a.dx = dx->data("write");

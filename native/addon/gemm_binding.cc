@@ -5,32 +5,12 @@
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
 
 namespace {
-
-DType storageType(const Napi::Object& spec, const char* name) {
-  DType t = parseDType(stringProp(spec, name));
-  if (t != DType::F32 && t != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string("gemm ") + name + " must be f32 or bf16",
-                "f32 or bf16", dtypeName(t));
-  }
-  return t;
-}
-
-int64_t checkedMul(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) throw std::overflow_error("gemm footprint");
-  return r;
-}
-
-int64_t checkedAdd(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) throw std::overflow_error("gemm footprint");
-  return r;
-}
 
 // A strided-batched matrix operand: `rows` x `cols` stored with leading dimension `ld`, batches
 // `stride` elements apart. Checks ld and returns the bytes its last element ends at.
@@ -47,32 +27,11 @@ int64_t footprintBytes(const Operand& op, int64_t batch, DType type) {
                 std::to_string(op.ld));
   }
   if (batch == 0 || op.rows == 0 || op.cols == 0) return 0;
-  try {
-    int64_t last = checkedAdd(checkedAdd(checkedMul(batch - 1, op.stride),
-                                         checkedMul(op.rows - 1, op.ld)),
-                              op.cols);
-    return checkedMul(last, static_cast<int64_t>(dtypeSize(type)));
-  } catch (const std::overflow_error&) {
-    throw Error(ErrorCode::ShapeMismatch,
-                std::string("gemm operand ") + op.name + " spans more than 2^63 bytes",
-                "a footprint below 2^63 bytes",
-                std::to_string(batch) + " x [" + std::to_string(op.rows) + ", ld " +
-                    std::to_string(op.ld) + "], stride " + std::to_string(op.stride));
-  }
-}
-
-BufferHandle* operandBuffer(Napi::Env env, const Napi::Object& spec, const char* name,
-                            const std::shared_ptr<DeviceState>& device, int64_t needBytes) {
-  BufferHandle* buf = BufferHandle::unwrapValue(env, spec.Get(name), name);
-  buf->data("use");  // ERR_DISPOSED before anything else is said about it
-  buf->requireOn(device, std::string("gemm operand ") + name);
-  if (static_cast<uint64_t>(needBytes) > buf->bytes()) {
-    throw Error(ErrorCode::ShapeMismatch,
-                std::string("gemm operand ") + name + " is too small for the given shape",
-                ">= " + std::to_string(needBytes) + " bytes",
-                std::to_string(buf->bytes()) + " bytes");
-  }
-  return buf;
+  const Footprint f{"gemm", std::string("operand ") + op.name,
+                    std::to_string(batch) + " x [" + std::to_string(op.rows) + ", ld " +
+                        std::to_string(op.ld) + "], stride " + std::to_string(op.stride)};
+  int64_t last = f.add(f.add(f.mul(batch - 1, op.stride), f.mul(op.rows - 1, op.ld)), op.cols);
+  return f.mul(last, static_cast<int64_t>(dtypeSize(type)));
 }
 
 }  // namespace
@@ -80,8 +39,8 @@ BufferHandle* operandBuffer(Napi::Env env, const Napi::Object& spec, const char*
 GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
                         const std::shared_ptr<DeviceState>& device) {
   GemmArgs g;
-  g.abType = storageType(spec, "abType");
-  g.cType = storageType(spec, "cType");
+  g.abType = dtypeProp(spec, "gemm", "abType");
+  g.cType = dtypeProp(spec, "gemm", "cType");
   g.transA = boolProp(spec, "transA");
   g.transB = boolProp(spec, "transB");
   g.m = countProp(spec, "m");
@@ -111,16 +70,12 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
                 "strideC >= " + std::to_string(cSpan), std::to_string(g.strideC));
   }
 
-  BufferHandle* bufA = operandBuffer(env, spec, "a", device, needA);
-  BufferHandle* bufB = operandBuffer(env, spec, "b", device, needB);
-  BufferHandle* bufC = operandBuffer(env, spec, "c", device, needC);
-  BufferHandle* bufBias = nullptr;
-  Napi::Value bias = spec.Get("bias");
-  if (!bias.IsUndefined() && !bias.IsNull()) {
-    int64_t needBias = g.n * static_cast<int64_t>(dtypeSize(g.cType));
-    bufBias = operandBuffer(env, spec, "bias", device, needBias);
-    g.epilogue = GemmEpilogue::Bias;
-  }
+  BufferHandle* bufA = bufferProp(env, spec, "gemm", "a", device, needA);
+  BufferHandle* bufB = bufferProp(env, spec, "gemm", "b", device, needB);
+  BufferHandle* bufC = bufferProp(env, spec, "gemm", "c", device, needC);
+  BufferHandle* bufBias = optionalBufferProp(env, spec, "gemm", "bias", device,
+                                             g.n * static_cast<int64_t>(dtypeSize(g.cType)));
+  if (bufBias) g.epilogue = GemmEpilogue::Bias;
   // Optional fused GELU on a column range after the bias: { geluForm, geluBegin, geluEnd }.
   if (!spec.Get("geluForm").IsUndefined()) {
     std::string form = stringProp(spec, "geluForm");
@@ -138,12 +93,7 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
     }
     g.epilogue = GemmEpilogue::BiasGeluColumns;
   }
-  for (BufferHandle* in : {bufA, bufB, bufBias}) {
-    if (in == bufC) {
-      throw Error(ErrorCode::InvalidArgument, "gemm output C must not be one of its inputs",
-                  "C distinct from A, B and bias", "the same buffer");
-    }
-  }
+  requireDistinct("gemm", "C", bufC, {bufA, bufB, bufBias}, "C distinct from A, B and bias");
   g.a = bufA->data("read");
   g.b = bufB->data("read");
   g.c = bufC->data("write");

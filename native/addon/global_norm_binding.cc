@@ -42,13 +42,13 @@ void launchGlobalNorm(Napi::Env env, const Napi::Object& spec, const std::shared
     Napi::Object entry = Napi::Object::New(env);
     entry.Set("dtype", dtypes.Get(i));
     entry.Set("size", sizes.Get(i));
-    types[i] = dtypeOf(entry, op, "dtype", {DType::F32, DType::BF16});
+    types[i] = dtypeProp(entry, op, "dtype", {DType::F32, DType::BF16});
     counts[i] = countProp(entry, "size");
-    handles[i] = operandValue(env, buffers.Get(i), op, "buffers" + index, device, counts[i], types[i]);
+    handles[i] = bufferOperand(env, buffers.Get(i), op, "buffers" + index, device, {counts[i], types[i]});
   }
-  BufferHandle* out = operandOf(env, spec, op, "out", device, 1, DType::F32);
+  BufferHandle* out = bufferProp(env, spec, op, "out", device, {1, DType::F32});
   for (uint32_t i = 0; i < count; ++i) {
-    requireDistinct(op, out, {handles[i]});
+    requireDistinct(op, "out", out, {handles[i]});
     data[i] = handles[i]->data("read");
   }
   GlobalNormArgs a;
@@ -57,7 +57,7 @@ void launchGlobalNorm(Napi::Env env, const Napi::Object& spec, const std::shared
   a.sizes = counts.data();
   a.buffers = data.data();
   a.out = static_cast<float*>(out->data("write"));
-  device->backend->kernels().global_norm(device->backend->stream(), a);
+  device->backend->kernels().globalNorm(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 
 #include "addon/args.h"
 #include "addon/kernel_launchers.h"
-#include "addon/row_op_args.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -31,26 +31,26 @@ void launchLayerNormFwd(Napi::Env env, const Napi::Object& spec,
                         const std::shared_ptr<DeviceState>& device) {
   const char* k = "layer_norm_fwd";
   LayerNormFwdArgs a;
-  a.dtype = storageTypeProp(spec, "dtype", k);
-  a.paramType = storageTypeProp(spec, "paramType", k);
+  a.dtype = dtypeProp(spec, k, "dtype");
+  a.paramType = dtypeProp(spec, k, "paramType");
   a.rows = countProp(spec, "rows");
   a.dim = countProp(spec, "dim");
   a.eps = epsProp(spec);
   a.center = boolProp(spec, "center");
   const int64_t elem = static_cast<int64_t>(dtypeSize(a.dtype));
   const int64_t pElem = static_cast<int64_t>(dtypeSize(a.paramType));
-  const int64_t xBytes = checkedElements(a.rows, a.dim, elem, k) * elem;
-  const int64_t pBytes = checkedElements(1, a.dim, pElem, k) * pElem;
-  const int64_t statBytes = checkedElements(1, a.rows, 4, k) * 4;
-  BufferHandle* x = bufferProp(env, spec, "x", device, xBytes, k);
-  BufferHandle* scale = bufferProp(env, spec, "scale", device, pBytes, k);
-  BufferHandle* bias = optionalBufferProp(env, spec, "bias", device, pBytes, k);
-  BufferHandle* y = bufferProp(env, spec, "y", device, xBytes, k);
-  BufferHandle* mean = optionalBufferProp(env, spec, "mean", device, statBytes, k);
-  BufferHandle* rstd = optionalBufferProp(env, spec, "rstd", device, statBytes, k);
-  requireDistinct(y, "y", {x, scale, bias, mean, rstd}, k);
-  requireDistinct(mean, "mean", {x, scale, bias, rstd}, k);
-  requireDistinct(rstd, "rstd", {x, scale, bias}, k);
+  const int64_t xBytes = elementCount(k, {a.rows, a.dim}, elem) * elem;
+  const int64_t pBytes = elementCount(k, {1, a.dim}, pElem) * pElem;
+  const int64_t statBytes = elementCount(k, {1, a.rows}, 4) * 4;
+  BufferHandle* x = bufferProp(env, spec, k, "x", device, xBytes);
+  BufferHandle* scale = bufferProp(env, spec, k, "scale", device, pBytes);
+  BufferHandle* bias = optionalBufferProp(env, spec, k, "bias", device, pBytes);
+  BufferHandle* y = bufferProp(env, spec, k, "y", device, xBytes);
+  BufferHandle* mean = optionalBufferProp(env, spec, k, "mean", device, statBytes);
+  BufferHandle* rstd = optionalBufferProp(env, spec, k, "rstd", device, statBytes);
+  requireDistinct(k, "y", y, {x, scale, bias, mean, rstd});
+  requireDistinct(k, "mean", mean, {x, scale, bias, rstd});
+  requireDistinct(k, "rstd", rstd, {x, scale, bias});
   a.x = x->data("read");
   a.scale = scale->data("read");
   a.bias = bias ? bias->data("read") : nullptr;
@@ -64,29 +64,29 @@ void launchLayerNormBwd(Napi::Env env, const Napi::Object& spec,
                         const std::shared_ptr<DeviceState>& device) {
   const char* k = "layer_norm_bwd";
   LayerNormBwdArgs a;
-  a.dtype = storageTypeProp(spec, "dtype", k);
-  a.paramType = storageTypeProp(spec, "paramType", k);
+  a.dtype = dtypeProp(spec, k, "dtype");
+  a.paramType = dtypeProp(spec, k, "paramType");
   a.rows = countProp(spec, "rows");
   a.dim = countProp(spec, "dim");
   a.center = boolProp(spec, "center");
   const int64_t elem = static_cast<int64_t>(dtypeSize(a.dtype));
   const int64_t pElem = static_cast<int64_t>(dtypeSize(a.paramType));
-  const int64_t xBytes = checkedElements(a.rows, a.dim, elem, k) * elem;
-  const int64_t pBytes = checkedElements(1, a.dim, pElem, k) * pElem;
-  const int64_t gradBytes = checkedElements(1, a.dim, 4, k) * 4;
-  const int64_t statBytes = checkedElements(1, a.rows, 4, k) * 4;
-  BufferHandle* x = bufferProp(env, spec, "x", device, xBytes, k);
-  BufferHandle* scale = bufferProp(env, spec, "scale", device, pBytes, k);
+  const int64_t xBytes = elementCount(k, {a.rows, a.dim}, elem) * elem;
+  const int64_t pBytes = elementCount(k, {1, a.dim}, pElem) * pElem;
+  const int64_t gradBytes = elementCount(k, {1, a.dim}, 4) * 4;
+  const int64_t statBytes = elementCount(k, {1, a.rows}, 4) * 4;
+  BufferHandle* x = bufferProp(env, spec, k, "x", device, xBytes);
+  BufferHandle* scale = bufferProp(env, spec, k, "scale", device, pBytes);
   // The mean is read only when centering; RMSNorm's forward saves none.
-  BufferHandle* mean = a.center ? bufferProp(env, spec, "mean", device, statBytes, k) : nullptr;
-  BufferHandle* rstd = bufferProp(env, spec, "rstd", device, statBytes, k);
-  BufferHandle* dy = bufferProp(env, spec, "dy", device, xBytes, k);
-  BufferHandle* dx = bufferProp(env, spec, "dx", device, xBytes, k);
-  BufferHandle* dscale = bufferProp(env, spec, "dscale", device, gradBytes, k);
-  BufferHandle* dbias = optionalBufferProp(env, spec, "dbias", device, gradBytes, k);
-  requireDistinct(dx, "dx", {x, scale, mean, rstd, dy, dscale, dbias}, k);
-  requireDistinct(dscale, "dscale", {x, scale, mean, rstd, dy, dbias}, k);
-  requireDistinct(dbias, "dbias", {x, scale, mean, rstd, dy}, k);
+  BufferHandle* mean = a.center ? bufferProp(env, spec, k, "mean", device, statBytes) : nullptr;
+  BufferHandle* rstd = bufferProp(env, spec, k, "rstd", device, statBytes);
+  BufferHandle* dy = bufferProp(env, spec, k, "dy", device, xBytes);
+  BufferHandle* dx = bufferProp(env, spec, k, "dx", device, xBytes);
+  BufferHandle* dscale = bufferProp(env, spec, k, "dscale", device, gradBytes);
+  BufferHandle* dbias = optionalBufferProp(env, spec, k, "dbias", device, gradBytes);
+  requireDistinct(k, "dx", dx, {x, scale, mean, rstd, dy, dscale, dbias});
+  requireDistinct(k, "dscale", dscale, {x, scale, mean, rstd, dy, dbias});
+  requireDistinct(k, "dbias", dbias, {x, scale, mean, rstd, dy});
   a.x = x->data("read");
   a.scale = scale->data("read");
   a.mean = mean ? static_cast<const float*>(mean->data("read")) : nullptr;

@@ -12,33 +12,33 @@ namespace {
 void launchMeanPool(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "mean_pool";
   MeanPoolArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.b = countProp(spec, "b");
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
   if (a.t == 0) throw Error(ErrorCode::InvalidArgument, "mean_pool needs at least one token", "t >= 1", "0");
-  BufferHandle* x = operandOf(env, spec, op, "x", device, elementsOf(op, {a.b, a.t, a.d}), a.dtype);
-  BufferHandle* y = operandOf(env, spec, op, "y", device, elementsOf(op, {a.b, a.d}), a.dtype);
-  requireDistinct(op, y, {x});
+  BufferHandle* x = bufferProp(env, spec, op, "x", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  BufferHandle* y = bufferProp(env, spec, op, "y", device, {elementCount(op, {a.b, a.d}), a.dtype});
+  requireDistinct(op, "y", y, {x});
   a.x = x->data("read");
   a.y = y->data("write");
-  device->backend->kernels().mean_pool(device->backend->stream(), a);
+  device->backend->kernels().meanPool(device->backend->stream(), a);
 }
 
 void launchMeanPoolBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "mean_pool_bwd";
   MeanPoolBwdArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.b = countProp(spec, "b");
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
   if (a.t == 0) throw Error(ErrorCode::InvalidArgument, "mean_pool_bwd needs at least one token", "t >= 1", "0");
-  BufferHandle* dy = operandOf(env, spec, op, "dy", device, elementsOf(op, {a.b, a.d}), a.dtype);
-  BufferHandle* dx = operandOf(env, spec, op, "dx", device, elementsOf(op, {a.b, a.t, a.d}), a.dtype);
-  requireDistinct(op, dx, {dy});
+  BufferHandle* dy = bufferProp(env, spec, op, "dy", device, {elementCount(op, {a.b, a.d}), a.dtype});
+  BufferHandle* dx = bufferProp(env, spec, op, "dx", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  requireDistinct(op, "dx", dx, {dy});
   a.dy = dy->data("read");
   a.dx = dx->data("write");
-  device->backend->kernels().mean_pool_bwd(device->backend->stream(), a);
+  device->backend->kernels().meanPoolBwd(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -1,97 +1,157 @@
 #include "addon/operand_checks.h"
 
 #include <cmath>
-#include <string>
+#include <cstdio>
 
 #include "addon/args.h"
 #include "core/status.h"
 
 namespace vit::addon {
 
-DType dtypeOf(const Napi::Object& spec, const char* op, const char* name,
-              std::initializer_list<DType> allowed) {
+namespace {
+
+std::string numberText(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  return buf;
+}
+
+}  // namespace
+
+DType dtypeProp(const Napi::Object& spec, const std::string& kernel, const char* name,
+                std::initializer_list<DType> allowed) {
   DType t = parseDType(stringProp(spec, name));
   std::string names;
   for (DType a : allowed) {
     if (a == t) return t;
     names += (names.empty() ? "" : " or ") + std::string(dtypeName(a));
   }
-  throw Error(ErrorCode::DtypeMismatch, std::string(op) + " " + name + " must be " + names, names,
+  throw Error(ErrorCode::DtypeMismatch, kernel + " " + name + " must be " + names, names,
               dtypeName(t));
 }
 
-int64_t elementsOf(const char* op, std::initializer_list<int64_t> dims) {
-  // Counts come from countProp (each <= 2^53); the product must also leave room for byte sizes.
-  constexpr int64_t kLimit = int64_t{1} << 62;
-  int64_t total = 1;
-  bool overflow = false;
+void throwFootprintOverflow(const std::string& kernel, const std::string& what,
+                            const std::string& received) {
+  throw Error(ErrorCode::ShapeMismatch, kernel + " " + what + " spans more than 2^63 bytes",
+              "a footprint below 2^63 bytes", received);
+}
+
+int64_t elementCount(const std::string& kernel, std::initializer_list<int64_t> dims,
+                     int64_t elementBytes) {
   for (int64_t d : dims) {
     if (d == 0) return 0;
-    if (__builtin_mul_overflow(total, d, &total) || total > kLimit) overflow = true;
   }
-  if (overflow) {
+  int64_t total = 1, bytes = 0;
+  bool overflow = false;
+  for (int64_t d : dims) overflow = overflow || __builtin_mul_overflow(total, d, &total);
+  if (overflow || __builtin_mul_overflow(total, elementBytes, &bytes)) {
     std::string shape;
     for (int64_t d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throw Error(ErrorCode::ShapeMismatch, std::string(op) + " shape has too many elements",
-                "at most 2^62 elements", "[" + shape + "]");
+    throwFootprintOverflow(kernel, "shape", "[" + shape + "]");
   }
   return total;
 }
 
-BufferHandle* operandValue(Napi::Env env, const Napi::Value& value, const char* op,
-                           const std::string& name, const std::shared_ptr<DeviceState>& device,
-                           int64_t elements, DType dtype) {
+int64_t checkedBytes(const std::string& kernel, const std::string& name, int64_t count,
+                     int64_t elementBytes) {
+  int64_t bytes;
+  if (count < 0 || __builtin_mul_overflow(count, elementBytes, &bytes)) {
+    throwFootprintOverflow(kernel, name,
+                           std::to_string(count) + " elements of " + std::to_string(elementBytes) +
+                               " bytes");
+  }
+  return bytes;
+}
+
+int64_t Footprint::mul(int64_t a, int64_t b) const {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throwFootprintOverflow(kernel, what, received);
+  return r;
+}
+
+int64_t Footprint::add(int64_t a, int64_t b) const {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) throwFootprintOverflow(kernel, what, received);
+  return r;
+}
+
+// elements come from elementCount or countProp (<= 2^53) and sizes are <= 4 bytes: no overflow.
+Need::Need(int64_t elements, DType dtype)
+    : bytes(static_cast<uint64_t>(elements) * dtypeSize(dtype)),
+      note(" (" + std::to_string(elements) + " " + dtypeName(dtype) + ")") {}
+
+BufferHandle* bufferOperand(Napi::Env env, const Napi::Value& value, const std::string& kernel,
+                            const std::string& name, const std::shared_ptr<DeviceState>& device,
+                            const Need& need) {
   BufferHandle* buf = BufferHandle::unwrapValue(env, value, name.c_str());
   buf->data("use");  // ERR_DISPOSED before anything else is said about it
-  buf->requireOn(device, std::string(op) + " operand " + name);
-  // elements <= 2^62 and sizes <= 4 bytes: no overflow.
-  uint64_t need = static_cast<uint64_t>(elements) * dtypeSize(dtype);
-  if (need > buf->bytes()) {
-    throw Error(ErrorCode::ShapeMismatch,
-                std::string(op) + " operand " + name + " is too small for the given shape",
-                ">= " + std::to_string(need) + " bytes (" + std::to_string(elements) + " " +
-                    dtypeName(dtype) + ")",
+  const std::string label = kernel + " operand " + name;
+  buf->requireOn(device, label);
+  if (need.bytes > buf->bytes()) {
+    throw Error(ErrorCode::ShapeMismatch, label + " is too small for the given shape",
+                ">= " + std::to_string(need.bytes) + " bytes" + need.note,
                 std::to_string(buf->bytes()) + " bytes");
   }
   return buf;
 }
 
-BufferHandle* operandOf(Napi::Env env, const Napi::Object& spec, const char* op, const char* name,
-                        const std::shared_ptr<DeviceState>& device, int64_t elements, DType dtype) {
-  return operandValue(env, spec.Get(name), op, name, device, elements, dtype);
+BufferHandle* bufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
+                         const char* name, const std::shared_ptr<DeviceState>& device,
+                         const Need& need) {
+  return bufferOperand(env, spec.Get(name), kernel, name, device, need);
 }
 
-bool absent(const Napi::Object& spec, const char* name) {
+BufferHandle* optionalBufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
+                                 const char* name, const std::shared_ptr<DeviceState>& device,
+                                 const Need& need) {
+  return hasProp(spec, name) ? bufferProp(env, spec, kernel, name, device, need) : nullptr;
+}
+
+bool hasProp(const Napi::Object& spec, const char* name) {
   Napi::Value v = spec.Get(name);
-  return v.IsUndefined() || v.IsNull();
+  return !v.IsUndefined() && !v.IsNull();
 }
 
-void requireDistinct(const char* op, BufferHandle* output, std::initializer_list<BufferHandle*> inputs) {
-  for (BufferHandle* in : inputs) {
-    if (in && in == output) {
-      throw Error(ErrorCode::InvalidArgument, std::string(op) + " output must not be one of its inputs",
-                  "distinct buffers", "the same buffer");
+double scalarProp(const Napi::Object& spec, const std::string& kernel, const char* name, double lo,
+                  double hi, bool hiOpen) {
+  double d = numberProp(spec, name);
+  bool ok = std::isfinite(d) && d >= lo && (hiOpen ? d < hi : d <= hi);
+  if (!ok) {
+    throw Error(ErrorCode::InvalidArgument, kernel + " " + name + " is out of range",
+                "a finite number in [" + numberText(lo) + ", " + numberText(hi) +
+                    (hiOpen ? ")" : "]"),
+                numberText(d));
+  }
+  return d;
+}
+
+uint64_t u64Prop(const Napi::Object& spec, const std::string& kernel, const char* name) {
+  Napi::Value v = spec.Get(name);
+  if (v.IsBigInt()) {
+    int sign = 0;
+    size_t words = 1;
+    uint64_t word = 0;
+    v.As<Napi::BigInt>().ToWords(&sign, &words, &word);
+    // ToWords reports the words needed; more than one means the value does not fit in 64 bits.
+    if (sign != 0 || words > 1) {
+      throw Error(ErrorCode::InvalidArgument, kernel + " " + name + " must be in [0, 2^64)",
+                  "an integer in [0, 2^64)", v.ToString().Utf8Value());
+    }
+    return words == 0 ? 0 : word;
+  }
+  return static_cast<uint64_t>(countProp(spec, name));
+}
+
+void requireDistinct(const std::string& kernel, const char* outputName, const BufferHandle* output,
+                     std::initializer_list<const BufferHandle*> inputs, const char* expected) {
+  if (!output) return;
+  for (const BufferHandle* in : inputs) {
+    if (in == output) {
+      throw Error(ErrorCode::InvalidArgument,
+                  kernel + " output " + outputName + " must not share a buffer with another operand",
+                  expected, "the same buffer");
     }
   }
-}
-
-float finiteProp(const Napi::Object& spec, const char* op, const char* name) {
-  double v = numberProp(spec, name);
-  if (!std::isfinite(v) || std::fabs(v) > 3.4028234663852886e38) {
-    throw Error(ErrorCode::InvalidArgument, std::string(op) + " " + name + " must be a finite f32",
-                "finite number", std::to_string(v));
-  }
-  return static_cast<float>(v);
-}
-
-float rangedProp(const Napi::Object& spec, const char* op, const char* name, double lo, double hi) {
-  double v = numberProp(spec, name);
-  if (!(v >= lo && v <= hi)) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(op) + " " + name + " is out of range",
-                "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]", std::to_string(v));
-  }
-  return static_cast<float>(v);
 }
 
 }  // namespace vit::addon

@@ -1,6 +1,8 @@
-// Checks shared by the launchers of elementwise, reduction and loss kernels: storage types,
-// element counts that cannot overflow, and buffers that are live, on the device and large enough.
-// Each failure is a typed vit::Error naming the op and the argument.
+// Reading and validating the operands of a kernel spec (DeviceHandle.launch(name, spec)): the one
+// module every launcher in native/addon/*_binding.cc uses. Buffers are checked live, on this
+// device and large enough (sizes computed with overflow checks), dtypes restricted, scalars finite
+// and in range, 64-bit integers exact, outputs distinct from inputs. Each failure is a typed
+// vit::Error that names the kernel and the field.
 #pragma once
 
 #include <napi.h>
@@ -8,6 +10,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <string>
 
 #include "addon/buffer_handle.h"
 #include "addon/device_state.h"
@@ -15,32 +18,83 @@
 
 namespace vit::addon {
 
-// spec[name] parsed as a dtype name, one of `allowed` (ERR_DTYPE_MISMATCH otherwise).
-DType dtypeOf(const Napi::Object& spec, const char* op, const char* name,
-              std::initializer_list<DType> allowed);
+// The largest finite f32, for scalarProp bounds that only ask for a finite f32.
+constexpr double kF32Max = 3.4028234663852886e38;
 
-// The product of `dims` (a shape), ERR_SHAPE_MISMATCH when it exceeds 2^62 elements.
-int64_t elementsOf(const char* op, std::initializer_list<int64_t> dims);
+// ---- dtypes ----
 
-// spec[name] as a buffer of this device holding at least `elements` of `dtype`:
-// ERR_INVALID_ARGUMENT (not a buffer), ERR_DISPOSED, ERR_DEVICE_MISMATCH, ERR_SHAPE_MISMATCH (too
-// small, with the byte counts).
-BufferHandle* operandOf(Napi::Env env, const Napi::Object& spec, const char* op, const char* name,
-                        const std::shared_ptr<DeviceState>& device, int64_t elements, DType dtype);
-// The same for a value that is not a property of spec (an array element); `name` labels it.
-BufferHandle* operandValue(Napi::Env env, const Napi::Value& value, const char* op,
-                           const std::string& name, const std::shared_ptr<DeviceState>& device,
-                           int64_t elements, DType dtype);
+// spec[name] parsed as a dtype name, one of `allowed` (ERR_DTYPE_MISMATCH otherwise, expected
+// "f32 or bf16" style, received the name).
+DType dtypeProp(const Napi::Object& spec, const std::string& kernel, const char* name,
+                std::initializer_list<DType> allowed = {DType::F32, DType::BF16});
 
-// True when spec[name] is absent (undefined or null): an optional output.
-bool absent(const Napi::Object& spec, const char* name);
+// ---- counts and sizes (ERR_SHAPE_MISMATCH, expected "a footprint below 2^63 bytes") ----
 
-// ERR_INVALID_ARGUMENT when an output buffer is also one of the inputs (the kernels read inputs
-// while writing outputs, so aliasing would make the result depend on the order of the work).
-void requireDistinct(const char* op, BufferHandle* output, std::initializer_list<BufferHandle*> inputs);
+// [[noreturn]] the overflow error: "<kernel> <what> spans more than 2^63 bytes".
+[[noreturn]] void throwFootprintOverflow(const std::string& kernel, const std::string& what,
+                                         const std::string& received);
 
-// A finite number, or ERR_INVALID_ARGUMENT; with lo <= hi given, also in [lo, hi].
-float finiteProp(const Napi::Object& spec, const char* op, const char* name);
-float rangedProp(const Napi::Object& spec, const char* op, const char* name, double lo, double hi);
+// The product of `dims` (a shape; 0 when any dimension is 0), checked so that it times
+// elementBytes fits in 63 bits; received names the shape.
+int64_t elementCount(const std::string& kernel, std::initializer_list<int64_t> dims,
+                     int64_t elementBytes = 4);
+
+// count * elementBytes for operand `name`, checked to fit in 63 bits.
+int64_t checkedBytes(const std::string& kernel, const std::string& name, int64_t count,
+                     int64_t elementBytes);
+
+// Overflow-checked arithmetic for strided footprints (gemm, attention views): each operation
+// that overflows throws the footprint error for `what` with `received`.
+struct Footprint {
+  std::string kernel, what, received;
+  int64_t mul(int64_t a, int64_t b) const;
+  int64_t add(int64_t a, int64_t b) const;
+};
+
+// ---- buffers ----
+
+// How much an operand must hold: a byte count, or `elements` of `dtype` (which the size error's
+// expected text spells out: ">= 60 bytes (15 f32)").
+struct Need {
+  Need(int64_t bytes) : bytes(static_cast<uint64_t>(bytes)) {}  // NOLINT: implicit on purpose
+  Need(int64_t elements, DType dtype);
+  uint64_t bytes;
+  std::string note;
+};
+
+// `value` as a buffer of `device` holding at least `need`: ERR_INVALID_ARGUMENT (not a buffer),
+// ERR_DISPOSED, ERR_DEVICE_MISMATCH (BufferHandle::requireOn), ERR_SHAPE_MISMATCH (too small,
+// expected ">= N bytes", received "M bytes"), in that order. `name` labels it in the errors.
+BufferHandle* bufferOperand(Napi::Env env, const Napi::Value& value, const std::string& kernel,
+                            const std::string& name, const std::shared_ptr<DeviceState>& device,
+                            const Need& need);
+// The same for spec[name].
+BufferHandle* bufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
+                         const char* name, const std::shared_ptr<DeviceState>& device,
+                         const Need& need);
+// The same, or nullptr when spec[name] is absent (undefined or null).
+BufferHandle* optionalBufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
+                                 const char* name, const std::shared_ptr<DeviceState>& device,
+                                 const Need& need);
+// Whether spec[name] is present (neither undefined nor null).
+bool hasProp(const Napi::Object& spec, const char* name);
+
+// ---- scalars ----
+
+// A finite number in [lo, hi] (hiOpen: [lo, hi)); ERR_INVALID_ARGUMENT naming the range otherwise.
+double scalarProp(const Napi::Object& spec, const std::string& kernel, const char* name, double lo,
+                  double hi, bool hiOpen = false);
+
+// A non-negative integer below 2^64: a safe-integer number or a BigInt (ERR_INVALID_ARGUMENT).
+uint64_t u64Prop(const Napi::Object& spec, const std::string& kernel, const char* name);
+
+// ---- aliasing ----
+
+// ERR_INVALID_ARGUMENT (received "the same buffer") when `output` is one of `inputs`: kernels
+// read inputs while writing outputs, so aliases would make results depend on the order of the
+// work. nullptr entries (absent optional operands) are skipped, as is a nullptr output.
+void requireDistinct(const std::string& kernel, const char* outputName, const BufferHandle* output,
+                     std::initializer_list<const BufferHandle*> inputs,
+                     const char* expected = "distinct buffers");
 
 }  // namespace vit::addon

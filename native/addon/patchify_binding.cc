@@ -15,7 +15,7 @@ template <bool kToPatches>
 void launchPermute(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = kToPatches ? "patchify" : "unpatchify";
   PatchifyArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.b = countProp(spec, "b");
   a.h = countProp(spec, "h");
   a.w = countProp(spec, "w");
@@ -26,10 +26,11 @@ void launchPermute(Napi::Env env, const Napi::Object& spec, const std::shared_pt
                 "p >= 1 dividing h and w",
                 "h " + std::to_string(a.h) + ", w " + std::to_string(a.w) + ", p " + std::to_string(a.p));
   }
-  int64_t n = elementsOf(op, {a.b, a.h, a.w, a.c});
-  BufferHandle* images = operandOf(env, spec, op, "images", device, n, a.dtype);
-  BufferHandle* patches = operandOf(env, spec, op, "patches", device, n, a.dtype);
-  requireDistinct(op, kToPatches ? patches : images, {kToPatches ? images : patches});
+  int64_t n = elementCount(op, {a.b, a.h, a.w, a.c});
+  BufferHandle* images = bufferProp(env, spec, op, "images", device, {n, a.dtype});
+  BufferHandle* patches = bufferProp(env, spec, op, "patches", device, {n, a.dtype});
+  requireDistinct(op, kToPatches ? "patches" : "images", kToPatches ? patches : images,
+                  {kToPatches ? images : patches});
   a.images = images->data(kToPatches ? "read" : "write");
   a.patches = patches->data(kToPatches ? "write" : "read");
   auto& kernels = device->backend->kernels();

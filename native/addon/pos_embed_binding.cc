@@ -12,33 +12,33 @@ namespace {
 void launchPosEmbedAdd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "pos_embed_add";
   PosEmbedAddArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
-  a.posDtype = dtypeOf(spec, op, "posDtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.posDtype = dtypeProp(spec, op, "posDtype", {DType::F32, DType::BF16});
   a.b = countProp(spec, "b");
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
-  BufferHandle* x = operandOf(env, spec, op, "x", device, elementsOf(op, {a.b, a.t, a.d}), a.dtype);
-  BufferHandle* pos = operandOf(env, spec, op, "pos", device, elementsOf(op, {a.t, a.d}), a.posDtype);
-  requireDistinct(op, x, {pos});
+  BufferHandle* x = bufferProp(env, spec, op, "x", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  BufferHandle* pos = bufferProp(env, spec, op, "pos", device, {elementCount(op, {a.t, a.d}), a.posDtype});
+  requireDistinct(op, "x", x, {pos});
   a.x = x->data("write");
   a.pos = pos->data("read");
-  device->backend->kernels().pos_embed_add(device->backend->stream(), a);
+  device->backend->kernels().posEmbedAdd(device->backend->stream(), a);
 }
 
 void launchPosEmbedBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "pos_embed_bwd";
   PosEmbedBwdArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
-  a.posDtype = dtypeOf(spec, op, "posDtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.posDtype = dtypeProp(spec, op, "posDtype", {DType::F32, DType::BF16});
   a.b = countProp(spec, "b");
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
-  BufferHandle* dx = operandOf(env, spec, op, "dx", device, elementsOf(op, {a.b, a.t, a.d}), a.dtype);
-  BufferHandle* dpos = operandOf(env, spec, op, "dpos", device, elementsOf(op, {a.t, a.d}), a.posDtype);
-  requireDistinct(op, dpos, {dx});
+  BufferHandle* dx = bufferProp(env, spec, op, "dx", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  BufferHandle* dpos = bufferProp(env, spec, op, "dpos", device, {elementCount(op, {a.t, a.d}), a.posDtype});
+  requireDistinct(op, "dpos", dpos, {dx});
   a.dx = dx->data("read");
   a.dpos = dpos->data("write");
-  device->backend->kernels().pos_embed_bwd(device->backend->stream(), a);
+  device->backend->kernels().posEmbedBwd(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
-#include "addon/spec_operands.h"
+#include "addon/operand_checks.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -42,7 +42,7 @@ void launchPhilox(Napi::Env env, const Napi::Object& spec, const std::shared_ptr
   readWords(spec, "key", a.key, 2);
   readWords(spec, "counter", a.counter, 4);
   a.blocks = countProp(spec, "blocks");
-  BufferHandle* out = specBuffer(env, spec, "philox", "out", device,
+  BufferHandle* out = bufferProp(env, spec, "philox", "out", device,
                                  checkedBytes("philox", "out", a.blocks, 16));
   a.out = static_cast<uint32_t*>(out->data("write"));
   device->backend->kernels().philox(device->backend->stream(), a);
@@ -61,28 +61,27 @@ void launchRandomInit(Napi::Env env, const Napi::Object& spec,
                       const std::shared_ptr<DeviceState>& device) {
   const char* kernel = "random_init";
   RandomInitArgs a;
-  a.dtype = specStorageType(spec, kernel, "dtype");
+  a.dtype = dtypeProp(spec, kernel, "dtype");
   a.dist = distributionOf(stringProp(spec, "dist"));
-  a.seed = specU64(spec, kernel, "seed");
-  a.offset = specU64(spec, kernel, "offset");
-  a.start = specU64(spec, kernel, "start");
+  a.seed = u64Prop(spec, kernel, "seed");
+  a.offset = u64Prop(spec, kernel, "offset");
+  a.start = u64Prop(spec, kernel, "start");
   a.n = countProp(spec, "n");
   if (a.start + static_cast<uint64_t>(a.n) < a.start) {  // the element index would wrap
     throw Error(ErrorCode::InvalidArgument, "random_init start + n must not exceed 2^64",
                 "start + n <= 2^64", std::to_string(a.start) + " + " + std::to_string(a.n));
   }
-  constexpr double kFloatMax = 3.4028234663852886e38;
-  a.a = static_cast<float>(specScalar(spec, kernel, "a", -kFloatMax, kFloatMax));
+  a.a = static_cast<float>(scalarProp(spec, kernel, "a", -kF32Max, kF32Max));
   if (a.dist == InitDistribution::Uniform) {
-    a.b = static_cast<float>(specScalar(spec, kernel, "b", -kFloatMax, kFloatMax));
+    a.b = static_cast<float>(scalarProp(spec, kernel, "b", -kF32Max, kF32Max));
     if (!(a.a < a.b)) {
       throw Error(ErrorCode::InvalidArgument, "random_init uniform needs a < b",
                   "b > " + std::to_string(a.a), std::to_string(a.b));
     }
   } else if (a.dist != InitDistribution::Constant) {
-    a.b = static_cast<float>(specScalar(spec, kernel, "b", 0, kFloatMax));  // the std
+    a.b = static_cast<float>(scalarProp(spec, kernel, "b", 0, kF32Max));  // the std
   }
-  BufferHandle* out = specBuffer(env, spec, kernel, "out", device,
+  BufferHandle* out = bufferProp(env, spec, kernel, "out", device,
                                  checkedBytes(kernel, "out", a.n, dtypeSize(a.dtype)));
   a.out = out->data("write");
   device->backend->kernels().randomInit(device->backend->stream(), a);

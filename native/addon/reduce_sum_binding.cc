@@ -11,15 +11,15 @@ namespace {
 void launchReduceSum(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "reduce_sum";
   ReduceSumArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.n = countProp(spec, "n");
   a.squares = boolProp(spec, "squares");
-  BufferHandle* x = operandOf(env, spec, op, "x", device, elementsOf(op, {a.n}), a.dtype);
-  BufferHandle* out = operandOf(env, spec, op, "out", device, 1, DType::F32);
-  requireDistinct(op, out, {x});
+  BufferHandle* x = bufferProp(env, spec, op, "x", device, {elementCount(op, {a.n}), a.dtype});
+  BufferHandle* out = bufferProp(env, spec, op, "out", device, {1, DType::F32});
+  requireDistinct(op, "out", out, {x});
   a.x = x->data("read");
   a.out = static_cast<float*>(out->data("write"));
-  device->backend->kernels().reduce_sum(device->backend->stream(), a);
+  device->backend->kernels().reduceSum(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -12,26 +12,26 @@ namespace {
 void launchSoftmaxXent(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "softmax_xent";
   SoftmaxXentArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.n = countProp(spec, "n");
   a.c = countProp(spec, "c");
-  a.epsilon = rangedProp(spec, op, "epsilon", 0.0, 1.0);
-  a.dscale = finiteProp(spec, op, "dscale");
+  a.epsilon = static_cast<float>(scalarProp(spec, op, "epsilon", 0.0, 1.0));
+  a.dscale = static_cast<float>(scalarProp(spec, op, "dscale", -kF32Max, kF32Max));
   if (a.c == 0 && a.n > 0) {
     throw Error(ErrorCode::InvalidArgument, "softmax_xent needs at least one class", "c >= 1", "0");
   }
-  int64_t rows = elementsOf(op, {a.n}), all = elementsOf(op, {a.n, a.c});
-  BufferHandle* logits = operandOf(env, spec, op, "logits", device, all, a.dtype);
-  BufferHandle* labels = operandOf(env, spec, op, "labels", device, rows, DType::I32);
-  BufferHandle* loss = operandOf(env, spec, op, "loss", device, rows, DType::F32);
-  BufferHandle* dlogits = absent(spec, "dlogits") ? nullptr : operandOf(env, spec, op, "dlogits", device, all, a.dtype);
-  requireDistinct(op, loss, {logits, labels, dlogits});
-  requireDistinct(op, dlogits, {logits, labels});
+  int64_t rows = elementCount(op, {a.n}), all = elementCount(op, {a.n, a.c});
+  BufferHandle* logits = bufferProp(env, spec, op, "logits", device, {all, a.dtype});
+  BufferHandle* labels = bufferProp(env, spec, op, "labels", device, {rows, DType::I32});
+  BufferHandle* loss = bufferProp(env, spec, op, "loss", device, {rows, DType::F32});
+  BufferHandle* dlogits = optionalBufferProp(env, spec, op, "dlogits", device, {all, a.dtype});
+  requireDistinct(op, "loss", loss, {logits, labels, dlogits});
+  requireDistinct(op, "dlogits", dlogits, {logits, labels});
   a.logits = logits->data("read");
   a.labels = static_cast<const int32_t*>(labels->data("read"));
   a.loss = static_cast<float*>(loss->data("write"));
   a.dlogits = dlogits ? dlogits->data("write") : nullptr;
-  device->backend->kernels().softmax_xent(device->backend->stream(), a);
+  device->backend->kernels().softmaxXent(device->backend->stream(), a);
 }
 
 }  // namespace

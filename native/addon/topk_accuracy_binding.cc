@@ -15,7 +15,7 @@ namespace {
 void launchTopkAccuracy(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
   const char* op = "topk_accuracy";
   TopkAccuracyArgs a;
-  a.dtype = dtypeOf(spec, op, "dtype", {DType::F32, DType::BF16});
+  a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.n = countProp(spec, "n");
   a.c = countProp(spec, "c");
   a.k = countProp(spec, "k");
@@ -26,15 +26,15 @@ void launchTopkAccuracy(Napi::Env env, const Napi::Object& spec, const std::shar
   if (a.n > INT32_MAX) {
     throw Error(ErrorCode::InvalidArgument, "topk_accuracy counts are i32", "n <= 2147483647", std::to_string(a.n));
   }
-  int64_t all = elementsOf(op, {a.n, a.c});
-  BufferHandle* logits = operandOf(env, spec, op, "logits", device, all, a.dtype);
-  BufferHandle* labels = operandOf(env, spec, op, "labels", device, a.n, DType::I32);
-  BufferHandle* counts = operandOf(env, spec, op, "counts", device, 2, DType::I32);
-  requireDistinct(op, counts, {logits, labels});
+  int64_t all = elementCount(op, {a.n, a.c});
+  BufferHandle* logits = bufferProp(env, spec, op, "logits", device, {all, a.dtype});
+  BufferHandle* labels = bufferProp(env, spec, op, "labels", device, {a.n, DType::I32});
+  BufferHandle* counts = bufferProp(env, spec, op, "counts", device, {2, DType::I32});
+  requireDistinct(op, "counts", counts, {logits, labels});
   a.logits = logits->data("read");
   a.labels = static_cast<const int32_t*>(labels->data("read"));
   a.counts = static_cast<int32_t*>(counts->data("write"));
-  device->backend->kernels().topk_accuracy(device->backend->stream(), a);
+  device->backend->kernels().topkAccuracy(device->backend->stream(), a);
 }
 
 }  // namespace

@@ -336,7 +336,7 @@ void checkSizes(int64_t batch, int64_t heads, int64_t tq, int64_t tk, int64_t he
 
 }  // namespace
 
-void attention_fwd(Stream stream, const AttentionFwdArgs& a) {
+void attentionFwd(Stream stream, const AttentionFwdArgs& a) {
   requireStorage(a.dtype, "attention_fwd");
   checkSizes(a.batch, a.heads, a.tq, a.tk, a.headDim, "attention_fwd");
   int64_t tasks = a.batch * a.heads * ceilDiv(a.tq, kB);
@@ -347,7 +347,7 @@ void attention_fwd(Stream stream, const AttentionFwdArgs& a) {
   });
 }
 
-void attention_bwd(Stream stream, const AttentionBwdArgs& a) {
+void attentionBwd(Stream stream, const AttentionBwdArgs& a) {
   requireStorage(a.dtype, "attention_bwd");
   checkSizes(a.batch, a.heads, a.tq, a.tk, a.headDim, "attention_bwd");
   int64_t pairs = a.batch * a.heads;

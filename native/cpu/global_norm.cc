@@ -10,7 +10,7 @@
 
 namespace vit::cpu {
 
-void global_norm(Stream stream, const GlobalNormArgs& a) {
+void globalNorm(Stream stream, const GlobalNormArgs& a) {
   for (int64_t i = 0; i < a.count; ++i) {
     if (a.dtypes[i] != DType::F32 && a.dtypes[i] != DType::BF16) {
       throw Error(ErrorCode::DtypeMismatch,

@@ -67,14 +67,14 @@ void backward(Stream stream, const MeanPoolBwdArgs& a) {
 
 }  // namespace
 
-void mean_pool(Stream stream, const MeanPoolArgs& a) {
+void meanPool(Stream stream, const MeanPoolArgs& a) {
   requireStorage(a.dtype, "mean_pool");
   if (a.t == 0) throw Error(ErrorCode::InvalidArgument, "mean_pool needs at least one token", "T >= 1", "0");
   if (a.dtype == DType::F32) return forward<float>(stream, a);
   forward<uint16_t>(stream, a);
 }
 
-void mean_pool_bwd(Stream stream, const MeanPoolBwdArgs& a) {
+void meanPoolBwd(Stream stream, const MeanPoolBwdArgs& a) {
   requireStorage(a.dtype, "mean_pool_bwd");
   if (a.t == 0) return;  // dx is empty
   if (a.dtype == DType::F32) return backward<float>(stream, a);

@@ -75,7 +75,7 @@ void dispatch(DType x, DType pos, const Run& run) {
 
 }  // namespace
 
-void pos_embed_add(Stream stream, const PosEmbedAddArgs& a) {
+void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
   requireStorage(a.dtype, "pos_embed_add", "x");
   requireStorage(a.posDtype, "pos_embed_add", "pos");
   dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
@@ -83,7 +83,7 @@ void pos_embed_add(Stream stream, const PosEmbedAddArgs& a) {
   });
 }
 
-void pos_embed_bwd(Stream stream, const PosEmbedBwdArgs& a) {
+void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
   requireStorage(a.dtype, "pos_embed_bwd", "dx");
   requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
   dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {

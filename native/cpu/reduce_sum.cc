@@ -5,7 +5,7 @@
 
 namespace vit::cpu {
 
-void reduce_sum(Stream stream, const ReduceSumArgs& a) {
+void reduceSum(Stream stream, const ReduceSumArgs& a) {
   if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
     throw Error(ErrorCode::DtypeMismatch, "reduce_sum supports f32 and bf16", "f32 or bf16",
                 dtypeName(a.dtype));

@@ -44,7 +44,7 @@ void run(Stream stream, const SigmoidXentArgs& a) {
 
 }  // namespace
 
-void sigmoid_xent(Stream stream, const SigmoidXentArgs& a) {
+void sigmoidXent(Stream stream, const SigmoidXentArgs& a) {
   if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
     throw Error(ErrorCode::DtypeMismatch, "sigmoid_xent logits must be f32 or bf16", "f32 or bf16",
                 dtypeName(a.dtype));

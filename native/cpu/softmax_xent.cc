@@ -53,7 +53,7 @@ void run(Stream stream, const SoftmaxXentArgs& a) {
 
 }  // namespace
 
-void softmax_xent(Stream stream, const SoftmaxXentArgs& a) {
+void softmaxXent(Stream stream, const SoftmaxXentArgs& a) {
   if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
     throw Error(ErrorCode::DtypeMismatch, "softmax_xent logits must be f32 or bf16", "f32 or bf16",
                 dtypeName(a.dtype));

@@ -41,7 +41,7 @@ void run(Stream stream, const TopkAccuracyArgs& a) {
 
 }  // namespace
 
-void topk_accuracy(Stream stream, const TopkAccuracyArgs& a) {
+void topkAccuracy(Stream stream, const TopkAccuracyArgs& a) {
   if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
     throw Error(ErrorCode::DtypeMismatch, "topk_accuracy logits must be f32 or bf16", "f32 or bf16",
                 dtypeName(a.dtype));

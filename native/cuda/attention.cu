@@ -5,7 +5,7 @@
 
 namespace vit::cuda {
 
-void attention_fwd(Stream, const AttentionFwdArgs&) { notYetOnCuda("attention_fwd"); }
-void attention_bwd(Stream, const AttentionBwdArgs&) { notYetOnCuda("attention_bwd"); }
+void attentionFwd(Stream, const AttentionFwdArgs&) { notYetOnCuda("attention_fwd"); }
+void attentionBwd(Stream, const AttentionBwdArgs&) { notYetOnCuda("attention_bwd"); }
 
 }  // namespace vit::cuda

@@ -4,6 +4,6 @@
 
 namespace vit::cuda {
 
-void global_norm(Stream, const GlobalNormArgs&) { notYetOnCuda("global_norm"); }
+void globalNorm(Stream, const GlobalNormArgs&) { notYetOnCuda("global_norm"); }
 
 }  // namespace vit::cuda

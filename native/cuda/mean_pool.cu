@@ -4,7 +4,7 @@
 
 namespace vit::cuda {
 
-void mean_pool(Stream, const MeanPoolArgs&) { notYetOnCuda("mean_pool"); }
-void mean_pool_bwd(Stream, const MeanPoolBwdArgs&) { notYetOnCuda("mean_pool_bwd"); }
+void meanPool(Stream, const MeanPoolArgs&) { notYetOnCuda("mean_pool"); }
+void meanPoolBwd(Stream, const MeanPoolBwdArgs&) { notYetOnCuda("mean_pool_bwd"); }
 
 }  // namespace vit::cuda

@@ -4,7 +4,7 @@
 
 namespace vit::cuda {
 
-void pos_embed_add(Stream, const PosEmbedAddArgs&) { notYetOnCuda("pos_embed_add"); }
-void pos_embed_bwd(Stream, const PosEmbedBwdArgs&) { notYetOnCuda("pos_embed_bwd"); }
+void posEmbedAdd(Stream, const PosEmbedAddArgs&) { notYetOnCuda("pos_embed_add"); }
+void posEmbedBwd(Stream, const PosEmbedBwdArgs&) { notYetOnCuda("pos_embed_bwd"); }
 
 }  // namespace vit::cuda

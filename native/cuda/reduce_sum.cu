@@ -4,6 +4,6 @@
 
 namespace vit::cuda {
 
-void reduce_sum(Stream, const ReduceSumArgs&) { notYetOnCuda("reduce_sum"); }
+void reduceSum(Stream, const ReduceSumArgs&) { notYetOnCuda("reduce_sum"); }
 
 }  // namespace vit::cuda

@@ -4,6 +4,6 @@
 
 namespace vit::cuda {
 
-void sigmoid_xent(Stream, const SigmoidXentArgs&) { notYetOnCuda("sigmoid_xent"); }
+void sigmoidXent(Stream, const SigmoidXentArgs&) { notYetOnCuda("sigmoid_xent"); }
 
 }  // namespace vit::cuda

@@ -4,6 +4,6 @@
 
 namespace vit::cuda {
 
-void softmax_xent(Stream, const SoftmaxXentArgs&) { notYetOnCuda("softmax_xent"); }
+void softmaxXent(Stream, const SoftmaxXentArgs&) { notYetOnCuda("softmax_xent"); }
 
 }  // namespace vit::cuda

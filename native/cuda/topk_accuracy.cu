@@ -4,6 +4,6 @@
 
 namespace vit::cuda {
 
-void topk_accuracy(Stream, const TopkAccuracyArgs&) { notYetOnCuda("topk_accuracy"); }
+void topkAccuracy(Stream, const TopkAccuracyArgs&) { notYetOnCuda("topk_accuracy"); }
 
 }  // namespace vit::cuda

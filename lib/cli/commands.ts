@@ -48,7 +48,8 @@ const infoCommand: Command = {
       void device;
     }
     io.out(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info));
-    return info.selfTest.ok ? 0 : 1;
+    // A broken kernel setting (VIT22B_CPU_ISA, VIT22B_NUM_THREADS) fails the doctor too.
+    return info.selfTest.ok && info.cpuError === undefined ? 0 : 1;
   },
 };
 

@@ -35,8 +35,9 @@ export function formatInfo(info: SystemInfo): string {
       'features',
       `AVX2 ${yesNo(f.avx2)}, FMA ${yesNo(f.fma)}, AVX-512F ${yesNo(f.avx512f)}, AVX512-BF16 ${yesNo(f.avx512bf16)}`,
     );
+    row('kernels', `${info.cpu.kernelIsa} code path, ${info.cpu.kernelThreads} threads`);
   } else {
-    row('model', 'unknown (no addon loaded)');
+    row('model', info.cpuError ? `unavailable: ${info.cpuError}` : 'unknown (no addon loaded)');
   }
 
   const cuda = info.cuda;

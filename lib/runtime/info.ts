@@ -26,6 +26,8 @@ export interface SystemInfo {
     error?: string;
   };
   cpu: NativeCpuInfo | null;
+  /** Why `cpu` is null although an addon loaded. */
+  cpuError?: string;
   cuda: CudaStatus;
   defaultDevice: { kind: 'cpu' | 'cuda'; name: string; reason: string } | null;
   /** One kernel run on the default device and checked against plain JavaScript. */
@@ -85,7 +87,12 @@ export function systemInfo(): SystemInfo {
     const addon = loadedAddonAt(device.selection.addonPath);
     if (addon) {
       info.addon.loaded = { variant: addon.variant, path: addon.path, build: addon.native.build };
-      info.cpu = addon.native.cpuInfo();
+      try {
+        info.cpu = addon.native.cpuInfo();
+      } catch (e) {
+        // A bad VIT22B_CPU_ISA / VIT22B_NUM_THREADS: say so, and go on describing the rest.
+        info.cpuError = `${(e as { code?: string }).code ?? 'Error'}: ${(e as Error).message}`;
+      }
     }
     info.selfTest = runSelfTest(device);
   } catch (e) {

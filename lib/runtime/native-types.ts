@@ -24,6 +24,10 @@ export interface NativeCpuInfo {
     avx512vl: boolean;
     avx512bf16: boolean;
   };
+  /** The SIMD level the CPU kernels dispatch on (after any VIT22B_CPU_ISA cap). */
+  kernelIsa: 'scalar' | 'avx2' | 'avx512' | 'avx512bf16';
+  /** Threads of the CPU kernels' pool (VIT22B_NUM_THREADS, else the usable cores). */
+  kernelThreads: number;
 }
 
 export interface NativeCudaDevice {

@@ -7,6 +7,8 @@
 #include "addon/errors.h"
 #include "core/status.h"
 #include "cpu/cpu_features.h"
+#include "cpu/isa.h"
+#include "cpu/thread_pool.h"
 #if VIT22B_WITH_CUDA
 #include <cuda_runtime_api.h>
 
@@ -20,6 +22,7 @@ namespace {
 
 Napi::Value cpuInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
   const cpu::CpuFeatures& f = cpu::detectCpu();
   Napi::Object o = Napi::Object::New(env);
   o.Set("vendor", f.vendor);
@@ -34,7 +37,12 @@ Napi::Value cpuInfo(const Napi::CallbackInfo& info) {
   features.Set("avx512vl", f.avx512vl);
   features.Set("avx512bf16", f.avx512bf16);
   o.Set("features", features);
+  // What the kernels will actually use: the dispatch level (after any VIT22B_CPU_ISA cap) and the
+  // thread pool's size (after any VIT22B_NUM_THREADS). Both throw typed errors on bad settings.
+  o.Set("kernelIsa", cpu::isaName(cpu::activeIsa()));
+  o.Set("kernelThreads", cpu::defaultThreadPool().threads());
   return o;
+  });
 }
 
 #if VIT22B_WITH_CUDA

@@ -38,7 +38,7 @@ Isa activeIsa() {
   for (Isa cap : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Bf16}) {
     if (std::string(env) == isaName(cap)) return cap < detected ? cap : detected;
   }
-  throw Error(ErrorCode::InvalidArgument, "unknown VIT22B_CPU_ISA value",
+  throw Error(ErrorCode::InvalidArgument, std::string("unknown VIT22B_CPU_ISA value '") + env + "'",
               "scalar | avx2 | avx512 | avx512bf16", env);
 }
 

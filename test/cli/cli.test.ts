@@ -285,3 +285,27 @@ function keyPaths(v: unknown, prefix = ''): string[] {
     .flatMap(([k, x]) => [prefix + k, ...keyPaths(x, `${prefix}${k}.`)])
     .sort();
 }
+
+describe('info reports the CPU code path the kernels use', () => {
+  test('the dispatch level follows the CPU features, capped by VIT22B_CPU_ISA; threads by VIT22B_NUM_THREADS', () => {
+    const plain = runCli(['info', '--json']);
+    expect(plain.code).toBe(0);
+    const cpu = (JSON.parse(plain.out) as { cpu: { features: Record<string, boolean>; kernelIsa: string; kernelThreads: number } }).cpu;
+    const f = cpu.features;
+    const best = f.avx512bf16 && f.avx512f ? 'avx512bf16' : f.avx512f && f.avx512bw && f.avx512vl ? 'avx512' : f.avx2 && f.fma ? 'avx2' : 'scalar';
+    expect(cpu.kernelIsa).toBe(best);
+    expect(cpu.kernelThreads).toBeGreaterThanOrEqual(1);
+
+    const capped = runCli(['info', '--json'], { ...process.env, VIT22B_CPU_ISA: 'scalar', VIT22B_NUM_THREADS: '1' });
+    expect(capped.code).toBe(0);
+    expect(JSON.parse(capped.out).cpu).toMatchObject({ kernelIsa: 'scalar', kernelThreads: 1 });
+  });
+
+  test('a bad VIT22B_CPU_ISA is reported, not a crash', () => {
+    const r = runCli(['info', '--json'], { ...process.env, VIT22B_CPU_ISA: 'sse9' });
+    expect(r.code).toBe(1); // the CPU kernels cannot run with this setting: the doctor fails
+    const info = JSON.parse(r.out) as { cpu: unknown; cpuError: string };
+    expect(info.cpu).toBeNull();
+    expect(info.cpuError).toMatch(/^ERR_INVALID_ARGUMENT: .*sse9/);
+  });
+});

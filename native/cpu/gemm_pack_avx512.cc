@@ -28,6 +28,10 @@ bool packPanelF32Avx512(PanelSource<float> s, int64_t lines, int64_t depth, int 
   if (s.lineStride == 1) {
     for (int64_t p = 0; p < depth; ++p) {
       const float* src = s.base + p * s.depthStride;
+      // The next panel's lines follow in the same rows: op(B) rows are ldb apart, a stride the
+      // hardware prefetcher misses, so fetch them into L2 while this panel is in use.
+      _mm_prefetch(reinterpret_cast<const char*>(src + width), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(src + width + 16), _MM_HINT_T1);
       for (int gi = 0; gi < groups; ++gi) {
         __m512 v = _mm512_maskz_loadu_ps(load[gi], src + 16 * gi);
         _mm512_mask_storeu_ps(out + p * width + 16 * gi, store[gi], v);

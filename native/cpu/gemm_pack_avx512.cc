@@ -1,13 +1,52 @@
 // AVX-512 packing of f32 GEMM panels (compiled with AVX-512 flags; called only when activeIsa() >=
 // Avx512). Same layout as packPanelF32 (out[p][line], lines past `lines` zero), 16 lines per
-// vector: a contiguous copy when lines are adjacent in memory (op(B) = B, op(A) = A^T), a gather
-// along the lines otherwise (op(A) = A: 14 rows; op(B) = B^T). The portable scalar version wrote
-// one float at a time with strided stores and was ~20% of the run time on the ViT shapes.
+// vector: a contiguous copy when lines are adjacent in memory (op(B) = B, op(A) = A^T), a 16x16
+// register transpose when steps are (op(A) = A: 14 rows; op(B) = B^T), else a gather. The portable
+// scalar version wrote one float at a time with strided stores: ~20% of the time on ViT shapes.
 #include <immintrin.h>
 
 #include "cpu/gemm_pack.h"
 
 namespace vit::cpu {
+
+namespace {
+
+// 16 lines x 16 steps, contiguous along the steps (rows of A): 16 row loads, a 16x16 register
+// transpose (64 shuffles), then out[p][line] stores. Lines past `lines` read as zero, steps past
+// `steps` are neither read nor written. Much cheaper than gathers, which wait on every line.
+void transpose16(const float* src, int64_t lineStride, int64_t lines, int64_t steps,
+                 __mmask16 storeMask, int width, float* out) {
+  __mmask16 stepMask = steps >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << steps) - 1);
+  __m512 r[16], t[16];
+  for (int l = 0; l < 16; ++l) {
+    r[l] = l < lines ? _mm512_maskz_loadu_ps(stepMask, src + l * lineStride) : _mm512_setzero_ps();
+  }
+  // Within each 128-bit lane: t[4i + j] = rows 4i..4i+3 at column j of that lane.
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  // Gather the 128-bit lanes: column 4L + j takes lane L of r[j], r[4 + j], r[8 + j], r[12 + j].
+  for (int j = 0; j < 4; ++j) {
+    __m512 x0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    __m512 x1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    __m512 y0 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    __m512 y1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+    t[0 + j] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+    t[8 + j] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+    t[4 + j] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+  }
+  for (int c = 0; c < 16 && c < steps; ++c) _mm512_mask_storeu_ps(out + c * width, storeMask, t[c]);
+}
+
+}  // namespace
 
 bool packPanelF32Avx512(PanelSource<float> s, int64_t lines, int64_t depth, int width,
                         float* out) {
@@ -35,6 +74,15 @@ bool packPanelF32Avx512(PanelSource<float> s, int64_t lines, int64_t depth, int 
       for (int gi = 0; gi < groups; ++gi) {
         __m512 v = _mm512_maskz_loadu_ps(load[gi], src + 16 * gi);
         _mm512_mask_storeu_ps(out + p * width + 16 * gi, store[gi], v);
+      }
+    }
+    return true;
+  }
+  if (s.depthStride == 1) {
+    for (int64_t p = 0; p < depth; p += 16) {
+      for (int gi = 0; gi < groups; ++gi) {
+        transpose16(s.base + p + 16 * gi * s.lineStride, s.lineStride, lines - 16 * gi,
+                    depth - p, store[gi], width, out + p * width + 16 * gi);
       }
     }
     return true;

@@ -7,7 +7,8 @@
 //       pack op(B)[p0:p0+kc, panel columns]                     (kc x nr, stays in L1)
 //       micro-kernel against every A panel, accumulating into C's tile: C itself for a plain
 //       f32 C = A*B, else an f32 workspace [mc, nc]
-//   epilogue (workspace only): C = alpha * workspace + beta * C (+ bias), rounded once to C's dtype.
+//   epilogue (workspace only): C = alpha * workspace + beta * C (+ bias), rounded once to C's
+//   dtype.
 // An element's value depends only on kc and the micro-kernel, never on which thread ran its
 // block or how blocks were sized, so results are identical for every thread count. The
 // workspace gives bf16 outputs a single rounding; panels are zero-padded so tiles are always
@@ -85,7 +86,7 @@ thread_local ThreadScratch scratch;
 // more, evenly sized blocks when the default cut would leave threads idle at the end.
 struct Blocking {
   int64_t mc, nc, mBlocks, nBlocks;
-  bool avx512Pack = false;  // f32 panels through packPanelF32Avx512
+  bool avx512Pack = false;  // panels through packPanel*Avx512 where they apply
 };
 
 Blocking chooseBlocking(const GemmArgs& g, const GemmMicroKernel& kern, int threads) {
@@ -128,6 +129,10 @@ void packPanel(const GemmMicroKernel& kern, bool avx512Pack, DType type, const v
     packPanelF32({x, lineStride, depthStride}, lines, depth, width, static_cast<float*>(out));
   } else if (kern.bf16Pairs) {
     const uint16_t* x = static_cast<const uint16_t*>(base) + offset;
+    if (avx512Pack && packPanelBf16PairsAvx512({x, lineStride, depthStride}, lines, depth, width,
+                                               static_cast<uint16_t*>(out))) {
+      return;
+    }
     packPanelBf16Pairs({x, lineStride, depthStride}, lines, depth, width,
                        static_cast<uint16_t*>(out));
   } else {

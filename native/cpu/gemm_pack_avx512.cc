@@ -14,12 +14,12 @@ namespace {
 // 16 lines x 16 steps, contiguous along the steps (rows of A): 16 row loads, a 16x16 register
 // transpose (64 shuffles), then out[p][line] stores. Lines past `lines` read as zero, steps past
 // `steps` are neither read nor written. Much cheaper than gathers, which wait on every line.
-void transpose16(const float* src, int64_t lineStride, int64_t lines, int64_t steps,
+void transpose16(const char* src, int64_t lineBytes, int64_t lines, int64_t steps,
                  __mmask16 storeMask, int width, float* out) {
   __mmask16 stepMask = steps >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << steps) - 1);
   __m512 r[16], t[16];
   for (int l = 0; l < 16; ++l) {
-    r[l] = l < lines ? _mm512_maskz_loadu_ps(stepMask, src + l * lineStride) : _mm512_setzero_ps();
+    r[l] = l < lines ? _mm512_maskz_loadu_ps(stepMask, src + l * lineBytes) : _mm512_setzero_ps();
   }
   // Within each 128-bit lane: t[4i + j] = rows 4i..4i+3 at column j of that lane.
   for (int i = 0; i < 8; ++i) {
@@ -81,8 +81,9 @@ bool packPanelF32Avx512(PanelSource<float> s, int64_t lines, int64_t depth, int 
   if (s.depthStride == 1) {
     for (int64_t p = 0; p < depth; p += 16) {
       for (int gi = 0; gi < groups; ++gi) {
-        transpose16(s.base + p + 16 * gi * s.lineStride, s.lineStride, lines - 16 * gi,
-                    depth - p, store[gi], width, out + p * width + 16 * gi);
+        transpose16(reinterpret_cast<const char*>(s.base + p + 16 * gi * s.lineStride),
+                    4 * s.lineStride, lines - 16 * gi, depth - p, store[gi], width,
+                    out + p * width + 16 * gi);
       }
     }
     return true;
@@ -96,6 +97,44 @@ bool packPanelF32Avx512(PanelSource<float> s, int64_t lines, int64_t depth, int 
       __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), load[gi], idx,
                                           src + 16 * gi * s.lineStride, 4);
       _mm512_mask_storeu_ps(out + p * width + 16 * gi, store[gi], v);
+    }
+  }
+  return true;
+}
+
+// bf16 pairs (out[p / 2][line][p % 2]), even depth only. Lines contiguous along k (rows of A): a
+// pair is one 32-bit lane, so this is the f32 transpose moving pairs (bit-exact). Adjacent lines
+// (op(B) = B): rows 2q and 2q+1 are interleaved with one 16-bit permute per 16 lines.
+bool packPanelBf16PairsAvx512(PanelSource<uint16_t> s, int64_t lines, int64_t depth, int width,
+                              uint16_t* out) {
+  if (depth % 2 != 0 || (width % 16 != 0 && width > 16) || width > 32) return false;
+  if (s.depthStride != 1 && s.lineStride != 1) return false;
+  const int groups = (width + 15) / 16;
+  int64_t steps = depth / 2;
+  auto* out32 = reinterpret_cast<float*>(out);
+  for (int gi = 0; gi < groups; ++gi) {
+    int rest = width - 16 * gi;
+    __mmask16 store = rest >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << rest) - 1);
+    int64_t have = lines - 16 * gi;
+    if (s.depthStride == 1) {
+      for (int64_t q = 0; q < steps; q += 16) {
+        transpose16(reinterpret_cast<const char*>(s.base + 2 * q + 16 * gi * s.lineStride),
+                    2 * s.lineStride, have, steps - q, store, width, out32 + q * width + 16 * gi);
+      }
+      continue;
+    }
+    __mmask16 load = have >= 16 ? 0xFFFF : have <= 0 ? 0 : static_cast<__mmask16>((1u << have) - 1);
+    // Word i of [even row | odd row] for output lane i / 2, half i % 2.
+    const __m512i interleave = _mm512_set_epi16(
+        31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t q = 0; q < steps; ++q) {
+      const uint16_t* even = s.base + 2 * q * s.depthStride + 16 * gi;
+      __m256i x = _mm256_maskz_loadu_epi16(load, even);
+      __m256i y = _mm256_maskz_loadu_epi16(load, even + s.depthStride);
+      __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(x), y, 1);
+      v = _mm512_permutexvar_epi16(interleave, v);
+      _mm512_mask_storeu_epi32(out32 + q * width + 16 * gi, store, v);
     }
   }
   return true;

@@ -197,8 +197,15 @@ void runTask(const GemmArgs& g, const GemmMicroKernel& kern, const Blocking& bl,
   int64_t perBatch = bl.mBlocks * bl.nBlocks;
   int64_t batch = task / perBatch;
   int64_t ib = task % perBatch / bl.nBlocks, jb = task % bl.nBlocks;
-  int64_t i0 = ib * bl.mc, j0 = jb * bl.nc;
-  int64_t rows = std::min(bl.mc, g.m - i0), cols = std::min(bl.nc, g.n - j0);
+  // Blocks split the mr (nr) panels as evenly as possible, at most one panel apart, rather than
+  // full blocks and a short last one: on 2 threads 3152 rows in 10 blocks of 322 gave one thread
+  // 5% more rows. mc and nc are only the upper bounds.
+  auto edge = [](int64_t block, int64_t blocks, int64_t extent, int64_t unit) {
+    return std::min(extent, block * ceilDiv(extent, unit) / blocks * unit);
+  };
+  int64_t i0 = edge(ib, bl.mBlocks, g.m, kern.mr), j0 = edge(jb, bl.nBlocks, g.n, kern.nr);
+  int64_t rows = edge(ib + 1, bl.mBlocks, g.m, kern.mr) - i0;
+  int64_t cols = edge(jb + 1, bl.nBlocks, g.n, kern.nr) - j0;
   int64_t mPanels = ceilDiv(rows, kern.mr), nPanels = ceilDiv(cols, kern.nr);
   int64_t ldws = nPanels * kern.nr;
 

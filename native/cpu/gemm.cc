@@ -2,15 +2,17 @@
 //
 // C is cut into blocks of mc x nc; each block is one task, computed start to finish by one thread:
 //   for each depth block p0 (kc deep, a constant of the micro-kernel):
-//     pack op(B)[p0:p0+kc, block columns] into nr-wide panels   (kc x nc, sized for L2)
-//     for each mr-row panel of the block:
-//       pack op(A)[rows, p0:p0+kc]                              (kc x mr, stays in L1)
-//       micro-kernel against every B panel, accumulating into an f32 workspace [mc, nc]
-//   epilogue: C = alpha * workspace + beta * C (+ bias), rounded once to C's dtype.
+//     pack op(A)[block rows, p0:p0+kc] into mr-row panels       (mc x kc, sized for L2)
+//     for each nr-column panel of the block:
+//       pack op(B)[p0:p0+kc, panel columns]                     (kc x nr, stays in L1)
+//       micro-kernel against every A panel, accumulating into C's tile: C itself for a plain
+//       f32 C = A*B, else an f32 workspace [mc, nc]
+//   epilogue (workspace only): C = alpha * workspace + beta * C (+ bias), rounded once to C's
+//   dtype.
 // An element's value depends only on kc and the micro-kernel, never on which thread ran its
 // block or how blocks were sized, so results are identical for every thread count. The
-// workspace gives bf16 outputs a single rounding and makes the kernels edge-free: panels are
-// zero-padded, tiles are always full, and only the epilogue knows the true block edge.
+// workspace gives bf16 outputs a single rounding; panels are zero-padded so tiles are always
+// full, and edge tiles of a direct C go through a small tile buffer.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -30,11 +32,13 @@ namespace vit::cpu {
 
 namespace {
 
-// Upper bounds of a C block: kc x nc of packed B (256 x 192 f32 or 512 x 192 bf16 = 192 KiB) stays
-// in L2 while the micro-kernel streams it; B is re-packed once per mc rows, so mc is large. Measured
-// on Zen 4 (1 MiB L2): nc 192 / mc 896 beat nc 256-512 / mc 112-672 by 5-15% single-threaded.
-constexpr int64_t kNcMax = 192;
-constexpr int64_t kMcMax = 896;
+// Upper bounds of a C block. Per kc step a task packs its mc x kc block of op(A) once (336 x 256
+// f32 = 336 KiB, stays in L2) and then one kc x nr panel of op(B) at a time (32 KiB, L1), run
+// against every A panel. A is re-packed once per nc columns and B once per mc rows, so nc is large
+// and mc is what fits L2. Measured on Zen 4 (1 MiB L2, 2 threads, ViT shapes): mc 336-672 beat
+// 168-224 by 5-8%; nc 1024-4096 were within noise.
+constexpr int64_t kNcMax = 2048;
+constexpr int64_t kMcMax = 336;
 // Below this many flops the wake-up of other threads costs more than it saves.
 constexpr double kParallelFlops = 2.0 * 64 * 64 * 64;
 
@@ -82,6 +86,7 @@ thread_local ThreadScratch scratch;
 // more, evenly sized blocks when the default cut would leave threads idle at the end.
 struct Blocking {
   int64_t mc, nc, mBlocks, nBlocks;
+  bool avx512Pack = false;  // panels through packPanel*Avx512 where they apply
 };
 
 Blocking chooseBlocking(const GemmArgs& g, const GemmMicroKernel& kern, int threads) {
@@ -111,15 +116,23 @@ const char* elementAt(const void* base, int64_t index, size_t elemSize) {
 }
 
 // Packs one panel of op(X) starting at (line0, p0) of a batch's matrix.
-void packPanel(const GemmMicroKernel& kern, DType type, const void* base, int64_t lineStride,
-               int64_t depthStride, int64_t line0, int64_t p0, int64_t lines, int64_t depth,
-               int width, void* out) {
+void packPanel(const GemmMicroKernel& kern, bool avx512Pack, DType type, const void* base,
+               int64_t lineStride, int64_t depthStride, int64_t line0, int64_t p0, int64_t lines,
+               int64_t depth, int width, void* out) {
   int64_t offset = line0 * lineStride + p0 * depthStride;
   if (type == DType::F32) {
     const float* x = static_cast<const float*>(base) + offset;
+    if (avx512Pack && packPanelF32Avx512({x, lineStride, depthStride}, lines, depth, width,
+                                         static_cast<float*>(out))) {
+      return;
+    }
     packPanelF32({x, lineStride, depthStride}, lines, depth, width, static_cast<float*>(out));
   } else if (kern.bf16Pairs) {
     const uint16_t* x = static_cast<const uint16_t*>(base) + offset;
+    if (avx512Pack && packPanelBf16PairsAvx512({x, lineStride, depthStride}, lines, depth, width,
+                                               static_cast<uint16_t*>(out))) {
+      return;
+    }
     packPanelBf16Pairs({x, lineStride, depthStride}, lines, depth, width,
                        static_cast<uint16_t*>(out));
   } else {
@@ -184,8 +197,15 @@ void runTask(const GemmArgs& g, const GemmMicroKernel& kern, const Blocking& bl,
   int64_t perBatch = bl.mBlocks * bl.nBlocks;
   int64_t batch = task / perBatch;
   int64_t ib = task % perBatch / bl.nBlocks, jb = task % bl.nBlocks;
-  int64_t i0 = ib * bl.mc, j0 = jb * bl.nc;
-  int64_t rows = std::min(bl.mc, g.m - i0), cols = std::min(bl.nc, g.n - j0);
+  // Blocks split the mr (nr) panels as evenly as possible, at most one panel apart, rather than
+  // full blocks and a short last one: on 2 threads 3152 rows in 10 blocks of 322 gave one thread
+  // 5% more rows. mc and nc are only the upper bounds.
+  auto edge = [](int64_t block, int64_t blocks, int64_t extent, int64_t unit) {
+    return std::min(extent, block * ceilDiv(extent, unit) / blocks * unit);
+  };
+  int64_t i0 = edge(ib, bl.mBlocks, g.m, kern.mr), j0 = edge(jb, bl.nBlocks, g.n, kern.nr);
+  int64_t rows = edge(ib + 1, bl.mBlocks, g.m, kern.mr) - i0;
+  int64_t cols = edge(jb + 1, bl.nBlocks, g.n, kern.nr) - j0;
   int64_t mPanels = ceilDiv(rows, kern.mr), nPanels = ceilDiv(cols, kern.nr);
   int64_t ldws = nPanels * kern.nr;
 
@@ -196,34 +216,63 @@ void runTask(const GemmArgs& g, const GemmMicroKernel& kern, const Blocking& bl,
   int64_t aLine = g.transA ? 1 : g.lda, aDepth = g.transA ? g.lda : 1;
   int64_t bLine = g.transB ? g.ldb : 1, bDepth = g.transB ? 1 : g.ldb;
 
+  // Plain f32 C = A*B (alpha 1, beta 0, no epilogue): the micro-kernel accumulates straight into
+  // C, skipping the workspace and its copy. The sums are the same kernel calls in the same order,
+  // so the bits match the workspace path. Edge tiles go through a small full-size tile buffer.
+  const bool direct = g.cType == DType::F32 && g.alpha == 1.0f && g.beta == 0.0f &&
+                      g.epilogue == GemmEpilogue::None && g.k > 0;
   int64_t maxSteps = kern.bf16Pairs ? kern.kc / 2 : kern.kc;
-  // Every panel holds steps x width lanes of 4 bytes (an f32, or a bf16 pair).
-  auto* aPanel = static_cast<char*>(scratch.aPanel.get(4 * maxSteps * kern.mr));
-  auto* bBlock = static_cast<char*>(scratch.bBlock.get(4 * maxSteps * kern.nr * nPanels));
-  // [mPanels * mr + 1, ldws]: the extra row holds the widened bias in the epilogue.
-  auto* ws = static_cast<float*>(scratch.workspace.get(4 * (mPanels * kern.mr + 1) * ldws));
-  if (g.k == 0) std::memset(ws, 0, 4 * rows * ldws);  // no product: alpha * 0
+  // Every panel holds steps x width lanes of 4 bytes (an f32, or a bf16 pair). The A block is
+  // packed once per kc step and stays in L2 ([mPanels][steps][mr]); one B panel ([steps][nr], in
+  // L1) is packed at a time and run against every A panel.
+  auto* aBlock = static_cast<char*>(scratch.aPanel.get(4 * maxSteps * kern.mr * mPanels));
+  auto* bPanel = static_cast<char*>(scratch.bBlock.get(4 * maxSteps * kern.nr));
+  float* ws = nullptr;
+  float* cBase = nullptr;
+  int64_t ldcT = ldws;
+  float tile[14 * 32] __attribute__((aligned(64))) = {};  // >= mr x nr of every kernel
+  if (direct) {
+    cBase = static_cast<float*>(g.c) + batch * g.strideC + i0 * g.ldc + j0;
+    ldcT = g.ldc;
+  } else {
+    // [mPanels * mr + 1, ldws]: the extra row holds the widened bias in the epilogue.
+    ws = static_cast<float*>(scratch.workspace.get(4 * (mPanels * kern.mr + 1) * ldws));
+    if (g.k == 0) std::memset(ws, 0, 4 * rows * ldws);  // no product: alpha * 0
+    cBase = ws;
+  }
 
   for (int64_t p0 = 0; p0 < g.k; p0 += kern.kc) {
     int64_t depth = std::min<int64_t>(kern.kc, g.k - p0);
     int64_t steps = kern.bf16Pairs ? (depth + 1) / 2 : depth;
-    int64_t bPanelBytes = 4 * steps * kern.nr;
-    for (int64_t jp = 0; jp < nPanels; ++jp) {
-      int64_t lines = std::min<int64_t>(kern.nr, cols - jp * kern.nr);
-      packPanel(kern, g.abType, b, bLine, bDepth, j0 + jp * kern.nr, p0, lines, depth, kern.nr,
-                bBlock + jp * bPanelBytes);
-    }
+    int64_t aPanelBytes = 4 * steps * kern.mr;
     for (int64_t ip = 0; ip < mPanels; ++ip) {
       int64_t lines = std::min<int64_t>(kern.mr, rows - ip * kern.mr);
-      packPanel(kern, g.abType, a, aLine, aDepth, i0 + ip * kern.mr, p0, lines, depth, kern.mr,
-                aPanel);
-      float* wsRow = ws + ip * kern.mr * ldws;
-      for (int64_t jp = 0; jp < nPanels; ++jp) {
-        kern.run(steps, aPanel, bBlock + jp * bPanelBytes, wsRow + jp * kern.nr, ldws, p0 > 0);
+      packPanel(kern, bl.avx512Pack, g.abType, a, aLine, aDepth, i0 + ip * kern.mr, p0, lines,
+                depth, kern.mr, aBlock + ip * aPanelBytes);
+    }
+    for (int64_t jp = 0; jp < nPanels; ++jp) {
+      int64_t nCols = std::min<int64_t>(kern.nr, cols - jp * kern.nr);
+      packPanel(kern, bl.avx512Pack, g.abType, b, bLine, bDepth, j0 + jp * kern.nr, p0, nCols,
+                depth, kern.nr, bPanel);
+      for (int64_t ip = 0; ip < mPanels; ++ip) {
+        int64_t nRows = std::min<int64_t>(kern.mr, rows - ip * kern.mr);
+        float* c = cBase + ip * kern.mr * ldcT + jp * kern.nr;
+        const void* ap = aBlock + ip * aPanelBytes;
+        if (!direct || (nRows == kern.mr && nCols == kern.nr)) {
+          kern.run(steps, ap, bPanel, c, ldcT, p0 > 0);
+          continue;
+        }
+        // Edge tile of C: through the tile buffer (only its valid part is read or written).
+        for (int64_t i = 0; i < nRows && p0 > 0; ++i)
+          std::memcpy(tile + i * kern.nr, c + i * ldcT, 4 * nCols);
+        kern.run(steps, ap, bPanel, tile, kern.nr, p0 > 0);
+        for (int64_t i = 0; i < nRows; ++i) {
+          std::memcpy(c + i * ldcT, tile + i * kern.nr, 4 * nCols);
+        }
       }
     }
   }
-  storeBlock(g, ws, ldws, g.k > 0, batch, i0, j0, rows, cols);
+  if (!direct) storeBlock(g, ws, ldws, g.k > 0, batch, i0, j0, rows, cols);
 }
 
 }  // namespace
@@ -247,6 +296,7 @@ void gemm(Stream stream, const GemmArgs& g) {
   double flops = 2.0 * g.m * g.n * g.k * g.batch;
   int threads = flops < kParallelFlops ? 1 : pool.threads();
   Blocking bl = chooseBlocking(g, kern, threads);
+  bl.avx512Pack = activeIsa() >= Isa::Avx512;
   int64_t tasks = g.batch * bl.mBlocks * bl.nBlocks;
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) runTask(g, kern, bl, t);

@@ -20,7 +20,12 @@ void run(int64_t steps, const void* ap, const void* bp, float* c, int64_t ldc, b
   const int32_t* b = static_cast<const int32_t*>(bp);
   __m512 acc[kMr][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kMr; ++i) {
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    // The C tile (maybe C itself, out of cache) is only touched after the k loop: fetch it now.
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+  }
   for (int64_t p = 0; p < steps; ++p) {
     __m512bh b0 = (__m512bh)_mm512_load_si512(b);
     __m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);

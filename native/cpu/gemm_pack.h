@@ -21,8 +21,15 @@ struct PanelSource {
 void packPanelF32(PanelSource<float> src, int64_t lines, int64_t depth, int width, float* out);
 void packPanelBf16AsF32(PanelSource<uint16_t> src, int64_t lines, int64_t depth, int width,
                         float* out);
+// The same as packPanelF32 with AVX-512 (gemm_pack_avx512.cc; only when activeIsa() >= Avx512).
+// Returns false, writing nothing, for the layouts it does not handle (width not 14/16/32-like).
+bool packPanelF32Avx512(PanelSource<float> src, int64_t lines, int64_t depth, int width,
+                        float* out);
 // out[p / 2][line][p % 2] (bf16 bits), depth padded to even.
 void packPanelBf16Pairs(PanelSource<uint16_t> src, int64_t lines, int64_t depth, int width,
                         uint16_t* out);
+// The same with AVX-512 (gemm_pack_avx512.cc); false, writing nothing, where it does not apply.
+bool packPanelBf16PairsAvx512(PanelSource<uint16_t> src, int64_t lines, int64_t depth, int width,
+                              uint16_t* out);
 
 }  // namespace vit::cpu

@@ -12,15 +12,12 @@
 //                   so the zero of gelu' near x = -0.75 (where the terms cancel) is bounded fairly.
 //   bf16 storage:   the f32 bound + 2^-8 |ref| (one rounding of the output, 2^-9).
 //   finite differences of the float64 forward (h = 1e-6 (1 + |x|)): the backward bound + 1e-7 scale.
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 
 import { gelu, geluBackward, openDevice, Vit22bError, type Device } from '../../lib';
 import { thrownBy } from '../helpers/errors';
-import { decodeBf16 } from '../helpers/float-reference';
 import { erf, erfc, geluGradTerms, geluRef, geluZ } from '../helpers/norm-reference';
 import { mulberry32, randomF32Array } from '../helpers/prng';
-import { upload, valuesOf, violation, type Storage } from './norm-data';
+import { decodeStorage, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
 
 type Form = 'tanh' | 'erf';
 const TINY = 2 ** -126;
@@ -248,23 +245,9 @@ describe('typed errors', () => {
 });
 
 describe('in a child process', () => {
-  const child = path.join(__dirname, 'norms-child.cjs');
   type ChildOut = Record<string, string> & { cases: { dtype: Storage; form: Form; shape: number[]; columns?: [number, number] }[] };
-  function runChild(env: Record<string, string | undefined>): ChildOut {
-    const childEnv = { ...process.env };
-    for (const [k, v] of Object.entries(env)) {
-      if (v === undefined) delete childEnv[k];
-      else childEnv[k] = v;
-    }
-    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env: childEnv, maxBuffer: 1 << 28 });
-    if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as ChildOut;
-  }
-  function decode(b64: string, dtype: Storage): Float64Array {
-    const bytes = Buffer.from(b64, 'base64');
-    if (dtype === 'f32') return Float64Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
-    return Float64Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), (b) => decodeBf16(b));
-  }
+  const runChild = (env: Record<string, string | undefined>): ChildOut => runNormsChild<ChildOut>('gelu', env);
+  const decode = decodeStorage;
 
   test('results are bitwise identical for 1, 3 and the default thread count', () => {
     const reference = runChild({ VIT22B_NUM_THREADS: undefined });
@@ -285,8 +268,7 @@ describe('in a child process', () => {
   });
 
   test('the child really reads VIT22B_CPU_ISA: an unknown value is ERR_INVALID_ARGUMENT', () => {
-    const r = spawnSync(process.execPath, [child, 'gelu'], { encoding: 'utf8', env: { ...process.env, VIT22B_CPU_ISA: 'sse9' } });
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('ERR_INVALID_ARGUMENT');
+    // runNormsChild throws with the child's stderr when it exits non-zero.
+    expect(() => runNormsChild('gelu', { VIT22B_CPU_ISA: 'sse9' })).toThrow(/ERR_INVALID_ARGUMENT/);
   });
 });

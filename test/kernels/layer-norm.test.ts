@@ -15,16 +15,14 @@
 //                the f32 bound + 2^-8 |ref| for outputs stored in bf16 (one rounding, 2^-9).
 //   finite differences (h = 1e-6 (1 + |v|), float64 forward, error ~1e-10): twice the bound above
 //                + 1e-7 times the term scale.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { layerNorm, layerNormBackward, openDevice, rmsNorm, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
-import { decodeBf16 } from '../helpers/float-reference';
 import { centralDifference, dot, layerNormBackwardRef, layerNormRef } from '../helpers/norm-reference';
 import { mulberry32, type Rng } from '../helpers/prng';
-import { nonZeroValues, upload, valuesOf, violation, type Storage } from './norm-data';
+import { decodeStorage, nonZeroValues, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
 
 const U = 2 ** -23;
 
@@ -342,7 +340,6 @@ describe('typed errors', () => {
 
 describe('in a child process', () => {
   const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
-  const child = path.join(__dirname, 'norms-child.cjs');
   interface ChildCase { dtype: Storage; rows: number; dim: number; center: boolean; bias: boolean; eps: number }
   type ChildOut = Record<string, string> & { cases: ChildCase[] };
 
@@ -350,22 +347,9 @@ describe('in a child process', () => {
     if (!fs.existsSync(dist)) throw new Error('dist/ is missing: run `npx tsup` before these tests');
   });
 
-  function runChild(env: Record<string, string | undefined>): ChildOut {
-    const childEnv = { ...process.env };
-    for (const [k, v] of Object.entries(env)) {
-      if (v === undefined) delete childEnv[k];
-      else childEnv[k] = v;
-    }
-    const r = spawnSync(process.execPath, [child, 'layer_norm'], { encoding: 'utf8', env: childEnv, maxBuffer: 1 << 28 });
-    if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as ChildOut;
-  }
-  function decode(b64: string | undefined, dtype: Storage): Float64Array | undefined {
-    if (b64 === undefined) return undefined;
-    const bytes = Buffer.from(b64, 'base64');
-    if (dtype === 'f32') return Float64Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
-    return Float64Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), (b) => decodeBf16(b));
-  }
+  const runChild = (env: Record<string, string | undefined>): ChildOut => runNormsChild<ChildOut>('layer_norm', env);
+  const decode = (b64: string | undefined, dtype: Storage): Float64Array | undefined =>
+    b64 === undefined ? undefined : decodeStorage(b64, dtype);
 
   test('forward and backward (dscale / dbias sums included) are bitwise identical for 1, 3 and the default thread count', () => {
     const reference = runChild({ VIT22B_NUM_THREADS: undefined });

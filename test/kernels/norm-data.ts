@@ -1,6 +1,9 @@
 // Seeded test inputs for the norm and GELU kernel tests, uploaded as f32 or as bf16 bits, with the
 // exact values the device holds (bf16 decoded) for the float64 references; and element-wise bound
 // checks that name the first violation.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
 import type { Device, DeviceTensor } from '../../lib';
 import { decodeBf16, referenceBf16Bits } from '../helpers/float-reference';
 import type { Rng } from '../helpers/prng';
@@ -43,4 +46,27 @@ export function violation(what: string, got: ArrayLike<number>, ref: ArrayLike<n
     if (!(err <= b)) return `${what}[${i}]: got ${got[i]}, reference ${ref[i]}, |error| ${err} > bound ${b}`;
   }
   return null;
+}
+
+/**
+ * Runs test/kernels/norms-child.cjs in `mode` ('gelu' | 'layer_norm') with `env` laid over this
+ * process's environment (an undefined value removes the variable), and returns its JSON output.
+ */
+export function runNormsChild<T>(mode: string, env: Record<string, string | undefined>): T {
+  const childEnv = { ...process.env };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const child = path.join(__dirname, 'norms-child.cjs');
+  const r = spawnSync(process.execPath, [child, mode], { encoding: 'utf8', env: childEnv, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A child's base64 output buffer as numbers (f32 values, or bf16 bits decoded exactly). */
+export function decodeStorage(b64: string, dtype: Storage): Float64Array {
+  const bytes = Buffer.from(b64, 'base64');
+  if (dtype === 'f32') return Float64Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+  return Float64Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), (b) => decodeBf16(b));
 }

@@ -286,17 +286,19 @@ describe('DeviceHandle.gemm validation', () => {
 
 describe('in a child process', () => {
   const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
-  const child = path.join(__dirname, 'gemm-child.cjs');
+  const child = path.join(__dirname, 'launch-child.cjs');
   const b64 = (x: Float32Array | Uint16Array): string => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
 
   function runChild(cases: GemmCase[], env: Record<string, string>): { outputs?: string[]; error?: { code: string } } {
     const jobs = cases.map((c) => {
       const d = makeData(c);
-      return { spec: specOf(c), a: b64(d.a), b: b64(d.b), c: b64(d.c), ...(d.bias ? { bias: b64(d.bias) } : {}) };
+      const buffers = { a: b64(d.a), b: b64(d.b), c: b64(d.c), ...(d.bias ? { bias: b64(d.bias) } : {}) };
+      return { kernel: 'gemm', spec: specOf(c), buffers, outputs: ['c'] };
     });
     const r = spawnSync(process.execPath, [child], { input: JSON.stringify(jobs), encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as { outputs?: string[]; error?: { code: string } };
+    const out = JSON.parse(r.stdout) as { outputs?: string[][]; error?: { code: string } };
+    return out.error ? { error: out.error } : { outputs: out.outputs!.map((o) => o[0]!) };
   }
 
   // Big enough to be split over threads (and to cross kc), odd enough to have edge tiles.

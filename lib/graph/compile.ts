@@ -1,0 +1,97 @@
+/**
+ * compile(model, options) -> Program: the whole pipeline of the graph compiler.
+ *   build (a Graph, or a function that builds one per set of input shapes)
+ *   -> training step (gradients + optimizer update, when `train` is given)
+ *   -> dead-code elimination -> fusion -> rematerialization -> DCE again
+ *   -> memory plan (arena offsets from liveness; the peak is known here) -> lowering to a NativePlan
+ *   -> loaded once on the device; each run is one native call.
+ */
+import type { Device } from '../runtime/device';
+import { Vit22bError } from '../runtime/errors';
+import { GraphBuilder, type Precision } from './builder';
+import type { Graph } from './ir';
+import { eliminateDeadCode } from './passes/dce';
+import { fuse } from './passes/fusion';
+import { lower } from './passes/lower';
+import { planMemory } from './passes/memory-plan';
+import { rematerialize, type RematPolicy } from './passes/remat';
+import { Program, shapeKey } from './program';
+import { appendTrainingStep, type TrainingStepOptions } from './training-step';
+import type { Shape } from './types';
+
+/** Builds the forward graph for the given input shapes. */
+export type ModelFn = (b: GraphBuilder, shapes: Record<string, Shape>) => void;
+
+export interface CompileOptions {
+  device: Device;
+  /** 'fp32' (default) or 'bf16-mixed' (see GraphBuilder). */
+  precision?: Precision;
+  /** Append gradients and this optimizer update: the program is a whole training step. */
+  train?: TrainingStepOptions;
+  remat?: RematPolicy;
+  /** Fusion pass on (default) or off (tests compare both). */
+  fusion?: boolean;
+  /** Seed of the parameter initialization. */
+  seed?: number;
+  /** Input shapes of the first variant (required with a ModelFn). */
+  inputShapes?: Record<string, Shape>;
+}
+
+/** The passes from a built graph to a lowered plan, shared by every shape variant. */
+export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed'>) {
+  if (options.train) appendTrainingStep(g, options.train);
+  eliminateDeadCode(g);
+  const fusion = options.fusion === false ? undefined : fuse(g);
+  const recomputed = rematerialize(g, options.remat ?? 'none');
+  eliminateDeadCode(g);
+  const memory = planMemory(g);
+  const lowered = lower(g, memory);
+  return { graph: g, memory, lowered, fusion, recomputed };
+}
+
+export function compile(model: Graph | ModelFn, options: CompileOptions): Program {
+  if (!options || typeof options !== 'object' || !options.device) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile needs options with a device', { expected: '{ device, ... }', received: String(options) });
+  }
+  const seed = options.seed ?? 0;
+  if (typeof model === 'function') {
+    const first = options.inputShapes;
+    if (!first) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile(fn) needs inputShapes for its first variant', {
+        expected: 'inputShapes: { name: shape }',
+        received: 'undefined',
+      });
+    }
+    const build = (shapes: Record<string, Shape>) => {
+      const b = new GraphBuilder({ precision: options.precision });
+      model(b, shapes);
+      return { key: shapeKey(shapes), ...compileGraph(b.graph, options) };
+    };
+    const program = new Program(options.device, build, seed, shapeKey(first));
+    program.variant(first);
+    return program;
+  }
+  if (options.precision !== undefined && options.precision !== model.precision) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'the graph was built under another precision', {
+      expected: `${model.precision} (or build with new GraphBuilder({ precision }), or pass a model function)`,
+      received: options.precision,
+    });
+  }
+  const shapes: Record<string, Shape> = {};
+  for (const n of model.leaves('input')) shapes[n.attrs.name as string] = n.outputs[0]!.shape;
+  let used = false;
+  const build = (s: Record<string, Shape>) => {
+    // A Graph has one set of shapes; a function is needed to compile others.
+    if (used || shapeKey(s) !== shapeKey(shapes)) {
+      throw new Vit22bError('ERR_SHAPE_MISMATCH', 'this program was compiled from a fixed graph; its input shapes cannot change', {
+        expected: shapeKey(shapes),
+        received: shapeKey(s),
+      });
+    }
+    used = true;
+    return { key: shapeKey(s), ...compileGraph(model, options) };
+  };
+  const program = new Program(options.device, build, seed, shapeKey(shapes));
+  program.variant(shapes);
+  return program;
+}

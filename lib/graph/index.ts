@@ -1,0 +1,16 @@
+/** The graph compiler: IR, builder, autodiff, passes, lowering, and compiled programs. */
+export { Graph, Node, Value, type Phase } from './ir';
+export { GraphBuilder, type Precision, type ParamOptions } from './builder';
+export { differentiate } from './autodiff';
+export { appendTrainingStep, type TrainingStepOptions, type AdamwSpec } from './training-step';
+export { compile, compileGraph, type CompileOptions, type ModelFn } from './compile';
+export { Program, type ProgramInputs, type ProgramInput, type MemoryReport } from './program';
+export { eliminateDeadCode } from './passes/dce';
+export { fuse, type FusionReport } from './passes/fusion';
+export { rematerialize, type RematPolicy } from './passes/remat';
+export { planMemory, type MemoryPlan } from './passes/memory-plan';
+export { assignOffsets, type Lifetime } from './passes/assign-offsets';
+export { lower } from './passes/lower';
+export { getOp, opNames } from './op-table';
+export type { OpDef, GradContext, LowerContext } from './op-def';
+export type { TensorType, Shape, Sharding } from './types';

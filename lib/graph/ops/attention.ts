@@ -1,0 +1,114 @@
+/**
+ * attention(q [B, Tq, D], k [B, Tk, D], v [B, Tk, D]) with `heads` heads of D / heads: the fused
+ * flash-style kernel. Outputs [o [B, Tq, D], lse [B, H, Tq] f32]; the backward recomputes the
+ * probabilities from lse (attention_grad), so no [T, T] matrix is ever stored.
+ */
+import type { Node, Value } from '../ir';
+import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
+import { shapeText, type TensorType } from '../types';
+import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch } from './check';
+import type { PlanView } from '../../runtime/plan-format';
+
+export interface AttentionAttrs {
+  heads: number;
+  /** Logit scale; 1 / sqrt(headDim) by default. */
+  scale?: number;
+}
+
+function dims(node: { inputs: readonly { shape: readonly number[] }[]; attrs: Attrs }) {
+  const [b, tq, d] = node.inputs[0]!.shape as [number, number, number];
+  const tk = node.inputs[1]!.shape[1]!;
+  const heads = (node.attrs as unknown as AttentionAttrs).heads;
+  const headDim = d / heads;
+  const scale = (node.attrs as unknown as AttentionAttrs).scale ?? 1 / Math.sqrt(headDim);
+  return { b, tq, tk, d, heads, headDim, scale };
+}
+
+/** A dense [B, T, H, Dh] operand of the attention kernel. */
+export function headView(view: PlanView, t: number, d: number, headDim: number) {
+  return { buffer: view, offset: 0, batchStride: t * d, tokenStride: d, headStride: headDim };
+}
+
+export const attentionOp: OpDef = {
+  name: 'attention',
+  infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
+    requireArity('attention', inputs, 3);
+    const [q, k, v] = inputs as [TensorType, TensorType, TensorType];
+    for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
+      requireRank('attention', n, t, 3);
+      requireDType('attention', n, t, ['f32', 'bf16']);
+    }
+    requireSameDType('attention', 'q and k', q, k);
+    requireSameDType('attention', 'q and v', q, v);
+    const [b, tq, d] = q.shape as [number, number, number];
+    if (k.shape[0] !== b || k.shape[2] !== d || v.shape[0] !== b || v.shape[1] !== k.shape[1] || v.shape[2] !== d) {
+      throw shapeMismatch('attention', 'k and v must be [B, Tk, D] with q [B, Tq, D]', `[${b}, Tk, ${d}]`, `k ${shapeText(k.shape)}, v ${shapeText(v.shape)}`);
+    }
+    const heads = numberAttr('attention', 'heads', (attrs as Partial<AttentionAttrs>).heads, { integer: true, min: 1 });
+    if (d % heads !== 0) throw shapeMismatch('attention', 'heads must divide the width', `a divisor of ${d}`, String(heads));
+    if (attrs.scale !== undefined) numberAttr('attention', 'scale', attrs.scale);
+    return [
+      { shape: q.shape, dtype: q.dtype },
+      { shape: [b, heads, tq], dtype: 'f32' },
+    ];
+  },
+  grad(ctx: GradContext): (Value | null)[] {
+    const dO = ctx.dy[0];
+    if (!dO) return [null, null, null];
+    const [q, k, v] = ctx.node.inputs as [Value, Value, Value];
+    const [o, lse] = ctx.node.outputs as [Value, Value];
+    const gn = ctx.g.add('attention_grad', [q, k, v, o, lse, dO], ctx.node.attrs);
+    return gn.outputs.map((d, i) => (ctx.needs[i] ? d : null));
+  },
+  lower(ctx: LowerContext, node: Node): void {
+    const { b, tq, tk, d, heads, headDim, scale } = dims(node);
+    const [q, k, v] = node.inputs as [Value, Value, Value];
+    const [o, lse] = node.outputs as [Value, Value];
+    ctx.emit('attention_fwd', {
+      dtype: q.dtype,
+      batch: b,
+      heads,
+      tq,
+      tk,
+      headDim,
+      scale,
+      q: headView(ctx.view(q), tq, d, headDim),
+      k: headView(ctx.view(k), tk, d, headDim),
+      v: headView(ctx.view(v), tk, d, headDim),
+      o: headView(ctx.view(o), tq, d, headDim),
+      lse: ctx.view(lse),
+    });
+  },
+};
+
+/** attention_grad(q, k, v, o, lse, dO) -> [dq, dk, dv]. */
+export const attentionGradOp: OpDef = {
+  name: 'attention_grad',
+  infer(inputs: readonly TensorType[]): TensorType[] {
+    requireArity('attention_grad', inputs, 6);
+    return inputs.slice(0, 3).map((t) => ({ shape: t.shape, dtype: t.dtype }));
+  },
+  lower(ctx: LowerContext, node: Node): void {
+    const { b, tq, tk, d, heads, headDim, scale } = dims(node);
+    const [q, k, v, o, lse, dO] = node.inputs as Value[] as [Value, Value, Value, Value, Value, Value];
+    const [dq, dk, dv] = node.outputs as [Value, Value, Value];
+    ctx.emit('attention_bwd', {
+      dtype: q.dtype,
+      batch: b,
+      heads,
+      tq,
+      tk,
+      headDim,
+      scale,
+      q: headView(ctx.view(q), tq, d, headDim),
+      k: headView(ctx.view(k), tk, d, headDim),
+      v: headView(ctx.view(v), tk, d, headDim),
+      o: headView(ctx.view(o), tq, d, headDim),
+      dO: headView(ctx.view(dO), tq, d, headDim),
+      lse: ctx.view(lse),
+      dQ: headView(ctx.view(dq), tq, d, headDim),
+      dK: headView(ctx.view(dk), tk, d, headDim),
+      dV: headView(ctx.view(dv), tk, d, headDim),
+    });
+  },
+};

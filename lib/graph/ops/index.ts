@@ -1,0 +1,60 @@
+/** Every op definition, in one list (op-table.ts indexes it by name). */
+import type { OpDef } from '../op-def';
+import { adamwMultiUpdateOp, adamwUpdateOp } from './adamw-update';
+import { addOp } from './add';
+import { attentionGradOp, attentionOp } from './attention';
+import { biasAddOp } from './bias-add';
+import { castOp } from './cast';
+import { clipScaleOp } from './clip-scale';
+import { copyOp } from './copy';
+import { geluGradOp, geluOp } from './gelu';
+import { globalNormOp } from './global-norm';
+import { layerNormGradOp, layerNormOp } from './layer-norm';
+import { constOp, inputOp, paramOp, stateOp } from './leaf';
+import { linearOp } from './linear';
+import { matmulOp } from './matmul';
+import { meanPoolGradOp, meanPoolOp } from './mean-pool';
+import { patchifyOp, unpatchifyOp } from './patchify';
+import { posEmbedAddOp } from './pos-embed-add';
+import { reshapeOp } from './reshape';
+import { scaleOp } from './scale';
+import { sigmoidXentGradOp, sigmoidXentOp } from './sigmoid-xent';
+import { softmaxXentGradOp, softmaxXentOp } from './softmax-xent';
+import { sumToOp } from './sum-to';
+import { topkAccuracyOp } from './topk-accuracy';
+
+export const OPS: readonly OpDef[] = [
+  inputOp,
+  paramOp,
+  stateOp,
+  constOp,
+  matmulOp,
+  linearOp,
+  addOp,
+  biasAddOp,
+  sumToOp,
+  scaleOp,
+  reshapeOp,
+  copyOp,
+  castOp,
+  geluOp,
+  geluGradOp,
+  layerNormOp,
+  layerNormGradOp,
+  attentionOp,
+  attentionGradOp,
+  softmaxXentOp,
+  softmaxXentGradOp,
+  sigmoidXentOp,
+  sigmoidXentGradOp,
+  meanPoolOp,
+  meanPoolGradOp,
+  patchifyOp,
+  unpatchifyOp,
+  posEmbedAddOp,
+  topkAccuracyOp,
+  globalNormOp,
+  clipScaleOp,
+  adamwUpdateOp,
+  adamwMultiUpdateOp,
+];

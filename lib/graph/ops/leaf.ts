@@ -1,0 +1,40 @@
+/**
+ * The leaves: `input` (fed by each run), `param` (trainable, persistent), `state` (persistent, not
+ * trained) and `const` (a persistent fill). Their attrs carry the type; none emits a kernel: inputs
+ * are uploaded by the run itself and persistent values are initialized when a program is compiled.
+ */
+import { assertDType } from '../../runtime/dtype';
+import type { InitDistribution } from '../../runtime/ops/random';
+import type { Attrs, OpDef } from '../op-def';
+import { checkShape, type TensorType } from '../types';
+import { requireArity } from './check';
+
+/** How a persistent leaf is initialized: a random_init distribution (lib/runtime/ops/random.ts). */
+export type InitSpec = InitDistribution;
+
+export interface LeafAttrs {
+  name: string;
+  shape: readonly number[];
+  dtype: string;
+  init?: InitSpec;
+  /** const only: the fill value. */
+  value?: number;
+}
+
+function leaf(kind: 'input' | 'param' | 'state' | 'const'): OpDef {
+  return {
+    name: kind,
+    leaf: kind,
+    infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
+      requireArity(kind, inputs, 0);
+      const a = attrs as unknown as LeafAttrs;
+      return [{ shape: checkShape(a.shape, `${kind} '${a.name}' shape`), dtype: assertDType(a.dtype, `${kind} '${a.name}' dtype`) }];
+    },
+    lower(): void {},
+  };
+}
+
+export const inputOp = leaf('input');
+export const paramOp = leaf('param');
+export const stateOp = leaf('state');
+export const constOp = leaf('const');

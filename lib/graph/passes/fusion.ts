@@ -1,0 +1,120 @@
+/**
+ * Fusion: fewer kernels and fewer round trips through memory.
+ *  - matmul -> bias_add           => linear with the bias in the GEMM epilogue
+ *  - matmul|linear -> gelu        => linear with GELU in the epilogue, only where nothing else reads
+ *                                    the pre-activation (so not in training graphs, whose backward needs it)
+ *  - add(r, matmul|linear)        => linear with r as C and beta = 1 (residual connections, and
+ *                                    gradient sums where one term is a GEMM), in place when r dies
+ *  - adamw_update x N             => one adamw_multi_update (one launch for the whole model)
+ * A producer is fused only when the fused node is its single reader and its value is not a program
+ * output or a persistent gradient, and only within one phase (rematerialization relies on phases).
+ */
+import type { Graph, Node, Value } from '../ir';
+import type { LinearAttrs } from '../ops/linear';
+import { numel } from '../types';
+
+export interface FusionReport {
+  bias: number;
+  gelu: number;
+  residual: number;
+  optimizer: number;
+}
+
+function soleReader(g: Graph, v: Value, reader: Node, readers: Map<Value, Node[]>): boolean {
+  const r = readers.get(v) ?? [];
+  const isOutput = [...g.outputs.values()].includes(v);
+  return r.length === 1 && r[0] === reader && !isOutput && v.persistentName === undefined && !v.checkpoint;
+}
+
+function gemmAttrs(n: Node): LinearAttrs {
+  const a = n.attrs as LinearAttrs;
+  return n.op === 'linear' ? { ...a } : { transA: a.transA, transB: a.transB, outDtype: n.outputs[0]!.dtype };
+}
+
+/** Replaces `consumer` (reading producer's output) by a linear node with `attrs` and `inputs`. */
+function replaceWithLinear(g: Graph, producer: Node, consumer: Node, inputs: Value[], attrs: LinearAttrs): void {
+  const at = g.nodes.indexOf(consumer);
+  const fused = g.addAt(at, 'linear', inputs, attrs as Record<string, unknown>);
+  fused.phase = consumer.phase;
+  fused.scope = consumer.scope;
+  g.replaceUses(consumer.outputs[0]!, fused.outputs[0]!);
+  g.nodes = g.nodes.filter((n) => n !== producer && n !== consumer);
+}
+
+function gemmParts(n: Node): { xw: Value[]; bias?: Value; residual?: Value } {
+  const a = n.attrs as LinearAttrs;
+  const xw = n.inputs.slice(0, 2);
+  if (n.op !== 'linear') return { xw };
+  return { xw, bias: a.hasBias ? n.inputs[2] : undefined, residual: a.hasResidual ? n.inputs[a.hasBias ? 3 : 2] : undefined };
+}
+
+function fuseOnce(g: Graph, report: FusionReport): boolean {
+  const readers = g.consumers();
+  for (const n of g.nodes) {
+    const src = n.inputs[0]?.node;
+    if (n.op === 'bias_add' && src && src.op === 'matmul' && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers)) {
+      const bias = n.inputs[1]!;
+      if (bias.dtype !== n.outputs[0]!.dtype) continue;
+      replaceWithLinear(g, src, n, [...src.inputs, bias], { ...gemmAttrs(src), hasBias: true });
+      report.bias++;
+      return true;
+    }
+    if (n.op === 'gelu' && src && (src.op === 'matmul' || src.op === 'linear') && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers)) {
+      const a = gemmAttrs(src);
+      if (a.gelu !== undefined || a.hasResidual) continue;
+      const p = gemmParts(src);
+      const inputs = p.bias ? [...p.xw, p.bias] : p.xw;
+      replaceWithLinear(g, src, n, inputs, { ...a, gelu: (n.attrs.form as 'tanh' | 'erf') ?? 'tanh', geluBegin: 0, geluEnd: n.outputs[0]!.shape.at(-1) });
+      report.gelu++;
+      return true;
+    }
+    if (n.op === 'add') {
+      for (const j of [1, 0]) {
+        const term = n.inputs[j]!;
+        const other = n.inputs[1 - j]!;
+        const p = term.node;
+        if ((p.op !== 'matmul' && p.op !== 'linear') || p.phase !== n.phase || !soleReader(g, term, n, readers)) continue;
+        const a = gemmAttrs(p);
+        // The epilogue applies GELU after C is added, so gelu(AB) + r cannot take r as C.
+        if (a.gelu !== undefined || a.hasResidual) continue;
+        if (numel(other.shape) !== numel(term.shape) || other.dtype !== term.dtype) continue;
+        const parts = gemmParts(p);
+        const inputs = [...parts.xw, ...(parts.bias ? [parts.bias] : []), other];
+        replaceWithLinear(g, p, n, inputs, { ...a, hasResidual: true });
+        report.residual++;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+function mergeOptimizerUpdates(g: Graph, report: FusionReport): void {
+  const groups = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    if (n.op !== 'adamw_update') continue;
+    const clip = n.attrs.hasClip ? n.inputs[4]!.id : -1;
+    const key = JSON.stringify([n.attrs, clip]);
+    groups.set(key, [...(groups.get(key) ?? []), n]);
+  }
+  for (const nodes of groups.values()) {
+    if (nodes.length < 2) continue;
+    const last = nodes[nodes.length - 1]!;
+    const hasClip = !!last.attrs.hasClip;
+    const inputs = nodes.flatMap((n) => n.inputs.slice(0, 4));
+    if (hasClip) inputs.push(last.inputs[4]!);
+    const fused = g.addAt(g.nodes.indexOf(last) + 1, 'adamw_multi_update', inputs, last.attrs);
+    fused.phase = last.phase;
+    g.nodes = g.nodes.filter((n) => !nodes.includes(n));
+    report.optimizer += nodes.length;
+  }
+}
+
+export function fuse(g: Graph): FusionReport {
+  const report: FusionReport = { bias: 0, gelu: 0, residual: 0, optimizer: 0 };
+  while (fuseOnce(g, report)) {
+    /* one rewrite per sweep: the reader map changes with every rewrite */
+  }
+  mergeOptimizerUpdates(g, report);
+  return report;
+}

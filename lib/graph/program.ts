@@ -1,0 +1,240 @@
+/**
+ * A compiled program on a device: persistent buffers (parameters, gradients, optimizer state,
+ * constants) that live across steps, and one loaded plan per set of input shapes. A step is
+ * `run(inputs, scalars)`: one asynchronous native call that uploads the inputs, runs every kernel
+ * and resolves with the outputs, leaving the JavaScript thread free meanwhile.
+ */
+import type { Device } from '../runtime/device';
+import { allocHostArray, type HostArray } from '../runtime/dtype';
+import { toBf16 } from '../runtime/bf16';
+import { Vit22bError } from '../runtime/errors';
+import { randomInit } from '../runtime/ops/random';
+import type { NativePlan } from '../runtime/plan-format';
+import type { DeviceTensor } from '../runtime/tensor';
+import type { Graph } from './ir';
+import type { LoweredProgram } from './passes/lower';
+import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
+import { numel, sameShape, shapeText, type Shape } from './types';
+
+/** An input given with its shape (for programs compiled per input shape), or a flat host array. */
+export type ProgramInput = HostArray | { data: HostArray; shape: Shape };
+export type ProgramInputs = Record<string, ProgramInput>;
+
+/** What running a plan needs from the runtime (lib/runtime/plan.ts implements it). */
+export interface PlanRunner {
+  run(inputs: ArrayBufferView[], scalars: number[]): Promise<ArrayBuffer[]>;
+  dispose(): void;
+}
+
+/** One compiled shape variant. */
+export interface CompiledVariant {
+  key: string;
+  graph: Graph;
+  memory: MemoryPlan;
+  lowered: LoweredProgram;
+  runner: PlanRunner;
+}
+
+export interface MemoryReport {
+  /** The activation arena of the largest variant (planned, reported before any run). */
+  arenaBytes: number;
+  /** Parameters, gradients, optimizer state and constants. */
+  persistentBytes: number;
+  /** What the arena would need without reusing memory between values. */
+  unsharedBytes: number;
+}
+
+/** A stable per-name Philox offset, so a parameter's initial values do not depend on creation order. */
+export function nameOffset(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; ++i) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+export class Program implements Disposable {
+  private readonly variants = new Map<string, CompiledVariant>();
+  private readonly buffers = new Map<string, { spec: PersistentBuffer; tensor: DeviceTensor }>();
+  private disposed = false;
+
+  /** @internal Built by compile(). */
+  constructor(
+    readonly device: Device,
+    private readonly build: (shapes: Record<string, Shape>) => Omit<CompiledVariant, 'runner'>,
+    private readonly seed: number,
+    private readonly defaultKey: string,
+  ) {}
+
+  /** @internal Compiles (or finds) the variant for these input shapes. */
+  variant(shapes: Record<string, Shape>): CompiledVariant {
+    const key = shapeKey(shapes);
+    let v = this.variants.get(key);
+    if (v) return v;
+    this.live();
+    const built = this.build(shapes);
+    const slots = built.memory.persistent.map((p) => this.persistentTensor(p));
+    const runner = (this.device as unknown as { loadPlan(plan: NativePlan, slots: DeviceTensor[]): PlanRunner }).loadPlan(
+      built.lowered.plan,
+      slots,
+    );
+    v = { ...built, runner };
+    this.variants.set(key, v);
+    return v;
+  }
+
+  /** The variant compiled first (the shapes given to compile). */
+  get main(): CompiledVariant {
+    return this.variants.get(this.defaultKey)!;
+  }
+
+  get memory(): MemoryReport {
+    const all = [...this.variants.values()];
+    return {
+      arenaBytes: Math.max(0, ...all.map((v) => v.memory.arenaBytes)),
+      persistentBytes: [...this.buffers.values()].reduce((s, b) => s + b.tensor.bytes, 0),
+      unsharedBytes: Math.max(0, ...all.map((v) => v.memory.unsharedBytes)),
+    };
+  }
+
+  /** Names of the persistent buffers (parameters, `grad/...`, optimizer state). */
+  bufferNames(): string[] {
+    return [...this.buffers.keys()];
+  }
+
+  /** A persistent buffer's contents (bf16 as raw bits). */
+  read(name: string): HostArray {
+    return this.buffer(name).tensor.download();
+  }
+
+  /** Overwrites a persistent buffer (a checkpoint restore, a test setting weights). */
+  write(name: string, data: HostArray): void {
+    this.buffer(name).tensor.upload(data);
+  }
+
+  /** One step: uploads `inputs`, runs the plan, resolves with every named output. */
+  async run(inputs: ProgramInputs, scalars: Record<string, number> = {}): Promise<Record<string, HostArray>> {
+    this.live();
+    if (typeof inputs !== 'object' || inputs === null) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'run takes an object of named inputs', { expected: 'Record<string, HostArray>', received: String(inputs) });
+    }
+    const v = this.variant(this.shapesOf(inputs));
+    const arrays = v.lowered.inputs.map(({ name, value }) => hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(value.shape)));
+    const scalarValues = v.lowered.scalars.map((name) => {
+      const s = scalars[name];
+      if (typeof s !== 'number' || !Number.isFinite(s)) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', `run needs the scalar '${name}'`, { expected: 'a finite number', received: String(s) });
+      }
+      return s;
+    });
+    const raw = await v.runner.run(arrays, scalarValues);
+    const out: Record<string, HostArray> = {};
+    v.lowered.outputs.forEach(({ name, value }, i) => {
+      const host = allocHostArray(value.dtype, numel(value.shape));
+      new Uint8Array(host.buffer, host.byteOffset, host.byteLength).set(new Uint8Array(raw[i]!));
+      out[name] = host;
+    });
+    return out;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.variants.values()) v.runner.dispose();
+    for (const b of this.buffers.values()) b.tensor.dispose();
+    this.variants.clear();
+    this.buffers.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  private live(): void {
+    if (this.disposed) throw new Vit22bError('ERR_DISPOSED', 'this program was disposed', { expected: 'a live program', received: 'disposed' });
+  }
+
+  private buffer(name: string) {
+    this.live();
+    const b = this.buffers.get(name);
+    if (!b) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `no persistent buffer named '${name}'`, {
+        expected: `one of ${this.bufferNames().slice(0, 20).join(', ')}${this.buffers.size > 20 ? ', ...' : ''}`,
+        received: name,
+      });
+    }
+    return b;
+  }
+
+  /** Input shapes: given ones, else those the default variant was compiled for. */
+  private shapesOf(inputs: ProgramInputs): Record<string, Shape> {
+    const main = this.main;
+    const shapes: Record<string, Shape> = {};
+    for (const { name, value } of main.lowered.inputs) {
+      const given = inputs[name];
+      if (given === undefined) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', `missing input '${name}'`, {
+          expected: main.lowered.inputs.map((i) => i.name).join(', '),
+          received: Object.keys(inputs).join(', ') || '(none)',
+        });
+      }
+      shapes[name] = ArrayBuffer.isView(given) ? value.shape : (given as { shape: Shape }).shape;
+    }
+    for (const name of Object.keys(inputs)) {
+      if (!(name in shapes)) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', `unknown input '${name}'`, { expected: Object.keys(shapes).join(', '), received: name });
+      }
+    }
+    return shapes;
+  }
+
+  private persistentTensor(p: PersistentBuffer): DeviceTensor {
+    const have = this.buffers.get(p.name);
+    if (have) {
+      if (!sameShape(have.spec.type.shape, p.type.shape) || have.spec.type.dtype !== p.type.dtype) {
+        throw new Vit22bError('ERR_SHAPE_MISMATCH', `persistent buffer '${p.name}' changes type between input shapes`, {
+          expected: `${have.spec.type.dtype}${shapeText(have.spec.type.shape)}`,
+          received: `${p.type.dtype}${shapeText(p.type.shape)}`,
+        });
+      }
+      return have.tensor;
+    }
+    const t = this.device.alloc(p.type.dtype, p.type.shape);
+    try {
+      if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+    this.buffers.set(p.name, { spec: p, tensor: t });
+    return t;
+  }
+}
+
+export function shapeKey(shapes: Record<string, Shape>): string {
+  return Object.keys(shapes)
+    .sort()
+    .map((k) => `${k}:${shapes[k]!.join('x')}`)
+    .join(';');
+}
+
+function inputFlat(x: ProgramInput): HostArray {
+  return ArrayBuffer.isView(x) ? x : x.data;
+}
+
+/** The bytes of one input in its storage type, checked against the compiled type. */
+function hostPayload(name: string, data: HostArray, dtype: string, count: number): ArrayBufferView {
+  const want = { f32: 'Float32Array', bf16: 'Uint16Array', i32: 'Int32Array', u8: 'Uint8Array' }[dtype]!;
+  const payload = dtype === 'bf16' && data instanceof Float32Array ? toBf16(data) : data;
+  if (!ArrayBuffer.isView(payload) || payload[Symbol.toStringTag] !== want) {
+    throw new Vit22bError('ERR_DTYPE_MISMATCH', `input '${name}' is ${dtype}: give a ${want}`, {
+      expected: want,
+      received: (data as { [Symbol.toStringTag]?: string })?.[Symbol.toStringTag] ?? typeof data,
+    });
+  }
+  if (payload.length !== count) {
+    throw new Vit22bError('ERR_SHAPE_MISMATCH', `input '${name}' has the wrong number of elements`, { expected: `${count} elements`, received: `${payload.length} elements` });
+  }
+  return payload;
+}

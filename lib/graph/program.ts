@@ -103,6 +103,16 @@ export class Program implements Disposable {
     return [...this.buffers.keys()];
   }
 
+  /** Names of the trainable parameters. */
+  parameterNames(): string[] {
+    return [...this.buffers.values()].filter((b) => b.spec.kind === 'param').map((b) => b.spec.name);
+  }
+
+  /** The shape of a persistent buffer. */
+  bufferShape(name: string): Shape {
+    return this.buffer(name).spec.type.shape;
+  }
+
   /** A persistent buffer's contents (bf16 as raw bits). */
   read(name: string): HostArray {
     return this.buffer(name).tensor.download();

@@ -1,0 +1,195 @@
+/**
+ * Every differentiable op, through the whole pipeline: graph -> autodiff -> fusion -> memory plan
+ * -> native plan -> executor. Each case builds a small graph whose float operands are parameters,
+ * reduces the op's output to a scalar with a random weighting (L = sum(out * r)) unless the op is a
+ * loss, and compares <grad, u> with central differences of L along random unit directions u.
+ * Tolerance: |fd - analytic| <= 2e-2 * max(|.|) + 2e-3 (f32 forward, h = 1e-2); bf16 casts 1e-1.
+ */
+import { openDevice, type Device } from '../../lib/runtime';
+import type { GraphBuilder } from '../../lib/graph/builder';
+import type { Value } from '../../lib/graph/ir';
+import type { ProgramInputs } from '../../lib/graph/program';
+import type { Shape } from '../../lib/graph/types';
+import { compileStep, directionalChecks, expectClose, normals, numelOf, randomizeParams } from '../helpers/graph-harness';
+import { mulberry32, randInt } from '../helpers/prng';
+
+let device: Device;
+beforeAll(() => {
+  device = openDevice({ device: 'cpu' });
+});
+afterAll(() => device.dispose());
+
+/** L = sum(out * r) with r an f32 input of out's element count. */
+function weightedSum(b: GraphBuilder, out: Value): Value {
+  const n = numelOf(out.shape);
+  const r = b.input('r', [n, 1]);
+  const flat = b.reshape(out.dtype === 'f32' ? out : b.cast(out, 'f32'), [1, n]);
+  return b.output('loss', b.reshape(b.matmul(flat, r), []));
+}
+
+interface Case {
+  name: string;
+  build(b: GraphBuilder): void;
+  /** Non-parameter inputs other than r. */
+  inputs?(rng: () => number): Record<string, { data: Int32Array | Float32Array; shape: Shape }>;
+  /** Shape of r (the weighting), when the case ends in weightedSum. */
+  rOf?: number;
+  rtol?: number;
+}
+
+const labels = (n: number, c: number) => (rng: () => number) => ({
+  labels: { data: Int32Array.from({ length: n }, () => randInt(rng, 0, c - 1)), shape: [n] as Shape },
+});
+
+const cases: Case[] = [
+  ...([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const).map(([transA, transB]) => ({
+    name: `matmul transA=${transA} transB=${transB}`,
+    rOf: 15,
+    build(b: GraphBuilder) {
+      const a = b.param('a', transA ? [4, 3] : [3, 4]);
+      const w = b.param('w', transB ? [5, 4] : [4, 5]);
+      weightedSum(b, b.matmul(a, w, { transA, transB }));
+    },
+  })),
+  {
+    name: 'matmul of a rank-3 input',
+    rOf: 30,
+    build(b) {
+      weightedSum(b, b.matmul(b.param('a', [2, 3, 4]), b.param('w', [4, 5])));
+    },
+  },
+  {
+    name: 'dense + bias + gelu(tanh) (bias fused into the GEMM)',
+    rOf: 18,
+    build(b) {
+      weightedSum(b, b.gelu(b.dense(b.param('x', [3, 4]), b.param('w', [4, 6]), b.param('bias', [6]))));
+    },
+  },
+  {
+    name: 'gelu(erf)',
+    rOf: 12,
+    build(b) {
+      weightedSum(b, b.gelu(b.param('x', [3, 4]), 'erf'));
+    },
+  },
+  {
+    name: 'add, scale and a residual GEMM (fused as beta = 1)',
+    rOf: 12,
+    build(b) {
+      const x = b.param('x', [3, 4]);
+      const y = b.add(b.scale(x, -1.5), b.matmul(x, b.param('w', [4, 4])));
+      weightedSum(b, b.add(y, b.param('z', [3, 4])));
+    },
+  },
+  {
+    name: 'layer_norm with bias',
+    rOf: 24,
+    build(b) {
+      weightedSum(b, b.layerNorm(b.param('x', [4, 6]), b.param('scale', [6]), b.param('bias', [6])));
+    },
+  },
+  {
+    name: 'rms_norm (QK-norm shape: rows of head_dim)',
+    rOf: 32,
+    build(b) {
+      const q = b.param('q', [2, 2, 8]);
+      const rows = b.reshape(q, [2, 2, 2, 4]);
+      weightedSum(b, b.reshape(b.rmsNorm(rows, b.param('scale', [4])), [2, 2, 8]));
+    },
+  },
+  {
+    name: 'attention (2 heads, Tq != Tk)',
+    rOf: 2 * 3 * 8,
+    build(b) {
+      const q = b.param('q', [2, 3, 8]);
+      const k = b.param('k', [2, 5, 8]);
+      const v = b.param('v', [2, 5, 8]);
+      weightedSum(b, b.attention(q, k, v, { heads: 2 }));
+    },
+  },
+  {
+    name: 'softmax cross-entropy with label smoothing',
+    build(b) {
+      b.output('loss', b.softmaxCrossEntropy(b.param('logits', [6, 5]), b.input('labels', [6], 'i32'), { smoothing: 0.1 }));
+    },
+    inputs: labels(6, 5),
+  },
+  {
+    name: 'sigmoid cross-entropy',
+    build(b) {
+      b.output('loss', b.sigmoidCrossEntropy(b.param('logits', [4, 3]), b.input('targets', [4, 3])));
+    },
+    inputs: (rng) => ({ targets: { data: Float32Array.from({ length: 12 }, () => rng()), shape: [4, 3] } }),
+  },
+  {
+    name: 'mean_pool',
+    rOf: 8,
+    build(b) {
+      weightedSum(b, b.meanPool(b.param('x', [2, 3, 4])));
+    },
+  },
+  {
+    name: 'patchify',
+    rOf: 2 * 4 * 12,
+    build(b) {
+      weightedSum(b, b.patchify(b.param('images', [2, 4, 4, 3]), 2));
+    },
+  },
+  {
+    name: 'unpatchify',
+    rOf: 2 * 4 * 4 * 3,
+    build(b) {
+      weightedSum(b, b.graph.apply('unpatchify', [b.param('patches', [2, 4, 12])], { patch: 2, imageShape: [2, 4, 4, 3] }));
+    },
+  },
+  {
+    name: 'pos_embed_add',
+    rOf: 24,
+    build(b) {
+      weightedSum(b, b.addPositionEmbedding(b.param('x', [2, 3, 4]), b.param('pos', [3, 4])));
+    },
+  },
+  {
+    name: 'reshape and copy',
+    rOf: 12,
+    build(b) {
+      const x = b.param('x', [3, 4]);
+      weightedSum(b, b.graph.apply('copy', [b.reshape(b.gelu(x), [4, 3])]));
+    },
+  },
+  {
+    name: 'cast to bf16 and back',
+    rOf: 12,
+    rtol: 1e-1,
+    build(b) {
+      weightedSum(b, b.gelu(b.cast(b.param('x', [3, 4]), 'bf16')));
+    },
+  },
+];
+
+describe('gradients through graph -> plan -> native match central differences', () => {
+  cases.forEach((c, k) => {
+    test(`${c.name} (seed ${100 + k})`, async () => {
+      const rng = mulberry32(100 + k);
+      const extra = c.inputs ? c.inputs(rng) : {};
+      const inputs: ProgramInputs = { ...extra };
+      const shapes: Record<string, Shape> = Object.fromEntries(Object.entries(extra).map(([n, v]) => [n, v.shape]));
+      if (c.rOf !== undefined) {
+        inputs.r = { data: normals(rng, c.rOf), shape: [c.rOf, 1] };
+        shapes.r = [c.rOf, 1];
+      }
+      using p = compileStep(device, (b) => c.build(b), shapes);
+      randomizeParams(p, rng);
+      const checks = await directionalChecks(p, inputs, rng, 3);
+      for (const check of checks) {
+        expect(Math.abs(check.analytic)).toBeGreaterThan(1e-4); // a zero gradient would pass trivially
+        expectClose(check, c.rtol ?? 2e-2, 2e-3);
+      }
+    });
+  });
+});

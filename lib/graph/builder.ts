@@ -9,13 +9,15 @@ import { Vit22bError } from '../runtime/errors';
 import { Graph, type Value } from './ir';
 import type { InitSpec } from './ops/leaf';
 import type { GeluForm } from './ops/gelu';
-import type { DType, Shape } from './types';
+import type { DType, Shape, Sharding } from './types';
 
 export type Precision = 'fp32' | 'bf16-mixed';
 
 export interface ParamOptions {
   init?: InitSpec;
   dtype?: DType;
+  /** Annotation for the sharding pass to come: per dimension, the mesh axis that splits it. */
+  sharding?: Sharding;
 }
 
 export class GraphBuilder {
@@ -40,7 +42,7 @@ export class GraphBuilder {
     return this.precision === 'bf16-mixed' ? 'bf16' : 'f32';
   }
 
-  private leaf(kind: 'input' | 'param' | 'state', name: string, shape: Shape, dtype: DType, init?: InitSpec): Value {
+  private leaf(kind: 'input' | 'param' | 'state', name: string, shape: Shape, dtype: DType, init?: InitSpec, sharding?: Sharding): Value {
     if (typeof name !== 'string' || name === '' || this.names.has(name)) {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', `${kind} names must be unique non-empty strings`, {
         expected: 'a new name',
@@ -48,7 +50,7 @@ export class GraphBuilder {
       });
     }
     this.names.add(name);
-    return this.graph.apply(kind, [], { name, shape, dtype, ...(init ? { init } : {}) });
+    return this.graph.apply(kind, [], { name, shape, dtype, ...(init ? { init } : {}), ...(sharding ? { sharding } : {}) });
   }
 
   /** Data fed by each run (images, labels). */
@@ -58,7 +60,7 @@ export class GraphBuilder {
 
   /** A trainable parameter (f32 master weights unless dtype says otherwise). */
   param(name: string, shape: Shape, options: ParamOptions = {}): Value {
-    return this.leaf('param', name, shape, options.dtype ?? 'f32', options.init ?? { dist: 'constant', value: 0 });
+    return this.leaf('param', name, shape, options.dtype ?? 'f32', options.init ?? { dist: 'constant', value: 0 }, options.sharding);
   }
 
   /** Persistent, not trained (zero-initialized unless told). */

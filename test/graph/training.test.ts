@@ -131,3 +131,21 @@ test('plans are cached per input shape; parameters are shared between them', asy
   const keys = (p as unknown as { variants: Map<string, unknown> }).variants;
   expect(keys.size).toBe(2);
 });
+
+test("precision 'bf16-mixed': bf16 activations and f32 master weights track the fp32 run", async () => {
+  const rng = mulberry32(31);
+  const inputs = { x: normals(rng, 4 * 8 * 16), labels: labelsFor(rng, 4, 3) };
+  const run = async (precision: 'fp32' | 'bf16-mixed') => {
+    using p = compile((b) => transformer(b, blockOpts), { device, train: adamw, precision, seed: 2, inputShapes: { x: [4, 8, 16], labels: [4] } });
+    const dtypes = new Set(p.main.graph.nodes.flatMap((n) => n.outputs.map((v) => v.dtype)));
+    const losses = await train(p, inputs, 40, 1e-2);
+    return { losses, dtypes, master: p.read('block0/wq') };
+  };
+  const fp32 = await run('fp32');
+  const mixed = await run('bf16-mixed');
+  expect(fp32.dtypes.has('bf16')).toBe(false);
+  expect(mixed.dtypes.has('bf16')).toBe(true);
+  expect(mixed.master).toBeInstanceOf(Float32Array); // master weights stay f32
+  expect(Math.abs(mixed.losses[0]! - fp32.losses[0]!)).toBeLessThan(0.02 * fp32.losses[0]!);
+  expect(mixed.losses[39]!).toBeLessThan(mixed.losses[0]! * 0.3);
+});

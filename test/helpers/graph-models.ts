@@ -18,7 +18,7 @@ export interface MlpOptions {
 }
 
 export function mlp(b: GraphBuilder, o: MlpOptions): void {
-  let h: Value = b.input('x', [o.batch, o.features]);
+  let h: Value = b.compute(b.input('x', [o.batch, o.features]));
   let width = o.features;
   for (let i = 0; i < o.depth; ++i) {
     h = b.scope(`layer${i}`, () => {
@@ -69,7 +69,8 @@ export function parallelBlock(b: GraphBuilder, x: Value, o: BlockOptions, name: 
 
 /** Token inputs [B, T, D] through `depth` parallel blocks, mean-pooled, to a classifier. */
 export function transformer(b: GraphBuilder, o: BlockOptions): void {
-  let x = b.input('x', [o.batch, o.tokens, o.width]);
+  // The model input enters in the compute dtype (bf16 under 'bf16-mixed').
+  let x = b.compute(b.input('x', [o.batch, o.tokens, o.width]));
   x = b.addPositionEmbedding(x, b.param('pos', [o.tokens, o.width], { init: normal(0.02) }));
   for (let i = 0; i < o.depth; ++i) x = parallelBlock(b, x, o, `block${i}`);
   const pooled = b.rmsNorm(b.meanPool(x), b.param('final_norm', [o.width], { init: { dist: 'constant', value: 1 } }));

@@ -4,6 +4,7 @@
  * are uploaded by the run itself and persistent values are initialized when a program is compiled.
  */
 import { assertDType } from '../../runtime/dtype';
+import { Vit22bError } from '../../runtime/errors';
 import type { InitDistribution } from '../../runtime/ops/random';
 import type { Attrs, OpDef } from '../op-def';
 import { checkShape, type TensorType } from '../types';
@@ -19,6 +20,8 @@ export interface LeafAttrs {
   init?: InitSpec;
   /** const only: the fill value. */
   value?: number;
+  /** For the sharding pass to come: the mesh axis splitting each dimension. */
+  sharding?: readonly (string | null)[];
 }
 
 function leaf(kind: 'input' | 'param' | 'state' | 'const'): OpDef {
@@ -28,7 +31,14 @@ function leaf(kind: 'input' | 'param' | 'state' | 'const'): OpDef {
     infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
       requireArity(kind, inputs, 0);
       const a = attrs as unknown as LeafAttrs;
-      return [{ shape: checkShape(a.shape, `${kind} '${a.name}' shape`), dtype: assertDType(a.dtype, `${kind} '${a.name}' dtype`) }];
+      const shape = checkShape(a.shape, `${kind} '${a.name}' shape`);
+      if (a.sharding !== undefined && (!Array.isArray(a.sharding) || a.sharding.length !== shape.length)) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', `${kind} '${a.name}' sharding must name an axis (or null) per dimension`, {
+          expected: `${shape.length} entries`,
+          received: JSON.stringify(a.sharding),
+        });
+      }
+      return [{ shape, dtype: assertDType(a.dtype, `${kind} '${a.name}' dtype`), ...(a.sharding ? { sharding: a.sharding } : {}) }];
     },
     lower(): void {},
   };

@@ -357,6 +357,37 @@ describe('dynamic scalars', () => {
   });
 });
 
+describe("the 'axpby' launcher", () => {
+  test.each(['f32', 'bf16'] as const)('%s: launch() gives the bytes of DeviceHandle.axpby', (dtype) => {
+    const n = 1031;
+    const x = uniform(40, n, -3, 3), y = uniform(41, n, -3, 3);
+    using x1 = device.tensor(dtype, [n], x);
+    using y1 = device.tensor(dtype, [n], y);
+    using y2 = device.tensor(dtype, [n], y);
+    const before = bytesOf(y2.download());
+    device.axpby(0.75, x1, -1.5, y1);
+    device.native.launch('axpby', { dtype, n, alpha: 0.75, x: x1.buffer, beta: -1.5, y: y2.buffer });
+    expect(bytesOf(y2.download())).toEqual(bytesOf(y1.download()));
+    expect(bytesOf(y2.download())).not.toEqual(before);
+  });
+
+  test('x may be y itself, but may not overlap it partially', async () => {
+    const same: PlanInstruction = { kernel: 'axpby', spec: { dtype: 'f32', n: 4, alpha: 2, x: slotView(1, 16), beta: 1, y: slotView(1, 16) } };
+    const shifted: PlanInstruction = { ...same, spec: { ...same.spec, y: slotView(1, 16, 4) } };
+    using t = device.tensor('f32', [5], new Float32Array([1, 2, 3, 4, 5]));
+    using loaded = device.loadPlan(planOf({ arena: 0, slots: [20], streams: [[same]] }), [t]);
+    await loaded.run([]);
+    expect(Array.from(t.download())).toEqual([3, 6, 9, 12, 5]);
+    let err: unknown;
+    try {
+      device.loadPlan(planOf({ arena: 0, slots: [20], streams: [[shifted]] }), [t]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'y identical to x or disjoint from it' });
+  });
+});
+
 describe('views and clipScale in plans', () => {
   test('clip_scale in a plan equals clipScale() through launch', async () => {
     const arena = new ArenaLayout();

@@ -259,6 +259,16 @@ struct GlobalNormArgs {
   float* out = nullptr;                 // [1]
 };
 
+// The global-norm clip factor, computed on the device so a step needs no round trip to the host:
+//   scale[0] = norm[0] > maxNorm ? maxNorm / norm[0] : 1
+// A non-finite norm (NaN, +-inf: an overflowed gradient) gives NaN, so the update it feeds turns the
+// parameters NaN and the trainer sees the failure instead of a silently skipped clip.
+struct ClipScaleArgs {
+  const float* norm = nullptr;  // [1], from GlobalNormArgs::out
+  float maxNorm = 1.0f;         // > 0, finite
+  float* scale = nullptr;       // [1]
+};
+
 // y = x converted: f32 -> bf16 rounds to nearest even and keeps NaNs NaN; bf16 -> f32 is exact;
 // equal types copy.
 struct CastArgs {
@@ -420,6 +430,7 @@ struct RandomInitArgs {
   X(TopkAccuracy, topkAccuracy, TopkAccuracyArgs) \
   X(ReduceSum, reduceSum, ReduceSumArgs) \
   X(GlobalNorm, globalNorm, GlobalNormArgs) \
+  X(ClipScale, clipScale, ClipScaleArgs) \
   X(Cast, cast, CastArgs) \
   X(MeanPool, meanPool, MeanPoolArgs) \
   X(MeanPoolBwd, meanPoolBwd, MeanPoolBwdArgs) \

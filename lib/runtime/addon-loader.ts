@@ -79,6 +79,11 @@ export function tryLoadAddon(variant: AddonVariant): LoadedAddon | undefined {
   return undefined;
 }
 
+/** Every addon loaded so far in this process. */
+export function loadedAddons(): LoadedAddon[] {
+  return [...loaded.values()];
+}
+
 /** The addon loaded from `file`, if any. */
 export function loadedAddonAt(file: string): LoadedAddon | undefined {
   return [...loaded.values()].find((a) => a.path === file);

@@ -4,6 +4,8 @@ import { assertDType, DTYPE_BYTES, type DType } from './dtype';
 import { Vit22bError } from './errors';
 import { gemmSpec, type GemmOptions } from './ops/gemm';
 import type { NativeDevice, NativeDeviceStats } from './native-types';
+import { loadPlan, type LoadedPlan } from './plan';
+import type { NativePlan } from './plan-format';
 import { DeviceTensor } from './tensor';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'cuda';
@@ -94,6 +96,16 @@ export class Device implements Disposable {
    */
   gemm(a: DeviceTensor, b: DeviceTensor, c: DeviceTensor, options: GemmOptions = {}): void {
     this.native.launch('gemm', gemmSpec(a, b, c, options));
+  }
+
+  /**
+   * Loads a plan (lib/runtime/plan-format.ts): validates it, allocates its arena on this device and
+   * prepares every instruction. `slots[i]` is the persistent tensor for slot i + 1, of exactly
+   * plan.slotBytes[i + 1] bytes; the plan keeps them alive. Bad plans throw ERR_INVALID_PLAN naming
+   * the stream, instruction and field. See LoadedPlan.run.
+   */
+  loadPlan(plan: NativePlan, slots: readonly DeviceTensor[] = []): LoadedPlan {
+    return loadPlan(this.native, plan, slots);
   }
 
   /** Waits for all queued work on this device. */

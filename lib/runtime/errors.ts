@@ -20,6 +20,10 @@ export const ERROR_CODES = [
   'ERR_ADDON_NOT_FOUND',
   'ERR_ADDON_LOAD_FAILED',
   'ERR_NOT_IMPLEMENTED',
+  /** A plan (lib/runtime/plan-format.ts) that cannot run: the message names stream, instruction and field. */
+  'ERR_INVALID_PLAN',
+  /** A plan step is running on the device: await its run() before touching the device. */
+  'ERR_DEVICE_BUSY',
   'ERR_USAGE',
   'ERR_INTERNAL',
 ] as const;

@@ -10,6 +10,9 @@ export {
   type DeviceSelection,
   type OpenDeviceOptions,
 } from './device';
+export { LoadedPlan, checkPlanShape } from './plan';
+export type { NativePlan, PlanInstruction, PlanScalar, PlanView } from './plan-format';
+export { napiCallCount } from './napi-calls';
 export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-status';
 export { searchLibrary, searchLocations, type LibrarySearch, type SearchLocation } from './library-search';
 export { systemInfo, type SystemInfo } from './info';
@@ -29,6 +32,7 @@ export { sigmoidCrossEntropy } from './ops/sigmoid-xent';
 export { topkAccuracy } from './ops/topk-accuracy';
 export { reduceSum, sumOfSquares } from './ops/reduce-sum';
 export { globalNorm } from './ops/global-norm';
+export { clipScale } from './ops/clip-scale';
 export { cast } from './ops/cast';
 export { meanPool, meanPoolBackward } from './ops/mean-pool';
 export { patchify, unpatchify } from './ops/patchify';

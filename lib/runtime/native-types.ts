@@ -1,7 +1,8 @@
 /**
  * The raw surface of the native addons (native/addon). Only lib/runtime touches these; everything
- * else uses Device and DeviceTensor.
+ * else uses Device, DeviceTensor and LoadedPlan.
  */
+import type { NativePlan } from './plan-format';
 
 export interface NativeBuildInfo {
   variant: 'cpu' | 'cuda';
@@ -111,6 +112,20 @@ export interface NativeGemmSpec {
   geluEnd?: number;
 }
 
+/**
+ * A loaded plan (native/addon/plan_handle.cc). run() is ONE asynchronous N-API call: it checks its
+ * arguments on the JavaScript thread, copies the inputs, runs the whole step on a worker thread and
+ * resolves with one ArrayBuffer per plan output. It never throws: every failure rejects.
+ */
+export interface NativePlanHandle {
+  readonly arenaBytes: number;
+  readonly disposed: boolean;
+  /** Instructions over all streams. */
+  readonly instructions: number;
+  run(inputs: readonly (ArrayBufferView | ArrayBuffer)[], scalars?: readonly number[]): Promise<ArrayBuffer[]>;
+  dispose(): void;
+}
+
 export interface NativeDevice {
   readonly kind: 'cpu' | 'cuda';
   readonly name: string;
@@ -122,6 +137,8 @@ export interface NativeDevice {
   launch(kernel: string, spec: object): void;
   /** The kernel names `launch` accepts. */
   kernels(): string[];
+  /** Validates `plan`, allocates its arena and prepares its instructions; slots[i] is slot i + 1. */
+  loadPlan(plan: NativePlan, slots: readonly NativeBuffer[]): NativePlanHandle;
   stats(): NativeDeviceStats;
   dispose(): void;
 }
@@ -131,6 +148,8 @@ export interface NativeAddon {
   setErrorClass(ctor: new (code: string, message: string, details: object) => Error): void;
   DeviceHandle: new (kind: 'cpu' | 'cuda', ordinal: number) => NativeDevice;
   cpuInfo(): NativeCpuInfo;
+  /** Calls from JavaScript into this addon so far (this call itself not counted). */
+  napiCalls(): number;
   // The CUDA addon only:
   cudaProbe?(): NativeCudaProbe;
   loadCublasLt?(candidates: string[]): NativeVendorLoad;

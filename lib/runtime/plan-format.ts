@@ -1,6 +1,7 @@
 /**
  * The Plan: what lib/graph lowers a program to and native/exec runs. This file is the contract
- * between the two sides; native/exec/plan_loader.cc reads exactly these fields.
+ * between the two sides; native/addon/plan_loader.cc reads exactly these fields, native/exec runs
+ * them.
  *
  * A plan is per device. Its memory is a list of slots: slot 0 is the activation arena, allocated by
  * the executor (`arenaBytes`, offsets assigned by the memory planner); slots 1.. are persistent
@@ -24,7 +25,9 @@ export interface PlanView {
  * A scalar operand of an instruction. A number is fixed when the plan is loaded. `{ scalar: i }` is
  * the i-th entry of the `scalars` array given to each run (learning rate, step number). `{ read: v }`
  * is an f32 read from plan memory just before the instruction runs (a clip factor computed on the
- * device earlier in the same step). Only the spec fields documented as dynamic accept the object forms:
+ * device earlier in the same step; the view holds at least 4 bytes). Dynamic values are checked at
+ * each run against the field's range; a bad one rejects the run with ERR_INVALID_ARGUMENT. Only the
+ * spec fields documented as dynamic accept the object forms:
  *   adamw, adamw_multi:  lr, step, gradScale, weightDecay
  *   adafactor:           lr, decay, gradScale, weightDecay
  *   axpby:               alpha, beta
@@ -48,9 +51,12 @@ export interface NativePlan {
   version: 1;
   /** Bytes of slot 0, the arena. */
   arenaBytes: number;
-  /** Byte size of every slot: slotBytes[0] === arenaBytes; slotBytes[i] for i >= 1 is checked against the buffer given for slot i. */
+  /**
+   * Byte size of every slot: slotBytes[0] === arenaBytes; slotBytes[i] for i >= 1 must equal the byte
+   * size of the buffer given for slot i (one buffer may back several slots: their views then alias).
+   */
   slotBytes: number[];
-  /** Number of events; ids are 0 .. events - 1. */
+  /** Number of events; ids are 0 .. events - 1, and every one is recorded by exactly one instruction. */
   events: number;
   /** Instructions per stream (at least one stream). */
   streams: PlanInstruction[][];

@@ -2,12 +2,12 @@
 //   { rows, cols, factored, gradType, momentumType, param, grad, momentum, vr?, vc?, v?,
 //     lr, lrMult, weightDecay, beta1, decay, eps, gradScale, clipThreshold }
 // factored needs vr [rows] and vc [cols] (f32) and no v; unfactored needs v [rows, cols] (f32) and
-// neither vr nor vc. Written buffers must all be distinct, and distinct from grad.
+// neither vr nor vc. Written buffers must all be distinct, and distinct from grad. In a plan, lr,
+// decay, gradScale and weightDecay may be dynamic (plan-format.ts PlanScalar).
 #include <string>
 #include <vector>
 
 #include "addon/args.h"
-#include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
 #include "addon/operand_checks.h"
 #include "core/status.h"
@@ -24,8 +24,7 @@ void requireAbsent(const Napi::Object& spec, const char* name, const char* why) 
               "no " + std::string(name), "a " + std::string(name) + " buffer");
 }
 
-void launchAdafactor(Napi::Env env, const Napi::Object& spec,
-                     const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchAdafactor(LaunchContext& ctx, const Napi::Object& spec) {
   AdafactorArgs a;
   a.rows = countProp(spec, "rows");
   a.cols = countProp(spec, "cols");
@@ -33,38 +32,38 @@ void launchAdafactor(Napi::Env env, const Napi::Object& spec,
   a.gradType = dtypeProp(spec, kKernel, "gradType");
   a.momentumType = dtypeProp(spec, kKernel, "momentumType");
   const int64_t n = elementCount(kKernel, {a.rows, a.cols});
-  a.lr = static_cast<float>(scalarProp(spec, kKernel, "lr", 0, 1e30));
+  exec::DynamicScalar lr = dynamicScalarProp(ctx, spec, kKernel, "lr", {0, 1e30});
   a.lrMult = static_cast<float>(scalarProp(spec, kKernel, "lrMult", 0, 1e30));
-  a.weightDecay = static_cast<float>(scalarProp(spec, kKernel, "weightDecay", 0, 1e30));
+  exec::DynamicScalar weightDecay = dynamicScalarProp(ctx, spec, kKernel, "weightDecay", {0, 1e30});
   a.beta1 = static_cast<float>(scalarProp(spec, kKernel, "beta1", 0, 1, true));
-  a.decay = static_cast<float>(scalarProp(spec, kKernel, "decay", 0, 1, true));
+  exec::DynamicScalar decay = dynamicScalarProp(ctx, spec, kKernel, "decay", {0, 1, true});
   // eps > 0 keeps 1/sqrt(v) finite for all-zero gradient rows; below FLT_MIN it would flush.
   a.eps = static_cast<float>(scalarProp(spec, kKernel, "eps", 1.1754943508222875e-38, 1e30));
-  a.gradScale = static_cast<float>(scalarProp(spec, kKernel, "gradScale", 0, 1e30));
+  exec::DynamicScalar gradScale = dynamicScalarProp(ctx, spec, kKernel, "gradScale", {0, 1e30});
   a.clipThreshold = static_cast<float>(scalarProp(spec, kKernel, "clipThreshold", 0, 1e30));
 
   int64_t f32Bytes = checkedBytes(kKernel, "param", n, 4);
-  BufferHandle* param = bufferProp(env, spec, kKernel, "param", device, f32Bytes);
-  BufferHandle* grad = bufferProp(env, spec, kKernel, "grad", device,
-                                  checkedBytes(kKernel, "grad", n, dtypeSize(a.gradType)));
-  BufferHandle* momentum = bufferProp(env, spec, kKernel, "momentum", device,
-                                      checkedBytes(kKernel, "momentum", n, dtypeSize(a.momentumType)));
-  std::vector<std::pair<const char*, BufferHandle*>> written = {{"param", param},
+  Operand param = bufferProp(ctx, spec, kKernel, "param", f32Bytes);
+  Operand grad = bufferProp(ctx, spec, kKernel, "grad",
+                            checkedBytes(kKernel, "grad", n, dtypeSize(a.gradType)));
+  Operand momentum = bufferProp(ctx, spec, kKernel, "momentum",
+                                checkedBytes(kKernel, "momentum", n, dtypeSize(a.momentumType)));
+  std::vector<std::pair<const char*, Operand>> written = {{"param", param},
                                                                 {"momentum", momentum}};
   if (a.factored) {
     requireAbsent(spec, "v", "when factored (the second moment is vr and vc)");
-    BufferHandle* vr = bufferProp(env, spec, kKernel, "vr", device, checkedBytes(kKernel, "vr", a.rows, 4));
-    BufferHandle* vc = bufferProp(env, spec, kKernel, "vc", device, checkedBytes(kKernel, "vc", a.cols, 4));
+    Operand vr = bufferProp(ctx, spec, kKernel, "vr", checkedBytes(kKernel, "vr", a.rows, 4));
+    Operand vc = bufferProp(ctx, spec, kKernel, "vc", checkedBytes(kKernel, "vc", a.cols, 4));
     written.push_back({"vr", vr});
     written.push_back({"vc", vc});
-    a.vr = static_cast<float*>(vr->data("write"));
-    a.vc = static_cast<float*>(vc->data("write"));
+    a.vr = static_cast<float*>(vr.address);
+    a.vc = static_cast<float*>(vc.address);
   } else {
     requireAbsent(spec, "vr", "when not factored (the second moment is v)");
     requireAbsent(spec, "vc", "when not factored (the second moment is v)");
-    BufferHandle* v = bufferProp(env, spec, kKernel, "v", device, f32Bytes);
+    Operand v = bufferProp(ctx, spec, kKernel, "v", f32Bytes);
     written.push_back({"v", v});
-    a.v = static_cast<float*>(v->data("write"));
+    a.v = static_cast<float*>(v.address);
   }
   for (size_t i = 0; i < written.size(); ++i) {
     requireDistinct(kKernel, written[i].first, written[i].second, {grad});
@@ -72,10 +71,16 @@ void launchAdafactor(Napi::Env env, const Napi::Object& spec,
       requireDistinct(kKernel, written[i].first, written[i].second, {written[j].second});
     }
   }
-  a.param = static_cast<float*>(param->data("write"));
-  a.grad = grad->data("read");
-  a.momentum = momentum->data("write");
-  device->backend->kernels().adafactor(device->backend->stream(), a);
+  a.param = static_cast<float*>(param.address);
+  a.grad = grad.address;
+  a.momentum = momentum.address;
+  return [a, lr, weightDecay, decay, gradScale](exec::RunContext& run) mutable {
+    a.lr = static_cast<float>(lr.resolve(run));
+    a.weightDecay = static_cast<float>(weightDecay.resolve(run));
+    a.decay = static_cast<float>(decay.resolve(run));
+    a.gradScale = static_cast<float>(gradScale.resolve(run));
+    run.kernels().adafactor(run.stream(), a);
+  };
 }
 
 }  // namespace

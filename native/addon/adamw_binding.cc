@@ -4,13 +4,15 @@
 //   adamw_multi: { tensors: [{ n, gradType, param, grad, m, v }, ...], step, lr, ... }
 // param, m, v are f32 buffers of >= 4n bytes, grad f32 or bf16 of >= n elements. Every written
 // buffer must be distinct from every other operand (in-place updates through aliases would be
-// order dependent); a gradient may be shared by several tensors.
-#include <set>
+// order dependent); a gradient may be shared by several tensors. In a plan, step, lr, weightDecay
+// and gradScale may be dynamic (plan-format.ts PlanScalar): the schedule's learning rate and the
+// clip factor change every step while the call stays prepared.
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "addon/args.h"
-#include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
 #include "addon/operand_checks.h"
 #include "core/status.h"
@@ -19,70 +21,128 @@ namespace vit::addon {
 
 namespace {
 
-AdamwHyper hyperFromJs(const Napi::Object& spec, const char* kernel) {
-  AdamwHyper h;
-  double step = numberProp(spec, "step");
-  if (!(step >= 1) || step > 9007199254740992.0 || step != static_cast<double>(static_cast<int64_t>(step))) {
-    throw Error(ErrorCode::InvalidArgument, std::string(kernel) + " step must be an integer >= 1",
-                "an integer in [1, 2^53]", std::to_string(step));
+// AdamwHyper with its per-run fields left open until the call runs.
+struct Hyper {
+  AdamwHyper fixed;
+  exec::DynamicScalar step, lr, weightDecay, gradScale;
+
+  AdamwHyper resolve(exec::RunContext& run) const {
+    AdamwHyper h = fixed;
+    h.step = static_cast<int64_t>(step.resolve(run));
+    h.lr = static_cast<float>(lr.resolve(run));
+    h.weightDecay = static_cast<float>(weightDecay.resolve(run));
+    h.gradScale = static_cast<float>(gradScale.resolve(run));
+    return h;
   }
-  h.step = static_cast<int64_t>(step);
-  h.lr = static_cast<float>(scalarProp(spec, kernel, "lr", 0, 1e30));
-  h.beta1 = static_cast<float>(scalarProp(spec, kernel, "beta1", 0, 1, true));
-  h.beta2 = static_cast<float>(scalarProp(spec, kernel, "beta2", 0, 1, true));
-  h.eps = static_cast<float>(scalarProp(spec, kernel, "eps", 0, 1e30));
-  h.weightDecay = static_cast<float>(scalarProp(spec, kernel, "weightDecay", 0, 1e30));
-  h.gradScale = static_cast<float>(scalarProp(spec, kernel, "gradScale", 0, 1e30));
+};
+
+Hyper hyperFromJs(LaunchContext& ctx, const Napi::Object& spec, const char* kernel) {
+  Hyper h;
+  h.step = dynamicScalarProp(ctx, spec, kernel, "step", {1, 9007199254740992.0, false, true});
+  h.lr = dynamicScalarProp(ctx, spec, kernel, "lr", {0, 1e30});
+  h.fixed.beta1 = static_cast<float>(scalarProp(spec, kernel, "beta1", 0, 1, true));
+  h.fixed.beta2 = static_cast<float>(scalarProp(spec, kernel, "beta2", 0, 1, true));
+  h.fixed.eps = static_cast<float>(scalarProp(spec, kernel, "eps", 0, 1e30));
+  h.weightDecay = dynamicScalarProp(ctx, spec, kernel, "weightDecay", {0, 1e30});
+  h.gradScale = dynamicScalarProp(ctx, spec, kernel, "gradScale", {0, 1e30});
   return h;
 }
 
 struct TensorOperands {
   AdamwTensor tensor;
-  BufferHandle *param, *grad, *m, *v;
+  Operand param, grad, m, v;
 };
 
-TensorOperands tensorFromJs(Napi::Env env, const Napi::Object& t, const char* kernel,
-                            const std::shared_ptr<DeviceState>& device) {
+TensorOperands tensorFromJs(LaunchContext& ctx, const Napi::Object& t, const char* kernel) {
   TensorOperands o;
   o.tensor.n = countProp(t, "n");
   o.tensor.gradType = dtypeProp(t, kernel, "gradType");
   int64_t f32Bytes = checkedBytes(kernel, "param", o.tensor.n, 4);
   int64_t gradBytes =
       checkedBytes(kernel, "grad", o.tensor.n, static_cast<int64_t>(dtypeSize(o.tensor.gradType)));
-  o.param = bufferProp(env, t, kernel, "param", device, f32Bytes);
-  o.grad = bufferProp(env, t, kernel, "grad", device, gradBytes);
-  o.m = bufferProp(env, t, kernel, "m", device, f32Bytes);
-  o.v = bufferProp(env, t, kernel, "v", device, f32Bytes);
+  o.param = bufferProp(ctx, t, kernel, "param", f32Bytes);
+  o.grad = bufferProp(ctx, t, kernel, "grad", gradBytes);
+  o.m = bufferProp(ctx, t, kernel, "m", f32Bytes);
+  o.v = bufferProp(ctx, t, kernel, "v", f32Bytes);
   requireDistinct(kernel, "param", o.param, {o.grad, o.m, o.v});
   requireDistinct(kernel, "m", o.m, {o.grad, o.v});
   requireDistinct(kernel, "v", o.v, {o.grad});
-  o.tensor.param = static_cast<float*>(o.param->data("write"));
-  o.tensor.grad = o.grad->data("read");
-  o.tensor.m = static_cast<float*>(o.m->data("write"));
-  o.tensor.v = static_cast<float*>(o.v->data("write"));
+  o.tensor.param = static_cast<float*>(o.param.address);
+  o.tensor.grad = o.grad.address;
+  o.tensor.m = static_cast<float*>(o.m.address);
+  o.tensor.v = static_cast<float*>(o.v.address);
   return o;
 }
 
-void launchAdamw(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchAdamw(LaunchContext& ctx, const Napi::Object& spec) {
+  Hyper hyper = hyperFromJs(ctx, spec, "adamw");
   AdamwArgs a;
-  a.hyper = hyperFromJs(spec, "adamw");
-  a.tensor = tensorFromJs(env, spec, "adamw", device).tensor;
-  device->backend->kernels().adamw(device->backend->stream(), a);
+  a.tensor = tensorFromJs(ctx, spec, "adamw").tensor;
+  return [a, hyper](exec::RunContext& run) mutable {
+    a.hyper = hyper.resolve(run);
+    run.kernels().adamw(run.stream(), a);
+  };
 }
 
-void launchAdamwMulti(Napi::Env env, const Napi::Object& spec,
-                      const std::shared_ptr<DeviceState>& device) {
+// One operand of a multi-tensor call, for the overlap sweep.
+struct Use {
+  Operand operand;
+  uint32_t tensor;
+  bool written;
+};
+
+// Every written range disjoint from every other range of the call (gradients may overlap each
+// other: several parameters may share one). Sorting by allocation and offset, then keeping the
+// furthest end of earlier writes and reads, finds any overlap in O(n log n), for the hundreds of
+// tensors of a real model.
+void requireDisjointTensors(std::vector<Use> uses) {
+  std::sort(uses.begin(), uses.end(), [](const Use& x, const Use& y) {
+    return x.operand.base != y.operand.base ? x.operand.base < y.operand.base
+                                            : x.operand.offset < y.operand.offset;
+  });
+  const void* base = nullptr;
+  const Use* lastWrite = nullptr;
+  const Use* lastRead = nullptr;
+  uint64_t writeEnd = 0, readEnd = 0;
+  auto extentEnd = [](const Use& u) {
+    return u.operand.offset + (u.operand.isView() ? u.operand.bytes
+                                                  : std::max<uint64_t>(u.operand.bytes, 1));
+  };
+  for (const Use& u : uses) {
+    if (u.operand.base != base) {
+      base = u.operand.base;
+      lastWrite = lastRead = nullptr;
+      writeEnd = readEnd = 0;
+    }
+    const bool hitsWrite = lastWrite && u.operand.offset < writeEnd;
+    const bool hitsRead = u.written && lastRead && u.operand.offset < readEnd;
+    if (hitsWrite || hitsRead) {
+      const Use& other = hitsWrite ? *lastWrite : *lastRead;
+      uint32_t a = std::min(u.tensor, other.tensor), b = std::max(u.tensor, other.tensor);
+      throw Error(ErrorCode::InvalidArgument,
+                  "adamw_multi tensors[" + std::to_string(b) + "] uses memory that tensors[" +
+                      std::to_string(a) + "] " + (other.written || u.written ? "writes" : "reads"),
+                  "distinct param, m and v buffers for every tensor, and gradients distinct from "
+                  "all of them",
+                  "a shared buffer");
+    }
+    const uint64_t end = extentEnd(u);
+    if (u.written && end > writeEnd) writeEnd = end, lastWrite = &u;
+    if (!u.written && end > readEnd) readEnd = end, lastRead = &u;
+  }
+}
+
+exec::KernelCall launchAdamwMulti(LaunchContext& ctx, const Napi::Object& spec) {
   const char* kernel = "adamw_multi";
-  AdamwMultiArgs a;
-  a.hyper = hyperFromJs(spec, kernel);
+  Hyper hyper = hyperFromJs(ctx, spec, kernel);
   Napi::Value list = spec.Get("tensors");
   if (!list.IsArray()) {
     throw Error(ErrorCode::InvalidArgument, "adamw_multi tensors must be an array",
                 "an array of { n, gradType, param, grad, m, v }", jsTypeName(list));
   }
   Napi::Array arr = list.As<Napi::Array>();
-  std::vector<AdamwTensor> tensors;
-  std::set<const BufferHandle*> written, read;
+  auto tensors = std::make_shared<std::vector<AdamwTensor>>();
+  std::vector<Use> uses;
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value item = arr.Get(k);
     if (!item.IsObject()) {
@@ -90,27 +150,20 @@ void launchAdamwMulti(Napi::Env env, const Napi::Object& spec,
                   "adamw_multi tensors[" + std::to_string(k) + "] must be an object",
                   "{ n, gradType, param, grad, m, v }", jsTypeName(item));
     }
-    TensorOperands o = tensorFromJs(env, item.As<Napi::Object>(), kernel, device);
-    for (const BufferHandle* w : {o.param, o.m, o.v}) {
-      if (!written.insert(w).second || read.count(w)) {
-        throw Error(ErrorCode::InvalidArgument,
-                    "adamw_multi tensors[" + std::to_string(k) +
-                        "] reuses a buffer that another tensor of the call uses",
-                    "distinct param, m and v buffers for every tensor", "a shared buffer");
-      }
-    }
-    if (written.count(o.grad)) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "adamw_multi tensors[" + std::to_string(k) +
-                      "].grad is a buffer that the call writes",
-                  "gradients distinct from every param, m and v", "a shared buffer");
-    }
-    read.insert(o.grad);
-    tensors.push_back(o.tensor);
+    TensorOperands o = tensorFromJs(ctx, item.As<Napi::Object>(), kernel);
+    for (const Operand& w : {o.param, o.m, o.v}) uses.push_back({w, k, true});
+    uses.push_back({o.grad, k, false});
+    tensors->push_back(o.tensor);
   }
-  a.count = static_cast<int64_t>(tensors.size());
-  a.tensors = tensors.data();
-  device->backend->kernels().adamwMulti(device->backend->stream(), a);
+  requireDisjointTensors(std::move(uses));
+  // The tensor list is shared by copies of the call: it is built once, at preparation.
+  return [tensors, hyper](exec::RunContext& run) {
+    AdamwMultiArgs a;
+    a.hyper = hyper.resolve(run);
+    a.count = static_cast<int64_t>(tensors->size());
+    a.tensors = tensors->data();
+    run.kernels().adamwMulti(run.stream(), a);
+  };
 }
 
 }  // namespace

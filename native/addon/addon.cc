@@ -6,6 +6,7 @@
 #include "addon/buffer_handle.h"
 #include "addon/device_handle.h"
 #include "addon/errors.h"
+#include "addon/plan_handle.h"
 #include "addon/probe_bindings.h"
 #if VIT22B_WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -33,6 +34,12 @@ Napi::Object buildInfo(Napi::Env env) {
   return o;
 }
 
+// napiCalls(): the calls from JavaScript into this addon so far (addon_data.h), itself not counted,
+// so that reading the counter around a step measures the step alone.
+Napi::Value napiCalls(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(addonData(info.Env()).napiCalls));
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -41,6 +48,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, setErrorClass, "setErrorClass"));
   exports.Set("DeviceHandle", DeviceHandle::define(env));
   exports.Set("BufferHandle", BufferHandle::define(env));
+  exports.Set("PlanHandle", PlanHandle::define(env));
+  exports.Set("napiCalls", Napi::Function::New(env, napiCalls, "napiCalls"));
   defineProbeBindings(env, exports);
   return exports;
 }

@@ -104,4 +104,23 @@ Napi::Object objectArg(const Napi::CallbackInfo& info, size_t i, const char* nam
   return v.As<Napi::Object>();
 }
 
+HostView hostViewValue(const Napi::Value& v, const std::string& name) {
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
+    return {base + ta.ByteOffset(), ta.ByteLength()};
+  }
+  if (v.IsDataView()) {
+    auto dv = v.As<Napi::DataView>();
+    return {static_cast<uint8_t*>(dv.Data()), dv.ByteLength()};
+  }
+  if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    return {static_cast<uint8_t*>(ab.Data()), ab.ByteLength()};
+  }
+  throw Error(ErrorCode::InvalidArgument,
+              "argument '" + name + "' must be a TypedArray, DataView or ArrayBuffer",
+              "TypedArray | DataView | ArrayBuffer", jsTypeName(v));
+}
+
 }  // namespace vit::addon

@@ -23,4 +23,12 @@ int64_t countProp(const Napi::Object& o, const char* name);
 bool boolProp(const Napi::Object& o, const char* name);
 Napi::Object objectArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 
+// The bytes of a TypedArray, DataView or ArrayBuffer (ERR_INVALID_ARGUMENT naming `name` otherwise).
+// Valid while the JavaScript value is alive and not detached: copy before leaving the JS thread.
+struct HostView {
+  uint8_t* data = nullptr;
+  size_t bytes = 0;
+};
+HostView hostViewValue(const Napi::Value& v, const std::string& name);
+
 }  // namespace vit::addon

@@ -3,14 +3,14 @@
 //         q, k, v, o (, dO, dQ, dK, dV): { buffer, offset, batchStride, tokenStride, headStride },
 //         lse: buffer }                       (offsets and strides in elements; lse dense [B, H, Tq] f32)
 // Views let Q, K, V (and dQ, dK, dV) sit side by side in one fused [B, T, 3D + F] buffer. Inputs
-// may share buffers and overlap freely; an output must not share a buffer with any input, must
-// not overlap itself, and outputs sharing a buffer must be disjoint column ranges of the same rows.
+// may share buffers and overlap freely; an output must not share memory with any input, must not
+// overlap itself, and outputs sharing memory must be disjoint column ranges of the same rows.
+// In a plan, `buffer` is a PlanView; "sharing memory" then means overlapping views.
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "addon/args.h"
-#include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
 #include "addon/operand_checks.h"
 #include "core/status.h"
@@ -28,7 +28,7 @@ struct Dims {
 
 struct View {
   const char* name;
-  BufferHandle* buffer;
+  Operand buffer;
   int64_t offset;
   HeadStrides strides;
   int64_t tokens;
@@ -46,16 +46,16 @@ Napi::Object viewObject(const Napi::Object& spec, const std::string& kernel, con
 }
 
 // Reads one [B, tokens, H, Dh] view and checks that the buffer holds its last element.
-View readView(Napi::Env env, const Napi::Object& spec, const std::string& kernel, const char* name,
-              const Dims& d, int64_t tokens, DType dtype, const std::shared_ptr<DeviceState>& device) {
+View readView(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
+              const char* name, const Dims& d, int64_t tokens, DType dtype) {
   Napi::Object o = viewObject(spec, kernel, name);
-  View v{name, nullptr, countProp(o, "offset"), {}, tokens, 0};
+  View v{name, Operand{}, countProp(o, "offset"), {}, tokens, 0};
   v.strides.batch = countProp(o, "batchStride");
   v.strides.token = countProp(o, "tokenStride");
   v.strides.head = countProp(o, "headStride");
   // The buffer's type, disposal and device are checked before its footprint, its size after.
   Napi::Value buffer = o.Get("buffer");
-  bufferOperand(env, buffer, kernel, name, device, 0);
+  bufferOperand(ctx, buffer, kernel, name, 0);
   const Footprint f{kernel, std::string("operand ") + name, "sizes and strides that overflow 64 bits"};
   v.rowSpan = f.add(f.mul(d.heads > 0 ? d.heads - 1 : 0, v.strides.head), d.headDim);
   int64_t needBytes = 0;
@@ -64,7 +64,7 @@ View readView(Napi::Env env, const Napi::Object& spec, const std::string& kernel
     last = f.add(f.add(last, v.offset), v.rowSpan);
     needBytes = f.mul(last, static_cast<int64_t>(dtypeSize(dtype)));
   }
-  v.buffer = bufferOperand(env, buffer, kernel, name, device, needBytes);
+  v.buffer = bufferOperand(ctx, buffer, kernel, name, needBytes);
   return v;
 }
 
@@ -92,33 +92,42 @@ void requireNoSelfOverlap(const View& v, const Dims& d, const std::string& kerne
   }
 }
 
+// Element offset of a view's first element from the start of its allocation: a plan may name the
+// fused buffer through different PlanViews, so offsets are compared from the common base. -1 when
+// the view does not start on an element boundary (never disjoint columns of the same rows).
+int64_t absoluteOffset(const View& v, size_t elem) {
+  if (v.buffer.offset % elem != 0) return -1;
+  return static_cast<int64_t>(v.buffer.offset / elem) + v.offset;
+}
+
 // Outputs in one buffer (dQ, dK, dV of the fused layout) must be disjoint column ranges of the
 // same rows: equal token and batch strides, non-overlapping [offset, offset + rowSpan) within one
 // token stride.
-void requireDisjointOutputs(const View& x, const View& y, const std::string& kernel) {
-  if (x.buffer != y.buffer) return;
+void requireDisjointOutputs(const View& x, const View& y, size_t elem, const std::string& kernel) {
+  if (!overlaps(x.buffer, y.buffer)) return;
   std::string pair = std::string(x.name) + " and " + y.name;
+  const int64_t xo = absoluteOffset(x, elem), yo = absoluteOffset(y, elem);
   bool sameRows = x.strides.token == y.strides.token && x.strides.batch == y.strides.batch;
-  int64_t lo = std::min(x.offset, y.offset);
-  int64_t hi = std::max(x.offset + x.rowSpan, y.offset + y.rowSpan);
-  bool disjoint = x.offset + x.rowSpan <= y.offset || y.offset + y.rowSpan <= x.offset;
-  if (!sameRows || !disjoint || hi - lo > x.strides.token) {
+  int64_t lo = std::min(xo, yo);
+  int64_t hi = std::max(xo + x.rowSpan, yo + y.rowSpan);
+  bool disjoint = xo + x.rowSpan <= yo || yo + y.rowSpan <= xo;
+  if (xo < 0 || yo < 0 || !sameRows || !disjoint || hi - lo > x.strides.token) {
     overlapError(kernel, "outputs " + pair + " share a buffer but may overlap",
                  "disjoint column ranges of rows with equal strides", "overlapping views");
   }
 }
 
-void requireOffInputs(const View& out, const std::vector<const View*>& inputs, BufferHandle* lse,
-                     const std::string& kernel) {
+void requireOffInputs(const View& out, const std::vector<const View*>& inputs, const Operand& lse,
+                      const std::string& kernel) {
   for (const View* in : inputs) {
-    if (in->buffer == out.buffer) {
+    if (overlaps(in->buffer, out.buffer)) {
       overlapError(kernel, std::string("output ") + out.name + " shares a buffer with input " + in->name,
-                   "outputs in buffers distinct from the inputs", "the same buffer");
+                   "outputs in buffers distinct from the inputs", overlapText(out.buffer, in->buffer));
     }
   }
-  if (lse == out.buffer) {
+  if (overlaps(lse, out.buffer)) {
     overlapError(kernel, std::string("output ") + out.name + " shares a buffer with lse",
-                 "distinct buffers", "the same buffer");
+                 "distinct buffers", overlapText(out.buffer, lse));
   }
 }
 
@@ -145,84 +154,81 @@ float readScale(const Napi::Object& spec, const std::string& kernel) {
 }
 
 // lse: dense f32 [B, H, Tq].
-BufferHandle* readLse(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
-                      const Dims& d, const std::shared_ptr<DeviceState>& device) {
-  bufferOperand(env, spec.Get("lse"), kernel, "lse", device, 0);
+Operand readLse(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
+                const Dims& d) {
+  bufferOperand(ctx, spec.Get("lse"), kernel, "lse", 0);
   const Footprint f{kernel, "operand lse", "sizes and strides that overflow 64 bits"};
   int64_t needBytes = f.mul(f.mul(f.mul(d.batch, d.heads), d.tq), 4);
-  BufferHandle* buf = bufferOperand(env, spec.Get("lse"), kernel, "lse", device, needBytes);
-  return buf;
+  return bufferOperand(ctx, spec.Get("lse"), kernel, "lse", needBytes);
 }
 
-void launchAttentionFwd(Napi::Env env, const Napi::Object& spec,
-                        const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchAttentionFwd(LaunchContext& ctx, const Napi::Object& spec) {
   const std::string kernel = "attention_fwd";
   AttentionFwdArgs a;
   a.dtype = dtypeProp(spec, kernel, "dtype");
   Dims d = readDims(spec, kernel);
   a.scale = readScale(spec, kernel);
-  View q = readView(env, spec, kernel, "q", d, d.tq, a.dtype, device);
-  View k = readView(env, spec, kernel, "k", d, d.tk, a.dtype, device);
-  View v = readView(env, spec, kernel, "v", d, d.tk, a.dtype, device);
-  View o = readView(env, spec, kernel, "o", d, d.tq, a.dtype, device);
-  BufferHandle* lse = readLse(env, spec, kernel, d, device);
+  View q = readView(ctx, spec, kernel, "q", d, d.tq, a.dtype);
+  View k = readView(ctx, spec, kernel, "k", d, d.tk, a.dtype);
+  View v = readView(ctx, spec, kernel, "v", d, d.tk, a.dtype);
+  View o = readView(ctx, spec, kernel, "o", d, d.tq, a.dtype);
+  Operand lse = readLse(ctx, spec, kernel, d);
   requireNoSelfOverlap(o, d, kernel);
   requireOffInputs(o, {&q, &k, &v}, lse, kernel);
   for (const View* in : {&q, &k, &v}) {
-    if (in->buffer == lse) overlapError(kernel, "output lse shares a buffer with an input",
-                                        "distinct buffers", "the same buffer");
+    if (overlaps(in->buffer, lse)) overlapError(kernel, "output lse shares a buffer with an input",
+                                                "distinct buffers", overlapText(lse, in->buffer));
   }
   a.batch = d.batch, a.heads = d.heads, a.tq = d.tq, a.tk = d.tk, a.headDim = d.headDim;
   size_t elem = dtypeSize(a.dtype);
-  auto at = [elem](const View& x, const char* use) {
-    return static_cast<char*>(x.buffer->data(use)) + x.offset * static_cast<int64_t>(elem);
+  auto at = [elem](const View& x) {
+    return static_cast<char*>(x.buffer.address) + x.offset * static_cast<int64_t>(elem);
   };
-  a.q = at(q, "read"), a.qStrides = q.strides;
-  a.k = at(k, "read"), a.kStrides = k.strides;
-  a.v = at(v, "read"), a.vStrides = v.strides;
-  a.o = at(o, "write"), a.oStrides = o.strides;
-  a.lse = static_cast<float*>(lse->data("write"));
-  device->backend->kernels().attentionFwd(device->backend->stream(), a);
+  a.q = at(q), a.qStrides = q.strides;
+  a.k = at(k), a.kStrides = k.strides;
+  a.v = at(v), a.vStrides = v.strides;
+  a.o = at(o), a.oStrides = o.strides;
+  a.lse = static_cast<float*>(lse.address);
+  return [a](exec::RunContext& run) { run.kernels().attentionFwd(run.stream(), a); };
 }
 
-void launchAttentionBwd(Napi::Env env, const Napi::Object& spec,
-                        const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchAttentionBwd(LaunchContext& ctx, const Napi::Object& spec) {
   const std::string kernel = "attention_bwd";
   AttentionBwdArgs a;
   a.dtype = dtypeProp(spec, kernel, "dtype");
   Dims d = readDims(spec, kernel);
   a.scale = readScale(spec, kernel);
-  View q = readView(env, spec, kernel, "q", d, d.tq, a.dtype, device);
-  View k = readView(env, spec, kernel, "k", d, d.tk, a.dtype, device);
-  View v = readView(env, spec, kernel, "v", d, d.tk, a.dtype, device);
-  View o = readView(env, spec, kernel, "o", d, d.tq, a.dtype, device);
-  View dO = readView(env, spec, kernel, "dO", d, d.tq, a.dtype, device);
-  BufferHandle* lse = readLse(env, spec, kernel, d, device);
-  View dQ = readView(env, spec, kernel, "dQ", d, d.tq, a.dtype, device);
-  View dK = readView(env, spec, kernel, "dK", d, d.tk, a.dtype, device);
-  View dV = readView(env, spec, kernel, "dV", d, d.tk, a.dtype, device);
+  View q = readView(ctx, spec, kernel, "q", d, d.tq, a.dtype);
+  View k = readView(ctx, spec, kernel, "k", d, d.tk, a.dtype);
+  View v = readView(ctx, spec, kernel, "v", d, d.tk, a.dtype);
+  View o = readView(ctx, spec, kernel, "o", d, d.tq, a.dtype);
+  View dO = readView(ctx, spec, kernel, "dO", d, d.tq, a.dtype);
+  Operand lse = readLse(ctx, spec, kernel, d);
+  View dQ = readView(ctx, spec, kernel, "dQ", d, d.tq, a.dtype);
+  View dK = readView(ctx, spec, kernel, "dK", d, d.tk, a.dtype);
+  View dV = readView(ctx, spec, kernel, "dV", d, d.tk, a.dtype);
   for (const View* out : {&dQ, &dK, &dV}) {
     requireNoSelfOverlap(*out, d, kernel);
     requireOffInputs(*out, {&q, &k, &v, &o, &dO}, lse, kernel);
   }
-  requireDisjointOutputs(dQ, dK, kernel);
-  requireDisjointOutputs(dQ, dV, kernel);
-  requireDisjointOutputs(dK, dV, kernel);
-  a.batch = d.batch, a.heads = d.heads, a.tq = d.tq, a.tk = d.tk, a.headDim = d.headDim;
   size_t elem = dtypeSize(a.dtype);
-  auto at = [elem](const View& x, const char* use) {
-    return static_cast<char*>(x.buffer->data(use)) + x.offset * static_cast<int64_t>(elem);
+  requireDisjointOutputs(dQ, dK, elem, kernel);
+  requireDisjointOutputs(dQ, dV, elem, kernel);
+  requireDisjointOutputs(dK, dV, elem, kernel);
+  a.batch = d.batch, a.heads = d.heads, a.tq = d.tq, a.tk = d.tk, a.headDim = d.headDim;
+  auto at = [elem](const View& x) {
+    return static_cast<char*>(x.buffer.address) + x.offset * static_cast<int64_t>(elem);
   };
-  a.q = at(q, "read"), a.qStrides = q.strides;
-  a.k = at(k, "read"), a.kStrides = k.strides;
-  a.v = at(v, "read"), a.vStrides = v.strides;
-  a.o = at(o, "read"), a.oStrides = o.strides;
-  a.dO = at(dO, "read"), a.dOStrides = dO.strides;
-  a.lse = static_cast<const float*>(lse->data("read"));
-  a.dQ = at(dQ, "write"), a.dQStrides = dQ.strides;
-  a.dK = at(dK, "write"), a.dKStrides = dK.strides;
-  a.dV = at(dV, "write"), a.dVStrides = dV.strides;
-  device->backend->kernels().attentionBwd(device->backend->stream(), a);
+  a.q = at(q), a.qStrides = q.strides;
+  a.k = at(k), a.kStrides = k.strides;
+  a.v = at(v), a.vStrides = v.strides;
+  a.o = at(o), a.oStrides = o.strides;
+  a.dO = at(dO), a.dOStrides = dO.strides;
+  a.lse = static_cast<const float*>(lse.address);
+  a.dQ = at(dQ), a.dQStrides = dQ.strides;
+  a.dK = at(dK), a.dKStrides = dK.strides;
+  a.dV = at(dV), a.dVStrides = dV.strides;
+  return [a](exec::RunContext& run) { run.kernels().attentionBwd(run.stream(), a); };
 }
 
 }  // namespace

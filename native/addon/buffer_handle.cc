@@ -9,30 +9,8 @@ namespace vit::addon {
 
 namespace {
 
-// The bytes of a TypedArray, DataView or ArrayBuffer argument.
-struct HostView {
-  uint8_t* data = nullptr;
-  size_t bytes = 0;
-};
-
 HostView hostViewArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
-  if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
-    return {base + ta.ByteOffset(), ta.ByteLength()};
-  }
-  if (v.IsDataView()) {
-    auto dv = v.As<Napi::DataView>();
-    return {static_cast<uint8_t*>(dv.Data()), dv.ByteLength()};
-  }
-  if (v.IsArrayBuffer()) {
-    auto ab = v.As<Napi::ArrayBuffer>();
-    return {static_cast<uint8_t*>(ab.Data()), ab.ByteLength()};
-  }
-  throw Error(ErrorCode::InvalidArgument,
-              std::string("argument '") + name + "' must be a TypedArray, DataView or ArrayBuffer",
-              "TypedArray | DataView | ArrayBuffer", jsTypeName(v));
+  return hostViewValue(i < info.Length() ? info[i] : info.Env().Undefined(), name);
 }
 
 void checkRange(size_t offset, size_t length, size_t capacity, const char* what) {
@@ -85,6 +63,7 @@ Napi::Object BufferHandle::create(Napi::Env env, std::shared_ptr<DeviceState> st
 BufferHandle::BufferHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BufferHandle>(info) {
   Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsExternal()) {
+    countEntry(env);  // a call from JavaScript; `create` runs inside an entry already counted
     throw toJsError(env, Error(ErrorCode::InvalidArgument,
                                "BufferHandle cannot be constructed directly; use Device.alloc",
                                "Device.alloc(bytes)", "new BufferHandle()"));
@@ -140,10 +119,12 @@ BufferHandle* BufferHandle::unwrapValue(Napi::Env env, const Napi::Value& v, con
 }
 
 Napi::Value BufferHandle::getBytes(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
   return Napi::Number::New(info.Env(), static_cast<double>(bytes_));
 }
 
 Napi::Value BufferHandle::getDisposed(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
   return Napi::Boolean::New(info.Env(), ptr_ == nullptr);
 }
 
@@ -151,6 +132,7 @@ Napi::Value BufferHandle::getDisposed(const Napi::CallbackInfo& info) {
 Napi::Value BufferHandle::upload(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     void* dst = data("upload to");
+    state_->requireIdle("upload to a buffer");
     HostView src = hostViewArg(info, 0, "source");
     size_t offset = info.Length() > 1 ? static_cast<size_t>(countArg(info, 1, "offsetBytes")) : 0;
     checkRange(offset, src.bytes, bytes_, "upload");
@@ -164,6 +146,7 @@ Napi::Value BufferHandle::upload(const Napi::CallbackInfo& info) {
 Napi::Value BufferHandle::download(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     const void* src = data("download from");
+    state_->requireIdle("download from a buffer");
     HostView dst = hostViewArg(info, 0, "target");
     size_t offset = info.Length() > 1 ? static_cast<size_t>(countArg(info, 1, "offsetBytes")) : 0;
     checkRange(offset, dst.bytes, bytes_, "download");
@@ -174,9 +157,13 @@ Napi::Value BufferHandle::download(const Napi::CallbackInfo& info) {
 }
 
 // Idempotent: disposing twice is harmless (like closing a closed file in most runtimes' `using`).
+// Refused while a plan step runs on the device: the step may be using this memory.
 Napi::Value BufferHandle::dispose(const Napi::CallbackInfo& info) {
-  releaseMemory(/*fromGc=*/false);
-  return info.Env().Undefined();
+  return guard(info.Env(), [&] {
+    if (ptr_) state_->requireIdle("dispose a buffer");
+    releaseMemory(/*fromGc=*/false);
+    return info.Env().Undefined();
+  });
 }
 
 }  // namespace vit::addon

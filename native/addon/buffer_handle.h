@@ -25,6 +25,7 @@ class BufferHandle : public Napi::ObjectWrap<BufferHandle> {
   // Throws ERR_DISPOSED after dispose().
   void* data(const char* use) const;
   size_t bytes() const { return bytes_; }
+  bool disposed() const { return ptr_ == nullptr; }
   const std::shared_ptr<DeviceState>& state() const { return state_; }
   // Throws ERR_DEVICE_MISMATCH unless this (live) buffer was allocated by `device`.
   void requireOn(const std::shared_ptr<DeviceState>& device, const std::string& what) const;

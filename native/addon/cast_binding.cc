@@ -8,19 +8,19 @@ namespace vit::addon {
 
 namespace {
 
-void launchCast(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchCast(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "cast";
   CastArgs a;
   a.from = dtypeProp(spec, op, "from", {DType::F32, DType::BF16});
   a.to = dtypeProp(spec, op, "to", {DType::F32, DType::BF16});
   a.n = countProp(spec, "n");
   int64_t n = elementCount(op, {a.n});
-  BufferHandle* x = bufferProp(env, spec, op, "x", device, {n, a.from});
-  BufferHandle* y = bufferProp(env, spec, op, "y", device, {n, a.to});
+  Operand x = bufferProp(ctx, spec, op, "x", {n, a.from});
+  Operand y = bufferProp(ctx, spec, op, "y", {n, a.to});
   requireDistinct(op, "y", y, {x});
-  a.x = x->data("read");
-  a.y = y->data("write");
-  device->backend->kernels().cast(device->backend->stream(), a);
+  a.x = x.address;
+  a.y = y.address;
+  return [a](exec::RunContext& run) { run.kernels().cast(run.stream(), a); };
 }
 
 }  // namespace

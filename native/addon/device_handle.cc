@@ -6,6 +6,7 @@
 #include "addon/buffer_handle.h"
 #include "addon/errors.h"
 #include "addon/kernel_launchers.h"
+#include "addon/plan_loader.h"
 #include "core/status.h"
 #include "cpu/cpu_backend.h"
 #if VIT22B_WITH_CUDA
@@ -40,6 +41,7 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
                       InstanceMethod<&DeviceHandle::synchronize>("synchronize"),
                       InstanceMethod<&DeviceHandle::axpby>("axpby"),
                       InstanceMethod<&DeviceHandle::launch>("launch"),
+                      InstanceMethod<&DeviceHandle::loadPlan>("loadPlan"),
                       InstanceMethod<&DeviceHandle::kernels>("kernels"),
                       InstanceMethod<&DeviceHandle::stats>("stats"),
                       InstanceMethod<&DeviceHandle::dispose>("dispose")});
@@ -68,11 +70,19 @@ DeviceState& DeviceHandle::live(const char* use) {
   return *state_;
 }
 
+DeviceState& DeviceHandle::idle(const char* use) {
+  DeviceState& st = live(use);
+  st.requireIdle(use);
+  return st;
+}
+
 Napi::Value DeviceHandle::getKind(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
   return Napi::String::New(info.Env(), kind_);
 }
 
 Napi::Value DeviceHandle::getName(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
   return Napi::String::New(info.Env(), name_);
 }
 
@@ -88,7 +98,7 @@ Napi::Value DeviceHandle::alloc(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceHandle::synchronize(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    live("synchronize").backend->synchronize();
+    idle("synchronize").backend->synchronize();
     return info.Env().Undefined();
   });
 }
@@ -96,7 +106,7 @@ Napi::Value DeviceHandle::synchronize(const Napi::CallbackInfo& info) {
 // axpby(dtype, n, alpha, x, beta, y): y = alpha * x + beta * y over n elements.
 Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    DeviceState& st = live("run a kernel");
+    DeviceState& st = idle("run a kernel");
     AxpbyArgs a{};
     a.dtype = parseDType(stringArg(info, 0, "dtype"));
     a.n = countArg(info, 1, "n");
@@ -126,25 +136,35 @@ Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
   });
 }
 
-// launch(kernel, spec): runs one kernel through its registered launcher (kernel_launchers.h).
+// launch(kernel, spec): prepares one kernel call through its registered launcher
+// (kernel_launchers.h) with BufferHandle operands, and runs it at once.
 Napi::Value DeviceHandle::launch(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
-    DeviceState& st = live("run a kernel");
-    (void)st;
+    DeviceState& st = idle("run a kernel");
     std::string name = stringArg(info, 0, "kernel");
     KernelLauncher launcher = findKernelLauncher(name);
-    if (!launcher) {
-      std::string known;
-      for (const std::string& n : kernelLauncherNames()) known += (known.empty() ? "" : ", ") + n;
-      throw Error(ErrorCode::InvalidArgument, "unknown kernel '" + name + "'", "one of " + known, name);
-    }
-    launcher(info.Env(), objectArg(info, 1, "spec"), state_);
+    if (!launcher) throwUnknownKernel(name);
+    BufferOperands operands(info.Env(), state_);
+    exec::KernelCall call = launcher(operands, objectArg(info, 1, "spec"));
+    exec::RunContext run(*st.backend);
+    call(run);
     return info.Env().Undefined();
+  });
+}
+
+// loadPlan(plan: NativePlan, slots: BufferHandle[]) -> PlanHandle (plan_loader.h).
+Napi::Value DeviceHandle::loadPlan(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    idle("load a plan");
+    Napi::Value plan = info.Length() > 0 ? info[0] : info.Env().Undefined();
+    Napi::Value slots = info.Length() > 1 ? info[1] : info.Env().Undefined();
+    return addon::loadPlan(info.Env(), state_, plan, slots);
   });
 }
 
 // kernels(): the names launch() accepts.
 Napi::Value DeviceHandle::kernels(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
   std::vector<std::string> names = kernelLauncherNames();
   Napi::Array out = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
@@ -152,6 +172,7 @@ Napi::Value DeviceHandle::kernels(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
   Napi::Object o = Napi::Object::New(info.Env());
   std::shared_ptr<DeviceState> st = accounting_.lock();
   int64_t buffers = st ? st->liveBuffers.load() : 0;
@@ -164,9 +185,13 @@ Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {
 }
 
 // Buffers still alive keep the backend until they are disposed; the handle itself refuses work.
+// Refused while a plan step runs (ERR_DEVICE_BUSY); idempotent otherwise.
 Napi::Value DeviceHandle::dispose(const Napi::CallbackInfo& info) {
-  state_.reset();
-  return info.Env().Undefined();
+  return guard(info.Env(), [&] {
+    if (state_) state_->requireIdle("dispose the device");
+    state_.reset();
+    return info.Env().Undefined();
+  });
 }
 
 }  // namespace vit::addon

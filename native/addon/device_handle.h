@@ -1,4 +1,4 @@
-// A device (the CPU, or one CUDA GPU) as a JavaScript object: allocation, kernels, statistics.
+// A device (the CPU, or one CUDA GPU) as a JavaScript object: allocation, kernels, plans, statistics.
 #pragma once
 
 #include <napi.h>
@@ -17,12 +17,15 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
 
  private:
   DeviceState& live(const char* use);
+  // live(), and not running a plan step (ERR_DEVICE_BUSY).
+  DeviceState& idle(const char* use);
   Napi::Value getKind(const Napi::CallbackInfo& info);
   Napi::Value getName(const Napi::CallbackInfo& info);
   Napi::Value alloc(const Napi::CallbackInfo& info);
   Napi::Value synchronize(const Napi::CallbackInfo& info);
   Napi::Value axpby(const Napi::CallbackInfo& info);
   Napi::Value launch(const Napi::CallbackInfo& info);
+  Napi::Value loadPlan(const Napi::CallbackInfo& info);
   Napi::Value kernels(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/backend.h"
+#include "core/status.h"
 
 namespace vit::addon {
 
@@ -24,6 +25,19 @@ struct DeviceState {
   // Buffers the garbage collector found undisposed. The memory is returned then so a leak cannot
   // grow without bound, but a non-zero count means a caller forgot dispose(): tests assert zero.
   std::atomic<int64_t> reclaimedByGc{0};
+
+  // True while a plan step runs on a worker thread (PlanHandle.run). Set and cleared on the
+  // JavaScript thread only; everything that would touch the device's memory or queue meanwhile
+  // (launch, axpby, copies, frees, other runs, loading plans) refuses with ERR_DEVICE_BUSY, so the
+  // worker never races the JavaScript thread and memory is never freed under a running step.
+  std::atomic<bool> planRunning{false};
+  void requireIdle(const std::string& use) const {
+    if (!planRunning.load()) return;
+    throw Error(ErrorCode::DeviceBusy,
+                "cannot " + use + " on " + label() +
+                    " while a plan step is running on it; await the run() promise first",
+                "an idle device", "a plan step in flight");
+  }
 
  private:
   static uint64_t nextId() {

@@ -22,8 +22,25 @@ Napi::Error toJsError(Napi::Env env, const vit::Error& error) {
   return plain;
 }
 
+Napi::Error currentExceptionToJs(Napi::Env env) {
+  try {
+    throw;
+  } catch (const Napi::Error& e) {
+    return e;
+  } catch (const vit::Error& e) {
+    return toJsError(env, e);
+  } catch (const std::bad_alloc&) {
+    return toJsError(env, vit::Error(ErrorCode::HostOom, "native code ran out of host memory"));
+  } catch (const std::exception& e) {
+    return toJsError(env, vit::Error(ErrorCode::Internal, std::string("internal error: ") + e.what()));
+  } catch (...) {
+    return toJsError(env, vit::Error(ErrorCode::Internal, "internal error: unknown C++ exception"));
+  }
+}
+
 void setErrorClass(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  countEntry(env);
   if (info.Length() < 1 || !info[0].IsFunction()) {
     throw toJsError(env, vit::Error(ErrorCode::InvalidArgument,
                                     "setErrorClass expects a constructor", "function",

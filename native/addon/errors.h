@@ -1,6 +1,7 @@
 // The one place where C++ failures become JavaScript errors. Every N-API entry point runs its body
 // through `guard`, so no C++ exception (ours, std::bad_alloc, anything) escapes into N-API, where it
-// would terminate the process.
+// would terminate the process. guard also counts the entry (addon_data.h countEntry), so it must
+// wrap whole entry points only, never be nested.
 #pragma once
 
 #include <napi.h>
@@ -8,6 +9,7 @@
 #include <exception>
 #include <new>
 
+#include "addon/addon_data.h"
 #include "core/status.h"
 
 namespace vit::addon {
@@ -19,8 +21,13 @@ Napi::Error toJsError(Napi::Env env, const vit::Error& error);
 // Registers the JavaScript error class: new Class(code, message, { expected, received }).
 void setErrorClass(const Napi::CallbackInfo& info);
 
+// The JavaScript error for any C++ exception, for code that reports errors as values (a rejected
+// promise) rather than by throwing. Call inside a catch block.
+Napi::Error currentExceptionToJs(Napi::Env env);
+
 template <typename Fn>
 auto guard(Napi::Env env, Fn&& body) -> decltype(body()) {
+  countEntry(env);
   try {
     return body();
   } catch (const Napi::Error&) {

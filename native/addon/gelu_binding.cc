@@ -39,33 +39,33 @@ int64_t readShape(const Napi::Object& spec, DType dtype, const char* kernel, int
   return elementCount(kernel, {*rows, *cols}, elem) * elem;
 }
 
-void launchGeluFwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchGeluFwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* k = "gelu_fwd";
   GeluFwdArgs a;
   a.dtype = dtypeProp(spec, k, "dtype");
   a.form = formProp(spec, k);
   const int64_t bytes = readShape(spec, a.dtype, k, &a.rows, &a.cols, &a.colBegin, &a.colEnd);
-  BufferHandle* x = bufferProp(env, spec, k, "x", device, bytes);
-  BufferHandle* y = bufferProp(env, spec, k, "y", device, bytes);
-  a.x = x->data("read");
-  a.y = y->data("write");
-  device->backend->kernels().geluFwd(device->backend->stream(), a);
+  Operand x = bufferProp(ctx, spec, k, "x", bytes);
+  Operand y = bufferProp(ctx, spec, k, "y", bytes);
+  a.x = x.address;
+  a.y = y.address;
+  return [a](exec::RunContext& run) { run.kernels().geluFwd(run.stream(), a); };
 }
 
-void launchGeluBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchGeluBwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* k = "gelu_bwd";
   GeluBwdArgs a;
   a.dtype = dtypeProp(spec, k, "dtype");
   a.form = formProp(spec, k);
   const int64_t bytes = readShape(spec, a.dtype, k, &a.rows, &a.cols, &a.colBegin, &a.colEnd);
-  BufferHandle* x = bufferProp(env, spec, k, "x", device, bytes);
-  BufferHandle* dy = bufferProp(env, spec, k, "dy", device, bytes);
-  BufferHandle* dx = bufferProp(env, spec, k, "dx", device, bytes);
+  Operand x = bufferProp(ctx, spec, k, "x", bytes);
+  Operand dy = bufferProp(ctx, spec, k, "dy", bytes);
+  Operand dx = bufferProp(ctx, spec, k, "dx", bytes);
   requireDistinct(k, "dx", dx, {x});
-  a.x = x->data("read");
-  a.dy = dy->data("read");
-  a.dx = dx->data("write");
-  device->backend->kernels().geluBwd(device->backend->stream(), a);
+  a.x = x.address;
+  a.dy = dy.address;
+  a.dx = dx.address;
+  return [a](exec::RunContext& run) { run.kernels().geluBwd(run.stream(), a); };
 }
 
 }  // namespace

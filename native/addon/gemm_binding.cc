@@ -3,7 +3,6 @@
 #include <string>
 
 #include "addon/args.h"
-#include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
 #include "addon/operand_checks.h"
 #include "core/status.h"
@@ -14,12 +13,12 @@ namespace {
 
 // A strided-batched matrix operand: `rows` x `cols` stored with leading dimension `ld`, batches
 // `stride` elements apart. Checks ld and returns the bytes its last element ends at.
-struct Operand {
+struct MatrixOperand {
   const char* name;
   int64_t rows, cols, ld, stride;
 };
 
-int64_t footprintBytes(const Operand& op, int64_t batch, DType type) {
+int64_t footprintBytes(const MatrixOperand& op, int64_t batch, DType type) {
   if (op.ld < op.cols) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string("gemm ld") + op.name + " is smaller than the row length of " + op.name,
@@ -36,8 +35,7 @@ int64_t footprintBytes(const Operand& op, int64_t batch, DType type) {
 
 }  // namespace
 
-GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
-                        const std::shared_ptr<DeviceState>& device) {
+GemmArgs gemmArgsFromSpec(LaunchContext& ctx, const Napi::Object& spec) {
   GemmArgs g;
   g.abType = dtypeProp(spec, "gemm", "abType");
   g.cType = dtypeProp(spec, "gemm", "cType");
@@ -57,9 +55,9 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
   g.strideC = countProp(spec, "strideC");
 
   // Stored shapes: A is [m, k] or, transposed, [k, m]; B is [k, n] or [n, k]; C is [m, n].
-  Operand a{"A", g.transA ? g.k : g.m, g.transA ? g.m : g.k, g.lda, g.strideA};
-  Operand b{"B", g.transB ? g.n : g.k, g.transB ? g.k : g.n, g.ldb, g.strideB};
-  Operand c{"C", g.m, g.n, g.ldc, g.strideC};
+  MatrixOperand a{"A", g.transA ? g.k : g.m, g.transA ? g.m : g.k, g.lda, g.strideA};
+  MatrixOperand b{"B", g.transB ? g.n : g.k, g.transB ? g.k : g.n, g.ldb, g.strideB};
+  MatrixOperand c{"C", g.m, g.n, g.ldc, g.strideC};
   int64_t needA = footprintBytes(a, g.batch, g.abType);
   int64_t needB = footprintBytes(b, g.batch, g.abType);
   int64_t needC = footprintBytes(c, g.batch, g.cType);
@@ -70,11 +68,11 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
                 "strideC >= " + std::to_string(cSpan), std::to_string(g.strideC));
   }
 
-  BufferHandle* bufA = bufferProp(env, spec, "gemm", "a", device, needA);
-  BufferHandle* bufB = bufferProp(env, spec, "gemm", "b", device, needB);
-  BufferHandle* bufC = bufferProp(env, spec, "gemm", "c", device, needC);
-  BufferHandle* bufBias = optionalBufferProp(env, spec, "gemm", "bias", device,
-                                             g.n * static_cast<int64_t>(dtypeSize(g.cType)));
+  Operand bufA = bufferProp(ctx, spec, "gemm", "a", needA);
+  Operand bufB = bufferProp(ctx, spec, "gemm", "b", needB);
+  Operand bufC = bufferProp(ctx, spec, "gemm", "c", needC);
+  Operand bufBias = optionalBufferProp(ctx, spec, "gemm", "bias",
+                                       g.n * static_cast<int64_t>(dtypeSize(g.cType)));
   if (bufBias) g.epilogue = GemmEpilogue::Bias;
   // Optional fused GELU on a column range after the bias: { geluForm, geluBegin, geluEnd }.
   if (!spec.Get("geluForm").IsUndefined()) {
@@ -94,10 +92,10 @@ GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
     g.epilogue = GemmEpilogue::BiasGeluColumns;
   }
   requireDistinct("gemm", "C", bufC, {bufA, bufB, bufBias}, "C distinct from A, B and bias");
-  g.a = bufA->data("read");
-  g.b = bufB->data("read");
-  g.c = bufC->data("write");
-  g.bias = bufBias ? bufBias->data("read") : nullptr;
+  g.a = bufA.address;
+  g.b = bufB.address;
+  g.c = bufC.address;
+  g.bias = bufBias.address;
   return g;
 }
 
@@ -107,9 +105,9 @@ namespace vit::addon {
 
 namespace {
 
-void launchGemm(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
-  GemmArgs g = gemmArgsFromJs(env, spec, device);
-  device->backend->kernels().gemm(device->backend->stream(), g);
+exec::KernelCall launchGemm(LaunchContext& ctx, const Napi::Object& spec) {
+  GemmArgs g = gemmArgsFromSpec(ctx, spec);
+  return [g](exec::RunContext& run) { run.kernels().gemm(run.stream(), g); };
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
-// DeviceHandle.gemm's argument object -> a validated GemmArgs.
+// launch('gemm', spec)'s argument object -> a validated GemmArgs.
 #pragma once
 
 #include <napi.h>
 
-#include <memory>
-
-#include "addon/device_state.h"
+#include "addon/launch_context.h"
 #include "kernels.h"
 
 namespace vit::addon {
@@ -13,10 +11,9 @@ namespace vit::addon {
 // Reads and checks { abType, cType, transA, transB, m, n, k, batch, alpha, beta, a, lda, strideA,
 // b, ldb, strideB, c, ldc, strideC, bias?, geluForm?, geluBegin?, geluEnd? } (strides and leading
 // dimensions in elements; geluForm 'tanh' | 'erf' turns on GELU over columns [geluBegin, geluEnd)).
-// Throws // ERR_INVALID_ARGUMENT (types, ld below the row length, overlapping C batches, C aliasing an
+// Throws ERR_INVALID_ARGUMENT (types, ld below the row length, overlapping C batches, C aliasing an
 // input), ERR_DTYPE_MISMATCH, ERR_DEVICE_MISMATCH, ERR_DISPOSED, or ERR_SHAPE_MISMATCH with the
 // bytes each buffer must hold against the bytes it has.
-GemmArgs gemmArgsFromJs(Napi::Env env, const Napi::Object& spec,
-                        const std::shared_ptr<DeviceState>& device);
+GemmArgs gemmArgsFromSpec(LaunchContext& ctx, const Napi::Object& spec);
 
 }  // namespace vit::addon

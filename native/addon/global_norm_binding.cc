@@ -1,5 +1,6 @@
 // launch('global_norm', { buffers: [...], dtypes: [...], sizes: [...], out }): native/kernels.h
 // GlobalNormArgs; three arrays of one length (buffer, its dtype name, its element count), out f32 [1].
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,15 @@ Napi::Array arrayProp(const Napi::Object& spec, const char* name) {
   return v.As<Napi::Array>();
 }
 
-void launchGlobalNorm(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+// The per-buffer arrays GlobalNormArgs points into, owned by the prepared call.
+struct NormOperands {
+  std::vector<DType> dtypes;
+  std::vector<int64_t> sizes;
+  std::vector<const void*> buffers;
+  float* out = nullptr;
+};
+
+exec::KernelCall launchGlobalNorm(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "global_norm";
   Napi::Array buffers = arrayProp(spec, "buffers");
   Napi::Array dtypes = arrayProp(spec, "dtypes");
@@ -32,32 +41,37 @@ void launchGlobalNorm(Napi::Env env, const Napi::Object& spec, const std::shared
                 std::to_string(count) + " entries each",
                 std::to_string(dtypes.Length()) + " dtypes, " + std::to_string(sizes.Length()) + " sizes");
   }
-  std::vector<DType> types(count);
-  std::vector<int64_t> counts(count);
-  std::vector<BufferHandle*> handles(count);
-  std::vector<const void*> data(count);
+  auto ops = std::make_shared<NormOperands>();
+  ops->dtypes.resize(count);
+  ops->sizes.resize(count);
+  ops->buffers.resize(count);
+  std::vector<Operand> inputs(count);
   for (uint32_t i = 0; i < count; ++i) {
     // One entry at a time through the property readers, named "dtypes[i]" / "sizes[i]".
     std::string index = "[" + std::to_string(i) + "]";
-    Napi::Object entry = Napi::Object::New(env);
+    Napi::Object entry = Napi::Object::New(ctx.env());
     entry.Set("dtype", dtypes.Get(i));
     entry.Set("size", sizes.Get(i));
-    types[i] = dtypeProp(entry, op, "dtype", {DType::F32, DType::BF16});
-    counts[i] = countProp(entry, "size");
-    handles[i] = bufferOperand(env, buffers.Get(i), op, "buffers" + index, device, {counts[i], types[i]});
+    ops->dtypes[i] = dtypeProp(entry, op, "dtype", {DType::F32, DType::BF16});
+    ops->sizes[i] = countProp(entry, "size");
+    inputs[i] = bufferOperand(ctx, buffers.Get(i), op, "buffers" + index, {ops->sizes[i], ops->dtypes[i]});
   }
-  BufferHandle* out = bufferProp(env, spec, op, "out", device, {1, DType::F32});
+  Operand out = bufferProp(ctx, spec, op, "out", {1, DType::F32});
   for (uint32_t i = 0; i < count; ++i) {
-    requireDistinct(op, "out", out, {handles[i]});
-    data[i] = handles[i]->data("read");
+    requireDistinct(op, "out", out, {inputs[i]});
+    ops->buffers[i] = inputs[i].address;
   }
-  GlobalNormArgs a;
-  a.count = count;
-  a.dtypes = types.data();
-  a.sizes = counts.data();
-  a.buffers = data.data();
-  a.out = static_cast<float*>(out->data("write"));
-  device->backend->kernels().globalNorm(device->backend->stream(), a);
+  ops->out = static_cast<float*>(out.address);
+  // Shared, not copied: a plan's call may run thousands of times and is never copied after load.
+  return [ops](exec::RunContext& run) {
+    GlobalNormArgs a;
+    a.count = static_cast<int64_t>(ops->buffers.size());
+    a.dtypes = ops->dtypes.data();
+    a.sizes = ops->sizes.data();
+    a.buffers = ops->buffers.data();
+    a.out = ops->out;
+    run.kernels().globalNorm(run.stream(), a);
+  };
 }
 
 }  // namespace

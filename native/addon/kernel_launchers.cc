@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "core/status.h"
+
 namespace vit::addon {
 
 namespace {
@@ -28,6 +30,12 @@ std::vector<std::string> kernelLauncherNames() {
   std::vector<std::string> names;
   for (const auto& [name, fn] : registry()) names.push_back(name);
   return names;  // std::map keeps them sorted
+}
+
+void throwUnknownKernel(const std::string& name) {
+  std::string known;
+  for (const std::string& n : kernelLauncherNames()) known += (known.empty() ? "" : ", ") + n;
+  throw Error(ErrorCode::InvalidArgument, "unknown kernel '" + name + "'", "one of " + known, name);
 }
 
 }  // namespace vit::addon

@@ -27,8 +27,7 @@ float epsProp(const Napi::Object& spec) {
   return eps;
 }
 
-void launchLayerNormFwd(Napi::Env env, const Napi::Object& spec,
-                        const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchLayerNormFwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* k = "layer_norm_fwd";
   LayerNormFwdArgs a;
   a.dtype = dtypeProp(spec, k, "dtype");
@@ -42,26 +41,25 @@ void launchLayerNormFwd(Napi::Env env, const Napi::Object& spec,
   const int64_t xBytes = elementCount(k, {a.rows, a.dim}, elem) * elem;
   const int64_t pBytes = elementCount(k, {1, a.dim}, pElem) * pElem;
   const int64_t statBytes = elementCount(k, {1, a.rows}, 4) * 4;
-  BufferHandle* x = bufferProp(env, spec, k, "x", device, xBytes);
-  BufferHandle* scale = bufferProp(env, spec, k, "scale", device, pBytes);
-  BufferHandle* bias = optionalBufferProp(env, spec, k, "bias", device, pBytes);
-  BufferHandle* y = bufferProp(env, spec, k, "y", device, xBytes);
-  BufferHandle* mean = optionalBufferProp(env, spec, k, "mean", device, statBytes);
-  BufferHandle* rstd = optionalBufferProp(env, spec, k, "rstd", device, statBytes);
+  Operand x = bufferProp(ctx, spec, k, "x", xBytes);
+  Operand scale = bufferProp(ctx, spec, k, "scale", pBytes);
+  Operand bias = optionalBufferProp(ctx, spec, k, "bias", pBytes);
+  Operand y = bufferProp(ctx, spec, k, "y", xBytes);
+  Operand mean = optionalBufferProp(ctx, spec, k, "mean", statBytes);
+  Operand rstd = optionalBufferProp(ctx, spec, k, "rstd", statBytes);
   requireDistinct(k, "y", y, {x, scale, bias, mean, rstd});
   requireDistinct(k, "mean", mean, {x, scale, bias, rstd});
   requireDistinct(k, "rstd", rstd, {x, scale, bias});
-  a.x = x->data("read");
-  a.scale = scale->data("read");
-  a.bias = bias ? bias->data("read") : nullptr;
-  a.y = y->data("write");
-  a.mean = mean ? static_cast<float*>(mean->data("write")) : nullptr;
-  a.rstd = rstd ? static_cast<float*>(rstd->data("write")) : nullptr;
-  device->backend->kernels().layerNormFwd(device->backend->stream(), a);
+  a.x = x.address;
+  a.scale = scale.address;
+  a.bias = bias.address;
+  a.y = y.address;
+  a.mean = static_cast<float*>(mean.address);
+  a.rstd = static_cast<float*>(rstd.address);
+  return [a](exec::RunContext& run) { run.kernels().layerNormFwd(run.stream(), a); };
 }
 
-void launchLayerNormBwd(Napi::Env env, const Napi::Object& spec,
-                        const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchLayerNormBwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* k = "layer_norm_bwd";
   LayerNormBwdArgs a;
   a.dtype = dtypeProp(spec, k, "dtype");
@@ -75,27 +73,27 @@ void launchLayerNormBwd(Napi::Env env, const Napi::Object& spec,
   const int64_t pBytes = elementCount(k, {1, a.dim}, pElem) * pElem;
   const int64_t gradBytes = elementCount(k, {1, a.dim}, 4) * 4;
   const int64_t statBytes = elementCount(k, {1, a.rows}, 4) * 4;
-  BufferHandle* x = bufferProp(env, spec, k, "x", device, xBytes);
-  BufferHandle* scale = bufferProp(env, spec, k, "scale", device, pBytes);
+  Operand x = bufferProp(ctx, spec, k, "x", xBytes);
+  Operand scale = bufferProp(ctx, spec, k, "scale", pBytes);
   // The mean is read only when centering; RMSNorm's forward saves none.
-  BufferHandle* mean = a.center ? bufferProp(env, spec, k, "mean", device, statBytes) : nullptr;
-  BufferHandle* rstd = bufferProp(env, spec, k, "rstd", device, statBytes);
-  BufferHandle* dy = bufferProp(env, spec, k, "dy", device, xBytes);
-  BufferHandle* dx = bufferProp(env, spec, k, "dx", device, xBytes);
-  BufferHandle* dscale = bufferProp(env, spec, k, "dscale", device, gradBytes);
-  BufferHandle* dbias = optionalBufferProp(env, spec, k, "dbias", device, gradBytes);
+  Operand mean = a.center ? bufferProp(ctx, spec, k, "mean", statBytes) : Operand{};
+  Operand rstd = bufferProp(ctx, spec, k, "rstd", statBytes);
+  Operand dy = bufferProp(ctx, spec, k, "dy", xBytes);
+  Operand dx = bufferProp(ctx, spec, k, "dx", xBytes);
+  Operand dscale = bufferProp(ctx, spec, k, "dscale", gradBytes);
+  Operand dbias = optionalBufferProp(ctx, spec, k, "dbias", gradBytes);
   requireDistinct(k, "dx", dx, {x, scale, mean, rstd, dy, dscale, dbias});
   requireDistinct(k, "dscale", dscale, {x, scale, mean, rstd, dy, dbias});
   requireDistinct(k, "dbias", dbias, {x, scale, mean, rstd, dy});
-  a.x = x->data("read");
-  a.scale = scale->data("read");
-  a.mean = mean ? static_cast<const float*>(mean->data("read")) : nullptr;
-  a.rstd = static_cast<const float*>(rstd->data("read"));
-  a.dy = dy->data("read");
-  a.dx = dx->data("write");
-  a.dscale = static_cast<float*>(dscale->data("write"));
-  a.dbias = dbias ? static_cast<float*>(dbias->data("write")) : nullptr;
-  device->backend->kernels().layerNormBwd(device->backend->stream(), a);
+  a.x = x.address;
+  a.scale = scale.address;
+  a.mean = static_cast<const float*>(mean.address);
+  a.rstd = static_cast<const float*>(rstd.address);
+  a.dy = dy.address;
+  a.dx = dx.address;
+  a.dscale = static_cast<float*>(dscale.address);
+  a.dbias = static_cast<float*>(dbias.address);
+  return [a](exec::RunContext& run) { run.kernels().layerNormBwd(run.stream(), a); };
 }
 
 }  // namespace

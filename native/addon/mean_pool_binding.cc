@@ -9,7 +9,7 @@ namespace vit::addon {
 
 namespace {
 
-void launchMeanPool(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchMeanPool(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "mean_pool";
   MeanPoolArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -17,15 +17,15 @@ void launchMeanPool(Napi::Env env, const Napi::Object& spec, const std::shared_p
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
   if (a.t == 0) throw Error(ErrorCode::InvalidArgument, "mean_pool needs at least one token", "t >= 1", "0");
-  BufferHandle* x = bufferProp(env, spec, op, "x", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
-  BufferHandle* y = bufferProp(env, spec, op, "y", device, {elementCount(op, {a.b, a.d}), a.dtype});
+  Operand x = bufferProp(ctx, spec, op, "x", {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  Operand y = bufferProp(ctx, spec, op, "y", {elementCount(op, {a.b, a.d}), a.dtype});
   requireDistinct(op, "y", y, {x});
-  a.x = x->data("read");
-  a.y = y->data("write");
-  device->backend->kernels().meanPool(device->backend->stream(), a);
+  a.x = x.address;
+  a.y = y.address;
+  return [a](exec::RunContext& run) { run.kernels().meanPool(run.stream(), a); };
 }
 
-void launchMeanPoolBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchMeanPoolBwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "mean_pool_bwd";
   MeanPoolBwdArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -33,12 +33,12 @@ void launchMeanPoolBwd(Napi::Env env, const Napi::Object& spec, const std::share
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
   if (a.t == 0) throw Error(ErrorCode::InvalidArgument, "mean_pool_bwd needs at least one token", "t >= 1", "0");
-  BufferHandle* dy = bufferProp(env, spec, op, "dy", device, {elementCount(op, {a.b, a.d}), a.dtype});
-  BufferHandle* dx = bufferProp(env, spec, op, "dx", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  Operand dy = bufferProp(ctx, spec, op, "dy", {elementCount(op, {a.b, a.d}), a.dtype});
+  Operand dx = bufferProp(ctx, spec, op, "dx", {elementCount(op, {a.b, a.t, a.d}), a.dtype});
   requireDistinct(op, "dx", dx, {dy});
-  a.dy = dy->data("read");
-  a.dx = dx->data("write");
-  device->backend->kernels().meanPoolBwd(device->backend->stream(), a);
+  a.dy = dy.address;
+  a.dx = dx.address;
+  return [a](exec::RunContext& run) { run.kernels().meanPoolBwd(run.stream(), a); };
 }
 
 }  // namespace

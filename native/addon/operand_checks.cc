@@ -1,22 +1,14 @@
 #include "addon/operand_checks.h"
 
 #include <cmath>
-#include <cstdio>
 
 #include "addon/args.h"
 #include "core/status.h"
+#include "exec/plan_error.h"
 
 namespace vit::addon {
 
-namespace {
-
-std::string numberText(double d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  return buf;
-}
-
-}  // namespace
+using exec::numberText;
 
 DType dtypeProp(const Napi::Object& spec, const std::string& kernel, const char* name,
                 std::initializer_list<DType> allowed) {
@@ -80,31 +72,26 @@ Need::Need(int64_t elements, DType dtype)
     : bytes(static_cast<uint64_t>(elements) * dtypeSize(dtype)),
       note(" (" + std::to_string(elements) + " " + dtypeName(dtype) + ")") {}
 
-BufferHandle* bufferOperand(Napi::Env env, const Napi::Value& value, const std::string& kernel,
-                            const std::string& name, const std::shared_ptr<DeviceState>& device,
-                            const Need& need) {
-  BufferHandle* buf = BufferHandle::unwrapValue(env, value, name.c_str());
-  buf->data("use");  // ERR_DISPOSED before anything else is said about it
-  const std::string label = kernel + " operand " + name;
-  buf->requireOn(device, label);
-  if (need.bytes > buf->bytes()) {
-    throw Error(ErrorCode::ShapeMismatch, label + " is too small for the given shape",
+Operand bufferOperand(LaunchContext& ctx, const Napi::Value& value, const std::string& kernel,
+                      const std::string& name, const Need& need) {
+  Operand o = ctx.resolve(value, kernel, name);
+  if (need.bytes > o.bytes) {
+    throw Error(ErrorCode::ShapeMismatch,
+                kernel + " operand " + name + " is too small for the given shape",
                 ">= " + std::to_string(need.bytes) + " bytes" + need.note,
-                std::to_string(buf->bytes()) + " bytes");
+                std::to_string(o.bytes) + " bytes");
   }
-  return buf;
+  return o;
 }
 
-BufferHandle* bufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
-                         const char* name, const std::shared_ptr<DeviceState>& device,
-                         const Need& need) {
-  return bufferOperand(env, spec.Get(name), kernel, name, device, need);
+Operand bufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
+                   const char* name, const Need& need) {
+  return bufferOperand(ctx, spec.Get(name), kernel, name, need);
 }
 
-BufferHandle* optionalBufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
-                                 const char* name, const std::shared_ptr<DeviceState>& device,
-                                 const Need& need) {
-  return hasProp(spec, name) ? bufferProp(env, spec, kernel, name, device, need) : nullptr;
+Operand optionalBufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
+                           const char* name, const Need& need) {
+  return hasProp(spec, name) ? bufferProp(ctx, spec, kernel, name, need) : Operand{};
 }
 
 bool hasProp(const Napi::Object& spec, const char* name) {
@@ -115,14 +102,40 @@ bool hasProp(const Napi::Object& spec, const char* name) {
 double scalarProp(const Napi::Object& spec, const std::string& kernel, const char* name, double lo,
                   double hi, bool hiOpen) {
   double d = numberProp(spec, name);
-  bool ok = std::isfinite(d) && d >= lo && (hiOpen ? d < hi : d <= hi);
-  if (!ok) {
-    throw Error(ErrorCode::InvalidArgument, kernel + " " + name + " is out of range",
-                "a finite number in [" + numberText(lo) + ", " + numberText(hi) +
-                    (hiOpen ? ")" : "]"),
-                numberText(d));
-  }
+  exec::checkScalarValue(kernel, name, d, exec::ScalarRange{lo, hi, hiOpen, false});
   return d;
+}
+
+exec::DynamicScalar dynamicScalarProp(LaunchContext& ctx, const Napi::Object& spec,
+                                      const std::string& kernel, const char* name,
+                                      const exec::ScalarRange& range) {
+  Napi::Value v = spec.Get(name);
+  if (!ctx.acceptsDynamicScalars() || !v.IsObject()) {
+    return exec::DynamicScalar::fixed(kernel, name, numberProp(spec, name), range);
+  }
+  Napi::Object o = v.As<Napi::Object>();
+  const std::string field = kernel + " " + name;
+  if (hasProp(o, "scalar")) {
+    Napi::Value i = o.Get("scalar");
+    double d = i.IsNumber() ? i.As<Napi::Number>().DoubleValue() : -1;
+    uint64_t count = ctx.runScalarCount();
+    if (!(d >= 0 && d < static_cast<double>(count) && std::floor(d) == d)) {
+      exec::throwPlanError("spec." + std::string(name) + ".scalar",
+                  field + " names a run scalar the plan does not have",
+                  count == 0 ? "no { scalar } operands (the plan takes 0 scalars)"
+                             : "{ scalar: i } with an integer i in [0, " + std::to_string(count) + ")",
+                  i.IsNumber() ? numberText(d) : jsTypeName(i));
+    }
+    return exec::DynamicScalar::runScalar(kernel, name, static_cast<uint32_t>(d), range);
+  }
+  if (hasProp(o, "read")) {
+    Operand at = bufferOperand(ctx, o.Get("read"), kernel, std::string(name) + ".read",
+                               Need(1, DType::F32));
+    return exec::DynamicScalar::deviceRead(kernel, name, static_cast<const float*>(at.address),
+                                           range);
+  }
+  throw Error(ErrorCode::InvalidArgument, field + " must be a number, { scalar: i } or { read: view }",
+              "number | { scalar } | { read }", "an object without scalar or read");
 }
 
 uint64_t u64Prop(const Napi::Object& spec, const std::string& kernel, const char* name) {
@@ -142,14 +155,14 @@ uint64_t u64Prop(const Napi::Object& spec, const std::string& kernel, const char
   return static_cast<uint64_t>(countProp(spec, name));
 }
 
-void requireDistinct(const std::string& kernel, const char* outputName, const BufferHandle* output,
-                     std::initializer_list<const BufferHandle*> inputs, const char* expected) {
+void requireDistinct(const std::string& kernel, const char* outputName, const Operand& output,
+                     std::initializer_list<Operand> inputs, const char* expected) {
   if (!output) return;
-  for (const BufferHandle* in : inputs) {
-    if (in == output) {
+  for (const Operand& in : inputs) {
+    if (overlaps(in, output)) {
       throw Error(ErrorCode::InvalidArgument,
                   kernel + " output " + outputName + " must not share a buffer with another operand",
-                  expected, "the same buffer");
+                  expected, overlapText(output, in));
     }
   }
 }

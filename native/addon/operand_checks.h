@@ -1,8 +1,9 @@
-// Reading and validating the operands of a kernel spec (DeviceHandle.launch(name, spec)): the one
-// module every launcher in native/addon/*_binding.cc uses. Buffers are checked live, on this
-// device and large enough (sizes computed with overflow checks), dtypes restricted, scalars finite
-// and in range, 64-bit integers exact, outputs distinct from inputs. Each failure is a typed
-// vit::Error that names the kernel and the field.
+// Reading and validating the operands of a kernel spec (DeviceHandle.launch(name, spec), or an
+// instruction of a plan): the one module every launcher in native/addon/*_binding.cc uses. Buffers
+// are resolved through the LaunchContext (BufferHandles or PlanViews) and checked large enough
+// (sizes computed with overflow checks), dtypes restricted, scalars finite and in range, 64-bit
+// integers exact, outputs distinct from inputs. Each failure is a typed vit::Error that names the
+// kernel and the field.
 #pragma once
 
 #include <napi.h>
@@ -12,9 +13,9 @@
 #include <memory>
 #include <string>
 
-#include "addon/buffer_handle.h"
-#include "addon/device_state.h"
+#include "addon/launch_context.h"
 #include "core/dtype.h"
+#include "exec/dynamic_scalar.h"
 
 namespace vit::addon {
 
@@ -62,20 +63,17 @@ struct Need {
   std::string note;
 };
 
-// `value` as a buffer of `device` holding at least `need`: ERR_INVALID_ARGUMENT (not a buffer),
-// ERR_DISPOSED, ERR_DEVICE_MISMATCH (BufferHandle::requireOn), ERR_SHAPE_MISMATCH (too small,
-// expected ">= N bytes", received "M bytes"), in that order. `name` labels it in the errors.
-BufferHandle* bufferOperand(Napi::Env env, const Napi::Value& value, const std::string& kernel,
-                            const std::string& name, const std::shared_ptr<DeviceState>& device,
-                            const Need& need);
+// `value` resolved through `ctx` (its errors first: not a buffer or view, disposed, another device,
+// a view outside its slot), then ERR_SHAPE_MISMATCH unless it holds `need` (expected ">= N bytes",
+// received "M bytes"). `name` labels it in the errors.
+Operand bufferOperand(LaunchContext& ctx, const Napi::Value& value, const std::string& kernel,
+                      const std::string& name, const Need& need);
 // The same for spec[name].
-BufferHandle* bufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
-                         const char* name, const std::shared_ptr<DeviceState>& device,
-                         const Need& need);
-// The same, or nullptr when spec[name] is absent (undefined or null).
-BufferHandle* optionalBufferProp(Napi::Env env, const Napi::Object& spec, const std::string& kernel,
-                                 const char* name, const std::shared_ptr<DeviceState>& device,
-                                 const Need& need);
+Operand bufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
+                   const char* name, const Need& need);
+// The same, or an absent Operand when spec[name] is undefined or null.
+Operand optionalBufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
+                           const char* name, const Need& need);
 // Whether spec[name] is present (neither undefined nor null).
 bool hasProp(const Napi::Object& spec, const char* name);
 
@@ -85,16 +83,25 @@ bool hasProp(const Napi::Object& spec, const char* name);
 double scalarProp(const Napi::Object& spec, const std::string& kernel, const char* name, double lo,
                   double hi, bool hiOpen = false);
 
+// A scalar that plans may vary per run (plan-format.ts PlanScalar): a number (checked now), or, when
+// ctx accepts them, { scalar: i } with i below the plan's scalar count, or { read: view } of at
+// least 4 bytes (an f32), both checked against `range` at each run. launch() gets
+// ERR_INVALID_ARGUMENT for the object forms.
+exec::DynamicScalar dynamicScalarProp(LaunchContext& ctx, const Napi::Object& spec,
+                                      const std::string& kernel, const char* name,
+                                      const exec::ScalarRange& range);
+
 // A non-negative integer below 2^64: a safe-integer number or a BigInt (ERR_INVALID_ARGUMENT).
 uint64_t u64Prop(const Napi::Object& spec, const std::string& kernel, const char* name);
 
 // ---- aliasing ----
 
-// ERR_INVALID_ARGUMENT (received "the same buffer") when `output` is one of `inputs`: kernels
-// read inputs while writing outputs, so aliases would make results depend on the order of the
-// work. nullptr entries (absent optional operands) are skipped, as is a nullptr output.
-void requireDistinct(const std::string& kernel, const char* outputName, const BufferHandle* output,
-                     std::initializer_list<const BufferHandle*> inputs,
+// ERR_INVALID_ARGUMENT (received "the same buffer", or the overlapping view ranges) when `output`
+// overlaps one of `inputs`: kernels read inputs while writing outputs, so aliases would make
+// results depend on the order of the work. Absent operands (an optional output or input) are
+// skipped.
+void requireDistinct(const std::string& kernel, const char* outputName, const Operand& output,
+                     std::initializer_list<Operand> inputs,
                      const char* expected = "distinct buffers");
 
 }  // namespace vit::addon

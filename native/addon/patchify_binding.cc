@@ -12,7 +12,7 @@ namespace vit::addon {
 namespace {
 
 template <bool kToPatches>
-void launchPermute(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchPermute(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = kToPatches ? "patchify" : "unpatchify";
   PatchifyArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -27,22 +27,24 @@ void launchPermute(Napi::Env env, const Napi::Object& spec, const std::shared_pt
                 "h " + std::to_string(a.h) + ", w " + std::to_string(a.w) + ", p " + std::to_string(a.p));
   }
   int64_t n = elementCount(op, {a.b, a.h, a.w, a.c});
-  BufferHandle* images = bufferProp(env, spec, op, "images", device, {n, a.dtype});
-  BufferHandle* patches = bufferProp(env, spec, op, "patches", device, {n, a.dtype});
+  Operand images = bufferProp(ctx, spec, op, "images", {n, a.dtype});
+  Operand patches = bufferProp(ctx, spec, op, "patches", {n, a.dtype});
   requireDistinct(op, kToPatches ? "patches" : "images", kToPatches ? patches : images,
                   {kToPatches ? images : patches});
-  a.images = images->data(kToPatches ? "read" : "write");
-  a.patches = patches->data(kToPatches ? "write" : "read");
-  auto& kernels = device->backend->kernels();
-  (kToPatches ? kernels.patchify : kernels.unpatchify)(device->backend->stream(), a);
+  a.images = images.address;
+  a.patches = patches.address;
+  return [a](exec::RunContext& run) {
+    const KernelTable& kernels = run.kernels();
+    (kToPatches ? kernels.patchify : kernels.unpatchify)(run.stream(), a);
+  };
 }
 
-void launchPatchify(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
-  launchPermute<true>(env, spec, device);
+exec::KernelCall launchPatchify(LaunchContext& ctx, const Napi::Object& spec) {
+  return launchPermute<true>(ctx, spec);
 }
 
-void launchUnpatchify(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
-  launchPermute<false>(env, spec, device);
+exec::KernelCall launchUnpatchify(LaunchContext& ctx, const Napi::Object& spec) {
+  return launchPermute<false>(ctx, spec);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ namespace vit::addon {
 
 namespace {
 
-void launchPosEmbedAdd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchPosEmbedAdd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "pos_embed_add";
   PosEmbedAddArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -17,15 +17,15 @@ void launchPosEmbedAdd(Napi::Env env, const Napi::Object& spec, const std::share
   a.b = countProp(spec, "b");
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
-  BufferHandle* x = bufferProp(env, spec, op, "x", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
-  BufferHandle* pos = bufferProp(env, spec, op, "pos", device, {elementCount(op, {a.t, a.d}), a.posDtype});
+  Operand x = bufferProp(ctx, spec, op, "x", {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  Operand pos = bufferProp(ctx, spec, op, "pos", {elementCount(op, {a.t, a.d}), a.posDtype});
   requireDistinct(op, "x", x, {pos});
-  a.x = x->data("write");
-  a.pos = pos->data("read");
-  device->backend->kernels().posEmbedAdd(device->backend->stream(), a);
+  a.x = x.address;
+  a.pos = pos.address;
+  return [a](exec::RunContext& run) { run.kernels().posEmbedAdd(run.stream(), a); };
 }
 
-void launchPosEmbedBwd(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchPosEmbedBwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "pos_embed_bwd";
   PosEmbedBwdArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -33,12 +33,12 @@ void launchPosEmbedBwd(Napi::Env env, const Napi::Object& spec, const std::share
   a.b = countProp(spec, "b");
   a.t = countProp(spec, "t");
   a.d = countProp(spec, "d");
-  BufferHandle* dx = bufferProp(env, spec, op, "dx", device, {elementCount(op, {a.b, a.t, a.d}), a.dtype});
-  BufferHandle* dpos = bufferProp(env, spec, op, "dpos", device, {elementCount(op, {a.t, a.d}), a.posDtype});
+  Operand dx = bufferProp(ctx, spec, op, "dx", {elementCount(op, {a.b, a.t, a.d}), a.dtype});
+  Operand dpos = bufferProp(ctx, spec, op, "dpos", {elementCount(op, {a.t, a.d}), a.posDtype});
   requireDistinct(op, "dpos", dpos, {dx});
-  a.dx = dx->data("read");
-  a.dpos = dpos->data("write");
-  device->backend->kernels().posEmbedBwd(device->backend->stream(), a);
+  a.dx = dx.address;
+  a.dpos = dpos.address;
+  return [a](exec::RunContext& run) { run.kernels().posEmbedBwd(run.stream(), a); };
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "addon/addon_data.h"
 #include "addon/args.h"
 #include "addon/errors.h"
 #include "core/status.h"
@@ -48,6 +49,7 @@ Napi::Value cpuInfo(const Napi::CallbackInfo& info) {
 #if VIT22B_WITH_CUDA
 Napi::Value cudaProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  countEntry(env);  // cannot fail, so no guard; still an entry
   cuda::CudaProbe p = cuda::probeCuda();
   Napi::Object o = Napi::Object::New(env);
   o.Set("usable", p.usable);

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "addon/args.h"
-#include "addon/buffer_handle.h"
 #include "addon/kernel_launchers.h"
 #include "addon/operand_checks.h"
 #include "core/status.h"
@@ -37,15 +36,14 @@ void readWords(const Napi::Object& spec, const char* name, uint32_t* out, uint32
   }
 }
 
-void launchPhilox(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchPhilox(LaunchContext& ctx, const Napi::Object& spec) {
   PhiloxArgs a;
   readWords(spec, "key", a.key, 2);
   readWords(spec, "counter", a.counter, 4);
   a.blocks = countProp(spec, "blocks");
-  BufferHandle* out = bufferProp(env, spec, "philox", "out", device,
-                                 checkedBytes("philox", "out", a.blocks, 16));
-  a.out = static_cast<uint32_t*>(out->data("write"));
-  device->backend->kernels().philox(device->backend->stream(), a);
+  Operand out = bufferProp(ctx, spec, "philox", "out", checkedBytes("philox", "out", a.blocks, 16));
+  a.out = static_cast<uint32_t*>(out.address);
+  return [a](exec::RunContext& run) { run.kernels().philox(run.stream(), a); };
 }
 
 InitDistribution distributionOf(const std::string& name) {
@@ -57,8 +55,7 @@ InitDistribution distributionOf(const std::string& name) {
               "constant | uniform | normal | truncated_normal", name);
 }
 
-void launchRandomInit(Napi::Env env, const Napi::Object& spec,
-                      const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchRandomInit(LaunchContext& ctx, const Napi::Object& spec) {
   const char* kernel = "random_init";
   RandomInitArgs a;
   a.dtype = dtypeProp(spec, kernel, "dtype");
@@ -81,10 +78,9 @@ void launchRandomInit(Napi::Env env, const Napi::Object& spec,
   } else if (a.dist != InitDistribution::Constant) {
     a.b = static_cast<float>(scalarProp(spec, kernel, "b", 0, kF32Max));  // the std
   }
-  BufferHandle* out = bufferProp(env, spec, kernel, "out", device,
-                                 checkedBytes(kernel, "out", a.n, dtypeSize(a.dtype)));
-  a.out = out->data("write");
-  device->backend->kernels().randomInit(device->backend->stream(), a);
+  Operand out = bufferProp(ctx, spec, kernel, "out", checkedBytes(kernel, "out", a.n, dtypeSize(a.dtype)));
+  a.out = out.address;
+  return [a](exec::RunContext& run) { run.kernels().randomInit(run.stream(), a); };
 }
 
 }  // namespace

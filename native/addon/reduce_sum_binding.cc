@@ -8,18 +8,18 @@ namespace vit::addon {
 
 namespace {
 
-void launchReduceSum(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchReduceSum(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "reduce_sum";
   ReduceSumArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
   a.n = countProp(spec, "n");
   a.squares = boolProp(spec, "squares");
-  BufferHandle* x = bufferProp(env, spec, op, "x", device, {elementCount(op, {a.n}), a.dtype});
-  BufferHandle* out = bufferProp(env, spec, op, "out", device, {1, DType::F32});
+  Operand x = bufferProp(ctx, spec, op, "x", {elementCount(op, {a.n}), a.dtype});
+  Operand out = bufferProp(ctx, spec, op, "out", {1, DType::F32});
   requireDistinct(op, "out", out, {x});
-  a.x = x->data("read");
-  a.out = static_cast<float*>(out->data("write"));
-  device->backend->kernels().reduceSum(device->backend->stream(), a);
+  a.x = x.address;
+  a.out = static_cast<float*>(out.address);
+  return [a](exec::RunContext& run) { run.kernels().reduceSum(run.stream(), a); };
 }
 
 }  // namespace

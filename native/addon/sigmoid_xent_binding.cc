@@ -9,7 +9,7 @@ namespace vit::addon {
 
 namespace {
 
-void launchSigmoidXent(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchSigmoidXent(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "sigmoid_xent";
   SigmoidXentArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -18,17 +18,17 @@ void launchSigmoidXent(Napi::Env env, const Napi::Object& spec, const std::share
   a.epsilon = static_cast<float>(scalarProp(spec, op, "epsilon", 0.0, 1.0));
   a.dscale = static_cast<float>(scalarProp(spec, op, "dscale", -kF32Max, kF32Max));
   int64_t rows = elementCount(op, {a.n}), all = elementCount(op, {a.n, a.c});
-  BufferHandle* logits = bufferProp(env, spec, op, "logits", device, {all, a.dtype});
-  BufferHandle* targets = bufferProp(env, spec, op, "targets", device, {all, DType::F32});
-  BufferHandle* loss = bufferProp(env, spec, op, "loss", device, {rows, DType::F32});
-  BufferHandle* dlogits = optionalBufferProp(env, spec, op, "dlogits", device, {all, a.dtype});
+  Operand logits = bufferProp(ctx, spec, op, "logits", {all, a.dtype});
+  Operand targets = bufferProp(ctx, spec, op, "targets", {all, DType::F32});
+  Operand loss = bufferProp(ctx, spec, op, "loss", {rows, DType::F32});
+  Operand dlogits = optionalBufferProp(ctx, spec, op, "dlogits", {all, a.dtype});
   requireDistinct(op, "loss", loss, {logits, targets, dlogits});
   requireDistinct(op, "dlogits", dlogits, {logits, targets});
-  a.logits = logits->data("read");
-  a.targets = static_cast<const float*>(targets->data("read"));
-  a.loss = static_cast<float*>(loss->data("write"));
-  a.dlogits = dlogits ? dlogits->data("write") : nullptr;
-  device->backend->kernels().sigmoidXent(device->backend->stream(), a);
+  a.logits = logits.address;
+  a.targets = static_cast<const float*>(targets.address);
+  a.loss = static_cast<float*>(loss.address);
+  a.dlogits = dlogits.address;
+  return [a](exec::RunContext& run) { run.kernels().sigmoidXent(run.stream(), a); };
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ namespace vit::addon {
 
 namespace {
 
-void launchSoftmaxXent(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchSoftmaxXent(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "softmax_xent";
   SoftmaxXentArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -21,17 +21,17 @@ void launchSoftmaxXent(Napi::Env env, const Napi::Object& spec, const std::share
     throw Error(ErrorCode::InvalidArgument, "softmax_xent needs at least one class", "c >= 1", "0");
   }
   int64_t rows = elementCount(op, {a.n}), all = elementCount(op, {a.n, a.c});
-  BufferHandle* logits = bufferProp(env, spec, op, "logits", device, {all, a.dtype});
-  BufferHandle* labels = bufferProp(env, spec, op, "labels", device, {rows, DType::I32});
-  BufferHandle* loss = bufferProp(env, spec, op, "loss", device, {rows, DType::F32});
-  BufferHandle* dlogits = optionalBufferProp(env, spec, op, "dlogits", device, {all, a.dtype});
+  Operand logits = bufferProp(ctx, spec, op, "logits", {all, a.dtype});
+  Operand labels = bufferProp(ctx, spec, op, "labels", {rows, DType::I32});
+  Operand loss = bufferProp(ctx, spec, op, "loss", {rows, DType::F32});
+  Operand dlogits = optionalBufferProp(ctx, spec, op, "dlogits", {all, a.dtype});
   requireDistinct(op, "loss", loss, {logits, labels, dlogits});
   requireDistinct(op, "dlogits", dlogits, {logits, labels});
-  a.logits = logits->data("read");
-  a.labels = static_cast<const int32_t*>(labels->data("read"));
-  a.loss = static_cast<float*>(loss->data("write"));
-  a.dlogits = dlogits ? dlogits->data("write") : nullptr;
-  device->backend->kernels().softmaxXent(device->backend->stream(), a);
+  a.logits = logits.address;
+  a.labels = static_cast<const int32_t*>(labels.address);
+  a.loss = static_cast<float*>(loss.address);
+  a.dlogits = dlogits.address;
+  return [a](exec::RunContext& run) { run.kernels().softmaxXent(run.stream(), a); };
 }
 
 }  // namespace

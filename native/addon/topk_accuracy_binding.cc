@@ -12,7 +12,7 @@ namespace vit::addon {
 
 namespace {
 
-void launchTopkAccuracy(Napi::Env env, const Napi::Object& spec, const std::shared_ptr<DeviceState>& device) {
+exec::KernelCall launchTopkAccuracy(LaunchContext& ctx, const Napi::Object& spec) {
   const char* op = "topk_accuracy";
   TopkAccuracyArgs a;
   a.dtype = dtypeProp(spec, op, "dtype", {DType::F32, DType::BF16});
@@ -27,14 +27,14 @@ void launchTopkAccuracy(Napi::Env env, const Napi::Object& spec, const std::shar
     throw Error(ErrorCode::InvalidArgument, "topk_accuracy counts are i32", "n <= 2147483647", std::to_string(a.n));
   }
   int64_t all = elementCount(op, {a.n, a.c});
-  BufferHandle* logits = bufferProp(env, spec, op, "logits", device, {all, a.dtype});
-  BufferHandle* labels = bufferProp(env, spec, op, "labels", device, {a.n, DType::I32});
-  BufferHandle* counts = bufferProp(env, spec, op, "counts", device, {2, DType::I32});
+  Operand logits = bufferProp(ctx, spec, op, "logits", {all, a.dtype});
+  Operand labels = bufferProp(ctx, spec, op, "labels", {a.n, DType::I32});
+  Operand counts = bufferProp(ctx, spec, op, "counts", {2, DType::I32});
   requireDistinct(op, "counts", counts, {logits, labels});
-  a.logits = logits->data("read");
-  a.labels = static_cast<const int32_t*>(labels->data("read"));
-  a.counts = static_cast<int32_t*>(counts->data("write"));
-  device->backend->kernels().topkAccuracy(device->backend->stream(), a);
+  a.logits = logits.address;
+  a.labels = static_cast<const int32_t*>(labels.address);
+  a.counts = static_cast<int32_t*>(counts.address);
+  return [a](exec::RunContext& run) { run.kernels().topkAccuracy(run.stream(), a); };
 }
 
 }  // namespace

@@ -33,6 +33,10 @@ class Backend {
 
   // Throws ERR_DEVICE_LOST once a sticky fault has made the device unusable.
   virtual void ensureUsable() const {}
+
+  // Makes the calling thread ready to run this device's work. A plan step runs on a worker
+  // thread, and CUDA's current device is per thread (cudaSetDevice); the CPU needs nothing.
+  virtual void bindThread() {}
 };
 
 }  // namespace vit

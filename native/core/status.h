@@ -21,6 +21,8 @@ namespace vit {
   X(CudaError, "ERR_CUDA")                           \
   X(LibraryNotFound, "ERR_LIBRARY_NOT_FOUND")        \
   X(NotImplemented, "ERR_NOT_IMPLEMENTED")           \
+  X(InvalidPlan, "ERR_INVALID_PLAN")                 \
+  X(DeviceBusy, "ERR_DEVICE_BUSY")                   \
   X(Internal, "ERR_INTERNAL")
 
 enum class ErrorCode {

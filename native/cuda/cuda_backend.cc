@@ -69,6 +69,11 @@ void CudaBackend::ensureUsable() const {
   }
 }
 
+void CudaBackend::bindThread() {
+  ensureUsable();
+  check(cudaSetDevice(ordinal_), "cudaSetDevice");
+}
+
 void CudaBackend::check(cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
   std::string detail = std::string(what) + " failed on " + description_ + ": " +

@@ -28,6 +28,7 @@ class CudaBackend final : public Backend {
   const KernelTable& kernels() const override { return kernelTable(); }
   Stream stream() override { return Stream{stream_}; }
   void ensureUsable() const override;
+  void bindThread() override;
 
   // Checks a CUDA result; `what` names the operation for the message.
   void check(cudaError_t status, const char* what);

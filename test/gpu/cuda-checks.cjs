@@ -9,7 +9,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-const { cudaStatus, openDevice, toBf16, bf16BitsToF32 } = vit;
+const { cudaStatus, openDevice, toBf16, bf16BitsToF32, napiCallCount } = vit;
 
 function rng(seed) {
   let s = seed >>> 0;
@@ -38,6 +38,15 @@ function check(name, fn) {
 }
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
+}
+const pending = [];
+function checkAsync(name, fn) {
+  pending.push(
+    fn().then(
+      (detail) => checks.push({ name, ok: true, detail: detail ?? '' }),
+      (e) => checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` }),
+    ),
+  );
 }
 
 check('CUDA available with cuBLASLt and NCCL', () => {
@@ -159,5 +168,73 @@ check('vit22b info lists the GPU and the libraries', () => {
   return info.cuda.devices.map((d) => `${d.name} ${d.computeCapability} ${d.smCount} SMs`).join('; ');
 });
 
-console.log(JSON.stringify({ checks }, null, 2));
-process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
+// A plan: y = a*x + b*y with run scalars, then the clip factor of y[0] read back into an axpby as
+// { read }.
+function clipPlan() {
+  const x = { slot: 0, offset: 0, bytes: 16 }, y = { slot: 0, offset: 64, bytes: 16 };
+  const scale = { slot: 0, offset: 128, bytes: 4 }, z = { slot: 1, offset: 0, bytes: 16 };
+  return {
+    version: 1, arenaBytes: 192, slotBytes: [192, 16], events: 0, scalars: 2,
+    streams: [[
+      { kernel: 'axpby', spec: { dtype: 'f32', n: 4, alpha: { scalar: 0 }, x, beta: { scalar: 1 }, y }, note: 'y = a x + b y' },
+      { kernel: 'clip_scale', spec: { norm: { slot: 0, offset: 64, bytes: 4 }, maxNorm: 2, scale }, note: 'clip' },
+      { kernel: 'axpby', spec: { dtype: 'f32', n: 4, alpha: { read: scale }, x: y, beta: 1, y: z }, note: 'z += s y' },
+    ]],
+    inputs: [x, y], outputs: [y, z],
+  };
+}
+
+checkAsync('a plan runs on the GPU as on the CPU, in one N-API call per step', async () => {
+  const results = [];
+  for (const kind of ['cpu', 'cuda']) {
+    const device = openDevice({ device: kind });
+    const z = device.tensor('f32', [4], new Float32Array([1, 1, 1, 1]));
+    const plan = device.loadPlan(clipPlan(), [z]);
+    const outs = [];
+    for (const step of [1, 2]) {
+      const before = napiCallCount();
+      const [y, zz] = await plan.run([new Float32Array([1, 2, 3, 4]), new Float32Array([4, 4, 4, 4])], [2, step]);
+      assert(napiCallCount() - before === 1, `${kind}: ${napiCallCount() - before} N-API calls for one run`);
+      outs.push([...new Float32Array(y), ...new Float32Array(zz)]);
+    }
+    plan.dispose();
+    z.dispose();
+    device.dispose();
+    results.push(outs);
+  }
+  // The GPU may contract a*x + b*y into one FMA (see the axpby checks above): equal to ~1 ulp.
+  const [cpu, gpu] = results.map((r) => r.flat());
+  for (let i = 0; i < cpu.length; i++) {
+    assert(Math.abs(gpu[i] - cpu[i]) <= 2 ** -21 * Math.abs(cpu[i]), `value ${i}: cpu ${cpu[i]} cuda ${gpu[i]}`);
+  }
+  // step 1: y = 2x + y = [6, 8, 10, 12] exactly; s = 2 / 6; z = 1 + s y.
+  assert(cpu[0] === 6 && gpu[0] === 6, `y[0] ${cpu[0]} / ${gpu[0]}`);
+  return JSON.stringify(results[1]);
+});
+
+checkAsync('a GPU plan step keeps the device busy and the JavaScript thread free', async () => {
+  const gpu = openDevice({ device: 'cuda' });
+  const n = 1 << 24;
+  const v = { slot: 0, offset: 0, bytes: 4 * n };
+  const step = { kernel: 'axpby', spec: { dtype: 'f32', n, alpha: 1, x: v, beta: 1, y: v } };
+  const plan = gpu.loadPlan({ version: 1, arenaBytes: 4 * n, slotBytes: [4 * n], events: 0, scalars: 0, streams: [Array(200).fill(step)], inputs: [], outputs: [] });
+  let busy = 0;
+  const timer = setInterval(() => {
+    try {
+      gpu.synchronize();
+    } catch (e) {
+      if (e.code === 'ERR_DEVICE_BUSY') busy++;
+    }
+  }, 1);
+  await plan.run([]);
+  clearInterval(timer);
+  plan.dispose();
+  gpu.dispose();
+  assert(busy > 0, 'no timer fired while the step ran');
+  return `${busy} timer ticks saw the device busy`;
+});
+
+Promise.all(pending).then(() => {
+  console.log(JSON.stringify({ checks }, null, 2));
+  process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
+});

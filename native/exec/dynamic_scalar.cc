@@ -1,0 +1,95 @@
+#include "exec/dynamic_scalar.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/status.h"
+
+namespace vit::exec {
+
+std::string numberText(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+void checkScalarValue(const std::string& kernel, const std::string& name, double value,
+                      const ScalarRange& range, const std::string& source) {
+  bool ok = std::isfinite(value) && value >= range.lo &&
+            (range.hiOpen ? value < range.hi : value <= range.hi) &&
+            (!range.integer || std::floor(value) == value);
+  if (ok) return;
+  std::string interval = "[" + numberText(range.lo) + ", " + numberText(range.hi) +
+                         (range.hiOpen ? ")" : "]");
+  throw Error(ErrorCode::InvalidArgument,
+              kernel + " " + name + " is out of range" + (source.empty() ? "" : " (" + source + ")"),
+              std::string(range.integer ? "an integer" : "a finite number") + " in " + interval,
+              numberText(value));
+}
+
+double RunContext::runScalar(size_t index) const {
+  if (!runScalars_ || index >= runScalars_->size()) {
+    throw Error(ErrorCode::Internal, "run scalar " + std::to_string(index) + " is missing",
+                "a scalar checked at load", "none");
+  }
+  return (*runScalars_)[index];
+}
+
+float RunContext::readF32(const void* deviceAddress) {
+  float value = 0;
+  backend_.download(&value, deviceAddress, sizeof value);
+  return value;
+}
+
+DynamicScalar DynamicScalar::fixed(const std::string& kernel, const std::string& name, double value,
+                                   const ScalarRange& range) {
+  checkScalarValue(kernel, name, value, range);
+  DynamicScalar s;
+  s.kind_ = Kind::Fixed;
+  s.value_ = value;
+  return s;
+}
+
+DynamicScalar DynamicScalar::runScalar(const std::string& kernel, const std::string& name,
+                                       uint32_t index, const ScalarRange& range) {
+  DynamicScalar s;
+  s.kind_ = Kind::RunScalar;
+  s.index_ = index;
+  s.kernel_ = kernel;
+  s.name_ = name;
+  s.range_ = range;
+  return s;
+}
+
+DynamicScalar DynamicScalar::deviceRead(const std::string& kernel, const std::string& name,
+                                        const float* deviceAddress, const ScalarRange& range) {
+  DynamicScalar s;
+  s.kind_ = Kind::DeviceRead;
+  s.address_ = deviceAddress;
+  s.kernel_ = kernel;
+  s.name_ = name;
+  s.range_ = range;
+  return s;
+}
+
+double DynamicScalar::resolve(RunContext& run) const {
+  switch (kind_) {
+    case Kind::Fixed:
+      return value_;
+    case Kind::RunScalar: {
+      double v = run.runScalar(index_);
+      checkScalarValue(kernel_, name_, v, range_, "run scalar " + std::to_string(index_));
+      return v;
+    }
+    case Kind::DeviceRead: {
+      // On CUDA this is a synchronous download, which breaks graph capture: issue 7 moves dynamic
+      // scalars to device pointers that the kernels read themselves.
+      double v = run.readF32(address_);
+      checkScalarValue(kernel_, name_, v, range_, "read from plan memory");
+      return v;
+    }
+  }
+  return value_;
+}
+
+}  // namespace vit::exec

@@ -1,0 +1,81 @@
+// clip_scale (native/cpu/clip_scale.cc) against a JavaScript reference, bit for bit: the f32
+// quotient maxNorm / norm is correctly rounded both ways (a double quotient of two f32 values,
+// rounded once to f32, is the correctly rounded f32 quotient).
+import { clipScale, openDevice, Vit22bError, type Device } from '../../lib';
+import { thrownBy } from '../helpers/errors';
+import { f32BitsOf } from '../helpers/float-reference';
+import { mulberry32, randomF32 } from '../helpers/prng';
+
+let device: Device;
+beforeAll(() => {
+  device = openDevice({ device: 'cpu' });
+});
+afterAll(() => {
+  expect(device.stats()).toMatchObject({ liveBuffers: 0, reclaimedByGc: 0 });
+  device.dispose();
+});
+
+function reference(norm: number, maxNorm: number): number {
+  const m = Math.fround(maxNorm);
+  if (!Number.isFinite(norm)) return NaN;
+  return norm > m ? Math.fround(m / norm) : 1;
+}
+
+function run(norm: number, maxNorm: number): number {
+  using n = device.tensor('f32', [1], new Float32Array([norm]));
+  using s = device.tensor('f32', [1], new Float32Array([12345]));
+  clipScale(device, n, s, maxNorm);
+  return (s.download() as Float32Array)[0]!;
+}
+
+describe('clip_scale', () => {
+  const F32_MAX = 3.4028234663852886e38;
+  const edges = [0, -0, 1e-45, 1e-38, 0.5, 1, 1.0000001, 2, 3, 1e10, 1e30, F32_MAX, -3, Infinity, -Infinity, NaN];
+
+  test.each([1, 0.3, 1e-30, 3e38])('maxNorm %p: edge norms match the reference bit for bit', (maxNorm) => {
+    for (const norm of edges) {
+      const got = run(Math.fround(norm), maxNorm);
+      const want = reference(Math.fround(norm), maxNorm);
+      if (Number.isNaN(want)) expect([norm, got]).toEqual([norm, NaN]);
+      else expect([norm, f32BitsOf(got)]).toEqual([norm, f32BitsOf(want)]);
+    }
+  });
+
+  test('random norms and limits over many magnitudes match bit for bit', () => {
+    const rng = mulberry32(7);
+    for (let i = 0; i < 300; i++) {
+      const norm = Math.abs(randomF32(rng, -40, 40));
+      const maxNorm = Math.abs(randomF32(rng, -20, 20));
+      expect([norm, maxNorm, f32BitsOf(run(norm, maxNorm))]).toEqual([norm, maxNorm, f32BitsOf(reference(norm, maxNorm))]);
+    }
+  });
+
+  test('a norm above the limit scales it to the limit; at or below, the scale is exactly 1', () => {
+    expect(run(4, 2)).toBe(0.5);
+    expect(run(2, 2)).toBe(1);
+    expect(run(0, 2)).toBe(1);
+    expect(Number.isNaN(run(Infinity, 2))).toBe(true); // an overflowed gradient stays visible
+  });
+
+  test('typed errors', () => {
+    using n = device.tensor('f32', [1], new Float32Array([1]));
+    using s = device.alloc('f32', [1]);
+    using two = device.alloc('f32', [2]);
+    using b = device.alloc('bf16', [1]);
+    for (const maxNorm of [0, -1, NaN, Infinity, 1e-50, 1e39]) {
+      expect(thrownBy(() => clipScale(device, n, s, maxNorm))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    }
+    expect(thrownBy(() => clipScale(device, two, s, 1))).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '[1]', received: '[2]' });
+    expect(thrownBy(() => clipScale(device, n, b, 1))).toMatchObject({ code: 'ERR_DTYPE_MISMATCH', received: 'bf16' });
+    const same = thrownBy(() => clipScale(device, n, n, 1));
+    expect(same).toBeInstanceOf(Vit22bError);
+    expect(same).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', received: 'the same buffer' });
+    // The native launcher's own checks, below the TypeScript ones.
+    const raw = (spec: object) => thrownBy(() => device.native.launch('clip_scale', { norm: n.buffer, maxNorm: 1, scale: s.buffer, ...spec }));
+    expect(raw({ maxNorm: 1e-50 })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'maxNorm > 0 in f32' });
+    expect(raw({ maxNorm: -2 })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect(raw({ scale: 3 })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'BufferHandle' });
+    using empty = device.alloc('u8', [3]);
+    expect(raw({ norm: empty.buffer })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 4 bytes (1 f32)', received: '3 bytes' });
+  });
+});

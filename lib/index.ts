@@ -1,7 +1,8 @@
 /**
  * vit22b: train Vision Transformers with the ViT-22B recipe, on CUDA GPUs or the CPU.
- * This entry exports the runtime (devices, tensors, errors, system information); the model,
- * graph compiler and trainer join it as they land.
+ * This entry exports the runtime (devices, tensors, errors, system information, plans) and the graph
+ * compiler (GraphBuilder, compile, Program); the model, data and trainer join them as they land.
  */
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
+export * from './graph';

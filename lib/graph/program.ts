@@ -9,7 +9,6 @@ import { allocHostArray, type HostArray } from '../runtime/dtype';
 import { toBf16 } from '../runtime/bf16';
 import { Vit22bError } from '../runtime/errors';
 import { randomInit } from '../runtime/ops/random';
-import type { NativePlan } from '../runtime/plan-format';
 import type { DeviceTensor } from '../runtime/tensor';
 import type { Graph } from './ir';
 import type { LoweredProgram } from './passes/lower';
@@ -75,13 +74,20 @@ export class Program implements Disposable {
     this.live();
     const built = this.build(shapes);
     const slots = built.memory.persistent.map((p) => this.persistentTensor(p));
-    const runner = (this.device as unknown as { loadPlan(plan: NativePlan, slots: DeviceTensor[]): PlanRunner }).loadPlan(
-      built.lowered.plan,
-      slots,
-    );
+    const runner: PlanRunner = this.device.loadPlan(built.lowered.plan, slots);
     v = { ...built, runner };
     this.variants.set(key, v);
     return v;
+  }
+
+  /** How many input-shape variants have been compiled (each has its own plan and arena). */
+  get variantCount(): number {
+    return this.variants.size;
+  }
+
+  /** @internal The persistent tensors backing a variant's slots 1.. (tests load tampered plans on them). */
+  slotTensors(v: CompiledVariant): DeviceTensor[] {
+    return v.memory.persistent.map((p) => this.buffer(p.name).tensor);
   }
 
   /** The variant compiled first (the shapes given to compile). */

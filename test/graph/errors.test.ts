@@ -116,3 +116,33 @@ describe('run-time input checks', () => {
     expectTyped(thrownBy(() => p.read('layer0/w')), 'ERR_DISPOSED');
   });
 });
+
+describe('malformed lowered plans are refused by the executor', () => {
+  test('a view moved past the arena, an unknown kernel, a missing operand: ERR_INVALID_PLAN or the kernel code, naming the node', () => {
+    const b = new GraphBuilder();
+    mlp(b, { batch: 4, features: 3, hidden: 5, classes: 2, depth: 1 });
+    using p = compile(b.graph, { device, train: { loss: 'loss', optimizer: { kind: 'adamw' } } });
+    const plan = p.main.lowered.plan;
+    const tensors = p.slotTensors(p.main);
+    const tamper = (edit: (copy: typeof plan) => void) => {
+      const copy = JSON.parse(JSON.stringify(plan)) as typeof plan;
+      edit(copy);
+      return thrownBy(() => device.loadPlan(copy, tensors));
+    };
+    const past = tamper((c) => {
+      const gemm = c.streams[0]!.find((i) => i.kernel === 'gemm')!;
+      (gemm.spec.c as { offset: number }).offset = c.arenaBytes;
+    });
+    expectTyped(past, 'ERR_INVALID_PLAN');
+    expect((past as Error).message).toMatch(/#\d+ (matmul|linear)/);
+    expectTyped(tamper((c) => void (c.streams[0]![0]!.kernel = 'no_such_kernel')), 'ERR_INVALID_PLAN', undefined, /no_such_kernel/);
+    const missing = tamper((c) => {
+      const ln = c.streams[0]!.find((i) => i.kernel === 'softmax_xent')!;
+      delete ln.spec.logits;
+    });
+    expect(missing).toBeInstanceOf(Vit22bError);
+    expect((missing as Error).message).toMatch(/softmax_xent/);
+    // The real plan still loads and runs.
+    expect(() => device.loadPlan(plan, tensors).dispose()).not.toThrow();
+  });
+});

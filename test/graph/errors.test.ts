@@ -107,13 +107,16 @@ describe('run-time input checks', () => {
     expectTyped(await rejectionOf(p.run(good(), { lr: NaN, step: 1 })), 'ERR_INVALID_ARGUMENT');
   });
 
-  test('reading an unknown buffer, or a disposed program', () => {
+  test('reading an unknown buffer, or a disposed program; dispose returns every byte', () => {
     const b = new GraphBuilder();
     mlp(b, o);
+    const before = device.stats();
     const p = compile(b.graph, { device, train });
+    expect(device.stats().liveBytes).toBeGreaterThan(before.liveBytes);
     expectTyped(thrownBy(() => p.read('nope')), 'ERR_INVALID_ARGUMENT', /layer0\/w/, /nope/);
     p.dispose();
     expectTyped(thrownBy(() => p.read('layer0/w')), 'ERR_DISPOSED');
+    expect(device.stats()).toEqual(before);
   });
 });
 

@@ -29,7 +29,9 @@ struct DeviceState {
   // True while a plan step runs on a worker thread (PlanHandle.run). Set and cleared on the
   // JavaScript thread only; everything that would touch the device's memory or queue meanwhile
   // (launch, axpby, copies, frees, other runs, loading plans) refuses with ERR_DEVICE_BUSY, so the
-  // worker never races the JavaScript thread and memory is never freed under a running step.
+  // worker never races the JavaScript thread and memory is never freed under a running step. (The
+  // GC may still reclaim a forgotten buffer meanwhile: never one of the step's, which its plan
+  // references.)
   std::atomic<bool> planRunning{false};
   void requireIdle(const std::string& use) const {
     if (!planRunning.load()) return;

@@ -153,8 +153,10 @@ void PlanHandle::startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferre
 
   auto* worker = new PlanRunWorker(env, deferred, Value(), state_, plan_, std::move(copies),
                                    std::move(scalars));
-  state_->planRunning = true;
   worker->Queue();
+  // Marked after Queue (which cannot settle the promise before this call returns: OnOK runs on this
+  // thread), so a failure to queue leaves the device idle.
+  state_->planRunning = true;
 }
 
 // Idempotent. Refused while a step runs on the device (this plan's or another's): memory is

@@ -27,20 +27,6 @@ void checkScalarValue(const std::string& kernel, const std::string& name, double
               numberText(value));
 }
 
-double RunContext::runScalar(size_t index) const {
-  if (!runScalars_ || index >= runScalars_->size()) {
-    throw Error(ErrorCode::Internal, "run scalar " + std::to_string(index) + " is missing",
-                "a scalar checked at load", "none");
-  }
-  return (*runScalars_)[index];
-}
-
-float RunContext::readF32(const void* deviceAddress) {
-  float value = 0;
-  backend_.download(&value, deviceAddress, sizeof value);
-  return value;
-}
-
 DynamicScalar DynamicScalar::fixed(const std::string& kernel, const std::string& name, double value,
                                    const ScalarRange& range) {
   checkScalarValue(kernel, name, value, range);

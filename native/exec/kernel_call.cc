@@ -1,0 +1,25 @@
+#include "exec/kernel_call.h"
+
+#include <string>
+
+#include "core/status.h"
+
+namespace vit::exec {
+
+double RunContext::runScalar(size_t index) const {
+  if (!runScalars_ || index >= runScalars_->size()) {
+    throw Error(ErrorCode::Internal, "run scalar " + std::to_string(index) + " is missing",
+                "a scalar checked at load", "none");
+  }
+  return (*runScalars_)[index];
+}
+
+// Backend::download waits for the work queued before it (a plain memcpy on the CPU, a synchronous
+// copy on CUDA's stream), so the value is the one earlier instructions of the step wrote.
+float RunContext::readF32(const void* deviceAddress) {
+  float value = 0;
+  backend_.download(&value, deviceAddress, sizeof value);
+  return value;
+}
+
+}  // namespace vit::exec

@@ -326,6 +326,19 @@ struct PosEmbedBwdArgs {
   void* dpos = nullptr;      // [t, d]
 };
 
+// Copies `batch` runs of `cols` contiguous elements: run i goes from x + i * xStride to
+// y + i * yStride (strides in elements). Slices and concatenations along any axis, and broadcasts
+// (xStride 0), are all this one pattern: a tensor viewed as [outer, axis * inner] is cut or joined
+// along its second dimension. Runs of y must not overlap each other or x.
+struct StridedCopyArgs {
+  DType dtype = DType::F32;  // f32 | bf16 | i32
+  int64_t batch = 0, cols = 0;
+  const void* x = nullptr;  // run i at x + i * xStride
+  int64_t xStride = 0;
+  void* y = nullptr;  // run i at y + i * yStride
+  int64_t yStride = 0;
+};
+
 // ---- Optimizers (native/cpu/adamw.cc, adafactor.cc). All update in place; f32 master weights.
 
 // Scalars of one AdamW step, shared by every tensor of a multi-tensor call (PyTorch's AdamW):
@@ -446,7 +459,8 @@ struct RandomInitArgs {
   X(LayerNormFwd, layerNormFwd, LayerNormFwdArgs) \
   X(LayerNormBwd, layerNormBwd, LayerNormBwdArgs) \
   X(GeluFwd, geluFwd, GeluFwdArgs) \
-  X(GeluBwd, geluBwd, GeluBwdArgs)
+  X(GeluBwd, geluBwd, GeluBwdArgs) \
+  X(StridedCopy, stridedCopy, StridedCopyArgs)
 
 enum class KernelId : uint16_t {
 #define VIT_KERNEL_ENUM(id, fn, args) id,

@@ -167,6 +167,21 @@ export class GraphBuilder {
     return this.graph.apply('pos_embed_add', [x, pos]);
   }
 
+  /** Elements [begin, end) of x along `axis`. */
+  slice(x: Value, axis: number, begin: number, end: number): Value {
+    return this.graph.apply('slice', [x], { axis, begin, end });
+  }
+
+  /** The values joined along `axis`. */
+  concat(xs: Value[], axis: number): Value {
+    return this.graph.apply('concat', xs, { axis });
+  }
+
+  /** [batch, ...x.shape]: x repeated for every example. */
+  broadcastBatch(x: Value, batch: number): Value {
+    return this.graph.apply('broadcast_batch', [x], { batch });
+  }
+
   /** A named program output, read back after each run. */
   output(name: string, v: Value): Value {
     this.graph.setOutput(name, v);

@@ -34,6 +34,7 @@ export { reduceSum, sumOfSquares } from './ops/reduce-sum';
 export { globalNorm } from './ops/global-norm';
 export { clipScale } from './ops/clip-scale';
 export { cast } from './ops/cast';
+export { stridedCopy, type StridedCopyOptions } from './ops/strided-copy';
 export { meanPool, meanPoolBackward } from './ops/mean-pool';
 export { patchify, unpatchify } from './ops/patchify';
 export { addPositionEmbedding, positionEmbeddingBackward } from './ops/pos-embed';

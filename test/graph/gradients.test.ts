@@ -166,6 +166,25 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'slice (middle of an inner axis) and concat (class token before patch tokens)',
+    rOf: 2 * 4 * 3,
+    build(b) {
+      const x = b.param('x', [2, 5, 3]);
+      const cls = b.broadcastBatch(b.param('cls', [1, 3]), 2);
+      weightedSum(b, b.gelu(b.concat([cls, b.slice(x, 1, 1, 4)], 1)));
+    },
+  },
+  {
+    name: 'concat along the last axis and slices of a fused projection',
+    rOf: 3 * 5,
+    build(b) {
+      const z = b.matmul(b.param('h', [3, 4]), b.param('w', [4, 7]));
+      const q = b.slice(z, 1, 0, 2);
+      const m = b.gelu(b.slice(z, 1, 2, 7));
+      weightedSum(b, b.slice(b.concat([q, m], 1), 1, 2, 7));
+    },
+  },
+  {
     name: 'cast to bf16 and back',
     rOf: 12,
     rtol: 1e-1,

@@ -4,6 +4,9 @@ import { adamwMultiUpdateOp, adamwUpdateOp } from './adamw-update';
 import { addOp } from './add';
 import { attentionGradOp, attentionOp } from './attention';
 import { biasAddOp } from './bias-add';
+import { broadcastBatchOp } from './broadcast-batch';
+import { concatOp } from './concat';
+import { sliceGradOp, sliceOp } from './slice';
 import { castOp } from './cast';
 import { clipScaleOp } from './clip-scale';
 import { copyOp } from './copy';
@@ -57,4 +60,8 @@ export const OPS: readonly OpDef[] = [
   clipScaleOp,
   adamwUpdateOp,
   adamwMultiUpdateOp,
+  sliceOp,
+  sliceGradOp,
+  concatOp,
+  broadcastBatchOp,
 ];

@@ -15,7 +15,7 @@ import { fuse } from './passes/fusion';
 import { lower } from './passes/lower';
 import { planMemory } from './passes/memory-plan';
 import { rematerialize, type RematPolicy } from './passes/remat';
-import { Program, shapeKey } from './program';
+import { Program, shapeKey, type ProgramMode } from './program';
 import { appendTrainingStep, type TrainingStepOptions } from './training-step';
 import type { Shape } from './types';
 
@@ -62,12 +62,13 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
         received: 'undefined',
       });
     }
-    const build = (shapes: Record<string, Shape>) => {
+    const build = (shapes: Record<string, Shape>, mode: ProgramMode) => {
       const b = new GraphBuilder({ precision: options.precision });
       model(b, shapes);
-      return { key: shapeKey(shapes), ...compileGraph(b.graph, options) };
+      const passes = mode === 'train' ? options : { ...options, train: undefined };
+      return { key: shapeKey(shapes), mode, ...compileGraph(b.graph, passes) };
     };
-    const program = new Program(options.device, build, seed, shapeKey(first));
+    const program = new Program(options.device, build, seed, shapeKey(first), options.train ? 'train' : 'forward');
     program.variant(first);
     return program;
   }
@@ -80,18 +81,20 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
   const shapes: Record<string, Shape> = {};
   for (const n of model.leaves('input')) shapes[n.attrs.name as string] = n.outputs[0]!.shape;
   let used = false;
-  const build = (s: Record<string, Shape>) => {
-    // A Graph has one set of shapes; a function is needed to compile others.
-    if (used || shapeKey(s) !== shapeKey(shapes)) {
-      throw new Vit22bError('ERR_SHAPE_MISMATCH', 'this program was compiled from a fixed graph; its input shapes cannot change', {
-        expected: shapeKey(shapes),
-        received: shapeKey(s),
+  const defaultMode: ProgramMode = options.train ? 'train' : 'forward';
+  const build = (s: Record<string, Shape>, mode: ProgramMode) => {
+    // A Graph has one set of shapes and one mode (compiling consumes it); a model function can be
+    // compiled for others.
+    if (used || shapeKey(s) !== shapeKey(shapes) || mode !== defaultMode) {
+      throw new Vit22bError('ERR_SHAPE_MISMATCH', 'this program was compiled from a fixed graph; its input shapes and mode cannot change (compile a model function instead)', {
+        expected: `${defaultMode} ${shapeKey(shapes)}`,
+        received: `${mode} ${shapeKey(s)}`,
       });
     }
     used = true;
-    return { key: shapeKey(s), ...compileGraph(model, options) };
+    return { key: shapeKey(s), mode, ...compileGraph(model, options) };
   };
-  const program = new Program(options.device, build, seed, shapeKey(shapes));
+  const program = new Program(options.device, build, seed, shapeKey(shapes), defaultMode);
   program.variant(shapes);
   return program;
 }

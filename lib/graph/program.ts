@@ -25,9 +25,13 @@ export interface PlanRunner {
   dispose(): void;
 }
 
+/** What a variant computes: the whole training step, or the forward pass alone (evaluation). */
+export type ProgramMode = 'train' | 'forward';
+
 /** One compiled shape variant. */
 export interface CompiledVariant {
   key: string;
+  mode: ProgramMode;
   graph: Graph;
   memory: MemoryPlan;
   lowered: LoweredProgram;
@@ -61,18 +65,20 @@ export class Program implements Disposable {
   /** @internal Built by compile(). */
   constructor(
     readonly device: Device,
-    private readonly build: (shapes: Record<string, Shape>) => Omit<CompiledVariant, 'runner'>,
+    private readonly build: (shapes: Record<string, Shape>, mode: ProgramMode) => Omit<CompiledVariant, 'runner'>,
     private readonly seed: number,
     private readonly defaultKey: string,
+    /** The mode run() uses unless told: 'train' for programs compiled with `train`. */
+    readonly defaultMode: ProgramMode,
   ) {}
 
-  /** @internal Compiles (or finds) the variant for these input shapes. */
-  variant(shapes: Record<string, Shape>): CompiledVariant {
-    const key = shapeKey(shapes);
+  /** @internal Compiles (or finds) the variant for these input shapes and mode. */
+  variant(shapes: Record<string, Shape>, mode: ProgramMode = this.defaultMode): CompiledVariant {
+    const key = `${mode}|${shapeKey(shapes)}`;
     let v = this.variants.get(key);
     if (v) return v;
     this.live();
-    const built = this.build(shapes);
+    const built = this.build(shapes, mode);
     const slots = built.memory.persistent.map((p) => this.persistentTensor(p));
     const runner: PlanRunner = this.device.loadPlan(built.lowered.plan, slots);
     v = { ...built, runner };
@@ -90,9 +96,9 @@ export class Program implements Disposable {
     return v.memory.persistent.map((p) => this.buffer(p.name).tensor);
   }
 
-  /** The variant compiled first (the shapes given to compile). */
+  /** The variant compiled first (the shapes and mode given to compile). */
   get main(): CompiledVariant {
-    return this.variants.get(this.defaultKey)!;
+    return this.variants.get(`${this.defaultMode}|${this.defaultKey}`)!;
   }
 
   get memory(): MemoryReport {
@@ -129,13 +135,20 @@ export class Program implements Disposable {
     this.buffer(name).tensor.upload(data);
   }
 
-  /** One step: uploads `inputs`, runs the plan, resolves with every named output. */
-  async run(inputs: ProgramInputs, scalars: Record<string, number> = {}): Promise<Record<string, HostArray>> {
+  /**
+   * One step: uploads `inputs`, runs the plan, resolves with every named output. `mode: 'forward'`
+   * runs the forward pass alone on the same parameters (evaluation; compiled on first use).
+   */
+  async run(inputs: ProgramInputs, scalars: Record<string, number> = {}, options: { mode?: ProgramMode } = {}): Promise<Record<string, HostArray>> {
     this.live();
     if (typeof inputs !== 'object' || inputs === null) {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', 'run takes an object of named inputs', { expected: 'Record<string, HostArray>', received: String(inputs) });
     }
-    const v = this.variant(this.shapesOf(inputs));
+    const mode = options.mode ?? this.defaultMode;
+    if (mode !== 'train' && mode !== 'forward') {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', "run mode must be 'train' or 'forward'", { expected: 'train | forward', received: String(mode) });
+    }
+    const v = this.variant(this.shapesOf(inputs), mode);
     const arrays = v.lowered.inputs.map(({ name, value }) => hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(value.shape)));
     const scalarValues = v.lowered.scalars.map((name) => {
       const s = scalars[name];

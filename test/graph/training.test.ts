@@ -148,3 +148,22 @@ test("precision 'bf16-mixed': bf16 activations and f32 master weights track the 
   expect(Math.abs(mixed.losses[0]! - fp32.losses[0]!)).toBeLessThan(0.02 * fp32.losses[0]!);
   expect(mixed.losses[39]!).toBeLessThan(mixed.losses[0]! * 0.3);
 });
+
+test("mode 'forward' evaluates on the trained parameters without changing them", async () => {
+  const rng = mulberry32(8);
+  const o = { batch: 8, features: 5, hidden: 8, classes: 3, depth: 1 };
+  using p = compile((b) => mlp(b, o), { device, train: adamw, inputShapes: { x: [8, 5], labels: [8] } });
+  const inputs = { x: normals(rng, 40), labels: labelsFor(rng, 8, 3) };
+  const trained = await train(p, inputs, 30, 1e-2);
+  const w = p.read('layer0/w');
+  const evalOut = await p.run(inputs, {}, { mode: 'forward' });
+  expect(Buffer.from(p.read('layer0/w').buffer).equals(Buffer.from(w.buffer))).toBe(true);
+  expect(evalOut.gradNorm).toBeUndefined();
+  // The forward loss is the loss the next training step reports (same parameters, same data; the
+  // forward variant may fuse GELU into the GEMM epilogue, so equal to f32 rounding, not bitwise).
+  const next = await p.run(inputs, { lr: 0, step: 31 });
+  const [fwd, step] = [(evalOut.loss as Float32Array)[0]!, (next.loss as Float32Array)[0]!];
+  expect(Math.abs(fwd - step)).toBeLessThanOrEqual(1e-5 * Math.abs(step));
+  expect((evalOut.loss as Float32Array)[0]!).toBeLessThan(trained[0]!);
+  expect(p.variantCount).toBe(2);
+});

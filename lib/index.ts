@@ -6,3 +6,4 @@
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
 export * from './graph';
+export * from './model';

@@ -231,7 +231,8 @@ export class Program implements Disposable {
     }
     const t = this.device.alloc(p.type.dtype, p.type.shape);
     try {
-      if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
+      if (p.init?.dist === 'data') t.upload(p.init.values);
+      else if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
     } catch (e) {
       t.dispose();
       throw e;

@@ -4,7 +4,7 @@ export { GraphBuilder, type Precision, type ParamOptions } from './builder';
 export { differentiate } from './autodiff';
 export { appendTrainingStep, type TrainingStepOptions, type AdamwSpec } from './training-step';
 export { compile, compileGraph, type CompileOptions, type ModelFn } from './compile';
-export { Program, type ProgramInputs, type ProgramInput, type MemoryReport, type ProgramMode } from './program';
+export { Program, type ProgramInputs, type ProgramInput, type MemoryReport, type ProgramMode, type ProfileRow } from './program';
 export { eliminateDeadCode } from './passes/dce';
 export { fuse, type FusionReport } from './passes/fusion';
 export { rematerialize, type RematPolicy } from './passes/remat';

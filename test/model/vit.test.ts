@@ -72,3 +72,22 @@ test('the tiny preset starts at ln(10) and fits a batch of random images', async
   for (let step = 2; step <= 40; ++step) loss = ((await p.run(inputs, { lr: 3e-3, step })).loss as Float32Array)[0]!;
   expect(loss).toBeLessThan(0.5);
 });
+
+test('the fused projection gradient is a concatenation (no zero fills) and profiling sees every kernel', async () => {
+  const c = getPreset('tiny', { depth: 2 });
+  const batch = 4;
+  using p = compileStep(device, (b) => buildVit(b, c, { batch }), { images: [batch, 28, 28, 1], labels: [batch] });
+  const ops = p.main.graph.nodes.map((n) => n.op);
+  expect(ops).toContain('scatter_slices');
+  expect(ops).not.toContain('slice_grad');
+  expect(p.main.lowered.plan.streams[0]!.map((i) => i.kernel)).not.toContain('random_init');
+  const rng = mulberry32(9);
+  const inputs = { images: normals(rng, batch * 784), labels: new Int32Array(batch) };
+  p.setProfiling(true);
+  await p.run(inputs, { lr: 1e-3, step: 1 });
+  await p.run(inputs, { lr: 1e-3, step: 2 });
+  const rows = p.profile();
+  expect(rows.reduce((s, r) => s + r.calls, 0)).toBe(p.main.lowered.plan.streams[0]!.length);
+  expect(rows.every((r) => r.secondsPerStep >= 0 && r.op !== '?')).toBe(true);
+  expect(rows.find((r) => r.kernel === 'attention_bwd')!.secondsPerStep).toBeGreaterThan(0);
+});

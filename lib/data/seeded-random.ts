@@ -5,12 +5,16 @@
  * order, on any rank, and a resumed run sees the same data as an uninterrupted one.
  */
 
+// Module-level aliases: inside jest's vm sandbox every `Math.x` in a hot loop is a slow global
+// lookup (generation ran 25x slower there); a module constant costs nothing anywhere.
+const { floor, imul } = Math;
+
 /** murmur3's 32-bit finalizer: a bijection on u32 that spreads every input bit over the output. */
 function fmix32(h: number): number {
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -23,9 +27,9 @@ export function hashWords(...words: number[]): number {
   let h = 0x9e3779b9;
   for (const w of words) {
     const lo = w >>> 0;
-    const hi = Math.floor(w / 4294967296) >>> 0;
-    h = fmix32(h ^ Math.imul(lo ^ 0x27d4eb2f, 0x165667b1));
-    h = fmix32((h + 0x7f4a7c15) ^ Math.imul(hi ^ 0x632be5ab, 0x85ebca77));
+    const hi = floor(w / 4294967296) >>> 0;
+    h = fmix32(h ^ imul(lo ^ 0x27d4eb2f, 0x165667b1));
+    h = fmix32((h + 0x7f4a7c15) ^ imul(hi ^ 0x632be5ab, 0x85ebca77));
   }
   return h;
 }
@@ -45,8 +49,8 @@ export class Mulberry32 {
   nextU32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
   }
 
@@ -56,7 +60,7 @@ export class Mulberry32 {
 
   /** A uniform integer in [0, n) for n <= 2^32 (the float multiply's bias is below 2^-32 * n). */
   below(n: number): number {
-    return Math.floor(this.next() * n);
+    return floor(this.next() * n);
   }
 }
 

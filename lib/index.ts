@@ -7,3 +7,4 @@ export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
 export * from './graph';
 export * from './model';
+export * from './data';

@@ -75,8 +75,9 @@ function parallelBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x:
   const f = c.mlpDim;
   const h = norm(b, p, `${pre}/norm`, x, c.norm === 'layernorm');
   const z = b.matmul(h, p.get(`${pre}/in/w`)); // [B, T, 3D + F]
-  let qkv = b.slice(z, 2, 0, 3 * d);
-  if (c.qkvBias) qkv = b.biasAdd(qkv, p.get(`${pre}/in/b_qkv`));
+  // Without a QKV bias, q, k and v are cut straight out of z (one copy each, and their gradients
+  // join into dz as one concatenation).
+  const qkv = c.qkvBias ? b.biasAdd(b.slice(z, 2, 0, 3 * d), p.get(`${pre}/in/b_qkv`)) : z;
   let m = b.slice(z, 2, 3 * d, 3 * d + f);
   if (c.mlpBias) m = b.biasAdd(m, p.get(`${pre}/in/b_mlp`));
   const q = qkNorm(b, p, c, `${pre}/qnorm`, b.slice(qkv, 2, 0, d));

@@ -72,6 +72,18 @@ export class GraphBuilder {
     return this.graph.apply('const', [], { name: '', shape, dtype, value });
   }
 
+  /** A constant tensor of host values (f32), uploaded once when the program is compiled. */
+  constantData(shape: Shape, values: Float32Array): Value {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (!(values instanceof Float32Array) || values.length !== n) {
+      throw new Vit22bError('ERR_SHAPE_MISMATCH', `constantData of shape [${shape.join(', ')}] needs ${n} f32 values`, {
+        expected: `Float32Array(${n})`,
+        received: values instanceof Float32Array ? `Float32Array(${values.length})` : typeof values,
+      });
+    }
+    return this.graph.apply('const', [], { name: '', shape, dtype: 'f32', data: values });
+  }
+
   /** Runs `fn` with nodes tagged by `name` (a block: what block rematerialization recomputes). */
   scope<T>(name: string, fn: () => T): T {
     const saved = this.graph.scope;

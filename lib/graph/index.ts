@@ -14,7 +14,7 @@ export {
 } from './training-step';
 export { resolveOverrides } from './param-overrides';
 export { compile, compileGraph, type CompileOptions, type ModelFn } from './compile';
-export { Program, type ProgramInputs, type ProgramInput, type MemoryReport, type ProgramMode } from './program';
+export { Program, type ProgramInputs, type ProgramInput, type MemoryReport, type ProgramMode, type ProfileRow } from './program';
 export { eliminateDeadCode } from './passes/dce';
 export { fuse, type FusionReport } from './passes/fusion';
 export { rematerialize, type RematPolicy } from './passes/remat';

@@ -23,7 +23,18 @@ export type ProgramInputs = Record<string, ProgramInput>;
 /** What running a plan needs from the runtime (lib/runtime/plan.ts implements it). */
 export interface PlanRunner {
   run(inputs: ArrayBufferView[], scalars: number[]): Promise<ArrayBuffer[]>;
+  setProfiling(on: boolean): void;
+  profile(): { runs: number; entries: { kernel: string; note: string; seconds: number }[] };
   dispose(): void;
+}
+
+/** Where a step's time goes: per op (and kernel), seconds per step, largest first. */
+export interface ProfileRow {
+  op: string;
+  kernel: string;
+  phase: string;
+  calls: number;
+  secondsPerStep: number;
 }
 
 /**
@@ -134,6 +145,31 @@ export class Program implements Disposable {
       persistentBytes: [...this.buffers.values()].reduce((s, b) => s + b.tensor.bytes, 0),
       unsharedBytes: Math.max(0, ...all.map((v) => v.memory.unsharedBytes)),
     };
+  }
+
+  /** Starts (or stops) timing every kernel of the main variant's steps. */
+  setProfiling(on: boolean): void {
+    this.live();
+    this.main.runner.setProfiling(on);
+  }
+
+  /** The main variant's profile, grouped by op, kernel and phase (see LoadedPlan.setProfiling). */
+  profile(): ProfileRow[] {
+    this.live();
+    const { runs, entries } = this.main.runner.profile();
+    const rows = new Map<string, ProfileRow>();
+    for (const e of entries) {
+      // Notes read "#12 matmul in block0 (forward)".
+      const m = /^#\d+ (\S+)(?: in \S+)? \((\w+)\)$/.exec(e.note);
+      const op = m?.[1] ?? '?';
+      const phase = m?.[2] ?? '?';
+      const key = `${op}|${e.kernel}|${phase}`;
+      const row = rows.get(key) ?? { op, kernel: e.kernel, phase, calls: 0, secondsPerStep: 0 };
+      row.calls++;
+      row.secondsPerStep += runs > 0 ? e.seconds / runs : 0;
+      rows.set(key, row);
+    }
+    return [...rows.values()].sort((a, b) => b.secondsPerStep - a.secondsPerStep);
   }
 
   /** Names of the persistent buffers (parameters, `grad/...`, optimizer state). */
@@ -275,7 +311,8 @@ export class Program implements Disposable {
     }
     const t = this.device.alloc(p.type.dtype, p.type.shape);
     try {
-      if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
+      if (p.init?.dist === 'data') t.upload(p.init.values);
+      else if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
     } catch (e) {
       t.dispose();
       throw e;

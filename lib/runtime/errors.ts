@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   /** A plan step is running on the device: await its run() before touching the device. */
   'ERR_DEVICE_BUSY',
   'ERR_USAGE',
+  'ERR_INVALID_CONFIG',
   'ERR_INTERNAL',
 ] as const;
 

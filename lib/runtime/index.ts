@@ -10,7 +10,7 @@ export {
   type DeviceSelection,
   type OpenDeviceOptions,
 } from './device';
-export { LoadedPlan, checkPlanShape } from './plan';
+export { LoadedPlan, checkPlanShape, type PlanProfileEntry } from './plan';
 export type { NativePlan, PlanInstruction, PlanScalar, PlanView } from './plan-format';
 export { napiCallCount } from './napi-calls';
 export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-status';

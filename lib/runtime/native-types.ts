@@ -123,6 +123,8 @@ export interface NativePlanHandle {
   /** Instructions over all streams. */
   readonly instructions: number;
   run(inputs: readonly (ArrayBufferView | ArrayBuffer)[], scalars?: readonly number[]): Promise<ArrayBuffer[]>;
+  setProfiling(on: boolean): void;
+  profile(): { runs: number; entries: { stream: number; index: number; ns: number }[] };
   dispose(): void;
 }
 

@@ -43,6 +43,14 @@ export function checkPlanShape(plan: unknown): asserts plan is NativePlan {
   });
 }
 
+export interface PlanProfileEntry {
+  stream: number;
+  index: number;
+  kernel: string;
+  note: string;
+  seconds: number;
+}
+
 /** A plan loaded on a device, ready to run steps. Free its arena with dispose() (or `using`). */
 export class LoadedPlan implements Disposable {
   /** Bytes of the plan's arena (slot 0), allocated on the device at load. */
@@ -73,6 +81,26 @@ export class LoadedPlan implements Disposable {
    */
   run(inputs: readonly ArrayBufferView[], scalars: readonly number[] = []): Promise<ArrayBuffer[]> {
     return this.native.run(inputs, scalars);
+  }
+
+  /**
+   * Per-instruction timing from the next run on (counters reset): each instruction is followed by a
+   * device synchronize, so on CUDA profiled steps run slower than real ones. ERR_DEVICE_BUSY mid-run.
+   */
+  setProfiling(on: boolean): void {
+    this.native.setProfiling(on);
+  }
+
+  /** Seconds per instruction (execution order) summed over the profiled runs, with what each was. */
+  profile(): { runs: number; entries: PlanProfileEntry[] } {
+    const raw = this.native.profile();
+    return {
+      runs: raw.runs,
+      entries: raw.entries.map((e) => {
+        const ins = this.plan.streams[e.stream]![e.index]!;
+        return { stream: e.stream, index: e.index, kernel: ins.kernel, note: ins.note ?? '', seconds: e.ns / 1e9 };
+      }),
+    };
   }
 
   /** Frees the arena (idempotent). The slot tensors stay the caller's. ERR_DEVICE_BUSY mid-run. */

@@ -17,6 +17,8 @@ Napi::Function PlanHandle::define(Napi::Env env) {
                    InstanceAccessor<&PlanHandle::getDisposed>("disposed"),
                    InstanceAccessor<&PlanHandle::getInstructions>("instructions"),
                    InstanceMethod<&PlanHandle::run>("run"),
+                   InstanceMethod<&PlanHandle::setProfiling>("setProfiling"),
+                   InstanceMethod<&PlanHandle::profile>("profile"),
                    InstanceMethod<&PlanHandle::dispose>("dispose")});
   addonData(env).planClass = Napi::Persistent(ctor);
   return ctor;
@@ -157,6 +159,42 @@ void PlanHandle::startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferre
   // Marked after Queue (which cannot settle the promise before this call returns: OnOK runs on this
   // thread), so a failure to queue leaves the device idle.
   state_->planRunning = true;
+}
+
+// setProfiling(on): per-instruction timing from the next run on (counters reset). Refused mid-run.
+Napi::Value PlanHandle::setProfiling(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    if (!state_) throw Error(ErrorCode::Disposed, "this plan was disposed", "a live plan", "disposed");
+    state_->requireIdle("switch plan profiling");
+    if (info.Length() < 1 || !info[0].IsBoolean()) {
+      throw Error(ErrorCode::InvalidArgument, "setProfiling takes a boolean", "true | false",
+                  info.Length() < 1 ? "nothing" : jsTypeName(info[0]));
+    }
+    plan_->setProfiling(info[0].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
+// profile() -> { runs, entries: [{ stream, index, ns }] } in execution order. Refused mid-run.
+Napi::Value PlanHandle::profile(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] {
+    if (!state_) throw Error(ErrorCode::Disposed, "this plan was disposed", "a live plan", "disposed");
+    state_->requireIdle("read a plan profile");
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("runs", static_cast<double>(plan_->profiledRuns()));
+    const auto& ns = plan_->profileNs();
+    Napi::Array entries = Napi::Array::New(env, ns.size());
+    for (size_t k = 0; k < ns.size(); ++k) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("stream", static_cast<double>(plan_->order()[k].stream));
+      e.Set("index", static_cast<double>(plan_->order()[k].index));
+      e.Set("ns", static_cast<double>(ns[k]));
+      entries.Set(static_cast<uint32_t>(k), e);
+    }
+    out.Set("entries", entries);
+    return out;
+  });
 }
 
 // Idempotent. Refused while a step runs on the device (this plan's or another's): memory is

@@ -39,6 +39,8 @@ class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
   Napi::Value getArenaBytes(const Napi::CallbackInfo& info);
   Napi::Value getDisposed(const Napi::CallbackInfo& info);
   Napi::Value getInstructions(const Napi::CallbackInfo& info);
+  Napi::Value setProfiling(const Napi::CallbackInfo& info);
+  Napi::Value profile(const Napi::CallbackInfo& info);
 
   // Starts a run (the checks of PlanHandle.run on the JavaScript thread, then the worker).
   void startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferred deferred);

@@ -1,5 +1,7 @@
 #include "exec/loaded_plan.h"
 
+#include <chrono>
+
 #include <exception>
 #include <new>
 #include <string>
@@ -34,10 +36,18 @@ void LoadedPlan::run(Backend& backend, const std::vector<std::vector<uint8_t>>& 
     if (!inputs[i].empty()) backend.upload(inputs_[i].address, inputs[i].data(), inputs[i].size());
   }
   RunContext run(backend, &scalars);
-  for (const StepRef& step : order_) {
+  const bool profile = profiling_;
+  for (size_t k = 0; k < order_.size(); ++k) {
+    const StepRef& step = order_[k];
     const PreparedInstruction& ins = streams_[step.stream][step.index];
     try {
+      const auto t0 = std::chrono::steady_clock::now();
       ins.call(run);
+      if (profile) {
+        backend.synchronize();
+        profileNs_[k] += static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+      }
     } catch (const Error& e) {
       throw locatedError(ins.where, e);
     } catch (const std::bad_alloc&) {
@@ -48,9 +58,16 @@ void LoadedPlan::run(Backend& backend, const std::vector<std::vector<uint8_t>>& 
     }
   }
   backend.synchronize();
+  if (profile) ++profiledRuns_;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     if (outputs_[i].bytes > 0) backend.download(outputs[i], outputs_[i].address, outputs_[i].bytes);
   }
+}
+
+void LoadedPlan::setProfiling(bool on) const {
+  profiling_ = on;
+  profileNs_.assign(order_.size(), 0);
+  profiledRuns_ = 0;
 }
 
 }  // namespace vit::exec

@@ -40,12 +40,25 @@ class LoadedPlan {
   void run(Backend& backend, const std::vector<std::vector<uint8_t>>& inputs,
            const std::vector<double>& scalars, const std::vector<void*>& outputs) const;
 
+  // Per-instruction timing, for finding where a step's time goes (`vit22b bench step --profile`).
+  // When on, each instruction is followed by a device synchronize (a no-op on the CPU) and its
+  // wall time is added to its entry. Read and switched only while no run is in flight (the device's
+  // busy rule), so the counters need no lock.
+  void setProfiling(bool on) const;
+  // Nanoseconds per position of the execution order, summed over profiled runs.
+  const std::vector<uint64_t>& profileNs() const { return profileNs_; }
+  const std::vector<StepRef>& order() const { return order_; }
+  uint64_t profiledRuns() const { return profiledRuns_; }
+
  private:
   std::vector<std::vector<PreparedInstruction>> streams_;
   std::vector<StepRef> order_;
   std::vector<ResolvedView> inputs_;
   std::vector<ResolvedView> outputs_;
   size_t scalarCount_;
+  mutable bool profiling_ = false;
+  mutable std::vector<uint64_t> profileNs_;
+  mutable uint64_t profiledRuns_ = 0;
 };
 
 }  // namespace vit::exec

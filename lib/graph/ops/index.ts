@@ -8,7 +8,7 @@ import { attentionGradOp, attentionOp } from './attention';
 import { biasAddOp } from './bias-add';
 import { broadcastBatchOp } from './broadcast-batch';
 import { concatOp } from './concat';
-import { sliceGradOp, sliceOp } from './slice';
+import { scatterSlicesOp, sliceGradOp, sliceOp } from './slice';
 import { castOp } from './cast';
 import { clipScaleOp } from './clip-scale';
 import { copyOp } from './copy';
@@ -70,6 +70,7 @@ export const OPS: readonly OpDef[] = [
   gradClearOp,
   sliceOp,
   sliceGradOp,
+  scatterSlicesOp,
   concatOp,
   broadcastBatchOp,
 ];

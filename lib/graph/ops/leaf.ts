@@ -10,16 +10,20 @@ import type { Attrs, OpDef } from '../op-def';
 import { checkShape, type TensorType } from '../types';
 import { requireArity } from './check';
 
-/** How a persistent leaf is initialized: a random_init distribution (lib/runtime/ops/random.ts). */
-export type InitSpec = InitDistribution;
+/**
+ * How a persistent leaf is initialized: a random_init distribution (lib/runtime/ops/random.ts), or
+ * values computed on the host (fixed sin-cos position embeddings), uploaded at compile time.
+ */
+export type InitSpec = InitDistribution | { dist: 'data'; values: Float32Array };
 
 export interface LeafAttrs {
   name: string;
   shape: readonly number[];
   dtype: string;
   init?: InitSpec;
-  /** const only: the fill value. */
+  /** const only: the fill value, or the values themselves (f32, row-major). */
   value?: number;
+  data?: Float32Array;
   /** For the sharding pass to come: the mesh axis splitting each dimension. */
   sharding?: readonly (string | null)[];
 }

@@ -76,3 +76,50 @@ export const sliceGradOp: OpDef = {
     emitStridedCopy(ctx, dx.dtype, outer, cols, ctx.view(dy), cols, shiftView(ctx.view(dx), begin * inner, dx.dtype), length * inner);
   },
 };
+
+export interface ScatterAttrs {
+  axis: number;
+  length: number;
+  /** Where each input starts along `axis`; the ranges are disjoint. */
+  begins: readonly number[];
+}
+
+/**
+ * scatter_slices(dy_1, ..., dy_n): a tensor with each dy_i at [begins[i], begins[i] + n_i) along
+ * `axis` and zeros elsewhere: the sum of slice_grads of disjoint slices, which the fusion pass
+ * collapses into this (the gradient of q, k, v and the MLP input sliced from one fused projection).
+ * When the pieces cover the axis, nothing is zero-filled: it is a concatenation.
+ */
+export const scatterSlicesOp: OpDef = {
+  name: 'scatter_slices',
+  infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
+    const a = attrs as unknown as ScatterAttrs;
+    if (inputs.length === 0 || a.begins?.length !== inputs.length) {
+      throw shapeMismatch('scatter_slices', 'needs one begin per input', `${inputs.length} begins`, String(a.begins?.length));
+    }
+    const first = inputs[0]!;
+    const axis = numberAttr('scatter_slices', 'axis', a.axis, { integer: true, min: 0, max: first.shape.length - 1 });
+    const length = numberAttr('scatter_slices', 'length', a.length, { integer: true, min: 0 });
+    const spans = inputs.map((t, i) => [a.begins[i]!, a.begins[i]! + t.shape[axis]!] as const).sort((x, y) => x[0] - y[0]);
+    spans.forEach(([b, e], i) => {
+      if (b < 0 || e > length || (i > 0 && b < spans[i - 1]![1])) {
+        throw shapeMismatch('scatter_slices', 'pieces must be disjoint and inside the axis', `disjoint ranges in [0, ${length})`, JSON.stringify(spans));
+      }
+    });
+    const shape = [...first.shape];
+    shape[axis] = length;
+    return [{ shape, dtype: first.dtype }];
+  },
+  cheap: true,
+  lower(ctx: LowerContext, node: Node): void {
+    const a = node.attrs as unknown as ScatterAttrs;
+    const y = node.outputs[0]!;
+    const { outer, length, inner } = axisParts(y.shape, a.axis);
+    const covered = node.inputs.reduce((s, x) => s + x.shape[a.axis]!, 0) === length;
+    if (!covered) emitZeros(ctx, y.dtype, numel(y.shape), ctx.view(y));
+    node.inputs.forEach((x, i) => {
+      const cols = x.shape[a.axis]! * inner;
+      emitStridedCopy(ctx, y.dtype, outer, cols, ctx.view(x), cols, shiftView(ctx.view(y), a.begins[i]! * inner, y.dtype), length * inner);
+    });
+  },
+};

@@ -5,6 +5,8 @@
  *                                    the pre-activation (so not in training graphs, whose backward needs it)
  *  - add(r, matmul|linear)        => linear with r as C and beta = 1 (residual connections, and
  *                                    gradient sums where one term is a GEMM), in place when r dies
+ *  - add(slice_grad, slice_grad)  => scatter_slices (disjoint pieces of one gradient: a concatenation
+ *                                    when they cover it, so no zero fill and no adds)
  *  - adamw_update x N             => one adamw_multi_update (one launch for the whole model)
  * A producer is fused only when the fused node is its single reader and its value is not a program
  * output or a persistent gradient, and only within one phase (rematerialization relies on phases).
@@ -14,6 +16,7 @@ import type { LinearAttrs } from '../ops/linear';
 import { numel } from '../types';
 
 export interface FusionReport {
+  scatter: number;
   bias: number;
   gelu: number;
   residual: number;
@@ -68,6 +71,10 @@ function fuseOnce(g: Graph, report: FusionReport): boolean {
       report.gelu++;
       return true;
     }
+    if (n.op === 'add' && mergeScatter(g, n, readers)) {
+      report.scatter++;
+      return true;
+    }
     if (n.op === 'add') {
       for (const j of [1, 0]) {
         const term = n.inputs[j]!;
@@ -87,6 +94,38 @@ function fuseOnce(g: Graph, report: FusionReport): boolean {
     }
   }
   return false;
+}
+
+/** The pieces of a slice_grad or scatter_slices node: [input, begin] pairs on one axis. */
+function scatterPieces(n: Node): { axis: number; length: number; pieces: [Value, number][] } | undefined {
+  if (n.op === 'slice_grad') {
+    return { axis: n.attrs.axis as number, length: n.attrs.length as number, pieces: [[n.inputs[0]!, n.attrs.begin as number]] };
+  }
+  if (n.op === 'scatter_slices') {
+    const begins = n.attrs.begins as number[];
+    return { axis: n.attrs.axis as number, length: n.attrs.length as number, pieces: n.inputs.map((v, i) => [v, begins[i]!]) };
+  }
+  return undefined;
+}
+
+function mergeScatter(g: Graph, add: Node, readers: Map<Value, Node[]>): boolean {
+  const [a, b] = add.inputs as [Value, Value];
+  const pa = scatterPieces(a.node);
+  const pb = scatterPieces(b.node);
+  if (!pa || !pb || a === b || pa.axis !== pb.axis || pa.length !== pb.length) return false;
+  if (a.node.phase !== add.phase || b.node.phase !== add.phase) return false;
+  if (!soleReader(g, a, add, readers) || !soleReader(g, b, add, readers)) return false;
+  const pieces = [...pa.pieces, ...pb.pieces].sort((x, y) => x[1] - y[1]);
+  for (let i = 1; i < pieces.length; ++i) {
+    if (pieces[i]![1] < pieces[i - 1]![1] + pieces[i - 1]![0].shape[pa.axis]!) return false; // overlapping: a real sum
+  }
+  const at = g.nodes.indexOf(add);
+  const fused = g.addAt(at, 'scatter_slices', pieces.map((p) => p[0]), { axis: pa.axis, length: pa.length, begins: pieces.map((p) => p[1]) });
+  fused.phase = add.phase;
+  fused.scope = add.scope;
+  g.replaceUses(add.outputs[0]!, fused.outputs[0]!);
+  g.nodes = g.nodes.filter((n) => n !== add && n !== a.node && n !== b.node);
+  return true;
 }
 
 function mergeOptimizerUpdates(g: Graph, report: FusionReport): void {
@@ -111,7 +150,7 @@ function mergeOptimizerUpdates(g: Graph, report: FusionReport): void {
 }
 
 export function fuse(g: Graph): FusionReport {
-  const report: FusionReport = { bias: 0, gelu: 0, residual: 0, optimizer: 0 };
+  const report: FusionReport = { scatter: 0, bias: 0, gelu: 0, residual: 0, optimizer: 0 };
   while (fuseOnce(g, report)) {
     /* one rewrite per sweep: the reader map changes with every rewrite */
   }

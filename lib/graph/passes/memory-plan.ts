@@ -68,7 +68,12 @@ export function planMemory(g: Graph, align = ARENA_ALIGN): MemoryPlan {
     for (const v of n.outputs) {
       if (def.leaf === 'param' || def.leaf === 'state' || def.leaf === 'const') {
         const name = (n.attrs.name as string) || `const/${v.id}`;
-        const init = def.leaf === 'const' ? { dist: 'constant' as const, value: n.attrs.value as number } : (n.attrs.init as InitSpec | undefined);
+        const init: InitSpec | undefined =
+          def.leaf !== 'const'
+            ? (n.attrs.init as InitSpec | undefined)
+            : n.attrs.data instanceof Float32Array
+              ? { dist: 'data', values: n.attrs.data }
+              : { dist: 'constant', value: n.attrs.value as number };
         addPersistent(v, { name, type: v.type, kind: def.leaf, init });
         continue;
       }

@@ -5,6 +5,7 @@ export { evaluate, type EvalResult } from './evaluate';
 export type { BatchSource, SourceBatch } from './batch-source';
 export type { StepEvent, SkipEvent, EvalEvent, TrainerEvent, TrainSummary } from './events';
 export { MetricsLog } from './metrics-log';
+export { vitModel, type VitModelOptions } from './vit-model';
 export { ProgressReporter, formatDuration, type ProgressMode, type ProgressStream } from './progress';
 /** The precision policy, passed through to the compiler: 'fp32' | 'bf16-mixed'. */
 export type { Precision } from '../graph/builder';

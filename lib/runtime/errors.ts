@@ -28,6 +28,12 @@ export const ERROR_CODES = [
   'ERR_DEVICE_BUSY',
   'ERR_USAGE',
   'ERR_INVALID_CONFIG',
+  /** A data set that is not where it was looked for: `details.searched` lists every place looked. */
+  'ERR_DATA_NOT_FOUND',
+  /** A data file that cannot be what it claims (bad magic, truncated, label out of range): `details.file`, `details.index`. */
+  'ERR_DATA_CORRUPT',
+  /** An optional peer dependency (sharp, for image folders) that is not installed: `details.dependency`. */
+  'ERR_DEPENDENCY_MISSING',
   'ERR_INTERNAL',
 ] as const;
 

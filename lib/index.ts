@@ -8,4 +8,5 @@ export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
 export * from './graph';
 export * from './model';
+export * from './data';
 export * from './train';

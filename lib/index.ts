@@ -6,6 +6,7 @@
  */
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
+export { benchStep, type StepBenchOptions, type StepBenchResult } from './bench/step';
 export * from './graph';
 export * from './model';
 export * from './data';

@@ -24,3 +24,4 @@ export { lower } from './passes/lower';
 export { getOp, opNames } from './op-table';
 export type { OpDef, GradContext, LowerContext } from './op-def';
 export type { TensorType, Shape, Sharding } from './types';
+export { planReport, type PlanReport } from './plan-report';

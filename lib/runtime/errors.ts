@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   /** A plan step is running on the device: await its run() before touching the device. */
   'ERR_DEVICE_BUSY',
   'ERR_USAGE',
+  /** A model configuration field that is missing or wrong: `details.field` names it. */
   'ERR_INVALID_CONFIG',
   /** A data set that is not where it was looked for: `details.searched` lists every place looked. */
   'ERR_DATA_NOT_FOUND',

@@ -1,0 +1,108 @@
+import { compileGraph } from '../graph/compile';
+import { GraphBuilder, type Precision } from '../graph/builder';
+import { planReport } from '../graph/plan-report';
+import type { RematPolicy } from '../graph/passes/remat';
+import { getPreset } from '../model/presets';
+import { countParams } from '../model/params';
+import { buildVit } from '../model/vit';
+import { validateConfig, type ModelConfig } from '../model/config';
+import { readFileSync } from 'node:fs';
+import type { Command } from './commands';
+import { parseOptions, usageError } from './parse-options';
+import { Vit22bError } from '../runtime/errors';
+
+const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
+                  [--remat none|selective|block] [--forward] [--json]
+
+Compiles one training step (forward, backward, AdamW update) without running it and prints what it
+needs: parameters, device memory (the activation arena from the memory planner, and persistent
+parameters, gradients and optimizer state), kernel launches and FLOPs per step. No device is used,
+so any model can be planned here, ViT-22B included.
+  --preset NAME      a model preset (default tiny); --config FILE a JSON model config instead
+  --batch N          images per step (default 1)
+  --forward          plan the forward pass alone (inference) instead of a training step`;
+
+const KIND_LABEL: Record<string, string> = { param: 'parameters', grad: 'gradients', state: 'optimizer state', const: 'constants' };
+
+function gib(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
+
+function readConfig(path: string): ModelConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Vit22bError('ERR_INVALID_CONFIG', `cannot read the model config ${path}`, { expected: 'a readable JSON file', received: (e as Error).message, file: path });
+  }
+  try {
+    return validateConfig(JSON.parse(text));
+  } catch (e) {
+    if (e instanceof Vit22bError) throw e;
+    throw new Vit22bError('ERR_INVALID_CONFIG', `the model config ${path} is not JSON`, { expected: 'JSON', received: (e as Error).message, file: path });
+  }
+}
+
+export const planCommand: Command = {
+  name: 'plan',
+  aliases: [],
+  summary: "show a training step's memory, kernels and FLOPs without running it",
+  usage: PLAN_USAGE,
+  async run(args, io) {
+    const o = parseOptions(
+      args,
+      {
+        preset: { type: 'string' },
+        config: { type: 'string' },
+        batch: { type: 'string' },
+        precision: { type: 'string' },
+        remat: { type: 'string' },
+        forward: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      PLAN_USAGE,
+    );
+    if (o.help) {
+      io.out(PLAN_USAGE + '\n');
+      return 0;
+    }
+    if (o.preset !== undefined && o.config !== undefined) throw usageError('give --preset or --config, not both', PLAN_USAGE, args.join(' '));
+    const config = o.config !== undefined ? readConfig(o.config) : getPreset(o.preset ?? 'tiny');
+    const batch = Number(o.batch ?? 1);
+    if (!Number.isSafeInteger(batch) || batch < 1) throw usageError('--batch must be a positive integer', PLAN_USAGE, String(o.batch));
+    const precision = (o.precision ?? 'fp32') as Precision;
+    if (precision !== 'fp32' && precision !== 'bf16-mixed') throw usageError('--precision must be fp32 or bf16-mixed', PLAN_USAGE, precision);
+    const remat = (o.remat ?? 'none') as RematPolicy;
+    if (!['none', 'selective', 'block'].includes(remat)) throw usageError('--remat must be none, selective or block', PLAN_USAGE, remat);
+
+    const b = new GraphBuilder({ precision });
+    buildVit(b, config, { batch });
+    const train = o.forward ? undefined : { loss: 'loss', optimizer: { kind: 'adamw' as const } };
+    const compiled = compileGraph(b.graph, { train, remat });
+    const report = planReport(compiled.lowered.plan, compiled.memory);
+    const params = countParams(config);
+    const summary = { model: o.preset ?? (o.config ? o.config : 'tiny'), config, batch, precision, remat, mode: o.forward ? 'forward' : 'train', params, ...report };
+    if (o.json) {
+      io.out(JSON.stringify(summary, null, 2) + '\n');
+      return 0;
+    }
+    const m = report.memory;
+    const lines = [
+      `${summary.model}: ${config.depth} ${config.block} blocks, width ${config.width}, ${config.heads} heads, MLP ${config.mlpDim}, pool ${config.pool}`,
+      `parameters: ${params.total.toLocaleString('en-US')} (block matrices ${params.blockMatrices.toLocaleString('en-US')})`,
+      `${summary.mode} step, batch ${batch}, ${precision}, remat ${remat}:`,
+      `  activation arena  ${gib(m.arenaBytes)} (${gib(m.unsharedBytes)} without reuse)`,
+      ...Object.entries(m.persistentByKind).map(([k, v]) => `  ${(KIND_LABEL[k] ?? k).padEnd(17)} ${gib(v)}`),
+      `  total             ${gib(m.totalBytes)}`,
+      `  kernels           ${report.instructions} launches per step (${Object.entries(report.kernels)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 6)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}, ...)`,
+      `  FLOPs             ${(report.flops / 1e12).toFixed(3)} TFLOP per step (GEMMs and attention)`,
+    ];
+    io.out(lines.join('\n') + '\n');
+    return 0;
+  },
+};

@@ -269,6 +269,16 @@ struct ClipScaleArgs {
   float* scale = nullptr;       // [1]
 };
 
+// The non-finite guard of a training step: throws ERR_NON_FINITE when any of x[0 .. n) is NaN or
+// +-inf, and does nothing otherwise. The training step runs it on the loss and the gradient norm
+// BEFORE the optimizer update, so a bad batch fails the whole step while the parameters and the
+// optimizer state are still untouched. `what` names the value in the error ("loss", "gradNorm").
+struct AssertFiniteArgs {
+  int64_t n = 0;
+  const float* x = nullptr;  // [n] f32
+  const char* what = "";     // owned by the caller for the call
+};
+
 // y = x converted: f32 -> bf16 rounds to nearest even and keeps NaNs NaN; bf16 -> f32 is exact;
 // equal types copy.
 struct CastArgs {
@@ -444,6 +454,7 @@ struct RandomInitArgs {
   X(ReduceSum, reduceSum, ReduceSumArgs) \
   X(GlobalNorm, globalNorm, GlobalNormArgs) \
   X(ClipScale, clipScale, ClipScaleArgs) \
+  X(AssertFinite, assertFinite, AssertFiniteArgs) \
   X(Cast, cast, CastArgs) \
   X(MeanPool, meanPool, MeanPoolArgs) \
   X(MeanPoolBwd, meanPoolBwd, MeanPoolBwdArgs) \

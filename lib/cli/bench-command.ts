@@ -1,15 +1,19 @@
 import { benchGemm } from '../bench/gemm';
 import { openDevice, type DeviceRequest } from '../runtime/device';
+import { BENCH_STEP_USAGE, runBenchStep } from './bench-step';
 import type { Command } from './commands';
 import { parseOptions, usageError } from './parse-options';
 
-const BENCH_USAGE = `usage: vit22b bench gemm --m M --n N --k K [--dtype f32|bf16] [--trans-a] [--trans-b]
-                         [--device auto|cpu|cuda] [--seconds S] [--json]
+const GEMM_USAGE = `usage: vit22b bench gemm --m M --n N --k K [--dtype f32|bf16] [--trans-a] [--trans-b]
+                         [--device auto|cpu|cuda] [--seconds S] [--json]`;
 
-Measures one kernel on one device and prints GFLOP/s (the median of repeated calls after a warm-up).
-Side-by-side comparisons with OpenBLAS and PyTorch: npm run bench:cpu (in a clone).
-  gemm     C[M, N] (f32) = op(A)[M, K] op(B)[K, N]; --dtype is the storage of A and B
-  step     a whole training step: arrives with the graph compiler and the CUDA backend`;
+const BENCH_USAGE = `${GEMM_USAGE}
+${BENCH_STEP_USAGE.split('\n\n')[0]}
+
+Measures a kernel or a whole training step on one device (the median of repeated calls after a
+warm-up). Side-by-side comparisons with OpenBLAS and PyTorch: npm run bench:cpu (in a clone).
+  gemm     C[M, N] (f32) = op(A)[M, K] op(B)[K, N]; --dtype is the storage of A and B; GFLOP/s
+  step     a ViT training step (forward, backward, optimizer in one call); images/s`;
 
 function positiveInt(value: string | undefined, name: string): number {
   const v = Number(value);
@@ -22,7 +26,7 @@ function positiveInt(value: string | undefined, name: string): number {
 export const benchCommand: Command = {
   name: 'bench',
   aliases: [],
-  summary: 'measure a kernel on a device (GFLOP/s)',
+  summary: 'measure a kernel (GFLOP/s) or a training step (images/s) on a device',
   usage: BENCH_USAGE,
   async run(args, io) {
     const [sub, ...rest] = args;
@@ -31,6 +35,7 @@ export const benchCommand: Command = {
       io.out(BENCH_USAGE + '\n');
       return 0;
     }
+    if (sub === 'step') return runBenchStep(rest, io);
     if (sub !== 'gemm') {
       throw usageError(`unknown benchmark '${sub}'`, BENCH_USAGE, sub);
     }

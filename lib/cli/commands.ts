@@ -2,7 +2,10 @@ import { openDevice, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
 import { systemInfo } from '../runtime/info';
 import { formatInfo } from './format-info';
+import { formatModelInfo, modelInfo } from './model-info';
 import { benchCommand } from './bench-command';
+import { evalCommand } from './eval-command';
+import { trainCommand } from './train-command';
 import type { CliIO } from './io';
 import { parseOptions, usageError } from './parse-options';
 
@@ -17,11 +20,15 @@ export interface Command {
 }
 
 const INFO_USAGE = `usage: vit22b info [--json] [--device auto|cpu|cuda]
+       vit22b info --model NAME|FILE [--json]
 
 Prints the package version, the native addon in use, the CPU's features, and CUDA: driver, GPUs,
 cuBLASLt and NCCL, or why each is missing. Runs one kernel on the default device as a self-test.
   --json             one JSON object on stdout
-  --device <kind>    also open this device, failing (exit 1) if it cannot be used`;
+  --device <kind>    also open this device, failing (exit 1) if it cannot be used
+  --model <name>     instead: a model preset (or a JSON config file): its config and parameter
+                     counts (params.blockMatrices: the dense block matrices, what the ViT-22B paper
+                     counts; params.total: every parameter), from the specs the model is built from`;
 
 const infoCommand: Command = {
   name: 'info',
@@ -31,11 +38,16 @@ const infoCommand: Command = {
   async run(args, io) {
     const opts = parseOptions(
       args,
-      { json: { type: 'boolean' }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      { json: { type: 'boolean' }, device: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       INFO_USAGE,
     );
     if (opts.help) {
       io.out(INFO_USAGE + '\n');
+      return 0;
+    }
+    if (opts.model !== undefined) {
+      const info = modelInfo(opts.model);
+      io.out(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatModelInfo(info));
       return 0;
     }
     if (opts.device !== undefined && !['auto', 'cpu', 'cuda'].includes(opts.device)) {
@@ -71,8 +83,8 @@ function pendingCommand(name: string, summary: string, pending: string): Command
 }
 
 export const COMMANDS: Command[] = [
-  pendingCommand('train', 'train a model (a built-in synthetic dataset by default)', 'it arrives with the model and trainer'),
-  pendingCommand('eval', 'evaluate a checkpoint on a dataset', 'it arrives with the trainer'),
+  trainCommand,
+  evalCommand,
   pendingCommand('predict', 'classify images with a checkpoint or timm weights', 'it arrives with checkpoints and timm interop'),
   pendingCommand('probe', 'linear probe and few-shot evaluation of frozen features', 'it arrives with the evaluation work'),
   benchCommand,

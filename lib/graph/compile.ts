@@ -38,8 +38,8 @@ export interface CompileOptions {
 }
 
 /** The passes from a built graph to a lowered plan, shared by every shape variant. */
-export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed'>) {
-  if (options.train) appendTrainingStep(g, options.train);
+export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed'>, mode: ProgramMode = options.train ? 'train' : 'forward') {
+  if (options.train && mode !== 'forward') appendTrainingStep(g, options.train, mode);
   eliminateDeadCode(g);
   const fusion = options.fusion === false ? undefined : fuse(g);
   const recomputed = rematerialize(g, options.remat ?? 'none');
@@ -65,10 +65,10 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
     const build = (shapes: Record<string, Shape>, mode: ProgramMode) => {
       const b = new GraphBuilder({ precision: options.precision });
       model(b, shapes);
-      const passes = mode === 'train' ? options : { ...options, train: undefined };
-      return { key: shapeKey(shapes), mode, ...compileGraph(b.graph, passes) };
+      if (mode !== 'forward' && !options.train) throw untrainable(mode);
+      return { key: shapeKey(shapes), mode, ...compileGraph(b.graph, options, mode) };
     };
-    const program = new Program(options.device, build, seed, shapeKey(first), options.train ? 'train' : 'forward');
+    const program = new Program(options.device, build, seed, shapeKey(first), options.train ? 'train' : 'forward', !!options.train?.accumulate);
     program.variant(first);
     return program;
   }
@@ -92,9 +92,16 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
       });
     }
     used = true;
-    return { key: shapeKey(s), mode, ...compileGraph(model, options) };
+    return { key: shapeKey(s), mode, ...compileGraph(model, options, mode) };
   };
-  const program = new Program(options.device, build, seed, shapeKey(shapes), defaultMode);
+  const program = new Program(options.device, build, seed, shapeKey(shapes), defaultMode, !!options.train?.accumulate);
   program.variant(shapes);
   return program;
+}
+
+function untrainable(mode: ProgramMode): Vit22bError {
+  return new Vit22bError('ERR_INVALID_ARGUMENT', `run mode '${mode}' needs a program compiled with train options`, {
+    expected: "mode 'forward' (or compile with { train })",
+    received: mode,
+  });
 }

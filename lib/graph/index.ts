@@ -2,7 +2,17 @@
 export { Graph, Node, Value, type Phase } from './ir';
 export { GraphBuilder, type Precision, type ParamOptions } from './builder';
 export { differentiate } from './autodiff';
-export { appendTrainingStep, type TrainingStepOptions, type AdamwSpec } from './training-step';
+export {
+  appendTrainingStep,
+  type TrainingStepOptions,
+  type TrainingMode,
+  type AdamwSpec,
+  type AdafactorSpec,
+  type OptimizerSpec,
+  type ParamOverride,
+  type ParamOverrides,
+} from './training-step';
+export { resolveOverrides } from './param-overrides';
 export { compile, compileGraph, type CompileOptions, type ModelFn } from './compile';
 export { Program, type ProgramInputs, type ProgramInput, type MemoryReport, type ProgramMode, type ProfileRow } from './program';
 export { eliminateDeadCode } from './passes/dce';

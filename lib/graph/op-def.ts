@@ -29,8 +29,11 @@ export interface LowerContext {
   used(v: Value): boolean;
   /** Whether the planner placed output `out` of `node` on the memory of input `input` (in place). */
   inPlace(node: Node, out: number, input: number): boolean;
-  /** A per-run scalar (the learning rate, the step number), fed by Program.run. */
-  runtimeScalar(name: string): PlanScalar;
+  /**
+   * A per-run scalar (the learning rate, the step number), fed by Program.run; `factor` asks for
+   * the scalar times a constant (a parameter's learning-rate multiplier).
+   */
+  runtimeScalar(name: string, factor?: number): PlanScalar;
   emit(kernel: string, spec: Record<string, unknown>): void;
 }
 

@@ -8,6 +8,7 @@ import type { Device } from '../runtime/device';
 import { allocHostArray, type HostArray } from '../runtime/dtype';
 import { toBf16 } from '../runtime/bf16';
 import { Vit22bError } from '../runtime/errors';
+import { adafactorDecay } from '../runtime/ops/adafactor';
 import { randomInit } from '../runtime/ops/random';
 import type { DeviceTensor } from '../runtime/tensor';
 import type { Graph } from './ir';
@@ -36,8 +37,14 @@ export interface ProfileRow {
   secondsPerStep: number;
 }
 
-/** What a variant computes: the whole training step, or the forward pass alone (evaluation). */
-export type ProgramMode = 'train' | 'forward';
+/**
+ * What a variant computes: the whole training step, the forward pass alone (evaluation), or forward
+ * and backward of a micro-batch whose gradients are added to the accumulators (programs compiled
+ * with `train.accumulate`; the next 'train' run applies their mean).
+ */
+export type ProgramMode = 'train' | 'forward' | 'accumulate';
+
+const MODES: readonly ProgramMode[] = ['train', 'forward', 'accumulate'];
 
 /** One compiled shape variant. */
 export interface CompiledVariant {
@@ -81,7 +88,26 @@ export class Program implements Disposable {
     private readonly defaultKey: string,
     /** The mode run() uses unless told: 'train' for programs compiled with `train`. */
     readonly defaultMode: ProgramMode,
+    /** Compiled with train.accumulate: run mode 'accumulate' exists. */
+    readonly accumulates = false,
   ) {}
+
+  private microBatches = 0;
+
+  /** Micro-batches accumulated since the last 'train' run (the next one averages over this + 1). */
+  get accumulatedMicroBatches(): number {
+    return this.microBatches;
+  }
+
+  /**
+   * Drops the accumulated gradients (zeroes every `gradacc/` buffer): what a trainer does when it
+   * abandons a step whose last micro-batch was rejected.
+   */
+  discardAccumulated(): void {
+    this.live();
+    for (const [name, b] of this.buffers) if (name.startsWith('gradacc/')) b.tensor.upload(allocHostArray(b.spec.type.dtype, numel(b.spec.type.shape)));
+    this.microBatches = 0;
+  }
 
   /** @internal Compiles (or finds) the variant for these input shapes and mode. */
   variant(shapes: Record<string, Shape>, mode: ProgramMode = this.defaultMode): CompiledVariant {
@@ -181,19 +207,22 @@ export class Program implements Disposable {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', 'run takes an object of named inputs', { expected: 'Record<string, HostArray>', received: String(inputs) });
     }
     const mode = options.mode ?? this.defaultMode;
-    if (mode !== 'train' && mode !== 'forward') {
-      throw new Vit22bError('ERR_INVALID_ARGUMENT', "run mode must be 'train' or 'forward'", { expected: 'train | forward', received: String(mode) });
+    if (!MODES.includes(mode)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', "run mode must be 'train', 'forward' or 'accumulate'", { expected: MODES.join(' | '), received: String(mode) });
+    }
+    if (mode === 'accumulate' && !this.accumulates) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', "run mode 'accumulate' needs a program compiled with train.accumulate", {
+        expected: 'train: { ..., accumulate: true }',
+        received: this.defaultMode === 'forward' ? 'a forward-only program' : 'accumulate: false',
+      });
     }
     const v = this.variant(this.shapesOf(inputs), mode);
     const arrays = v.lowered.inputs.map(({ name, value }) => hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(value.shape)));
-    const scalarValues = v.lowered.scalars.map((name) => {
-      const s = scalars[name];
-      if (typeof s !== 'number' || !Number.isFinite(s)) {
-        throw new Vit22bError('ERR_INVALID_ARGUMENT', `run needs the scalar '${name}'`, { expected: 'a finite number', received: String(s) });
-      }
-      return s;
-    });
+    const scalarValues = v.lowered.scalars.map(({ name, factor }) => this.scalarValue(name, scalars) * factor);
     const raw = await v.runner.run(arrays, scalarValues);
+    // Counted only once the run has succeeded: a rejected micro-batch added nothing.
+    if (mode === 'accumulate') this.microBatches++;
+    if (mode === 'train') this.microBatches = 0;
     const out: Record<string, HostArray> = {};
     v.lowered.outputs.forEach(({ name, value }, i) => {
       const host = allocHostArray(value.dtype, numel(value.shape));
@@ -214,6 +243,21 @@ export class Program implements Disposable {
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+
+  /**
+   * The value of run scalar `name`: given by the caller, except 'gradMean' (1 / the micro-batches
+   * of this step, from the program's own count) and 'decay' (Adafactor's beta2_t = min(0.999,
+   * 1 - step^-0.8), derived from 'step' unless given).
+   */
+  private scalarValue(name: string, scalars: Record<string, number>): number {
+    let s: number | undefined = scalars[name];
+    if (name === 'gradMean') s = 1 / (this.microBatches + 1);
+    else if (name === 'decay' && s === undefined && typeof scalars.step === 'number') s = adafactorDecay(scalars.step);
+    if (typeof s !== 'number' || !Number.isFinite(s)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `run needs the scalar '${name}'`, { expected: 'a finite number', received: String(s) });
+    }
+    return s;
   }
 
   private live(): void {

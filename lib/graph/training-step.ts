@@ -1,32 +1,82 @@
 /**
  * Turns a forward graph into one whole training step: gradients of a named scalar output with
  * respect to every parameter (each written to a persistent `grad/<name>` buffer, readable between
- * steps), the global gradient norm (output `gradNorm`), optional global-norm clipping computed on
- * the device, and the optimizer update as ops on persistent state. One program, one plan, one call.
+ * steps), the global gradient norm (output `gradNorm`), the non-finite guard, optional global-norm
+ * clipping computed on the device, and the optimizer update as ops on persistent state. One
+ * program, one plan, one call.
+ *
+ * Order of the update phase, and why:
+ *   global_norm -> assert_finite(loss), assert_finite(gradNorm) -> [grad_clear] -> clip_scale -> updates
+ * The guard comes before anything persistent is written, so a NaN or infinite loss or gradient
+ * rejects the run with ERR_NON_FINITE and leaves parameters and optimizer state as they were.
+ *
+ * Gradient accumulation (`accumulate: true`): mode 'accumulate' runs forward and backward and adds
+ * the gradients into persistent `gradacc/<name>` buffers (guarded the same way, so a bad micro-batch
+ * adds nothing); mode 'train' adds its own micro-batch, applies the MEAN over the k micro-batches
+ * (Program.run supplies 1/k as the run scalar 'gradMean') and clears the accumulators. With mean
+ * losses this is the update of one batch k times larger.
  */
 import { Vit22bError } from '../runtime/errors';
+import { adafactorLayout } from '../runtime/ops/adafactor';
 import { differentiate } from './autodiff';
 import type { Graph, Value } from './ir';
 import { getOp } from './op-table';
+import { resolveOverrides, type ParamOverrides } from './param-overrides';
+
+export type { ParamOverride, ParamOverrides } from './param-overrides';
 
 export interface AdamwSpec {
   kind: 'adamw';
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /** Decoupled weight decay: each step multiplies a parameter by 1 - lr x weightDecay. */
   weightDecay?: number;
+  /** Per-parameter lrMult / weightDecay by name or `*` pattern (param-overrides.ts). */
+  overrides?: ParamOverrides;
 }
+
+/**
+ * big_vision's Adafactor (the ViT-G / ViT-e / ViT-22B optimizer): factored second moment for
+ * parameters whose matrix view has both dims >= minDimToFactor, beta2_t = min(0.999, 1 - t^-0.8)
+ * (the run scalar `decay`, derived from `step` unless given), momentum 0.9 stored in bf16, decoupled
+ * weight decay scaled by the learning rate. The paper's recipe: weightDecay 0.03 for the body and
+ * `overrides: { 'head/w': { weightDecay: 3 } }`.
+ */
+export interface AdafactorSpec {
+  kind: 'adafactor';
+  /** Momentum decay (no debiasing). Default 0.9. */
+  beta1?: number;
+  /** Added to grad^2 (epsilon1). Default 1e-30. */
+  eps?: number;
+  weightDecay?: number;
+  /** Storage of the momentum: 'bf16' (the recipe, default) or 'f32'. */
+  momentumDtype?: 'bf16' | 'f32';
+  /** Factor when both dims are at least this. Default 32. */
+  minDimToFactor?: number;
+  /** Block-RMS update clipping; 0 (default, the recipe) is off. */
+  clipThreshold?: number;
+  overrides?: ParamOverrides;
+}
+
+export type OptimizerSpec = AdamwSpec | AdafactorSpec;
 
 export interface TrainingStepOptions {
   /** The graph output to minimize (a scalar). */
   loss: string;
-  optimizer: AdamwSpec;
+  optimizer: OptimizerSpec;
   /** Clip the global gradient norm to this value (off when absent). */
   clipNorm?: number;
+  /** Gradient accumulation over micro-batches: enables run mode 'accumulate'. Default false. */
+  accumulate?: boolean;
+  /** Reject a step whose loss or gradient norm is NaN/inf before it updates anything. Default true. */
+  checkFinite?: boolean;
 }
 
-/** Appends the backward pass and the update; returns the gradient value of each parameter by name. */
-export function appendTrainingStep(g: Graph, options: TrainingStepOptions): Map<string, Value> {
+/** Which part of a training program a variant is: a whole step, or a micro-batch to accumulate. */
+export type TrainingMode = 'train' | 'accumulate';
+
+function checkOptions(g: Graph, options: TrainingStepOptions, mode: TrainingMode): Value {
   const loss = g.outputs.get(options.loss);
   if (!loss) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `the graph has no output '${options.loss}' to minimize`, {
@@ -34,23 +84,61 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions): Map<
       received: options.loss,
     });
   }
-  if (options.optimizer?.kind !== 'adamw') {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'unknown optimizer', { expected: 'adamw', received: String(options.optimizer?.kind) });
+  const kind = options.optimizer?.kind;
+  if (kind !== 'adamw' && kind !== 'adafactor') {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'unknown optimizer', { expected: 'adamw | adafactor', received: String(kind) });
   }
+  if (mode === 'accumulate' && !options.accumulate) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', "run mode 'accumulate' needs a program compiled with train.accumulate", {
+      expected: 'train: { ..., accumulate: true }',
+      received: 'accumulate: false',
+    });
+  }
+  return loss;
+}
+
+/** Appends the backward pass and the update; returns the gradient value of each parameter by name. */
+export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode: TrainingMode = 'train'): Map<string, Value> {
+  const loss = checkOptions(g, options, mode);
   const paramNodes = g.leaves('param');
+  const names = paramNodes.map((n) => n.attrs.name as string);
   const params = paramNodes.map((n) => n.outputs[0]!);
   const grads = differentiate(g, loss, params);
+  const state = (name: string, shape: readonly number[], dtype = 'f32') =>
+    g.apply('state', [], { name, shape, dtype, init: { dist: 'constant', value: 0 } });
+  const guard = (norm: Value) => {
+    if (options.checkFinite === false) return;
+    if (loss.dtype === 'f32') g.add('assert_finite', [loss], { what: options.loss });
+    g.add('assert_finite', [norm], { what: 'gradNorm' });
+  };
+
+  if (mode === 'accumulate') {
+    g.phase = 'update';
+    const norm = g.apply('global_norm', grads);
+    g.setOutput('gradNorm', norm);
+    guard(norm);
+    grads.forEach((d, i) => g.add('grad_accumulate', [state(`gradacc/${names[i]}`, params[i]!.shape), d]));
+    g.phase = 'forward';
+    return new Map(names.map((n, i) => [n, grads[i]!]));
+  }
 
   g.phase = 'backward';
   const taken = new Set<Value>();
   const named = new Map<string, Value>();
+  const accumulators: Value[] = [];
   grads.forEach((d, i) => {
-    const name = paramNodes[i]!.attrs.name as string;
-    const def = getOp(d.node.op);
-    // Each gradient gets its own buffer: a view, a leaf or a value shared with another gradient
-    // cannot be placed in a persistent slot of its own, so those are copied.
+    const name = names[i]!;
     let grad = d;
-    if (def.view || def.leaf || taken.has(d) || d.persistentName !== undefined) grad = g.apply('copy', [d]);
+    if (options.accumulate) {
+      const acc = state(`gradacc/${name}`, params[i]!.shape);
+      accumulators.push(acc);
+      grad = g.apply('grad_mean', [acc, d]);
+    } else {
+      // Each gradient gets its own buffer: a view, a leaf or a value shared with another gradient
+      // cannot be placed in a persistent slot of its own, so those are copied.
+      const def = getOp(d.node.op);
+      if (def.view || def.leaf || taken.has(d) || d.persistentName !== undefined) grad = g.apply('copy', [d]);
+    }
     taken.add(grad);
     grad.persistentName = `grad/${name}`;
     named.set(name, grad);
@@ -59,15 +147,34 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions): Map<
   g.phase = 'update';
   const norm = g.apply('global_norm', [...named.values()]);
   g.setOutput('gradNorm', norm);
+  guard(norm);
+  for (const acc of accumulators) g.add('grad_clear', [acc]);
   const clip = options.clipNorm === undefined ? undefined : g.apply('clip_scale', [norm], { maxNorm: options.clipNorm });
-  const { kind: _kind, ...hyper } = options.optimizer;
-  paramNodes.forEach((pn, i) => {
-    const name = pn.attrs.name as string;
+  const opt = options.optimizer;
+  const resolved = resolveOverrides(names, opt.weightDecay ?? 0, opt.overrides);
+  paramNodes.forEach((_pn, i) => {
+    const name = names[i]!;
     const p = params[i]!;
-    const moment = (which: string) => g.apply('state', [], { name: `adamw/${which}/${name}`, shape: p.shape, dtype: 'f32', init: { dist: 'constant', value: 0 } });
-    const inputs = [p, named.get(name)!, moment('m'), moment('v')];
-    g.add('adamw_update', clip ? [...inputs, clip] : inputs, { ...hyper, hasClip: !!clip });
+    const grad = named.get(name)!;
+    const { lrMult, weightDecay } = resolved.get(name)!;
+    if (opt.kind === 'adamw') {
+      const inputs = [p, grad, state(`adamw/m/${name}`, p.shape), state(`adamw/v/${name}`, p.shape)];
+      const hyper = { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay, lrMult, hasClip: !!clip };
+      g.add('adamw_update', clip ? [...inputs, clip] : inputs, withoutUndefined(hyper));
+      return;
+    }
+    const layout = adafactorLayout(p.shape, opt.minDimToFactor ?? 32);
+    const second = layout.factored
+      ? [state(`adafactor/vr/${name}`, [layout.rows]), state(`adafactor/vc/${name}`, [layout.cols])]
+      : [state(`adafactor/v/${name}`, p.shape)];
+    const inputs = [p, grad, state(`adafactor/m/${name}`, p.shape, opt.momentumDtype ?? 'bf16'), ...second];
+    const attrs = { ...layout, beta1: opt.beta1, eps: opt.eps, weightDecay, lrMult, clipThreshold: opt.clipThreshold, hasClip: !!clip };
+    g.add('adafactor_update', clip ? [...inputs, clip] : inputs, withoutUndefined(attrs));
   });
   g.phase = 'forward';
   return named;
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

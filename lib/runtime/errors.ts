@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'ERR_ADDON_NOT_FOUND',
   'ERR_ADDON_LOAD_FAILED',
   'ERR_NOT_IMPLEMENTED',
+  /** A NaN or infinite loss or gradient norm stopped a training step before its update (`details.step` when a trainer ran it). */
+  'ERR_NON_FINITE',
   /** A plan (lib/runtime/plan-format.ts) that cannot run: the message names stream, instruction and field. */
   'ERR_INVALID_PLAN',
   /** A plan step is running on the device: await its run() before touching the device. */

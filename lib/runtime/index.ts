@@ -33,6 +33,7 @@ export { topkAccuracy } from './ops/topk-accuracy';
 export { reduceSum, sumOfSquares } from './ops/reduce-sum';
 export { globalNorm } from './ops/global-norm';
 export { clipScale } from './ops/clip-scale';
+export { assertFinite } from './ops/assert-finite';
 export { cast } from './ops/cast';
 export { stridedCopy, type StridedCopyOptions } from './ops/strided-copy';
 export { meanPool, meanPoolBackward } from './ops/mean-pool';

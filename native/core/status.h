@@ -23,6 +23,7 @@ namespace vit {
   X(NotImplemented, "ERR_NOT_IMPLEMENTED")           \
   X(InvalidPlan, "ERR_INVALID_PLAN")                 \
   X(DeviceBusy, "ERR_DEVICE_BUSY")                   \
+  X(NonFinite, "ERR_NON_FINITE")                     \
   X(Internal, "ERR_INTERNAL")
 
 enum class ErrorCode {

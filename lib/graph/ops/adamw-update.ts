@@ -2,8 +2,15 @@
  * adamw_update(param, grad, m, v [, clipScale]): one AdamW step on persistent buffers, in place
  * (PyTorch's AdamW; formula in native/kernels.h AdamwHyper). The learning rate and the step number
  * are per-run scalars, so one plan serves every step of a schedule; the clip factor is read from
- * device memory. The fusion pass merges the updates of a model into one adamw_multi launch.
+ * device memory. The fusion pass merges the updates of a model into one adamw_multi launch per set
+ * of equal hyper-parameters.
+ *
+ * Per-parameter overrides (param-overrides.ts) arrive as attrs: `lrMult` scales this parameter's
+ * learning rate (the run scalar lr times lrMult) and `weightDecay` is its own. The kernel decays by
+ * its own learning rate (param *= 1 - lr' wd'), so wd' = weightDecay / lrMult keeps the decay at
+ * lr x weightDecay whatever the multiplier, the rule Adafactor's kernel follows too.
  */
+import { Vit22bError } from '../../runtime/errors';
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
@@ -14,17 +21,21 @@ export interface AdamwAttrs {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
+  /** This parameter's learning-rate multiplier (> 0 when weightDecay > 0). Default 1. */
+  lrMult?: number;
   hasClip?: boolean;
 }
 
 export function adamwHyper(ctx: LowerContext, attrs: AdamwAttrs, clip: Value | undefined) {
+  const lrMult = attrs.lrMult ?? 1;
+  const wd = attrs.weightDecay ?? 0;
   return {
     step: ctx.runtimeScalar('step'),
-    lr: ctx.runtimeScalar('lr'),
+    lr: ctx.runtimeScalar('lr', lrMult),
     beta1: attrs.beta1 ?? 0.9,
     beta2: attrs.beta2 ?? 0.999,
     eps: attrs.eps ?? 1e-8,
-    weightDecay: attrs.weightDecay ?? 0,
+    weightDecay: wd === 0 ? 0 : wd / lrMult,
     gradScale: clip ? { read: ctx.view(clip) } : 1,
   };
 }
@@ -33,7 +44,14 @@ export function checkAdamwAttrs(op: string, attrs: Attrs): void {
   numberAttr(op, 'beta1', attrs.beta1, { min: 0, max: 1, fallback: 0.9 });
   numberAttr(op, 'beta2', attrs.beta2, { min: 0, max: 1, fallback: 0.999 });
   numberAttr(op, 'eps', attrs.eps, { min: 0, fallback: 1e-8 });
-  numberAttr(op, 'weightDecay', attrs.weightDecay, { min: 0, fallback: 0 });
+  const wd = numberAttr(op, 'weightDecay', attrs.weightDecay, { min: 0, fallback: 0 });
+  const mult = numberAttr(op, 'lrMult', attrs.lrMult, { min: 0, fallback: 1 });
+  if (wd > 0 && mult === 0) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `${op}: a parameter with lrMult 0 cannot have weight decay (AdamW decays by its own learning rate)`, {
+      expected: 'weightDecay 0 with lrMult 0, or lrMult > 0',
+      received: `lrMult 0, weightDecay ${wd}`,
+    });
+  }
 }
 
 export const adamwUpdateOp: OpDef = {

@@ -1,6 +1,8 @@
 /** Every op definition, in one list (op-table.ts indexes it by name). */
 import type { OpDef } from '../op-def';
+import { adafactorUpdateOp } from './adafactor-update';
 import { adamwMultiUpdateOp, adamwUpdateOp } from './adamw-update';
+import { assertFiniteOp } from './assert-finite';
 import { addOp } from './add';
 import { attentionGradOp, attentionOp } from './attention';
 import { biasAddOp } from './bias-add';
@@ -12,6 +14,7 @@ import { clipScaleOp } from './clip-scale';
 import { copyOp } from './copy';
 import { geluGradOp, geluOp } from './gelu';
 import { globalNormOp } from './global-norm';
+import { gradAccumulateOp, gradClearOp, gradMeanOp } from './grad-accumulation';
 import { layerNormGradOp, layerNormOp } from './layer-norm';
 import { constOp, inputOp, paramOp, stateOp } from './leaf';
 import { linearOp } from './linear';
@@ -60,6 +63,11 @@ export const OPS: readonly OpDef[] = [
   clipScaleOp,
   adamwUpdateOp,
   adamwMultiUpdateOp,
+  adafactorUpdateOp,
+  assertFiniteOp,
+  gradAccumulateOp,
+  gradMeanOp,
+  gradClearOp,
   sliceOp,
   sliceGradOp,
   scatterSlicesOp,

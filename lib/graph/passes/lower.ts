@@ -17,15 +17,20 @@ export interface LoweredProgram {
   inputs: { name: string; value: Value }[];
   /** Output names in the order the plan downloads them. */
   outputs: { name: string; value: Value }[];
-  /** Runtime scalar names in plan order ('lr', 'step'). */
-  scalars: string[];
+  /** Runtime scalars in plan order: the run scalar `name` ('lr', 'step', ...) times `factor`. */
+  scalars: RunScalar[];
+}
+
+export interface RunScalar {
+  name: string;
+  factor: number;
 }
 
 export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
   const readers = new Set<Value>();
   for (const n of g.nodes) for (const v of n.inputs) readers.add(v);
   for (const v of g.outputs.values()) readers.add(v);
-  const scalars: string[] = [];
+  const scalars: RunScalar[] = [];
   const instructions: PlanInstruction[] = [];
   let current: Node | undefined;
 
@@ -45,9 +50,9 @@ export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
     view,
     used: (v) => readers.has(v) || v.persistentName !== undefined,
     inPlace: (node, out, input) => memory.inPlace.has(`${node.id}:${out}:${input}`),
-    runtimeScalar(name: string): PlanScalar {
-      let i = scalars.indexOf(name);
-      if (i < 0) i = scalars.push(name) - 1;
+    runtimeScalar(name: string, factor = 1): PlanScalar {
+      let i = scalars.findIndex((s) => s.name === name && s.factor === factor);
+      if (i < 0) i = scalars.push({ name, factor }) - 1;
       return { scalar: i };
     },
     emit(kernel, spec) {

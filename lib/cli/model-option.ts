@@ -1,0 +1,36 @@
+/**
+ * --preset NAME / --config FILE, shared by train, eval, bench step and info: a preset by name, or a
+ * JSON file holding either a whole model config or `{ "preset": NAME, ...overrides }`. Validated by
+ * lib/model (ERR_INVALID_CONFIG naming the field).
+ */
+import * as fs from 'node:fs';
+
+import { getPreset, validateConfig, type ModelConfig } from '../model';
+import { Vit22bError } from '../runtime/errors';
+
+export interface ResolvedModel {
+  name: string;
+  config: ModelConfig;
+}
+
+export function resolveModel(preset: string | undefined, configFile: string | undefined, fallback = 'tiny'): ResolvedModel {
+  if (preset !== undefined && configFile !== undefined) {
+    throw new Vit22bError('ERR_USAGE', 'give --preset or --config, not both', { expected: '--preset NAME | --config FILE', received: `--preset ${preset} --config ${configFile}` });
+  }
+  if (configFile === undefined) return { name: preset ?? fallback, config: getPreset(preset ?? fallback) };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  } catch (e) {
+    throw new Vit22bError('ERR_INVALID_CONFIG', `cannot read the model config ${configFile}: ${(e as Error).message}`, {
+      expected: 'a readable JSON file',
+      received: configFile,
+      file: configFile,
+    });
+  }
+  if (typeof raw === 'object' && raw !== null && 'preset' in raw) {
+    const { preset: base, ...overrides } = raw as { preset: unknown };
+    return { name: `${String(base)} (${configFile})`, config: getPreset(String(base), overrides as Partial<ModelConfig>) };
+  }
+  return { name: configFile, config: validateConfig(raw) };
+}

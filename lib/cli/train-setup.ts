@@ -1,0 +1,164 @@
+/**
+ * The options `vit22b train` and `vit22b eval` share, and what they turn into: a model config fitted
+ * to the data, the data loaders and the Trainer's options.
+ */
+import { DataLoader } from '../data';
+import type { Precision } from '../graph/builder';
+import type { RematPolicy } from '../graph/passes/remat';
+import type { OptimizerSpec } from '../graph/training-step';
+import { validateConfig, type ModelConfig } from '../model';
+import { Vit22bError } from '../runtime/errors';
+import type { ProgressMode } from '../train/progress';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedules';
+import type { TrainerOptions } from '../train/trainer';
+import { vitModel } from '../train/vit-model';
+import { loadData } from './data-option';
+import { resolveModel } from './model-option';
+import { choice, finiteNumber, positiveInt } from './option-values';
+import { usageError } from './parse-options';
+
+export const TRAIN_OPTION_SPEC = {
+  preset: { type: 'string' },
+  config: { type: 'string' },
+  data: { type: 'string' },
+  'data-dir': { type: 'string' },
+  steps: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  accumulate: { type: 'string' },
+  lr: { type: 'string' },
+  optimizer: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  schedule: { type: 'string' },
+  warmup: { type: 'string' },
+  clip: { type: 'string' },
+  'label-smoothing': { type: 'string' },
+  augment: { type: 'boolean' },
+  device: { type: 'string' },
+  precision: { type: 'string' },
+  remat: { type: 'string' },
+  out: { type: 'string' },
+  seed: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'skip-non-finite': { type: 'boolean' },
+  progress: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export type TrainArgs = { [K in keyof typeof TRAIN_OPTION_SPEC]?: (typeof TRAIN_OPTION_SPEC)[K]['type'] extends 'boolean' ? boolean : string };
+
+export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default tiny; vit22b info --model NAME shows one)
+  --config FILE        model config as JSON: a whole config, or { "preset": NAME, ...overrides }
+  --data KIND          synthetic (default: built-in shapes, no files) | fashion-mnist | a folder
+                       of class sub-folders (with train/ and test/ inside for a test set)
+  --data-dir DIR       where fashion-mnist is looked for first
+  --steps N            optimizer steps (default: 200 on synthetic, else --epochs 3)
+  --epochs E           passes over the training set instead of --steps
+  --batch B            images per step (default 128)
+  --accumulate K       split each step into K micro-batches of B/K (gradient accumulation)
+  --lr LR              peak learning rate (default 1e-3)
+  --optimizer NAME     adamw (default) | adafactor (big_vision's: factored second moment, bf16
+                       momentum, head weight decay 100x the body's, as in the paper)
+  --weight-decay WD    decoupled, times the learning rate (default 1e-4 adamw, 0.03 adafactor)
+  --schedule NAME      cosine (default) | rsqrt | linear | constant, after a linear warmup
+  --warmup N           warmup steps (default 5% of the steps)
+  --clip NORM          global gradient-norm clipping (default 1; 0 turns it off)
+  --label-smoothing E  (default 0)
+  --augment            random crop (pad 2) and horizontal flip of training images
+  --device KIND        auto (default) | cpu | cuda
+  --precision P        fp32 (default) | bf16-mixed
+  --remat POLICY       none (default) | selective | block
+  --seed S             parameters, data order and augmentation (default 0)
+  --eval-every N       evaluate on the whole test set every N steps (always at the end)
+  --skip-non-finite    skip (and count) a batch whose loss or gradient is NaN/inf instead of stopping
+  --out DIR            append metrics to DIR/metrics.jsonl
+  --progress MODE      auto (a bar on a terminal, else lines; default) | bar | lines | none
+  --json               print the final summary as one JSON object on stdout`;
+
+export interface TrainSetup {
+  modelName: string;
+  config: ModelConfig;
+  dataDescription: string;
+  trainer: Omit<TrainerOptions, 'device'>;
+  /** Micro-batch size (the loader's batch). */
+  microBatch: number;
+}
+
+export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?: number } = {}): Promise<TrainSetup & { device: string }> {
+  const model = resolveModel(o.preset, o.config);
+  const seed = positiveInt(o.seed, 'seed', 0, usage, 0);
+  const dataKind = o.data ?? 'synthetic';
+  const data = await loadData({ data: dataKind, dataDir: o['data-dir'], seed }, model.config);
+  const config = fitToData(model.config, data.train.imageShape, data.train.numClasses, model.name);
+  const batch = positiveInt(o.batch, 'batch', 128, usage);
+  const k = positiveInt(o.accumulate, 'accumulate', 1, usage);
+  if (batch % k !== 0) throw usageError(`--batch (${batch}) must be a multiple of --accumulate (${k})`, usage, `${batch} / ${k}`);
+  const microBatch = batch / k;
+  const train = new DataLoader(data.train, {
+    batch: microBatch,
+    seed,
+    shuffle: true,
+    dropLast: true,
+    augment: o.augment ? { crop: { padding: 2 }, flip: true } : {},
+  });
+  // The test set is normalized with the training set's statistics and read in order, whole.
+  const test = data.test
+    ? new DataLoader(data.test, { batch, seed, shuffle: false, dropLast: false, lastBatch: 'short', normalize: { mean: data.train.mean, std: data.train.std } })
+    : undefined;
+  if (o.steps !== undefined && o.epochs !== undefined) throw usageError('give --steps or --epochs, not both', usage, `--steps ${o.steps} --epochs ${o.epochs}`);
+  const stepsPerEpoch = Math.max(1, Math.floor(train.stepsPerEpoch / k));
+  const epochs = o.epochs !== undefined ? finiteNumber(o.epochs, 'epochs', 1, usage, 1e-9) : undefined;
+  const steps =
+    epochs !== undefined
+      ? Math.max(1, Math.round(epochs * stepsPerEpoch))
+      : positiveInt(o.steps, 'steps', defaults.steps ?? (dataKind === 'synthetic' ? 200 : 3 * stepsPerEpoch), usage, defaults.steps === 0 ? 0 : 1);
+  const optimizerKind = choice(o.optimizer, 'optimizer', ['adamw', 'adafactor'], 'adamw', usage);
+  const wd = finiteNumber(o['weight-decay'], 'weight-decay', optimizerKind === 'adamw' ? 1e-4 : 0.03, usage, 0);
+  const optimizer: OptimizerSpec =
+    optimizerKind === 'adamw' ? { kind: 'adamw', weightDecay: wd } : { kind: 'adafactor', weightDecay: wd, overrides: { 'head/w': { weightDecay: 100 * wd } } };
+  const schedule = choice(o.schedule, 'schedule', SCHEDULE_KINDS, 'cosine', usage) as ScheduleKind;
+  const clip = finiteNumber(o.clip, 'clip', 1, usage, 0);
+  return {
+    device: choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage),
+    modelName: model.name,
+    config,
+    dataDescription: data.description,
+    microBatch,
+    trainer: {
+      model: vitModel(config, { labelSmoothing: finiteNumber(o['label-smoothing'], 'label-smoothing', 0, usage, 0, 1) }),
+      train,
+      test,
+      steps: Math.max(steps, 1),
+      optimizer,
+      schedule: {
+        kind: schedule,
+        lr: finiteNumber(o.lr, 'lr', 1e-3, usage, 0),
+        warmup: positiveInt(o.warmup, 'warmup', Math.round(0.05 * steps), usage, 0),
+      },
+      clipNorm: clip > 0 ? clip : undefined,
+      precision: choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], 'fp32', usage) as Precision,
+      remat: choice(o.remat, 'remat', ['none', 'selective', 'block'], 'none', usage) as RematPolicy,
+      seed,
+      accumulation: k,
+      evalEvery: positiveInt(o['eval-every'], 'eval-every', 0, usage, 0),
+      out: o.out,
+      onNonFinite: o['skip-non-finite'] ? 'skip' : 'stop',
+      progress: choice(o.progress, 'progress', ['auto', 'bar', 'lines', 'none'], 'auto', usage) as ProgressMode,
+      runInfo: { model: model.name, data: data.description },
+    },
+  };
+}
+
+/** The model's input and class count must match the data; a preset's class count follows the data. */
+function fitToData(c: ModelConfig, shape: readonly [number, number, number], numClasses: number, name: string): ModelConfig {
+  const [h, w, ch] = shape;
+  if (h !== c.imageSize || w !== c.imageSize || ch !== c.channels) {
+    throw new Vit22bError('ERR_INVALID_CONFIG', `model ${name} takes ${c.imageSize}x${c.imageSize}x${c.channels} images but the data is ${h}x${w}x${ch}`, {
+      expected: `${c.imageSize}x${c.imageSize}x${c.channels}`,
+      received: `${h}x${w}x${ch}`,
+      field: 'imageSize',
+    });
+  }
+  return numClasses === c.numClasses ? c : validateConfig({ ...c, numClasses });
+}

@@ -1,0 +1,89 @@
+/**
+ * adafactor_update(param, grad, momentum, vr, vc [, clipScale])   (factored)
+ * adafactor_update(param, grad, momentum, v [, clipScale])        (unfactored)
+ * One step of big_vision's Adafactor on persistent buffers, in place, through the existing kernel
+ * (native/cpu/adafactor.cc writes out the formula). The parameter is viewed as a matrix
+ * [prod(shape[:-1]), last] (lib/runtime/ops/adafactor.ts adafactorLayout); factored when both dims
+ * are >= 32. The learning rate `lr` and the second-moment decay `decay` (beta2_t = min(0.999,
+ * 1 - t^-0.8)) are per-run scalars, so one plan serves the whole schedule; the clip factor is read
+ * from device memory. Per-parameter lrMult and weightDecay are attrs; the decay is decoupled and
+ * scaled by lr (not by lrMult), as the kernel defines.
+ */
+import type { Node, Value } from '../ir';
+import type { Attrs, LowerContext, OpDef } from '../op-def';
+import type { TensorType } from '../types';
+import { numberAttr, requireArity, requireDType, requireShape } from './check';
+
+export interface AdafactorAttrs {
+  rows: number;
+  cols: number;
+  factored: boolean;
+  beta1?: number;
+  eps?: number;
+  weightDecay?: number;
+  lrMult?: number;
+  clipThreshold?: number;
+  hasClip?: boolean;
+}
+
+export const adafactorUpdateOp: OpDef = {
+  name: 'adafactor_update',
+  effect: true,
+  infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
+    const a = attrs as unknown as AdafactorAttrs;
+    const op = 'adafactor_update';
+    const second = a.factored ? 2 : 1;
+    requireArity(op, inputs, 3 + second + (a.hasClip ? 1 : 0));
+    const rows = numberAttr(op, 'rows', a.rows, { integer: true, min: 0 });
+    const cols = numberAttr(op, 'cols', a.cols, { integer: true, min: 0 });
+    const [p, g, m] = inputs as [TensorType, TensorType, TensorType];
+    requireDType(op, 'param', p, ['f32']);
+    requireDType(op, 'grad', g, ['f32', 'bf16']);
+    requireDType(op, 'momentum', m, ['bf16', 'f32']);
+    requireShape(op, 'grad', g, p.shape);
+    requireShape(op, 'momentum', m, p.shape);
+    const n = p.shape.reduce((x, y) => x * y, 1);
+    if (rows * cols !== n) requireShape(op, 'param (as a matrix)', p, [rows, cols]);
+    if (a.factored) {
+      requireDType(op, 'vr', inputs[3]!, ['f32']);
+      requireDType(op, 'vc', inputs[4]!, ['f32']);
+      requireShape(op, 'vr', inputs[3]!, [rows]);
+      requireShape(op, 'vc', inputs[4]!, [cols]);
+    } else {
+      requireDType(op, 'v', inputs[3]!, ['f32']);
+      requireShape(op, 'v', inputs[3]!, p.shape);
+    }
+    if (a.hasClip) requireShape(op, 'clipScale', inputs[3 + second]!, []);
+    numberAttr(op, 'beta1', a.beta1, { min: 0, max: 1, fallback: 0.9 });
+    numberAttr(op, 'eps', a.eps, { min: 1.1754943508222875e-38, fallback: 1e-30 });
+    numberAttr(op, 'weightDecay', a.weightDecay, { min: 0, fallback: 0 });
+    numberAttr(op, 'lrMult', a.lrMult, { min: 0, fallback: 1 });
+    numberAttr(op, 'clipThreshold', a.clipThreshold, { min: 0, fallback: 0 });
+    return [];
+  },
+  lower(ctx: LowerContext, node: Node): void {
+    const a = node.attrs as unknown as AdafactorAttrs;
+    const [p, g, m] = node.inputs as [Value, Value, Value];
+    const second = a.factored ? { vr: ctx.view(node.inputs[3]!), vc: ctx.view(node.inputs[4]!) } : { v: ctx.view(node.inputs[3]!) };
+    const clip = a.hasClip ? node.inputs[a.factored ? 5 : 4] : undefined;
+    ctx.emit('adafactor', {
+      rows: a.rows,
+      cols: a.cols,
+      factored: a.factored,
+      gradType: g.dtype,
+      momentumType: m.dtype,
+      param: ctx.view(p),
+      grad: ctx.view(g),
+      momentum: ctx.view(m),
+      ...second,
+      lr: ctx.runtimeScalar('lr'),
+      lrMult: a.lrMult ?? 1,
+      weightDecay: a.weightDecay ?? 0,
+      beta1: a.beta1 ?? 0.9,
+      decay: ctx.runtimeScalar('decay'),
+      eps: a.eps ?? 1e-30,
+      gradScale: clip ? { read: ctx.view(clip) } : 1,
+      clipThreshold: a.clipThreshold ?? 0,
+    });
+  },
+};

@@ -1,0 +1,31 @@
+/**
+ * assert_finite(x f32): no output; the run fails with ERR_NON_FINITE when any element of x is NaN
+ * or infinite. The training step guards the loss and the gradient norm with it, scheduled before
+ * the optimizer update, so a bad batch rejects the run while parameters and optimizer state are
+ * still untouched (an effect: never removed, never recomputed).
+ */
+import { Vit22bError } from '../../runtime/errors';
+import type { Node, Value } from '../ir';
+import type { Attrs, LowerContext, OpDef } from '../op-def';
+import { numel, type TensorType } from '../types';
+import { requireArity, requireDType } from './check';
+
+export const assertFiniteOp: OpDef = {
+  name: 'assert_finite',
+  effect: true,
+  infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
+    requireArity('assert_finite', inputs, 1);
+    requireDType('assert_finite', 'x', inputs[0]!, ['f32']);
+    if (typeof attrs.what !== 'string' || attrs.what === '') {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'assert_finite: attribute what must name the value', {
+        expected: 'a non-empty string',
+        received: String(attrs.what),
+      });
+    }
+    return [];
+  },
+  lower(ctx: LowerContext, node: Node): void {
+    const x = node.inputs[0] as Value;
+    ctx.emit('assert_finite', { x: ctx.view(x), n: numel(x.shape), what: node.attrs.what });
+  },
+};

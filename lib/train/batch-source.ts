@@ -1,0 +1,36 @@
+/**
+ * What the trainer reads batches from. lib/data's DataLoader has this shape; any object that does
+ * can feed a Trainer (a test's fixed batches, a custom stream).
+ */
+
+export interface SourceBatch {
+  /** [size, H, W, C], normalized. */
+  images: Float32Array;
+  /** [size] class ids. */
+  labels: Int32Array;
+  /** Rows in this batch (the loader's batch size unless it is a short last batch). */
+  size?: number;
+  /** The first `valid` rows are real examples (a padded last batch repeats some); default all. */
+  valid?: number;
+}
+
+export interface BatchSource {
+  /** Examples per batch. */
+  readonly batch: number;
+  readonly stepsPerEpoch: number;
+  readonly dataset: { readonly imageShape: readonly [number, number, number]; readonly size: number; readonly numClasses?: number };
+  /** The batch of data step `step` (from 0); deterministic in the step. */
+  batchAt(step: number): SourceBatch | Promise<SourceBatch>;
+}
+
+/** `source.batchAt(step)` as a promise that never rejects unobserved (a prefetch may be dropped). */
+export function fetchBatch(source: BatchSource, step: number): Promise<SourceBatch> {
+  let p: Promise<SourceBatch>;
+  try {
+    p = Promise.resolve(source.batchAt(step));
+  } catch (e) {
+    p = Promise.reject(e);
+  }
+  p.catch(() => undefined);
+  return p;
+}

@@ -1,0 +1,280 @@
+/**
+ * The training loop as a library: compile a model function into one training-step program, then
+ * feed it batches, with the schedule, gradient accumulation, periodic evaluation, metrics as JSON
+ * lines, a progress display and the non-finite policy around it.
+ *
+ *   using trainer = new Trainer({ device, model, train: loader, test: testLoader, steps: 1000,
+ *                                 optimizer: { kind: 'adamw', weightDecay: 1e-4 },
+ *                                 schedule: { kind: 'cosine', lr: 1e-3, warmup: 100 } });
+ *   for await (const ev of trainer.steps()) if (ev.type === 'eval') console.log(ev.testAccuracy);
+ *   // or: const summary = await trainer.run({ onStep, onEval });
+ *
+ * Prefetch: each step's native run starts, then the next batch is built on the JavaScript thread
+ * while the step computes on the native worker, then the step is awaited. Determinism: parameters
+ * come from `seed`, batches from the loaders' own seeds, and every kernel is deterministic whatever
+ * the thread count, so the same options give bitwise the same run.
+ */
+import { compile, type ModelFn } from '../graph/compile';
+import type { Precision } from '../graph/builder';
+import type { Program } from '../graph/program';
+import type { RematPolicy } from '../graph/passes/remat';
+import type { OptimizerSpec } from '../graph/training-step';
+import type { Device } from '../runtime/device';
+import { isVit22bError, Vit22bError } from '../runtime/errors';
+import { fetchBatch, type BatchSource, type SourceBatch } from './batch-source';
+import { evaluate } from './evaluate';
+import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from './events';
+import { MetricsLog } from './metrics-log';
+import { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
+import { makeSchedule, type Schedule, type ScheduleSpec } from './schedules';
+
+export interface TrainerOptions {
+  device: Device;
+  /**
+   * Builds the forward graph from inputs `images` f32 [B, H, W, C] and `labels` i32 [B], with outputs
+   * `loss` (f32 [], the mean over the batch) and `accuracy` (i32 [1] or [2]: top-1 and top-5 hits).
+   * Called per input shape (`shapes.images[0]` is the batch).
+   */
+  model: ModelFn;
+  train: BatchSource;
+  /** Evaluated in forward mode, whole, every `evalEvery` steps and at the end. */
+  test?: BatchSource;
+  /** Optimizer steps to take. */
+  steps: number;
+  optimizer: OptimizerSpec;
+  /** A schedule spec (totalSteps defaults to `steps`) or a function of the step (from 1). */
+  schedule: Omit<ScheduleSpec, 'totalSteps'> & { totalSteps?: number } | Schedule;
+  clipNorm?: number;
+  precision?: Precision;
+  remat?: RematPolicy;
+  /** Seed of the parameter initialization. Default 0. */
+  seed?: number;
+  /** Micro-batches (loader batches) per optimizer step; the step's batch is k x train.batch. Default 1. */
+  accumulation?: number;
+  /** Evaluate every this many steps (0: only at the end). Default 0. */
+  evalEvery?: number;
+  /** A folder: metrics are appended to `<out>/metrics.jsonl`. */
+  out?: string;
+  /** A NaN/inf loss or gradient: stop with ERR_NON_FINITE naming the step (default), or skip the batch and count it. */
+  onNonFinite?: 'stop' | 'skip';
+  /** Console output: 'auto' (a bar on a TTY, lines otherwise), 'bar', 'lines' or 'none' (default). */
+  progress?: ProgressMode;
+  progressStream?: ProgressStream;
+  /** Plain-line progress every this many steps. Default: about 20 lines per run. */
+  logEvery?: number;
+  /** Extra fields for the metrics file's 'start' line (the CLI records its arguments). */
+  runInfo?: Record<string, unknown>;
+}
+
+export interface TrainerCallbacks {
+  onStep?(e: StepEvent): void | Promise<void>;
+  onEval?(e: EvalEvent): void | Promise<void>;
+  onSkip?(e: SkipEvent): void | Promise<void>;
+}
+
+function positiveInt(name: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `trainer option ${name} must be an integer >= ${min}`, { expected: `an integer >= ${min}`, received: String(v) });
+  }
+  return v;
+}
+
+export class Trainer implements Disposable {
+  readonly program: Program;
+  readonly schedule: Schedule;
+  readonly accumulation: number;
+  readonly totalSteps: number;
+  private readonly options: TrainerOptions;
+  private summaryValue?: TrainSummary;
+  private started = false;
+
+  constructor(options: TrainerOptions) {
+    if (!options || typeof options !== 'object' || !options.device || typeof options.model !== 'function' || !options.train) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'Trainer needs { device, model, train, steps, optimizer, schedule }', {
+        expected: '{ device, model: ModelFn, train: BatchSource, ... }',
+        received: options === null ? 'null' : typeof options,
+      });
+    }
+    this.options = options;
+    this.totalSteps = positiveInt('steps', options.steps);
+    this.accumulation = positiveInt('accumulation', options.accumulation ?? 1);
+    positiveInt('evalEvery', options.evalEvery ?? 0, 0);
+    if (options.onNonFinite !== undefined && options.onNonFinite !== 'stop' && options.onNonFinite !== 'skip') {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', "trainer option onNonFinite must be 'stop' or 'skip'", { expected: 'stop | skip', received: String(options.onNonFinite) });
+    }
+    this.schedule = typeof options.schedule === 'function' ? options.schedule : makeSchedule({ totalSteps: this.totalSteps, ...options.schedule });
+    const [h, w, c] = options.train.dataset.imageShape;
+    const b = options.train.batch;
+    this.program = compile(options.model, {
+      device: options.device,
+      inputShapes: { images: [b, h, w, c], labels: [b] },
+      train: { loss: 'loss', optimizer: options.optimizer, clipNorm: options.clipNorm, accumulate: this.accumulation > 1 },
+      precision: options.precision,
+      remat: options.remat,
+      seed: options.seed ?? 0,
+    });
+  }
+
+  /** The last run's summary (after steps() has finished). */
+  get summary(): TrainSummary | undefined {
+    return this.summaryValue;
+  }
+
+  /** Evaluates the current parameters on `source` (default: the test set). */
+  async evaluate(source: BatchSource | undefined = this.options.test) {
+    if (!source) throw new Vit22bError('ERR_INVALID_ARGUMENT', 'no test set to evaluate on', { expected: 'a test BatchSource', received: 'undefined' });
+    return evaluate(this.program, source, {});
+  }
+
+  /** Runs the whole schedule, yielding an event per step, skipped step and evaluation. */
+  async *steps(): AsyncGenerator<TrainerEvent, TrainSummary, undefined> {
+    if (this.started) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'a Trainer runs once (create another for another run)', { expected: 'a fresh Trainer', received: 'one already started' });
+    }
+    this.started = true;
+    const o = this.options;
+    const k = this.accumulation;
+    const source = o.train;
+    const [h, w, c] = source.dataset.imageShape;
+    const imagesPerStep = source.batch * k;
+    const evalEvery = o.evalEvery ?? 0;
+    const log = o.out !== undefined ? new MetricsLog(o.out) : undefined;
+    const progressMode = o.progress ?? 'none';
+    const progress =
+      progressMode === 'none'
+        ? undefined
+        : new ProgressReporter(o.progressStream ?? process.stderr, progressMode, o.logEvery ?? Math.max(1, Math.round(this.totalSteps / 20)), imagesPerStep);
+    log?.write({
+      type: 'start',
+      time: new Date().toISOString(),
+      steps: this.totalSteps,
+      batch: imagesPerStep,
+      accumulation: k,
+      optimizer: o.optimizer,
+      clipNorm: o.clipNorm,
+      precision: o.precision ?? 'fp32',
+      seed: o.seed ?? 0,
+      parameters: this.program.parameterNames().reduce((s, n) => s + this.program.bufferShape(n).reduce((a, d) => a * d, 1), 0),
+      ...o.runInfo,
+    });
+
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1e3;
+    let evalTime = 0;
+    let updates = 0;
+    let skipped = 0;
+    let finalLoss = NaN;
+    let lastEval: EvalEvent | undefined;
+    let dataStep = 0;
+    let next = fetchBatch(source, dataStep);
+    let lastEnd = performance.now();
+
+    for (let step = 1; step <= this.totalSteps; ++step) {
+      const lr = this.schedule(step);
+      const scalars = { lr, step: updates + 1 };
+      let loss = 0, hits = 0, images = 0, gradNorm = NaN;
+      let failure: Vit22bError | undefined;
+      for (let micro = 0; micro < k; ++micro) {
+        const batch = await next;
+        const pending = failure ? undefined : this.program.run(inputsOf(batch, h, w, c), scalars, { mode: micro < k - 1 ? 'accumulate' : 'train' });
+        // The next batch is built here, on the JavaScript thread, while the step runs natively.
+        if (++dataStep < this.totalSteps * k) next = fetchBatch(source, dataStep);
+        if (!pending) continue; // the rest of a step whose micro-batch failed: consumed, not run
+        try {
+          const out = await pending;
+          loss += (out.loss as Float32Array)[0]!;
+          hits += (out.accuracy as Int32Array | undefined)?.[0] ?? 0;
+          images += batch.labels.length;
+          if (micro === k - 1) gradNorm = (out.gradNorm as Float32Array)[0]!;
+        } catch (e) {
+          if (!isVit22bError(e, 'ERR_NON_FINITE')) throw e;
+          failure = e;
+        }
+      }
+      if (failure) {
+        if (k > 1) this.program.discardAccumulated();
+        if (o.onNonFinite !== 'skip') {
+          const err = new Vit22bError('ERR_NON_FINITE', `training step ${step}: ${failure.message}`, { ...failure.details, step });
+          log?.write({ type: 'error', step, code: err.code, message: err.message, seconds: seconds() });
+          throw err;
+        }
+        skipped++;
+        const ev: SkipEvent = { type: 'skip', step, reason: failure.message, skipped, seconds: seconds() };
+        log?.write(ev as unknown as Record<string, unknown>);
+        progress?.skip(ev);
+        yield ev;
+        lastEnd = performance.now();
+        continue;
+      }
+      updates++;
+      const now = performance.now();
+      finalLoss = loss / k;
+      const ev: StepEvent = {
+        type: 'step',
+        step,
+        steps: this.totalSteps,
+        loss: finalLoss,
+        accuracy: images > 0 ? hits / images : 0,
+        lr,
+        gradNorm,
+        imagesPerSecond: (images * 1e3) / Math.max(now - lastEnd, 1e-6),
+        seconds: seconds(),
+        skipped,
+      };
+      lastEnd = now;
+      log?.write(ev as unknown as Record<string, unknown>);
+      progress?.step(ev);
+      yield ev;
+      if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) {
+        const e0 = performance.now();
+        const r = await evaluate(this.program, o.test, {});
+        const evalSeconds = (performance.now() - e0) / 1e3;
+        evalTime += evalSeconds;
+        lastEval = { type: 'eval', step, ...r, evalSeconds, seconds: seconds() };
+        log?.write(lastEval as unknown as Record<string, unknown>);
+        progress?.eval(lastEval);
+        yield lastEval;
+        lastEnd = performance.now();
+      }
+    }
+    const total = seconds();
+    const summary: TrainSummary = {
+      steps: this.totalSteps,
+      skipped,
+      seconds: total,
+      imagesPerSecond: (updates * imagesPerStep) / Math.max(total - evalTime, 1e-9),
+      finalLoss,
+      ...(lastEval ? { testAccuracy: lastEval.testAccuracy, testLoss: lastEval.testLoss } : {}),
+    };
+    this.summaryValue = summary;
+    log?.write({ type: 'summary', ...summary });
+    progress?.done(summary);
+    return summary;
+  }
+
+  /** steps() with callbacks; resolves with the summary. */
+  async run(callbacks: TrainerCallbacks = {}): Promise<TrainSummary> {
+    const it = this.steps();
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+      const ev = r.value;
+      if (ev.type === 'step') await callbacks.onStep?.(ev);
+      else if (ev.type === 'eval') await callbacks.onEval?.(ev);
+      else await callbacks.onSkip?.(ev);
+    }
+  }
+
+  dispose(): void {
+    this.program.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function inputsOf(batch: SourceBatch, h: number, w: number, c: number) {
+  const n = batch.labels.length;
+  return { images: { data: batch.images, shape: [n, h, w, c] }, labels: { data: batch.labels, shape: [n] } };
+}

@@ -1,8 +1,8 @@
 /**
  * vit22b: train Vision Transformers with the ViT-22B recipe, on CUDA GPUs or the CPU.
- * This entry exports the runtime (devices, tensors, errors, system information, plans) and the graph
- * compiler (GraphBuilder, compile, Program) and the trainer (Trainer, schedules); the model and data
- * join them as they land.
+ * This entry exports the runtime (devices, tensors, errors, system information, plans), the graph
+ * compiler (GraphBuilder, compile, Program), the models (presets, buildVit, countParams), the data
+ * (datasets, DataLoader) and the trainer (Trainer, schedules).
  */
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';

@@ -4,6 +4,7 @@ import { systemInfo } from '../runtime/info';
 import { formatInfo } from './format-info';
 import { formatModelInfo, modelInfo } from './model-info';
 import { benchCommand } from './bench-command';
+import { planCommand } from './plan-command';
 import { evalCommand } from './eval-command';
 import { trainCommand } from './train-command';
 import type { CliIO } from './io';
@@ -88,7 +89,7 @@ export const COMMANDS: Command[] = [
   pendingCommand('predict', 'classify images with a checkpoint or timm weights', 'it arrives with checkpoints and timm interop'),
   pendingCommand('probe', 'linear probe and few-shot evaluation of frozen features', 'it arrives with the evaluation work'),
   benchCommand,
-  pendingCommand('plan', "show a training step's plan and memory", 'it arrives with the graph compiler'),
+  planCommand,
   infoCommand,
 ];
 

@@ -53,11 +53,11 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --data KIND          synthetic (default: built-in shapes, no files) | fashion-mnist | a folder
                        of class sub-folders (with train/ and test/ inside for a test set)
   --data-dir DIR       where fashion-mnist is looked for first
-  --steps N            optimizer steps (default: 200 on synthetic, else --epochs 3)
+  --steps N            optimizer steps (default: 200 on synthetic, else --epochs 8)
   --epochs E           passes over the training set instead of --steps
   --batch B            images per step (default 128)
   --accumulate K       split each step into K micro-batches of B/K (gradient accumulation)
-  --lr LR              peak learning rate (default 1e-3)
+  --lr LR              peak learning rate (default 1e-3 on synthetic, else 2e-3)
   --optimizer NAME     adamw (default) | adafactor (big_vision's: factored second moment, bf16
                        momentum, head weight decay 100x the body's, as in the paper)
   --weight-decay WD    decoupled, times the learning rate (default 1e-4 adamw, 0.03 adafactor)
@@ -70,7 +70,8 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --precision P        fp32 (default) | bf16-mixed
   --remat POLICY       none (default) | selective | block
   --seed S             parameters, data order and augmentation (default 0)
-  --eval-every N       evaluate on the whole test set every N steps (always at the end)
+  --eval-every N       evaluate on the whole test set every N steps (always at the end; default
+                       once an epoch on real data)
   --skip-non-finite    skip (and count) a batch whose loss or gradient is NaN/inf instead of stopping
   --out DIR            append metrics to DIR/metrics.jsonl
   --progress MODE      auto (a bar on a terminal, else lines; default) | bar | lines | none
@@ -112,7 +113,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
   const steps =
     epochs !== undefined
       ? Math.max(1, Math.round(epochs * stepsPerEpoch))
-      : positiveInt(o.steps, 'steps', defaults.steps ?? (dataKind === 'synthetic' ? 200 : 3 * stepsPerEpoch), usage, defaults.steps === 0 ? 0 : 1);
+      : positiveInt(o.steps, 'steps', defaults.steps ?? (dataKind === 'synthetic' ? 200 : DATASET_EPOCHS * stepsPerEpoch), usage, defaults.steps === 0 ? 0 : 1);
   const optimizerKind = choice(o.optimizer, 'optimizer', ['adamw', 'adafactor'], 'adamw', usage);
   const wd = finiteNumber(o['weight-decay'], 'weight-decay', optimizerKind === 'adamw' ? 1e-4 : 0.03, usage, 0);
   const optimizer: OptimizerSpec =
@@ -133,7 +134,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       optimizer,
       schedule: {
         kind: schedule,
-        lr: finiteNumber(o.lr, 'lr', 1e-3, usage, 0),
+        lr: finiteNumber(o.lr, 'lr', dataKind === 'synthetic' ? 1e-3 : DATASET_LR, usage, 0),
         warmup: positiveInt(o.warmup, 'warmup', Math.round(0.05 * steps), usage, 0),
       },
       clipNorm: clip > 0 ? clip : undefined,
@@ -141,7 +142,8 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       remat: choice(o.remat, 'remat', ['none', 'selective', 'block'], 'none', usage) as RematPolicy,
       seed,
       accumulation: k,
-      evalEvery: positiveInt(o['eval-every'], 'eval-every', 0, usage, 0),
+      // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.
+      evalEvery: positiveInt(o['eval-every'], 'eval-every', dataKind === 'synthetic' ? 0 : stepsPerEpoch, usage, 0),
       out: o.out,
       onNonFinite: o['skip-non-finite'] ? 'skip' : 'stop',
       progress: choice(o.progress, 'progress', ['auto', 'bar', 'lines', 'none'], 'auto', usage) as ProgressMode,
@@ -149,6 +151,13 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
     },
   };
 }
+
+/**
+ * Defaults on a real dataset: 8 epochs at a peak learning rate of 2e-3 (cosine, 5% warmup) take the
+ * tiny preset to about 89.5% on Fashion-MNIST in 5 to 6 minutes on two cores (README, Training).
+ */
+const DATASET_EPOCHS = 8;
+const DATASET_LR = 2e-3;
 
 /** The model's input and class count must match the data; a preset's class count follows the data. */
 function fitToData(c: ModelConfig, shape: readonly [number, number, number], numClasses: number, name: string): ModelConfig {

@@ -29,6 +29,25 @@ export function headView(view: PlanView, t: number, d: number, headDim: number) 
   return { buffer: view, offset: 0, batchStride: t * d, tokenStride: d, headStride: headDim };
 }
 
+/** The sizes and the q, k, v operands, common to the forward and backward launches. */
+function sharedSpec(ctx: LowerContext, node: Node) {
+  const { b, tq, tk, d, heads, headDim, scale } = dims(node);
+  const [q, k, v] = node.inputs as [Value, Value, Value];
+  const spec = {
+    dtype: q.dtype,
+    batch: b,
+    heads,
+    tq,
+    tk,
+    headDim,
+    scale,
+    q: headView(ctx.view(q), tq, d, headDim),
+    k: headView(ctx.view(k), tk, d, headDim),
+    v: headView(ctx.view(v), tk, d, headDim),
+  };
+  return { spec, tq, tk, d, headDim };
+}
+
 export const attentionOp: OpDef = {
   name: 'attention',
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
@@ -61,23 +80,9 @@ export const attentionOp: OpDef = {
     return gn.outputs.map((d, i) => (ctx.needs[i] ? d : null));
   },
   lower(ctx: LowerContext, node: Node): void {
-    const { b, tq, tk, d, heads, headDim, scale } = dims(node);
-    const [q, k, v] = node.inputs as [Value, Value, Value];
     const [o, lse] = node.outputs as [Value, Value];
-    ctx.emit('attention_fwd', {
-      dtype: q.dtype,
-      batch: b,
-      heads,
-      tq,
-      tk,
-      headDim,
-      scale,
-      q: headView(ctx.view(q), tq, d, headDim),
-      k: headView(ctx.view(k), tk, d, headDim),
-      v: headView(ctx.view(v), tk, d, headDim),
-      o: headView(ctx.view(o), tq, d, headDim),
-      lse: ctx.view(lse),
-    });
+    const { spec, tq, d, headDim } = sharedSpec(ctx, node);
+    ctx.emit('attention_fwd', { ...spec, o: headView(ctx.view(o), tq, d, headDim), lse: ctx.view(lse) });
   },
 };
 
@@ -89,20 +94,11 @@ export const attentionGradOp: OpDef = {
     return inputs.slice(0, 3).map((t) => ({ shape: t.shape, dtype: t.dtype }));
   },
   lower(ctx: LowerContext, node: Node): void {
-    const { b, tq, tk, d, heads, headDim, scale } = dims(node);
-    const [q, k, v, o, lse, dO] = node.inputs as Value[] as [Value, Value, Value, Value, Value, Value];
+    const [, , , o, lse, dO] = node.inputs as Value[] as [Value, Value, Value, Value, Value, Value];
     const [dq, dk, dv] = node.outputs as [Value, Value, Value];
+    const { spec, tq, tk, d, headDim } = sharedSpec(ctx, node);
     ctx.emit('attention_bwd', {
-      dtype: q.dtype,
-      batch: b,
-      heads,
-      tq,
-      tk,
-      headDim,
-      scale,
-      q: headView(ctx.view(q), tq, d, headDim),
-      k: headView(ctx.view(k), tk, d, headDim),
-      v: headView(ctx.view(v), tk, d, headDim),
+      ...spec,
       o: headView(ctx.view(o), tq, d, headDim),
       dO: headView(ctx.view(dO), tq, d, headDim),
       lse: ctx.view(lse),

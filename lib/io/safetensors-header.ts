@@ -9,7 +9,6 @@
  *   header-utf8           the header is not valid UTF-8
  *   header-start          the header does not begin with '{'
  *   header-json           the header is not JSON
- *   header-not-object     the JSON is not an object
  *   duplicate-key         a key appears twice in one object
  *   metadata-invalid      `__metadata__` is not an object of strings
  *   entry-invalid         an entry is not exactly {dtype, shape, data_offsets}
@@ -92,9 +91,7 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
     // Any throw (a SyntaxError, or a RangeError from absurd nesting) is a bad header, never a crash.
     throw safetensorsError(file, 'header-json', `header is not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw safetensorsError(file, 'header-not-object', 'header is not a JSON object', { expected: 'an object', received: Array.isArray(json) ? 'an array' : typeof json });
-  }
+  // JSON that begins with '{' and parses is an object: header-start already refused the rest.
   const dup = findDuplicateKey(text);
   if (dup !== undefined) throw safetensorsError(file, 'duplicate-key', `key ${JSON.stringify(dup)} appears twice in one object`, { key: dup });
 

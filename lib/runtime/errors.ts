@@ -40,6 +40,11 @@ export const ERROR_CODES = [
    * match what reads it: `details.file` names it, `details.rule` the stable name of the rule broken.
    */
   'ERR_SAFETENSORS',
+  /**
+   * A checkpoint that cannot be used: missing or corrupt (a hash, a size), or made for another model
+   * or run (config, shapes, dtypes). `details.file` names the file, `details.rule` the cause.
+   */
+  'ERR_CHECKPOINT',
   'ERR_INTERNAL',
 ] as const;
 

@@ -3,7 +3,7 @@
  * resume exact. Batches are a pure function of (seed, data step) and the schedule of the step, so
  * restoring the buffers and continuing at step n + 1 with data step n x accumulation replays exactly
  * what the uninterrupted run would have done; anything that would change that (seed, batch,
- * accumulation, optimizer, schedule, precision, clipping) must match the checkpoint's.
+ * accumulation, total steps, optimizer, schedule, precision, clipping) must match the checkpoint's.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,7 +31,8 @@ export interface TrainerCheckpointState {
 }
 
 /** Fields a resumed run must share with the checkpoint for the continuation to be exact. */
-const MUST_MATCH = ['seed', 'batch', 'accumulation', 'optimizer', 'schedule', 'precision', 'clipNorm'] as const;
+// totalSteps too: a cosine or linear schedule (and its default warmup) is a function of it.
+const MUST_MATCH = ['seed', 'batch', 'accumulation', 'totalSteps', 'optimizer', 'schedule', 'precision', 'clipNorm'] as const;
 
 export function saveTrainerCheckpoint(dir: string, program: Program, state: TrainerCheckpointState, config: unknown, keep?: number): string {
   return saveCheckpoint(dir, { program, step: state.step, config: config ?? null, trainerState: { ...state }, keep });

@@ -2,9 +2,11 @@
  * The options `vit22b train` and `vit22b eval` share, and what they turn into: a model config fitted
  * to the data, the data loaders and the Trainer's options.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataLoader } from '../data';
 import type { Precision } from '../graph/builder';
+import { MANIFEST_FILE } from '../io/checkpoint-manifest';
 import type { RematPolicy } from '../graph/passes/remat';
 import type { OptimizerSpec } from '../graph/training-step';
 import { validateConfig, type ModelConfig } from '../model';
@@ -169,7 +171,9 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
 function checkpointOptions(o: TrainArgs, usage: string): Partial<TrainerOptions> {
   const saveEvery = positiveInt(o['save-every'], 'save-every', 0, usage, 0);
   const keep = o.keep !== undefined ? positiveInt(o.keep, 'keep', 1, usage, 1) : undefined;
-  const checkpointDir = o['checkpoint-dir'] ?? o.resume ?? (o.out !== undefined ? path.join(o.out, 'checkpoints') : undefined);
+  // --resume names a directory of checkpoints or one step-<n> inside one: new saves go beside it.
+  const resumeDir = o.resume !== undefined && fs.existsSync(path.join(o.resume, MANIFEST_FILE)) ? path.dirname(path.resolve(o.resume)) : o.resume;
+  const checkpointDir = o['checkpoint-dir'] ?? resumeDir ?? (o.out !== undefined ? path.join(o.out, 'checkpoints') : undefined);
   if (saveEvery > 0 && checkpointDir === undefined) throw usageError('--save-every needs --checkpoint-dir, --resume or --out (where checkpoints go)', usage, `--save-every ${saveEvery}`);
   if (keep !== undefined && saveEvery === 0) throw usageError('--keep needs --save-every', usage, `--keep ${keep}`);
   return { saveEvery, keep, checkpointDir, resumeFrom: o.resume };

@@ -2,7 +2,7 @@
  * vit22b: train Vision Transformers with the ViT-22B recipe, on CUDA GPUs or the CPU.
  * This entry exports the runtime (devices, tensors, errors, system information, plans), the graph
  * compiler (GraphBuilder, compile, Program), the models (presets, buildVit, countParams), the data
- * (datasets, DataLoader) and the trainer (Trainer, schedules).
+ * (datasets, DataLoader), the trainer (Trainer, schedules) and files (safetensors, checkpoints).
  */
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
@@ -11,3 +11,4 @@ export * from './graph';
 export * from './model';
 export * from './data';
 export * from './train';
+export * from './io';

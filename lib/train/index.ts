@@ -1,6 +1,7 @@
 /** Training: schedules, the Trainer (events, evaluation, metrics, progress), and their types. */
 export { makeSchedule, SCHEDULE_KINDS, type Schedule, type ScheduleKind, type ScheduleSpec } from './schedules';
 export { Trainer, type TrainerOptions, type TrainerCallbacks } from './trainer';
+export type { TrainerCheckpointState } from './trainer-checkpoint';
 export { evaluate, type EvalResult } from './evaluate';
 export type { BatchSource, SourceBatch } from './batch-source';
 export type { StepEvent, SkipEvent, EvalEvent, TrainerEvent, TrainSummary } from './events';

@@ -1,0 +1,30 @@
+/** Files: safetensors (our own reader and writer) and training checkpoints. */
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  writeSafetensors,
+  encodeHeader,
+  tensorBytes,
+  SafetensorsFile,
+  MAX_HEADER_BYTES,
+  SAFETENSORS_DTYPE_BYTES,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type SafetensorsTensor,
+} from './safetensors';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  pruneCheckpoints,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  TRAINER_FILE,
+  type SaveCheckpointOptions,
+  type LoadedCheckpoint,
+  type TrainerJson,
+  type CheckpointManifest,
+} from './checkpoint';
+export { verifyCheckpointFiles, readManifest, MANIFEST_FILE, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint-manifest';

@@ -170,6 +170,13 @@ export function latestCheckpoint(dir: string): string | undefined {
   return undefined;
 }
 
+/** `from` itself if it is a checkpoint (has a manifest), else the newest in it that verifies; ERR_CHECKPOINT none-found if none. */
+export function resolveCheckpoint(from: string): string {
+  const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from);
+  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)');
+  return dir;
+}
+
 /**
  * Removes all but the newest `keep` committed checkpoints, and temporary directories that crashed
  * saves of other processes left behind.
@@ -207,9 +214,10 @@ function canonical(v: unknown): string {
 
 /**
  * Verifies the checkpoint at `dir` and writes its buffers into `program`. With `config`, the
- * checkpoint's model config must equal it. Nothing is written unless everything checks.
+ * checkpoint's model config must equal it. With `parametersOnly`, only model.safetensors is loaded
+ * (evaluation: the program's optimizer may differ). Nothing is written unless everything checks.
  */
-export function loadCheckpoint(dir: string, program: Program, options: { config?: unknown } = {}): LoadedCheckpoint {
+export function loadCheckpoint(dir: string, program: Program, options: { config?: unknown; parametersOnly?: boolean } = {}): LoadedCheckpoint {
   const manifest = readManifest(dir);
   verifyCheckpointFiles(dir, manifest);
   const trainer = readTrainerJson(dir);
@@ -226,7 +234,7 @@ export function loadCheckpoint(dir: string, program: Program, options: { config?
   const { model, optimizer } = partition(program);
   const files = [
     { name: MODEL_FILE, buffers: model },
-    { name: OPTIMIZER_FILE, buffers: optimizer },
+    ...(options.parametersOnly ? [] : [{ name: OPTIMIZER_FILE, buffers: optimizer }]),
   ].map((f) => ({ ...f, st: openChecked(path.join(dir, f.name)) }));
   try {
     for (const f of files) checkTensors(f.st, f.buffers, program);

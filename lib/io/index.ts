@@ -17,6 +17,7 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   latestCheckpoint,
+  resolveCheckpoint,
   listCheckpoints,
   pruneCheckpoints,
   MODEL_FILE,

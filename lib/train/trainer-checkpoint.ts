@@ -5,11 +5,9 @@
  * what the uninterrupted run would have done; anything that would change that (seed, batch,
  * accumulation, total steps, optimizer, schedule, precision, clipping) must match the checkpoint's.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Program } from '../graph/program';
-import { checkpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint';
-import { MANIFEST_FILE } from '../io/checkpoint-manifest';
+import { checkpointError, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../io/checkpoint';
 
 export interface TrainerCheckpointState {
   /** Steps done (updates + skipped); the resumed run starts at step + 1. */
@@ -43,8 +41,7 @@ export function saveTrainerCheckpoint(dir: string, program: Program, state: Trai
  * checking it against this run; returns where the run continues.
  */
 export function resumeCheckpoint(from: string, program: Program, current: TrainerCheckpointState): { path: string; step: number; updates: number; skipped: number } {
-  const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from);
-  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)');
+  const dir = resolveCheckpoint(from);
   const loaded = loadCheckpoint(dir, program, { config: current.modelConfig ?? undefined });
   const saved = loaded.trainer.trainerState as Partial<TrainerCheckpointState>;
   const file = path.join(dir, 'trainer.json');

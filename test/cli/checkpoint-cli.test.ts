@@ -65,3 +65,19 @@ test('--resume of a directory with no checkpoint: ERR_CHECKPOINT none-found', as
   expect(r.code).toBe(1);
   expect(JSON.parse(r.out)).toMatchObject({ error: { code: 'ERR_CHECKPOINT', rule: 'none-found' } });
 });
+
+test('eval --checkpoint evaluates the saved parameters: the same test accuracy and loss as the run that saved them', async () => {
+  const dir = path.join(tmp, 'for-eval');
+  const trained = await cli([...BASE, '--optimizer', 'adafactor', '--save-every', '6', '--checkpoint-dir', dir]);
+  expect(trained.code).toBe(0);
+  const t = JSON.parse(trained.out) as { testAccuracy: number; testLoss: number };
+  // No --optimizer here: evaluation loads the parameters only.
+  const r = await cli(['eval', '--batch', '8', '--json', '--progress', 'none', '--checkpoint', dir]);
+  expect(r.code).toBe(0);
+  const e = JSON.parse(r.out) as { trainedSteps: number; testAccuracy: number; testLoss: number };
+  expect(e.trainedSteps).toBe(6);
+  expect(e.testAccuracy).toBe(t.testAccuracy);
+  expect(e.testLoss).toBe(t.testLoss);
+  const bad = await cli(['eval', '--checkpoint', dir, '--steps', '3']);
+  expect(bad.code).toBe(2);
+});

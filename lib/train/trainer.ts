@@ -13,6 +13,10 @@
  * while the step computes on the native worker, then the step is awaited. Determinism: parameters
  * come from `seed`, batches from the loaders' own seeds, and every kernel is deterministic whatever
  * the thread count, so the same options give bitwise the same run.
+ *
+ * Checkpoints (checkpointDir, saveEvery, keep, resumeFrom; lib/io/checkpoint.ts): saved after a step,
+ * before its event is yielded; a resumed run restores every buffer and continues at the next step
+ * with the same data position and schedule, so it ends bitwise where the uninterrupted run would.
  */
 import { compile, type ModelFn } from '../graph/compile';
 import type { Precision } from '../graph/builder';

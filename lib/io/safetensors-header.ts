@@ -3,6 +3,7 @@
  * data. Validation follows the reference implementation (huggingface/safetensors) rule by rule, and
  * every rejection is ERR_SAFETENSORS with `details.file` and a stable `details.rule`:
  *
+ *   file-unreadable       the file cannot be opened (missing, a directory, no permission)
  *   file-too-short        fewer than 8 bytes
  *   header-too-large      N above the cap (100 MB, the reference's)
  *   header-truncated      N runs past the end of the file

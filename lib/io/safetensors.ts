@@ -50,7 +50,17 @@ export class SafetensorsFile implements Disposable {
 
   /** Opens `file` and validates its header (reading the header's bytes and nothing else). */
   static open(file: string): SafetensorsFile {
-    const fd = fs.openSync(file, 'r');
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+      if (!fs.fstatSync(fd).isFile()) {
+        fs.closeSync(fd);
+        throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw safetensorsError(file, 'file-unreadable', `cannot open (${code})`, { received: code });
+    }
     try {
       const size = fs.fstatSync(fd).size;
       const prefix = new Uint8Array(8);

@@ -190,6 +190,11 @@ describe('every rule rejects a hand-made bad file', () => {
     expect(e.details).toMatchObject({ file, rule: 'data-size-mismatch' });
     fs.writeFileSync(file, new Uint8Array(3));
     expect((thrownBy(() => SafetensorsFile.open(file)) as Vit22bError).details.rule).toBe('file-too-short');
+    for (const missing of [path.join(tmp, 'no-such.safetensors'), tmp]) {
+      const e = thrownBy(() => SafetensorsFile.open(missing)) as Vit22bError;
+      expect(e.code).toBe('ERR_SAFETENSORS');
+      expect(e.details).toMatchObject({ file: missing, rule: 'file-unreadable' });
+    }
   });
 });
 

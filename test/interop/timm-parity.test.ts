@@ -18,7 +18,8 @@ import { nativeToTimm, timmToNative, type TimmStateDict } from '../../lib/io/tim
 import { compileStep } from '../helpers/graph-harness';
 import { readSafetensors, type LiteTensor } from '../helpers/safetensors-lite';
 
-const PYTHON = '/usr/bin/python3';
+// VIT22B_PYTHON points elsewhere only to test this file's own skip and fail paths.
+const PYTHON = process.env.VIT22B_PYTHON ?? '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, 'reference_vit.py');
 const torchProbe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
 const hasTorch = torchProbe.status === 0;
@@ -98,7 +99,7 @@ if (!hasTorch && !required) {
 } else {
   if (!hasTorch) {
     test('timm parity needs torch (VIT22B_REQUIRE_TORCH=1)', () => {
-      throw new Error(`${PYTHON} cannot import torch, and VIT22B_REQUIRE_TORCH=1 requires these parity tests: ${torchProbe.stderr}`);
+      throw new Error(`${PYTHON} cannot import torch, and VIT22B_REQUIRE_TORCH=1 requires these parity tests: ${torchProbe.stderr || torchProbe.error?.message}`);
     });
   }
   let device: Device;

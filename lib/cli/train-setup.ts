@@ -2,6 +2,7 @@
  * The options `vit22b train` and `vit22b eval` share, and what they turn into: a model config fitted
  * to the data, the data loaders and the Trainer's options.
  */
+import * as path from 'node:path';
 import { DataLoader } from '../data';
 import type { Precision } from '../graph/builder';
 import type { RematPolicy } from '../graph/passes/remat';
@@ -42,6 +43,10 @@ export const TRAIN_OPTION_SPEC = {
   'eval-every': { type: 'string' },
   'skip-non-finite': { type: 'boolean' },
   progress: { type: 'string' },
+  'save-every': { type: 'string' },
+  keep: { type: 'string' },
+  'checkpoint-dir': { type: 'string' },
+  resume: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -75,6 +80,12 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --skip-non-finite    skip (and count) a batch whose loss or gradient is NaN/inf instead of stopping
   --out DIR            append metrics to DIR/metrics.jsonl
   --progress MODE      auto (a bar on a terminal, else lines; default) | bar | lines | none
+  --save-every N       save a checkpoint every N steps and at the end, as DIR/step-<n> where
+                       DIR is --checkpoint-dir, else --resume's DIR, else OUT/checkpoints
+  --keep N             keep only the newest N checkpoints (default: all)
+  --checkpoint-dir DIR where checkpoints go
+  --resume DIR         continue from the newest committed checkpoint in DIR (or a step-<n>
+                       directory): the same data order and schedule, from step n + 1
   --json               print the final summary as one JSON object on stdout`;
 
 export interface TrainSetup {
@@ -147,9 +158,21 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       out: o.out,
       onNonFinite: o['skip-non-finite'] ? 'skip' : 'stop',
       progress: choice(o.progress, 'progress', ['auto', 'bar', 'lines', 'none'], 'auto', usage) as ProgressMode,
-      runInfo: { model: model.name, data: data.description },
+      runInfo: { model: model.name, data: data.description, ...(o.resume !== undefined ? { resume: o.resume } : {}) },
+      ...checkpointOptions(o, usage),
+      modelConfig: config,
     },
   };
+}
+
+/** --save-every, --keep, --checkpoint-dir and --resume as Trainer options. */
+function checkpointOptions(o: TrainArgs, usage: string): Partial<TrainerOptions> {
+  const saveEvery = positiveInt(o['save-every'], 'save-every', 0, usage, 0);
+  const keep = o.keep !== undefined ? positiveInt(o.keep, 'keep', 1, usage, 1) : undefined;
+  const checkpointDir = o['checkpoint-dir'] ?? o.resume ?? (o.out !== undefined ? path.join(o.out, 'checkpoints') : undefined);
+  if (saveEvery > 0 && checkpointDir === undefined) throw usageError('--save-every needs --checkpoint-dir, --resume or --out (where checkpoints go)', usage, `--save-every ${saveEvery}`);
+  if (keep !== undefined && saveEvery === 0) throw usageError('--keep needs --save-every', usage, `--keep ${keep}`);
+  return { saveEvery, keep, checkpointDir, resumeFrom: o.resume };
 }
 
 /**

@@ -5,7 +5,7 @@
  * and resolves with the outputs, leaving the JavaScript thread free meanwhile.
  */
 import type { Device } from '../runtime/device';
-import { allocHostArray, type HostArray } from '../runtime/dtype';
+import { allocHostArray, type DType, type HostArray } from '../runtime/dtype';
 import { toBf16 } from '../runtime/bf16';
 import { Vit22bError } from '../runtime/errors';
 import { adafactorDecay } from '../runtime/ops/adafactor';
@@ -185,6 +185,16 @@ export class Program implements Disposable {
   /** The shape of a persistent buffer. */
   bufferShape(name: string): Shape {
     return this.buffer(name).spec.type.shape;
+  }
+
+  /** A persistent buffer's storage type. */
+  bufferDType(name: string): DType {
+    return this.buffer(name).spec.type.dtype;
+  }
+
+  /** What a persistent buffer holds: a parameter, optimizer state, a gradient or a constant. */
+  bufferKind(name: string): PersistentBuffer['kind'] {
+    return this.buffer(name).spec.kind;
   }
 
   /** A persistent buffer's contents (bf16 as raw bits). */

@@ -35,6 +35,16 @@ export const ERROR_CODES = [
   'ERR_DATA_CORRUPT',
   /** An optional peer dependency (sharp, for image folders) that is not installed: `details.dependency`. */
   'ERR_DEPENDENCY_MISSING',
+  /**
+   * A safetensors file (or a checkpoint's file) that breaks a rule of the format, or one that does not
+   * match what reads it: `details.file` names it, `details.rule` the stable name of the rule broken.
+   */
+  'ERR_SAFETENSORS',
+  /**
+   * A checkpoint that cannot be used: missing or corrupt (a hash, a size), or made for another model
+   * or run (config, shapes, dtypes). `details.file` names the file, `details.rule` the cause.
+   */
+  'ERR_CHECKPOINT',
   'ERR_INTERNAL',
 ] as const;
 

@@ -27,6 +27,7 @@ import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from
 import { MetricsLog } from './metrics-log';
 import { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 import { makeSchedule, type Schedule, type ScheduleSpec } from './schedules';
+import { resumeCheckpoint, saveTrainerCheckpoint, type TrainerCheckpointState } from './trainer-checkpoint';
 
 export interface TrainerOptions {
   device: Device;
@@ -64,6 +65,19 @@ export interface TrainerOptions {
   logEvery?: number;
   /** Extra fields for the metrics file's 'start' line (the CLI records its arguments). */
   runInfo?: Record<string, unknown>;
+  /** Where checkpoints go (`<checkpointDir>/step-<n>`, lib/io/checkpoint.ts). */
+  checkpointDir?: string;
+  /** Save a checkpoint every this many steps, and after the last (needs checkpointDir). Default 0: never. */
+  saveEvery?: number;
+  /** Keep only the newest this many checkpoints. Default: all. */
+  keep?: number;
+  /**
+   * Resume from a checkpoint: a `step-<n>` directory, or a directory of them (the newest that
+   * verifies). Training continues at step n + 1 with the same data order and schedule.
+   */
+  resumeFrom?: string;
+  /** The model config, recorded in checkpoints and checked against one resumed from. */
+  modelConfig?: unknown;
 }
 
 export interface TrainerCallbacks {
@@ -99,6 +113,11 @@ export class Trainer implements Disposable {
     this.totalSteps = positiveInt('steps', options.steps);
     this.accumulation = positiveInt('accumulation', options.accumulation ?? 1);
     positiveInt('evalEvery', options.evalEvery ?? 0, 0);
+    positiveInt('saveEvery', options.saveEvery ?? 0, 0);
+    if (options.keep !== undefined) positiveInt('keep', options.keep);
+    if ((options.saveEvery ?? 0) > 0 && !options.checkpointDir) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'trainer option saveEvery needs checkpointDir', { expected: 'checkpointDir: a directory', received: 'undefined' });
+    }
     if (options.onNonFinite !== undefined && options.onNonFinite !== 'stop' && options.onNonFinite !== 'skip') {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', "trainer option onNonFinite must be 'stop' or 'skip'", { expected: 'stop | skip', received: String(options.onNonFinite) });
     }
@@ -166,10 +185,26 @@ export class Trainer implements Disposable {
     let finalLoss = NaN;
     let lastEval: EvalEvent | undefined;
     let dataStep = 0;
+    let firstStep = 1;
+    if (o.resumeFrom !== undefined) {
+      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0));
+      firstStep = r.step + 1;
+      updates = r.updates;
+      skipped = r.skipped;
+      dataStep = r.step * k;
+      log?.write({ type: 'resume', from: r.path, step: r.step, seconds: seconds() });
+    }
+    const saveEvery = o.saveEvery ?? 0;
+    const save = (step: number) => {
+      if (saveEvery > 0 && (step % saveEvery === 0 || step === this.totalSteps)) {
+        const at = saveTrainerCheckpoint(o.checkpointDir!, this.program, this.checkpointState(step, updates, skipped), o.modelConfig, o.keep);
+        log?.write({ type: 'checkpoint', step, path: at, seconds: seconds() });
+      }
+    };
     let next = fetchBatch(source, dataStep);
     let lastEnd = performance.now();
 
-    for (let step = 1; step <= this.totalSteps; ++step) {
+    for (let step = firstStep; step <= this.totalSteps; ++step) {
       const lr = this.schedule(step);
       const scalars = { lr, step: updates + 1 };
       let loss = 0, hits = 0, images = 0, gradNorm = NaN;
@@ -202,6 +237,7 @@ export class Trainer implements Disposable {
         const ev: SkipEvent = { type: 'skip', step, reason: failure.message, skipped, seconds: seconds() };
         log?.write(ev as unknown as Record<string, unknown>);
         progress?.skip(ev);
+        save(step);
         yield ev;
         lastEnd = performance.now();
         continue;
@@ -224,6 +260,8 @@ export class Trainer implements Disposable {
       lastEnd = now;
       log?.write(ev as unknown as Record<string, unknown>);
       progress?.step(ev);
+      // Saved before the step is reported, so a consumer that stops here finds it on disk.
+      save(step);
       yield ev;
       if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) {
         const e0 = performance.now();
@@ -250,6 +288,26 @@ export class Trainer implements Disposable {
     log?.write({ type: 'summary', ...summary });
     progress?.done(summary);
     return summary;
+  }
+
+  /** What a checkpoint records of this run (and what a resume must match). */
+  private checkpointState(step: number, updates: number, skipped: number): TrainerCheckpointState {
+    const o = this.options;
+    return {
+      step,
+      updates,
+      skipped,
+      dataStep: step * this.accumulation,
+      seed: o.seed ?? 0,
+      batch: o.train.batch,
+      accumulation: this.accumulation,
+      totalSteps: this.totalSteps,
+      optimizer: o.optimizer,
+      schedule: typeof o.schedule === 'function' ? 'function' : o.schedule,
+      precision: o.precision ?? 'fp32',
+      clipNorm: o.clipNorm ?? null,
+      modelConfig: o.modelConfig ?? null,
+    };
   }
 
   /** steps() with callbacks; resolves with the summary. */

@@ -1,0 +1,272 @@
+/**
+ * Checkpoints: one directory per step, committed atomically.
+ *
+ *   <dir>/step-<n>/model.safetensors      parameters (the fp32 masters), by name
+ *                  optimizer.safetensors  optimizer state (moments, factored moments, accumulators)
+ *                  trainer.json           step, seed, data position, schedule, optimizer, precision, model config
+ *                  manifest.json          format version, and the size and SHA-256 of each file above
+ *
+ * Saving writes everything into `<dir>/.tmp-step-<n>-<pid>-<rand>/`, fsyncs each file, renames the
+ * directory to `step-<n>` (atomic) and fsyncs `<dir>`: a crash at any moment leaves the previous
+ * checkpoints and either the complete new one or a temporary directory that nothing reads. Loading
+ * verifies the manifest's hashes, then every tensor's presence, shape and dtype against the program,
+ * and the model config, before it writes a single buffer.
+ *
+ * Gradients (`grad/*`) and constants are not saved: a step recomputes the first and compile() the second.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Program } from '../graph/program';
+import type { HostArray } from '../runtime/dtype';
+import { isVit22bError } from '../runtime/errors';
+import { fsyncDir, writeFileAtomic, writeAll } from './atomic-file';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  checkpointError,
+  hashFile,
+  MANIFEST_FILE,
+  readManifest,
+  verifyCheckpointFiles,
+  type CheckpointManifest,
+} from './checkpoint-manifest';
+import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
+import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
+
+export { checkpointError, type CheckpointManifest } from './checkpoint-manifest';
+
+export const MODEL_FILE = 'model.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const TRAINER_FILE = 'trainer.json';
+
+const STEP_DIR = /^step-(\d+)$/;
+
+export interface SaveCheckpointOptions {
+  program: Program;
+  /** The optimizer steps taken; the directory is `step-<step>`. */
+  step: number;
+  /** The model config, checked on load (any JSON value; the Trainer records the ModelConfig). */
+  config?: unknown;
+  /** Whatever a resume needs besides the buffers (seed, data position, schedule, ...): stored in trainer.json. */
+  trainerState?: Record<string, unknown>;
+  /** Keep only the newest `keep` committed checkpoints in `dir` (older ones are removed after the save). */
+  keep?: number;
+}
+
+/** trainer.json. */
+export interface TrainerJson {
+  format: typeof CHECKPOINT_FORMAT;
+  version: number;
+  step: number;
+  config?: unknown;
+  trainerState: Record<string, unknown>;
+}
+
+export interface LoadedCheckpoint {
+  path: string;
+  step: number;
+  manifest: CheckpointManifest;
+  trainer: TrainerJson;
+}
+
+/** Which buffers go where: parameters in model.safetensors, optimizer state in optimizer.safetensors. */
+function partition(program: Program): { model: string[]; optimizer: string[] } {
+  const model: string[] = [];
+  const optimizer: string[] = [];
+  for (const n of program.bufferNames()) {
+    const kind = program.bufferKind(n);
+    if (kind === 'param') model.push(n);
+    else if (kind === 'state') optimizer.push(n);
+  }
+  return { model, optimizer };
+}
+
+function tensorsOf(program: Program, names: string[]): Record<string, SafetensorsTensor> {
+  const out: Record<string, SafetensorsTensor> = {};
+  for (const n of names) out[n] = { dtype: SAFETENSORS_OF_DTYPE[program.bufferDType(n)], shape: program.bufferShape(n), data: program.read(n) };
+  return out;
+}
+
+/** The directory name of step `step`'s checkpoint. */
+export function stepDirName(step: number): string {
+  return `step-${step}`;
+}
+
+/** Saves a checkpoint of `program` as `<dir>/step-<step>` (atomically); returns its path. */
+export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
+  if (!Number.isSafeInteger(o.step) || o.step < 0) throw checkpointError(dir, 'step-invalid', 'step must be a non-negative integer', { received: String(o.step) });
+  fs.mkdirSync(dir, { recursive: true });
+  const final = path.join(dir, stepDirName(o.step));
+  const tmp = path.join(dir, `.tmp-${stepDirName(o.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(tmp);
+  try {
+    const { model, optimizer } = partition(o.program);
+    const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
+    writeSafetensors(path.join(tmp, MODEL_FILE), tensorsOf(o.program, model), meta);
+    writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensorsOf(o.program, optimizer), meta);
+    const trainer: TrainerJson = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: o.step, config: o.config, trainerState: o.trainerState ?? {} };
+    writeJson(path.join(tmp, TRAINER_FILE), trainer);
+    const manifest: CheckpointManifest = {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      step: o.step,
+      worldSize: 1,
+      files: [MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE].map((name) => ({ name, ...hashFile(path.join(tmp, name)) })),
+    };
+    // The manifest last: a directory without one is never a checkpoint.
+    writeJson(path.join(tmp, MANIFEST_FILE), manifest);
+    if (fs.existsSync(final)) {
+      // Saving a step again (a resume from an older checkpoint): move the old one aside first, since
+      // rename cannot replace a non-empty directory. Older steps stay committed throughout.
+      const old = `${tmp}-replaced`;
+      fs.renameSync(final, old);
+      fs.renameSync(tmp, final);
+      fs.rmSync(old, { recursive: true, force: true });
+    } else {
+      fs.renameSync(tmp, final);
+    }
+    fsyncDir(dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (o.keep !== undefined) pruneCheckpoints(dir, o.keep);
+  return final;
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, (fd) => writeAll(fd, new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n')));
+}
+
+/** Committed checkpoints in `dir` (step directories with a manifest), newest first; not verified. */
+export function listCheckpoints(dir: string): { step: number; path: string }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => ({ m: STEP_DIR.exec(n), n }))
+    .filter((x) => x.m && fs.existsSync(path.join(dir, x.n, MANIFEST_FILE)))
+    .map((x) => ({ step: Number(x.m![1]), path: path.join(dir, x.n) }))
+    .sort((a, b) => b.step - a.step);
+}
+
+/**
+ * The newest committed checkpoint in `dir` whose manifest verifies (every file's size and hash), or
+ * undefined if there is none. A checkpoint that fails verification is passed over for an older one.
+ */
+export function latestCheckpoint(dir: string): string | undefined {
+  for (const c of listCheckpoints(dir)) {
+    try {
+      verifyCheckpointFiles(c.path, readManifest(c.path));
+      return c.path;
+    } catch (e) {
+      if (!isVit22bError(e, 'ERR_CHECKPOINT')) throw e;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Removes all but the newest `keep` committed checkpoints, and temporary directories that crashed
+ * saves of other processes left behind.
+ */
+export function pruneCheckpoints(dir: string, keep: number): void {
+  if (!Number.isSafeInteger(keep) || keep < 1) throw checkpointError(dir, 'keep-invalid', 'keep must be an integer >= 1', { received: String(keep) });
+  for (const c of listCheckpoints(dir).slice(keep)) fs.rmSync(c.path, { recursive: true, force: true });
+  for (const n of fs.readdirSync(dir)) {
+    const m = /^\.tmp-step-\d+-(\d+)-/.exec(n);
+    if (m && Number(m[1]) !== process.pid) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+  }
+}
+
+/** Reads trainer.json (already hash-verified). */
+function readTrainerJson(dir: string): TrainerJson {
+  const file = path.join(dir, TRAINER_FILE);
+  let t: TrainerJson;
+  try {
+    t = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerJson;
+  } catch {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not JSON');
+  }
+  if (!t || t.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(t.step) || typeof t.trainerState !== 'object' || t.trainerState === null) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state');
+  }
+  return t;
+}
+
+/** JSON with object keys sorted, so two equal configs compare equal whatever their key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
+
+/**
+ * Verifies the checkpoint at `dir` and writes its buffers into `program`. With `config`, the
+ * checkpoint's model config must equal it. Nothing is written unless everything checks.
+ */
+export function loadCheckpoint(dir: string, program: Program, options: { config?: unknown } = {}): LoadedCheckpoint {
+  const manifest = readManifest(dir);
+  verifyCheckpointFiles(dir, manifest);
+  const trainer = readTrainerJson(dir);
+  const trainerFile = path.join(dir, TRAINER_FILE);
+  if (trainer.step !== manifest.step) {
+    throw checkpointError(trainerFile, 'step-mismatch', 'trainer.json and the manifest disagree on the step', { expected: String(manifest.step), received: String(trainer.step) });
+  }
+  if (options.config !== undefined && canonical(trainer.config) !== canonical(options.config)) {
+    throw checkpointError(trainerFile, 'config-mismatch', 'the checkpoint was made for another model config', {
+      expected: canonical(options.config),
+      received: canonical(trainer.config),
+    });
+  }
+  const { model, optimizer } = partition(program);
+  const files = [
+    { name: MODEL_FILE, buffers: model },
+    { name: OPTIMIZER_FILE, buffers: optimizer },
+  ].map((f) => ({ ...f, st: openChecked(path.join(dir, f.name)) }));
+  try {
+    for (const f of files) checkTensors(f.st, f.buffers, program);
+    for (const f of files) for (const n of f.buffers) program.write(n, f.st.readHost(n) as HostArray);
+  } finally {
+    for (const f of files) f.st.close();
+  }
+  return { path: dir, step: manifest.step, manifest, trainer };
+}
+
+function openChecked(file: string): SafetensorsFile {
+  try {
+    return SafetensorsFile.open(file);
+  } catch (e) {
+    if (isVit22bError(e, 'ERR_SAFETENSORS')) {
+      // The hash matched, so the file is as written: a writer bug or a hand-made manifest.
+      throw checkpointError(file, 'file-invalid', `not a valid safetensors file (${e.details.rule as string}): ${e.message}`, { cause: e.details.rule });
+    }
+    throw e;
+  }
+}
+
+/** The file must hold exactly the program's buffers, each with the program's shape and dtype. */
+function checkTensors(st: SafetensorsFile, names: string[], program: Program): void {
+  const want = new Set(names);
+  for (const n of st.names()) {
+    if (!want.has(n)) throw checkpointError(st.file, 'tensor-unexpected', `holds ${JSON.stringify(n)}, which this model does not have`, { tensor: n });
+  }
+  for (const n of names) {
+    if (!st.has(n)) throw checkpointError(st.file, 'tensor-missing', `has no ${JSON.stringify(n)}, which this model needs`, { tensor: n });
+    const e = st.entry(n);
+    const shape = program.bufferShape(n);
+    if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
+      throw checkpointError(st.file, 'shape-mismatch', `${JSON.stringify(n)} is [${e.shape.join(', ')}], the model's is [${shape.join(', ')}]`, {
+        tensor: n,
+        expected: `[${shape.join(', ')}]`,
+        received: `[${e.shape.join(', ')}]`,
+      });
+    }
+    const dtype = SAFETENSORS_OF_DTYPE[program.bufferDType(n)];
+    if (e.dtype !== dtype) throw checkpointError(st.file, 'dtype-mismatch', `${JSON.stringify(n)} is ${e.dtype}, the model's is ${dtype}`, { tensor: n, expected: dtype, received: e.dtype });
+  }
+}

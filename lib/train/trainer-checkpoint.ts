@@ -1,0 +1,64 @@
+/**
+ * The Trainer's side of checkpoints: what trainer.json records of a run, and the checks that make a
+ * resume exact. Batches are a pure function of (seed, data step) and the schedule of the step, so
+ * restoring the buffers and continuing at step n + 1 with data step n x accumulation replays exactly
+ * what the uninterrupted run would have done; anything that would change that (seed, batch,
+ * accumulation, total steps, optimizer, schedule, precision, clipping) must match the checkpoint's.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Program } from '../graph/program';
+import { checkpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint';
+import { MANIFEST_FILE } from '../io/checkpoint-manifest';
+
+export interface TrainerCheckpointState {
+  /** Steps done (updates + skipped); the resumed run starts at step + 1. */
+  step: number;
+  /** Optimizer updates applied (the AdamW bias correction counts these). */
+  updates: number;
+  skipped: number;
+  /** The next loader step: step x accumulation. */
+  dataStep: number;
+  seed: number;
+  batch: number;
+  accumulation: number;
+  totalSteps: number;
+  optimizer: unknown;
+  schedule: unknown;
+  precision: string;
+  clipNorm: number | null;
+  modelConfig: unknown;
+}
+
+/** Fields a resumed run must share with the checkpoint for the continuation to be exact. */
+// totalSteps too: a cosine or linear schedule (and its default warmup) is a function of it.
+const MUST_MATCH = ['seed', 'batch', 'accumulation', 'totalSteps', 'optimizer', 'schedule', 'precision', 'clipNorm'] as const;
+
+export function saveTrainerCheckpoint(dir: string, program: Program, state: TrainerCheckpointState, config: unknown, keep?: number): string {
+  return saveCheckpoint(dir, { program, step: state.step, config: config ?? null, trainerState: { ...state }, keep });
+}
+
+/**
+ * Loads `from` (a checkpoint, or a directory of them: the newest that verifies) into `program` after
+ * checking it against this run; returns where the run continues.
+ */
+export function resumeCheckpoint(from: string, program: Program, current: TrainerCheckpointState): { path: string; step: number; updates: number; skipped: number } {
+  const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from);
+  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)');
+  const loaded = loadCheckpoint(dir, program, { config: current.modelConfig ?? undefined });
+  const saved = loaded.trainer.trainerState as Partial<TrainerCheckpointState>;
+  const file = path.join(dir, 'trainer.json');
+  for (const k of MUST_MATCH) {
+    if (JSON.stringify(saved[k]) !== JSON.stringify(current[k])) {
+      throw checkpointError(file, 'trainer-mismatch', `the checkpoint's ${k} differs from this run's: resuming would not continue the same run`, {
+        field: k,
+        expected: JSON.stringify(current[k]),
+        received: JSON.stringify(saved[k]),
+      });
+    }
+  }
+  if (!Number.isSafeInteger(saved.updates) || !Number.isSafeInteger(saved.skipped) || saved.step !== loaded.step) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json lacks the step, updates or skipped counts');
+  }
+  return { path: dir, step: loaded.step, updates: saved.updates!, skipped: saved.skipped! };
+}

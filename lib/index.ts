@@ -11,3 +11,4 @@ export * from './graph';
 export * from './model';
 export * from './data';
 export * from './train';
+export { timmToNative, nativeToTimm, timmCompatibility, usesFusedOutProj, type TimmStateDict, type TimmTensor, type NativeParams, type TimmExportOptions } from './io/timm-names';

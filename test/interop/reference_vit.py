@@ -3,7 +3,9 @@
 fc_norm=False, 'token' with a class token). Our own code: timm is not imported.
 
 usage: reference_vit.py CONFIG_JSON OUT_DIR
-CONFIG_JSON: a vit22b model config plus "batch", "seed" and "fuseOutProj".
+CONFIG_JSON: a vit22b model config plus "batch", "seed", "fuseOutProj" and "loss" ("softmax", the
+default: mean cross-entropy; "sigmoid": the mean over examples of the summed per-class binary
+cross-entropy against one-hot labels, as vit22b's sigmoid loss).
 Writes to OUT_DIR:
   weights.safetensors  the random model's state dict (F32, timm names)
   input.safetensors    images (F32, [B, C, H, W]) and labels (I32, [B])
@@ -246,7 +248,11 @@ def main():
     labels = torch.randint(0, cfg["numClasses"], (b,), generator=gen, dtype=torch.int64)
 
     logits, features = model(images)
-    loss = F.cross_entropy(logits, labels)
+    if cfg.get("loss", "softmax") == "sigmoid":
+        targets = F.one_hot(labels, cfg["numClasses"]).double()
+        loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / b
+    else:
+        loss = F.cross_entropy(logits, labels)
     loss.backward()
 
     params = dict(model.named_parameters())

@@ -50,7 +50,7 @@ const base: ModelConfig = {
 const cases: [string, Partial<ModelConfig>, boolean][] = [
   ['parallel, map, RmsNorm, QK-norm, separate out projections (ViT-22B)', {}, false],
   ['parallel, gap, LayerNorm, no QK-norm, qkv bias, fused out_proj, tanh GELU', { pool: 'gap', norm: 'layernorm', normBias: true, qkNorm: false, qkvBias: true, gelu: 'tanh' }, true],
-  ['parallel, token, RmsNorm, QK-norm, qkv bias, fused out_proj, eps 1e-5', { pool: 'token', qkvBias: true, normEps: 1e-5 }, true],
+  ['parallel, token, RmsNorm, QK-norm, qkv bias, fused out_proj, eps 1e-2', { pool: 'token', qkvBias: true, normEps: 1e-2 }, true],
   ['sequential, token, LayerNorm, QK-norm, biases', { block: 'sequential', pool: 'token', norm: 'layernorm', normBias: true, qkNormCenter: true, qkvBias: true }, false],
   ['sequential, map, RmsNorm, no QK-norm, no biases, tanh GELU', { block: 'sequential', qkNorm: false, mlpBias: false, gelu: 'tanh' }, false],
   ['sequential, gap, RmsNorm, QK-norm, biases, 3 blocks', { block: 'sequential', pool: 'gap', qkvBias: true, depth: 3 }, false],

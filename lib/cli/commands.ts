@@ -7,6 +7,8 @@ import { benchCommand } from './bench-command';
 import { planCommand } from './plan-command';
 import { evalCommand } from './eval-command';
 import { trainCommand } from './train-command';
+import { predictCommand } from './predict-command';
+import { gradCommand } from './grad-command';
 import type { CliIO } from './io';
 import { parseOptions, usageError } from './parse-options';
 
@@ -86,7 +88,8 @@ function pendingCommand(name: string, summary: string, pending: string): Command
 export const COMMANDS: Command[] = [
   trainCommand,
   evalCommand,
-  pendingCommand('predict', 'classify images with a checkpoint or timm weights', 'it arrives with checkpoints and timm interop'),
+  predictCommand,
+  gradCommand,
   pendingCommand('probe', 'linear probe and few-shot evaluation of frozen features', 'it arrives with the evaluation work'),
   benchCommand,
   planCommand,

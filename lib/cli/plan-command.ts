@@ -28,7 +28,8 @@ function gib(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 }
 
-function readConfig(path: string): ModelConfig {
+/** Reads and validates a model config JSON file (typed errors name the file). */
+export function readConfig(path: string): ModelConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -1,4 +1,4 @@
-/** Files: safetensors (our own reader and writer) and training checkpoints. */
+/** Files: safetensors (our own reader and writer), training checkpoints, and timm weight names. */
 export {
   parseSafetensors,
   serializeSafetensors,
@@ -29,3 +29,13 @@ export {
   type CheckpointManifest,
 } from './checkpoint';
 export { verifyCheckpointFiles, readManifest, MANIFEST_FILE, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint-manifest';
+export {
+  timmToNative,
+  nativeToTimm,
+  timmCompatibility,
+  usesFusedOutProj,
+  type TimmStateDict,
+  type TimmTensor,
+  type NativeParams,
+  type TimmExportOptions,
+} from './timm-names';

@@ -3,7 +3,12 @@
  * error naming the field (ERR_INVALID_CONFIG with expected and received), including the relations
  * between fields (heads dividing the width, the patch dividing the image).
  */
+import type { GeluForm } from '../graph/ops/gelu';
 import { Vit22bError } from '../runtime/errors';
+
+/** Defaults of the optional fields: timm's norm epsilon, and the tanh GELU this model always used. */
+export const DEFAULT_NORM_EPS = 1e-6;
+export const DEFAULT_GELU: GeluForm = 'tanh';
 
 export interface ModelConfig {
   imageSize: number;
@@ -29,7 +34,14 @@ export interface ModelConfig {
   posEmb: 'learned' | 'sincos2d';
   /** Initial value of the classifier bias (-10 in the paper's recipe). */
   headBiasInit: number;
+  /** Epsilon of every norm (blocks, QK-norm, final, MAP); optional, DEFAULT_NORM_EPS (timm's 1e-6). */
+  normEps?: number;
+  /** GELU form: 'tanh' (ViT-22B; the default) or 'erf' (torch's nn.GELU, timm's default). */
+  gelu?: GeluForm;
 }
+
+/** Fields that may be left out; validateConfig fills them in so older configs keep working. */
+const OPTIONAL: ReadonlySet<string> = new Set(['normEps', 'gelu']);
 
 const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | readonly string[]; min?: number } } = {
   imageSize: { kind: 'int', min: 1 },
@@ -50,6 +62,8 @@ const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | re
   pool: { kind: ['map', 'gap', 'token'] },
   posEmb: { kind: ['learned', 'sincos2d'] },
   headBiasInit: { kind: 'number' },
+  normEps: { kind: 'number', min: Number.MIN_VALUE },
+  gelu: { kind: ['tanh', 'erf'] },
 };
 
 function configError(field: string, message: string, expected: string, received: unknown): Vit22bError {
@@ -71,7 +85,8 @@ export function validateConfig(input: unknown): ModelConfig {
   }
   const out: Record<string, unknown> = {};
   for (const [field, rule] of Object.entries(FIELDS)) {
-    const v = raw[field];
+    let v = raw[field];
+    if (v === undefined && OPTIONAL.has(field)) v = field === 'normEps' ? DEFAULT_NORM_EPS : DEFAULT_GELU;
     if (v === undefined) throw configError(field, 'is missing', describe(rule), 'undefined');
     if (Array.isArray(rule.kind)) {
       if (!rule.kind.includes(v as string)) throw configError(field, 'has an unknown value', rule.kind.join(' | '), v);
@@ -95,7 +110,7 @@ export function validateConfig(input: unknown): ModelConfig {
 
 function describe(rule: { kind: unknown; min?: number }): string {
   if (rule.kind === 'int') return `an integer >= ${rule.min ?? 0}`;
-  if (rule.kind === 'number') return 'a finite number';
+  if (rule.kind === 'number') return rule.min === undefined ? 'a finite number' : `a finite number >= ${rule.min}`;
   return String(rule.kind);
 }
 

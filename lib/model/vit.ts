@@ -11,7 +11,7 @@
 import type { GraphBuilder } from '../graph/builder';
 import type { Value } from '../graph/ir';
 import { Vit22bError } from '../runtime/errors';
-import type { ModelConfig } from './config';
+import { DEFAULT_GELU, DEFAULT_NORM_EPS, type ModelConfig } from './config';
 import { paramSpecs, sequenceLength, type ParamSpec } from './params';
 import { sincos2d } from './sincos';
 
@@ -30,11 +30,14 @@ export interface VitBuildOptions {
 class Params {
   private readonly specs: Map<string, ParamSpec>;
   private readonly used = new Set<string>();
+  /** Carried here so every norm of the model uses the config's epsilon. */
+  readonly normEps: number;
   constructor(
     private readonly b: GraphBuilder,
     config: ModelConfig,
   ) {
     this.specs = new Map(paramSpecs(config).map((s) => [s.name, s]));
+    this.normEps = config.normEps ?? DEFAULT_NORM_EPS;
   }
   get(name: string): Value {
     const s = this.specs.get(name);
@@ -53,8 +56,13 @@ class Params {
 
 function norm(b: GraphBuilder, p: Params, prefix: string, x: Value, center: boolean): Value {
   const scale = p.get(`${prefix}/scale`);
-  if (!center) return b.rmsNorm(x, scale);
-  return b.layerNorm(x, scale, p.has(`${prefix}/bias`) ? p.get(`${prefix}/bias`) : undefined);
+  const eps = p.normEps;
+  if (!center) return b.rmsNorm(x, scale, { eps });
+  return b.layerNorm(x, scale, p.has(`${prefix}/bias`) ? p.get(`${prefix}/bias`) : undefined, { eps });
+}
+
+function gelu(b: GraphBuilder, c: ModelConfig, x: Value): Value {
+  return b.gelu(x, c.gelu ?? DEFAULT_GELU);
 }
 
 function dense(b: GraphBuilder, p: Params, name: string, x: Value): Value {
@@ -84,7 +92,7 @@ function parallelBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x:
   const k = qkNorm(b, p, c, `${pre}/knorm`, b.slice(qkv, 2, d, 2 * d));
   const v = b.slice(qkv, 2, 2 * d, 3 * d);
   const attn = b.attention(q, k, v, { heads: c.heads });
-  const both = b.concat([attn, b.gelu(m)], 2); // [B, T, D + F]
+  const both = b.concat([attn, gelu(b, c, m)], 2); // [B, T, D + F]
   let out = b.matmul(both, p.get(`${pre}/out/w`));
   if (c.mlpBias) out = b.biasAdd(out, p.get(`${pre}/out/b`));
   return b.add(x, out);
@@ -99,7 +107,7 @@ function sequentialBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, 
   const k = qkNorm(b, p, c, `${pre}/knorm`, b.slice(qkv, 2, d, 2 * d));
   const v = b.slice(qkv, 2, 2 * d, 3 * d);
   const y = b.add(x, dense(b, p, `${pre}/attn/out`, b.attention(q, k, v, { heads: c.heads })));
-  const m = b.gelu(dense(b, p, `${pre}/mlp/in`, norm(b, p, `${pre}/norm2`, y, center)));
+  const m = gelu(b, c, dense(b, p, `${pre}/mlp/in`, norm(b, p, `${pre}/norm2`, y, center)));
   return b.add(y, dense(b, p, `${pre}/mlp/out`, m));
 }
 
@@ -111,7 +119,7 @@ function mapPool(b: GraphBuilder, p: Params, c: ModelConfig, x: Value): Value {
   const kv = dense(b, p, 'map/kv', x);
   const a = b.attention(q, b.slice(kv, 2, 0, d), b.slice(kv, 2, d, 2 * d), { heads: c.heads });
   const y = dense(b, p, 'map/out', a);
-  const mlp = dense(b, p, 'map/mlp/out', b.gelu(dense(b, p, 'map/mlp/in', norm(b, p, 'map/norm', y, c.norm === 'layernorm'))));
+  const mlp = dense(b, p, 'map/mlp/out', gelu(b, c, dense(b, p, 'map/mlp/in', norm(b, p, 'map/norm', y, c.norm === 'layernorm'))));
   return b.reshape(b.add(y, mlp), [batch, d]);
 }
 

@@ -11,6 +11,7 @@
  *   header-start          the header does not begin with '{'
  *   header-json           the header is not JSON
  *   duplicate-key         a key appears twice in one object
+ *   number-not-integer    a number written with a fraction or exponent (1.0, 1e3)
  *   metadata-invalid      `__metadata__` is not an object of strings
  *   entry-invalid         an entry is not exactly {dtype, shape, data_offsets}
  *   dtype-unknown         a dtype the format does not define
@@ -23,6 +24,7 @@
  */
 import { Vit22bError } from '../runtime/errors';
 import { findDuplicateKey } from './json-duplicate-keys';
+import { findNonIntegerNumber } from './json-integer-literals';
 import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensors-dtype';
 
 /** The reference implementation's cap on the header length. */
@@ -95,6 +97,10 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
   // JSON that begins with '{' and parses is an object: header-start already refused the rest.
   const dup = findDuplicateKey(text);
   if (dup !== undefined) throw safetensorsError(file, 'duplicate-key', `key ${JSON.stringify(dup)} appears twice in one object`, { key: dup });
+  const literal = findNonIntegerNumber(text);
+  if (literal !== undefined) {
+    throw safetensorsError(file, 'number-not-integer', `the number ${literal} is not an integer literal`, { expected: 'digits only (shapes and offsets are unsigned integers)', received: literal });
+  }
 
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];

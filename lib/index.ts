@@ -12,3 +12,4 @@ export * from './model';
 export * from './data';
 export * from './train';
 export * from './io';
+export * from './eval';

@@ -9,6 +9,8 @@ import { evalCommand } from './eval-command';
 import { trainCommand } from './train-command';
 import { predictCommand } from './predict-command';
 import { gradCommand } from './grad-command';
+import { probeCommand } from './probe-command';
+import { fewshotCommand } from './fewshot-command';
 import type { CliIO } from './io';
 import { parseOptions, usageError } from './parse-options';
 
@@ -68,29 +70,13 @@ const infoCommand: Command = {
   },
 };
 
-function pendingCommand(name: string, summary: string, pending: string): Command {
-  const usage = `usage: vit22b ${name} [options]\n\n${summary}. Not available in this version: ${pending}.`;
-  return {
-    name,
-    aliases: [],
-    summary,
-    pending,
-    usage,
-    async run() {
-      throw new Vit22bError('ERR_NOT_IMPLEMENTED', `vit22b ${name} is not available in this version: ${pending}`, {
-        expected: 'a command of this version (see vit22b --help)',
-        received: name,
-      });
-    },
-  };
-}
-
 export const COMMANDS: Command[] = [
   trainCommand,
   evalCommand,
   predictCommand,
   gradCommand,
-  pendingCommand('probe', 'linear probe and few-shot evaluation of frozen features', 'it arrives with the evaluation work'),
+  probeCommand,
+  fewshotCommand,
   benchCommand,
   planCommand,
   infoCommand,

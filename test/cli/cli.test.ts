@@ -8,8 +8,7 @@ import { run } from '../../lib/cli/run';
 import { DIST_CLI, REPO_ROOT } from '../helpers/paths';
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const COMMANDS = ['train', 'eval', 'predict', 'grad', 'probe', 'bench', 'plan', 'info'];
-const PENDING = ['probe'];
+const COMMANDS = ['train', 'eval', 'predict', 'grad', 'probe', 'fewshot', 'bench', 'plan', 'info'];
 const UNAVAILABLE_CODES = ['no-driver', 'driver-too-old', 'no-device', 'unsupported-device', 'error', 'addon-missing', 'cublaslt-missing'];
 // Independent of vit22b: without the NVIDIA kernel driver, CUDA cannot be available.
 const NO_NVIDIA_DRIVER = !fs.existsSync('/proc/driver/nvidia/version');
@@ -120,19 +119,6 @@ describe.each(modes)('%s', (_mode, cli) => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('ERR_USAGE');
     expect(r.err).toContain(mention);
-  });
-
-  test.each(PENDING)('%s exits 1 with ERR_NOT_IMPLEMENTED; --help still prints its usage', async (command) => {
-    const r = await cli([command]);
-    expect(r.code).toBe(1);
-    expect(r.err).toContain('ERR_NOT_IMPLEMENTED');
-    expect(r.err).toMatch(new RegExp(`received: ${command}\\b`));
-    const j = await cli([command, '--json']);
-    expect(j.code).toBe(1);
-    expect(JSON.parse(j.out)).toMatchObject({ error: { code: 'ERR_NOT_IMPLEMENTED', received: command } });
-    const h = await cli([command, '--help']);
-    expect(h.code).toBe(0);
-    expect(h.out).toContain(`usage: vit22b ${command}`);
   });
 
   test('info --json describes the package, addon, CPU, CUDA and the default device', async () => {

@@ -24,7 +24,7 @@ export type ProgramInputs = Record<string, ProgramInput>;
 export interface PlanRunner {
   run(inputs: ArrayBufferView[], scalars: number[]): Promise<ArrayBuffer[]>;
   setProfiling(on: boolean): void;
-  profile(): { runs: number; entries: { kernel: string; note: string; seconds: number }[] };
+  profile(): { runs: number; entries: { stream: number; index: number; kernel: string; seconds: number }[] };
   dispose(): void;
 }
 
@@ -157,12 +157,10 @@ export class Program implements Disposable {
   profile(): ProfileRow[] {
     this.live();
     const { runs, entries } = this.main.runner.profile();
+    const origins = this.main.lowered.origins;
     const rows = new Map<string, ProfileRow>();
     for (const e of entries) {
-      // Notes read "#12 matmul in block0 (forward)".
-      const m = /^#\d+ (\S+)(?: in \S+)? \((\w+)\)$/.exec(e.note);
-      const op = m?.[1] ?? '?';
-      const phase = m?.[2] ?? '?';
+      const { op, phase } = e.stream === 0 ? origins[e.index]! : { op: '?', phase: '?' };
       const key = `${op}|${e.kernel}|${phase}`;
       const row = rows.get(key) ?? { op, kernel: e.kernel, phase, calls: 0, secondsPerStep: 0 };
       row.calls++;

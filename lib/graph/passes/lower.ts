@@ -19,6 +19,8 @@ export interface LoweredProgram {
   outputs: { name: string; value: Value }[];
   /** Runtime scalars in plan order: the run scalar `name` ('lr', 'step', ...) times `factor`. */
   scalars: RunScalar[];
+  /** For each instruction of stream 0, the node it lowers (profiles group time by op and phase). */
+  origins: { op: string; phase: string; scope: string }[];
 }
 
 export interface RunScalar {
@@ -32,6 +34,7 @@ export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
   for (const v of g.outputs.values()) readers.add(v);
   const scalars: RunScalar[] = [];
   const instructions: PlanInstruction[] = [];
+  const origins: LoweredProgram['origins'] = [];
   let current: Node | undefined;
 
   const view = (v: Value): PlanView => {
@@ -58,6 +61,7 @@ export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
     emit(kernel, spec) {
       const n = current!;
       instructions.push({ kernel, spec, note: `#${n.id} ${n.op}${n.scope ? ` in ${n.scope}` : ''} (${n.phase})` });
+      origins.push({ op: n.op, phase: n.phase, scope: n.scope });
     },
   };
   for (const n of g.nodes) {
@@ -78,5 +82,5 @@ export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
     outputs: outputs.map((o) => view(o.value)),
     scalars: scalars.length,
   };
-  return { plan, inputs, outputs, scalars };
+  return { plan, inputs, outputs, scalars, origins };
 }

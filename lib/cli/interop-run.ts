@@ -14,7 +14,7 @@ import { openDevice, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
 import { choice } from './option-values';
 import { usageError } from './parse-options';
-import { readConfig } from './plan-command';
+import { resolveModel } from './model-option';
 
 export const INTEROP_OPTION_SPEC = {
   config: { type: 'string' },
@@ -140,7 +140,7 @@ function readInput(file: string, config: ModelConfig, layout: string, needLabels
 }
 
 export function loadInterop(o: InteropArgs, usage: string, mode: 'predict' | 'grad'): Loaded & { loss: 'softmax' | 'sigmoid' } {
-  const config = readConfig(required(o, 'config', usage));
+  const config = resolveModel(undefined, required(o, 'config', usage)).config;
   const weights = required(o, 'weights', usage);
   const input = required(o, 'input', usage);
   const output = required(o, 'output', usage);

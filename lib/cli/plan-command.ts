@@ -2,14 +2,11 @@ import { compileGraph } from '../graph/compile';
 import { GraphBuilder, type Precision } from '../graph/builder';
 import { planReport } from '../graph/plan-report';
 import type { RematPolicy } from '../graph/passes/remat';
-import { getPreset } from '../model/presets';
 import { countParams } from '../model/params';
 import { buildVit } from '../model/vit';
-import { validateConfig, type ModelConfig } from '../model/config';
-import { readFileSync } from 'node:fs';
 import type { Command } from './commands';
+import { resolveModel } from './model-option';
 import { parseOptions, usageError } from './parse-options';
-import { Vit22bError } from '../runtime/errors';
 
 const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
                   [--remat none|selective|block] [--forward] [--json]
@@ -26,22 +23,6 @@ const KIND_LABEL: Record<string, string> = { param: 'parameters', grad: 'gradien
 
 function gib(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
-}
-
-/** Reads and validates a model config JSON file (typed errors name the file). */
-export function readConfig(path: string): ModelConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Vit22bError('ERR_INVALID_CONFIG', `cannot read the model config ${path}`, { expected: 'a readable JSON file', received: (e as Error).message, file: path });
-  }
-  try {
-    return validateConfig(JSON.parse(text));
-  } catch (e) {
-    if (e instanceof Vit22bError) throw e;
-    throw new Vit22bError('ERR_INVALID_CONFIG', `the model config ${path} is not JSON`, { expected: 'JSON', received: (e as Error).message, file: path });
-  }
 }
 
 export const planCommand: Command = {
@@ -69,7 +50,7 @@ export const planCommand: Command = {
       return 0;
     }
     if (o.preset !== undefined && o.config !== undefined) throw usageError('give --preset or --config, not both', PLAN_USAGE, args.join(' '));
-    const config = o.config !== undefined ? readConfig(o.config) : getPreset(o.preset ?? 'tiny');
+    const { name: modelName, config } = resolveModel(o.preset, o.config);
     const batch = Number(o.batch ?? 1);
     if (!Number.isSafeInteger(batch) || batch < 1) throw usageError('--batch must be a positive integer', PLAN_USAGE, String(o.batch));
     const precision = (o.precision ?? 'fp32') as Precision;
@@ -83,7 +64,7 @@ export const planCommand: Command = {
     const compiled = compileGraph(b.graph, { train, remat });
     const report = planReport(compiled.lowered.plan, compiled.memory);
     const params = countParams(config);
-    const summary = { model: o.preset ?? (o.config ? o.config : 'tiny'), config, batch, precision, remat, mode: o.forward ? 'forward' : 'train', params, ...report };
+    const summary = { model: modelName, config, batch, precision, remat, mode: o.forward ? 'forward' : 'train', params, ...report };
     if (o.json) {
       io.out(JSON.stringify(summary, null, 2) + '\n');
       return 0;

@@ -193,6 +193,23 @@ struct AttentionBwdArgs {
   HeadStrides dVStrides;
 };
 
+// Monitoring statistics of attention (the QK-norm stability study; not part of training):
+//   s_ij = scale * Q[b, i, h] . K[b, j, h],   p_i = softmax_j(s_i)
+//   out[0] = max over (b, h, i, j) of s_ij                      the largest attention logit
+//   out[1] = mean over (b, h, i) of -sum_j p_ij log p_ij        the mean attention entropy (nats)
+// Every row is computed in f32 from the storage type, and rows are combined in a fixed order, so
+// the result does not depend on the number of threads.
+struct AttentionStatsArgs {
+  DType dtype = DType::F32;  // of Q and K
+  int64_t batch = 0, heads = 0, tq = 0, tk = 0, headDim = 0;
+  float scale = 1.0f;
+  const void* q = nullptr;  // [B, Tq, H, Dh] at qStrides
+  HeadStrides qStrides;
+  const void* k = nullptr;  // [B, Tk, H, Dh] at kStrides
+  HeadStrides kStrides;
+  float* out = nullptr;     // [2] f32, written
+};
+
 // ---- Losses, metrics, reductions, casts, pooling and patch embedding (issue 3) ----
 
 // Softmax cross-entropy with label smoothing, one row of logits per example, in one pass:
@@ -448,6 +465,7 @@ struct RandomInitArgs {
   X(Gemm, gemm, GemmArgs)        \
   X(AttentionFwd, attentionFwd, AttentionFwdArgs) \
   X(AttentionBwd, attentionBwd, AttentionBwdArgs) \
+  X(AttentionStats, attentionStats, AttentionStatsArgs) \
   X(SoftmaxXent, softmaxXent, SoftmaxXentArgs) \
   X(SigmoidXent, sigmoidXent, SigmoidXentArgs) \
   X(TopkAccuracy, topkAccuracy, TopkAccuracyArgs) \

@@ -13,3 +13,4 @@ export * from './data';
 export * from './train';
 export * from './io';
 export * from './eval';
+export * from './study';

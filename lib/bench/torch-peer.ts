@@ -58,12 +58,19 @@ export interface TorchPeerOptions {
   python?: string;
   /** The script; default bench/step_torch_gpu.py in the package root (a clone). */
   script?: string;
+  /** The script's environment (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
-/** The first Python that can import torch, or undefined. */
+const importsTorch = new Map<string, boolean>();
+
+/** The first Python that can import torch, or undefined (each answer cached: importing torch is slow). */
 export function findTorchPython(explicit?: string): string | undefined {
   const candidates = explicit ? [explicit] : [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
-  return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000 }).status === 0);
+  return candidates.find((py) => {
+    if (!importsTorch.has(py)) importsTorch.set(py, spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000 }).status === 0);
+    return importsTorch.get(py);
+  });
 }
 
 export function peerScriptPath(): string {
@@ -103,11 +110,15 @@ export function runTorchPeer(o: TorchPeerOptions): TorchPeerResult | { missing: 
     encoding: 'utf8',
     timeout: o.timeoutMs ?? 8 * 60_000,
     maxBuffer: 64 * 2 ** 20,
+    env: o.env ?? process.env,
   });
   if (r.error) return { missing: `${python} ${path.basename(script)}: ${r.error.message}` };
   const last = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    return JSON.parse(last) as TorchPeerResult;
+    const parsed = JSON.parse(last) as TorchPeerResult & { error?: string };
+    // The script's own refusal (torch without CUDA): one JSON object with `error` and no runs.
+    if (typeof parsed.error === 'string') return { missing: `${parsed.peer ?? 'pytorch'}: ${parsed.error}` };
+    return parsed;
   } catch {
     const why = r.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${r.status}`;
     return { missing: `${path.basename(script)} printed no result (exit ${r.status ?? r.signal}): ${why}` };

@@ -41,6 +41,10 @@ MFU = PaLM model FLOPs (6N + 12·L·H·Q·T per token, N the non-embedding param
 head counted once per image) x images/s / peak; HFU uses the FLOPs the compiled step launches.
 Threads: VIT22B_NUM_THREADS. All three GPU workloads with both peers: bench/gpu-all.sh.`;
 
+function flopText(f: number): string {
+  return f >= 1e12 ? `${(f / 1e12).toFixed(3)} TFLOP` : `${(f / 1e9).toFixed(3)} GFLOP`;
+}
+
 export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
   const o = parseOptions(
     args,
@@ -180,7 +184,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
         `${ours.threads ? ` (${ours.threads} threads)` : ''}: ${ours.imagesPerSecond.toFixed(1)} images/s` +
         ` (median ${(ours.medianSecondsPerStep * 1e3).toFixed(1)} ms per step over ${ours.steps} steps)`,
       `  model FLOPs ${(flops.perImage / 1e9).toFixed(2)} GFLOP per image (PaLM, N = ${(flops.nonEmbeddingParams / 1e6).toFixed(2)}M non-embedding, T = ${flops.tokens}),` +
-        ` launched ${(ours.launchedFlopsPerStep / 1e12).toFixed(3)} TFLOP per step`,
+        ` launched ${flopText(ours.launchedFlopsPerStep)} per step`,
       'mfu' in u
         ? `  MFU ${(u.mfu * 100).toFixed(1)}%${u.hfu !== undefined ? `, HFU ${(u.hfu * 100).toFixed(1)}%` : ''} of ${u.card}'s ${u.peakTflops} TFLOP/s dense bf16`
         : `  ${u.note}`,

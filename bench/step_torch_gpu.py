@@ -364,16 +364,24 @@ def main():
         note(f'torch.compile unavailable in torch {torch.__version__}; compile mode skipped')
     runs = []
     parameters = None
-    for m in modes:
+    for i, m in enumerate(modes):
         r, n = run_mode(a, c, device, m)
         parameters = parameters or n
         runs.append(r)
         free(device)
         if 'imagesPerSecond' in r:
             log(f'{m}: {r["imagesPerSecond"]:.1f} images/s ({r["medianSecondsPerStep"] * 1e3:.1f} ms per step, batch {r["batch"]})')
+        if i + 1 < len(modes):
+            # The results so far, in case the caller's time limit ends a later mode (a long compile).
+            print(json.dumps(report(a, device, parameters, runs, partial=True)), flush=True)
     if parameters is None:
         parameters = sum(p.numel() for p in Vit(c).parameters())
-    print(json.dumps({
+    print(json.dumps(report(a, device, parameters, runs)), flush=True)
+    return 0
+
+
+def report(a, device, parameters, runs, partial=False):
+    return {
         'peer': f'pytorch {torch.__version__}',
         'device': device_name(device),
         'parameters': parameters,
@@ -386,10 +394,10 @@ def main():
             'compile': HAS_COMPILE,
             'autocast': 'bf16' if a.precision == 'bf16-mixed' else None,
         },
-        'notes': NOTES,
-        'runs': runs,
-    }))
-    return 0
+        'notes': list(NOTES),
+        'runs': list(runs),
+        **({'partial': True} if partial else {}),
+    }
 
 
 if __name__ == '__main__':

@@ -112,17 +112,38 @@ export function runTorchPeer(o: TorchPeerOptions): TorchPeerResult | { missing: 
     maxBuffer: 64 * 2 ** 20,
     env: o.env ?? process.env,
   });
-  if (r.error) return { missing: `${python} ${path.basename(script)}: ${r.error.message}` };
-  const last = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    const parsed = JSON.parse(last) as TorchPeerResult & { error?: string };
-    // The script's own refusal (torch without CUDA): one JSON object with `error` and no runs.
-    if (typeof parsed.error === 'string') return { missing: `${parsed.peer ?? 'pytorch'}: ${parsed.error}` };
-    return parsed;
-  } catch {
-    const why = r.stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${r.status}`;
+  // The last JSON line: the final result, or after a timeout the script's results so far (it prints
+  // them after each mode).
+  const parsed = lastJsonLine(r.stdout ?? '') as (TorchPeerResult & { error?: string; partial?: boolean }) | undefined;
+  if (!parsed) {
+    if (r.error) return { missing: `${python} ${path.basename(script)}: ${r.error.message}` };
+    const why = (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || `exit ${r.status}`;
     return { missing: `${path.basename(script)} printed no result (exit ${r.status ?? r.signal}): ${why}` };
   }
+  // The script's own refusal (torch without CUDA): one JSON object with `error` and no runs.
+  if (typeof parsed.error === 'string') return { missing: `${parsed.peer ?? 'pytorch'}: ${parsed.error}` };
+  if (parsed.partial || r.error) {
+    const done = new Set(parsed.runs.map((x) => x.mode));
+    const why = r.error ? `stopped after ${(o.timeoutMs ?? 8 * 60_000) / 1e3} s (${r.error.message})` : `exited early (${r.status ?? r.signal})`;
+    for (const mode of o.modes) if (!done.has(mode)) parsed.runs.push({ mode, error: why });
+    parsed.notes = [...parsed.notes, `the script ${why}; results so far`];
+    delete parsed.partial;
+  }
+  return parsed;
+}
+
+function lastJsonLine(stdout: string): unknown {
+  const lines = stdout.trim().split('\n');
+  for (let i = lines.length - 1; i >= 0; --i) {
+    const line = lines[i]!.trim();
+    if (!line.startsWith('{')) continue;
+    try {
+      return JSON.parse(line);
+    } catch {
+      // a truncated line (killed mid-write): try the one before
+    }
+  }
+  return undefined;
 }
 
 /** One row of the comparison: vit22b itself or a peer run, with MFU and vit22b's ratio to it. */

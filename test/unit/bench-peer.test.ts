@@ -71,6 +71,22 @@ describe('comparePeer', () => {
     expect(r).toEqual({ missing: expect.stringMatching(/printed no result \(exit 3\): boom/) });
     fs.rmSync(dir, { recursive: true });
   });
+
+  test('a script stopped by the time limit: its results so far, the rest marked', () => {
+    const python = findTorchPython();
+    if (!python) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-peer-'));
+    const script = path.join(dir, 'slow.py');
+    const partial = { ...peer, runs: [peer.runs[0]], partial: true };
+    fs.writeFileSync(script, `import time\nprint(${JSON.stringify(JSON.stringify(partial))}, flush=True)\ntime.sleep(60)\n`);
+    const r = runTorchPeer({ config: getPreset('tiny'), batch: 2, precision: 'fp32', device: 'cpu', modes: ['eager', 'compile'], steps: 1, warmup: 0, seconds: 0, script, python, timeoutMs: 2000 });
+    if ('missing' in r) throw new Error(r.missing);
+    expect(r.runs[0]).toMatchObject({ mode: 'eager', imagesPerSecond: 2000 });
+    expect(r.runs[1]).toEqual({ mode: 'compile', error: expect.stringMatching(/^stopped after 2 s/) });
+    expect(r.notes.at(-1)).toMatch(/results so far/);
+    expect('partial' in r).toBe(false);
+    fs.rmSync(dir, { recursive: true });
+  });
 });
 
 // The smoke path of bench/step_torch_gpu.py: needs a Python with torch (Debian: python3-torch).

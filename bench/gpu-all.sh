@@ -54,9 +54,9 @@ fi
 
 # name | bench step model flags | share of the budget (percent)
 WORKLOADS=(
-  "stack|--preset vit-22b-stack --depth $STACK_DEPTH|38"
+  "stack|--preset vit-22b-stack --depth $STACK_DEPTH|36"
   "vit-b16|--preset vit-b/16|29"
-  "vit-l16|--preset vit-l/16|33"
+  "vit-l16|--preset vit-l/16|35"
 )
 
 for w in "${WORKLOADS[@]}"; do
@@ -71,8 +71,8 @@ for w in "${WORKLOADS[@]}"; do
     log "$name: skipped, ${left}s of the budget left"
     continue
   fi
-  # The peer runs first and gets the slot less 75 s for vit22b's own compile and steps.
-  peer_timeout=$((slot - 75))
+  # The peer runs first and gets the slot less 60 s for vit22b's own compile and steps.
+  peer_timeout=$((slot - 60))
   [ "$peer_timeout" -lt 30 ] && peer_timeout=30
   log "$name: $flags (slot ${slot}s, PyTorch peer ${peer_timeout}s)"
   if [ "${CUDA_OK}" = yes ]; then

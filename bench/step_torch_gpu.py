@@ -13,7 +13,8 @@ written in PyTorch by us, the way a PyTorch user would write it fast:
   lib/bench/step.ts: warm-up steps, then at least --steps timed steps (more until --seconds have
   passed, at most 200), each one between two torch.cuda.synchronize() calls, and the median.
   Every step copies the batch from host memory, as vit22b's step uploads it (--input device to
-  keep it on the GPU instead).
+  keep it on the GPU instead). A mode that runs out of memory halves its batch (--shrink-on-oom),
+  and later modes start from the batch the earlier ones fitted.
 
 Where this torch lacks a feature (Debian's CPU torch 1.13: no SDPA, no fused AdamW, no
 torch.compile), it falls back (explicit softmax attention, the plain AdamW; compile skipped) and
@@ -299,11 +300,11 @@ def free(device):
             pass
 
 
-def run_mode(a, c, device, mode):
-    """Times `mode`, halving the batch on out-of-memory when asked. Never raises."""
+def run_mode(a, c, device, mode, start_batch):
+    """Times `mode` from `start_batch`, halving the batch on out-of-memory when asked. Never raises."""
     if mode == 'compile' and not HAS_COMPILE:
         return {'mode': mode, 'skipped': f'torch.compile unavailable in torch {torch.__version__}'}, None
-    batch = a.batch
+    batch = start_batch
     while True:
         oom = False
         try:
@@ -311,6 +312,8 @@ def run_mode(a, c, device, mode):
             r, n = time_mode(a, c, device, mode, batch)
             if batch != a.batch:
                 r['batchRequested'] = a.batch
+                if batch == start_batch:
+                    note(f'{mode}: started at batch {batch}, where an earlier mode fitted')
             return r, n
         except Exception as e:  # noqa: BLE001 - reported in the JSON, never a crash
             if not is_oom(e):
@@ -370,8 +373,13 @@ def main():
         note(f'torch.compile unavailable in torch {torch.__version__}; compile mode skipped')
     runs = []
     parameters = None
+    start_batch = a.batch
     for i, m in enumerate(modes):
-        r, n = run_mode(a, c, device, m)
+        # A later mode starts from the batch an earlier one had to halve to: each out-of-memory
+        # attempt costs a model build (and for compile, a compilation).
+        r, n = run_mode(a, c, device, m, start_batch)
+        if 'imagesPerSecond' in r:
+            start_batch = min(start_batch, r['batch'])
         parameters = parameters or n
         runs.append(r)
         free(device)

@@ -93,16 +93,20 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
   }
   const peerTimeout = finiteNumber(o['peer-timeout'], 'peer-timeout', 480, BENCH_STEP_USAGE, 1, 3600);
 
-  using dev = openDevice({ device });
-  const precision = choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], dev.kind === 'cuda' ? 'bf16-mixed' : 'fp32', BENCH_STEP_USAGE) as Precision;
+  // The device kind without opening it: the PyTorch peer runs before vit22b takes the card (a
+  // CUDA context and an allocator cache held meanwhile would shrink what the peer can use).
+  const cudaUsable = device !== 'cpu' && cudaStatus().available;
+  if (device === 'cuda' && !cudaUsable) openDevice({ device }).dispose(); // throws ERR_CUDA_UNAVAILABLE with the cause
+  const kind: 'cpu' | 'cuda' = cudaUsable ? 'cuda' : 'cpu';
+  const precision = choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], kind === 'cuda' ? 'bf16-mixed' : 'fp32', BENCH_STEP_USAGE) as Precision;
   const notes: string[] = [];
 
   // The batch: given, or the largest whose planned memory fits the card (CUDA only).
-  const batchArg = o.batch ?? (dev.kind === 'cuda' ? 'auto' : undefined);
+  const batchArg = o.batch ?? (kind === 'cuda' ? 'auto' : undefined);
   let batch: number;
   const auto = batchArg === 'auto';
   if (auto) {
-    if (dev.kind !== 'cuda') throw usageError('--batch auto needs --device cuda (it sizes the batch to the card)', BENCH_STEP_USAGE, 'auto');
+    if (kind !== 'cuda') throw usageError('--batch auto needs --device cuda (it sizes the batch to the card)', BENCH_STEP_USAGE, 'auto');
     const memoryBytes = cudaStatus().devices[0]?.memoryBytes ?? 0;
     const fit = largestFittingBatch(model.config, usableBytes(memoryBytes), { precision, remat, optimizer });
     if (fit === undefined) {
@@ -125,7 +129,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
       config: model.config,
       batch,
       precision,
-      device: dev.kind,
+      device: kind,
       modes: peerModes as ('eager' | 'compile')[],
       steps,
       warmup,
@@ -135,6 +139,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
   }
 
   // vit22b; with an automatic batch, an out-of-memory step is retried one batch size down.
+  using dev = openDevice({ device: kind });
   let ours: StepBenchResult | undefined;
   let failure: Vit22bError | Error | undefined;
   for (;;) {

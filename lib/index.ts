@@ -7,6 +7,8 @@
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
 export { benchStep, type StepBenchOptions, type StepBenchResult } from './bench/step';
+export { trainingFlopsPerImage, denseBf16Peak, utilization, type ModelFlops, type PeakEntry, type Utilization } from './bench/mfu';
+export { benchModel, largestFittingBatch, usableBytes, planStep } from './bench/workloads';
 export * from './graph';
 export * from './model';
 export * from './data';

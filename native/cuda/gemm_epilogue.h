@@ -1,0 +1,36 @@
+// The part of a GEMM epilogue that cuBLASLt does not do for us, as one small in-place kernel over
+// C (native/cuda/gemm_epilogue.cu), applied after cuBLASLt has written C:
+//   - GELU on a column range [colBegin, colEnd) (cuBLASLt's GELU epilogue covers whole rows of D
+//     and is the tanh form only);
+//   - the bias, when cuBLASLt's bias epilogue could not be used (an unaligned bias pointer, or no
+//     algorithm with that epilogue for the shape);
+//   - the whole epilogue of k == 0, where there is no product: C = beta * C (+ bias) (then GELU).
+// The GELU formulas are the CPU backend's (native/cpu/gelu_math.h, gelu.cc), evaluated in f32.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace vit::cuda {
+
+struct GemmEpilogueArgs {
+  DType cType = DType::F32;  // f32 | bf16
+  void* c = nullptr;         // [batch][m, ldc], strideC elements apart
+  int64_t batch = 1, m = 0, n = 0, ldc = 0, strideC = 0;
+  // k == 0: C = beta * C first (beta == 0 writes 0 and never reads C); otherwise C already holds
+  // alpha * A B + beta * C and is only read and rewritten.
+  bool scaleByBeta = false;
+  float beta = 0.0f;
+  const void* bias = nullptr;  // [n] of cType, or nullptr: no bias here
+  // GELU on columns [colBegin, colEnd); an empty range: none.
+  int64_t colBegin = 0, colEnd = 0;
+  GeluForm form = GeluForm::Tanh;
+};
+
+// Enqueues the kernel on `stream` (nothing when there is nothing to do). Throws like checkLaunch.
+void launchGemmEpilogue(cudaStream_t stream, const GemmEpilogueArgs& e);
+
+}  // namespace vit::cuda

@@ -186,6 +186,13 @@ function compare(c, cpu, gpu, label) {
         assert(bitsOf(gpu, row + j) === bitsOf(c.c, row + j), `${label}: padding C[b=${b}, i=${i}, col ${j}] was written`);
       }
     }
+    // Nor is the spare row between two batches of C.
+    if (b + 1 < c.batch) {
+      const spare = b * c.strideC + c.m * c.ldc;
+      for (let j = 0; j < c.ldc; j++) {
+        assert(bitsOf(gpu, spare + j) === bitsOf(c.c, spare + j), `${label}: the spare row after batch ${b} was written at col ${j}`);
+      }
+    }
   }
   return { worst, worstAbs };
 }

@@ -10,8 +10,9 @@
 //          that header's, value for value);
 //   [NVM]  nvmath-python's generated cuBLAS/cuBLASLt bindings, which list every enum value:
 //          https://docs.nvidia.com/cuda/nvmath-python/latest/bindings/generated/
-//          nvmath.bindings.cublasLt.MatmulDescAttribute.html, ...cublas.ComputeType.html,
-//          ...cublas.Status.html, ...cublas.Operation.html;
+//          nvmath.bindings.cublasLt.MatmulDescAttribute.html, ...cublasLt.Epilogue.html,
+//          ...cublasLt.MatrixLayoutAttribute.html, ...cublasLt.MatmulPreferenceAttribute.html,
+//          ...cublas.ComputeType.html, ...cublas.Status.html, ...cublas.Operation.html;
 //   [LIB]  library_types.h of the CUDA toolkit (cudaDataType_t: CUDA_R_32F = 0, CUDA_R_16BF = 14),
 //          which ships with the runtime headers and is included rather than restated.
 // These are ABI facts of a stable C API: a value never changes within a cuBLAS major version, and
@@ -81,19 +82,18 @@ constexpr int32_t kCublasOpN = 0;
 constexpr int32_t kCublasOpT = 1;
 
 // cublasLtMatmulDescAttributes_t [LT], [NVM cublasLt.MatmulDescAttribute]. Value types per [LT]:
-// TRANSA/TRANSB int32_t, EPILOGUE uint32_t, BIAS_POINTER const void*, BIAS_DATA_TYPE int32_t.
+// TRANSA/TRANSB int32_t, EPILOGUE uint32_t, BIAS_POINTER const void*. We leave BIAS_BATCH_STRIDE
+// (10) at its default 0 (one bias for every batch) and BIAS_DATA_TYPE at its default -1 (= D's
+// type), so neither is set.
 enum CublasLtMatmulDescAttribute : int32_t {
-  kLtMatmulDescComputeType = 0,
-  kLtMatmulDescScaleType = 1,
   kLtMatmulDescTransA = 3,
   kLtMatmulDescTransB = 4,
   kLtMatmulDescEpilogue = 7,
   kLtMatmulDescBiasPointer = 8,
-  kLtMatmulDescBiasBatchStride = 10,
-  kLtMatmulDescBiasDataType = 26,
 };
 
-// cublasLtEpilogue_t [LT]: DEFAULT = 1, BIAS = 4, GELU = 32, GELU_BIAS = GELU | BIAS = 36.
+// cublasLtEpilogue_t [LT], [NVM cublasLt.Epilogue]: DEFAULT = 1, BIAS = 4, GELU = 32,
+// GELU_BIAS = GELU | BIAS = 36.
 // BIAS: "bias vector length must match matrix D rows ... broadcasted to all columns and added
 // before applying final postprocessing"; the bias elements have D's type unless
 // BIAS_DATA_TYPE says otherwise (default -1 = Dtype) for f32/bf16 outputs [LT].
@@ -102,15 +102,16 @@ constexpr uint32_t kLtEpilogueBias = 4;
 constexpr uint32_t kLtEpilogueGelu = 32;
 constexpr uint32_t kLtEpilogueGeluBias = 36;
 
-// cublasLtMatrixLayoutAttribute_t [LT]: BATCH_COUNT int32_t, STRIDED_BATCH_OFFSET int64_t (in
-// elements). The default order is column-major (CUBLASLT_ORDER_COL = 0), which is what we use.
+// cublasLtMatrixLayoutAttribute_t [LT], [NVM]: BATCH_COUNT int32_t, STRIDED_BATCH_OFFSET int64_t
+// (in elements). The default order is column-major (CUBLASLT_ORDER_COL = 0), which is what we use.
 enum CublasLtMatrixLayoutAttribute : int32_t {
   kLtLayoutBatchCount = 5,
   kLtLayoutStridedBatchOffset = 6,
 };
 
-// cublasLtMatmulPreferenceAttributes_t [LT]: MAX_WORKSPACE_BYTES uint64_t, MIN_ALIGNMENT_*_BYTES
-// uint32_t (default 256: without them the heuristic assumes 256-byte aligned operands).
+// cublasLtMatmulPreferenceAttributes_t [LT], [NVM]: MAX_WORKSPACE_BYTES uint64_t,
+// MIN_ALIGNMENT_*_BYTES uint32_t (default 256: without them the heuristic assumes 256-byte
+// aligned operands).
 enum CublasLtMatmulPreferenceAttribute : int32_t {
   kLtPrefMaxWorkspaceBytes = 1,
   kLtPrefMinAlignmentABytes = 5,

@@ -1,5 +1,5 @@
-// Strided-batched GEMM on the GPU through cuBLASLt (dlopen'ed, native/cuda/vendor_libraries.*), with
-// exactly the semantics of the CPU backend (native/cpu/gemm.cc, kernels.h GemmArgs).
+// Strided-batched GEMM on the GPU through cuBLASLt (dlopen'ed, native/cuda/vendor_libraries.*),
+// with exactly the semantics of the CPU backend (native/cpu/gemm.cc, kernels.h GemmArgs).
 //
 // Row-major through a column-major library. cuBLASLt is column-major: a row-major matrix X stored
 // [R, ld] is, read column-major with the same ld, the matrix X^T of shape [ld-rows C, R]. So the
@@ -40,8 +40,8 @@
 // Caching: one cublasLtHandle_t per device and one 32 MiB workspace per stream
 // (cublaslt_context.h). Per device, a plan (matmul descriptor, the three layouts, the chosen
 // algorithm) is cached under everything the heuristic looks at: dtypes, transposes, m, n, k, batch,
-// leading dimensions, batch strides, epilogue, the operands' address alignments and the TF32 switch.
-// A training step has fixed shapes and addresses, so only its first step queries the heuristic.
+// leading dimensions, batch strides, epilogue, the operands' address alignments and the TF32
+// switch. A training step has fixed shapes and addresses, so only its first step queries the heuristic.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -160,7 +160,8 @@ cublasLtMatrixLayout_t makeLayout(const CublasLt& lt, DType type, int64_t rows, 
   if (batch > 1) {
     int32_t count = static_cast<int32_t>(batch);
     int64_t offset = stride;  // elements; 0 shares one matrix across the batch
-    cublasStatus_t st = lt.matrixLayoutSetAttribute(layout, kLtLayoutBatchCount, &count, sizeof count);
+    cublasStatus_t st =
+        lt.matrixLayoutSetAttribute(layout, kLtLayoutBatchCount, &count, sizeof count);
     if (st == kCublasSuccess) {
       st = lt.matrixLayoutSetAttribute(layout, kLtLayoutStridedBatchOffset, &offset, sizeof offset);
     }
@@ -257,10 +258,11 @@ Plan& findOrBuildPlan(const CublasLt& lt, CublasLtDevice& ctx, DeviceCache& cach
   }
   auto plan = std::make_unique<Plan>();
   try {
-    plan->ltA = key.transB ? makeLayout(lt, key.abType, key.k, key.n, key.ldb, key.batch, key.strideB)
-                           : makeLayout(lt, key.abType, key.n, key.k, key.ldb, key.batch, key.strideB);
-    plan->ltB = key.transA ? makeLayout(lt, key.abType, key.m, key.k, key.lda, key.batch, key.strideA)
-                           : makeLayout(lt, key.abType, key.k, key.m, key.lda, key.batch, key.strideA);
+    // See the top of the file: cuBLASLt's A is our B, its B our A, its C/D our C (n x m).
+    const int64_t aRows = key.transB ? key.k : key.n, aCols = key.transB ? key.n : key.k;
+    const int64_t bRows = key.transA ? key.m : key.k, bCols = key.transA ? key.k : key.m;
+    plan->ltA = makeLayout(lt, key.abType, aRows, aCols, key.ldb, key.batch, key.strideB);
+    plan->ltB = makeLayout(lt, key.abType, bRows, bCols, key.lda, key.batch, key.strideA);
     plan->ltC = makeLayout(lt, key.cType, key.n, key.m, key.ldc, key.batch, key.strideC);
     chooseWithFallback(lt, ctx, key, *plan, key.epilogue, bias);
   } catch (...) {
@@ -280,8 +282,8 @@ void requireArguments(const GemmArgs& g) {
   }
   if (g.epilogue != GemmEpilogue::None && g.epilogue != GemmEpilogue::Bias &&
       g.epilogue != GemmEpilogue::BiasGeluColumns) {
-    throw Error(ErrorCode::InvalidArgument, "gemm epilogue is unknown", "None, Bias or BiasGeluColumns",
-                std::to_string(static_cast<int>(g.epilogue)));
+    throw Error(ErrorCode::InvalidArgument, "gemm epilogue is unknown",
+                "None, Bias or BiasGeluColumns", std::to_string(static_cast<int>(g.epilogue)));
   }
   if (g.epilogue == GemmEpilogue::Bias && g.bias == nullptr) {
     throw Error(ErrorCode::InvalidArgument, "gemm Bias epilogue without a bias", "a bias pointer",
@@ -393,8 +395,9 @@ void gemm(Stream stream, const GemmArgs& g) {
       Plan& plan = findOrBuildPlan(lt, ctx, cache, key, g.bias);
       if (epilogueHasBias(plan.epilogue)) {
         const void* bias = g.bias;
-        checkCublas(lt.matmulDescSetAttribute(plan.desc, kLtMatmulDescBiasPointer, &bias, sizeof bias),
-                    "cublasLtMatmulDescSetAttribute");
+        checkCublas(
+            lt.matmulDescSetAttribute(plan.desc, kLtMatmulDescBiasPointer, &bias, sizeof bias),
+            "cublasLtMatmulDescSetAttribute");
       }
       // beta == 0: C is not read, but cuBLASLt still wants a valid pointer and layout; D's do.
       cublasStatus_t st = lt.matmul(ctx.handle, plan.desc, &alpha, b, plan.ltA, a, plan.ltB, &beta,
@@ -417,8 +420,9 @@ void gemm(Stream stream, const GemmArgs& g) {
         cudaError_t cu = cudaPeekAtLastError();
         if (cu != cudaSuccess && isStickyError(cu)) {
           throw Error(ErrorCode::DeviceLost,
-                      "cublasLtMatmul failed with " + cublasStatusName(st) + " after a CUDA fault: " +
-                          cudaGetErrorName(cu) + "; the device is unusable in this process",
+                      "cublasLtMatmul failed with " + cublasStatusName(st) +
+                          " after a CUDA fault: " + cudaGetErrorName(cu) +
+                          "; the device is unusable in this process",
                       "a usable device", cudaGetErrorName(cu));
         }
         checkCublas(st, ("cublasLtMatmul (" + shapeText(key) + ")").c_str());

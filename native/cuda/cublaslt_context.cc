@@ -22,6 +22,8 @@ std::map<int, std::unique_ptr<CublasLtDevice>>& contexts() {
 struct Workspace {
   int ordinal;
   void* ptr;
+  void* scratch = nullptr;
+  size_t scratchBytes = 0;
 };
 std::map<cudaStream_t, Workspace>& workspaces() {
   static auto* m = new std::map<cudaStream_t, Workspace>();  // never destroyed
@@ -49,6 +51,26 @@ int currentDevice() {
   int ordinal = 0;
   checkCuda(cudaGetDevice(&ordinal), "cudaGetDevice");
   return ordinal;
+}
+
+// The record of `stream` on the current device, with its workspace; gContextsMutex held.
+Workspace& streamRecord(cudaStream_t stream) {
+  int ordinal = currentDevice();
+  auto it = workspaces().find(stream);
+  if (it != workspaces().end()) {
+    if (it->second.ordinal == ordinal) return it->second;
+    // A stream of another device under the same handle value: the old stream is gone (handles are
+    // only reused after destruction), so its buffers are free to drop.
+    cudaFree(it->second.ptr);
+    if (it->second.scratch) cudaFree(it->second.scratch);
+    workspaces().erase(it);
+  }
+  void* ptr = nullptr;
+  checkCuda(cudaMalloc(&ptr, kCublasLtWorkspaceBytes), "cudaMalloc");
+  Workspace& w = workspaces()[stream];
+  w.ordinal = ordinal;
+  w.ptr = ptr;
+  return w;
 }
 
 }  // namespace
@@ -85,20 +107,22 @@ CublasLtDevice& cublasLtDevice() {
 }
 
 void* cublasLtWorkspace(cudaStream_t stream) {
-  int ordinal = currentDevice();
   std::lock_guard<std::mutex> lock(gContextsMutex);
-  auto it = workspaces().find(stream);
-  if (it != workspaces().end()) {
-    if (it->second.ordinal == ordinal) return it->second.ptr;
-    // A stream of another device under the same handle value: the old stream is gone (handles are
-    // only reused after destruction), so its workspace is free to drop.
-    cudaFree(it->second.ptr);
-    workspaces().erase(it);
+  return streamRecord(stream).ptr;
+}
+
+void* cublasLtScratch(cudaStream_t stream, size_t bytes) {
+  std::lock_guard<std::mutex> lock(gContextsMutex);
+  Workspace& w = streamRecord(stream);
+  if (w.scratchBytes >= bytes) return w.scratch;
+  if (w.scratch) {
+    checkCuda(cudaFree(w.scratch), "cudaFree");
+    w.scratch = nullptr;
+    w.scratchBytes = 0;
   }
-  void* ptr = nullptr;
-  checkCuda(cudaMalloc(&ptr, kCublasLtWorkspaceBytes), "cudaMalloc");
-  workspaces()[stream] = {ordinal, ptr};
-  return ptr;
+  checkCuda(cudaMalloc(&w.scratch, bytes), "cudaMalloc");
+  w.scratchBytes = bytes;
+  return w.scratch;
 }
 
 void releaseCublasLtStream(cudaStream_t stream) noexcept {
@@ -109,6 +133,7 @@ void releaseCublasLtStream(cudaStream_t stream) noexcept {
   cudaGetDevice(&previous);
   cudaSetDevice(it->second.ordinal);
   cudaFree(it->second.ptr);
+  if (it->second.scratch) cudaFree(it->second.scratch);
   if (previous >= 0) cudaSetDevice(previous);
   cudaGetLastError();  // nothing to report from a destructor
   workspaces().erase(it);

@@ -44,7 +44,14 @@ CublasLtDevice& cublasLtDevice();
 // allocated on first use.
 void* cublasLtWorkspace(cudaStream_t stream);
 
-// Frees the workspace of a stream that is about to be destroyed; its work must be finished.
+// A growable f32 scratch buffer of `stream` on the current device, at least `bytes` long (the
+// f32-input, bf16-output GEMM computes into it first: cuBLASLt has no f32 x f32 -> bf16 kernels).
+// Growing frees the old buffer with cudaFree, which waits for the device, so work already queued
+// on the stream that still reads it is finished first.
+void* cublasLtScratch(cudaStream_t stream, size_t bytes);
+
+// Frees the workspace (and scratch) of a stream that is about to be destroyed; its work must be
+// finished.
 // Never throws.
 void releaseCublasLtStream(cudaStream_t stream) noexcept;
 

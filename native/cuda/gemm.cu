@@ -1,10 +1,10 @@
 // Strided-batched GEMM on the GPU through cuBLASLt (dlopen'ed, native/cuda/vendor_libraries.*),
 // with exactly the semantics of the CPU backend (native/cpu/gemm.cc, kernels.h GemmArgs).
 //
-// Row-major through a column-major library. cuBLASLt is column-major: a row-major matrix X stored
-// [R, ld] is, read column-major with the same ld, the matrix X^T of shape [ld-rows C, R]. So the
-// row-major C = op(A) op(B) we want is, read column-major, C^T = op(B)^T op(A)^T: we ask cuBLASLt
-// for D' = op'(B') op'(A') with
+// Row-major through a column-major library. cuBLASLt is column-major: a row-major R x C matrix X
+// stored with leading dimension ld is, read column-major with the same ld, the C x R matrix X^T.
+// So the row-major C = op(A) op(B) we want is, read column-major, C^T = op(B)^T op(A)^T: we ask
+// cuBLASLt for D' = op'(B') op'(A') with
 //   cuBLASLt "A" := our B, rows x cols = transB ? k x n : n x k, ld = ldb, op = transB ? T : N
 //   cuBLASLt "B" := our A, rows x cols = transA ? m x k : k x m, ld = lda, op = transA ? T : N
 //   cuBLASLt C/D := our C, rows x cols = n x m,                 ld = ldc
@@ -31,6 +31,9 @@
 //                      GELU to the range in place. For a bf16 C that rounds C twice (once by
 //                      cuBLASLt, once after GELU) where the CPU rounds once: a difference of about
 //                      one bf16 ulp of the GELU input, well inside bf16 training noise.
+// f32 inputs with a bf16 C: not a combination of cuBLASLt's documented type table for
+// CUBLAS_COMPUTE_32F (f32 inputs go with an f32 output), so cuBLASLt writes alpha A B in f32 to a
+// per-stream scratch buffer and gemm_epilogue.cu adds beta C, the bias and GELU and rounds once.
 // Fallbacks, each cached with the plan so that it costs one heuristic query: a bias pointer that is
 // not 16-byte aligned is never handed to cuBLASLt (its epilogue kernels load it vectorized), and an
 // epilogue for which the heuristic has no algorithm is dropped; the bias (and GELU) then go through
@@ -41,7 +44,8 @@
 // (cublaslt_context.h). Per device, a plan (matmul descriptor, the three layouts, the chosen
 // algorithm) is cached under everything the heuristic looks at: dtypes, transposes, m, n, k, batch,
 // leading dimensions, batch strides, epilogue, the operands' address alignments and the TF32
-// switch. A training step has fixed shapes and addresses, so only its first step queries the heuristic.
+// switch. A training step has fixed shapes and addresses, so only its first step queries the
+// heuristic.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -347,28 +351,54 @@ void gemm(Stream stream, const GemmArgs& g) {
   void* workspace = cublasLtWorkspace(s);
   DeviceCache& cache = deviceCache(ctx.ordinal);
 
+  // f32 x f32 -> bf16 is not in cuBLASLt's type table (f32 inputs pair with an f32 output only):
+  // cuBLASLt writes P = alpha A B in f32 to a dense scratch [count][m, n], and
+  // our kernel forms C = round(P + beta C (+ bias), GELU) with one rounding, as the CPU does.
+  const bool viaScratch = g.abType == DType::F32 && g.cType == DType::BF16;
+  int64_t maxCount = kMaxBatchPerCall;
+  if (viaScratch) {
+    // At most 256 MiB of scratch (or one matrix, if that is larger).
+    const int64_t matrixBytes = g.m * g.n * static_cast<int64_t>(sizeof(float));
+    maxCount = std::max<int64_t>(1, std::min(maxCount, (int64_t{256} << 20) / matrixBytes));
+  }
+
   // The epilogue to ask cuBLASLt for (it may drop it, see chooseWithFallback).
   const bool biasAligned = useBias && alignmentOf(g.bias, 0) >= kMinBiasAlignment;
   const bool fullTanh = gelu && g.colBegin == 0 && g.colEnd == g.n && g.geluForm == GeluForm::Tanh;
   uint32_t wanted = kLtEpilogueDefault;
-  if (fullTanh && (!useBias || biasAligned)) {
+  if (viaScratch) {
+    wanted = kLtEpilogueDefault;  // everything after the product happens in our kernel
+  } else if (fullTanh && (!useBias || biasAligned)) {
     wanted = useBias ? kLtEpilogueGeluBias : kLtEpilogueGelu;
   } else if (biasAligned) {
     wanted = kLtEpilogueBias;
   }
 
   const size_t abSize = dtypeSize(g.abType), cSize = dtypeSize(g.cType);
-  const float alpha = g.alpha, beta = g.beta;
-  for (int64_t b0 = 0; b0 < g.batch; b0 += kMaxBatchPerCall) {
-    const int64_t count = std::min(kMaxBatchPerCall, g.batch - b0);
+  for (int64_t b0 = 0; b0 < g.batch; b0 += maxCount) {
+    const int64_t count = std::min(maxCount, g.batch - b0);
     const bool batched = count > 1;
     const char* a = static_cast<const char*>(g.a) + b0 * g.strideA * static_cast<int64_t>(abSize);
     const char* b = static_cast<const char*>(g.b) + b0 * g.strideB * static_cast<int64_t>(abSize);
     char* c = static_cast<char*>(g.c) + b0 * g.strideC * static_cast<int64_t>(cSize);
 
+    // Where cuBLASLt writes: C itself, or the f32 scratch (dense, ld n, stride m n, beta 0).
+    void* d = c;
+    DType dType = g.cType;
+    int64_t ldd = g.ldc, strideD = g.strideC;
+    float beta = g.beta;
+    if (viaScratch) {
+      d = cublasLtScratch(s, static_cast<size_t>(count * g.m * g.n) * sizeof(float));
+      dType = DType::F32;
+      ldd = g.n;
+      strideD = g.m * g.n;
+      beta = 0.0f;
+    }
+    const size_t dSize = dtypeSize(dType);
+
     PlanKey key{};
     key.abType = g.abType;
-    key.cType = g.cType;
+    key.cType = dType;
     key.transA = g.transA;
     key.transB = g.transB;
     key.tf32 = tf32Allowed();
@@ -378,17 +408,18 @@ void gemm(Stream stream, const GemmArgs& g) {
     key.batch = count;
     key.lda = g.lda;
     key.ldb = g.ldb;
-    key.ldc = g.ldc;
+    key.ldc = ldd;
     // Strides mean nothing for a single matrix: leave them out of the key (more cache hits).
     key.strideA = batched ? g.strideA : 0;
     key.strideB = batched ? g.strideB : 0;
-    key.strideC = batched ? g.strideC : 0;
+    key.strideC = batched ? strideD : 0;
     key.epilogue = wanted;
     key.alignA = alignmentOf(a, key.strideA * static_cast<int64_t>(abSize));
     key.alignB = alignmentOf(b, key.strideB * static_cast<int64_t>(abSize));
-    key.alignC = alignmentOf(c, key.strideC * static_cast<int64_t>(cSize));
+    key.alignC = alignmentOf(d, key.strideC * static_cast<int64_t>(dSize));
     key.alignBias = epilogueHasBias(wanted) ? alignmentOf(g.bias, 0) : 0;
 
+    const float alpha = g.alpha;
     uint32_t applied;
     {
       std::lock_guard<std::mutex> lock(ctx.mutex);
@@ -401,7 +432,7 @@ void gemm(Stream stream, const GemmArgs& g) {
       }
       // beta == 0: C is not read, but cuBLASLt still wants a valid pointer and layout; D's do.
       cublasStatus_t st = lt.matmul(ctx.handle, plan.desc, &alpha, b, plan.ltA, a, plan.ltB, &beta,
-                                    c, plan.ltC, c, plan.ltC, &plan.algo, workspace,
+                                    d, plan.ltC, d, plan.ltC, &plan.algo, workspace,
                                     kCublasLtWorkspaceBytes, s);
       if (st != kCublasSuccess && plan.epilogue != kLtEpilogueDefault) {
         // The fused epilogue was accepted by the heuristic but refused at run time: drop it for
@@ -412,8 +443,8 @@ void gemm(Stream stream, const GemmArgs& g) {
                       "an algorithm from cublasLtMatmulAlgoGetHeuristic",
                       cublasStatusName(kCublasStatusNotSupported));
         }
-        st = lt.matmul(ctx.handle, plan.desc, &alpha, b, plan.ltA, a, plan.ltB, &beta, c,
-                       plan.ltC, c, plan.ltC, &plan.algo, workspace, kCublasLtWorkspaceBytes, s);
+        st = lt.matmul(ctx.handle, plan.desc, &alpha, b, plan.ltA, a, plan.ltB, &beta, d,
+                       plan.ltC, d, plan.ltC, &plan.algo, workspace, kCublasLtWorkspaceBytes, s);
       }
       if (st != kCublasSuccess) {
         // An execution failure may be a sticky CUDA fault: report it as such.
@@ -433,9 +464,13 @@ void gemm(Stream stream, const GemmArgs& g) {
     // What cuBLASLt did not apply of the epilogue, in place on this chunk of C.
     const bool postBias = useBias && !epilogueHasBias(applied);
     const bool postGelu = gelu && !epilogueHasGelu(applied);
-    if (postBias || postGelu) {
+    if (viaScratch || postBias || postGelu) {
       post.c = c;
       post.batch = count;
+      post.beta = g.beta;
+      post.src = viaScratch ? static_cast<const float*>(d) : nullptr;
+      post.ldSrc = ldd;
+      post.strideSrc = strideD;
       post.bias = postBias ? g.bias : nullptr;
       post.colBegin = postGelu ? g.colBegin : 0;
       post.colEnd = postGelu ? g.colEnd : 0;

@@ -41,26 +41,39 @@ __device__ __forceinline__ float geluErf(float x) {
   return x * (0.5f * erfcf(-x * 0.7071067811865476f));
 }
 
+struct KernelArgs {
+  int64_t rows, m, ldc, strideC, col0, col1;
+  bool scaleByBeta;
+  float beta;
+  const float* src;  // nullptr, or the f32 product to accumulate from
+  int64_t ldSrc, strideSrc;
+  int64_t geluBegin, geluEnd;
+  bool erfForm;
+};
+
 template <typename T>
-__global__ void gemmEpilogueKernel(T* __restrict__ c, int64_t rows, int64_t m, int64_t ldc,
-                                   int64_t strideC, int64_t col0, int64_t col1, bool scaleByBeta,
-                                   float beta, const T* __restrict__ bias, int64_t geluBegin,
-                                   int64_t geluEnd, bool erfForm) {
+__global__ void gemmEpilogueKernel(T* __restrict__ c, const T* __restrict__ bias, KernelArgs a) {
   const int64_t colStride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const int64_t b = r / m, i = r - b * m;
-    T* row = c + b * strideC + i * ldc;
-    for (int64_t j = col0 + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < col1;
-         j += colStride) {
+  for (int64_t r = blockIdx.y; r < a.rows; r += gridDim.y) {
+    const int64_t b = r / a.m, i = r - b * a.m;
+    T* row = c + b * a.strideC + i * a.ldc;
+    const float* srcRow = a.src ? a.src + b * a.strideSrc + i * a.ldSrc : nullptr;
+    for (int64_t j = a.col0 + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         j < a.col1; j += colStride) {
       float v;
-      if (scaleByBeta) {
-        // k == 0: the CPU's alpha * 0 + beta * C; beta == 0 never reads C (stale NaNs stay out).
-        v = beta == 0.0f ? 0.0f : 0.0f + beta * load(row, j);
+      // beta == 0 never reads C (the BLAS rule: stale NaNs in C stay out).
+      if (srcRow) {
+        // f32 x f32 -> bf16: the CPU's alpha * AB + beta * C, with alpha * AB from cuBLASLt.
+        v = srcRow[j];
+        if (a.beta != 0.0f) v += a.beta * load(row, j);
+      } else if (a.scaleByBeta) {
+        // k == 0: the CPU's alpha * 0 + beta * C.
+        v = a.beta == 0.0f ? 0.0f : 0.0f + a.beta * load(row, j);
       } else {
         v = load(row, j);
       }
       if (bias) v += load(bias, j);
-      if (j >= geluBegin && j < geluEnd) v = erfForm ? geluErf(v) : geluTanh(v);
+      if (j >= a.geluBegin && j < a.geluEnd) v = a.erfForm ? geluErf(v) : geluTanh(v);
       store(row, j, v);
     }
   }
@@ -69,8 +82,8 @@ __global__ void gemmEpilogueKernel(T* __restrict__ c, int64_t rows, int64_t m, i
 template <typename T>
 void launch(cudaStream_t stream, const GemmEpilogueArgs& e) {
   const bool gelu = e.colEnd > e.colBegin;
-  // Bias and beta scaling touch every column; GELU alone touches only its range.
-  const bool allColumns = e.scaleByBeta || e.bias != nullptr;
+  // Bias, beta scaling and accumulation touch every column; GELU alone touches only its range.
+  const bool allColumns = e.scaleByBeta || e.src != nullptr || e.bias != nullptr;
   const int64_t col0 = allColumns ? 0 : e.colBegin;
   const int64_t col1 = allColumns ? e.n : e.colEnd;
   const int64_t rows = e.batch * e.m;
@@ -80,10 +93,23 @@ void launch(cudaStream_t stream, const GemmEpilogueArgs& e) {
   const int64_t blocksX = std::min<int64_t>((width + kThreads - 1) / kThreads, 64);
   const int64_t blocksY = std::min<int64_t>(rows, 65535);
   dim3 grid(static_cast<unsigned>(blocksX), static_cast<unsigned>(blocksY));
-  gemmEpilogueKernel<T><<<grid, kThreads, 0, stream>>>(
-      static_cast<T*>(e.c), rows, e.m, e.ldc, e.batch > 1 ? e.strideC : 0, col0, col1,
-      e.scaleByBeta, e.beta, static_cast<const T*>(e.bias), gelu ? e.colBegin : 0,
-      gelu ? e.colEnd : 0, e.form == GeluForm::Erf);
+  KernelArgs a;
+  a.rows = rows;
+  a.m = e.m;
+  a.ldc = e.ldc;
+  a.strideC = e.batch > 1 ? e.strideC : 0;
+  a.col0 = col0;
+  a.col1 = col1;
+  a.scaleByBeta = e.scaleByBeta;
+  a.beta = e.beta;
+  a.src = e.src;
+  a.ldSrc = e.ldSrc;
+  a.strideSrc = e.batch > 1 ? e.strideSrc : 0;
+  a.geluBegin = gelu ? e.colBegin : 0;
+  a.geluEnd = gelu ? e.colEnd : 0;
+  a.erfForm = e.form == GeluForm::Erf;
+  gemmEpilogueKernel<T><<<grid, kThreads, 0, stream>>>(static_cast<T*>(e.c),
+                                                       static_cast<const T*>(e.bias), a);
   checkLaunch("gemm_epilogue");
 }
 

@@ -4,7 +4,9 @@
 //     and is the tanh form only);
 //   - the bias, when cuBLASLt's bias epilogue could not be used (an unaligned bias pointer, or no
 //     algorithm with that epilogue for the shape);
-//   - the whole epilogue of k == 0, where there is no product: C = beta * C (+ bias) (then GELU).
+//   - the whole epilogue of k == 0, where there is no product: C = beta * C (+ bias) (then GELU);
+//   - the whole epilogue of f32 x f32 -> bf16, which cuBLASLt computes into an f32 scratch
+//     P = alpha A B: C = round(P + beta * C (+ bias), then GELU), one rounding as on the CPU.
 // The GELU formulas are the CPU backend's (native/cpu/gelu_math.h, gelu.cc), evaluated in f32.
 #pragma once
 
@@ -24,6 +26,10 @@ struct GemmEpilogueArgs {
   // alpha * A B + beta * C and is only read and rewritten.
   bool scaleByBeta = false;
   float beta = 0.0f;
+  // When set: C = src + beta * C (beta == 0 never reads C), src [batch][m, ldSrc] f32 strideSrc
+  // elements apart; scaleByBeta must then be false.
+  const float* src = nullptr;
+  int64_t ldSrc = 0, strideSrc = 0;
   const void* bias = nullptr;  // [n] of cType, or nullptr: no bias here
   // GELU on columns [colBegin, colEnd); an empty range: none.
   int64_t colBegin = 0, colEnd = 0;

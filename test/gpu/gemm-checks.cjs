@@ -211,6 +211,24 @@ function describe(c) {
 const cpu = openDevice({ device: 'cpu' });
 const gpu = openDevice({ device: 'cuda' });
 
+// Child mode (see check 8): one f32 GEMM, printed as { worstAbs } (|diff| / scale, worst element).
+if (process.argv[2] === '--tf32-child') {
+  const c = makeCase({ m: 96, n: 160, k: 512, seed: 61 });
+  const want = runOn(cpu, c), got = runOn(gpu, c);
+  let worstAbs = 0;
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      let sum = 0;
+      for (let p = 0; p < c.k; p++) sum += Math.abs(elemA(c, 0, i, p) * elemB(c, 0, p, j));
+      worstAbs = Math.max(worstAbs, Math.abs(get(got, i * c.ldc + j) - get(want, i * c.ldc + j)) / sum);
+    }
+  }
+  cpu.dispose();
+  gpu.dispose();
+  console.log(JSON.stringify({ worstAbs }));
+  process.exit(0);
+}
+
 /** One check over several cases; the detail reports the worst error relative to the tolerance. */
 function gemmCheck(name, cases) {
   check(name, () => {
@@ -342,6 +360,24 @@ checkAsync('plan with unaligned operands and bias: matches the CPU, second run d
   for (let i = 0; i < gpu0.length; i++) assert(Object.is(gpu0[i], gpu1[i]), `element ${i} differs between two runs`);
   const r = compare(c, cpu0, gpu0, 'unaligned plan');
   return `${queries}worst |diff| = ${r.worst.toFixed(3)} of the tolerance`;
+});
+
+// 8. VIT22B_CUDA_TF32=1 switches f32 GEMMs to TF32 (inputs rounded to 10 mantissa bits: errors
+// of about 2^-11 of scale instead of 2^-24); without it they stay at f32 accuracy.
+check('VIT22B_CUDA_TF32=1 lets f32 GEMMs use TF32; the default does not', () => {
+  const { spawnSync } = require('node:child_process');
+  const run = (tf32) => {
+    const env = { ...process.env };
+    if (tf32) env.VIT22B_CUDA_TF32 = '1';
+    else delete env.VIT22B_CUDA_TF32;
+    const r = spawnSync(process.execPath, [__filename, '--tf32-child'], { encoding: 'utf8', env });
+    assert(r.status === 0, `child (tf32 ${tf32}) exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout).worstAbs;
+  };
+  const plain = run(false), tf32 = run(true);
+  assert(plain < 2 ** -16, `without TF32 the worst error is ${plain.toExponential(2)} of scale: TF32 (or worse) is in use`);
+  assert(tf32 < 2 ** -8, `with TF32 the worst error is ${tf32.toExponential(2)} of scale: more than TF32 rounding explains`);
+  return `worst |diff| / scale: f32 ${plain.toExponential(2)}, TF32 ${tf32.toExponential(2)}${tf32 > 4 * plain ? '' : ' (TF32 made no visible difference: the heuristic may have kept f32 kernels)'}`;
 });
 
 Promise.all(pending).then(() => {

@@ -66,6 +66,9 @@ void topkAccuracy(Stream stream, const TopkAccuracyArgs& a) {
   if (a.n > INT32_MAX) {
     throw Error(ErrorCode::InvalidArgument, "topk_accuracy counts are i32", "n <= 2^31 - 1", std::to_string(a.n));
   }
+  if (a.n > 0 && a.c == 0) {  // every label would be out of range (the CPU throws on the first)
+    throw Error(ErrorCode::InvalidArgument, "topk_accuracy needs at least one class", "C >= 1", "0");
+  }
   auto s = static_cast<cudaStream_t>(stream.handle);
   if (hostInputChecks(s)) {
     std::vector<int32_t> labels = downloadForCheck(s, a.labels, a.n);

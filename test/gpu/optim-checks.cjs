@@ -14,6 +14,7 @@
 // Values stored in bf16 may additionally differ by one bf16 rounding (2^-8 relative).
 'use strict';
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 
 const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
 const { cudaStatus, openDevice, toBf16, fromBf16 } = vit;
@@ -411,6 +412,33 @@ for (const [n, c] of [[1, 1], [3, 3], [17, 17], [129, 10], [1000, 1000], [4099, 
     });
   }
 }
+
+check('VIT22B_CUDA_CHECK_INPUTS=1 makes bad labels and targets throw ERR_INVALID_ARGUMENT on the GPU, as on the CPU', () => {
+  // A child process: the variable is read once per process.
+  const child = `
+    const vit = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'dist', 'index.js'))});
+    const gpu = vit.openDevice({ device: 'cuda' });
+    const codes = [];
+    const x = gpu.tensor('f32', [2, 3], new Float32Array(6));
+    const loss = gpu.alloc('f32', [2]);
+    const counts = gpu.alloc('i32', [2]);
+    const bad = gpu.tensor('i32', [2], Int32Array.from([0, 3]));
+    const good = gpu.tensor('i32', [2], Int32Array.from([0, 2]));
+    const targets = gpu.tensor('f32', [2, 3], Float32Array.from([0, 1, 0.5, 0, 2, 0]));
+    const attempt = (fn) => { try { fn(); codes.push('ok'); } catch (e) { codes.push(e.code); } };
+    attempt(() => vit.softmaxCrossEntropy(gpu, x, bad, loss));
+    attempt(() => vit.topkAccuracy(gpu, x, bad, counts));
+    attempt(() => vit.sigmoidCrossEntropy(gpu, x, targets, loss));
+    attempt(() => vit.softmaxCrossEntropy(gpu, x, good, loss));
+    console.log(JSON.stringify(codes));
+  `;
+  const r = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8', env: { ...process.env, VIT22B_CUDA_CHECK_INPUTS: '1' } });
+  assert(r.status === 0, `child exit ${r.status}: ${r.stderr}`);
+  const codes = JSON.parse(r.stdout.trim().split('\n').pop());
+  const want = ['ERR_INVALID_ARGUMENT', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_ARGUMENT', 'ok'];
+  assert(JSON.stringify(codes) === JSON.stringify(want), `got ${codes}`);
+  return codes.join(', ');
+});
 
 // ---- adamw / adamw_multi ------------------------------------------------------------------------
 

@@ -532,6 +532,61 @@ check('adamw_multi with one tensor and with an empty list', () => {
   return d;
 });
 
+// adamw_multi through a plan whose tensors sit at offsets that are not multiples of 16 bytes: the
+// kernel's scalar path (the vector path needs every pointer aligned), checked against the CPU.
+// Asynchronous (a plan run), so it runs last, after every synchronous check: a device running a
+// plan answers other calls with ERR_DEVICE_BUSY.
+async function misalignedPlanCheck() {
+  const name = 'adamw_multi on misaligned plan views (scalar path) matches the CPU';
+  try {
+    const r = rng(1234);
+    const specs = [[1, 'f32'], [5, 'bf16'], [2051, 'f32'], [4099, 'bf16']];
+    let cursor = 4;
+    const view = (bytes) => {
+      // Every buffer starts at 4 mod 16 bytes, and at least 4 bytes after the previous one.
+      cursor = Math.ceil((cursor - 4) / 16) * 16 + 4;
+      const v = { slot: 0, offset: cursor, bytes };
+      cursor += bytes + 4;
+      return v;
+    };
+    const tensors = [];
+    const inputs = [];
+    const data = [];
+    for (const [n, gradType] of specs) {
+      const t = { n, gradType, param: view(4 * n), grad: view((gradType === 'bf16' ? 2 : 4) * n), m: view(4 * n), v: view(4 * n) };
+      tensors.push(t);
+      for (const [key, lo, hi] of [['param', -1, 1], ['grad', -2, 2], ['m', -0.1, 0.1], ['v', 0, 0.01]]) {
+        inputs.push(t[key]);
+        const values = uniform(r, n, lo, hi);
+        data.push(key === 'grad' && gradType === 'bf16' ? toBf16(values) : values);
+      }
+    }
+    const arenaBytes = Math.ceil(cursor / 256) * 256;
+    const plan = {
+      version: 1, arenaBytes, slotBytes: [arenaBytes], events: 0, scalars: 0,
+      streams: [[{ kernel: 'adamw_multi', spec: { tensors, step: 3, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, gradScale: 0.5 }, note: 'adamw_multi' }]],
+      inputs,
+      outputs: tensors.flatMap((t) => [t.param, t.m, t.v]),
+    };
+    const results = [];
+    for (const dev of [cpu, gpu]) {
+      const loaded = dev.loadPlan(plan);
+      results.push((await loaded.run(data)).map((b) => new Float32Array(b)));
+      loaded.dispose();
+    }
+    const details = [];
+    results[0].forEach((want, i) => {
+      const kind = ['param', 'm', 'v'][i % 3];
+      const got = results[1][i];
+      const tol = kind === 'param' ? (e) => 4 * U * Math.abs(want[e]) + 8 * U * 0.1 : (e) => 4 * U * (Math.abs(want[e]) + 4);
+      details.push(compare(`tensor ${Math.floor(i / 3)} ${kind}`, got, want, tol));
+    });
+    checks.push({ name, ok: true, detail: details.join('; ') });
+  } catch (e) {
+    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
+  }
+}
+
 // ---- adafactor ----------------------------------------------------------------------------------
 
 // The CPU kernel test's bounds (test/kernels/adafactor.test.ts), doubled for two implementations,
@@ -626,13 +681,14 @@ check('adafactor: five steps of an f32-momentum factored trajectory stay close t
   return d;
 });
 
-check('no device buffers leak', () => {
-  freeAll();
-  const s = gpu.stats();
-  assert(s.liveBuffers === 0, `${s.liveBuffers} live GPU buffers`);
-  return JSON.stringify(s);
+misalignedPlanCheck().then(() => {
+  check('no device buffers leak', () => {
+    freeAll();
+    const st = gpu.stats();
+    assert(st.liveBuffers === 0, `${st.liveBuffers} live GPU buffers`);
+    return JSON.stringify(st);
+  });
+  cpu.dispose();
+  gpu.dispose();
+  finish();
 });
-
-cpu.dispose();
-gpu.dispose();
-finish();

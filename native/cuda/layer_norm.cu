@@ -8,10 +8,12 @@
 // passes hit L1/L2. The per-element formulas use _rn intrinsics (no FMA contraction) so that they
 // round like the CPU build; only the order of the row sums differs from the CPU.
 //
-// Backward: dx per row (the same row layouts). dscale / dbias are sums over rows, computed without
-// float atomics: a column kernel sums each column over a fixed row blocking (rowBlocks depends on
-// rows and dim only) into [rowBlocks, dim] partials in device scratch, then a finalize kernel adds
-// the partials of each column in block order. Bitwise reproducible from run to run.
+// Backward, three kernels: (1) dscale / dbias partials: a column kernel sums each column over a
+// fixed row blocking (rowBlocks depends on rows and dim only) into [rowBlocks, dim] partials in
+// the stream's scratch (cuda/stream_scratch.h), no float atomics; (2) dx per row (the same row
+// layouts as the forward); (3) a finalize kernel adds each column's partials in block order.
+// Bitwise reproducible from run to run. The column kernel re-reads x and dy (one extra pass over
+// them, a candidate for fusion into the dx kernel later).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -212,15 +214,8 @@ void launchBwd(cudaStream_t stream, const LayerNormBwdArgs& a) {
   const P* scale = static_cast<const P*>(a.scale);
   T* dx = static_cast<T*>(a.dx);
   const float* mean = a.center ? a.mean : nullptr;
-  if (a.dim <= kWarpRowMaxDim) {
-    normBwdDxKernel<T, P, 32><<<gridFor(a.rows, kBlockThreads / 32), kBlockThreads, 0, stream>>>(
-        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dx);
-  } else {
-    normBwdDxKernel<T, P, kBlockThreads><<<gridFor(a.rows, 1), kBlockThreads, 0, stream>>>(
-        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dx);
-  }
-  checkLaunch("layer_norm_bwd (dx)");
-
+  // The parameter-gradient partials are taken first, so they read x and dy before dx is written
+  // (the addon forbids aliases anyway; this order keeps an in-place dx correct too).
   const int64_t rowBlocks = rowBlocksFor(a.rows, a.dim);
   const bool withBias = a.dbias != nullptr;
   const size_t partFloats = static_cast<size_t>(rowBlocks * a.dim);
@@ -236,6 +231,16 @@ void launchBwd(cudaStream_t stream, const LayerNormBwdArgs& a) {
   normParamPartialKernel<T><<<grid, kColTile * kRowLanes, 0, stream>>>(
       a.rows, a.dim, rowBlocks, a.center, x, dy, mean, a.rstd, dsPart, dbPart);
   checkLaunch("layer_norm_bwd (parameter partial sums)");
+
+  if (a.dim <= kWarpRowMaxDim) {
+    normBwdDxKernel<T, P, 32><<<gridFor(a.rows, kBlockThreads / 32), kBlockThreads, 0, stream>>>(
+        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dx);
+  } else {
+    normBwdDxKernel<T, P, kBlockThreads><<<gridFor(a.rows, 1), kBlockThreads, 0, stream>>>(
+        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dx);
+  }
+  checkLaunch("layer_norm_bwd (dx)");
+
   normParamFinalizeKernel<<<gridFor(a.dim, 256), 256, 0, stream>>>(a.dim, rowBlocks, dsPart, dbPart,
                                                                      a.dscale, a.dbias);
   checkLaunch("layer_norm_bwd (parameter sums)");

@@ -216,7 +216,9 @@ struct AttentionStatsArgs {
 //   q = (1 - epsilon) * onehot(label) + epsilon / C        (the smoothed target)
 //   loss[i] = logsumexp(x_i) - sum_j q_j x_ij              (max-subtracted, so any finite logits)
 //   dlogits[i, j] = (softmax(x_i)_j - q_j) * dscale / N    (the gradient of dscale * mean(loss))
-// Labels must lie in [0, C) (ERR_INVALID_ARGUMENT otherwise). dlogits may be null (loss only) and
+// Labels must lie in [0, C) (ERR_INVALID_ARGUMENT otherwise on the CPU; on CUDA, where a check would
+// cost a device-to-host sync and break graph capture, a bad label makes that row's loss and dlogits
+// NaN, which the step's non-finite guard then reports; VIT22B_CUDA_CHECK_INPUTS=1 restores the error). dlogits may be null (loss only) and
 // has the logits' dtype; row sums are accumulated in double.
 struct SoftmaxXentArgs {
   DType dtype = DType::F32;  // of logits and dlogits: f32 | bf16
@@ -233,7 +235,7 @@ struct SoftmaxXentArgs {
 //   t' = (1 - epsilon) * t + epsilon / 2
 //   loss[i] = sum_j max(x, 0) - x t' + log1p(exp(-|x|))      (no overflow for any |x|)
 //   dlogits[i, j] = (sigmoid(x_ij) - t'_ij) * dscale / N
-// Targets must lie in [0, 1] (ERR_INVALID_ARGUMENT otherwise). dlogits may be null.
+// Targets must lie in [0, 1] (ERR_INVALID_ARGUMENT otherwise on the CPU; NaN loss on CUDA, as above). dlogits may be null.
 struct SigmoidXentArgs {
   DType dtype = DType::F32;  // of logits and dlogits: f32 | bf16
   int64_t n = 0, c = 0;

@@ -2,6 +2,7 @@
 
 #include "core/status.h"
 #include "cuda/cuda_probe.h"
+#include "cuda/stream_scratch.h"
 
 namespace vit::cuda {
 
@@ -56,6 +57,7 @@ CudaBackend::~CudaBackend() {
   if (stream_ && !lost_) {
     cudaSetDevice(ordinal_);
     cudaStreamSynchronize(stream_);
+    releaseStreamScratch(stream_);  // kernels' scratch of this stream (cuda/stream_scratch.h)
     cudaStreamDestroy(stream_);
   }
 }

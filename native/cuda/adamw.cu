@@ -225,9 +225,9 @@ void evictOne(TableCache& cache) {
   }
   if (victim == cache.entries.end()) return;  // every entry is referenced by a graph: keep them
   RelaxedCaptureScope relaxed;
-  checkCudaCall(cudaEventSynchronize(victim->second.lastUse), "cudaEventSynchronize (adamw table)");
-  checkCudaCall(cudaEventDestroy(victim->second.lastUse), "cudaEventDestroy (adamw table)");
-  checkCudaCall(cudaFree(victim->second.device), "cudaFree (adamw table)");
+  checkCuda(cudaEventSynchronize(victim->second.lastUse), "cudaEventSynchronize (adamw table)");
+  checkCuda(cudaEventDestroy(victim->second.lastUse), "cudaEventDestroy (adamw table)");
+  checkCuda(cudaFree(victim->second.device), "cudaFree (adamw table)");
   cache.entries.erase(victim);
 }
 
@@ -236,14 +236,14 @@ void evictOne(TableCache& cache) {
 template <typename Launch>
 void withDeviceTable(cudaStream_t stream, const std::vector<Desc>& descs, const Launch& launch) {
   int device = 0;
-  checkCudaCall(cudaGetDevice(&device), "cudaGetDevice");
+  checkCuda(cudaGetDevice(&device), "cudaGetDevice");
   const size_t bytes = descs.size() * sizeof(Desc);
   std::string key(sizeof(int) + bytes, '\0');
   std::memcpy(key.data(), &device, sizeof(int));
   std::memcpy(key.data() + sizeof(int), descs.data(), bytes);
 
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  checkCudaCall(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
+  checkCuda(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
   const bool capturing = capture != cudaStreamCaptureStatusNone;
 
   TableCache& cache = tableCache();
@@ -254,16 +254,16 @@ void withDeviceTable(cudaStream_t stream, const std::vector<Desc>& descs, const 
     RelaxedCaptureScope relaxed;
     cudaStream_t& upload = cache.uploadStreams[device];
     if (!upload) {
-      checkCudaCall(cudaStreamCreateWithFlags(&upload, cudaStreamNonBlocking), "cudaStreamCreate (adamw table)");
+      checkCuda(cudaStreamCreateWithFlags(&upload, cudaStreamNonBlocking), "cudaStreamCreate (adamw table)");
     }
     Entry e;
-    checkCudaCall(cudaMalloc(&e.device, bytes), "cudaMalloc (adamw table)");
+    checkCuda(cudaMalloc(&e.device, bytes), "cudaMalloc (adamw table)");
     cudaError_t st = cudaMemcpyAsync(e.device, descs.data(), bytes, cudaMemcpyHostToDevice, upload);
     if (st == cudaSuccess) st = cudaStreamSynchronize(upload);
     if (st == cudaSuccess) st = cudaEventCreateWithFlags(&e.lastUse, cudaEventDisableTiming);
     if (st != cudaSuccess) {
       cudaFree(e.device);
-      checkCudaCall(st, "upload of the adamw_multi tensor table");
+      checkCuda(st, "upload of the adamw_multi tensor table");
     }
     it = cache.entries.emplace(std::move(key), e).first;
   }
@@ -273,7 +273,7 @@ void withDeviceTable(cudaStream_t stream, const std::vector<Desc>& descs, const 
   if (capturing) {
     e.captured = true;
   } else {
-    checkCudaCall(cudaEventRecord(e.lastUse, stream), "cudaEventRecord (adamw table)");
+    checkCuda(cudaEventRecord(e.lastUse, stream), "cudaEventRecord (adamw table)");
   }
 }
 

@@ -3,6 +3,7 @@
 #include "core/status.h"
 #include "cuda/cublaslt_context.h"
 #include "cuda/cuda_probe.h"
+#include "cuda/stream_scratch.h"
 
 namespace vit::cuda {
 
@@ -58,6 +59,7 @@ CudaBackend::~CudaBackend() {
     cudaSetDevice(ordinal_);
     cudaStreamSynchronize(stream_);
     releaseCublasLtStream(stream_);  // the GEMM workspace of this stream (cublaslt_context.h)
+    releaseStreamScratch(stream_);  // kernels' scratch of this stream (cuda/stream_scratch.h)
     cudaStreamDestroy(stream_);
   }
 }

@@ -30,7 +30,7 @@ inline bool hostInputChecks(cudaStream_t stream) {
   }();
   if (!enabled) return false;
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  checkCudaCall(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
+  checkCuda(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
   return capture == cudaStreamCaptureStatusNone;
 }
 
@@ -39,9 +39,9 @@ template <typename T>
 std::vector<T> downloadForCheck(cudaStream_t stream, const T* device, int64_t n) {
   std::vector<T> host(static_cast<size_t>(n));
   if (n == 0) return host;
-  checkCudaCall(cudaMemcpyAsync(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost, stream),
+  checkCuda(cudaMemcpyAsync(host.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost, stream),
                 "cudaMemcpyAsync (input check)");
-  checkCudaCall(cudaStreamSynchronize(stream), "cudaStreamSynchronize (input check)");
+  checkCuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize (input check)");
   return host;
 }
 

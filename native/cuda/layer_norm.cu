@@ -273,8 +273,8 @@ void layerNormBwd(Stream stream, const LayerNormBwdArgs& a) {
   if (a.dim == 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   if (a.rows == 0) {  // an empty sum
-    checkCudaCall(cudaMemsetAsync(a.dscale, 0, a.dim * sizeof(float), s), "layer_norm_bwd memset");
-    if (a.dbias) checkCudaCall(cudaMemsetAsync(a.dbias, 0, a.dim * sizeof(float), s), "layer_norm_bwd memset");
+    checkCuda(cudaMemsetAsync(a.dscale, 0, a.dim * sizeof(float), s), "layer_norm_bwd memset");
+    if (a.dbias) checkCuda(cudaMemsetAsync(a.dbias, 0, a.dim * sizeof(float), s), "layer_norm_bwd memset");
     return;
   }
   const bool f32 = a.dtype == DType::F32, pf32 = a.paramType == DType::F32;

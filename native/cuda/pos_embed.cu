@@ -1,10 +1,100 @@
-// CUDA entries of the pos_embed kernels: not implemented yet (the CPU backend runs them), see not_implemented.h.
-#include "cuda/not_implemented.h"
+// The learned position embedding on the GPU (native/kernels.h PosEmbedAddArgs, PosEmbedBwdArgs):
+//   forward  x[b, t, d] += pos[t, d]   (f32 add, rounded once to x's type)
+//   backward dpos[t, d] = sum over b of dx[b, t, d]
+// Forward: blockIdx.y walks b, x threads walk the T*D elements of one batch row (pos is reused
+// from L2 by every b). Backward: one thread per (t, d), summing over b in the CPU's exact order
+// (groups of four, ((r0 + r1) + (r2 + r3)), then one by one) in f32: the CPU's bits.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "cuda/device_storage.cuh"
+#include "cuda/launch_check.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
-void posEmbedAdd(Stream, const PosEmbedAddArgs&) { notYetOnCuda("pos_embed_add"); }
-void posEmbedBwd(Stream, const PosEmbedBwdArgs&) { notYetOnCuda("pos_embed_bwd"); }
+namespace {
+
+template <typename X, typename P>
+__global__ void addKernel(int64_t b, int64_t td, X* __restrict__ x, const P* __restrict__ pos) {
+  for (int64_t bi = blockIdx.y; bi < b; bi += gridDim.y) {
+    X* row = x + bi * td;
+    for (int64_t j = globalThread(); j < td; j += gridThreads()) {
+      storeF32(row, j, loadF32(row, j) + loadF32(pos, j));
+    }
+  }
+}
+
+template <typename X, typename P>
+__global__ void backwardKernel(int64_t b, int64_t td, const X* __restrict__ dx, P* __restrict__ dpos) {
+  for (int64_t j = globalThread(); j < td; j += gridThreads()) {
+    const X* col = dx + j;
+    float acc = 0.0f;
+    int64_t bi = 0;
+    for (; bi + 4 <= b; bi += 4, col += 4 * td) {
+      acc += (loadF32(col, 0) + loadF32(col, td)) + (loadF32(col, 2 * td) + loadF32(col, 3 * td));
+    }
+    for (; bi < b; ++bi, col += td) acc += loadF32(col, 0);
+    storeF32(dpos, j, acc);
+  }
+}
+
+void requireStorage(DType t, const char* op, const char* name) {
+  if (t != DType::F32 && t != DType::BF16) {
+    throw Error(ErrorCode::DtypeMismatch, std::string(op) + " " + name + " must be f32 or bf16",
+                "f32 or bf16", dtypeName(t));
+  }
+}
+
+// Calls run(X{}, P{}) for the storage types of x and pos.
+template <typename Run>
+void dispatch(DType x, DType pos, const Run& run) {
+  if (x == DType::F32) {
+    if (pos == DType::F32) return run(float{}, float{});
+    return run(float{}, uint16_t{});
+  }
+  if (pos == DType::F32) return run(uint16_t{}, float{});
+  run(uint16_t{}, uint16_t{});
+}
+
+}  // namespace
+
+void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
+  requireStorage(a.dtype, "pos_embed_add", "x");
+  requireStorage(a.posDtype, "pos_embed_add", "pos");
+  const int64_t td = a.t * a.d;
+  if (a.b <= 0 || td <= 0) return;
+  auto s = static_cast<cudaStream_t>(stream.handle);
+  const int64_t gx = std::min<int64_t>((td + kThreads - 1) / kThreads, kMaxBlocks);
+  const int64_t gy = std::max<int64_t>(1, std::min<int64_t>({a.b, kMaxGridYZ, std::max<int64_t>(1, kMaxBlocks / gx)}));
+  const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+    using X = decltype(xTag);
+    using P = decltype(pTag);
+    addKernel<X, P><<<grid, kThreads, 0, s>>>(a.b, td, static_cast<X*>(a.x), static_cast<const P*>(a.pos));
+  });
+  checkLaunch("pos_embed_add");
+}
+
+void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
+  requireStorage(a.dtype, "pos_embed_bwd", "dx");
+  requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
+  const int64_t td = a.t * a.d;
+  if (td <= 0) return;
+  // b == 0 is legal: dpos = 0 (the CPU's empty sum), written by the same kernel.
+  auto s = static_cast<cudaStream_t>(stream.handle);
+  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+    using X = decltype(xTag);
+    using P = decltype(pTag);
+    backwardKernel<X, P><<<blocksFor(td), kThreads, 0, s>>>(std::max<int64_t>(a.b, 0), td,
+                                                            static_cast<const X*>(a.dx),
+                                                            static_cast<P*>(a.dpos));
+  });
+  checkLaunch("pos_embed_bwd");
+}
 
 }  // namespace vit::cuda

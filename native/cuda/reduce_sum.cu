@@ -1,9 +1,21 @@
-// CUDA entries of the reduce_sum kernels: not implemented yet (the CPU backend runs them), see not_implemented.h.
-#include "cuda/not_implemented.h"
+// out = sum(x) or sum(x^2) over one device buffer (native/kernels.h ReduceSumArgs): the one-buffer
+// case of block_sum's deterministic two-pass sum. out stays on the device.
+#include <cuda_runtime.h>
+
+#include "core/status.h"
+#include "cuda/block_sum.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
-void reduceSum(Stream, const ReduceSumArgs&) { notYetOnCuda("reduce_sum"); }
+void reduceSum(Stream stream, const ReduceSumArgs& a) {
+  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
+    throw Error(ErrorCode::DtypeMismatch, "reduce_sum supports f32 and bf16", "f32 or bf16",
+                dtypeName(a.dtype));
+  }
+  const void* buffers[1] = {a.x};
+  orderedDeviceSum(static_cast<cudaStream_t>(stream.handle), 1, &a.dtype, &a.n, buffers, a.squares,
+                   SumFinish::Plain, a.out);
+}
 
 }  // namespace vit::cuda

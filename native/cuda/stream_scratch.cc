@@ -1,5 +1,6 @@
 #include "cuda/stream_scratch.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -14,36 +15,29 @@ namespace vit::cuda {
 namespace {
 
 struct Scratch {
-  void* ptr = nullptr;
-  size_t bytes = 0;
+  void* current = nullptr;
+  size_t capacity = 0;
+  std::vector<void*> retired;  // outgrown buffers, still referenced by queued or captured work
 };
 
-std::mutex& scratchMutex() {
-  static std::mutex m;
-  return m;
-}
-
-// Keyed by (device ordinal, stream handle). Never destroyed: see the header on retired buffers.
-std::map<std::pair<int, cudaStream_t>, Scratch>& scratchTable() {
-  static auto* table = new std::map<std::pair<int, cudaStream_t>, Scratch>();
-  return *table;
-}
-
-std::vector<void*>& retired() {
-  static auto* list = new std::vector<void*>();
-  return *list;
+// Keyed by (device, stream): the legacy default stream (nullptr) exists once per device.
+std::mutex gMutex;
+std::map<std::pair<int, cudaStream_t>, Scratch>& table() {
+  static auto* t = new std::map<std::pair<int, cudaStream_t>, Scratch>();  // never destroyed:
+  return *t;  // a static destructor would run cudaFree after the CUDA runtime has shut down
 }
 
 }  // namespace
 
-void checkCudaCall(cudaError_t status, const char* what) {
+void checkCuda(cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
   std::string detail = std::string(what) + " failed: " + cudaGetErrorName(status) + " (" +
                        cudaGetErrorString(status) + ")";
   if (isStickyError(status)) {
-    throw Error(ErrorCode::DeviceLost, detail, "a usable device", cudaGetErrorName(status));
+    throw Error(ErrorCode::DeviceLost, detail + "; the device is now unusable in this process",
+                "a usable device", cudaGetErrorName(status));
   }
-  cudaGetLastError();  // a non-sticky error must not be reported again by the next launch check
+  cudaGetLastError();
   if (status == cudaErrorMemoryAllocation) {
     throw Error(ErrorCode::DeviceOom, detail, "free device memory", cudaGetErrorName(status));
   }
@@ -51,25 +45,37 @@ void checkCudaCall(cudaError_t status, const char* what) {
 }
 
 void* streamScratch(cudaStream_t stream, size_t bytes) {
-  if (bytes == 0) bytes = 1;
   int device = 0;
-  checkCudaCall(cudaGetDevice(&device), "cudaGetDevice");
-  std::lock_guard<std::mutex> lock(scratchMutex());
-  Scratch& s = scratchTable()[{device, stream}];
-  if (s.bytes >= bytes) return s.ptr;
-  // Grow geometrically (at least 64 KiB) so a sequence of slightly larger requests allocates
-  // only a few times.
-  size_t want = bytes < (64u << 10) ? (64u << 10) : bytes;
-  if (want < 2 * s.bytes) want = 2 * s.bytes;
+  checkCuda(cudaGetDevice(&device), "cudaGetDevice");
+  std::lock_guard<std::mutex> lock(gMutex);
+  Scratch& s = table()[{device, stream}];
+  if (s.capacity >= bytes && s.current) return s.current;
+  // Double at least, so a sequence of growing requests allocates O(log) times.
+  size_t capacity = std::max<size_t>({bytes, 2 * s.capacity, 4096});
   void* ptr = nullptr;
-  {
-    RelaxedCaptureScope relaxed;
-    checkCudaCall(cudaMalloc(&ptr, want), "cudaMalloc (kernel scratch)");
+  RelaxedCaptureScope relaxed;  // a first use inside a graph capture may allocate
+  cudaError_t st = cudaMalloc(&ptr, capacity);
+  if (st == cudaErrorMemoryAllocation && capacity > bytes) {
+    cudaGetLastError();
+    capacity = bytes;  // the doubling was too greedy: ask for exactly what is needed
+    st = cudaMalloc(&ptr, capacity);
   }
-  if (s.ptr) retired().push_back(s.ptr);
-  s.ptr = ptr;
-  s.bytes = want;
+  checkCuda(st, "cudaMalloc of stream scratch");
+  if (s.current) s.retired.push_back(s.current);
+  s.current = ptr;
+  s.capacity = capacity;
   return ptr;
+}
+
+void releaseStreamScratch(cudaStream_t stream) noexcept {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return;
+  std::lock_guard<std::mutex> lock(gMutex);
+  auto it = table().find({device, stream});
+  if (it == table().end()) return;
+  for (void* p : it->second.retired) cudaFree(p);
+  if (it->second.current) cudaFree(it->second.current);
+  table().erase(it);
 }
 
 }  // namespace vit::cuda

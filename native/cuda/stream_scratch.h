@@ -1,16 +1,16 @@
-// Scratch device memory for kernels that need a temporary (per-block partial sums of layer_norm_bwd,
-// adafactor's row/column factors), without a cudaMalloc per call.
+// Device scratch memory private to one CUDA stream, for kernels that need temporary device memory
+// their argument struct does not provide (the per-block partial sums of reduce_sum / global_norm /
+// layer_norm_bwd, adafactor's row and column factors, the flag of assert_finite), without a
+// cudaMalloc per call.
 //
-// One grow-only buffer per (device, stream). Work on one stream runs in order, so a kernel may
-// reuse the buffer that the previous call on the same stream used: the previous call's kernels
-// have finished before the next call's first kernel starts. Different streams get different
-// buffers, so concurrent streams never share scratch.
-//
-// Growth allocates a larger buffer and RETIRES the old one without freeing it (until the process
-// exits): kernels already queued, or captured into a CUDA graph that may be replayed later, still
-// point at it. Requests are small (at most a few MiB), so the waste is bounded by the peak size.
-// Allocation switches the calling thread to relaxed stream-capture mode for the cudaMalloc, so a
-// first use inside a graph capture works too.
+// Why per stream: work on one stream runs in order, so every user of a stream's scratch finishes
+// before the next one starts; no two kernels of different streams can ever share it. A kernel's
+// scratch is valid for the work it enqueues until the next streamScratch call on the same stream.
+// Buffers are never freed while the stream lives: growing allocates a larger one and keeps the old
+// one until releaseStreamScratch, so work already queued (or frozen into a captured CUDA graph)
+// that points at the old buffer stays valid, and growing needs no synchronization. Once warmed up
+// (the first step of a plan), no call allocates; a growth during graph capture allocates in relaxed
+// capture mode (cudaMalloc is not a stream operation, so the graph does not record it).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -19,16 +19,21 @@
 
 namespace vit::cuda {
 
-// At least `bytes` of device memory (256-byte aligned) private to `stream` on the current device,
-// valid for work enqueued on `stream` until the next streamScratch call for the same stream.
+// At least `bytes` of device memory on the current device, 256-byte aligned, for work queued on
+// `stream` only. Contents are undefined. Throws ERR_DEVICE_OOM, ERR_CUDA, ERR_DEVICE_LOST.
 void* streamScratch(cudaStream_t stream, size_t bytes);
 
-// Throws the vit::Error for a failed CUDA runtime call (ERR_DEVICE_OOM, ERR_DEVICE_LOST for a
-// sticky fault, ERR_CUDA otherwise); `what` names the call.
-void checkCudaCall(cudaError_t status, const char* what);
+// Frees every scratch buffer of `stream` (on the current device); call after the stream's work is
+// finished and before cudaStreamDestroy, so a later stream with the same handle starts afresh.
+void releaseStreamScratch(cudaStream_t stream) noexcept;
+
+// Throws the vit::Error of a failed CUDA runtime call made by a kernel file (`what` names it):
+// ERR_DEVICE_LOST for the sticky faults, ERR_DEVICE_OOM for cudaErrorMemoryAllocation, ERR_CUDA
+// otherwise (a non-sticky error is cleared first so it is not reported again later).
+void checkCuda(cudaError_t status, const char* what);
 
 // The calling thread in relaxed stream-capture mode for its lifetime: lets a cudaMalloc run while
-// another stream of this thread is being captured into a graph.
+// a stream of this thread is being captured into a graph.
 class RelaxedCaptureScope {
  public:
   RelaxedCaptureScope() { cudaThreadExchangeStreamCaptureMode(&mode_); }

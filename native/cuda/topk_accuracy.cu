@@ -80,7 +80,7 @@ void topkAccuracy(Stream stream, const TopkAccuracyArgs& a) {
       }
     }
   }
-  checkCudaCall(cudaMemsetAsync(a.counts, 0, 2 * sizeof(int32_t), s), "topk_accuracy memset");
+  checkCuda(cudaMemsetAsync(a.counts, 0, 2 * sizeof(int32_t), s), "topk_accuracy memset");
   if (a.n == 0) return;
   const unsigned grid = gridFor(a.n, 1) < 4096 ? gridFor(a.n, 1) : 4096;  // bounds the atomics
   if (a.dtype == DType::F32) {

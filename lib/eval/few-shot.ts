@@ -153,7 +153,7 @@ export function sampleValidation(n: number, support: Int32Array, count: number, 
 }
 
 function subset(f: FeatureMatrix, rows: Int32Array): FeatureMatrix {
-  const x = new Float32Array(rows.length * f.dim);
+  const x = f.x instanceof Float64Array ? new Float64Array(rows.length * f.dim) : new Float32Array(rows.length * f.dim);
   rows.forEach((r, i) => x.set(f.x.subarray(r * f.dim, (r + 1) * f.dim), i * f.dim));
   return { n: rows.length, dim: f.dim, x, labels: Int32Array.from(rows, (r) => f.labels[r]!) };
 }

@@ -45,8 +45,9 @@ export interface LinearProbeResult {
 
 type Stats = { mean: Float64Array; std: Float64Array };
 
+/** The chosen rows, in the features' own precision (float64 input stays float64 on the host path). */
 function rows(f: FeatureMatrix, idx: Uint32Array): FeatureMatrix {
-  const x = new Float32Array(idx.length * f.dim);
+  const x = f.x instanceof Float64Array ? new Float64Array(idx.length * f.dim) : new Float32Array(idx.length * f.dim);
   const labels = new Int32Array(idx.length);
   idx.forEach((r, i) => {
     x.set(f.x.subarray(r * f.dim, (r + 1) * f.dim), i * f.dim);

@@ -38,7 +38,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('probe: the linear probe and the raw-pixel baseline, and --features-out', async () => {
   const file = path.join(tmp, 'features.safetensors');
-  const r = await cli(['probe', '--checkpoint', checkpoints, ...model, '--l2', '1e-3', '--max-iter', '15', '--features-out', file, '--json']);
+  const r = await cli(['probe', '--checkpoint', checkpoints, ...model, '--l2', '1e-3', '--max-iter', '15', '--pixel-max-iter', '15', '--features-out', file, '--json']);
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
   const j = JSON.parse(r.out) as { step: number; train: number; test: number; features: number; probe: { testAccuracy: number; l2: number; solver: string }; pixels: { testAccuracy: number } };
@@ -78,6 +78,8 @@ test('bad options are usage errors', async () => {
     ['probe', ...model],
     ['probe', '--checkpoint', checkpoints, ...model, '--steps', '3'],
     ['probe', '--checkpoint', checkpoints, ...model, '--l2', 'x'],
+    ['probe', '--checkpoint', checkpoints, ...model, '--pixel-max-iter', '0'],
+    ['fewshot', '--checkpoint', checkpoints, ...model, '--l2', '0'],
     ['fewshot', '--checkpoint', checkpoints, ...model, '--shots', '1,0'],
   ]) {
     const r = await cli(args);

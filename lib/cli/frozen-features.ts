@@ -6,7 +6,7 @@ import { DataLoader } from '../data/loader';
 import { compileFeatureProgram, extractFeatures, extractPixels, type Features } from '../eval/features';
 import { loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
 import { writeSafetensors } from '../io/safetensors';
-import { openDevice, type DeviceRequest } from '../runtime/device';
+import { openDevice, type Device, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
 import { parseOptions, usageError } from './parse-options';
 import { TRAIN_OPTION_SPEC, trainSetup } from './train-setup';
@@ -35,6 +35,8 @@ export interface FrozenFeatures {
   /** The normalized pixels, when asked for (the raw-pixel baseline). */
   pixels?: { train: Features; test: Features };
   seconds: number;
+  /** The device the features came from, left open for the solvers: the caller disposes it. */
+  device: Device;
 }
 
 export async function frozenFeatures(o: FrozenArgs, usage: string, options: { pixels: boolean }): Promise<FrozenFeatures> {
@@ -53,25 +55,30 @@ export async function frozenFeatures(o: FrozenArgs, usage: string, options: { pi
   // In order, unaugmented, and both normalized with the training set's statistics.
   const normalize = { mean: trainSource.dataset.mean, std: trainSource.dataset.std };
   const loaders = [trainSource.dataset, testSource.dataset].map((ds) => new DataLoader(ds, { batch: Math.min(batch, ds.size), seed: 0, shuffle: false, dropLast: false, normalize }));
-  using device = openDevice({ device: setup.device as DeviceRequest });
-  using program = compileFeatureProgram(device, setup.config, loaders[0]!.batch);
-  const dir = resolveCheckpoint(o.checkpoint);
-  const { step } = loadCheckpoint(dir, program, { config: setup.config, parametersOnly: true });
-  const train = await extractFeatures(program, loaders[0]!, setup.config.width);
-  const test = await extractFeatures(program, loaders[1]!, setup.config.width);
-  const pixels = options.pixels ? { train: await extractPixels(loaders[0]!), test: await extractPixels(loaders[1]!) } : undefined;
-  if (o['features-out'] !== undefined) {
-    writeSafetensors(
-      o['features-out'],
-      {
-        train_features: { dtype: 'F32', shape: [train.n, train.dim], data: train.x },
-        train_labels: { dtype: 'I32', shape: [train.n], data: train.labels },
-        test_features: { dtype: 'F32', shape: [test.n, test.dim], data: test.x },
-        test_labels: { dtype: 'I32', shape: [test.n], data: test.labels },
-      },
-      { checkpoint: dir, step: String(step), model: setup.modelName, data: setup.dataDescription },
-    );
+  const device = openDevice({ device: setup.device as DeviceRequest });
+  try {
+    using program = compileFeatureProgram(device, setup.config, loaders[0]!.batch);
+    const dir = resolveCheckpoint(o.checkpoint);
+    const { step } = loadCheckpoint(dir, program, { config: setup.config, parametersOnly: true });
+    const train = await extractFeatures(program, loaders[0]!, setup.config.width);
+    const test = await extractFeatures(program, loaders[1]!, setup.config.width);
+    const pixels = options.pixels ? { train: await extractPixels(loaders[0]!), test: await extractPixels(loaders[1]!) } : undefined;
+    if (o['features-out'] !== undefined) {
+      writeSafetensors(
+        o['features-out'],
+        {
+          train_features: { dtype: 'F32', shape: [train.n, train.dim], data: train.x },
+          train_labels: { dtype: 'I32', shape: [train.n], data: train.labels },
+          test_features: { dtype: 'F32', shape: [test.n, test.dim], data: test.x },
+          test_labels: { dtype: 'I32', shape: [test.n], data: test.labels },
+        },
+        { checkpoint: dir, step: String(step), model: setup.modelName, data: setup.dataDescription },
+      );
+    }
+    const seconds = (performance.now() - t0) / 1e3;
+    return { modelName: setup.modelName, dataDescription: setup.dataDescription, checkpoint: dir, step, classes: setup.config.numClasses, train, test, pixels, seconds, device };
+  } catch (e) {
+    device.dispose();
+    throw e;
   }
-  const seconds = (performance.now() - t0) / 1e3;
-  return { modelName: setup.modelName, dataDescription: setup.dataDescription, checkpoint: dir, step, classes: setup.config.numClasses, train, test, pixels, seconds };
 }

@@ -41,9 +41,11 @@ export function columnStats(x: ArrayLike<number>, n: number, dim: number): { mea
   return { mean, std };
 }
 
-/** (x - mean) / std per column, as float64. */
-export function standardize(x: ArrayLike<number>, n: number, dim: number, s: { mean: Float64Array; std?: Float64Array }): Float64Array {
-  const out = new Float64Array(n * dim);
+/** (x - mean) / std per column, as float64 (or float32 for a device, when given that type). */
+export function standardize(x: ArrayLike<number>, n: number, dim: number, s: { mean: Float64Array; std?: Float64Array }): Float64Array;
+export function standardize<T extends Float32Array | Float64Array>(x: ArrayLike<number>, n: number, dim: number, s: { mean: Float64Array; std?: Float64Array }, type: new (length: number) => T): T;
+export function standardize(x: ArrayLike<number>, n: number, dim: number, s: { mean: Float64Array; std?: Float64Array }, type: new (length: number) => Float32Array | Float64Array = Float64Array): Float32Array | Float64Array {
+  const out = new type(n * dim);
   for (let i = 0; i < n; ++i) for (let j = 0; j < dim; ++j) out[i * dim + j] = (x[i * dim + j]! - s.mean[j]!) / (s.std ? s.std[j]! : 1);
   return out;
 }

@@ -320,6 +320,8 @@ export class Program implements Disposable {
     const t = this.device.alloc(p.type.dtype, p.type.shape);
     try {
       if (p.init?.dist === 'data') t.upload(p.init.values);
+      // Integer state (labels kept on the device) has no random init: a constant is filled on the host.
+      else if (p.init?.dist === 'constant' && (p.type.dtype === 'i32' || p.type.dtype === 'u8')) t.upload(allocHostArray(p.type.dtype, t.size).fill(p.init.value));
       else if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
     } catch (e) {
       t.dispose();

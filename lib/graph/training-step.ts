@@ -59,7 +59,17 @@ export interface AdafactorSpec {
   overrides?: ParamOverrides;
 }
 
-export type OptimizerSpec = AdamwSpec | AdafactorSpec;
+/**
+ * Gradients only: the loss, the backward pass, every gradient in its persistent `grad/<name>`
+ * buffer and the `gradNorm` output, and no update (parameters change only by Program.write). For
+ * solvers that own their update on the host, such as the linear probe's L-BFGS, which evaluates an
+ * objective and its gradient on the device. Needs no run scalars (no lr, no step).
+ */
+export interface NoUpdateSpec {
+  kind: 'none';
+}
+
+export type OptimizerSpec = AdamwSpec | AdafactorSpec | NoUpdateSpec;
 
 export interface TrainingStepOptions {
   /** The graph output to minimize (a scalar). */
@@ -85,8 +95,8 @@ function checkOptions(g: Graph, options: TrainingStepOptions, mode: TrainingMode
     });
   }
   const kind = options.optimizer?.kind;
-  if (kind !== 'adamw' && kind !== 'adafactor') {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'unknown optimizer', { expected: 'adamw | adafactor', received: String(kind) });
+  if (kind !== 'adamw' && kind !== 'adafactor' && kind !== 'none') {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'unknown optimizer', { expected: 'adamw | adafactor | none', received: String(kind) });
   }
   if (mode === 'accumulate' && !options.accumulate) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', "run mode 'accumulate' needs a program compiled with train.accumulate", {
@@ -149,8 +159,13 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
   g.setOutput('gradNorm', norm);
   guard(norm);
   for (const acc of accumulators) g.add('grad_clear', [acc]);
-  const clip = options.clipNorm === undefined ? undefined : g.apply('clip_scale', [norm], { maxNorm: options.clipNorm });
   const opt = options.optimizer;
+  // Gradients only: nothing to clip or update (clipNorm, which only scales the update, is moot).
+  if (opt.kind === 'none') {
+    g.phase = 'forward';
+    return named;
+  }
+  const clip = options.clipNorm === undefined ? undefined : g.apply('clip_scale', [norm], { maxNorm: options.clipNorm });
   const resolved = resolveOverrides(names, opt.weightDecay ?? 0, opt.overrides);
   paramNodes.forEach((_pn, i) => {
     const name = names[i]!;

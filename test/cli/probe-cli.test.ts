@@ -38,12 +38,14 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('probe: the linear probe and the raw-pixel baseline, and --features-out', async () => {
   const file = path.join(tmp, 'features.safetensors');
-  const r = await cli(['probe', '--checkpoint', checkpoints, ...model, '--l2', '1e-3', '--max-iter', '15', '--features-out', file, '--json']);
+  const r = await cli(['probe', '--checkpoint', checkpoints, ...model, '--l2', '1e-3', '--max-iter', '15', '--pixel-max-iter', '15', '--features-out', file, '--json']);
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
-  const j = JSON.parse(r.out) as { step: number; train: number; test: number; features: number; probe: { testAccuracy: number; l2: number }; pixels: { testAccuracy: number } };
+  const j = JSON.parse(r.out) as { step: number; train: number; test: number; features: number; probe: { testAccuracy: number; l2: number; solver: string }; pixels: { testAccuracy: number } };
   expect([j.step, j.train, j.test, j.features]).toEqual([2, 10_000, 2_000, 32]);
   expect(j.probe.l2).toBe(1e-3);
+  // The solver ran on the opened device (the data term through the kernels), not the host loops.
+  expect(j.probe.solver).not.toBe('host');
   // Ten classes: both must beat chance by far on these easy shapes, even from a 2-step model.
   expect(j.probe.testAccuracy).toBeGreaterThan(0.2);
   expect(j.pixels.testAccuracy).toBeGreaterThan(0.2);
@@ -57,8 +59,18 @@ test('fewshot: one row per shot count, text output', async () => {
   const r = await cli(['fewshot', '--checkpoint', checkpoints, ...model, '--shots', '1,5', '--seeds', '2']);
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
-  expect(r.out).toMatch(/^1-shot: test accuracy \d+\.\d\d% \+- \d+\.\d\d$/m);
+  expect(r.out).toMatch(/^1-shot: test accuracy \d+\.\d\d% \+- \d+\.\d\d \(L2 [\d.e+-]+\)$/m);
   expect(r.out).toMatch(/^5-shot: test accuracy /m);
+  expect(r.out).toContain('ridge L2 chosen on held-out train');
+}, 60_000);
+
+test('fewshot --l2 fixes the ridge L2; JSON reports it per shot count', async () => {
+  const r = await cli(['fewshot', '--checkpoint', checkpoints, ...model, '--shots', '2', '--seeds', '1', '--l2', '0.5', '--json']);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const j = JSON.parse(r.out) as { l2: number; fewShot: { shots: number; l2: number; validation: unknown[] }[] };
+  expect(j.l2).toBe(0.5);
+  expect(j.fewShot).toEqual([expect.objectContaining({ shots: 2, l2: 0.5, validation: [] })]);
 }, 60_000);
 
 test('bad options are usage errors', async () => {
@@ -66,6 +78,8 @@ test('bad options are usage errors', async () => {
     ['probe', ...model],
     ['probe', '--checkpoint', checkpoints, ...model, '--steps', '3'],
     ['probe', '--checkpoint', checkpoints, ...model, '--l2', 'x'],
+    ['probe', '--checkpoint', checkpoints, ...model, '--pixel-max-iter', '0'],
+    ['fewshot', '--checkpoint', checkpoints, ...model, '--l2', '0'],
     ['fewshot', '--checkpoint', checkpoints, ...model, '--shots', '1,0'],
   ]) {
     const r = await cli(args);

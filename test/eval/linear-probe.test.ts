@@ -45,7 +45,7 @@ describe('logistic regression', () => {
     }
   });
 
-  test('a symmetric 1-D problem reaches its known minimizer', () => {
+  test('a symmetric 1-D problem reaches its known minimizer', async () => {
     // x = +1 (class 1), x = -1 (class 0). By symmetry b0 = b1 and w1 = -w0 = a, and the objective
     // is log(1 + e^{-2a}) + l2 a^2, stationary where l2 a (1 + e^{2a}) = 1.
     const l2 = 0.05;
@@ -57,7 +57,7 @@ describe('logistic regression', () => {
       if (l2 * mid * (1 + Math.exp(2 * mid)) < 1) lo = mid;
       else hi = mid;
     }
-    const r = fitLogistic(p, { tol: 1e-12, maxIter: 500 });
+    const r = await fitLogistic(p, { tol: 1e-12, maxIter: 500 });
     expect(r.converged).toBe(true);
     const [w0, w1, b0, b1] = r.params;
     expect(w1!).toBeCloseTo(lo, 9);
@@ -66,9 +66,9 @@ describe('logistic regression', () => {
     expect(r.objective.at(-1)!).toBeCloseTo(Math.log(1 + Math.exp(-2 * lo)) + l2 * lo * lo, 12);
   });
 
-  test('the objective never increases and the gradient vanishes at the solution', () => {
+  test('the objective never increases and the gradient vanishes at the solution', async () => {
     const b = blobs(90, 5, 2, 1.5);
-    const r = fitLogistic({ ...b, classes: 3, l2: 1e-2 }, { tol: 1e-6, maxIter: 1000 });
+    const r = await fitLogistic({ ...b, classes: 3, l2: 1e-2 }, { tol: 1e-6, maxIter: 1000 });
     expect(r.converged).toBe(true);
     expect(r.gradMaxNorm).toBeLessThan(1e-6);
     for (let i = 1; i < r.objective.length; ++i) expect(r.objective[i]!).toBeLessThanOrEqual(r.objective[i - 1]!);
@@ -77,8 +77,8 @@ describe('logistic regression', () => {
 });
 
 describe('linearProbe', () => {
-  test('a linearly separable set is classified perfectly, train and test', () => {
-    const r = linearProbe(blobs(150, 6, 3), blobs(60, 6, 4), { classes: 3 });
+  test('a linearly separable set is classified perfectly, train and test', async () => {
+    const r = await linearProbe(blobs(150, 6, 3), blobs(60, 6, 4), { classes: 3 });
     expect(r.trainAccuracy).toBe(1);
     expect(r.testAccuracy).toBe(1);
     expect(r.validation).toHaveLength(4);
@@ -87,19 +87,20 @@ describe('linearProbe', () => {
     expect(r.l2).toBe(1e-2);
   });
 
-  test('labels that are noise give chance on test, and a huge L2 loses to a small one', () => {
+  test('labels that are noise give chance on test, and a huge L2 loses to a small one', async () => {
     const b = blobs(300, 3, 5, 0.8);
     const t = blobs(150, 3, 6, 0.8);
-    const r = linearProbe(b, t, { classes: 3, l2Grid: [1e3, 1e-3] });
+    const r = await linearProbe(b, t, { classes: 3, l2Grid: [1e3, 1e-3] });
     // With L2 = 1000 the weights are ~0 and the prediction is one class everywhere (1/3 held out).
     expect(r.l2).toBe(1e-3);
     expect(r.validation.find((v) => v.l2 === 1e3)!.accuracy).toBeLessThan(0.5);
     expect(r.testAccuracy).toBeGreaterThan(0.95);
   });
 
-  test('bad input is a typed error', () => {
+  test('bad input is a typed error', async () => {
     const b = blobs(9, 2, 1);
-    expect(() => linearProbe(b, { ...b, labels: Int32Array.from(b.labels, () => 3) }, { classes: 3 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => linearProbe(b, { ...blobs(9, 3, 1) }, { classes: 3 })).toThrow(expect.objectContaining({ code: 'ERR_SHAPE_MISMATCH' }));
+    await expect(linearProbe(b, { ...b, labels: Int32Array.from(b.labels, () => 3) }, { classes: 3 })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(linearProbe(b, { ...blobs(9, 3, 1) }, { classes: 3 })).rejects.toThrow(expect.objectContaining({ code: 'ERR_SHAPE_MISMATCH' }));
+    await expect(fitLogistic({ ...b, classes: 3, l2: -1 })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });

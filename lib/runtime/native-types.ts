@@ -101,6 +101,10 @@ export interface NativeAllocatorStats {
   liveBlocks: number;
   /** 0 with VIT22B_CUDA_CACHING=0 (every allocation a cudaMalloc, every release a cudaFree). */
   caching: number;
+  /** Kernel scratch memory (native/cuda/kernel_scratch.h), process-wide, grow-only. */
+  scratchBytes: number;
+  /** cudaMalloc calls of the kernel scratch: also constant once a training loop has warmed up. */
+  scratchMallocCount: number;
 }
 
 /**

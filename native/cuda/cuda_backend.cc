@@ -3,6 +3,7 @@
 #include "core/status.h"
 #include "cuda/cuda_plan_runtime.h"
 #include "cuda/cuda_probe.h"
+#include "cuda/kernel_scratch.h"
 
 namespace vit::cuda {
 
@@ -115,6 +116,7 @@ std::unique_ptr<PlanRuntime> CudaBackend::createPlanRuntime(size_t streams, size
 
 std::vector<std::pair<std::string, double>> CudaBackend::allocatorStats() const {
   const AllocatorStats st = allocator_->stats();
+  const KernelScratchStats scratch = kernelScratchStats();
   return {{"allocatedBytes", static_cast<double>(st.allocatedBytes)},
           {"cachedBytes", static_cast<double>(st.cachedBytes)},
           {"peakAllocatedBytes", static_cast<double>(st.peakAllocatedBytes)},
@@ -124,7 +126,10 @@ std::vector<std::pair<std::string, double>> CudaBackend::allocatorStats() const 
           {"cacheHits", static_cast<double>(st.cacheHits)},
           {"cacheFlushes", static_cast<double>(st.cacheFlushes)},
           {"liveBlocks", static_cast<double>(st.liveBlocks)},
-          {"caching", allocator_->caching() ? 1.0 : 0.0}};
+          {"caching", allocator_->caching() ? 1.0 : 0.0},
+          // Kernel scratch (kernel_scratch.h), process-wide: its cudaMallocs count too.
+          {"scratchBytes", static_cast<double>(scratch.bytes)},
+          {"scratchMallocCount", static_cast<double>(scratch.mallocs)}};
 }
 
 void CudaBackend::upload(void* deviceDst, const void* hostSrc, size_t bytes) {

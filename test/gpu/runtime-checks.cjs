@@ -178,7 +178,10 @@ async function main() {
   await check(`a compiled MLP trains on cuda like on the cpu for ${STEPS} steps (loss within 1e-2 relative)`, async () => {
     const ref = await train(cpu);
     const mallocs = [];
-    graphRun = await train(gpu, (step) => mallocs.push(gpu.stats().allocator.cudaMallocCount));
+    graphRun = await train(gpu, () => {
+      const a = gpu.stats().allocator;
+      mallocs.push(a.cudaMallocCount + a.scratchMallocCount);
+    });
     const worst = maxRelDiff(graphRun.losses, ref.losses);
     assert(graphRun.losses.every(Number.isFinite), `non-finite loss on cuda: ${graphRun.losses}`);
     assert(worst <= 1e-2, `max relative loss difference ${worst}; cuda ${graphRun.losses.map((v) => v.toFixed(5))} cpu ${ref.losses.map((v) => v.toFixed(5))}`);
@@ -191,7 +194,7 @@ async function main() {
     assert(graphRun, 'the training check did not run');
     const m = graphRun.mallocs;
     assert(m.every((v) => v === m[0]), `cudaMallocCount per step: ${m.join(', ')}`);
-    return `cudaMallocCount stays ${m[0]} over steps 1..${STEPS}`;
+    return `cudaMallocCount + scratchMallocCount stays ${m[0]} over steps 1..${STEPS}`;
   });
 
   await check('the training step runs as replayed CUDA graphs from the second step on', () => {

@@ -47,6 +47,10 @@ class PlanRuntime {
   virtual void endCapture(size_t segment) = 0;    // instantiates and keeps the segment's graph
   virtual void abortCapture() noexcept = 0;       // ends a capture that failed; drops its graph
   virtual void launchGraph(size_t segment) = 0;   // replays the segment's graph on stream 0
+
+  // A kernel table that replaces the backend's for the plan's calls, or nullptr (CUDA: the
+  // backend's own). The CPU emulation (cpu/emulated_plan_runtime.h) records captures through it.
+  virtual const KernelTable* kernelTable() const { return nullptr; }
 };
 
 }  // namespace vit

@@ -23,7 +23,10 @@ class RunContext {
                       PlanRuntime* runtime = nullptr)
       : backend_(backend), runScalars_(runScalars), runtime_(runtime) {}
 
-  const KernelTable& kernels() const { return backend_.kernels(); }
+  const KernelTable& kernels() const {
+    const KernelTable* own = runtime_ ? runtime_->kernelTable() : nullptr;
+    return own ? *own : backend_.kernels();
+  }
   Stream stream() { return hasStream_ ? stream_ : backend_.stream(); }
   void setStream(Stream stream) {
     stream_ = stream;

@@ -16,6 +16,14 @@ struct Stream {
   void* handle = nullptr;
 };
 
+// Dynamic scalar fields. A few float/int fields (axpby alpha/beta, the optimizers' lr, step,
+// weightDecay, decay, gradScale) have a companion `<field>Ptr`: nullptr (the default) means "use the
+// value field"; otherwise the kernel reads the value from that address in the kernel's memory
+// (device memory on CUDA, host memory on the CPU) when the work runs, and ignores the value field.
+// The executor uses them on CUDA so a step captured as a CUDA graph picks up each run's learning rate
+// and step, and the clip factor computed on the device, without a host round trip. Both backends
+// honour them, so the meaning is the same everywhere.
+
 // y = alpha * x + beta * y over n elements of `dtype` (f32 or bf16; bf16 is computed in f32 and
 // rounded once on store). Scaling, residual adds and their backward all reduce to this.
 struct AxpbyArgs {
@@ -25,6 +33,8 @@ struct AxpbyArgs {
   const void* x;  // [n]
   float beta;
   void* y;  // [n], read and written
+  const float* alphaPtr = nullptr;  // dynamic alpha (see "Dynamic scalar fields")
+  const float* betaPtr = nullptr;   // dynamic beta; *betaPtr == 0 still never reads y
 };
 
 // Which GELU: the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (JAX's
@@ -276,6 +286,12 @@ struct GlobalNormArgs {
   const int64_t* sizes = nullptr;       // [count], elements
   const void* const* buffers = nullptr; // [count]
   float* out = nullptr;                 // [1]
+  // The same three arrays already in device memory (CUDA plans upload them once at load), or all
+  // nullptr. When set, a CUDA kernel must use them instead of copying the host arrays, so the call
+  // can be captured in a CUDA graph.
+  const DType* deviceDtypes = nullptr;
+  const int64_t* deviceSizes = nullptr;
+  const void* const* deviceBuffers = nullptr;
 };
 
 // The global-norm clip factor, computed on the device so a step needs no round trip to the host:
@@ -380,6 +396,11 @@ struct AdamwHyper {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float weightDecay = 0.0f;
   float gradScale = 1.0f;
+  // Dynamic fields (see "Dynamic scalar fields"); nullptr: use the value above.
+  const int64_t* stepPtr = nullptr;
+  const float* lrPtr = nullptr;
+  const float* weightDecayPtr = nullptr;
+  const float* gradScalePtr = nullptr;
 };
 
 // One parameter tensor of n elements.
@@ -402,6 +423,10 @@ struct AdamwMultiArgs {
   AdamwHyper hyper;
   int64_t count = 0;
   const AdamwTensor* tensors = nullptr;  // [count], host memory owned by the caller for the call
+  // The same [count] list already in device memory (CUDA plans upload it once at load), or
+  // nullptr. When set, a CUDA kernel must use it instead of copying `tensors` to the device, so the
+  // call needs no host-to-device copy of its own and can be captured in a CUDA graph.
+  const AdamwTensor* deviceTensors = nullptr;
 };
 
 // One step of Adafactor as used by big_vision for ViT-G / ViT-e / ViT-22B (optax's
@@ -428,6 +453,11 @@ struct AdafactorArgs {
   float eps = 1e-30f;          // epsilon1, added to grad^2
   float gradScale = 1.0f;      // the global-norm clip factor, or 1
   float clipThreshold = 0.0f;  // block-RMS update clipping; 0 = off (the recipe)
+  // Dynamic fields (see "Dynamic scalar fields"); nullptr: use the value above.
+  const float* lrPtr = nullptr;
+  const float* weightDecayPtr = nullptr;
+  const float* decayPtr = nullptr;
+  const float* gradScalePtr = nullptr;
 };
 
 // ---- Random numbers (native/cpu/random.cc): Philox4x32-10 (Salmon et al., SC'11).

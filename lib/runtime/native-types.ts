@@ -81,6 +81,34 @@ export interface NativeDeviceStats {
   gemmHeuristicQueries?: number;
   /** cuda devices only: GEMM plans (descriptors + chosen algorithm) cached (process-wide). */
   gemmCachedPlans?: number;
+  /**
+   * The device allocator's figures, on backends with one of their own (CUDA's caching allocator,
+   * native/cuda/caching_allocator.h); absent on the CPU. Bytes are rounded block sizes.
+   */
+  allocator?: NativeAllocatorStats;
+}
+
+export interface NativeAllocatorStats {
+  /** In use by buffers, plan arenas and plan tables. */
+  allocatedBytes: number;
+  /** Freed blocks kept for reuse (returned to CUDA on an out-of-memory retry). */
+  cachedBytes: number;
+  peakAllocatedBytes: number;
+  /** allocatedBytes + cachedBytes: what cudaMalloc handed out and was not freed. */
+  reservedBytes: number;
+  /** cudaMalloc calls so far: constant across training steps once warmed up. */
+  cudaMallocCount: number;
+  cudaFreeCount: number;
+  cacheHits: number;
+  /** Times the cache was emptied to retry a failed cudaMalloc. */
+  cacheFlushes: number;
+  liveBlocks: number;
+  /** 0 with VIT22B_CUDA_CACHING=0 (every allocation a cudaMalloc, every release a cudaFree). */
+  caching: number;
+  /** Kernel scratch memory (native/cuda/stream_scratch.h), process-wide, grow-only. */
+  scratchBytes: number;
+  /** cudaMalloc calls of the kernel scratch: also constant once a training loop has warmed up. */
+  scratchMallocCount: number;
 }
 
 /**
@@ -126,6 +154,12 @@ export interface NativePlanHandle {
   readonly disposed: boolean;
   /** Instructions over all streams. */
   readonly instructions: number;
+  /**
+   * How steps run: 'serial' (CPU), 'streams' (CUDA, direct launches on one CUDA stream per plan
+   * stream), 'graphs' (CUDA, the step replayed from captured CUDA graphs), or
+   * 'streams (graphs off: <why>)' after a capture failed. 'running' mid-step, 'disposed' after.
+   */
+  readonly execution: string;
   run(inputs: readonly (ArrayBufferView | ArrayBuffer)[], scalars?: readonly number[]): Promise<ArrayBuffer[]>;
   setProfiling(on: boolean): void;
   profile(): { runs: number; entries: { stream: number; index: number; ns: number }[] };

@@ -73,6 +73,15 @@ export class LoadedPlan implements Disposable {
   }
 
   /**
+   * How steps run: 'serial' on the CPU; on CUDA 'streams' (direct launches, one CUDA stream per plan
+   * stream: the first step, while profiling, or with VIT22B_CUDA_GRAPHS=0), 'graphs' (replayed
+   * CUDA graphs, from the second step on), or 'streams (graphs off: <why>)' after a failed capture.
+   */
+  get execution(): string {
+    return this.native.execution;
+  }
+
+  /**
    * Runs one step: uploads `inputs` (one per plan input, each exactly its view's size; copied, so
    * the arrays may be reused at once), runs every instruction, and resolves with one ArrayBuffer
    * per plan output. `scalars` are the run's dynamic scalars ({ scalar: i } in the plan), checked

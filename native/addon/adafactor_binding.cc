@@ -75,10 +75,10 @@ exec::KernelCall launchAdafactor(LaunchContext& ctx, const Napi::Object& spec) {
   a.grad = grad.address;
   a.momentum = momentum.address;
   return [a, lr, weightDecay, decay, gradScale](exec::RunContext& run) mutable {
-    a.lr = static_cast<float>(lr.resolve(run));
-    a.weightDecay = static_cast<float>(weightDecay.resolve(run));
-    a.decay = static_cast<float>(decay.resolve(run));
-    a.gradScale = static_cast<float>(gradScale.resolve(run));
+    a.lr = lr.resolveF32(run, a.lrPtr);
+    a.weightDecay = weightDecay.resolveF32(run, a.weightDecayPtr);
+    a.decay = decay.resolveF32(run, a.decayPtr);
+    a.gradScale = gradScale.resolveF32(run, a.gradScalePtr);
     run.kernels().adafactor(run.stream(), a);
   };
 }

@@ -28,10 +28,10 @@ struct Hyper {
 
   AdamwHyper resolve(exec::RunContext& run) const {
     AdamwHyper h = fixed;
-    h.step = static_cast<int64_t>(step.resolve(run));
-    h.lr = static_cast<float>(lr.resolve(run));
-    h.weightDecay = static_cast<float>(weightDecay.resolve(run));
-    h.gradScale = static_cast<float>(gradScale.resolve(run));
+    h.step = step.resolveI64(run, h.stepPtr);
+    h.lr = lr.resolveF32(run, h.lrPtr);
+    h.weightDecay = weightDecay.resolveF32(run, h.weightDecayPtr);
+    h.gradScale = gradScale.resolveF32(run, h.gradScalePtr);
     return h;
   }
 };
@@ -156,12 +156,18 @@ exec::KernelCall launchAdamwMulti(LaunchContext& ctx, const Napi::Object& spec) 
     tensors->push_back(o.tensor);
   }
   requireDisjointTensors(std::move(uses));
+  // On CUDA plans the list also goes to device memory once, so the kernel copies nothing per run.
+  std::shared_ptr<void> deviceTensors;
+  if (ctx.preparesForDevice() && !tensors->empty()) {
+    deviceTensors = deviceCopy(ctx.device(), tensors->data(), tensors->size() * sizeof(AdamwTensor));
+  }
   // The tensor list is shared by copies of the call: it is built once, at preparation.
-  return [tensors, hyper](exec::RunContext& run) {
+  return [tensors, hyper, deviceTensors](exec::RunContext& run) {
     AdamwMultiArgs a;
     a.hyper = hyper.resolve(run);
     a.count = static_cast<int64_t>(tensors->size());
     a.tensors = tensors->data();
+    a.deviceTensors = static_cast<const AdamwTensor*>(deviceTensors.get());
     run.kernels().adamwMulti(run.stream(), a);
   };
 }

@@ -28,8 +28,8 @@ exec::KernelCall launchAxpby(LaunchContext& ctx, const Napi::Object& spec) {
   a.x = x.address;
   a.y = y.address;
   return [a, alpha, beta](exec::RunContext& run) mutable {
-    a.alpha = static_cast<float>(alpha.resolve(run));
-    a.beta = static_cast<float>(beta.resolve(run));
+    a.alpha = alpha.resolveF32(run, a.alphaPtr);
+    a.beta = beta.resolveF32(run, a.betaPtr);
     run.kernels().axpby(run.stream(), a);
   };
 }

@@ -190,6 +190,15 @@ Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {
     o.Set("gemmCachedPlans", static_cast<double>(g.plans));
   }
 #endif
+  // The device allocator's figures (CUDA: the caching allocator), when the backend has one.
+  if (st) {
+    auto figures = st->backend->allocatorStats();
+    if (!figures.empty()) {
+      Napi::Object a = Napi::Object::New(info.Env());
+      for (const auto& [name, value] : figures) a.Set(name, value);
+      o.Set("allocator", a);
+    }
+  }
   return o;
 }
 

@@ -126,13 +126,17 @@ exec::DynamicScalar dynamicScalarProp(LaunchContext& ctx, const Napi::Object& sp
                              : "{ scalar: i } with an integer i in [0, " + std::to_string(count) + ")",
                   i.IsNumber() ? numberText(d) : jsTypeName(i));
     }
-    return exec::DynamicScalar::runScalar(kernel, name, static_cast<uint32_t>(d), range);
+    exec::DynamicScalar s = exec::DynamicScalar::runScalar(kernel, name, static_cast<uint32_t>(d), range);
+    ctx.noteDynamicScalar(s);
+    return s;
   }
   if (hasProp(o, "read")) {
     Operand at = bufferOperand(ctx, o.Get("read"), kernel, std::string(name) + ".read",
                                Need(1, DType::F32));
-    return exec::DynamicScalar::deviceRead(kernel, name, static_cast<const float*>(at.address),
-                                           range);
+    exec::DynamicScalar s = exec::DynamicScalar::deviceRead(
+        kernel, name, static_cast<const float*>(at.address), range);
+    ctx.noteDynamicScalar(s);
+    return s;
   }
   throw Error(ErrorCode::InvalidArgument, field + " must be a number, { scalar: i } or { read: view }",
               "number | { scalar } | { read }", "an object without scalar or read");

@@ -16,6 +16,7 @@ Napi::Function PlanHandle::define(Napi::Env env) {
                   {InstanceAccessor<&PlanHandle::getArenaBytes>("arenaBytes"),
                    InstanceAccessor<&PlanHandle::getDisposed>("disposed"),
                    InstanceAccessor<&PlanHandle::getInstructions>("instructions"),
+                   InstanceAccessor<&PlanHandle::getExecution>("execution"),
                    InstanceMethod<&PlanHandle::run>("run"),
                    InstanceMethod<&PlanHandle::setProfiling>("setProfiling"),
                    InstanceMethod<&PlanHandle::profile>("profile"),
@@ -68,6 +69,15 @@ Napi::Value PlanHandle::getDisposed(const Napi::CallbackInfo& info) {
 Napi::Value PlanHandle::getInstructions(const Napi::CallbackInfo& info) {
   countEntry(info.Env());
   return Napi::Number::New(info.Env(), static_cast<double>(instructions_));
+}
+
+// "serial" (CPU), "streams", "graphs", or "streams (graphs off: <why>)": exec::LoadedPlan::graphStatus.
+// Read while idle only (the worker may be capturing); mid-run it answers "running".
+Napi::Value PlanHandle::getExecution(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
+  if (!state_) return Napi::String::New(info.Env(), "disposed");
+  if (state_->planRunning.load()) return Napi::String::New(info.Env(), "running");
+  return Napi::String::New(info.Env(), plan_->graphStatus());
 }
 
 // run(inputs: ArrayBufferView[], scalars?: number[]) -> Promise<ArrayBuffer[]>. Never throws:

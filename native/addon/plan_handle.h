@@ -39,6 +39,7 @@ class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
   Napi::Value getArenaBytes(const Napi::CallbackInfo& info);
   Napi::Value getDisposed(const Napi::CallbackInfo& info);
   Napi::Value getInstructions(const Napi::CallbackInfo& info);
+  Napi::Value getExecution(const Napi::CallbackInfo& info);
   Napi::Value setProfiling(const Napi::CallbackInfo& info);
   Napi::Value profile(const Napi::CallbackInfo& info);
 

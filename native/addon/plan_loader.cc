@@ -10,6 +10,7 @@
 #include "addon/plan_arena.h"
 #include "addon/plan_handle.h"
 #include "addon/plan_operands.h"
+#include "core/plan_runtime.h"
 #include "exec/dynamic_scalar.h"
 #include "exec/plan_error.h"
 #include "exec/schedule.h"
@@ -187,23 +188,43 @@ Napi::Object loadPlan(Napi::Env env, const std::shared_ptr<DeviceState>& device,
   slots.setBase(0, parts.arena->data());
   for (size_t i = 0; i < parts.slots.size(); ++i) slots.setBase(i + 1, parts.slots[i]->data("use"));
 
+  // CUDA: the plan's streams, events and run-scalar block (null on the CPU, which runs serially).
+  std::unique_ptr<PlanRuntime> runtime = device->backend->createPlanRuntime(
+      layout.streams.size(), static_cast<size_t>(layout.events), static_cast<size_t>(layout.scalars));
+  const bool deviceScalars = runtime != nullptr;
+
   PlanOperands operands(env, device, slots, layout.scalars);
   std::vector<std::vector<exec::PreparedInstruction>> prepared(layout.streams.size());
+  std::vector<exec::RunScalarUse> runScalarUses;
   for (size_t s = 0; s < layout.streams.size(); ++s) {
     for (size_t i = 0; i < layout.streams[s].size(); ++i) {
       const exec::InstructionInfo& ins = layout.streams[s][i];
+      exec::PreparedInstruction p;
       try {
-        prepared[s].push_back({launchers[s][i](operands, specs[s][i]), ins.where});
+        p.call = launchers[s][i](operands, specs[s][i]);
       } catch (const Error& e) {
         throw exec::locatedError(ins.where, e);
       }
+      p.where = ins.where;
+      p.waits = ins.waits;
+      p.records = ins.records;
+      p.record = ins.record;
+      // Instructions that need the host to see device memory run outside CUDA graphs: the finite
+      // check (it throws ERR_NON_FINITE from the host) and integer fields given as { read }.
+      p.hostSync = ins.kernel == "assert_finite";
+      for (const exec::DynamicScalar& d : operands.takeNoted()) {
+        if (d.isRunScalar()) runScalarUses.push_back({d, ins.where});
+        if (deviceScalars && d.needsHostRead()) p.hostSync = true;
+      }
+      prepared[s].push_back(std::move(p));
     }
   }
   std::vector<exec::ResolvedView> inputs, outputs;
   for (size_t i = 0; i < layout.inputs.size(); ++i) inputs.push_back(slots.resolve(layout.inputs[i], "inputs[" + std::to_string(i) + "]"));
   for (size_t i = 0; i < layout.outputs.size(); ++i) outputs.push_back(slots.resolve(layout.outputs[i], "outputs[" + std::to_string(i) + "]"));
   parts.plan = std::make_shared<exec::LoadedPlan>(std::move(prepared), std::move(order), std::move(inputs),
-                                                  std::move(outputs), static_cast<size_t>(layout.scalars));
+                                                  std::move(outputs), static_cast<size_t>(layout.scalars),
+                                                  std::move(runtime), std::move(runScalarUses));
   return PlanHandle::create(env, std::move(parts));
 }
 

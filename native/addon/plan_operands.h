@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "addon/launch_context.h"
 #include "exec/plan_layout.h"
@@ -27,8 +28,12 @@ class PlanOperands final : public LaunchContext {
                   const std::string& name) override;
   bool acceptsDynamicScalars() const override { return true; }
   uint64_t runScalarCount() const override { return runScalars_; }
+  void noteDynamicScalar(const exec::DynamicScalar& scalar) override { noted_.push_back(scalar); }
+  // The scalars noted since the last call (one instruction's).
+  std::vector<exec::DynamicScalar> takeNoted() { return std::move(noted_); }
 
  private:
+  std::vector<exec::DynamicScalar> noted_;
   const exec::SlotTable& slots_;
   uint64_t runScalars_;
 };

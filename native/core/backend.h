@@ -3,8 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/plan_runtime.h"
 #include "kernels.h"
 
 namespace vit {
@@ -37,6 +41,21 @@ class Backend {
   // Makes the calling thread ready to run this device's work. A plan step runs on a worker
   // thread, and CUDA's current device is per thread (cudaSetDevice); the CPU needs nothing.
   virtual void bindThread() {}
+
+  // Streams, events, a run-scalar block and graphs for a loaded plan of `streams` streams, `events`
+  // events and `scalars` run scalars; nullptr (the CPU) runs every plan serially on stream().
+  virtual std::unique_ptr<PlanRuntime> createPlanRuntime(size_t streams, size_t events,
+                                                         size_t scalars) {
+    return nullptr;
+  }
+
+  // Whether prepared calls should read dynamic scalars from device memory (kernels.h "Dynamic
+  // scalar fields") instead of resolving them on the host: true where createPlanRuntime is not null.
+  virtual bool readsScalarsOnDevice() const { return false; }
+
+  // The memory allocator's figures (name, value), for DeviceHandle.stats(); empty when the backend
+  // has no allocator of its own.
+  virtual std::vector<std::pair<std::string, double>> allocatorStats() const { return {}; }
 };
 
 }  // namespace vit

@@ -216,7 +216,13 @@ void unfactoredStep(Stream stream, const AdafactorArgs& a) {
 
 }  // namespace
 
-void adafactor(Stream stream, const AdafactorArgs& a) {
+void adafactor(Stream stream, const AdafactorArgs& args) {
+  // Dynamic fields (kernels.h): read once, before any element is touched.
+  AdafactorArgs a = args;
+  if (a.lrPtr) a.lr = *a.lrPtr;
+  if (a.weightDecayPtr) a.weightDecay = *a.weightDecayPtr;
+  if (a.decayPtr) a.decay = *a.decayPtr;
+  if (a.gradScalePtr) a.gradScale = *a.gradScalePtr;
   for (DType t : {a.gradType, a.momentumType}) {
     if (t != DType::F32 && t != DType::BF16) {
       throw Error(ErrorCode::DtypeMismatch, "adafactor gradients and momentum are f32 or bf16",

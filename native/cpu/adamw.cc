@@ -104,7 +104,14 @@ void adamw(Stream stream, const AdamwArgs& a) {
   adamwMulti(stream, multi);
 }
 
-void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
+void adamwMulti(Stream stream, const AdamwMultiArgs& args) {
+  // Dynamic fields (kernels.h): read once, then checked like values given directly.
+  AdamwMultiArgs a = args;
+  AdamwHyper& h = a.hyper;
+  if (h.stepPtr) h.step = *h.stepPtr;
+  if (h.lrPtr) h.lr = *h.lrPtr;
+  if (h.weightDecayPtr) h.weightDecay = *h.weightDecayPtr;
+  if (h.gradScalePtr) h.gradScale = *h.gradScalePtr;
   checkHyper(a.hyper);
   const AdamwConstants c = constantsOf(a.hyper);
   const bool avx512 = activeIsa() >= Isa::Avx512;

@@ -9,7 +9,11 @@
 
 namespace vit::cpu {
 
-void axpby(Stream, const AxpbyArgs& a) {
+void axpby(Stream, const AxpbyArgs& args) {
+  // Dynamic fields (kernels.h): read once, before any element is touched.
+  AxpbyArgs a = args;
+  if (a.alphaPtr) a.alpha = *a.alphaPtr;
+  if (a.betaPtr) a.beta = *a.betaPtr;
   switch (a.dtype) {
     case DType::F32: {
       const float* x = static_cast<const float*>(a.x);

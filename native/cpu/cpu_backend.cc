@@ -32,4 +32,9 @@ void CpuBackend::download(void* hostDst, const void* deviceSrc, size_t bytes) {
   std::memcpy(hostDst, deviceSrc, bytes);
 }
 
+std::unique_ptr<PlanRuntime> CpuBackend::createPlanRuntime(size_t, size_t, size_t scalars) {
+  if (!emulate_) return nullptr;
+  return std::make_unique<EmulatedPlanRuntime>(stream(), scalars);
+}
+
 }  // namespace vit::cpu

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/backend.h"
+#include "cpu/emulated_plan_runtime.h"
 #include "cpu/thread_pool.h"
 
 namespace vit::cpu {
@@ -18,6 +19,15 @@ class CpuBackend final : public Backend {
   const KernelTable& kernels() const override { return kernelTable(); }
   // Kernels run on the process-wide pool (VIT22B_NUM_THREADS threads, default: usable cores).
   Stream stream() override { return Stream{&defaultThreadPool()}; }
+
+  // Only with VIT22B_CPU_PLAN_RUNTIME=1 (tests): plans run through the CUDA-like emulation of
+  // cpu/emulated_plan_runtime.h. Otherwise null: the serial executor, unchanged.
+  std::unique_ptr<PlanRuntime> createPlanRuntime(size_t streams, size_t events,
+                                                 size_t scalars) override;
+  bool readsScalarsOnDevice() const override { return emulate_; }
+
+ private:
+  bool emulate_ = emulatedPlanRuntimeRequested();
 };
 
 }  // namespace vit::cpu

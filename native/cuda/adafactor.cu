@@ -49,6 +49,14 @@ struct Step {
   float stepLr, decayLr;               // lr * lrMult, lr * weightDecay
 };
 
+// A kernel's Step: by value, or (the executor's dynamic fields, kernels.h "Dynamic scalar fields":
+// a step replayed as a CUDA graph) computed on the device by stepKernel into scratch.
+struct StepArg {
+  Step host;
+  const Step* dev;
+  __device__ __forceinline__ Step get() const { return dev ? *dev : host; }
+};
+
 Step stepOf(const AdafactorArgs& a) {
   Step s;
   s.gradScale = a.gradScale;
@@ -89,7 +97,8 @@ __device__ __forceinline__ void applyUpdate(const Step& s, float u, float clip, 
 // 1. vr[i] = d vr[i] + (1 - d) (sum_j s[i, j] / cols), kRowThreads threads per row.
 template <typename G, int kRowThreads>
 __global__ void __launch_bounds__(kBlockThreads)
-    rowKernel(Step s, int64_t rows, int64_t cols, const G* __restrict__ grad, float* __restrict__ vr) {
+    rowKernel(StepArg sArg, int64_t rows, int64_t cols, const G* __restrict__ grad, float* __restrict__ vr) {
+  const Step s = sArg.get();
   constexpr int kRowsPerBlock = kBlockThreads / kRowThreads;
   __shared__ float shared[kRowThreads / 32];
   const int t = threadIdx.x % kRowThreads;
@@ -115,8 +124,9 @@ int64_t rowBlocksFor(int64_t rows, int64_t cols) {
 // of 32 x 8 threads; the 8 row lanes are added in lane order.
 template <typename G>
 __global__ void __launch_bounds__(kColTile * kRowLanes)
-    colPartialKernel(Step s, int64_t rows, int64_t cols, int64_t rowBlocks,
+    colPartialKernel(StepArg sArg, int64_t rows, int64_t cols, int64_t rowBlocks,
                      const G* __restrict__ grad, float* __restrict__ part) {
+  const Step s = sArg.get();
   __shared__ float lanes[kRowLanes][kColTile + 1];
   const int tx = threadIdx.x % kColTile, ty = threadIdx.x / kColTile;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kColTile + tx;
@@ -138,9 +148,10 @@ __global__ void __launch_bounds__(kColTile * kRowLanes)
 
 // 3. vc[j] = d vc[j] + (1 - d) (column sum / rows); colFactor[j] = 1 / sqrt(vc[j]) with the CPU's
 // mix of precisions: the square root of the f32 vc in f32, the reciprocal in double.
-__global__ void colFinalKernel(Step s, int64_t rows, int64_t cols, int64_t rowBlocks,
+__global__ void colFinalKernel(StepArg sArg, int64_t rows, int64_t cols, int64_t rowBlocks,
                                const float* __restrict__ part, float* __restrict__ vc,
                                float* __restrict__ colFactor) {
+  const Step s = sArg.get();
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols; j += stride) {
     float sum = 0.0f;
@@ -174,10 +185,11 @@ __device__ __forceinline__ float factoredU(const Step& s, const G* grad, const f
 // 6. The update of every element of the rows, kRowThreads threads per row; clip null means 1.
 template <typename G, typename M, int kRowThreads>
 __global__ void __launch_bounds__(kBlockThreads)
-    factoredUpdateKernel(Step s, int64_t rows, int64_t cols, const G* __restrict__ grad,
+    factoredUpdateKernel(StepArg sArg, int64_t rows, int64_t cols, const G* __restrict__ grad,
                          const float* __restrict__ rowFactor, const float* __restrict__ colFactor,
                          const float* __restrict__ clipPtr, M* __restrict__ momentum,
                          float* __restrict__ param) {
+  const Step s = sArg.get();
   constexpr int kRowsPerBlock = kBlockThreads / kRowThreads;
   const float clip = clipPtr ? *clipPtr : 1.0f;
   const int t = threadIdx.x % kRowThreads;
@@ -199,9 +211,10 @@ int64_t squareBlocksFor(int64_t n) {
 // 5a (factored). partial[b] = sum of u^2 (double) over elements [b n / B, (b + 1) n / B).
 template <typename G>
 __global__ void __launch_bounds__(kBlockThreads)
-    factoredSquaresKernel(Step s, int64_t rows, int64_t cols, const G* __restrict__ grad,
+    factoredSquaresKernel(StepArg sArg, int64_t rows, int64_t cols, const G* __restrict__ grad,
                           const float* __restrict__ rowFactor, const float* __restrict__ colFactor,
                           double* __restrict__ partial) {
+  const Step s = sArg.get();
   __shared__ double shared[kBlockThreads / 32];
   const int64_t n = rows * cols, blocks = gridDim.x;
   const int64_t begin = blockIdx.x * n / blocks, end = (blockIdx.x + 1) * n / blocks;
@@ -242,9 +255,10 @@ __device__ __forceinline__ float unfactoredU(const Step& s, const G* grad, float
 // unfactoredSquaresKernel and is only read here.
 template <typename G, typename M>
 __global__ void __launch_bounds__(kBlockThreads)
-    unfactoredUpdateKernel(Step s, int64_t n, const G* __restrict__ grad, float* __restrict__ v,
+    unfactoredUpdateKernel(StepArg sArg, int64_t n, const G* __restrict__ grad, float* __restrict__ v,
                            const float* __restrict__ clipPtr, M* __restrict__ momentum,
                            float* __restrict__ param) {
+  const Step s = sArg.get();
   const bool updateV = clipPtr == nullptr;
   const float clip = clipPtr ? *clipPtr : 1.0f;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kBlockThreads;
@@ -256,8 +270,9 @@ __global__ void __launch_bounds__(kBlockThreads)
 // The v update and partial[b] = sum of u^2 (double) over elements [b n / B, (b + 1) n / B).
 template <typename G>
 __global__ void __launch_bounds__(kBlockThreads)
-    unfactoredSquaresKernel(Step s, int64_t n, const G* __restrict__ grad, float* __restrict__ v,
+    unfactoredSquaresKernel(StepArg sArg, int64_t n, const G* __restrict__ grad, float* __restrict__ v,
                             double* __restrict__ partial) {
+  const Step s = sArg.get();
   __shared__ double shared[kBlockThreads / 32];
   const int64_t blocks = gridDim.x;
   const int64_t begin = blockIdx.x * n / blocks, end = (blockIdx.x + 1) * n / blocks;
@@ -272,10 +287,12 @@ __global__ void __launch_bounds__(kBlockThreads)
 
 // ---- launch -----------------------------------------------------------------------------------
 
-// The scratch layout: [kSquareBlocks doubles][clip float, padded][then the f32 arrays].
+// The scratch layout: [kSquareBlocks doubles][clip float, the device Step, padded][then the f32
+// arrays]. One streamScratch call per adafactor call: a second could return the same memory.
 struct Scratch {
   double* squares;
   float* clip;
+  Step* step;
   float* floats;  // the rest
 };
 
@@ -285,13 +302,40 @@ Scratch scratchFor(cudaStream_t stream, size_t floats) {
   Scratch s;
   s.squares = reinterpret_cast<double*>(base);
   s.clip = reinterpret_cast<float*>(base + kSquareBlocks * sizeof(double));
+  s.step = reinterpret_cast<Step*>(base + kSquareBlocks * sizeof(double) + 64);
   s.floats = reinterpret_cast<float*>(base + head);
   return s;
 }
 
+static_assert(64 + sizeof(Step) <= 256, "the Step fits the padded head of the scratch");
+
+// stepOf on the device, from the dynamic fields' addresses.
+__global__ void stepKernel(AdafactorArgs a, Step* out) {
+  if (a.lrPtr) a.lr = *a.lrPtr;
+  if (a.weightDecayPtr) a.weightDecay = *a.weightDecayPtr;
+  if (a.decayPtr) a.decay = *a.decayPtr;
+  if (a.gradScalePtr) a.gradScale = *a.gradScalePtr;
+  Step s;
+  s.gradScale = a.gradScale;
+  s.eps = a.eps;
+  s.d = a.decay;
+  s.oneMinusD = static_cast<float>(1.0 - a.decay);
+  s.b1 = a.beta1;
+  s.oneMinusB1 = static_cast<float>(1.0 - a.beta1);
+  s.stepLr = __fmul_rn(a.lr, a.lrMult);
+  s.decayLr = __fmul_rn(a.lr, a.weightDecay);
+  *out = s;
+}
+
+StepArg stepArgOf(cudaStream_t stream, const AdafactorArgs& a, Step* slot) {
+  if (!(a.lrPtr || a.weightDecayPtr || a.decayPtr || a.gradScalePtr)) return {stepOf(a), nullptr};
+  stepKernel<<<1, 1, 0, stream>>>(a, slot);
+  checkLaunch("adafactor (dynamic step constants)");
+  return {stepOf(a), slot};
+}
+
 template <typename G, typename M>
 void factoredStep(cudaStream_t stream, const AdafactorArgs& a) {
-  const Step s = stepOf(a);
   const int64_t rows = a.rows, cols = a.cols;
   const G* grad = static_cast<const G*>(a.grad);
   M* momentum = static_cast<M*>(a.momentum);
@@ -302,6 +346,7 @@ void factoredStep(cudaStream_t stream, const AdafactorArgs& a) {
                 "cols < 2^36", std::to_string(cols));
   }
   Scratch scratch = scratchFor(stream, static_cast<size_t>(cols + rows + rowBlocks * cols));
+  const StepArg s = stepArgOf(stream, a, scratch.step);
   float* colFactor = scratch.floats;
   float* rowFactor = colFactor + cols;
   float* part = rowFactor + rows;
@@ -341,13 +386,13 @@ void factoredStep(cudaStream_t stream, const AdafactorArgs& a) {
 
 template <typename G, typename M>
 void unfactoredStep(cudaStream_t stream, const AdafactorArgs& a) {
-  const Step s = stepOf(a);
   const int64_t n = a.rows * a.cols;
   const G* grad = static_cast<const G*>(a.grad);
   M* momentum = static_cast<M*>(a.momentum);
   const float* clip = nullptr;
+  Scratch scratch = scratchFor(stream, 0);
+  const StepArg s = stepArgOf(stream, a, scratch.step);
   if (a.clipThreshold > 0.0f) {
-    Scratch scratch = scratchFor(stream, 0);
     const int64_t blocks = squareBlocksFor(n);
     unfactoredSquaresKernel<G><<<static_cast<unsigned>(blocks), kBlockThreads, 0, stream>>>(
         s, n, grad, a.v, scratch.squares);

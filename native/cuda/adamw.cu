@@ -170,13 +170,17 @@ __device__ __forceinline__ void updateChunkOf(const Constants& c, const Desc& d,
 }
 
 // One tensor, its descriptor passed by value (no table).
-__global__ void __launch_bounds__(kThreads) adamwOneKernel(Constants c, Desc d, int64_t chunks) {
+__global__ void __launch_bounds__(kThreads)
+    adamwOneKernel(Constants host, const Constants* __restrict__ dev, Desc d, int64_t chunks) {
+  const Constants c = dev ? *dev : host;
   for (int64_t chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) updateChunkOf(c, d, chunk * kChunk);
 }
 
 // Every tensor of table[0 .. count) (non-empty, in increasing firstChunk order).
 __global__ void __launch_bounds__(kThreads)
-    adamwMultiKernel(Constants c, const Desc* __restrict__ table, int count, int64_t totalChunks) {
+    adamwMultiKernel(Constants host, const Constants* __restrict__ dev, const Desc* __restrict__ table,
+                     int count, int64_t totalChunks) {
+  const Constants c = dev ? *dev : host;
   for (int64_t chunk = blockIdx.x; chunk < totalChunks; chunk += gridDim.x) {
     // The last tensor whose first chunk is <= chunk (the same search in every thread: broadcast
     // loads of a table that stays in L1/L2).
@@ -278,7 +282,8 @@ void withDeviceTable(cudaStream_t stream, const std::vector<Desc>& descs, const 
 }
 
 void checkHyper(const AdamwHyper& h) {
-  if (h.step < 1) {
+  // A device-resident step (stepPtr) was range-checked by the executor before the run.
+  if (!h.stepPtr && h.step < 1) {
     throw Error(ErrorCode::InvalidArgument, "adamw step counts from 1", "step >= 1",
                 std::to_string(h.step));
   }
@@ -309,9 +314,49 @@ Desc descOf(const AdamwTensor& t, int64_t firstChunk) {
   return d;
 }
 
-void launchOne(cudaStream_t stream, const Constants& c, const AdamwTensor& t) {
+// The dynamic fields of kernels.h ("Dynamic scalar fields"): when the executor hands lr, step,
+// weight decay or the clip factor over as device addresses (a step replayed as a CUDA graph), the
+// constants are computed on the device by one thread, with constantsOf's arithmetic in double, into
+// stream scratch that the update kernels then read. pow and sqrt in double on the device may differ
+// from the host's in the last double ulp, which can move a float constant by one ulp at most.
+__global__ void constantsKernel(AdamwHyper h, Constants* out) {
+  if (h.stepPtr) h.step = *h.stepPtr;
+  if (h.lrPtr) h.lr = *h.lrPtr;
+  if (h.weightDecayPtr) h.weightDecay = *h.weightDecayPtr;
+  if (h.gradScalePtr) h.gradScale = *h.gradScalePtr;
+  const double t = static_cast<double>(h.step);
+  const double bc1 = 1.0 - pow(static_cast<double>(h.beta1), t);
+  const double bc2 = 1.0 - pow(static_cast<double>(h.beta2), t);
+  Constants c;
+  c.decayFactor = static_cast<float>(1.0 - static_cast<double>(h.lr) * h.weightDecay);
+  c.beta1 = h.beta1;
+  c.oneMinusBeta1 = static_cast<float>(1.0 - h.beta1);
+  c.beta2 = h.beta2;
+  c.oneMinusBeta2 = static_cast<float>(1.0 - h.beta2);
+  c.stepSize = static_cast<float>(h.lr / bc1);
+  c.sqrtBc2 = static_cast<float>(sqrt(bc2));
+  c.eps = h.eps;
+  c.gradScale = h.gradScale;
+  *out = c;
+}
+
+bool hasDynamicFields(const AdamwHyper& h) {
+  return h.stepPtr || h.lrPtr || h.weightDecayPtr || h.gradScalePtr;
+}
+
+// nullptr when every field is a value (the kernels then use the host constants).
+const Constants* deviceConstants(cudaStream_t stream, const AdamwHyper& h) {
+  if (!hasDynamicFields(h)) return nullptr;
+  auto* out = static_cast<Constants*>(streamScratch(stream, sizeof(Constants)));
+  constantsKernel<<<1, 1, 0, stream>>>(h, out);
+  checkLaunch("adamw constants");
+  return out;
+}
+
+void launchOne(cudaStream_t stream, const AdamwHyper& h, const AdamwTensor& t) {
   const int64_t chunks = (t.n + kChunk - 1) / kChunk;
-  adamwOneKernel<<<gridFor(chunks, 1), kThreads, 0, stream>>>(c, descOf(t, 0), chunks);
+  const Constants* dev = deviceConstants(stream, h);
+  adamwOneKernel<<<gridFor(chunks, 1), kThreads, 0, stream>>>(constantsOf(h), dev, descOf(t, 0), chunks);
   checkLaunch("adamw");
 }
 
@@ -321,13 +366,14 @@ void adamw(Stream stream, const AdamwArgs& a) {
   checkHyper(a.hyper);
   checkGradType(a.tensor.gradType);
   if (a.tensor.n == 0) return;
-  launchOne(static_cast<cudaStream_t>(stream.handle), constantsOf(a.hyper), a.tensor);
+  launchOne(static_cast<cudaStream_t>(stream.handle), a.hyper, a.tensor);
 }
 
 void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
   checkHyper(a.hyper);
   auto s = static_cast<cudaStream_t>(stream.handle);
-  const Constants c = constantsOf(a.hyper);
+  // a.deviceTensors is not needed here: the descriptor table is cached by content (top of the file),
+  // so from the second call on (and in every captured graph) nothing is copied from the host.
   std::vector<Desc> descs;
   descs.reserve(static_cast<size_t>(a.count));
   int64_t chunks = 0;
@@ -341,16 +387,17 @@ void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
   if (descs.empty()) return;
   if (descs.size() == 1) {  // one tensor needs no table
     for (int64_t k = 0; k < a.count; ++k) {
-      if (a.tensors[k].n != 0) return launchOne(s, c, a.tensors[k]);
+      if (a.tensors[k].n != 0) return launchOne(s, a.hyper, a.tensors[k]);
     }
   }
   if (descs.size() > 0x7fffffff) {
     throw Error(ErrorCode::InvalidArgument, "adamw_multi takes at most 2^31 - 1 tensors",
                 "count < 2^31", std::to_string(descs.size()));
   }
+  const Constants* dev = deviceConstants(s, a.hyper);
   withDeviceTable(s, descs, [&](const Desc* table) {
-    adamwMultiKernel<<<gridFor(chunks, 1), kThreads, 0, s>>>(c, table, static_cast<int>(descs.size()),
-                                                              chunks);
+    adamwMultiKernel<<<gridFor(chunks, 1), kThreads, 0, s>>>(constantsOf(a.hyper), dev, table,
+                                                              static_cast<int>(descs.size()), chunks);
     checkLaunch("adamw_multi");
   });
 }

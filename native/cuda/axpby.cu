@@ -21,7 +21,11 @@ __device__ __forceinline__ void store(uint16_t* p, int64_t i, float v) { p[i] = 
 
 template <typename T>
 __global__ void axpbyKernel(int64_t n, float alpha, const T* __restrict__ x, float beta,
-                            T* __restrict__ y) {
+                            T* __restrict__ y, const float* alphaPtr, const float* betaPtr) {
+  // Dynamic alpha/beta (kernels.h "Dynamic scalar fields"): read from device memory when given,
+  // so a captured CUDA graph picks up each run's values.
+  if (alphaPtr) alpha = *alphaPtr;
+  if (betaPtr) beta = *betaPtr;
   int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     // beta == 0 overwrites y without reading it (the BLAS rule), as on the CPU.
@@ -36,7 +40,8 @@ void launch(cudaStream_t stream, const AxpbyArgs& a) {
   constexpr int kThreads = 256;
   int64_t blocks = std::min<int64_t>((a.n + kThreads - 1) / kThreads, 65535);
   axpbyKernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-      a.n, a.alpha, static_cast<const T*>(a.x), a.beta, static_cast<T*>(a.y));
+      a.n, a.alpha, static_cast<const T*>(a.x), a.beta, static_cast<T*>(a.y), a.alphaPtr,
+      a.betaPtr);
   checkLaunch("axpby");
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/status.h"
 #include "cuda/cublaslt_context.h"
+#include "cuda/cuda_plan_runtime.h"
 #include "cuda/cuda_probe.h"
 #include "cuda/stream_scratch.h"
 
@@ -52,6 +53,8 @@ CudaBackend::CudaBackend(int ordinal) : ordinal_(ordinal) {
                 std::to_string(prop.major) + "." + std::to_string(prop.minor));
   }
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  allocator_ = std::make_unique<CachingAllocator>(
+      description_, [this](cudaError_t st, const char* what) { check(st, what); });
 }
 
 CudaBackend::~CudaBackend() {
@@ -60,6 +63,7 @@ CudaBackend::~CudaBackend() {
     cudaStreamSynchronize(stream_);
     releaseCublasLtStream(stream_);  // the GEMM workspace of this stream (cublaslt_context.h)
     releaseStreamScratch(stream_);  // kernels' scratch of this stream (cuda/stream_scratch.h)
+    allocator_.reset();  // cudaFree of the cache
     cudaStreamDestroy(stream_);
   }
 }
@@ -97,27 +101,38 @@ void CudaBackend::check(cudaError_t status, const char* what) {
 void* CudaBackend::allocate(size_t bytes) {
   ensureUsable();
   check(cudaSetDevice(ordinal_), "cudaSetDevice");
-  void* ptr = nullptr;
-  cudaError_t st = cudaMalloc(&ptr, bytes == 0 ? 1 : bytes);
-  if (st == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    size_t freeBytes = 0, totalBytes = 0;
-    cudaMemGetInfo(&freeBytes, &totalBytes);
-    throw Error(ErrorCode::DeviceOom,
-                "out of memory on " + description_ + ": requested " + std::to_string(bytes) +
-                    " bytes, " + std::to_string(freeBytes) + " free of " +
-                    std::to_string(totalBytes),
-                "at most " + std::to_string(freeBytes) + " bytes",
-                std::to_string(bytes) + " bytes");
-  }
-  check(st, "cudaMalloc");
-  return ptr;
+  // All buffers belong to the backend's stream (see caching_allocator.h, "Stream rule").
+  return allocator_->allocate(bytes, stream_);
 }
 
 void CudaBackend::release(void* ptr) noexcept {
-  if (!ptr || lost_) return;  // a lost context has already dropped its memory
-  cudaSetDevice(ordinal_);
-  cudaFree(ptr);
+  if (!ptr) return;
+  if (!lost_) cudaSetDevice(ordinal_);
+  allocator_->release(ptr, lost_);  // a lost context has already dropped its memory
+}
+
+std::unique_ptr<PlanRuntime> CudaBackend::createPlanRuntime(size_t streams, size_t events,
+                                                            size_t scalars) {
+  ensureUsable();
+  return std::make_unique<CudaPlanRuntime>(*this, streams, events, scalars);
+}
+
+std::vector<std::pair<std::string, double>> CudaBackend::allocatorStats() const {
+  const AllocatorStats st = allocator_->stats();
+  const StreamScratchStats scratch = streamScratchStats();
+  return {{"allocatedBytes", static_cast<double>(st.allocatedBytes)},
+          {"cachedBytes", static_cast<double>(st.cachedBytes)},
+          {"peakAllocatedBytes", static_cast<double>(st.peakAllocatedBytes)},
+          {"reservedBytes", static_cast<double>(st.reservedBytes)},
+          {"cudaMallocCount", static_cast<double>(st.cudaMallocCount)},
+          {"cudaFreeCount", static_cast<double>(st.cudaFreeCount)},
+          {"cacheHits", static_cast<double>(st.cacheHits)},
+          {"cacheFlushes", static_cast<double>(st.cacheFlushes)},
+          {"liveBlocks", static_cast<double>(st.liveBlocks)},
+          {"caching", allocator_->caching() ? 1.0 : 0.0},
+          // Kernel scratch (stream_scratch.h), process-wide: its cudaMallocs count too.
+          {"scratchBytes", static_cast<double>(scratch.bytes)},
+          {"scratchMallocCount", static_cast<double>(scratch.mallocs)}};
 }
 
 void CudaBackend::upload(void* deviceDst, const void* hostSrc, size_t bytes) {

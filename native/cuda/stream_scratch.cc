@@ -18,6 +18,7 @@ struct Scratch {
   void* current = nullptr;
   size_t capacity = 0;
   std::vector<void*> retired;  // outgrown buffers, still referenced by queued or captured work
+  uint64_t held = 0;           // bytes of current and retired buffers
 };
 
 // Keyed by (device, stream): the legacy default stream (nullptr) exists once per device.
@@ -26,6 +27,8 @@ std::map<std::pair<int, cudaStream_t>, Scratch>& table() {
   static auto* t = new std::map<std::pair<int, cudaStream_t>, Scratch>();  // never destroyed:
   return *t;  // a static destructor would run cudaFree after the CUDA runtime has shut down
 }
+
+StreamScratchStats gStats;  // under gMutex
 
 }  // namespace
 
@@ -64,6 +67,9 @@ void* streamScratch(cudaStream_t stream, size_t bytes) {
   if (s.current) s.retired.push_back(s.current);
   s.current = ptr;
   s.capacity = capacity;
+  s.held += capacity;
+  gStats.bytes += capacity;
+  gStats.mallocs += 1;
   return ptr;
 }
 
@@ -75,7 +81,17 @@ void releaseStreamScratch(cudaStream_t stream) noexcept {
   if (it == table().end()) return;
   for (void* p : it->second.retired) cudaFree(p);
   if (it->second.current) cudaFree(it->second.current);
+  gStats.bytes -= std::min<uint64_t>(gStats.bytes, it->second.held);
   table().erase(it);
+}
+
+}  // namespace vit::cuda
+
+namespace vit::cuda {
+
+StreamScratchStats streamScratchStats() {
+  std::lock_guard<std::mutex> lock(gMutex);
+  return gStats;
 }
 
 }  // namespace vit::cuda

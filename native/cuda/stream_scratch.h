@@ -16,6 +16,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace vit::cuda {
 
@@ -26,6 +27,14 @@ void* streamScratch(cudaStream_t stream, size_t bytes);
 // Frees every scratch buffer of `stream` (on the current device); call after the stream's work is
 // finished and before cudaStreamDestroy, so a later stream with the same handle starts afresh.
 void releaseStreamScratch(cudaStream_t stream) noexcept;
+
+// Process-wide figures of the scratch: bytes held (retired buffers included) and cudaMalloc calls
+// (constant once a training loop has warmed up).
+struct StreamScratchStats {
+  uint64_t bytes = 0;
+  uint64_t mallocs = 0;
+};
+StreamScratchStats streamScratchStats();
 
 // Throws the vit::Error of a failed CUDA runtime call made by a kernel file (`what` names it):
 // ERR_DEVICE_LOST for the sticky faults, ERR_DEVICE_OOM for cudaErrorMemoryAllocation, ERR_CUDA

@@ -63,9 +63,8 @@ double DynamicScalar::resolve(RunContext& run) const {
     case Kind::Fixed:
       return value_;
     case Kind::RunScalar: {
-      double v = run.runScalar(index_);
-      checkScalarValue(kernel_, name_, v, range_, "run scalar " + std::to_string(index_));
-      return v;
+      checkRunValue(run);
+      return run.runScalar(index_);
     }
     case Kind::DeviceRead: {
       // On CUDA this is a synchronous download, which breaks graph capture: issue 7 moves dynamic
@@ -76,6 +75,35 @@ double DynamicScalar::resolve(RunContext& run) const {
     }
   }
   return value_;
+}
+
+float DynamicScalar::resolveF32(RunContext& run, const float*& ptr) const {
+  ptr = nullptr;
+  if (kind_ == Kind::Fixed || !run.scalarsOnDevice()) return static_cast<float>(resolve(run));
+  if (kind_ == Kind::RunScalar) {
+    checkRunValue(run);
+    ptr = run.runScalarF32Ptr(index_);
+    return static_cast<float>(run.runScalar(index_));
+  }
+  ptr = address_;
+  return 0.0f;
+}
+
+int64_t DynamicScalar::resolveI64(RunContext& run, const int64_t*& ptr) const {
+  ptr = nullptr;
+  if (kind_ == Kind::RunScalar && run.scalarsOnDevice()) {
+    checkRunValue(run);
+    ptr = run.runScalarI64Ptr(index_);
+    return static_cast<int64_t>(run.runScalar(index_));
+  }
+  // Integer ranges are checked to be whole and finite, so the conversion is exact.
+  return static_cast<int64_t>(resolve(run));
+}
+
+void DynamicScalar::checkRunValue(RunContext& run) const {
+  if (kind_ != Kind::RunScalar) return;
+  checkScalarValue(kernel_, name_, run.runScalar(index_), range_,
+                   "run scalar " + std::to_string(index_));
 }
 
 }  // namespace vit::exec

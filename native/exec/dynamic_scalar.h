@@ -44,9 +44,27 @@ class DynamicScalar {
                                   const float* deviceAddress, const ScalarRange& range);
 
   bool isFixed() const { return kind_ == Kind::Fixed; }
+  bool isRunScalar() const { return kind_ == Kind::RunScalar; }
   double fixedValue() const { return value_; }
   // The value for this run, range-checked (throws ERR_INVALID_ARGUMENT).
   double resolve(RunContext& run) const;
+
+  // For kernel fields with a companion pointer (kernels.h "Dynamic scalar fields"). When
+  // run.scalarsOnDevice(): a run scalar is range-checked on the host and `ptr` set to its device
+  // copy; a {read} scalar sets `ptr` to the device value itself (no host round trip, and no range
+  // check: the kernel reads whatever the earlier instruction wrote). Otherwise (the CPU, and
+  // DeviceHandle.launch) `ptr` is nullptr and the value is resolve()'d as before. Returns the value
+  // for the value field (0 when only the pointer is meaningful).
+  float resolveF32(RunContext& run, const float*& ptr) const;
+  // The same for an integer field (adamw step). A {read} scalar cannot be handed over as an i64
+  // pointer (the memory holds an f32): it is read on the host (needsHostRead()).
+  int64_t resolveI64(RunContext& run, const int64_t*& ptr) const;
+  // True when resolving this scalar on a device-scalar backend still needs a synchronous read: a
+  // {read} of an integer field. Such an instruction cannot be captured in a CUDA graph.
+  bool needsHostRead() const { return kind_ == Kind::DeviceRead && range_.integer; }
+  // Range check of a run scalar's value for this run (nothing for the other kinds): graph replays
+  // do not invoke the prepared calls, so the plan checks its run scalars with this first.
+  void checkRunValue(RunContext& run) const;
 
  private:
   enum class Kind { Fixed, RunScalar, DeviceRead };

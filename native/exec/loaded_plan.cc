@@ -11,11 +11,47 @@
 
 namespace vit::exec {
 
+namespace {
+
+// Any exception of a prepared call as a vit::Error carrying the instruction's place.
+[[noreturn]] void rethrowLocated(const InstructionLocation& where) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    throw locatedError(where, e);
+  } catch (const std::bad_alloc&) {
+    throw locatedError(where, Error(ErrorCode::HostOom, "native code ran out of host memory"));
+  } catch (const std::exception& e) {
+    throw locatedError(where, Error(ErrorCode::Internal, std::string("internal error: ") + e.what()));
+  }
+}
+
+}  // namespace
+
 LoadedPlan::LoadedPlan(std::vector<std::vector<PreparedInstruction>> streams,
                        std::vector<StepRef> order, std::vector<ResolvedView> inputs,
-                       std::vector<ResolvedView> outputs, size_t scalarCount)
+                       std::vector<ResolvedView> outputs, size_t scalarCount,
+                       std::unique_ptr<PlanRuntime> runtime, std::vector<RunScalarUse> runScalarUses)
     : streams_(std::move(streams)), order_(std::move(order)), inputs_(std::move(inputs)),
-      outputs_(std::move(outputs)), scalarCount_(scalarCount) {}
+      outputs_(std::move(outputs)), scalarCount_(scalarCount), runtime_(std::move(runtime)),
+      runScalarUses_(std::move(runScalarUses)) {
+  if (!runtime_) return;
+  // Segments: each hostSync instruction alone (direct), the runs between them captured.
+  for (size_t k = 0; k < order_.size(); ++k) {
+    const PreparedInstruction& ins = streams_[order_[k].stream][order_[k].index];
+    if (ins.records) {
+      if (recordedAt_.size() <= ins.record) recordedAt_.resize(ins.record + 1, 0);
+      recordedAt_[ins.record] = k;
+    }
+    if (ins.hostSync) {
+      segments_.push_back(Segment{k, k + 1, false});
+    } else if (segments_.empty() || !segments_.back().captured) {
+      segments_.push_back(Segment{k, k + 1, true});
+    } else {
+      segments_.back().end = k + 1;
+    }
+  }
+}
 
 void LoadedPlan::run(Backend& backend, const std::vector<std::vector<uint8_t>>& inputs,
                      const std::vector<double>& scalars, const std::vector<void*>& outputs) const {
@@ -35,6 +71,18 @@ void LoadedPlan::run(Backend& backend, const std::vector<std::vector<uint8_t>>& 
     }
     if (!inputs[i].empty()) backend.upload(inputs_[i].address, inputs[i].data(), inputs[i].size());
   }
+  if (runtime_) {
+    runStreams(backend, scalars);
+  } else {
+    runSerial(backend, scalars);
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (outputs_[i].bytes > 0) backend.download(outputs[i], outputs_[i].address, outputs_[i].bytes);
+  }
+}
+
+// The CPU path: every instruction in order on the backend's stream.
+void LoadedPlan::runSerial(Backend& backend, const std::vector<double>& scalars) const {
   RunContext run(backend, &scalars);
   const bool profile = profiling_;
   for (size_t k = 0; k < order_.size(); ++k) {
@@ -59,9 +107,107 @@ void LoadedPlan::run(Backend& backend, const std::vector<std::vector<uint8_t>>& 
   }
   backend.synchronize();
   if (profile) ++profiledRuns_;
-  for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (outputs_[i].bytes > 0) backend.download(outputs[i], outputs_[i].address, outputs_[i].bytes);
+}
+
+void LoadedPlan::runStreams(Backend& backend, const std::vector<double>& scalars) const {
+  RunContext run(backend, &scalars, runtime_.get());
+  // A replay invokes no prepared call, so every use of a run scalar is checked here first.
+  for (const RunScalarUse& use : runScalarUses_) {
+    try {
+      use.scalar.checkRunValue(run);
+    } catch (...) {
+      rethrowLocated(use.where);
+    }
   }
+  const bool profile = profiling_;
+  try {
+    runtime_->setRunScalars(scalars);
+    const bool graphs = runtime_->graphsEnabled() && !profile && !graphsFailed_;
+    if (!graphs) {
+      runtime_->fork();
+      execute(run, 0, order_.size(), profile);
+      runtime_->join();
+    } else {
+      for (size_t i = 0; i < segments_.size(); ++i) {
+        const Segment& seg = segments_[i];
+        if (seg.captured && runtime_->hasGraph(i)) {
+          runtime_->launchGraph(i);
+          continue;
+        }
+        // Direct: a hostSync instruction, the warm-up run, or after a capture failed just now.
+        if (seg.captured && warmedUp_ && !graphsFailed_ && capture(run, i)) {
+          runtime_->launchGraph(i);
+          continue;
+        }
+        runtime_->fork();
+        execute(run, seg.begin, seg.end, false);
+        runtime_->join();
+      }
+    }
+    runtime_->synchronize();
+  } catch (...) {
+    // Nothing may still run on the plan's streams when the error reaches the caller (who may free
+    // or reuse memory); a sticky fault makes this a no-op and the device answers ERR_DEVICE_LOST.
+    runtime_->drainAfterError();
+    throw;
+  }
+  warmedUp_ = true;
+  if (profile) ++profiledRuns_;
+}
+
+void LoadedPlan::execute(RunContext& run, size_t begin, size_t end, bool profile) const {
+  for (size_t k = begin; k < end; ++k) {
+    const StepRef& step = order_[k];
+    const PreparedInstruction& ins = streams_[step.stream][step.index];
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      run.setStream(runtime_->stream(step.stream));
+      for (uint64_t e : ins.waits) {
+        if (recordedAt_[e] >= begin) runtime_->waitEvent(step.stream, e);
+      }
+      ins.call(run);
+      if (ins.records) runtime_->recordEvent(step.stream, ins.record);
+      if (profile) {
+        runtime_->synchronize();
+        profileNs_[k] += static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+      }
+    } catch (...) {
+      rethrowLocated(ins.where);
+    }
+  }
+}
+
+bool LoadedPlan::capture(RunContext& run, size_t i) const {
+  const Segment& seg = segments_[i];
+  try {
+    runtime_->beginCapture();
+    runtime_->fork();
+    execute(run, seg.begin, seg.end, false);
+    runtime_->join();
+    runtime_->endCapture(i);
+    return true;
+  } catch (const Error& e) {
+    runtime_->abortCapture();
+    if (e.code() == ErrorCode::DeviceLost) throw;
+    graphsFailed_ = true;
+    graphFailure_ = "capture of instructions " + std::to_string(seg.begin) + ".." +
+                    std::to_string(seg.end - 1) + " of the execution order failed: " + e.message();
+    return false;
+  } catch (...) {
+    runtime_->abortCapture();
+    throw;
+  }
+}
+
+std::string LoadedPlan::graphStatus() const {
+  if (!runtime_) return "serial";
+  if (graphsFailed_) return "streams (graphs off: " + graphFailure_ + ")";
+  if (!runtime_->graphsEnabled()) return "streams (graphs off: VIT22B_CUDA_GRAPHS=0)";
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (segments_[i].captured && runtime_->hasGraph(i)) return "graphs";
+  }
+  return "streams";
 }
 
 void LoadedPlan::setProfiling(bool on) const {

@@ -21,6 +21,7 @@ const MIN_CHECKS: Record<string, number> = {
   'optim-checks.cjs': 245,
   'elementwise-checks.cjs': 56,
   'monitor-checks.cjs': 8,
+  'runtime-checks.cjs': 10,
 };
 
 const scripts = fs

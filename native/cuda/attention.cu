@@ -10,17 +10,29 @@
 //   forward  [BQ x BK]: 64 x 64 (DH <= 64), 64 x 32 (DH 128), 32 x 32 (DH 256)
 //   dK/dV    [BQ x BK]: 32 x 64 (DH <= 64), 32 x 32 (DH 128), 32 x 16 (DH 256)
 //   dQ       [BQ x BK]: 64 x 64 (DH <= 64), 64 x 32 (DH 128), 32 x 16 (DH 256)
+// and on the tensor cores (bf16, DH 32, 64, 128): forward 64 x 64, dK/dV 32 x 64, dQ 64 x 32
+// (at most 145 KiB of shared memory, the dK/dV kernel at DH 128).
 // Backward determinism: dK/dV and dQ come from two kernels, each gradient element owned by one
 // thread that sums over the other side's blocks in ascending order: no atomics, no reduction
 // whose order depends on scheduling, so two runs give the same bits (the price: P and dS are
 // computed twice, once per kernel).
+//
+// Two code paths:
+//   CUDA cores (cuda/attention_kernels.cuh): every dtype and head dim, all math f32. The reference.
+//   tensor cores (cuda/attention_tc_kernels.cuh): bf16 storage with head dims <= 128, WMMA
+//     bf16 x bf16 -> f32; P and dS are rounded to bf16 before their products (see that file).
+// bf16 with headDim <= 128 takes the tensor cores unless the environment variable
+// VIT22B_CUDA_ATTENTION=simt (read at each call) forces the CUDA-core kernels.
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "core/status.h"
 #include "cuda/attention_kernels.cuh"
+#include "cuda/attention_tc_kernels.cuh"
 #include "cuda/launch_check.h"
 #include "kernels.h"
 
@@ -77,12 +89,18 @@ Operand<T> operandOut(void* p, const HeadStrides& s) {
   return {static_cast<T*>(p), s.batch, s.token, s.head};
 }
 
+// Whether bf16 attention with this head dim runs on the tensor cores (see the top of the file).
+bool useTensorCores(DType dtype, int64_t headDim) {
+  if (dtype != DType::BF16 || headDim > 128) return false;
+  const char* mode = std::getenv("VIT22B_CUDA_ATTENTION");
+  return !(mode && std::strcmp(mode, "simt") == 0);
+}
+
 // Raises the kernel's dynamic shared memory limit (above the default 48 KiB) and launches it.
 // The attribute is per device, so it is set on every launch (a cheap host-side call).
 template <typename Params>
-void launch(void (*kernel)(Params), int64_t bh, int64_t blocksY, int smemFloats,
-            cudaStream_t stream, const Params& params, const char* name) {
-  size_t bytes = static_cast<size_t>(smemFloats) * sizeof(float);
+void launchBytes(void (*kernel)(Params), int64_t bh, int64_t blocksY, size_t bytes,
+                 cudaStream_t stream, const Params& params, const char* name) {
   cudaError_t st = cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(bytes));
@@ -96,6 +114,13 @@ void launch(void (*kernel)(Params), int64_t bh, int64_t blocksY, int smemFloats,
   dim3 grid(static_cast<unsigned>(bh), static_cast<unsigned>(blocksY));
   kernel<<<grid, attn::kThreads, bytes, stream>>>(params);
   checkLaunch(name);
+}
+
+template <typename Params>
+void launch(void (*kernel)(Params), int64_t bh, int64_t blocksY, int smemFloats,
+            cudaStream_t stream, const Params& params, const char* name) {
+  launchBytes(kernel, bh, blocksY, static_cast<size_t>(smemFloats) * sizeof(float), stream, params,
+              name);
 }
 
 template <typename T, int DH, int BQ, int BK>
@@ -114,30 +139,56 @@ void forward(cudaStream_t stream, const AttentionFwdArgs& a) {
          attn::fwdSmemFloats<DH, BQ, BK>(), stream, p, "attention_fwd");
 }
 
+template <int DH>
+void forwardTc(cudaStream_t stream, const AttentionFwdArgs& a) {
+  FwdParams<uint16_t> p{a.heads,
+                        a.tq,
+                        a.tk,
+                        static_cast<int>(a.headDim),
+                        a.scale,
+                        operandIn<uint16_t>(a.q, a.qStrides),
+                        operandIn<uint16_t>(a.k, a.kStrides),
+                        operandIn<uint16_t>(a.v, a.vStrides),
+                        operandOut<uint16_t>(a.o, a.oStrides),
+                        a.lse};
+  launchBytes(attn::attentionFwdTcKernel<DH>, a.batch * a.heads, ceilDiv(a.tq, attn::kTcRows),
+              attn::tcFwdSmemBytes<DH>(), stream, p, "attention_fwd (tensor cores)");
+}
+
 template <typename T>
 void forwardFor(cudaStream_t stream, const AttentionFwdArgs& a) {
+  if (useTensorCores(a.dtype, a.headDim)) {
+    if (a.headDim <= 32) return forwardTc<32>(stream, a);
+    if (a.headDim <= 64) return forwardTc<64>(stream, a);
+    return forwardTc<128>(stream, a);
+  }
   if (a.headDim <= 32) return forward<T, 32, 64, 64>(stream, a);
   if (a.headDim <= 64) return forward<T, 64, 64, 64>(stream, a);
   if (a.headDim <= 128) return forward<T, 128, 64, 32>(stream, a);
   return forward<T, 256, 32, 32>(stream, a);
 }
 
+template <typename T>
+BwdParams<T> bwdParams(const AttentionBwdArgs& a) {
+  return {a.heads,
+          a.tq,
+          a.tk,
+          static_cast<int>(a.headDim),
+          a.scale,
+          operandIn<T>(a.q, a.qStrides),
+          operandIn<T>(a.k, a.kStrides),
+          operandIn<T>(a.v, a.vStrides),
+          operandIn<T>(a.o, a.oStrides),
+          operandIn<T>(a.dO, a.dOStrides),
+          a.lse,
+          operandOut<T>(a.dQ, a.dQStrides),
+          operandOut<T>(a.dK, a.dKStrides),
+          operandOut<T>(a.dV, a.dVStrides)};
+}
+
 template <typename T, int DH, int BQ1, int BK1, int BQ2, int BK2>
 void backward(cudaStream_t stream, const AttentionBwdArgs& a) {
-  BwdParams<T> p{a.heads,
-                 a.tq,
-                 a.tk,
-                 static_cast<int>(a.headDim),
-                 a.scale,
-                 operandIn<T>(a.q, a.qStrides),
-                 operandIn<T>(a.k, a.kStrides),
-                 operandIn<T>(a.v, a.vStrides),
-                 operandIn<T>(a.o, a.oStrides),
-                 operandIn<T>(a.dO, a.dOStrides),
-                 a.lse,
-                 operandOut<T>(a.dQ, a.dQStrides),
-                 operandOut<T>(a.dK, a.dKStrides),
-                 operandOut<T>(a.dV, a.dVStrides)};
+  BwdParams<T> p = bwdParams<T>(a);
   int64_t bh = a.batch * a.heads;
   launch(attn::attentionDkDvKernel<T, DH, BQ1, BK1>, bh, ceilDiv(a.tk, BK1),
          attn::dkdvSmemFloats<DH, BQ1, BK1>(), stream, p, "attention_bwd (dK, dV)");
@@ -147,8 +198,25 @@ void backward(cudaStream_t stream, const AttentionBwdArgs& a) {
   }
 }
 
+template <int DH>
+void backwardTc(cudaStream_t stream, const AttentionBwdArgs& a) {
+  BwdParams<uint16_t> p = bwdParams<uint16_t>(a);
+  int64_t bh = a.batch * a.heads;
+  launchBytes(attn::attentionDkDvTcKernel<DH>, bh, ceilDiv(a.tk, attn::kTcRows),
+              attn::tcDkDvSmemBytes<DH>(), stream, p, "attention_bwd (dK, dV; tensor cores)");
+  if (a.tq > 0) {
+    launchBytes(attn::attentionDqTcKernel<DH>, bh, ceilDiv(a.tq, attn::kTcRows),
+                attn::tcDqSmemBytes<DH>(), stream, p, "attention_bwd (dQ; tensor cores)");
+  }
+}
+
 template <typename T>
 void backwardFor(cudaStream_t stream, const AttentionBwdArgs& a) {
+  if (useTensorCores(a.dtype, a.headDim)) {
+    if (a.headDim <= 32) return backwardTc<32>(stream, a);
+    if (a.headDim <= 64) return backwardTc<64>(stream, a);
+    return backwardTc<128>(stream, a);
+  }
   if (a.headDim <= 32) return backward<T, 32, 32, 64, 64, 64>(stream, a);
   if (a.headDim <= 64) return backward<T, 64, 32, 64, 64, 64>(stream, a);
   if (a.headDim <= 128) return backward<T, 128, 32, 32, 64, 32>(stream, a);

@@ -28,9 +28,10 @@ constexpr int kWarps = kThreads / 32;
 constexpr float kNegInf = -__builtin_huge_valf();
 
 #ifndef VIT_ATTN_EMULATE
-// The block's dynamic shared memory (float4 for 16-byte alignment), sized by the launch.
+// The block's dynamic shared memory, sized by the launch; 128-byte aligned because the
+// tensor-core kernels (attention_tc_kernels.cuh) need 32-byte aligned WMMA tile pointers.
 __device__ __forceinline__ float* dynamicSmem() {
-  extern __shared__ float4 attnSmem[];
+  extern __shared__ __align__(128) float4 attnSmem[];
   return reinterpret_cast<float*>(attnSmem);
 }
 #endif

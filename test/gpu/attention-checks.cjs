@@ -16,9 +16,13 @@
 //   the backward of the GPU is fed the CPU's O and lse (so it is compared on identical inputs),
 //   and one check runs the training path (the GPU backward on the GPU's own forward);
 //   determinism: two GPU runs give the same bits.
+// bf16 with head dims <= 128 runs on the tensor cores by default; every bf16 case runs a second
+// time with VIT22B_CUDA_ATTENTION=simt, the CUDA-core kernels (the only path for f32 and Dh 256).
 // Tolerances (per element, c the CPU value, M the largest |c| of that output):
 //   f32:  |gpu - c| <= 2e-4 * M + 1e-6     (f32 sums in another order; indexing bugs are O(M))
 //   bf16: |gpu - c| <= 2^-7 * |c| + 2^-9 * M + 1e-6   (one bf16 rounding of slightly different f32)
+//   bf16, tensor cores: |gpu - c| <= 2^-7 * |c| + 2^-7 * M + 1e-6   (P and dS are rounded to bf16
+//         before their products there, a relative 2^-9 on each term)
 //   lse:  |gpu - c| <= 2e-5 * (1 + |c|)
 'use strict';
 const path = require('node:path');
@@ -182,6 +186,24 @@ function runCase(device, c, lay, host, given, timing) {
   }
 }
 
+// Which CUDA path a case takes (native/cuda/attention.cu's rule).
+function tensorCores(c) {
+  return c.dtype === 'bf16' && c.dh <= 128 && c.mode !== 'simt';
+}
+
+// Runs fn with VIT22B_CUDA_ATTENTION set for the mode ('simt' forces the CUDA-core kernels).
+function inMode(mode, fn) {
+  const before = process.env.VIT22B_CUDA_ATTENTION;
+  if (mode === 'simt') process.env.VIT22B_CUDA_ATTENTION = 'simt';
+  else delete process.env.VIT22B_CUDA_ATTENTION;
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env.VIT22B_CUDA_ATTENTION;
+    else process.env.VIT22B_CUDA_ATTENTION = before;
+  }
+}
+
 function value(dtype, arr, i) {
   return dtype === 'f32' ? arr[i] : bf16ToNumber(arr[i]);
 }
@@ -195,7 +217,7 @@ function compareView(c, name, idx, gpu, cpu) {
     const g = value(c.dtype, gpu, i), x = value(c.dtype, cpu, i);
     assert(Number.isFinite(x), `${name}: the CPU value at ${i} is ${x}`);
     assert(Number.isFinite(g), `${name}: element ${i} is ${g} (unwritten or overflowed)`);
-    const bound = c.dtype === 'f32' ? 2e-4 * M + 1e-6 : 2 ** -7 * Math.abs(x) + 2 ** -9 * M + 1e-6;
+    const bound = c.dtype === 'f32' ? 2e-4 * M + 1e-6 : 2 ** -7 * Math.abs(x) + (tensorCores(c) ? 2 ** -7 : 2 ** -9) * M + 1e-6;
     const err = Math.abs(g - x);
     assert(err <= bound, `${name}: element ${i}: gpu ${g} cpu ${x} (|diff| ${err.toExponential(2)} > ${bound.toExponential(2)})`);
     worst = Math.max(worst, err / (M + 1e-30));
@@ -240,7 +262,10 @@ function bitsEqual(a, b) {
 
 // ---- The checks
 
-const status = cudaStatus();
+// VIT22B_ATTENTION_CHECKS_DEVICE=cpu runs every check with the CPU in the GPU's place: a dry run
+// of this script itself on a machine without a GPU (everything must pass, trivially).
+const target = process.env.VIT22B_ATTENTION_CHECKS_DEVICE ?? 'cuda';
+const status = target === 'cuda' ? cudaStatus() : { available: true };
 if (!status.available) {
   checks.push({ name: 'CUDA available', ok: false, detail: `CUDA unavailable: ${status.reason}` });
   finish();
@@ -250,7 +275,7 @@ if (!status.available) {
 let cpu, gpu;
 check('the cpu and cuda devices open', () => {
   cpu = openDevice({ device: 'cpu' });
-  gpu = openDevice({ device: 'cuda' });
+  gpu = openDevice({ device: target });
   return gpu.name;
 });
 
@@ -271,17 +296,19 @@ const SHAPES = [
 ];
 
 let seed = 1;
-for (const dtype of ['f32', 'bf16']) {
+for (const [dtype, mode] of [['f32', 'default'], ['bf16', 'default'], ['bf16', 'simt']]) {
   for (const [b, h, tq, tk, dh, layout] of SHAPES) {
-    const c = { dtype, b, h, tq, tk, dh, layout, scale: 1 / Math.sqrt(dh), amp: 1, seed: seed++ };
-    const name = `${dtype} B${b} H${h} Tq${tq} Tk${tk} Dh${dh} ${layout}`;
+    if (mode === 'simt' && dh > 128) continue; // bf16 Dh 256 already ran on the CUDA cores
+    const c = { dtype, mode, b, h, tq, tk, dh, layout, scale: 1 / Math.sqrt(dh), amp: 1, seed: seed++ };
+    const path = dtype === 'f32' || dh > 128 || mode === 'simt' ? 'cuda cores' : 'tensor cores';
+    const name = `${dtype} B${b} H${h} Tq${tq} Tk${tk} Dh${dh} ${layout} (${path})`;
     if (!gpu) break;
     check(`attention fwd and bwd match the CPU: ${name}`, () => {
       const lay = layoutOf(c);
       const host = makeInputs(c, lay);
       const want = runCase(cpu, c, lay, host, null);
       const timing = {};
-      const got = runCase(gpu, c, lay, host, want.fwd, timing);
+      const got = inMode(c.mode, () => runCase(gpu, c, lay, host, want.fwd, timing));
       const owners = outputsOf(lay);
       const worst = {};
       // Forward: O (its buffer, poison around the view) and lse.
@@ -305,13 +332,13 @@ for (const dtype of ['f32', 'bf16']) {
 if (gpu) {
   // Large logits: scale 1 and |q|, |k| up to 2 with Dh 64 give scores in the tens: the running max
   // must be subtracted (exp would overflow otherwise) and rescaled across key blocks.
-  for (const dtype of ['f32', 'bf16']) {
-    check(`large scores stay finite and match the CPU (${dtype}, scale 1)`, () => {
-      const c = { dtype, b: 1, h: 2, tq: 70, tk: 150, dh: 64, layout: 'dense', scale: 1, amp: 2, seed: 500 };
+  for (const [dtype, mode] of [['f32', 'default'], ['bf16', 'default'], ['bf16', 'simt']]) {
+    check(`large scores stay finite and match the CPU (${dtype} ${mode}, scale 1)`, () => {
+      const c = { dtype, mode, b: 1, h: 2, tq: 70, tk: 150, dh: 64, layout: 'dense', scale: 1, amp: 2, seed: 500 };
       const lay = layoutOf(c);
       const host = makeInputs(c, lay);
       const want = runCase(cpu, c, lay, host, null);
-      const got = runCase(gpu, c, lay, host, want.fwd);
+      const got = inMode(mode, () => runCase(gpu, c, lay, host, want.fwd));
       const maxLse = Math.max(...want.fwd.lse.map(Math.abs));
       assert(maxLse > 10, `scores not large enough (max |lse| ${maxLse})`);
       compareView(c, 'o', viewMask(c, lay, 'o'), got.fwd.o, want.fwd.o);
@@ -322,13 +349,13 @@ if (gpu) {
   }
 
   // The training path: the GPU backward on the GPU's own forward, against the CPU doing the same.
-  for (const dtype of ['f32', 'bf16']) {
-    check(`training path: GPU backward on its own forward (${dtype})`, () => {
-      const c = { dtype, b: 2, h: 3, tq: 67, tk: 67, dh: 64, layout: 'fused', scale: 0.125, amp: 1, seed: 600 };
+  for (const [dtype, mode] of [['f32', 'default'], ['bf16', 'default'], ['bf16', 'simt']]) {
+    check(`training path: GPU backward on its own forward (${dtype} ${mode})`, () => {
+      const c = { dtype, mode, b: 2, h: 3, tq: 67, tk: 67, dh: 64, layout: 'fused', scale: 0.125, amp: 1, seed: 600 };
       const lay = layoutOf(c);
       const host = makeInputs(c, lay);
       const want = runCase(cpu, c, lay, host, null);
-      const got = runCase(gpu, c, lay, host, null);
+      const got = inMode(mode, () => runCase(gpu, c, lay, host, null));
       // bf16: the two forwards may round O differently by one ulp, which D carries into dQ and dK.
       const sets = ['dQ', 'dK', 'dV'].map((n) => viewMask(c, lay, n));
       ['dQ', 'dK', 'dV'].forEach((n, k) => compareView(c, n, sets[k], got.bufs.dy, want.bufs.dy));
@@ -336,14 +363,19 @@ if (gpu) {
   }
 
   // Determinism: the same inputs twice give the same bits (no atomics, fixed summation orders).
-  for (const [dtype, shape] of [['f32', [2, 2, 197, 197, 64, 'fused']], ['bf16', [1, 2, 1024, 1024, 128, 'fused']], ['f32', [1, 4, 1, 300, 256, 'map']]]) {
+  for (const [dtype, mode, shape] of [
+    ['f32', 'default', [2, 2, 197, 197, 64, 'fused']],
+    ['bf16', 'default', [1, 2, 1024, 1024, 128, 'fused']],
+    ['bf16', 'simt', [1, 2, 1024, 1024, 64, 'fused']],
+    ['f32', 'default', [1, 4, 1, 300, 256, 'map']],
+  ]) {
     const [b, h, tq, tk, dh, layout] = shape;
-    check(`two GPU runs give the same bits: ${dtype} B${b} H${h} Tq${tq} Tk${tk} Dh${dh} ${layout}`, () => {
-      const c = { dtype, b, h, tq, tk, dh, layout, scale: 1 / Math.sqrt(dh), amp: 1, seed: 700 + tq };
+    check(`two GPU runs give the same bits: ${dtype} ${mode} B${b} H${h} Tq${tq} Tk${tk} Dh${dh} ${layout}`, () => {
+      const c = { dtype, mode, b, h, tq, tk, dh, layout, scale: 1 / Math.sqrt(dh), amp: 1, seed: 700 + tq };
       const lay = layoutOf(c);
       const host = makeInputs(c, lay);
-      const a = runCase(gpu, c, lay, host, null);
-      const r = runCase(gpu, c, lay, host, null);
+      const a = inMode(mode, () => runCase(gpu, c, lay, host, null));
+      const r = inMode(mode, () => runCase(gpu, c, lay, host, null));
       assert(bitsEqual(a.fwd.o, r.fwd.o), 'o differs between runs');
       assert(bitsEqual(a.fwd.lse, r.fwd.lse), 'lse differs between runs');
       for (const n of Object.keys(a.bufs)) assert(bitsEqual(a.bufs[n], r.bufs[n]), `${n} differs between runs`);

@@ -18,6 +18,8 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <cstdlib>
 #include <vector>
 
 struct Dim3 {
@@ -51,7 +53,82 @@ namespace vit::cuda::attn {
 inline float* dynamicSmem() { return emu::smem; }
 }  // namespace vit::cuda::attn
 
+// A model of the WMMA API as the tensor-core kernels use it: every thread holds the whole 16x16
+// tile (the real fragment layout is unspecified and never relied on), loads and stores are
+// warp-collective (here: block barriers around them, every warp calls them in step), only lane 0
+// stores, and the documented rules are asserted: 32-byte aligned pointers, ldm a multiple of 16
+// bytes. mma_sync sums k in ascending order in f32, as the hardware's order is not specified.
+#include "core/bf16.h"
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+namespace nvcuda::wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  float x[16 * 16];
+};
+inline void requireAligned(const void* p, unsigned ldm, unsigned elemBytes) {
+  if (reinterpret_cast<uintptr_t>(p) % 32 != 0 || (ldm * elemBytes) % 16 != 0) {
+    std::fprintf(stderr, "WMMA rule broken: pointer %p, ldm %u\n", p, ldm);
+    std::abort();
+  }
+}
+template <typename Use, typename Layout>
+void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, Layout>& f, const __nv_bfloat16* p,
+                      unsigned ldm) {
+  requireAligned(p, ldm, 2);
+  emu::barrier->arrive_and_wait();
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      const __nv_bfloat16& e = std::is_same_v<Layout, row_major> ? p[i * ldm + j] : p[i + j * ldm];
+      f.x[i * 16 + j] = vit::bf16ToFloat(e.bits);
+    }
+  emu::barrier->arrive_and_wait();
+}
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p, unsigned ldm,
+                             layout_t layout) {
+  requireAligned(p, ldm, 4);
+  emu::barrier->arrive_and_wait();
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) f.x[i * 16 + j] = layout == mem_row_major ? p[i * ldm + j] : p[i + j * ldm];
+  emu::barrier->arrive_and_wait();
+}
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm,
+                              layout_t layout) {
+  requireAligned(p, ldm, 4);
+  emu::barrier->arrive_and_wait();
+  if (threadIdx.x % 32 == 0)
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) (layout == mem_row_major ? p[i * ldm + j] : p[i + j * ldm]) = f.x[i * 16 + j];
+  emu::barrier->arrive_and_wait();
+}
+inline void fill_fragment(fragment<accumulator, 16, 16, 16, float>& f, float v) {
+  for (float& e : f.x) e = v;
+}
+template <typename LA, typename LB>
+void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
+              const fragment<matrix_a, 16, 16, 16, __nv_bfloat16, LA>& a,
+              const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB>& b,
+              const fragment<accumulator, 16, 16, 16, float>& c) {
+  float out[16 * 16];
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      float acc = c.x[i * 16 + j];
+      for (int k = 0; k < 16; ++k) acc = std::fma(a.x[i * 16 + k], b.x[k * 16 + j], acc);
+      out[i * 16 + j] = acc;
+    }
+  std::memcpy(d.x, out, sizeof out);
+}
+}  // namespace nvcuda::wmma
+
 #include "cuda/attention_kernels.cuh"
+#include "cuda/attention_tc_kernels.cuh"
 
 using namespace vit;
 using namespace vit::cuda::attn;
@@ -60,9 +137,12 @@ template <typename P>
 void launch(void (*kernel)(P), int64_t gx, int64_t gy, int smemFloats, const P& params) {
   for (unsigned by = 0; by < gy; ++by) {
     for (unsigned bx = 0; bx < gx; ++bx) {
-      std::vector<float> smem(smemFloats, std::nanf(""));
+      // 128-byte aligned like the kernels' extern __shared__ declaration.
+      float* smem = static_cast<float*>(std::aligned_alloc(128, (smemFloats * 4 + 127) / 128 * 128));
+      // All ones: NaN as f32 and as bf16, so a read of anything never written shows.
+      std::memset(smem, 0xff, (smemFloats * 4 + 127) / 128 * 128);
       std::barrier<> bar(kThreads);
-      emu::smem = smem.data();
+      emu::smem = smem;
       emu::barrier = &bar;
       std::vector<std::thread> threads;
       for (unsigned t = 0; t < kThreads; ++t) {
@@ -73,6 +153,7 @@ void launch(void (*kernel)(P), int64_t gx, int64_t gy, int smemFloats, const P& 
         });
       }
       for (auto& th : threads) th.join();
+      std::free(smem);
     }
   }
 }
@@ -166,9 +247,9 @@ double maxErr(const Buf<T>& got, const std::vector<double>& ref, double& refMax)
 }
 
 template <typename T, int DH, int FBQ, int FBK, int BQ1, int BK1, int BQ2, int BK2>
-void runCase(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int headDim, unsigned seed) {
+void runCase(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int headDim, unsigned seed, bool tc) {
   const bool bf = sizeof(T) == 2;
-  std::string name = std::string(bf ? "bf16" : "f32") + " B" + std::to_string(B) + " H" +
+  std::string name = std::string(bf ? (tc ? "bf16-tc" : "bf16") : "f32") + " B" + std::to_string(B) + " H" +
                      std::to_string(H) + " Tq" + std::to_string(Tq) + " Tk" + std::to_string(Tk) +
                      " Dh" + std::to_string(headDim);
   std::mt19937 rng(seed);
@@ -184,9 +265,18 @@ void runCase(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int headDim, unsigned
 
   FwdParams<T> fp{H, Tq, Tk, headDim, scale, q.template op<const T>(), k.template op<const T>(),
                   v.template op<const T>(), o.template op<T>(), lse.data()};
+  constexpr bool kTcPossible = sizeof(T) == 2 && DH <= 128;
   if (Tq > 0) {
-    launch(attentionFwdKernel<T, DH, FBQ, FBK>, B * H, (Tq + FBQ - 1) / FBQ,
-           fwdSmemFloats<DH, FBQ, FBK>(), fp);
+    if constexpr (kTcPossible) {
+      if (tc) {
+        launch(attentionFwdTcKernel<DH>, B * H, (Tq + kTcRows - 1) / kTcRows,
+               tcFwdSmemBytes<DH>() / 4, fp);
+      }
+    }
+    if (!tc) {
+      launch(attentionFwdKernel<T, DH, FBQ, FBK>, B * H, (Tq + FBQ - 1) / FBQ,
+             fwdSmemFloats<DH, FBQ, FBK>(), fp);
+    }
   }
 
   // float64 reference: forward, then the backward on the kernel's own O and lse (as in training).
@@ -281,24 +371,36 @@ void runCase(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int headDim, unsigned
                   dQ.template op<T>(),
                   dK.template op<T>(),
                   dV.template op<T>()};
-  launch(attentionDkDvKernel<T, DH, BQ1, BK1>, B * H, (Tk + BK1 - 1) / BK1,
-         dkdvSmemFloats<DH, BQ1, BK1>(), bp);
-  if (Tq > 0) {
-    launch(attentionDqKernel<T, DH, BQ2, BK2>, B * H, (Tq + BQ2 - 1) / BQ2,
-           dqSmemFloats<DH, BQ2, BK2>(), bp);
-    checkOut("dQ", dQ, dqRef);
+  if constexpr (kTcPossible) {
+    if (tc) {
+      launch(attentionDkDvTcKernel<DH>, B * H, (Tk + kTcRows - 1) / kTcRows,
+             tcDkDvSmemBytes<DH>() / 4, bp);
+      if (Tq > 0) {
+        launch(attentionDqTcKernel<DH>, B * H, (Tq + kTcRows - 1) / kTcRows,
+               tcDqSmemBytes<DH>() / 4, bp);
+      }
+    }
   }
+  if (!tc) {
+    launch(attentionDkDvKernel<T, DH, BQ1, BK1>, B * H, (Tk + BK1 - 1) / BK1,
+           dkdvSmemFloats<DH, BQ1, BK1>(), bp);
+    if (Tq > 0) {
+      launch(attentionDqKernel<T, DH, BQ2, BK2>, B * H, (Tq + BQ2 - 1) / BQ2,
+             dqSmemFloats<DH, BQ2, BK2>(), bp);
+    }
+  }
+  if (Tq > 0) checkOut("dQ", dQ, dqRef);
   checkOut("dK", dK, dkRef);
   checkOut("dV", dV, dvRef);
 }
 
 // The tile configurations of native/cuda/attention.cu.
 template <typename T>
-void runDh(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int headDim, unsigned seed) {
-  if (headDim <= 32) return runCase<T, 32, 64, 64, 32, 64, 64, 64>(B, H, Tq, Tk, headDim, seed);
-  if (headDim <= 64) return runCase<T, 64, 64, 64, 32, 64, 64, 64>(B, H, Tq, Tk, headDim, seed);
-  if (headDim <= 128) return runCase<T, 128, 64, 32, 32, 32, 64, 32>(B, H, Tq, Tk, headDim, seed);
-  return runCase<T, 256, 32, 32, 32, 16, 32, 16>(B, H, Tq, Tk, headDim, seed);
+void runDh(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int headDim, unsigned seed, bool tc) {
+  if (headDim <= 32) return runCase<T, 32, 64, 64, 32, 64, 64, 64>(B, H, Tq, Tk, headDim, seed, tc);
+  if (headDim <= 64) return runCase<T, 64, 64, 64, 32, 64, 64, 64>(B, H, Tq, Tk, headDim, seed, tc);
+  if (headDim <= 128) return runCase<T, 128, 64, 32, 32, 32, 64, 32>(B, H, Tq, Tk, headDim, seed, tc);
+  return runCase<T, 256, 32, 32, 32, 16, 32, 16>(B, H, Tq, Tk, headDim, seed, tc);
 }
 
 int main(int argc, char** argv) {
@@ -308,10 +410,24 @@ int main(int argc, char** argv) {
       {1, 1, 33, 49, 256}, {1, 1, 0, 5, 16}, {2, 1, 65, 3, 17}, {1, 1, 197, 197, 64},
       {1, 2, 1, 197, 128},
   };
+  // `attention-emulate tc` runs the tensor-core kernels alone, `attention-emulate simt` the others.
+  const std::string only = argc > 1 ? argv[1] : "";
   unsigned seed = 1;
   for (const auto& c : cases) {
-    runDh<float>(c[0], c[1], c[2], c[3], static_cast<int>(c[4]), seed++);
-    runDh<uint16_t>(c[0], c[1], c[2], c[3], static_cast<int>(c[4]), seed++);
+    if (only == "tc") {
+      if (c[4] <= 128) runDh<uint16_t>(c[0], c[1], c[2], c[3], static_cast<int>(c[4]), seed + 1, true);
+      seed += 2;
+      continue;
+    }
+    runDh<float>(c[0], c[1], c[2], c[3], static_cast<int>(c[4]), seed++, false);
+    runDh<uint16_t>(c[0], c[1], c[2], c[3], static_cast<int>(c[4]), seed, false);
+    if (only == "simt") {
+      ++seed;
+      continue;
+    }
+    // The tensor-core kernels on the same inputs (bf16, head dims <= 128).
+    if (c[4] <= 128) runDh<uint16_t>(c[0], c[1], c[2], c[3], static_cast<int>(c[4]), seed, true);
+    ++seed;
   }
   std::printf("%d failures\n", failures);
   return failures ? 1 : 0;

@@ -7,9 +7,12 @@
 export * from './runtime';
 export { benchGemm, type GemmBenchOptions, type GemmBenchResult } from './bench/gemm';
 export { benchStep, type StepBenchOptions, type StepBenchResult } from './bench/step';
+export { trainingFlopsPerImage, denseBf16Peak, utilization, type ModelFlops, type PeakEntry, type Utilization } from './bench/mfu';
+export { benchModel, largestFittingBatch, usableBytes, planStep } from './bench/workloads';
 export * from './graph';
 export * from './model';
 export * from './data';
 export * from './train';
 export * from './io';
 export * from './eval';
+export * from './study';

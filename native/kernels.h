@@ -193,13 +193,32 @@ struct AttentionBwdArgs {
   HeadStrides dVStrides;
 };
 
+// Monitoring statistics of attention (the QK-norm stability study; not part of training):
+//   s_ij = scale * Q[b, i, h] . K[b, j, h],   p_i = softmax_j(s_i)
+//   out[0] = max over (b, h, i, j) of s_ij                      the largest attention logit
+//   out[1] = mean over (b, h, i) of -sum_j p_ij log p_ij        the mean attention entropy (nats)
+// Every row is computed in f32 from the storage type, and rows are combined in a fixed order, so
+// the result does not depend on the number of threads.
+struct AttentionStatsArgs {
+  DType dtype = DType::F32;  // of Q and K
+  int64_t batch = 0, heads = 0, tq = 0, tk = 0, headDim = 0;
+  float scale = 1.0f;
+  const void* q = nullptr;  // [B, Tq, H, Dh] at qStrides
+  HeadStrides qStrides;
+  const void* k = nullptr;  // [B, Tk, H, Dh] at kStrides
+  HeadStrides kStrides;
+  float* out = nullptr;     // [2] f32, written
+};
+
 // ---- Losses, metrics, reductions, casts, pooling and patch embedding (issue 3) ----
 
 // Softmax cross-entropy with label smoothing, one row of logits per example, in one pass:
 //   q = (1 - epsilon) * onehot(label) + epsilon / C        (the smoothed target)
 //   loss[i] = logsumexp(x_i) - sum_j q_j x_ij              (max-subtracted, so any finite logits)
 //   dlogits[i, j] = (softmax(x_i)_j - q_j) * dscale / N    (the gradient of dscale * mean(loss))
-// Labels must lie in [0, C) (ERR_INVALID_ARGUMENT otherwise). dlogits may be null (loss only) and
+// Labels must lie in [0, C) (ERR_INVALID_ARGUMENT otherwise on the CPU; on CUDA, where a check would
+// cost a device-to-host sync and break graph capture, a bad label makes that row's loss and dlogits
+// NaN, which the step's non-finite guard then reports; VIT22B_CUDA_CHECK_INPUTS=1 restores the error). dlogits may be null (loss only) and
 // has the logits' dtype; row sums are accumulated in double.
 struct SoftmaxXentArgs {
   DType dtype = DType::F32;  // of logits and dlogits: f32 | bf16
@@ -216,7 +235,7 @@ struct SoftmaxXentArgs {
 //   t' = (1 - epsilon) * t + epsilon / 2
 //   loss[i] = sum_j max(x, 0) - x t' + log1p(exp(-|x|))      (no overflow for any |x|)
 //   dlogits[i, j] = (sigmoid(x_ij) - t'_ij) * dscale / N
-// Targets must lie in [0, 1] (ERR_INVALID_ARGUMENT otherwise). dlogits may be null.
+// Targets must lie in [0, 1] (ERR_INVALID_ARGUMENT otherwise on the CPU; NaN loss on CUDA, as above). dlogits may be null.
 struct SigmoidXentArgs {
   DType dtype = DType::F32;  // of logits and dlogits: f32 | bf16
   int64_t n = 0, c = 0;
@@ -448,6 +467,7 @@ struct RandomInitArgs {
   X(Gemm, gemm, GemmArgs)        \
   X(AttentionFwd, attentionFwd, AttentionFwdArgs) \
   X(AttentionBwd, attentionBwd, AttentionBwdArgs) \
+  X(AttentionStats, attentionStats, AttentionStatsArgs) \
   X(SoftmaxXent, softmaxXent, SoftmaxXentArgs) \
   X(SigmoidXent, sigmoidXent, SigmoidXentArgs) \
   X(TopkAccuracy, topkAccuracy, TopkAccuracyArgs) \

@@ -5,6 +5,7 @@
  * depend on their values).
  */
 import { compile } from '../graph/compile';
+import { planReport } from '../graph/plan-report';
 import type { Precision } from '../graph/builder';
 import type { RematPolicy } from '../graph/passes/remat';
 import type { OptimizerSpec } from '../graph/training-step';
@@ -13,6 +14,7 @@ import { loadedAddonAt } from '../runtime/addon-loader';
 import type { Device } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
 import { vitModel } from '../train/vit-model';
+import { trainingFlopsPerImage, utilization, type Utilization } from './mfu';
 
 export interface StepBenchOptions {
   config: ModelConfig;
@@ -27,6 +29,8 @@ export interface StepBenchOptions {
   /** Timed steps: at least this many, and more until `seconds` have passed (at most 200). Default 5. */
   steps?: number;
   seconds?: number;
+  /** The card's dense bf16 peak in TFLOP/s, for a card lib/bench/mfu.ts does not know. */
+  peakTflops?: number;
 }
 
 export interface StepBenchResult {
@@ -42,6 +46,12 @@ export interface StepBenchResult {
   medianSecondsPerStep: number;
   steps: number;
   arenaBytes: number;
+  /** PaLM model FLOPs of a training step per image (lib/bench/mfu.ts). */
+  modelFlopsPerImage: number;
+  /** The FLOPs the compiled step launches (GEMMs and attention, recomputation included; plan-report). */
+  launchedFlopsPerStep: number;
+  /** MFU and HFU against the card's dense bf16 peak, or a note saying why they are omitted. */
+  utilization: Utilization;
 }
 
 export async function benchStep(device: Device, o: StepBenchOptions): Promise<StepBenchResult> {
@@ -78,6 +88,8 @@ export async function benchStep(device: Device, o: StepBenchOptions): Promise<St
   }
   times.sort((a, b) => a - b);
   const median = times[times.length >> 1]!;
+  const modelFlopsPerImage = trainingFlopsPerImage(c).perImage;
+  const launchedFlopsPerStep = planReport(program.main.lowered.plan, program.main.memory).flops;
   return {
     benchmark: 'step',
     model: o.name ?? 'custom',
@@ -91,6 +103,17 @@ export async function benchStep(device: Device, o: StepBenchOptions): Promise<St
     medianSecondsPerStep: median,
     steps: times.length,
     arenaBytes: program.memory.arenaBytes,
+    modelFlopsPerImage,
+    launchedFlopsPerStep,
+    utilization: utilization({
+      deviceName: device.name,
+      deviceKind: device.kind,
+      modelFlopsPerImage,
+      imagesPerSecond: o.batch / median,
+      launchedFlopsPerStep,
+      secondsPerStep: median,
+      peakOverride: o.peakTflops,
+    }),
   };
 }
 

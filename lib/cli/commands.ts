@@ -11,6 +11,7 @@ import { predictCommand } from './predict-command';
 import { gradCommand } from './grad-command';
 import { probeCommand } from './probe-command';
 import { fewshotCommand } from './fewshot-command';
+import { studyCommand } from './study-command';
 import type { CliIO } from './io';
 import { parseOptions, usageError } from './parse-options';
 
@@ -77,6 +78,7 @@ export const COMMANDS: Command[] = [
   gradCommand,
   probeCommand,
   fewshotCommand,
+  studyCommand,
   benchCommand,
   planCommand,
   infoCommand,

@@ -187,7 +187,7 @@ const DATASET_EPOCHS = 8;
 const DATASET_LR = 2e-3;
 
 /** The model's input and class count must match the data; a preset's class count follows the data. */
-function fitToData(c: ModelConfig, shape: readonly [number, number, number], numClasses: number, name: string): ModelConfig {
+export function fitToData(c: ModelConfig, shape: readonly [number, number, number], numClasses: number, name: string): ModelConfig {
   const [h, w, ch] = shape;
   if (h !== c.imageSize || w !== c.imageSize || ch !== c.channels) {
     throw new Vit22bError('ERR_INVALID_CONFIG', `model ${name} takes ${c.imageSize}x${c.imageSize}x${c.channels} images but the data is ${h}x${w}x${ch}`, {

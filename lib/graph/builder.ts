@@ -154,6 +154,14 @@ export class GraphBuilder {
     return this.graph.apply('attention', [q, k, v], options);
   }
 
+  /**
+   * f32 [2]: the largest attention logit and the mean attention entropy that attention(q, k, ...)
+   * with the same heads and scale would have. Monitoring only (no gradient).
+   */
+  attentionStats(q: Value, k: Value, options: { heads: number; scale?: number }): Value {
+    return this.graph.apply('attention_stats', [q, k], options);
+  }
+
   /** Mean softmax cross-entropy in f32 (logits of any storage type). */
   softmaxCrossEntropy(logits: Value, labels: Value, options: { smoothing?: number } = {}): Value {
     return this.graph.apply('softmax_xent', [logits, labels], { smoothing: options.smoothing ?? 0 });

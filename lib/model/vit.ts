@@ -24,6 +24,11 @@ export interface VitBuildOptions {
   logits?: boolean;
   /** Output the pooled pre-logits features [B, D] as `features` (linear probes, few-shot). */
   features?: boolean;
+  /**
+   * Output f32 [2] `attention_stats/block<i>` per block: the largest attention logit and the mean
+   * attention entropy (after QK-norm, with the attention's own scale). Monitoring only.
+   */
+  attentionStats?: boolean;
 }
 
 /** Creates parameters by name from the spec list, and checks every spec was used. */
@@ -77,7 +82,12 @@ function qkNorm(b: GraphBuilder, p: Params, c: ModelConfig, prefix: string, t: V
   return b.reshape(norm(b, p, prefix, rows, c.qkNormCenter), [batch, tokens, d]);
 }
 
-function parallelBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x: Value): Value {
+/** The attention_stats output of block i, when asked for. */
+function monitorAttention(b: GraphBuilder, c: ModelConfig, i: number, q: Value, k: Value, on: boolean): void {
+  if (on) b.output(`attention_stats/block${i}`, b.attentionStats(q, k, { heads: c.heads }));
+}
+
+function parallelBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x: Value, stats: boolean): Value {
   const pre = `block${i}`;
   const d = c.width;
   const f = c.mlpDim;
@@ -91,6 +101,7 @@ function parallelBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x:
   const q = qkNorm(b, p, c, `${pre}/qnorm`, b.slice(qkv, 2, 0, d));
   const k = qkNorm(b, p, c, `${pre}/knorm`, b.slice(qkv, 2, d, 2 * d));
   const v = b.slice(qkv, 2, 2 * d, 3 * d);
+  monitorAttention(b, c, i, q, k, stats);
   const attn = b.attention(q, k, v, { heads: c.heads });
   const both = b.concat([attn, gelu(b, c, m)], 2); // [B, T, D + F]
   let out = b.matmul(both, p.get(`${pre}/out/w`));
@@ -98,7 +109,7 @@ function parallelBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x:
   return b.add(x, out);
 }
 
-function sequentialBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x: Value): Value {
+function sequentialBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, x: Value, stats: boolean): Value {
   const pre = `block${i}`;
   const d = c.width;
   const center = c.norm === 'layernorm';
@@ -106,6 +117,7 @@ function sequentialBlock(b: GraphBuilder, p: Params, c: ModelConfig, i: number, 
   const q = qkNorm(b, p, c, `${pre}/qnorm`, b.slice(qkv, 2, 0, d));
   const k = qkNorm(b, p, c, `${pre}/knorm`, b.slice(qkv, 2, d, 2 * d));
   const v = b.slice(qkv, 2, 2 * d, 3 * d);
+  monitorAttention(b, c, i, q, k, stats);
   const y = b.add(x, dense(b, p, `${pre}/attn/out`, b.attention(q, k, v, { heads: c.heads })));
   const m = gelu(b, c, dense(b, p, `${pre}/mlp/in`, norm(b, p, `${pre}/norm2`, y, center)));
   return b.add(y, dense(b, p, `${pre}/mlp/out`, m));
@@ -143,7 +155,7 @@ export function buildVit(b: GraphBuilder, c: ModelConfig, o: VitBuildOptions): v
   });
   for (let i = 0; i < c.depth; ++i) {
     const input = b.checkpoint(x);
-    x = b.scope(`block${i}`, () => (c.block === 'parallel' ? parallelBlock : sequentialBlock)(b, p, c, i, input));
+    x = b.scope(`block${i}`, () => (c.block === 'parallel' ? parallelBlock : sequentialBlock)(b, p, c, i, input, !!o.attentionStats));
   }
   const pooled = b.scope('head', () => {
     const y = norm(b, p, 'final_norm', x, c.norm === 'layernorm');

@@ -20,6 +20,7 @@ export { packageVersion } from './package-root';
 export {
   attentionForward,
   attentionBackward,
+  attentionStats,
   fusedHeads,
   type AttentionOperand,
   type AttentionOptions,

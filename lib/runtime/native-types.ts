@@ -77,6 +77,10 @@ export interface NativeDeviceStats {
   liveBuffers: number;
   liveBytes: number;
   reclaimedByGc: number;
+  /** cuda devices only: cublasLtMatmulAlgoGetHeuristic calls so far (process-wide, all devices). */
+  gemmHeuristicQueries?: number;
+  /** cuda devices only: GEMM plans (descriptors + chosen algorithm) cached (process-wide). */
+  gemmCachedPlans?: number;
 }
 
 /**

@@ -231,8 +231,31 @@ exec::KernelCall launchAttentionBwd(LaunchContext& ctx, const Napi::Object& spec
   return [a](exec::RunContext& run) { run.kernels().attentionBwd(run.stream(), a); };
 }
 
+// spec: { dtype, batch, heads, tq, tk, headDim, scale, q, k: views, out: f32 [2] buffer }.
+exec::KernelCall launchAttentionStats(LaunchContext& ctx, const Napi::Object& spec) {
+  const std::string kernel = "attention_stats";
+  AttentionStatsArgs a;
+  a.dtype = dtypeProp(spec, kernel, "dtype");
+  Dims d = readDims(spec, kernel);
+  a.scale = readScale(spec, kernel);
+  View q = readView(ctx, spec, kernel, "q", d, d.tq, a.dtype);
+  View k = readView(ctx, spec, kernel, "k", d, d.tk, a.dtype);
+  Operand out = bufferProp(ctx, spec, kernel.c_str(), "out", {2, DType::F32});
+  for (const View* in : {&q, &k}) {
+    if (overlaps(in->buffer, out)) overlapError(kernel, "output out shares a buffer with an input",
+                                                "distinct buffers", overlapText(out, in->buffer));
+  }
+  a.batch = d.batch, a.heads = d.heads, a.tq = d.tq, a.tk = d.tk, a.headDim = d.headDim;
+  size_t elem = dtypeSize(a.dtype);
+  a.q = static_cast<char*>(q.buffer.address) + q.offset * static_cast<int64_t>(elem), a.qStrides = q.strides;
+  a.k = static_cast<char*>(k.buffer.address) + k.offset * static_cast<int64_t>(elem), a.kStrides = k.strides;
+  a.out = static_cast<float*>(out.address);
+  return [a](exec::RunContext& run) { run.kernels().attentionStats(run.stream(), a); };
+}
+
 }  // namespace
 
+VIT_REGISTER_KERNEL_LAUNCHER("attention_stats", launchAttentionStats);
 VIT_REGISTER_KERNEL_LAUNCHER("attention_fwd", launchAttentionFwd);
 VIT_REGISTER_KERNEL_LAUNCHER("attention_bwd", launchAttentionBwd);
 

@@ -11,6 +11,7 @@
 #include "cpu/cpu_backend.h"
 #if VIT22B_WITH_CUDA
 #include "cuda/cuda_backend.h"
+#include "cuda/gemm_stats.h"
 #endif
 
 namespace vit::addon {
@@ -181,6 +182,14 @@ Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {
   o.Set("liveBuffers", static_cast<double>(buffers));
   o.Set("liveBytes", static_cast<double>(bytes));
   o.Set("reclaimedByGc", static_cast<double>(reclaimed));
+#if VIT22B_WITH_CUDA
+  if (kind_ == "cuda") {
+    // The CUDA GEMM's plan cache (process-wide): a repeated shape must not query the heuristic.
+    cuda::GemmCacheStats g = cuda::gemmCacheStats();
+    o.Set("gemmHeuristicQueries", static_cast<double>(g.heuristicQueries));
+    o.Set("gemmCachedPlans", static_cast<double>(g.plans));
+  }
+#endif
   return o;
 }
 

@@ -1,6 +1,7 @@
 #include "cuda/cuda_backend.h"
 
 #include "core/status.h"
+#include "cuda/cublaslt_context.h"
 #include "cuda/cuda_probe.h"
 
 namespace vit::cuda {
@@ -56,6 +57,7 @@ CudaBackend::~CudaBackend() {
   if (stream_ && !lost_) {
     cudaSetDevice(ordinal_);
     cudaStreamSynchronize(stream_);
+    releaseCublasLtStream(stream_);  // the GEMM workspace of this stream (cublaslt_context.h)
     cudaStreamDestroy(stream_);
   }
 }

@@ -1,5 +1,7 @@
 #include "cuda/vendor_libraries.h"
 
+#include <type_traits>
+
 namespace vit::cuda {
 
 namespace {
@@ -11,6 +13,27 @@ VendorLoad gCublasLtLoad;
 VendorLoad gNcclLoad;
 
 // cuBLASLt: major*10000 + minor*100 + patch. NCCL (2.9 and later): the same layout.
+// Resolves the optional matmul functions; records the ones that are absent.
+void resolveMatmulApi(const DynamicLibrary& lib, CublasLt& api) {
+  auto get = [&](auto& slot, const char* name) {
+    slot = lib.function<std::remove_reference_t<decltype(slot)>>(name);
+    if (slot) return;
+    if (!api.missingMatmulSymbols.empty()) api.missingMatmulSymbols += ", ";
+    api.missingMatmulSymbols += name;
+  };
+  get(api.matmulDescCreate, "cublasLtMatmulDescCreate");
+  get(api.matmulDescDestroy, "cublasLtMatmulDescDestroy");
+  get(api.matmulDescSetAttribute, "cublasLtMatmulDescSetAttribute");
+  get(api.matrixLayoutCreate, "cublasLtMatrixLayoutCreate");
+  get(api.matrixLayoutDestroy, "cublasLtMatrixLayoutDestroy");
+  get(api.matrixLayoutSetAttribute, "cublasLtMatrixLayoutSetAttribute");
+  get(api.matmulPreferenceCreate, "cublasLtMatmulPreferenceCreate");
+  get(api.matmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy");
+  get(api.matmulPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute");
+  get(api.matmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic");
+  get(api.matmul, "cublasLtMatmul");
+}
+
 std::string formatVersion(long v) {
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." +
          std::to_string(v % 100);
@@ -35,6 +58,7 @@ VendorLoad loadCublasLt(const std::vector<std::string>& candidates) {
       load.attempts.push_back({lib->path(), "loaded, but lacks cublasLtGetVersion/Create/Destroy"});
       continue;
     }
+    resolveMatmulApi(*lib, api);
     load.found = true;
     load.path = lib->path();
     load.version = static_cast<long>(api.getVersion());

@@ -27,6 +27,23 @@ struct CublasLt {
   PfnCublasLtCreate create = nullptr;
   PfnCublasLtDestroy destroy = nullptr;
   PfnCublasLtGetStatusString statusString = nullptr;
+  // The matmul API (native/cuda/gemm.cu). Resolved when the library loads but not required for the
+  // load to succeed (a library that has cublasLtMatmul has all of these in every cuBLASLt release);
+  // gemm checks matmulReady() and names what is missing with ERR_CUDA_UNAVAILABLE.
+  PfnCublasLtMatmulDescCreate matmulDescCreate = nullptr;
+  PfnCublasLtMatmulDescDestroy matmulDescDestroy = nullptr;
+  PfnCublasLtMatmulDescSetAttribute matmulDescSetAttribute = nullptr;
+  PfnCublasLtMatrixLayoutCreate matrixLayoutCreate = nullptr;
+  PfnCublasLtMatrixLayoutDestroy matrixLayoutDestroy = nullptr;
+  PfnCublasLtMatrixLayoutSetAttribute matrixLayoutSetAttribute = nullptr;
+  PfnCublasLtMatmulPreferenceCreate matmulPreferenceCreate = nullptr;
+  PfnCublasLtMatmulPreferenceDestroy matmulPreferenceDestroy = nullptr;
+  PfnCublasLtMatmulPreferenceSetAttribute matmulPreferenceSetAttribute = nullptr;
+  PfnCublasLtMatmulAlgoGetHeuristic matmulAlgoGetHeuristic = nullptr;
+  PfnCublasLtMatmul matmul = nullptr;
+  // Names of the matmul functions above that the library lacks ("" when it has them all).
+  std::string missingMatmulSymbols;
+  bool matmulReady() const { return missingMatmulSymbols.empty(); }
 };
 
 struct Nccl {

@@ -5,6 +5,7 @@ import { adamwMultiUpdateOp, adamwUpdateOp } from './adamw-update';
 import { assertFiniteOp } from './assert-finite';
 import { addOp } from './add';
 import { attentionGradOp, attentionOp } from './attention';
+import { attentionStatsOp } from './attention-stats';
 import { biasAddOp } from './bias-add';
 import { broadcastBatchOp } from './broadcast-batch';
 import { concatOp } from './concat';
@@ -49,6 +50,7 @@ export const OPS: readonly OpDef[] = [
   layerNormGradOp,
   attentionOp,
   attentionGradOp,
+  attentionStatsOp,
   softmaxXentOp,
   softmaxXentGradOp,
   sigmoidXentOp,

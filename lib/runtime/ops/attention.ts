@@ -187,3 +187,16 @@ export function attentionBackward(device: Device, operands: AttentionBackwardOpe
   const spec = Object.fromEntries(names.map((n) => [n, views[n].native]));
   device.native.launch(op, { ...dims, scale: scaleOf(op, options.scale, dims.headDim), ...spec, lse: lse.buffer });
 }
+
+/**
+ * Monitoring statistics of attention over Q [B, Tq, H, Dh] and K [B, Tk, H, Dh]: writes
+ * out[0] = the largest logit scale * q . k and out[1] = the mean entropy (nats) of the softmax rows,
+ * into `out` (f32 [2]). Deterministic on the CPU.
+ */
+export function attentionStats(device: Device, operands: { q: AttentionOperand; k: AttentionOperand }, out: DeviceTensor, options: AttentionOptions = {}): void {
+  const op = 'attention_stats';
+  const q = viewOf(op, 'q', operands.q), k = viewOf(op, 'k', operands.k);
+  const dims = dimsOf(op, [['q', q]], [['k', k]]);
+  requireShape(requireTensor(out, op, 'out', ['f32']), op, 'out', [2]);
+  device.native.launch(op, { ...dims, scale: scaleOf(op, options.scale, dims.headDim), q: q.native, k: k.native, out: out.buffer });
+}

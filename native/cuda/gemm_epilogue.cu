@@ -1,0 +1,128 @@
+// In-place GEMM epilogue over C (see gemm_epilogue.h): (beta scaling for k == 0), + bias, GELU on a
+// column range. f32 math, one rounding on store for bf16 C.
+//
+// Grid: blockIdx.y walks rows of all batches (grid-stride, so any batch * m), blockIdx.x and the
+// threads walk the touched columns (grid-stride as well). Consecutive threads touch consecutive
+// columns of one row: coalesced loads and stores. Each row's (batch, row) pair is computed once per
+// row, not per element.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/bf16.h"
+#include "core/status.h"
+#include "cuda/gemm_epilogue.h"
+#include "cuda/launch_check.h"
+
+namespace vit::cuda {
+
+namespace {
+
+__device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float load(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
+__device__ __forceinline__ void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void store(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
+
+// The CPU formulas (native/cpu/gelu_math.h geluTanh, native/cpu/gelu.cc geluErf), with the CUDA
+// math library's expf / erfcf (full precision: this file is not built with fast-math, and
+// subnormals are kept, so the deep negative tail underflows gradually as on the CPU).
+//   tanh form: gelu(x) = x * sigmoid(z), z = 2 sqrt(2/pi) (x + 0.044715 x^3), with sigmoid from
+//              t = exp(-|z|) <= 1 so neither tail loses its digits;
+//   erf form:  gelu(x) = x * Phi(x), Phi(x) = 0.5 erfc(-x / sqrt 2).
+__device__ __forceinline__ float geluTanh(float x) {
+  const float z = 1.5957691216057308f * x * (1.0f + 0.044715f * x * x);
+  const float t = expf(-fabsf(z));
+  const float num = z >= 0.0f ? 1.0f : t;
+  return x * (num / (1.0f + t));
+}
+
+__device__ __forceinline__ float geluErf(float x) {
+  return x * (0.5f * erfcf(-x * 0.7071067811865476f));
+}
+
+struct KernelArgs {
+  int64_t rows, m, ldc, strideC, col0, col1;
+  bool scaleByBeta;
+  float beta;
+  const float* src;  // nullptr, or the f32 product to accumulate from
+  int64_t ldSrc, strideSrc;
+  int64_t geluBegin, geluEnd;
+  bool erfForm;
+};
+
+template <typename T>
+__global__ void gemmEpilogueKernel(T* __restrict__ c, const T* __restrict__ bias, KernelArgs a) {
+  const int64_t colStride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t r = blockIdx.y; r < a.rows; r += gridDim.y) {
+    const int64_t b = r / a.m, i = r - b * a.m;
+    T* row = c + b * a.strideC + i * a.ldc;
+    const float* srcRow = a.src ? a.src + b * a.strideSrc + i * a.ldSrc : nullptr;
+    for (int64_t j = a.col0 + static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         j < a.col1; j += colStride) {
+      float v;
+      // beta == 0 never reads C (the BLAS rule: stale NaNs in C stay out).
+      if (srcRow) {
+        // f32 x f32 -> bf16: the CPU's alpha * AB + beta * C, with alpha * AB from cuBLASLt.
+        v = srcRow[j];
+        if (a.beta != 0.0f) v += a.beta * load(row, j);
+      } else if (a.scaleByBeta) {
+        // k == 0: the CPU's alpha * 0 + beta * C.
+        v = a.beta == 0.0f ? 0.0f : 0.0f + a.beta * load(row, j);
+      } else {
+        v = load(row, j);
+      }
+      if (bias) v += load(bias, j);
+      if (j >= a.geluBegin && j < a.geluEnd) v = a.erfForm ? geluErf(v) : geluTanh(v);
+      store(row, j, v);
+    }
+  }
+}
+
+template <typename T>
+void launch(cudaStream_t stream, const GemmEpilogueArgs& e) {
+  const bool gelu = e.colEnd > e.colBegin;
+  // Bias, beta scaling and accumulation touch every column; GELU alone touches only its range.
+  const bool allColumns = e.scaleByBeta || e.src != nullptr || e.bias != nullptr;
+  const int64_t col0 = allColumns ? 0 : e.colBegin;
+  const int64_t col1 = allColumns ? e.n : e.colEnd;
+  const int64_t rows = e.batch * e.m;
+  if (rows == 0 || col1 <= col0 || (!allColumns && !gelu)) return;
+  constexpr int kThreads = 256;
+  const int64_t width = col1 - col0;
+  const int64_t blocksX = std::min<int64_t>((width + kThreads - 1) / kThreads, 64);
+  const int64_t blocksY = std::min<int64_t>(rows, 65535);
+  dim3 grid(static_cast<unsigned>(blocksX), static_cast<unsigned>(blocksY));
+  KernelArgs a;
+  a.rows = rows;
+  a.m = e.m;
+  a.ldc = e.ldc;
+  a.strideC = e.batch > 1 ? e.strideC : 0;
+  a.col0 = col0;
+  a.col1 = col1;
+  a.scaleByBeta = e.scaleByBeta;
+  a.beta = e.beta;
+  a.src = e.src;
+  a.ldSrc = e.ldSrc;
+  a.strideSrc = e.batch > 1 ? e.strideSrc : 0;
+  a.geluBegin = gelu ? e.colBegin : 0;
+  a.geluEnd = gelu ? e.colEnd : 0;
+  a.erfForm = e.form == GeluForm::Erf;
+  gemmEpilogueKernel<T><<<grid, kThreads, 0, stream>>>(static_cast<T*>(e.c),
+                                                       static_cast<const T*>(e.bias), a);
+  checkLaunch("gemm_epilogue");
+}
+
+}  // namespace
+
+void launchGemmEpilogue(cudaStream_t stream, const GemmEpilogueArgs& e) {
+  switch (e.cType) {
+    case DType::F32: return launch<float>(stream, e);
+    case DType::BF16: return launch<uint16_t>(stream, e);
+    default:
+      throw Error(ErrorCode::DtypeMismatch, "gemm epilogue supports f32 and bf16 C", "f32 or bf16",
+                  dtypeName(e.cType));
+  }
+}
+
+}  // namespace vit::cuda

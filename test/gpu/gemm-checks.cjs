@@ -1,0 +1,387 @@
+#!/usr/bin/env node
+// GPU checks of the cuBLASLt GEMM (native/cuda/gemm.cu): every case runs on a `cuda` device and on
+// the `cpu` device on the same seeded random inputs, through the raw launch route
+// (DeviceHandle.launch('gemm', spec), so leading dimensions and batch strides are free) or through
+// a plan (views at odd offsets: unaligned operands and bias). Plain JavaScript over dist/, like
+// cuda-checks.cjs: `npm run build:ts && node test/gpu/gemm-checks.cjs` (test/gpu/cuda-device.test.ts
+// runs it under `npm run test:gpu`). Prints { checks: [{ name, ok, detail }] }; exits 1 on any
+// failure, and with a single failed check saying why when CUDA is unavailable.
+//
+// Tolerances, per output element, with scale = |alpha| sum_p |a_ip b_pj| + |beta c_ij| + |bias_j|
+// (the magnitude of everything summed, in float64):
+//   f32 C:   2 (k + 4) 2^-24 scale + 2^-20 |cpu|   (two f32 accumulations in different orders,
+//            each within k ulps of scale, plus GELU's exp/erfc differing by a few ulps)
+//   bf16 C:  the f32 bound + 2^-8 (|cpu| + scale)  (one bf16 rounding on each side; with a GELU
+//            column range our kernel rounds bf16 C twice, about 2^-9 scale more)
+//   cuBLASLt's own fused GELU (full range, tanh form): + 2^-10 scale, since its tanh may be the
+//            hardware approximation; the worst difference is reported in the detail.
+// bf16 inputs are exact in f32, so their products are too: the same bounds apply.
+// Unwritten output is caught by poisoning: C is NaN (f32 NaN, bf16 0x7fc0) wherever beta = 0, and
+// the padding columns of C (ldc > n) must come back bit for bit as they went in.
+'use strict';
+const path = require('node:path');
+
+const checks = [];
+function finish() {
+  console.log(JSON.stringify({ checks }, null, 2));
+  process.exitCode = checks.length > 0 && checks.every((c) => c.ok) ? 0 : 1;
+}
+
+let vit;
+try {
+  vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
+} catch (e) {
+  checks.push({ name: 'load dist/index.js', ok: false, detail: `cannot load the package (run npm run build:ts first): ${e.message}` });
+  finish();
+  return;
+}
+const { cudaStatus, openDevice, f32ToBf16Bits, bf16BitsToF32 } = vit;
+
+const status = cudaStatus();
+if (!status.available) {
+  checks.push({
+    name: 'CUDA available (every gemm check needs it)',
+    ok: false,
+    detail: `CUDA unavailable (${status.reasonCode}): ${status.reason}`,
+  });
+  finish();
+  return;
+}
+
+function check(name, fn) {
+  try {
+    const detail = fn();
+    checks.push({ name, ok: true, detail: detail ?? '' });
+  } catch (e) {
+    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
+  }
+}
+const pending = [];
+function checkAsync(name, fn) {
+  pending.push(
+    fn().then(
+      (detail) => checks.push({ name, ok: true, detail: detail ?? '' }),
+      (e) => checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` }),
+    ),
+  );
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const BF16_NAN = 0x7fc0;
+const storage = (type, n) => (type === 'f32' ? new Float32Array(n) : new Uint16Array(n));
+const put = (arr, i, v) => {
+  if (arr instanceof Float32Array) arr[i] = v;
+  else arr[i] = f32ToBf16Bits(v);
+};
+const get = (arr, i) => (arr instanceof Float32Array ? arr[i] : bf16BitsToF32(arr[i]));
+const bitsOf = (arr, i) => (arr instanceof Float32Array ? new Uint32Array(arr.buffer, arr.byteOffset, arr.length)[i] : arr[i]);
+
+/**
+ * A case: shapes as kernels.h GemmArgs. pad* widen the leading dimensions past the row length,
+ * share* make A or B one matrix for every batch (stride 0), gelu = { form, begin, end } or null.
+ */
+function makeCase(o) {
+  const c = {
+    abType: 'f32', cType: 'f32', transA: false, transB: false, batch: 1, alpha: 1, beta: 0,
+    padA: 0, padB: 0, padC: 0, shareA: false, shareB: false, bias: false, gelu: null, seed: 1, ...o,
+  };
+  const aRows = c.transA ? c.k : c.m, aCols = c.transA ? c.m : c.k;
+  const bRows = c.transB ? c.n : c.k, bCols = c.transB ? c.k : c.n;
+  c.lda = aCols + c.padA;
+  c.ldb = bCols + c.padB;
+  c.ldc = c.n + c.padC;
+  // One spare row between batches, so a wrong stride reads different data.
+  c.strideA = c.shareA ? 0 : (aRows + 1) * c.lda;
+  c.strideB = c.shareB ? 0 : (bRows + 1) * c.ldb;
+  c.strideC = (c.m + 1) * c.ldc;
+  const r = rng(c.seed);
+  const value = () => (0.1 + 0.9 * r()) * (r() < 0.5 ? -1 : 1);
+  const fill = (type, n, poison) => {
+    const arr = storage(type, Math.max(n, 1));
+    for (let i = 0; i < arr.length; i++) {
+      if (poison) arr[i] = type === 'f32' ? Number.NaN : BF16_NAN;
+      else put(arr, i, value());
+    }
+    return arr;
+  };
+  const span = (stride, rows, ld) => (c.batch - 1) * stride + rows * ld;
+  c.a = fill(c.abType, span(c.strideA, aRows, c.lda), false);
+  c.b = fill(c.abType, span(c.strideB, bRows, c.ldb), false);
+  c.c = fill(c.cType, span(c.strideC, c.m, c.ldc), c.beta === 0);
+  if (c.bias) c.biasData = fill(c.cType, c.n, false);
+  return c;
+}
+
+function specOf(c, bufs) {
+  const spec = {
+    abType: c.abType, cType: c.cType, transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k,
+    batch: c.batch, alpha: c.alpha, beta: c.beta, lda: c.lda, ldb: c.ldb, ldc: c.ldc,
+    strideA: c.strideA, strideB: c.strideB, strideC: c.strideC, a: bufs.a, b: bufs.b, c: bufs.c,
+  };
+  if (bufs.bias) spec.bias = bufs.bias;
+  if (c.gelu) Object.assign(spec, { geluForm: c.gelu.form, geluBegin: c.gelu.begin, geluEnd: c.gelu.end });
+  return spec;
+}
+
+/** Runs the case on a device through DeviceHandle.launch; returns C's storage afterwards. */
+function runOn(device, c) {
+  const up = (arr) => {
+    const buf = device.native.alloc(arr.byteLength);
+    buf.upload(arr);
+    return buf;
+  };
+  const bufs = { a: up(c.a), b: up(c.b), c: up(c.c), bias: c.biasData ? up(c.biasData) : undefined };
+  try {
+    device.native.launch('gemm', specOf(c, bufs));
+    const out = storage(c.cType, c.c.length);
+    bufs.c.download(out);
+    return out;
+  } finally {
+    for (const b of Object.values(bufs)) b?.dispose();
+  }
+}
+
+const elemA = (c, b, i, p) => get(c.a, b * c.strideA + (c.transA ? p * c.lda + i : i * c.lda + p));
+const elemB = (c, b, p, j) => get(c.b, b * c.strideB + (c.transB ? j * c.ldb + p : p * c.ldb + j));
+
+/** Compares the GPU's C with the CPU's; returns the worst error relative to its tolerance. */
+function compare(c, cpu, gpu, label) {
+  const fusedGelu = c.gelu && c.gelu.form === 'tanh' && c.gelu.begin === 0 && c.gelu.end === c.n;
+  let worst = 0, worstAbs = 0;
+  for (let b = 0; b < c.batch; b++) {
+    for (let i = 0; i < c.m; i++) {
+      const row = b * c.strideC + i * c.ldc;
+      for (let j = 0; j < c.n; j++) {
+        let sum = 0;
+        for (let p = 0; p < c.k; p++) sum += Math.abs(elemA(c, b, i, p) * elemB(c, b, p, j));
+        let scale = Math.abs(c.alpha) * sum;
+        if (c.beta !== 0) scale += Math.abs(c.beta * get(c.c, row + j));
+        if (c.biasData) scale += Math.abs(get(c.biasData, j));
+        const want = get(cpu, row + j), got = get(gpu, row + j);
+        assert(Number.isFinite(want), `${label}: the CPU result is not finite at b=${b} i=${i} j=${j}: ${want}`);
+        assert(Number.isFinite(got), `${label}: GPU ${got} at b=${b} i=${i} j=${j} (CPU ${want}): unwritten or poisoned`);
+        let tol = 2 * (c.k + 4) * 2 ** -24 * scale + 2 ** -20 * Math.abs(want) + 1e-30;
+        if (c.cType === 'bf16') tol += 2 ** -8 * (Math.abs(want) + scale);
+        if (fusedGelu) tol += 2 ** -10 * scale;
+        const err = Math.abs(got - want);
+        assert(err <= tol, `${label}: b=${b} i=${i} j=${j}: GPU ${got}, CPU ${want}, |diff| ${err.toExponential(3)} > tol ${tol.toExponential(3)} (scale ${scale.toExponential(3)})`);
+        worst = Math.max(worst, err / tol);
+        worstAbs = Math.max(worstAbs, err / (scale + 1e-30));
+      }
+      // Padding columns of C are never written.
+      for (let j = c.n; j < c.ldc; j++) {
+        assert(bitsOf(gpu, row + j) === bitsOf(c.c, row + j), `${label}: padding C[b=${b}, i=${i}, col ${j}] was written`);
+      }
+    }
+    // Nor is the spare row between two batches of C.
+    if (b + 1 < c.batch) {
+      const spare = b * c.strideC + c.m * c.ldc;
+      for (let j = 0; j < c.ldc; j++) {
+        assert(bitsOf(gpu, spare + j) === bitsOf(c.c, spare + j), `${label}: the spare row after batch ${b} was written at col ${j}`);
+      }
+    }
+  }
+  return { worst, worstAbs };
+}
+
+function describe(c) {
+  const parts = [`${c.abType}->${c.cType}`, `${c.m}x${c.n}x${c.k}`];
+  if (c.batch > 1) parts.push(`batch ${c.batch}${c.shareA ? ' A shared' : ''}${c.shareB ? ' B shared' : ''}`);
+  if (c.transA || c.transB) parts.push(`${c.transA ? 'T' : 'N'}${c.transB ? 'T' : 'N'}`);
+  if (c.padA || c.padB || c.padC) parts.push(`ld +${c.padA}/+${c.padB}/+${c.padC}`);
+  if (c.alpha !== 1 || c.beta !== 0) parts.push(`alpha ${c.alpha} beta ${c.beta}`);
+  if (c.bias) parts.push('bias');
+  if (c.gelu) parts.push(`gelu ${c.gelu.form} [${c.gelu.begin}, ${c.gelu.end})`);
+  return parts.join(', ');
+}
+
+const cpu = openDevice({ device: 'cpu' });
+const gpu = openDevice({ device: 'cuda' });
+
+// Child mode (see check 8): one f32 GEMM, printed as { worstAbs } (|diff| / scale, worst element).
+if (process.argv[2] === '--tf32-child') {
+  const c = makeCase({ m: 96, n: 160, k: 512, seed: 61 });
+  const want = runOn(cpu, c), got = runOn(gpu, c);
+  let worstAbs = 0;
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      let sum = 0;
+      for (let p = 0; p < c.k; p++) sum += Math.abs(elemA(c, 0, i, p) * elemB(c, 0, p, j));
+      worstAbs = Math.max(worstAbs, Math.abs(get(got, i * c.ldc + j) - get(want, i * c.ldc + j)) / sum);
+    }
+  }
+  cpu.dispose();
+  gpu.dispose();
+  console.log(JSON.stringify({ worstAbs }));
+  process.exit(0);
+}
+
+/** One check over several cases; the detail reports the worst error relative to the tolerance. */
+function gemmCheck(name, cases) {
+  check(name, () => {
+    let worst = 0, worstAbs = 0;
+    for (const o of cases) {
+      const c = makeCase(o);
+      const r = compare(c, runOn(cpu, c), runOn(gpu, c), describe(c));
+      worst = Math.max(worst, r.worst);
+      worstAbs = Math.max(worstAbs, r.worstAbs);
+    }
+    return `${cases.length} cases; worst |diff| = ${worst.toFixed(3)} of the tolerance, ${worstAbs.toExponential(2)} of scale`;
+  });
+}
+
+const DTYPES = [['f32', 'f32'], ['f32', 'bf16'], ['bf16', 'f32'], ['bf16', 'bf16']];
+const TRANSPOSES = [[false, false], [true, false], [false, true], [true, true]];
+const SIZES = [[1, 1, 1], [1, 17, 3], [3, 1, 129], [17, 3, 1], [3, 17, 129], [33, 65, 31], [129, 17, 257]];
+
+// 1. Every dtype combination and transpose, odd sizes, plain C = A B with C poisoned.
+for (const [abType, cType] of DTYPES) {
+  for (const [transA, transB] of TRANSPOSES) {
+    gemmCheck(`${abType} x ${abType} -> ${cType}, trans ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}: odd sizes, beta 0 over a NaN-poisoned C`,
+      SIZES.map(([m, n, k], i) => ({ abType, cType, transA, transB, m, n, k, seed: 100 + i })));
+  }
+}
+
+// 2. Batches (with A or B shared through stride 0), padded leading dimensions, alpha and beta.
+for (const [abType, cType] of DTYPES) {
+  gemmCheck(`${abType} x ${abType} -> ${cType}: batches, stride-0 A or B, padded ld, alpha/beta`, [
+    { abType, cType, m: 17, n: 29, k: 33, batch: 3, shareA: true, seed: 1 },
+    { abType, cType, m: 17, n: 29, k: 33, batch: 3, shareB: true, transB: true, seed: 2 },
+    { abType, cType, m: 9, n: 31, k: 65, batch: 4, padA: 3, padB: 5, padC: 7, transA: true, alpha: -0.75, beta: 1, seed: 3 },
+    { abType, cType, m: 40, n: 24, k: 19, batch: 2, padC: 1, alpha: 1.5, beta: -0.5, transA: true, transB: true, seed: 4 },
+    { abType, cType, m: 5, n: 7, k: 3, batch: 2, shareA: true, shareB: true, beta: 1, seed: 5 },
+  ]);
+}
+
+// 3. Epilogues: bias, bias + GELU over all columns (cuBLASLt's GELU_BIAS for tanh, ours for erf),
+// GELU on a column range (the fused QKV + MLP-in projection), GELU without a bias.
+for (const [abType, cType] of DTYPES) {
+  const [m, n, k] = [37, 97, 64];
+  const third = Math.floor(n / 3);
+  gemmCheck(`${abType} x ${abType} -> ${cType}: epilogues bias / bias+GELU (all columns, a column range; tanh, erf)`, [
+    { abType, cType, m, n, k, bias: true, seed: 11 },
+    { abType, cType, m, n, k, bias: true, beta: 1, batch: 2, padC: 3, seed: 12 },
+    { abType, cType, m, n, k, bias: true, gelu: { form: 'tanh', begin: 0, end: n }, seed: 13 },
+    { abType, cType, m, n, k, bias: true, gelu: { form: 'erf', begin: 0, end: n }, transB: true, seed: 14 },
+    { abType, cType, m, n, k, bias: true, gelu: { form: 'tanh', begin: third, end: 2 * third }, beta: 1, seed: 15 },
+    { abType, cType, m, n, k, bias: true, gelu: { form: 'erf', begin: third, end: n }, batch: 3, shareB: true, seed: 16 },
+    { abType, cType, m, n, k, gelu: { form: 'tanh', begin: 0, end: n }, alpha: 0.5, seed: 17 },
+    { abType, cType, m, n, k, gelu: { form: 'erf', begin: 1, end: 2 }, transA: true, seed: 18 },
+    { abType, cType, m, n, k, bias: true, gelu: { form: 'tanh', begin: 5, end: 5 }, seed: 19 },
+  ]);
+}
+
+// 4. k = 0: no product, C = beta C + bias (then GELU).
+gemmCheck('k = 0: C = beta C (+ bias, GELU); beta 0 never reads the poisoned C', [
+  { m: 5, n: 9, k: 0, beta: 0, bias: true, seed: 21 },
+  { m: 5, n: 9, k: 0, beta: 2, bias: true, gelu: { form: 'erf', begin: 2, end: 7 }, batch: 2, seed: 22 },
+  { abType: 'bf16', cType: 'bf16', m: 3, n: 4, k: 0, beta: -1, seed: 23 },
+]);
+
+// 5. Larger shapes: past every tile size, and a ViT-like fused projection (256 tokens, D = 192,
+// QKV 3D + MLP 4D columns with GELU on the MLP part).
+gemmCheck('large: 257 x 1031 x 515 f32, 300 x 200 x 1024 bf16 -> f32, transposed', [
+  { m: 257, n: 1031, k: 515, seed: 31 },
+  { abType: 'bf16', cType: 'f32', m: 300, n: 200, k: 1024, transA: true, seed: 32 },
+]);
+gemmCheck('ViT-like fused QKV + MLP-in projection: bf16, 256 x 1344 x 192, bias, tanh GELU on [576, 1344)', [
+  { abType: 'bf16', cType: 'bf16', m: 256, n: 1344, k: 192, bias: true, gelu: { form: 'tanh', begin: 576, end: 1344 }, seed: 33 },
+]);
+
+// 6. The plan cache: the second call of a shape asks the heuristic nothing.
+check('the second call with the same shape does no heuristic query (device.stats())', () => {
+  const c = makeCase({ abType: 'bf16', cType: 'f32', m: 19, n: 23, k: 29, bias: true, gelu: { form: 'tanh', begin: 3, end: 11 }, seed: 41 });
+  const queries = () => gpu.stats().gemmHeuristicQueries;
+  assert(typeof queries() === 'number', `device.stats() has no gemmHeuristicQueries: ${JSON.stringify(gpu.stats())}`);
+  const q0 = queries();
+  const first = runOn(gpu, c);
+  const q1 = queries();
+  const second = runOn(gpu, c);
+  const q2 = queries();
+  assert(q1 > q0, `the first call of a new shape made no heuristic query (${q0} -> ${q1})`);
+  assert(q2 === q1, `the second call made ${q2 - q1} heuristic queries`);
+  for (let i = 0; i < first.length; i++) assert(bitsOf(first, i) === bitsOf(second, i), `element ${i} differs between two identical calls`);
+  return `first call ${q1 - q0} queries, second 0; ${gpu.stats().gemmCachedPlans} plans cached`;
+});
+
+// 7. A plan with operands at odd offsets (2-byte aligned bf16 A and B, 4-byte aligned C, a bias
+// that is not 16-byte aligned, so it goes through our epilogue kernel): run twice, the same
+// numbers as the CPU plan, and the second run asks the heuristic nothing.
+checkAsync('plan with unaligned operands and bias: matches the CPU, second run does no heuristic query', async () => {
+  const c = makeCase({ abType: 'bf16', cType: 'f32', m: 21, n: 45, k: 38, bias: true, beta: 1, gelu: { form: 'tanh', begin: 0, end: 45 }, seed: 51 });
+  let cursor = 0;
+  const place = (bytes, misalign) => {
+    const offset = Math.ceil(cursor / 256) * 256 + misalign;
+    cursor = offset + bytes;
+    return { slot: 0, offset, bytes };
+  };
+  const views = { a: place(c.a.byteLength, 2), b: place(c.b.byteLength, 66), c: place(c.c.byteLength, 4), bias: place(c.biasData.byteLength, 4) };
+  const arenaBytes = Math.ceil(cursor / 256) * 256;
+  const plan = {
+    version: 1, arenaBytes, slotBytes: [arenaBytes], events: 0, scalars: 0,
+    streams: [[{ kernel: 'gemm', spec: specOf(c, views), note: 'unaligned gemm' }]],
+    inputs: [views.a, views.b, views.c, views.bias], outputs: [views.c],
+  };
+  const results = [];
+  let queries = '';
+  for (const device of [cpu, gpu]) {
+    const loaded = device.loadPlan(plan);
+    const runs = [];
+    try {
+      for (let r = 0; r < 2; r++) {
+        const before = device.kind === 'cuda' ? device.stats().gemmHeuristicQueries : 0;
+        const [out] = await loaded.run([c.a, c.b, c.c, c.biasData]);
+        if (device.kind === 'cuda') {
+          const made = device.stats().gemmHeuristicQueries - before;
+          queries += `run ${r + 1}: ${made} heuristic queries; `;
+          assert(r === 0 || made === 0, `the second plan run made ${made} heuristic queries`);
+        }
+        runs.push(new Float32Array(out));
+      }
+    } finally {
+      loaded.dispose();
+    }
+    results.push(runs);
+  }
+  const [[cpu0], [gpu0, gpu1]] = results;
+  for (let i = 0; i < gpu0.length; i++) assert(Object.is(gpu0[i], gpu1[i]), `element ${i} differs between two runs`);
+  const r = compare(c, cpu0, gpu0, 'unaligned plan');
+  return `${queries}worst |diff| = ${r.worst.toFixed(3)} of the tolerance`;
+});
+
+// 8. VIT22B_CUDA_TF32=1 switches f32 GEMMs to TF32 (inputs rounded to 10 mantissa bits: errors
+// of about 2^-11 of scale instead of 2^-24); without it they stay at f32 accuracy.
+check('VIT22B_CUDA_TF32=1 lets f32 GEMMs use TF32; the default does not', () => {
+  const { spawnSync } = require('node:child_process');
+  const run = (tf32) => {
+    const env = { ...process.env };
+    if (tf32) env.VIT22B_CUDA_TF32 = '1';
+    else delete env.VIT22B_CUDA_TF32;
+    const r = spawnSync(process.execPath, [__filename, '--tf32-child'], { encoding: 'utf8', env });
+    assert(r.status === 0, `child (tf32 ${tf32}) exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout).worstAbs;
+  };
+  const plain = run(false), tf32 = run(true);
+  assert(plain < 2 ** -16, `without TF32 the worst error is ${plain.toExponential(2)} of scale: TF32 (or worse) is in use`);
+  assert(tf32 < 2 ** -8, `with TF32 the worst error is ${tf32.toExponential(2)} of scale: more than TF32 rounding explains`);
+  return `worst |diff| / scale: f32 ${plain.toExponential(2)}, TF32 ${tf32.toExponential(2)}${tf32 > 4 * plain ? '' : ' (TF32 made no visible difference: the heuristic may have kept f32 kernels)'}`;
+});
+
+Promise.all(pending).then(() => {
+  cpu.dispose();
+  gpu.dispose();
+  finish();
+});

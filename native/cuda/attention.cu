@@ -23,6 +23,9 @@
 //     bf16 x bf16 -> f32; P and dS are rounded to bf16 before their products (see that file).
 // bf16 with headDim <= 128 takes the tensor cores unless the environment variable
 // VIT22B_CUDA_ATTENTION=simt (read at each call) forces the CUDA-core kernels.
+// Tests: test/gpu/attention-checks.cjs (GPU against the CPU backend, both paths) and
+// test/gpu/attention-emulate.cc (both paths' kernels run on the CPU by a thread-per-CUDA-thread
+// emulation, for machines without a GPU).
 #include <cuda_runtime.h>
 
 #include <cstdint>

@@ -22,6 +22,7 @@ const MIN_CHECKS: Record<string, number> = {
   'elementwise-checks.cjs': 56,
   'monitor-checks.cjs': 8,
   'runtime-checks.cjs': 10,
+  'attention-checks.cjs': 47,
 };
 
 const scripts = fs

@@ -159,6 +159,8 @@ struct HeadStrides {
 //   O[b, i, h] = sum_j softmax_j(scale * Q[b, i, h] . K[b, j, h]) V[b, j, h]
 //   L[b, h, i] = log sum_j exp(scale * Q[b, i, h] . K[b, j, h])    (f32, for the backward)
 // Q, K, V, O share one storage type (f32 or bf16); all math is f32 and O is rounded once.
+// (On CUDA, bf16 with head dims <= 128 takes a tensor-core path that rounds P and dS to bf16 before
+// their products, as flash-attention kernels do; VIT22B_CUDA_ATTENTION=simt keeps all math f32.)
 // Tk >= 1 whenever there is work. Results do not depend on the number of threads.
 struct AttentionFwdArgs {
   DType dtype = DType::F32;  // of Q, K, V, O

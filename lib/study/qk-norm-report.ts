@@ -41,6 +41,7 @@ export function studyFigure(s: QkNormStudy): string {
     title: 'Final training loss',
     x: { label: 'peak learning rate', log: true },
     y: { label: 'loss (x: diverged)' },
+    legend: 'top-left',
     series: [
       { name: 'no QK-norm', color: '#c0392b', points: arm(false).map((r) => [r.lr, r.status === 'diverged' ? NaN : r.finalLoss] as const) },
       { name: 'QK-norm', color: '#2471a3', points: arm(true).map((r) => [r.lr, r.status === 'diverged' ? NaN : r.finalLoss] as const) },
@@ -58,6 +59,7 @@ export function studyFigure(s: QkNormStudy): string {
     title: 'Attention entropy at the end',
     x: { label: 'peak learning rate', log: true },
     y: { label: 'min over blocks (nats)', min: 0 },
+    legend: 'bottom-left',
     series: [false, true].map((qk) => ({
       name: qk ? 'QK-norm' : 'no QK-norm',
       color: qk ? '#2471a3' : '#c0392b',

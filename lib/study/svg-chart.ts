@@ -16,6 +16,8 @@ export interface Panel {
   x: { label: string; log?: boolean };
   y: { label: string; log?: boolean; min?: number; max?: number };
   series: readonly Series[];
+  /** Corner of the plot area for the legend (default top right): pick one the data leaves empty. */
+  legend?: 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right';
 }
 
 const W = 420, H = 300;
@@ -99,9 +101,12 @@ function panel(p: Panel, ox: number, oy: number): string {
       }
     }
   }
-  // Legend, top right inside the plot.
+  // Legend, in a corner inside the plot.
+  const corner = p.legend ?? 'top-right';
+  const legendHeight = 14 * p.series.length;
   p.series.forEach((s, i) => {
-    const lx = ox + M.left + pw - 120, ly = oy + M.top + 12 + 14 * i;
+    const lx = ox + M.left + (corner.endsWith('left') ? 10 : pw - 120);
+    const ly = oy + M.top + (corner.startsWith('top') ? 12 : ph - legendHeight + 6) + 14 * i;
     out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 16}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
     out.push(`<text x="${lx + 20}" y="${ly}" font-size="10">${esc(s.name)}</text>`);
   });

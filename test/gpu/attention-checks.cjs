@@ -25,46 +25,10 @@
 //         before their products there, a relative 2^-9 on each term)
 //   lse:  |gpu - c| <= 2e-5 * (1 + |c|)
 'use strict';
-const path = require('node:path');
+const { rng, check, assert, finish, loadVit, requireCuda } = require('./check-harness.cjs');
 
-const checks = [];
-function finish() {
-  console.log(JSON.stringify({ checks }, null, 2));
-  process.exitCode = checks.length > 0 && checks.every((c) => c.ok) ? 0 : 1;
-}
-
-let vit;
-try {
-  vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-} catch (e) {
-  checks.push({ name: 'dist/ loads', ok: false, detail: `build the package first (npm run build:ts): ${e.message}` });
-  finish();
-  process.exit();
-}
-const { cudaStatus, openDevice, attentionForward, attentionBackward } = vit;
-
-function check(name, fn) {
-  try {
-    const detail = fn();
-    checks.push({ name, ok: true, detail: detail ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const vit = loadVit('dist/ loads', 'build the package first (npm run build:ts)');
+const { openDevice, attentionForward, attentionBackward } = vit;
 
 const f32Bits = new Uint32Array(1);
 const f32View = new Float32Array(f32Bits.buffer);
@@ -264,13 +228,9 @@ function bitsEqual(a, b) {
 
 // VIT22B_ATTENTION_CHECKS_DEVICE=cpu runs every check with the CPU in the GPU's place: a dry run
 // of this script itself on a machine without a GPU (everything must pass, trivially).
+// (VIT22B_GPU_CHECKS_DEVICE=cpu, the dry run of every check script, does the same.)
 const target = process.env.VIT22B_ATTENTION_CHECKS_DEVICE ?? 'cuda';
-const status = target === 'cuda' ? cudaStatus() : { available: true };
-if (!status.available) {
-  checks.push({ name: 'CUDA available', ok: false, detail: `CUDA unavailable: ${status.reason}` });
-  finish();
-  process.exit();
-}
+if (target === 'cuda') requireCuda('CUDA available');
 
 let cpu, gpu;
 check('the cpu and cuda devices open', () => {

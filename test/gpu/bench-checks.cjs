@@ -10,26 +10,11 @@
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const root = path.resolve(__dirname, '..', '..');
-const vit = require(path.join(root, 'dist', 'index.js'));
-const CLI = path.join(root, 'dist', 'cli.js');
+const { check, assert, finish, loadVit } = require('./check-harness.cjs');
 
-const checks = [];
-function check(name, fn) {
-  try {
-    const detail = fn();
-    checks.push({ name, ok: true, detail: detail ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-function finish() {
-  console.log(JSON.stringify({ checks }, null, 2));
-  process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
-}
+const root = path.resolve(__dirname, '..', '..');
+const vit = loadVit();
+const CLI = path.join(root, 'dist', 'cli.js');
 
 /** `vit22b bench step ARGS --device cuda --json`, parsed; throws with stderr's tail on failure. */
 function benchStep(args, timeout = 300_000) {

@@ -8,46 +8,12 @@
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
+const { check, checkAsync, settled, assert, randomF32, finish, loadVit, requireCuda } = require('./check-harness.cjs');
+
+const vit = loadVit();
 const { cudaStatus, openDevice, toBf16, bf16BitsToF32, napiCallCount } = vit;
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomF32(n, seed) {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * 4);
-}
-
-const checks = [];
-function check(name, fn) {
-  try {
-    const detail = fn();
-    checks.push({ name, ok: true, detail: detail ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-const pending = [];
-function checkAsync(name, fn) {
-  pending.push(
-    fn().then(
-      (detail) => checks.push({ name, ok: true, detail: detail ?? '' }),
-      (e) => checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` }),
-    ),
-  );
-}
+// Without a usable GPU: one failed check that says why (VIT22B_GPU_CHECKS_DEVICE=cpu: a dry run).
+requireCuda();
 
 check('CUDA available with cuBLASLt and NCCL', () => {
   const s = cudaStatus();
@@ -234,7 +200,4 @@ checkAsync('a GPU plan step keeps the device busy and the JavaScript thread free
   return `${busy} timer ticks saw the device busy`;
 });
 
-Promise.all(pending).then(() => {
-  console.log(JSON.stringify({ checks }, null, 2));
-  process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
-});
+settled().then(() => finish());

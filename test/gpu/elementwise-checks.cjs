@@ -18,54 +18,26 @@
 //   reduce_sum / global_norm: both sum in double and round once; the orders differ, so
 //     |d| <= 2^-22 |cpu| + 2^-40 sum|x|; and two GPU runs are bitwise equal (determinism).
 'use strict';
-const path = require('node:path');
+const harness = require('./check-harness.cjs');
+const { rng, assert, finish, loadVit, requireCuda, openDevices } = harness;
 
-function fail(name, detail) {
-  console.log(JSON.stringify({ checks: [{ name, ok: false, detail }] }, null, 2));
-  process.exit(1);
-}
-
-let vit;
-try {
-  vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-} catch (e) {
-  fail('load dist/index.js', `cannot load the package build (run npm run build:ts first): ${e.message}`);
-}
+const vit = loadVit();
 const {
-  cudaStatus, openDevice, toBf16, cast, gelu, geluBackward, stridedCopy, reduceSum, sumOfSquares, globalNorm,
+  toBf16, cast, gelu, geluBackward, stridedCopy, reduceSum, sumOfSquares, globalNorm,
   assertFinite, meanPool, meanPoolBackward, patchify, unpatchify, addPositionEmbedding,
   positionEmbeddingBackward, philox, randomInit,
 } = vit;
 
 // VIT22B_CHECKS_SELF_TEST=1 runs the script with a second CPU device in the GPU's place: it proves
 // the script itself (inputs, comparisons, disposal) on a machine without a GPU; it checks no GPU code.
+// (VIT22B_GPU_CHECKS_DEVICE=cpu, the dry run of every check script, does the same.)
 const selfTest = process.env.VIT22B_CHECKS_SELF_TEST === '1';
 
-if (!selfTest) {
-  let s;
-  try {
-    s = cudaStatus();
-  } catch (e) {
-    fail('CUDA available', `CUDA unavailable: cudaStatus() threw ${e.code ?? ''} ${e.message}`);
-  }
-  if (!s.available) fail('CUDA available', `CUDA unavailable: ${s.reason} (${s.reasonCode})`);
-}
+if (!selfTest) requireCuda('CUDA available');
 
-const cpu = openDevice({ device: 'cpu' });
-const gpu = openDevice({ device: selfTest ? 'cpu' : 'cuda' });
+const { cpu, gpu } = openDevices('open the cpu and cuda devices', selfTest ? 'cpu' : 'cuda');
 
 // ---- helpers ----
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomF32(n, seed, lo = -4, hi = 4) {
   const r = rng(seed);
@@ -149,13 +121,10 @@ function assertClose(want, got, tol, what) {
   return worst;
 }
 
-const checks = [];
+/** A check (see check-harness.cjs) that disposes the tensors it made, whatever happens. */
 function check(name, fn) {
   try {
-    const detail = fn();
-    checks.push({ name, ok: true, detail: detail ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
+    harness.check(name, fn);
   } finally {
     for (const t of live) {
       try {
@@ -166,9 +135,6 @@ function check(name, fn) {
     }
     live = [];
   }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
 }
 function errorOf(fn) {
   try {
@@ -596,5 +562,4 @@ check('random_init of 2^24 + 3 normal values (grid-stride loop): bitwise the CPU
 
 cpu.dispose();
 gpu.dispose();
-console.log(JSON.stringify({ checks }, null, 2));
-process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
+finish();

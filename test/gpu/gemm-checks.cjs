@@ -19,66 +19,10 @@
 // Unwritten output is caught by poisoning: C is NaN (f32 NaN, bf16 0x7fc0) wherever beta = 0, and
 // the padding columns of C (ldc > n) must come back bit for bit as they went in.
 'use strict';
-const path = require('node:path');
+const { rng, check, checkAsync, settled, assert, finish, loadVit, requireCuda, openDevices } = require('./check-harness.cjs');
 
-const checks = [];
-function finish() {
-  console.log(JSON.stringify({ checks }, null, 2));
-  process.exitCode = checks.length > 0 && checks.every((c) => c.ok) ? 0 : 1;
-}
-
-let vit;
-try {
-  vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-} catch (e) {
-  checks.push({ name: 'load dist/index.js', ok: false, detail: `cannot load the package (run npm run build:ts first): ${e.message}` });
-  finish();
-  return;
-}
-const { cudaStatus, openDevice, f32ToBf16Bits, bf16BitsToF32 } = vit;
-
-const status = cudaStatus();
-if (!status.available) {
-  checks.push({
-    name: 'CUDA available (every gemm check needs it)',
-    ok: false,
-    detail: `CUDA unavailable (${status.reasonCode}): ${status.reason}`,
-  });
-  finish();
-  return;
-}
-
-function check(name, fn) {
-  try {
-    const detail = fn();
-    checks.push({ name, ok: true, detail: detail ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
-  }
-}
-const pending = [];
-function checkAsync(name, fn) {
-  pending.push(
-    fn().then(
-      (detail) => checks.push({ name, ok: true, detail: detail ?? '' }),
-      (e) => checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` }),
-    ),
-  );
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { f32ToBf16Bits, bf16BitsToF32 } = loadVit('load dist/index.js', 'cannot load the package (run npm run build:ts first)');
+requireCuda('CUDA available (every gemm check needs it)');
 
 const BF16_NAN = 0x7fc0;
 const storage = (type, n) => (type === 'f32' ? new Float32Array(n) : new Uint16Array(n));
@@ -208,8 +152,7 @@ function describe(c) {
   return parts.join(', ');
 }
 
-const cpu = openDevice({ device: 'cpu' });
-const gpu = openDevice({ device: 'cuda' });
+const { cpu, gpu } = openDevices();
 
 // Child mode (see check 8): one f32 GEMM, printed as { worstAbs } (|diff| / scale, worst element).
 if (process.argv[2] === '--tf32-child') {
@@ -380,7 +323,7 @@ check('VIT22B_CUDA_TF32=1 lets f32 GEMMs use TF32; the default does not', () => 
   return `worst |diff| / scale: f32 ${plain.toExponential(2)}, TF32 ${tf32.toExponential(2)}${tf32 > 4 * plain ? '' : ' (TF32 made no visible difference: the heuristic may have kept f32 kernels)'}`;
 });
 
-Promise.all(pending).then(() => {
+settled().then(() => {
   cpu.dispose();
   gpu.dispose();
   finish();

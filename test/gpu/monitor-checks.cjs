@@ -4,40 +4,12 @@
 // random q and k, dense and strided, f32 and bf16. Plain JavaScript over dist/ (see cuda-checks.cjs).
 // Prints { checks: [{ name, ok, detail }] }; exits 1 on any failure.
 'use strict';
-const path = require('node:path');
+const { rng, check, finish, loadVit, openDevices } = require('./check-harness.cjs');
 
-const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-const { openDevice, attentionStats, fusedHeads, toBf16 } = vit;
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const checks = [];
-function check(name, fn) {
-  try {
-    checks.push({ name, ok: true, detail: fn() ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
-  }
-}
-
-let cpu, gpu;
-try {
-  cpu = openDevice({ device: 'cpu' });
-  gpu = openDevice({ device: 'cuda' });
-} catch (e) {
-  checks.push({ name: 'open the cuda device', ok: false, detail: `CUDA unavailable: ${e.code ?? ''} ${e.message}` });
-  process.stdout.write(JSON.stringify({ checks }) + '\n');
-  process.exit(1);
-}
+// Printed on one line, and the process ends right after.
+const PRINT = { indent: 0, exit: true };
+const { attentionStats, fusedHeads, toBf16 } = loadVit(undefined, undefined, PRINT);
+const { cpu, gpu } = openDevices('open the cuda device', 'cuda', PRINT);
 
 // [batch, heads, tq, tk, headDim, fused]: the tiny model's shape, the MAP head's one query, odd sizes.
 const SHAPES = [
@@ -91,5 +63,4 @@ for (const dtype of ['f32', 'bf16']) {
 
 cpu.dispose();
 gpu.dispose();
-process.stdout.write(JSON.stringify({ checks }) + '\n');
-process.exit(checks.every((c) => c.ok) ? 0 : 1);
+finish(PRINT);

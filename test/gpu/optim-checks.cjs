@@ -16,22 +16,13 @@
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-const { cudaStatus, openDevice, toBf16, fromBf16 } = vit;
+const { rng, record, check, assert, finish, loadVit, requireCuda, openDevices } = require('./check-harness.cjs');
+
+const vit = loadVit();
+const { toBf16, fromBf16 } = vit;
 
 const U = 2 ** -23;
 const BF = 2 ** -8;
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n values uniform in [lo, hi), as f32. */
 function uniform(r, n, lo, hi) {
@@ -43,42 +34,9 @@ function stored(dtype, data) {
   return dtype === 'bf16' ? fromBf16(toBf16(data)) : Float32Array.from(data);
 }
 
-const checks = [];
-function check(name, fn) {
-  try {
-    const detail = fn();
-    checks.push({ name, ok: true, detail: detail ?? '' });
-  } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-function finish() {
-  console.log(JSON.stringify({ checks }, null, 2));
-  process.exitCode = checks.length > 0 && checks.every((c) => c.ok) ? 0 : 1;
-}
-
 // Without a usable GPU there is nothing to compare: one failing check that says why, no crash.
-const status = cudaStatus();
-if (!status.available) {
-  checks.push({ name: 'CUDA available', ok: false, detail: `CUDA unavailable: ${status.reason}` });
-  finish();
-  return;
-}
-
-let cpu;
-let gpu;
-try {
-  cpu = openDevice({ device: 'cpu' });
-  gpu = openDevice({ device: 'cuda' });
-} catch (e) {
-  checks.push({ name: 'open the cpu and cuda devices', ok: false, detail: `${e.code ?? 'Error'}: CUDA unavailable: ${e.message}` });
-  finish();
-  return;
-}
+requireCuda();
+const { cpu, gpu } = openDevices();
 
 // ---- tensors on both devices --------------------------------------------------------------------
 
@@ -581,9 +539,9 @@ async function misalignedPlanCheck() {
       const tol = kind === 'param' ? (e) => 4 * U * Math.abs(want[e]) + 8 * U * 0.1 : (e) => 4 * U * (Math.abs(want[e]) + 4);
       details.push(compare(`tensor ${Math.floor(i / 3)} ${kind}`, got, want, tol));
     });
-    checks.push({ name, ok: true, detail: details.join('; ') });
+    record(name, true, details.join('; '));
   } catch (e) {
-    checks.push({ name, ok: false, detail: `${e.code ?? 'Error'}: ${e.message}` });
+    record(name, false, `${e.code ?? 'Error'}: ${e.message}`);
   }
 }
 

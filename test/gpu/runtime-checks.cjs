@@ -8,24 +8,17 @@
 //   node test/gpu/runtime-checks.cjs --child    internal: the training run of the graph-replay check,
 //                                               in a process started with VIT22B_CUDA_GRAPHS=0
 'use strict';
-const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const vit = require(path.resolve(__dirname, '..', '..', 'dist', 'index.js'));
-const { cudaStatus, openDevice, compile } = vit;
+const { rng, randomF32, record, checkAwait: check, assert, finish: print, loadVit, requireCuda } = require('./check-harness.cjs');
+
+// Printed with one-space indent, and the process ends right after.
+const PRINT = { indent: 1, exit: true };
+const { openDevice, compile } = loadVit(undefined, undefined, PRINT);
+const finish = () => print(PRINT);
 
 // ---- helpers ----
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function normals(r, n) {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
@@ -37,30 +30,6 @@ function normals(r, n) {
   }
   return out;
 }
-function randomF32(n, seed) {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * 4);
-}
-
-const checks = [];
-function record(name, ok, detail) {
-  checks.push({ name, ok, detail: detail ?? '' });
-}
-async function check(name, fn) {
-  try {
-    record(name, true, await fn());
-  } catch (e) {
-    record(name, false, `${e.code ?? 'Error'}: ${e.message}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-function finish() {
-  process.stdout.write(JSON.stringify({ checks }, null, 1) + '\n');
-  process.exit(checks.every((c) => c.ok) ? 0 : 1);
-}
-
 // ---- the tiny training program (a 2-layer MLP with GELU, softmax cross-entropy, AdamW with
 // global-norm clipping: run scalars lr/step, a {read} clip factor, and the finite checks that split
 // the step's graph) ----
@@ -147,11 +116,7 @@ async function child() {
 // ---- the checks ----
 
 async function main() {
-  const status = cudaStatus();
-  if (!status.available) {
-    record('CUDA available', false, `CUDA unavailable: ${status.reason} (these checks need an NVIDIA GPU)`);
-    finish();
-  }
+  const status = requireCuda('CUDA available', PRINT);
   record('CUDA available', true, status.devices[0].name);
   const gpu = openDevice({ device: 'cuda' });
   const cpu = openDevice({ device: 'cpu' });

@@ -12,6 +12,7 @@
 
 #include "core/bf16.h"
 #include "core/status.h"
+#include "cuda/gelu_math.cuh"
 #include "cuda/gemm_epilogue.h"
 #include "cuda/launch_check.h"
 
@@ -24,22 +25,11 @@ __device__ __forceinline__ float load(const uint16_t* p, int64_t i) { return bf1
 __device__ __forceinline__ void store(float* p, int64_t i, float v) { p[i] = v; }
 __device__ __forceinline__ void store(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
 
-// The CPU formulas (native/cpu/gelu_math.h geluTanh, native/cpu/gelu.cc geluErf), with the CUDA
-// math library's expf / erfcf (full precision: this file is not built with fast-math, and
-// subnormals are kept, so the deep negative tail underflows gradually as on the CPU).
-//   tanh form: gelu(x) = x * sigmoid(z), z = 2 sqrt(2/pi) (x + 0.044715 x^3), with sigmoid from
-//              t = exp(-|z|) <= 1 so neither tail loses its digits;
-//   erf form:  gelu(x) = x * Phi(x), Phi(x) = 0.5 erfc(-x / sqrt 2).
-__device__ __forceinline__ float geluTanh(float x) {
-  const float z = 1.5957691216057308f * x * (1.0f + 0.044715f * x * x);
-  const float t = expf(-fabsf(z));
-  const float num = z >= 0.0f ? 1.0f : t;
-  return x * (num / (1.0f + t));
-}
-
-__device__ __forceinline__ float geluErf(float x) {
-  return x * (0.5f * erfcf(-x * 0.7071067811865476f));
-}
+// GELU: the one device definition (cuda/gelu_math.cuh), operation for operation the CPU's, so the
+// epilogue and the standalone GELU kernel agree bit for bit with each other (and, in the tanh form,
+// with the CPU's baseline build).
+using gelu_math::geluErf;
+using gelu_math::geluTanh;
 
 struct KernelArgs {
   int64_t rows, m, ldc, strideC, col0, col1;

@@ -24,23 +24,6 @@ namespace {
 // balance two to a few dozen threads.
 constexpr int64_t kChunk = 1 << 15;
 
-AdamwConstants constantsOf(const AdamwHyper& h) {
-  double t = static_cast<double>(h.step);
-  double bc1 = 1.0 - std::pow(static_cast<double>(h.beta1), t);
-  double bc2 = 1.0 - std::pow(static_cast<double>(h.beta2), t);
-  AdamwConstants c;
-  c.decayFactor = static_cast<float>(1.0 - static_cast<double>(h.lr) * h.weightDecay);
-  c.beta1 = h.beta1;
-  c.oneMinusBeta1 = static_cast<float>(1.0 - h.beta1);
-  c.beta2 = h.beta2;
-  c.oneMinusBeta2 = static_cast<float>(1.0 - h.beta2);
-  c.stepSize = static_cast<float>(h.lr / bc1);
-  c.sqrtBc2 = static_cast<float>(std::sqrt(bc2));
-  c.eps = h.eps;
-  c.gradScale = h.gradScale;
-  return c;
-}
-
 inline float gradAt(const float* g, int64_t i) { return g[i]; }
 inline float gradAt(const uint16_t* g, int64_t i) { return bf16ToFloat(g[i]); }
 
@@ -113,7 +96,7 @@ void adamwMulti(Stream stream, const AdamwMultiArgs& args) {
   if (h.weightDecayPtr) h.weightDecay = *h.weightDecayPtr;
   if (h.gradScalePtr) h.gradScale = *h.gradScalePtr;
   checkHyper(a.hyper);
-  const AdamwConstants c = constantsOf(a.hyper);
+  const AdamwConstants c = adamwConstants(a.hyper);
   const bool avx512 = activeIsa() >= Isa::Avx512;
   std::vector<Task> tasks;
   for (int64_t k = 0; k < a.count; ++k) {

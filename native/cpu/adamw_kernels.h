@@ -1,18 +1,14 @@
 // The AdamW element loop's per-step constants and its ISA variants (native/cpu/adamw*.cc).
 #pragma once
 
+#include "core/adamw_constants.h"
+
 #include <cstdint>
 
 namespace vit::cpu {
 
 // Computed once per call in double (adamw.cc), so every chunk and ISA uses identical values.
-struct AdamwConstants {
-  float decayFactor;  // 1 - lr * wd
-  float beta1, oneMinusBeta1, beta2, oneMinusBeta2;
-  float stepSize;  // lr / (1 - beta1^t)
-  float sqrtBc2;   // sqrt(1 - beta2^t)
-  float eps, gradScale;
-};
+using vit::AdamwConstants;  // core/adamw_constants.h: shared with the CUDA kernels
 
 // [begin, end) of one tensor with AVX-512 (only after activeIsa() >= Isa::Avx512). The scalar
 // baseline cannot vectorize sqrt (errno semantics), which caps it far below memory bandwidth.

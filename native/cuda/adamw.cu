@@ -1,9 +1,9 @@
 // AdamW on the GPU (kernels.h AdamwHyper; native/cpu/adamw.cc is the reference): one tensor
 // (adamw) or every tensor of a step in ONE launch (adamw_multi).
 //
-// Arithmetic: the per-step constants are computed on the host in double exactly as the CPU's
-// constantsOf() does, and the element update uses _rn intrinsics (no FMA contraction, IEEE sqrt and
-// division) in the CPU's order of operations, so an element gets the CPU baseline's bits.
+// Arithmetic: the per-step constants come from the CPU's own function (core/adamw_constants.h,
+// double, on the host), and the element update uses _rn intrinsics (no FMA contraction, IEEE sqrt
+// and division) in the CPU's order of operations, so an element gets the CPU baseline's bits.
 //
 // adamw_multi: the flattened elements of all tensors are cut into chunks of kChunk elements that
 // never straddle tensors; block b takes chunks b, b + grid, ... and finds each chunk's tensor by a
@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/adamw_constants.h"
 #include "core/status.h"
 #include "cuda/launch_check.h"
 #include "cuda/reduce_helpers.cuh"
@@ -48,31 +49,8 @@ constexpr int kThreads = 256;
 constexpr int kPerThread = 8;
 constexpr int64_t kChunk = kThreads * kPerThread;  // elements per chunk (one block iteration)
 
-// The per-step constants of native/cpu/adamw_kernels.h (AdamwConstants), computed the same way.
-struct Constants {
-  float decayFactor;  // 1 - lr * wd
-  float beta1, oneMinusBeta1, beta2, oneMinusBeta2;
-  float stepSize;  // lr / (1 - beta1^t)
-  float sqrtBc2;   // sqrt(1 - beta2^t)
-  float eps, gradScale;
-};
-
-Constants constantsOf(const AdamwHyper& h) {
-  double t = static_cast<double>(h.step);
-  double bc1 = 1.0 - std::pow(static_cast<double>(h.beta1), t);
-  double bc2 = 1.0 - std::pow(static_cast<double>(h.beta2), t);
-  Constants c;
-  c.decayFactor = static_cast<float>(1.0 - static_cast<double>(h.lr) * h.weightDecay);
-  c.beta1 = h.beta1;
-  c.oneMinusBeta1 = static_cast<float>(1.0 - h.beta1);
-  c.beta2 = h.beta2;
-  c.oneMinusBeta2 = static_cast<float>(1.0 - h.beta2);
-  c.stepSize = static_cast<float>(h.lr / bc1);
-  c.sqrtBc2 = static_cast<float>(std::sqrt(bc2));
-  c.eps = h.eps;
-  c.gradScale = h.gradScale;
-  return c;
-}
+// The per-step constants: core/adamw_constants.h, shared with the CPU kernels.
+using Constants = AdamwConstants;
 
 // One tensor as the kernels see it. Plain data without padding: its bytes are the cache key.
 struct Desc {
@@ -316,28 +294,15 @@ Desc descOf(const AdamwTensor& t, int64_t firstChunk) {
 
 // The dynamic fields of kernels.h ("Dynamic scalar fields"): when the executor hands lr, step,
 // weight decay or the clip factor over as device addresses (a step replayed as a CUDA graph), the
-// constants are computed on the device by one thread, with constantsOf's arithmetic in double, into
+// constants are computed on the device by one thread (core/adamw_constants.h, in double) into
 // stream scratch that the update kernels then read. pow and sqrt in double on the device may differ
-// from the host's in the last double ulp, which can move a float constant by one ulp at most.
+// from the host's in the last double ulp (core/adamw_constants.h).
 __global__ void constantsKernel(AdamwHyper h, Constants* out) {
   if (h.stepPtr) h.step = *h.stepPtr;
   if (h.lrPtr) h.lr = *h.lrPtr;
   if (h.weightDecayPtr) h.weightDecay = *h.weightDecayPtr;
   if (h.gradScalePtr) h.gradScale = *h.gradScalePtr;
-  const double t = static_cast<double>(h.step);
-  const double bc1 = 1.0 - pow(static_cast<double>(h.beta1), t);
-  const double bc2 = 1.0 - pow(static_cast<double>(h.beta2), t);
-  Constants c;
-  c.decayFactor = static_cast<float>(1.0 - static_cast<double>(h.lr) * h.weightDecay);
-  c.beta1 = h.beta1;
-  c.oneMinusBeta1 = static_cast<float>(1.0 - h.beta1);
-  c.beta2 = h.beta2;
-  c.oneMinusBeta2 = static_cast<float>(1.0 - h.beta2);
-  c.stepSize = static_cast<float>(h.lr / bc1);
-  c.sqrtBc2 = static_cast<float>(sqrt(bc2));
-  c.eps = h.eps;
-  c.gradScale = h.gradScale;
-  *out = c;
+  *out = adamwConstants(h);
 }
 
 bool hasDynamicFields(const AdamwHyper& h) {
@@ -356,7 +321,7 @@ const Constants* deviceConstants(cudaStream_t stream, const AdamwHyper& h) {
 void launchOne(cudaStream_t stream, const AdamwHyper& h, const AdamwTensor& t) {
   const int64_t chunks = (t.n + kChunk - 1) / kChunk;
   const Constants* dev = deviceConstants(stream, h);
-  adamwOneKernel<<<gridFor(chunks, 1), kThreads, 0, stream>>>(constantsOf(h), dev, descOf(t, 0), chunks);
+  adamwOneKernel<<<gridFor(chunks, 1), kThreads, 0, stream>>>(adamwConstants(h), dev, descOf(t, 0), chunks);
   checkLaunch("adamw");
 }
 
@@ -396,7 +361,7 @@ void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
   }
   const Constants* dev = deviceConstants(s, a.hyper);
   withDeviceTable(s, descs, [&](const Desc* table) {
-    adamwMultiKernel<<<gridFor(chunks, 1), kThreads, 0, s>>>(constantsOf(a.hyper), dev, table,
+    adamwMultiKernel<<<gridFor(chunks, 1), kThreads, 0, s>>>(adamwConstants(a.hyper), dev, table,
                                                               static_cast<int>(descs.size()), chunks);
     checkLaunch("adamw_multi");
   });

@@ -147,4 +147,41 @@ VIT_HD double truncatedStandardNormal(uint32_t w) {
   return z < -2.0 ? -2.0 : (z > 2.0 ? 2.0 : z);
 }
 
+// Uniform's half-open range [a, b) in the storage type: a value that rounds onto b (or, in bf16,
+// below a) is replaced by its neighbour inside the range. Shared by the CPU and CUDA kernels so
+// both clamp to the same values.
+struct UniformBounds {
+  float belowF32;      // the largest f32 strictly below b
+  uint16_t belowBf16;  // the largest bf16 strictly below b (b rounds up to it when not a bf16)
+  uint16_t aboveBf16;  // the smallest bf16 at or above a
+};
+
+inline UniformBounds uniformBounds(float a, float b) {
+  // The storage neighbours of a value: the next one toward -inf (below) or +inf (above).
+  auto belowF32 = [](float hi) {
+    const uint32_t u = floatBits(hi);
+    if (hi > 0.0f) return bitsFloat(u - 1);
+    if (hi == 0.0f) return -bitsFloat(1u);  // the smallest negative subnormal
+    return bitsFloat(u + 1);
+  };
+  auto belowBf16 = [](uint16_t hi) -> uint16_t {
+    const float h = bf16ToFloat(hi);
+    if (h > 0.0f) return static_cast<uint16_t>(hi - 1);
+    if (h == 0.0f) return 0x8001;
+    return static_cast<uint16_t>(hi + 1);
+  };
+  auto aboveBf16 = [](uint16_t lo) -> uint16_t {
+    const float l = bf16ToFloat(lo);
+    if (l > 0.0f) return static_cast<uint16_t>(lo + 1);
+    if (l == 0.0f) return 0x0001;
+    return static_cast<uint16_t>(lo - 1);
+  };
+  const uint16_t hiBits = floatToBf16(b), loBits = floatToBf16(a);
+  UniformBounds u;
+  u.belowF32 = belowF32(b);
+  u.belowBf16 = bf16ToFloat(hiBits) < b ? hiBits : belowBf16(hiBits);
+  u.aboveBf16 = bf16ToFloat(loBits) >= a ? loBits : aboveBf16(loBits);
+  return u;
+}
+
 }  // namespace vit::random_dist

@@ -47,28 +47,6 @@ Philox4 counterPlus(const uint32_t base[4], uint64_t b) {
   return c;
 }
 
-// The largest value of the storage type strictly below `hi` (for uniform's half-open range).
-float belowF32(float hi) {
-  uint32_t u = floatBits(hi);
-  if (hi > 0.0f) return bitsFloat(u - 1);
-  if (hi == 0.0f) return -bitsFloat(1u);  // the smallest negative subnormal
-  return bitsFloat(u + 1);
-}
-
-uint16_t belowBf16(uint16_t hi) {
-  float h = bf16ToFloat(hi);
-  if (h > 0.0f) return static_cast<uint16_t>(hi - 1);
-  if (h == 0.0f) return 0x8001;
-  return static_cast<uint16_t>(hi + 1);
-}
-
-uint16_t aboveBf16(uint16_t lo) {
-  float l = bf16ToFloat(lo);
-  if (l > 0.0f) return static_cast<uint16_t>(lo + 1);
-  if (l == 0.0f) return 0x0001;
-  return static_cast<uint16_t>(lo - 1);
-}
-
 template <typename Store>
 void initRange(const RandomInitArgs& a, int64_t begin, int64_t end, const Store& store) {
   using namespace random_dist;
@@ -115,7 +93,7 @@ void randomInit(Stream stream, const RandomInitArgs& a) {
   switch (a.dtype) {
     case DType::F32: {
       float* out = static_cast<float*>(a.out);
-      const float below = belowF32(a.b);
+      const float below = random_dist::uniformBounds(a.a, a.b).belowF32;
       forChunks(stream, a.n, [&](int64_t begin, int64_t end) {
         initRange(a, begin, end, [&](int64_t i, double x) {
           float f = static_cast<float>(x);
@@ -126,12 +104,8 @@ void randomInit(Stream stream, const RandomInitArgs& a) {
     }
     case DType::BF16: {
       uint16_t* out = static_cast<uint16_t*>(a.out);
-      const uint16_t hiBits = floatToBf16(a.b);
-      // The largest bf16 below b: b itself rounds up to hiBits when b is not a bf16 value.
-      const uint16_t below = bf16ToFloat(hiBits) < a.b ? hiBits : belowBf16(hiBits);
-      // The smallest bf16 at or above a: rounding may otherwise take a value just below it.
-      const uint16_t loBits = floatToBf16(a.a);
-      const uint16_t above = bf16ToFloat(loBits) >= a.a ? loBits : aboveBf16(loBits);
+      const random_dist::UniformBounds bounds = random_dist::uniformBounds(a.a, a.b);
+      const uint16_t below = bounds.belowBf16, above = bounds.aboveBf16;
       forChunks(stream, a.n, [&](int64_t begin, int64_t end) {
         initRange(a, begin, end, [&](int64_t i, double x) {
           uint16_t h = floatToBf16(static_cast<float>(x));

@@ -94,28 +94,6 @@ __global__ void initBf16Kernel(InitParams p, int64_t n, uint16_t* __restrict__ o
   }
 }
 
-// Host helpers of cpu/random.cc: the neighbours of a storage value.
-float belowF32(float hi) {
-  uint32_t u = floatBits(hi);
-  if (hi > 0.0f) return bitsFloat(u - 1);
-  if (hi == 0.0f) return -bitsFloat(1u);  // the smallest negative subnormal
-  return bitsFloat(u + 1);
-}
-
-uint16_t belowBf16(uint16_t hi) {
-  float h = bf16ToFloat(hi);
-  if (h > 0.0f) return static_cast<uint16_t>(hi - 1);
-  if (h == 0.0f) return 0x8001;
-  return static_cast<uint16_t>(hi + 1);
-}
-
-uint16_t aboveBf16(uint16_t lo) {
-  float l = bf16ToFloat(lo);
-  if (l > 0.0f) return static_cast<uint16_t>(lo + 1);
-  if (l == 0.0f) return 0x0001;
-  return static_cast<uint16_t>(lo - 1);
-}
-
 }  // namespace
 
 void philox(Stream stream, const PhiloxArgs& a) {
@@ -143,13 +121,10 @@ void randomInit(Stream stream, const RandomInitArgs& a) {
   p.b = a.b;
   p.lo = a.a;
   p.width = static_cast<double>(a.b) - a.a;
-  p.belowF32 = belowF32(a.b);
-  // bf16 (cpu/random.cc): the largest bf16 below b (b rounds up to hiBits when it is not a bf16
-  // value) and the smallest bf16 at or above a.
-  const uint16_t hiBits = floatToBf16(a.b);
-  p.belowBf16 = bf16ToFloat(hiBits) < a.b ? hiBits : belowBf16(hiBits);
-  const uint16_t loBits = floatToBf16(a.a);
-  p.aboveBf16 = bf16ToFloat(loBits) >= a.a ? loBits : aboveBf16(loBits);
+  const random_dist::UniformBounds bounds = random_dist::uniformBounds(a.a, a.b);  // as on the CPU
+  p.belowF32 = bounds.belowF32;
+  p.belowBf16 = bounds.belowBf16;
+  p.aboveBf16 = bounds.aboveBf16;
   auto s = static_cast<cudaStream_t>(stream.handle);
   if (a.dtype == DType::F32) {
     initF32Kernel<<<blocksFor(a.n), kThreads, 0, s>>>(p, a.n, static_cast<float*>(a.out));

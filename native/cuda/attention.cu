@@ -126,34 +126,31 @@ void launch(void (*kernel)(Params), int64_t bh, int64_t blocksY, int smemFloats,
               name);
 }
 
+// The forward kernels' parameters, the same for the CUDA-core and tensor-core paths.
+template <typename T>
+FwdParams<T> fwdParams(const AttentionFwdArgs& a) {
+  return {a.heads,
+          a.tq,
+          a.tk,
+          static_cast<int>(a.headDim),
+          a.scale,
+          operandIn<T>(a.q, a.qStrides),
+          operandIn<T>(a.k, a.kStrides),
+          operandIn<T>(a.v, a.vStrides),
+          operandOut<T>(a.o, a.oStrides),
+          a.lse};
+}
+
 template <typename T, int DH, int BQ, int BK>
 void forward(cudaStream_t stream, const AttentionFwdArgs& a) {
-  FwdParams<T> p{a.heads,
-                 a.tq,
-                 a.tk,
-                 static_cast<int>(a.headDim),
-                 a.scale,
-                 operandIn<T>(a.q, a.qStrides),
-                 operandIn<T>(a.k, a.kStrides),
-                 operandIn<T>(a.v, a.vStrides),
-                 operandOut<T>(a.o, a.oStrides),
-                 a.lse};
+  const FwdParams<T> p = fwdParams<T>(a);
   launch(attn::attentionFwdKernel<T, DH, BQ, BK>, a.batch * a.heads, ceilDiv(a.tq, BQ),
          attn::fwdSmemFloats<DH, BQ, BK>(), stream, p, "attention_fwd");
 }
 
 template <int DH>
 void forwardTc(cudaStream_t stream, const AttentionFwdArgs& a) {
-  FwdParams<uint16_t> p{a.heads,
-                        a.tq,
-                        a.tk,
-                        static_cast<int>(a.headDim),
-                        a.scale,
-                        operandIn<uint16_t>(a.q, a.qStrides),
-                        operandIn<uint16_t>(a.k, a.kStrides),
-                        operandIn<uint16_t>(a.v, a.vStrides),
-                        operandOut<uint16_t>(a.o, a.oStrides),
-                        a.lse};
+  const FwdParams<uint16_t> p = fwdParams<uint16_t>(a);
   launchBytes(attn::attentionFwdTcKernel<DH>, a.batch * a.heads, ceilDiv(a.tq, attn::kTcRows),
               attn::tcFwdSmemBytes<DH>(), stream, p, "attention_fwd (tensor cores)");
 }

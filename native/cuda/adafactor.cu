@@ -73,7 +73,7 @@ Step stepOf(const AdafactorArgs& a) {
 // g = gradScale * grad[i]
 template <typename G>
 __device__ __forceinline__ float gradAt(const Step& s, const G* grad, int64_t i) {
-  return __fmul_rn(s.gradScale, loadF(grad, i));
+  return __fmul_rn(s.gradScale, loadF32(grad, i));
 }
 
 // s = g^2 + eps
@@ -86,8 +86,8 @@ __device__ __forceinline__ float squarePlusEps(const Step& s, float g) {
 template <typename M>
 __device__ __forceinline__ void applyUpdate(const Step& s, float u, float clip, M* momentum,
                                             float* param, int64_t i) {
-  const float mj = __fadd_rn(__fmul_rn(s.b1, loadF(momentum, i)), __fmul_rn(s.oneMinusB1, __fmul_rn(u, clip)));
-  storeF(momentum, i, mj);
+  const float mj = __fadd_rn(__fmul_rn(s.b1, loadF32(momentum, i)), __fmul_rn(s.oneMinusB1, __fmul_rn(u, clip)));
+  storeF32(momentum, i, mj);
   const float p = param[i];
   param[i] = __fsub_rn(p, __fadd_rn(__fmul_rn(s.stepLr, mj), __fmul_rn(s.decayLr, p)));
 }

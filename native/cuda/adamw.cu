@@ -81,7 +81,7 @@ __device__ __forceinline__ void adamwMath(const Constants& c, float gradValue, f
 template <typename G>
 __device__ __forceinline__ void updateElement(const Constants& c, const Desc& d, const G* grad, int64_t i) {
   float p = d.param[i], m = d.m[i], v = d.v[i];
-  adamwMath(c, loadF(grad, i), p, m, v);
+  adamwMath(c, loadF32(grad, i), p, m, v);
   d.param[i] = p;
   d.m[i] = m;
   d.v[i] = v;

@@ -10,6 +10,7 @@
 #include "core/bf16.h"
 #include "core/status.h"
 #include "cuda/launch_check.h"
+#include "cuda/storage_access.cuh"
 #include "kernels.h"
 
 namespace vit::cuda {
@@ -18,8 +19,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float load(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
 
 // max that keeps NaN (fmaxf would drop it).
 __device__ __forceinline__ float maxKeepNan(float a, float b) {
@@ -41,14 +40,14 @@ __global__ void statsKernel(AttentionStatsArgs a) {
     for (int64_t j = 0; j < a.tk; ++j) {
       const T* kj = k + b * a.kStrides.batch + j * a.kStrides.token + h * a.kStrides.head;
       float dot = 0.0f;
-      for (int64_t d = 0; d < a.headDim; ++d) dot += load(qi, d) * load(kj, d);
+      for (int64_t d = 0; d < a.headDim; ++d) dot += loadF32(qi, d) * loadF32(kj, d);
       m = maxKeepNan(m, a.scale * dot);
     }
     double z = 0.0, weighted = 0.0;
     for (int64_t j = 0; j < a.tk; ++j) {
       const T* kj = k + b * a.kStrides.batch + j * a.kStrides.token + h * a.kStrides.head;
       float dot = 0.0f;
-      for (int64_t d = 0; d < a.headDim; ++d) dot += load(qi, d) * load(kj, d);
+      for (int64_t d = 0; d < a.headDim; ++d) dot += loadF32(qi, d) * loadF32(kj, d);
       double shifted = static_cast<double>(a.scale * dot) - m;
       double e = exp(shifted);
       z += e;

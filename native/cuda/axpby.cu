@@ -8,16 +8,13 @@
 #include "core/bf16.h"
 #include "core/status.h"
 #include "cuda/launch_check.h"
+#include "cuda/storage_access.cuh"
 #include "kernels.h"
 
 namespace vit::cuda {
 
 namespace {
 
-__device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float load(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
-__device__ __forceinline__ void store(float* p, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void store(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
 
 template <typename T>
 __global__ void axpbyKernel(int64_t n, float alpha, const T* __restrict__ x, float beta,
@@ -29,8 +26,8 @@ __global__ void axpbyKernel(int64_t n, float alpha, const T* __restrict__ x, flo
   int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     // beta == 0 overwrites y without reading it (the BLAS rule), as on the CPU.
-    float ax = alpha * load(x, i);
-    store(y, i, beta == 0.0f ? ax : ax + beta * load(y, i));
+    float ax = alpha * loadF32(x, i);
+    storeF32(y, i, beta == 0.0f ? ax : ax + beta * loadF32(y, i));
   }
 }
 

@@ -9,13 +9,9 @@
 #include <cstdint>
 
 #include "core/bf16.h"
+#include "cuda/storage_access.cuh"  // loadF32 / storeF32
 
 namespace vit::cuda {
-
-__device__ __forceinline__ float loadF32(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float loadF32(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
-__device__ __forceinline__ void storeF32(float* p, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void storeF32(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
 
 // Global index and stride of a 1-D grid-stride loop, in 64 bits (n may exceed 2^31).
 __device__ __forceinline__ int64_t globalThread() {

@@ -15,15 +15,12 @@
 #include "cuda/gelu_math.cuh"
 #include "cuda/gemm_epilogue.h"
 #include "cuda/launch_check.h"
+#include "cuda/storage_access.cuh"
 
 namespace vit::cuda {
 
 namespace {
 
-__device__ __forceinline__ float load(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float load(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
-__device__ __forceinline__ void store(float* p, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void store(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
 
 // GELU: the one device definition (cuda/gelu_math.cuh), operation for operation the CPU's, so the
 // epilogue and the standalone GELU kernel agree bit for bit with each other (and, in the tanh form,
@@ -55,16 +52,16 @@ __global__ void gemmEpilogueKernel(T* __restrict__ c, const T* __restrict__ bias
       if (srcRow) {
         // f32 x f32 -> bf16: the CPU's alpha * AB + beta * C, with alpha * AB from cuBLASLt.
         v = srcRow[j];
-        if (a.beta != 0.0f) v += a.beta * load(row, j);
+        if (a.beta != 0.0f) v += a.beta * loadF32(row, j);
       } else if (a.scaleByBeta) {
         // k == 0: the CPU's alpha * 0 + beta * C.
-        v = a.beta == 0.0f ? 0.0f : 0.0f + a.beta * load(row, j);
+        v = a.beta == 0.0f ? 0.0f : 0.0f + a.beta * loadF32(row, j);
       } else {
-        v = load(row, j);
+        v = loadF32(row, j);
       }
-      if (bias) v += load(bias, j);
+      if (bias) v += loadF32(bias, j);
       if (j >= a.geluBegin && j < a.geluEnd) v = a.erfForm ? geluErf(v) : geluTanh(v);
-      store(row, j, v);
+      storeF32(row, j, v);
     }
   }
 }

@@ -57,21 +57,21 @@ __global__ void __launch_bounds__(kBlockThreads)
     float mu = 0.0f;
     if (center) {
       float s = 0.0f;
-      for (int64_t j = t; j < dim; j += kRowThreads) s += loadF(xr, j);
+      for (int64_t j = t; j < dim; j += kRowThreads) s += loadF32(xr, j);
       mu = __fmul_rn(blockAllSum<kRowThreads>(s, shared), invD);
     }
     float q = 0.0f;
     for (int64_t j = t; j < dim; j += kRowThreads) {
-      const float c = __fsub_rn(loadF(xr, j), mu);
+      const float c = __fsub_rn(loadF32(xr, j), mu);
       q += c * c;
     }
     const float var = __fmul_rn(blockAllSum<kRowThreads>(q, shared), invD);
     const float rs = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(var, eps)));
     for (int64_t j = t; j < dim; j += kRowThreads) {
       // ((x - mu) * rs) * scale (+ bias), each step rounded as on the CPU.
-      float v = __fmul_rn(__fmul_rn(__fsub_rn(loadF(xr, j), mu), rs), loadF(scale, j));
-      if (bias) v = __fadd_rn(v, loadF(bias, j));
-      storeF(yr, j, v);
+      float v = __fmul_rn(__fmul_rn(__fsub_rn(loadF32(xr, j), mu), rs), loadF32(scale, j));
+      if (bias) v = __fadd_rn(v, loadF32(bias, j));
+      storeF32(yr, j, v);
     }
     if (t == 0) {
       if (mean) mean[r] = mu;
@@ -119,18 +119,18 @@ __global__ void __launch_bounds__(kBlockThreads)
     const float rs = rstd[r];
     float gx = 0.0f, g = 0.0f;
     for (int64_t j = t; j < dim; j += kRowThreads) {
-      const float gj = __fmul_rn(loadF(dyr, j), loadF(scale, j));
-      gx += gj * __fmul_rn(__fsub_rn(loadF(xr, j), mu), rs);
+      const float gj = __fmul_rn(loadF32(dyr, j), loadF32(scale, j));
+      gx += gj * __fmul_rn(__fsub_rn(loadF32(xr, j), mu), rs);
       g += gj;
     }
     const float meanGx = __fmul_rn(blockAllSum<kRowThreads>(gx, shared), invD);
     float meanG = 0.0f;
     if (center) meanG = __fmul_rn(blockAllSum<kRowThreads>(g, shared), invD);
     for (int64_t j = t; j < dim; j += kRowThreads) {
-      const float h = __fmul_rn(__fsub_rn(loadF(xr, j), mu), rs);
-      const float gj = __fmul_rn(loadF(dyr, j), loadF(scale, j));
+      const float h = __fmul_rn(__fsub_rn(loadF32(xr, j), mu), rs);
+      const float gj = __fmul_rn(loadF32(dyr, j), loadF32(scale, j));
       // rs * ((g - meanG) - h * meanGx), rounded step by step as the CPU does.
-      storeF(dxr, j, __fmul_rn(rs, __fsub_rn(__fsub_rn(gj, meanG), __fmul_rn(h, meanGx))));
+      storeF32(dxr, j, __fmul_rn(rs, __fsub_rn(__fsub_rn(gj, meanG), __fmul_rn(h, meanGx))));
     }
   }
 }
@@ -169,8 +169,8 @@ __global__ void __launch_bounds__(kColTile * kRowLanes)
   if (j < dim) {
     for (int64_t r = r0 + ty; r < r1; r += kRowLanes) {
       const float mu = center ? mean[r] : 0.0f;
-      const float dyv = loadF(dy, r * dim + j);
-      const float h = __fmul_rn(__fsub_rn(loadF(x, r * dim + j), mu), rstd[r]);
+      const float dyv = loadF32(dy, r * dim + j);
+      const float h = __fmul_rn(__fsub_rn(loadF32(x, r * dim + j), mu), rstd[r]);
       ds += dyv * h;
       db += dyv;
     }

@@ -9,14 +9,9 @@
 #include <cstdint>
 
 #include "core/bf16.h"
+#include "cuda/storage_access.cuh"  // loadF32 / storeF32
 
 namespace vit::cuda {
-
-// Element i of f32 or bf16 storage, as f32 (bf16 widened exactly); stores round once.
-__device__ __forceinline__ float loadF(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float loadF(const uint16_t* p, int64_t i) { return bf16ToFloat(p[i]); }
-__device__ __forceinline__ void storeF(float* p, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void storeF(uint16_t* p, int64_t i, float v) { p[i] = floatToBf16(v); }
 
 // Sum over the 32 lanes of a warp, the result in every lane (xor butterfly: a fixed order).
 template <typename T>

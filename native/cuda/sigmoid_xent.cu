@@ -38,7 +38,7 @@ __global__ void __launch_bounds__(kThreads)
     T* dx = dlogits ? dlogits + r * c : nullptr;
     double l = 0.0;
     for (int64_t j = threadIdx.x; j < c; j += kThreads) {
-      const double v = loadF(x, j);
+      const double v = loadF32(x, j);
       const float tj = t[j];
       const bool bad = !(tj >= 0.0f && tj <= 1.0f);
       const double target = keep * tj + floor;
@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kThreads)
       l += bad ? nan : fmax(v, 0.0) - v * target + log1p(e);
       if (dx) {
         const double sig = v >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-        storeF(dx, j, bad ? static_cast<float>(nan) : static_cast<float>((sig - target) * gradScale));
+        storeF32(dx, j, bad ? static_cast<float>(nan) : static_cast<float>((sig - target) * gradScale));
       }
     }
     l = blockAllSum<kThreads>(l, shared);

@@ -41,11 +41,11 @@ __global__ void __launch_bounds__(kThreads)
     const bool bad = label < 0 || label >= c;
     // Subtracting the row max keeps every exp() in (0, 1].
     float m = -INFINITY;
-    for (int64_t j = threadIdx.x; j < c; j += kThreads) m = fmaxf(m, loadF(x, j));
+    for (int64_t j = threadIdx.x; j < c; j += kThreads) m = fmaxf(m, loadF32(x, j));
     m = blockAllMax<kThreads>(m, sharedF);
     double sumExp = 0.0, sumX = 0.0;
     for (int64_t j = threadIdx.x; j < c; j += kThreads) {
-      const float v = loadF(x, j);
+      const float v = loadF32(x, j);
       sumExp += exp(static_cast<double>(__fsub_rn(v, m)));
       sumX += v;
     }
@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kThreads)
     const double logSum = log(sumExp);
     if (threadIdx.x == 0) {
       // loss = (m + logSum) - sum_j q_j x_j, written around the max as on the CPU.
-      double l = bad ? nan : (static_cast<double>(m) - loadF(x, label)) * onHot + logSum;
+      double l = bad ? nan : (static_cast<double>(m) - loadF32(x, label)) * onHot + logSum;
       // The smoothing term only when smoothing is on: with eps = 0 a -inf logit must not give 0 * inf.
       if (smoothing) l += offHot * (static_cast<double>(m) * static_cast<double>(c) - sumX);
       loss[r] = static_cast<float>(l);
@@ -63,9 +63,9 @@ __global__ void __launch_bounds__(kThreads)
       T* dx = dlogits + r * c;
       const double invSum = 1.0 / sumExp;
       for (int64_t j = threadIdx.x; j < c; j += kThreads) {
-        const double p = exp(static_cast<double>(__fsub_rn(loadF(x, j), m))) * invSum;
+        const double p = exp(static_cast<double>(__fsub_rn(loadF32(x, j), m))) * invSum;
         const double q = (j == label ? onHot : 0.0) + offHot;
-        storeF(dx, j, bad ? static_cast<float>(nan) : static_cast<float>((p - q) * gradScale));
+        storeF32(dx, j, bad ? static_cast<float>(nan) : static_cast<float>((p - q) * gradScale));
       }
     }
   }

@@ -38,11 +38,11 @@ __global__ void __launch_bounds__(kThreads)
     const T* x = logits + r * c;
     const int64_t label = labels[r];
     if (label < 0 || label >= c) continue;  // uniform over the block: every thread skips
-    const float target = loadF(x, label);
+    const float target = loadF32(x, label);
     if (isnan(target)) continue;  // a NaN logit is never a correct prediction (uniform too)
     long long rank = 0;
     for (int64_t j = threadIdx.x; j < c; j += kThreads) {
-      const float v = loadF(x, j);
+      const float v = loadF32(x, j);
       rank += j < label ? (v >= target) : (j > label && v > target);
     }
     rank = blockAllSum<kThreads>(rank, shared);

@@ -7,7 +7,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
-import { headView } from './attention';
+import { attentionDims, headView } from './attention';
 import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch } from './check';
 
 export const attentionStatsOp: OpDef = {
@@ -31,10 +31,7 @@ export const attentionStatsOp: OpDef = {
   },
   lower(ctx: LowerContext, node: Node): void {
     const [q, k] = node.inputs as [Value, Value];
-    const [b, tq, d] = q.shape as [number, number, number];
-    const tk = k.shape[1]!;
-    const heads = node.attrs.heads as number;
-    const headDim = d / heads;
+    const { b, tq, tk, d, heads, headDim, scale } = attentionDims(node);
     ctx.emit('attention_stats', {
       dtype: q.dtype,
       batch: b,
@@ -42,7 +39,7 @@ export const attentionStatsOp: OpDef = {
       tq,
       tk,
       headDim,
-      scale: (node.attrs.scale as number | undefined) ?? 1 / Math.sqrt(headDim),
+      scale,
       q: headView(ctx.view(q), tq, d, headDim),
       k: headView(ctx.view(k), tk, d, headDim),
       out: ctx.view(node.outputs[0]!),

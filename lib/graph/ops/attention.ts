@@ -15,7 +15,8 @@ export interface AttentionAttrs {
   scale?: number;
 }
 
-function dims(node: { inputs: readonly { shape: readonly number[] }[]; attrs: Attrs }) {
+/** Sizes and logit scale of an attention-shaped node: inputs q [B, Tq, D], k [B, Tk, D], attrs heads (and scale). */
+export function attentionDims(node: { inputs: readonly { shape: readonly number[] }[]; attrs: Attrs }) {
   const [b, tq, d] = node.inputs[0]!.shape as [number, number, number];
   const tk = node.inputs[1]!.shape[1]!;
   const heads = (node.attrs as unknown as AttentionAttrs).heads;
@@ -31,7 +32,7 @@ export function headView(view: PlanView, t: number, d: number, headDim: number) 
 
 /** The sizes and the q, k, v operands, common to the forward and backward launches. */
 function sharedSpec(ctx: LowerContext, node: Node) {
-  const { b, tq, tk, d, heads, headDim, scale } = dims(node);
+  const { b, tq, tk, d, heads, headDim, scale } = attentionDims(node);
   const [q, k, v] = node.inputs as [Value, Value, Value];
   const spec = {
     dtype: q.dtype,

@@ -1,17 +1,8 @@
 // `vit22b bench step`'s GPU-benchmark options on the CPU, in-process: --depth, FLOPs and MFU in the
 // report, --peak-tflops, the usage errors, and --peer torch end to end when a Python with torch is
 // here (the peer's own logic is covered without torch in test/unit/bench-peer.test.ts).
-import type { CliIO } from '../../lib/cli/io';
-import { run } from '../../lib/cli/run';
 import { findTorchPython } from '../../lib/bench/torch-peer';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t) };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+import { cli } from '../helpers/cli-run';
 
 const base = ['bench', 'step', '--preset', 'tiny', '--device', 'cpu', '--batch', '4', '--steps', '1', '--warmup', '1'];
 

@@ -8,13 +8,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CliIO } from '../../lib/cli/io';
-import { run } from '../../lib/cli/run';
 import { nativeToTimm } from '../../lib/io/timm-names';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from '../../lib/io/safetensors';
 import { paramSpecs, validateConfig, type ModelConfig } from '../../lib/model';
 import { normals } from '../helpers/graph-harness';
 import { mulberry32 } from '../helpers/prng';
+import { cli } from '../helpers/cli-run';
 
 const config: ModelConfig = validateConfig({
   imageSize: 8,
@@ -59,14 +58,6 @@ beforeAll(() => {
   writeSafetensors(path.join(dir, 'nchw.safetensors'), { images: { dtype: 'F32', shape: [B, 3, 8, 8], data: nchw }, labels: { dtype: 'I32', shape: [B], data: labels } });
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t) };
-  const code = await run(args, io);
-  return { code, out, err };
-}
 
 function readAll(file: string): Map<string, { shape: number[]; data: Float32Array }> {
   using f = SafetensorsFile.open(file);

@@ -1,15 +1,6 @@
 // `vit22b plan`: a training step compiled without a device, its memory, kernels and FLOPs.
-import type { CliIO } from '../../lib/cli/io';
-import { run } from '../../lib/cli/run';
 import { countParams, getPreset } from '../../lib';
-
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t) };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+import { cli } from '../helpers/cli-run';
 
 test('plan --json of the tiny preset: parameters, memory by kind, kernels and FLOPs', async () => {
   const r = await cli(['plan', '--preset', 'tiny', '--batch', '32', '--json']);

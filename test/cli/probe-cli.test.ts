@@ -8,18 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { CliIO } from '../../lib/cli/io';
-import { run } from '../../lib/cli/run';
 import { SafetensorsFile } from '../../lib/io/safetensors';
 import { getPreset } from '../../lib/model/presets';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t) };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+import { cli } from '../helpers/cli-run';
 
 let tmp: string;
 let model: string[];

@@ -8,14 +8,7 @@ import * as path from 'node:path';
 import type { CliIO } from '../../lib/cli/io';
 import { run } from '../../lib/cli/run';
 import { DIST_CLI } from '../helpers/paths';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => void (out += t), err: (t) => void (err += t) };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+import { cli } from '../helpers/cli-run';
 
 let tmp: string;
 beforeAll(() => {

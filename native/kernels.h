@@ -288,12 +288,8 @@ struct GlobalNormArgs {
   const int64_t* sizes = nullptr;       // [count], elements
   const void* const* buffers = nullptr; // [count]
   float* out = nullptr;                 // [1]
-  // The same three arrays already in device memory (CUDA plans upload them once at load), or all
-  // nullptr. When set, a CUDA kernel must use them instead of copying the host arrays, so the call
-  // can be captured in a CUDA graph.
-  const DType* deviceDtypes = nullptr;
-  const int64_t* deviceSizes = nullptr;
-  const void* const* deviceBuffers = nullptr;
+  // The CUDA kernel copies nothing from these host arrays to the device (it passes the list in its
+  // launch parameters), so the call can be captured in a CUDA graph.
 };
 
 // The global-norm clip factor, computed on the device so a step needs no round trip to the host:
@@ -425,10 +421,8 @@ struct AdamwMultiArgs {
   AdamwHyper hyper;
   int64_t count = 0;
   const AdamwTensor* tensors = nullptr;  // [count], host memory owned by the caller for the call
-  // The same [count] list already in device memory (CUDA plans upload it once at load), or
-  // nullptr. When set, a CUDA kernel must use it instead of copying `tensors` to the device, so the
-  // call needs no host-to-device copy of its own and can be captured in a CUDA graph.
-  const AdamwTensor* deviceTensors = nullptr;
+  // The CUDA kernel keeps the device copy of this list in a cache keyed by its contents, uploaded on
+  // the first call (uncaptured): later calls and captured CUDA graphs copy nothing from the host.
 };
 
 // One step of Adafactor as used by big_vision for ViT-G / ViT-e / ViT-22B (optax's

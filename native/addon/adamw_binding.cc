@@ -156,18 +156,12 @@ exec::KernelCall launchAdamwMulti(LaunchContext& ctx, const Napi::Object& spec) 
     tensors->push_back(o.tensor);
   }
   requireDisjointTensors(std::move(uses));
-  // On CUDA plans the list also goes to device memory once, so the kernel copies nothing per run.
-  std::shared_ptr<void> deviceTensors;
-  if (ctx.preparesForDevice() && !tensors->empty()) {
-    deviceTensors = deviceCopy(ctx.device(), tensors->data(), tensors->size() * sizeof(AdamwTensor));
-  }
   // The tensor list is shared by copies of the call: it is built once, at preparation.
-  return [tensors, hyper, deviceTensors](exec::RunContext& run) {
+  return [tensors, hyper](exec::RunContext& run) {
     AdamwMultiArgs a;
     a.hyper = hyper.resolve(run);
     a.count = static_cast<int64_t>(tensors->size());
     a.tensors = tensors->data();
-    a.deviceTensors = static_cast<const AdamwTensor*>(deviceTensors.get());
     run.kernels().adamwMulti(run.stream(), a);
   };
 }

@@ -28,7 +28,6 @@ struct NormOperands {
   std::vector<int64_t> sizes;
   std::vector<const void*> buffers;
   float* out = nullptr;
-  std::shared_ptr<void> deviceDtypes, deviceSizes, deviceBuffers;  // CUDA plans only
 };
 
 exec::KernelCall launchGlobalNorm(LaunchContext& ctx, const Napi::Object& spec) {
@@ -63,13 +62,6 @@ exec::KernelCall launchGlobalNorm(LaunchContext& ctx, const Napi::Object& spec) 
     ops->buffers[i] = inputs[i].address;
   }
   ops->out = static_cast<float*>(out.address);
-  // On CUDA plans the three arrays also go to device memory once, so the kernel copies nothing per
-  // run (and the call can be captured in a CUDA graph).
-  if (ctx.preparesForDevice() && count > 0) {
-    ops->deviceDtypes = deviceCopy(ctx.device(), ops->dtypes.data(), count * sizeof(DType));
-    ops->deviceSizes = deviceCopy(ctx.device(), ops->sizes.data(), count * sizeof(int64_t));
-    ops->deviceBuffers = deviceCopy(ctx.device(), ops->buffers.data(), count * sizeof(const void*));
-  }
   // Shared, not copied: a plan's call may run thousands of times and is never copied after load.
   return [ops](exec::RunContext& run) {
     GlobalNormArgs a;
@@ -78,9 +70,6 @@ exec::KernelCall launchGlobalNorm(LaunchContext& ctx, const Napi::Object& spec) 
     a.sizes = ops->sizes.data();
     a.buffers = ops->buffers.data();
     a.out = ops->out;
-    a.deviceDtypes = static_cast<const DType*>(ops->deviceDtypes.get());
-    a.deviceSizes = static_cast<const int64_t*>(ops->deviceSizes.get());
-    a.deviceBuffers = static_cast<const void* const*>(ops->deviceBuffers.get());
     run.kernels().globalNorm(run.stream(), a);
   };
 }

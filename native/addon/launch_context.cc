@@ -42,12 +42,4 @@ Operand BufferOperands::resolve(const Napi::Value& value, const std::string& ker
   return o;
 }
 
-std::shared_ptr<void> deviceCopy(const std::shared_ptr<DeviceState>& device, const void* host,
-                                 size_t bytes) {
-  void* ptr = device->backend->allocate(bytes);
-  std::shared_ptr<void> owned(ptr, [device](void* p) { device->backend->release(p); });
-  if (bytes > 0) device->backend->upload(ptr, host, bytes);
-  return owned;
-}
-
 }  // namespace vit::addon

@@ -60,23 +60,10 @@ class LaunchContext {
   // which instructions still need a synchronous host read.
   virtual void noteDynamicScalar(const exec::DynamicScalar& scalar) {}
 
-  // True when the call being prepared belongs to a plan on a backend that reads dynamic scalars on
-  // the device (CUDA): launchers then also upload their host-side tables (adamw_multi's tensor list,
-  // global_norm's arrays) to device memory once, so the kernel needs no copy of its own per run and
-  // the call can be captured in a CUDA graph.
-  bool preparesForDevice() const {
-    return acceptsDynamicScalars() && device_->backend->readsScalarsOnDevice();
-  }
-
  private:
   Napi::Env env_;
   std::shared_ptr<DeviceState> device_;
 };
-
-// `bytes` bytes of host memory copied to a fresh device allocation of `device`, freed when the last
-// owner lets go (the prepared call). For the device-side tables of preparesForDevice().
-std::shared_ptr<void> deviceCopy(const std::shared_ptr<DeviceState>& device, const void* host,
-                                 size_t bytes);
 
 // DeviceHandle.launch: operands are BufferHandles.
 class BufferOperands final : public LaunchContext {

@@ -337,8 +337,8 @@ void adamw(Stream stream, const AdamwArgs& a) {
 void adamwMulti(Stream stream, const AdamwMultiArgs& a) {
   checkHyper(a.hyper);
   auto s = static_cast<cudaStream_t>(stream.handle);
-  // a.deviceTensors is not needed here: the descriptor table is cached by content (top of the file),
-  // so from the second call on (and in every captured graph) nothing is copied from the host.
+  // The descriptor table is cached by content (top of the file): from the second call on (and in
+  // every captured graph) nothing is copied from the host.
   std::vector<Desc> descs;
   descs.reserve(static_cast<size_t>(a.count));
   int64_t chunks = 0;

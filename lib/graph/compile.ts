@@ -2,7 +2,8 @@
  * compile(model, options) -> Program: the whole pipeline of the graph compiler.
  *   build (a Graph, or a function that builds one per set of input shapes)
  *   -> training step (gradients + optimizer update, when `train` is given)
- *   -> dead-code elimination -> fusion -> rematerialization -> DCE again
+ *   -> dead-code elimination -> fusion -> rematerialization -> DCE again -> windows (slices and
+ *      concatenations without copies)
  *   -> memory plan (arena offsets from liveness; the peak is known here) -> lowering to a NativePlan
  *   -> loaded once on the device; each run is one native call.
  */
@@ -14,6 +15,7 @@ import { eliminateDeadCode } from './passes/dce';
 import { fuse } from './passes/fusion';
 import { lower } from './passes/lower';
 import { planMemory } from './passes/memory-plan';
+import { planWindows } from './passes/windows';
 import { rematerialize, type RematPolicy } from './passes/remat';
 import { Program, shapeKey, type ProgramMode } from './program';
 import { appendTrainingStep, type TrainingStepOptions } from './training-step';
@@ -31,6 +33,11 @@ export interface CompileOptions {
   remat?: RematPolicy;
   /** Fusion pass on (default) or off (tests compare both). */
   fusion?: boolean;
+  /**
+   * Slices and concatenations without copies (passes/windows.ts): on by default, off with
+   * fusion off (tests compare both).
+   */
+  windows?: boolean;
   /** Seed of the parameter initialization. */
   seed?: number;
   /** Input shapes of the first variant (required with a ModelFn). */
@@ -44,9 +51,10 @@ export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 
   const fusion = options.fusion === false ? undefined : fuse(g);
   const recomputed = rematerialize(g, options.remat ?? 'none');
   eliminateDeadCode(g);
-  const memory = planMemory(g);
-  const lowered = lower(g, memory);
-  return { graph: g, memory, lowered, fusion, recomputed };
+  const windows = options.fusion === false || options.windows === false ? undefined : planWindows(g);
+  const memory = planMemory(g, windows?.plan);
+  const lowered = lower(g, memory, windows?.plan);
+  return { graph: g, memory, lowered, fusion, recomputed, windows };
 }
 
 export function compile(model: Graph | ModelFn, options: CompileOptions): Program {

@@ -21,10 +21,33 @@ export interface GradContext {
   constant(v: Value): number | undefined;
 }
 
+/**
+ * A value that lives inside a wider buffer (passes/windows.ts): its elements, in row-major order,
+ * are cut into rows of `rowLen`, row i starting `rowStride` elements after row i - 1. A column
+ * slice q = z[:, 0:D] of z [B*T, 3D + F] is rows of D, 3D + F apart.
+ */
+export interface Window {
+  rowLen: number;
+  rowStride: number;
+}
+
 /** What a lowering sees: where values live and how to emit kernel launches. */
 export interface LowerContext {
-  /** The memory of `v` (arena offset or persistent slot), as the plan addresses it. */
+  /**
+   * The memory of `v` (arena offset or persistent slot), as the plan addresses it. Throws
+   * ERR_INTERNAL for a value in a strided window: only lowerings that declare windowInputs /
+   * windowOutputs may see those, through strided().
+   */
   view(v: Value): PlanView;
+  /**
+   * `v`'s memory from its first element to its last (the whole extent a kernel may touch), and its
+   * window when it has one (undefined: dense).
+   */
+  strided(v: Value): { view: PlanView; window?: Window };
+  /** Whether `v` lives inside another value's buffer (a window): a slice made a view, nothing to copy. */
+  aliased(v: Value): boolean;
+  /** Whether concat/scatter input `piece` already lives inside the node's output (no copy). */
+  placed(piece: Value): boolean;
   /** Whether `v` is read by anything (a node or a program output). */
   used(v: Value): boolean;
   /** Whether the planner placed output `out` of `node` on the memory of input `input` (in place). */
@@ -48,6 +71,13 @@ export interface OpDef {
   view?: boolean;
   /** [output, input] pairs: the output may take the input's memory when the input dies here. */
   inPlace?: readonly (readonly [number, number])[] | ((node: Node) => readonly (readonly [number, number])[]);
+  /**
+   * Inputs (by index) this op's lowering reads correctly as a window of rows of `rowLen` elements,
+   * rowStride apart (passes/windows.ts asks before turning a slice into a view).
+   */
+  windowInput?(node: Node, input: number, rowLen: number): boolean;
+  /** Outputs this op's lowering can write straight into a window of a concatenation's output. */
+  windowOutput?(node: Node, output: number, rowLen: number): boolean;
   /** Outputs a kernel can skip when nothing reads them. */
   optionalOutputs?: readonly number[];
   /** Inputs that never carry a gradient (labels, integer data). */

@@ -14,6 +14,7 @@ import type { DeviceTensor } from '../runtime/tensor';
 import type { Graph } from './ir';
 import type { LoweredProgram } from './passes/lower';
 import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
+import type { WindowReport } from './passes/windows';
 import { numel, sameShape, shapeText, type Shape } from './types';
 
 /** An input given with its shape (for programs compiled per input shape), or a flat host array. */
@@ -53,6 +54,8 @@ export interface CompiledVariant {
   graph: Graph;
   memory: MemoryPlan;
   lowered: LoweredProgram;
+  /** What the windows pass did (undefined when it was off). */
+  windows?: { report: WindowReport };
   runner: PlanRunner;
 }
 

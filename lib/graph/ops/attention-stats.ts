@@ -7,7 +7,8 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
-import { attentionDims, headView } from './attention';
+import { attentionDims, attentionOperandFits } from './attention';
+import { headOperand } from './window-layout';
 import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch } from './check';
 
 export const attentionStatsOp: OpDef = {
@@ -29,6 +30,7 @@ export const attentionStatsOp: OpDef = {
     if (attrs.scale !== undefined) numberAttr('attention_stats', 'scale', attrs.scale);
     return [{ shape: [2], dtype: 'f32' }];
   },
+  windowInput: (node, input, rowLen) => attentionOperandFits(node, node.inputs[input]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
     const [q, k] = node.inputs as [Value, Value];
     const { b, tq, tk, d, heads, headDim, scale } = attentionDims(node);
@@ -40,8 +42,8 @@ export const attentionStatsOp: OpDef = {
       tk,
       headDim,
       scale,
-      q: headView(ctx.view(q), tq, d, headDim),
-      k: headView(ctx.view(k), tk, d, headDim),
+      q: headOperand(ctx, q, tq, d, headDim),
+      k: headOperand(ctx, k, tk, d, headDim),
       out: ctx.view(node.outputs[0]!),
     });
   },

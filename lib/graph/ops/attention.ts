@@ -7,7 +7,7 @@ import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
 import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch } from './check';
-import type { PlanView } from '../../runtime/plan-format';
+import { headOperand, headsFit } from './window-layout';
 
 export interface AttentionAttrs {
   heads: number;
@@ -25,9 +25,9 @@ export function attentionDims(node: { inputs: readonly { shape: readonly number[
   return { b, tq, tk, d, heads, headDim, scale };
 }
 
-/** A dense [B, T, H, Dh] operand of the attention kernel. */
-export function headView(view: PlanView, t: number, d: number, headDim: number) {
-  return { buffer: view, offset: 0, batchStride: t * d, tokenStride: d, headStride: headDim };
+/** Whether operand `v` ([B, T, D], T of Tq or Tk) of an attention-shaped node can be a window of rows of rowLen. */
+export function attentionOperandFits(node: Node, v: Value, rowLen: number): boolean {
+  return headsFit(rowLen, v.shape[1]!, v.shape[2]!);
 }
 
 /** The sizes and the q, k, v operands, common to the forward and backward launches. */
@@ -42,9 +42,9 @@ function sharedSpec(ctx: LowerContext, node: Node) {
     tk,
     headDim,
     scale,
-    q: headView(ctx.view(q), tq, d, headDim),
-    k: headView(ctx.view(k), tk, d, headDim),
-    v: headView(ctx.view(v), tk, d, headDim),
+    q: headOperand(ctx, q, tq, d, headDim),
+    k: headOperand(ctx, k, tk, d, headDim),
+    v: headOperand(ctx, v, tk, d, headDim),
   };
   return { spec, tq, tk, d, headDim };
 }
@@ -80,10 +80,14 @@ export const attentionOp: OpDef = {
     const gn = ctx.g.add('attention_grad', [q, k, v, o, lse, dO], ctx.node.attrs);
     return gn.outputs.map((d, i) => (ctx.needs[i] ? d : null));
   },
+  // q, k, v may be cut straight out of a fused projection, and o written into the concatenation
+  // that feeds the fused out-projection: the kernel takes token and batch strides.
+  windowInput: (node, input, rowLen) => attentionOperandFits(node, node.inputs[input]!, rowLen),
+  windowOutput: (node, output, rowLen) => output === 0 && attentionOperandFits(node, node.outputs[0]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
     const [o, lse] = node.outputs as [Value, Value];
     const { spec, tq, d, headDim } = sharedSpec(ctx, node);
-    ctx.emit('attention_fwd', { ...spec, o: headView(ctx.view(o), tq, d, headDim), lse: ctx.view(lse) });
+    ctx.emit('attention_fwd', { ...spec, o: headOperand(ctx, o, tq, d, headDim), lse: ctx.view(lse) });
   },
 };
 
@@ -94,18 +98,22 @@ export const attentionGradOp: OpDef = {
     requireArity('attention_grad', inputs, 6);
     return inputs.slice(0, 3).map((t) => ({ shape: t.shape, dtype: t.dtype }));
   },
+  // Every operand but lse (dense f32 [B, H, Tq]) takes strides; dq, dk, dv can go straight into
+  // the fused projection's gradient.
+  windowInput: (node, input, rowLen) => input !== 4 && attentionOperandFits(node, node.inputs[input]!, rowLen),
+  windowOutput: (node, output, rowLen) => attentionOperandFits(node, node.outputs[output]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
     const [, , , o, lse, dO] = node.inputs as Value[] as [Value, Value, Value, Value, Value, Value];
     const [dq, dk, dv] = node.outputs as [Value, Value, Value];
     const { spec, tq, tk, d, headDim } = sharedSpec(ctx, node);
     ctx.emit('attention_bwd', {
       ...spec,
-      o: headView(ctx.view(o), tq, d, headDim),
-      dO: headView(ctx.view(dO), tq, d, headDim),
+      o: headOperand(ctx, o, tq, d, headDim),
+      dO: headOperand(ctx, dO, tq, d, headDim),
       lse: ctx.view(lse),
-      dQ: headView(ctx.view(dq), tq, d, headDim),
-      dK: headView(ctx.view(dk), tk, d, headDim),
-      dV: headView(ctx.view(dv), tk, d, headDim),
+      dQ: headOperand(ctx, dq, tq, d, headDim),
+      dK: headOperand(ctx, dk, tk, d, headDim),
+      dV: headOperand(ctx, dv, tk, d, headDim),
     });
   },
 };

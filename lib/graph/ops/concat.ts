@@ -46,7 +46,8 @@ export const concatOp: OpDef = {
     let begin = 0;
     for (const x of node.inputs) {
       const cols = x.shape[axis]! * inner;
-      emitStridedCopy(ctx, y.dtype, outer, cols, ctx.view(x), cols, shiftView(ctx.view(y), begin * inner, y.dtype), length * inner);
+      // A piece written in place by its producer (passes/windows.ts) needs no copy.
+      if (!ctx.placed(x)) emitStridedCopy(ctx, y.dtype, outer, cols, ctx.view(x), cols, shiftView(ctx.view(y), begin * inner, y.dtype), length * inner);
       begin += x.shape[axis]!;
     }
   },

@@ -43,6 +43,8 @@ export const sliceOp: OpDef = {
   },
   cheap: true,
   lower(ctx: LowerContext, node: Node): void {
+    // A slice the windows pass made a view of x: its readers address x's memory themselves.
+    if (ctx.aliased(node.outputs[0]!)) return;
     const x = node.inputs[0] as Value;
     const a = node.attrs as unknown as SliceAttrs;
     const { outer, length, inner } = axisParts(x.shape, a.axis);
@@ -118,6 +120,7 @@ export const scatterSlicesOp: OpDef = {
     const covered = node.inputs.reduce((s, x) => s + x.shape[a.axis]!, 0) === length;
     if (!covered) emitZeros(ctx, y.dtype, numel(y.shape), ctx.view(y));
     node.inputs.forEach((x, i) => {
+      if (ctx.placed(x)) return; // written in place by its producer (passes/windows.ts)
       const cols = x.shape[a.axis]! * inner;
       emitStridedCopy(ctx, y.dtype, outer, cols, ctx.view(x), cols, shiftView(ctx.view(y), a.begins[i]! * inner, y.dtype), length * inner);
     });

@@ -6,10 +6,12 @@
 import { Vit22bError } from '../../runtime/errors';
 import type { NativePlan, PlanInstruction, PlanScalar, PlanView } from '../../runtime/plan-format';
 import type { Graph, Node, Value } from '../ir';
-import type { LowerContext } from '../op-def';
+import type { LowerContext, Window } from '../op-def';
 import { getOp } from '../op-table';
-import { byteSize } from '../types';
+import { DTYPE_BYTES } from '../../runtime/dtype';
+import { byteSize, numel } from '../types';
 import type { MemoryPlan } from './memory-plan';
+import type { WindowPlan } from './windows';
 
 export interface LoweredProgram {
   plan: NativePlan;
@@ -28,7 +30,7 @@ export interface RunScalar {
   factor: number;
 }
 
-export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
+export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan): LoweredProgram {
   const readers = new Set<Value>();
   for (const n of g.nodes) for (const v of n.inputs) readers.add(v);
   for (const v of g.outputs.values()) readers.add(v);
@@ -37,7 +39,7 @@ export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
   const origins: LoweredProgram['origins'] = [];
   let current: Node | undefined;
 
-  const view = (v: Value): PlanView => {
+  const strided = (v: Value): { view: PlanView; window?: Window } => {
     const loc = memory.location.get(v);
     const bytes = byteSize(v.type);
     if (!loc || loc.kind === 'none') {
@@ -46,11 +48,37 @@ export function lower(g: Graph, memory: MemoryPlan): LoweredProgram {
         received: 'none',
       });
     }
-    if (loc.kind === 'persistent') return { slot: loc.index + 1, offset: 0, bytes };
-    return { slot: 0, offset: memory.groups[loc.group]!.offset, bytes };
+    if (loc.kind === 'persistent') return { view: { slot: loc.index + 1, offset: 0, bytes } };
+    const base = memory.groups[loc.group]!.offset;
+    const w = loc.window;
+    if (!w) return { view: { slot: 0, offset: base, bytes } };
+    // From the first element to the last: rows - 1 strides and one row.
+    const el = DTYPE_BYTES[v.dtype];
+    const n = numel(v.shape);
+    const rows = n === 0 ? 0 : n / w.rowLen;
+    const extent = rows === 0 ? 0 : (rows - 1) * w.rowStride + w.rowLen;
+    const view = { slot: 0, offset: base + w.offset * el, bytes: extent * el };
+    // One row is plain memory at an offset.
+    return rows <= 1 ? { view } : { view, window: { rowLen: w.rowLen, rowStride: w.rowStride } };
+  };
+  const view = (v: Value): PlanView => {
+    const s = strided(v);
+    if (s.window) {
+      throw new Vit22bError('ERR_INTERNAL', `value %${v.id} lives in a strided window but ${current?.toString() ?? 'an output'} reads it as dense`, {
+        expected: 'a lowering that declares windowInput / windowOutput',
+        received: JSON.stringify(s.window),
+      });
+    }
+    return s.view;
   };
   const ctx: LowerContext = {
     view,
+    strided,
+    aliased: (v) => {
+      const loc = memory.location.get(v);
+      return loc?.kind === 'arena' && loc.window !== undefined;
+    },
+    placed: (piece) => windows?.placed.has(piece) ?? false,
     used: (v) => readers.has(v) || v.persistentName !== undefined,
     inPlace: (node, out, input) => memory.inPlace.has(`${node.id}:${out}:${input}`),
     runtimeScalar(name: string, factor = 1): PlanScalar {

@@ -1,15 +1,19 @@
 /**
  * Where every value lives: persistent slots (parameters, optimizer state, constants, gradients)
  * or the activation arena, at offsets from liveness (assign-offsets.ts). Views share their source's
- * memory; an op's declared in-place output shares an input's memory when that input dies at the op.
- * The arena size is known here, before anything runs.
+ * memory; windows (passes/windows.ts) live inside their base's buffer, which stays alive while any
+ * window is read, and a concatenation's buffer exists from its first placed piece on; an op's
+ * declared in-place output shares an input's memory when that input dies at the op. The arena size
+ * is known here, before anything runs.
  */
 import { DTYPE_BYTES } from '../../runtime/dtype';
+import { Vit22bError } from '../../runtime/errors';
 import type { Graph, Node, Value } from '../ir';
 import { getOp } from '../op-table';
 import type { InitSpec } from '../ops/leaf';
 import { byteSize, numel, type TensorType } from '../types';
 import { assignOffsets, type Lifetime } from './assign-offsets';
+import type { WindowPlan } from './windows';
 
 export interface PersistentBuffer {
   name: string;
@@ -18,8 +22,15 @@ export interface PersistentBuffer {
   init?: InitSpec;
 }
 
+/** A value inside its group's buffer (passes/windows.ts): rows of rowLen elements from `offset`. */
+export interface WindowLocation {
+  offset: number;
+  rowLen: number;
+  rowStride: number;
+}
+
 export type Location =
-  | { kind: 'arena'; group: number }
+  | { kind: 'arena'; group: number; window?: WindowLocation }
   | { kind: 'persistent'; index: number }
   | { kind: 'none' };
 
@@ -43,7 +54,7 @@ function inPlacePairs(n: Node): readonly (readonly [number, number])[] {
   return typeof p === 'function' ? p(n) : (p ?? []);
 }
 
-export function planMemory(g: Graph, align = ARENA_ALIGN): MemoryPlan {
+export function planMemory(g: Graph, windows?: WindowPlan, align = ARENA_ALIGN): MemoryPlan {
   const index = new Map<Node, number>(g.nodes.map((n, i) => [n, i]));
   const end = g.nodes.length;
   const outputs = new Set(g.outputs.values());
@@ -81,6 +92,31 @@ export function planMemory(g: Graph, align = ARENA_ALIGN): MemoryPlan {
         addPersistent(v, { name: v.persistentName, type: v.type, kind: 'grad', init: { dist: 'constant', value: 0 } });
         continue;
       }
+      const w = windows?.windows.get(v);
+      if (w) {
+        let base = location.get(w.base);
+        if (!base) {
+          // A concatenation's output: its buffer exists from its first piece on.
+          base = { kind: 'arena', group: groups.length };
+          groups.push({ bytes: byteSize(w.base.type), start: i, end: lastRead.get(w.base) ?? i });
+          location.set(w.base, base);
+        }
+        if (base.kind !== 'arena' || base.window) {
+          throw new Vit22bError('ERR_INTERNAL', `value %${v.id} was given a window of %${w.base.id}, which has no arena buffer of its own`, {
+            expected: 'a dense arena value',
+            received: JSON.stringify(base),
+          });
+        }
+        location.set(v, { kind: 'arena', group: base.group, window: { offset: w.offset, rowLen: w.rowLen, rowStride: w.rowStride } });
+        extend(groups[base.group]!, lastRead.get(v) ?? i);
+        continue;
+      }
+      const early = location.get(v);
+      if (early) {
+        // Allocated with its first piece (above).
+        if (early.kind === 'arena') extend(groups[early.group]!, lastRead.get(v) ?? i);
+        continue;
+      }
       if (def.view) {
         const src = location.get(n.inputs[0]!)!;
         location.set(v, src);
@@ -97,6 +133,8 @@ export function planMemory(g: Graph, align = ARENA_ALIGN): MemoryPlan {
         const loc = location.get(u);
         return (
           loc?.kind === 'arena' &&
+          // A dense kernel writing over a window would clobber its neighbours.
+          !loc.window &&
           groups[loc.group]!.end === i &&
           !outputs.has(u) &&
           // The kernel must not read that memory through another operand while it writes it.

@@ -5,6 +5,8 @@
  *                                    the pre-activation (so not in training graphs, whose backward needs it)
  *  - add(r, matmul|linear)        => linear with r as C and beta = 1 (residual connections, and
  *                                    gradient sums where one term is a GEMM), in place when r dies
+ *  - cast(matmul|linear -> f32)   => the GEMM writes f32 itself (bf16-mixed weight gradients go
+ *                                    straight into their f32 buffers, never rounded to bf16)
  *  - add(slice_grad, slice_grad)  => scatter_slices (disjoint pieces of one gradient: a concatenation
  *                                    when they cover it, so no zero fill and no adds)
  *  - adamw_update x N             => one adamw_multi_update (one launch for the whole model)
@@ -20,6 +22,8 @@ export interface FusionReport {
   bias: number;
   gelu: number;
   residual: number;
+  /** GEMMs that now write the f32 their cast made. */
+  f32Out: number;
   optimizer: number;
 }
 
@@ -69,6 +73,16 @@ function fuseOnce(g: Graph, report: FusionReport): boolean {
       const inputs = p.bias ? [...p.xw, p.bias] : p.xw;
       replaceWithLinear(g, src, n, inputs, { ...a, gelu: (n.attrs.form as 'tanh' | 'erf') ?? 'tanh', geluBegin: 0, geluEnd: n.outputs[0]!.shape.at(-1) });
       report.gelu++;
+      return true;
+    }
+    if (n.op === 'cast' && n.attrs.dtype === 'f32' && src && (src.op === 'matmul' || src.op === 'linear') && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers)) {
+      const a = gemmAttrs(src);
+      const p = gemmParts(src);
+      // The epilogue's bias and residual have C's type: only a GEMM whose extra operands are
+      // already f32 (or absent) can change its C to f32.
+      if (src.outputs[0]!.dtype !== 'bf16' || a.gelu !== undefined || (p.residual && p.residual.dtype !== 'f32') || (p.bias && p.bias.dtype !== 'f32')) continue;
+      replaceWithLinear(g, src, n, src.inputs.slice(), { ...a, outDtype: 'f32' });
+      report.f32Out++;
       return true;
     }
     if (n.op === 'add' && mergeScatter(g, n, readers)) {
@@ -150,7 +164,7 @@ function mergeOptimizerUpdates(g: Graph, report: FusionReport): void {
 }
 
 export function fuse(g: Graph): FusionReport {
-  const report: FusionReport = { scatter: 0, bias: 0, gelu: 0, residual: 0, optimizer: 0 };
+  const report: FusionReport = { scatter: 0, bias: 0, gelu: 0, residual: 0, f32Out: 0, optimizer: 0 };
   while (fuseOnce(g, report)) {
     /* one rewrite per sweep: the reader map changes with every rewrite */
   }

@@ -344,6 +344,14 @@ describe('typed errors', () => {
     expectErr(() => gelu(device, x, y, { columns: [1] as unknown as [number, number] }), 'ERR_INVALID_ARGUMENT', '[begin, end]');
     expectErr(() => geluBackward(device, x, y, yb), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
     expectErr(() => geluBackward(device, x, y5, y), 'ERR_SHAPE_MISMATCH', '[4, 6]', '[4, 5]');
+    // The bias: [end - begin] of f32 or bf16.
+    const b3 = device.alloc('f32', [3]), b4 = device.alloc('bf16', [4]), bi = device.alloc('i32', [4]);
+    expectErr(() => gelu(device, x, y, { columns: [1, 5], bias: b3 }), 'ERR_SHAPE_MISMATCH', '[4]', '[3]');
+    expectErr(() => gelu(device, x, y, { bias: b4 }), 'ERR_SHAPE_MISMATCH', '[6]', '[4]');
+    expectErr(() => geluBackward(device, x, y, y, { columns: [1, 5], bias: bi }), 'ERR_DTYPE_MISMATCH', 'f32 | bf16', 'i32');
+    expectErr(() => gelu(device, x, y, { bias: {} as DeviceTensor }), 'ERR_INVALID_ARGUMENT');
+    gelu(device, x, y, { columns: [1, 5], bias: b4 }); // a bf16 bias with f32 x is fine
+    for (const t of [b3, b4, bi]) t.dispose();
     for (const t of [x, y, yb, y5, xi, s]) t.dispose();
     expectErr(() => gelu(device, x, y), 'ERR_DISPOSED');
   });
@@ -385,6 +393,70 @@ describe('typed errors', () => {
     }
     const x = device.native.alloc(96);
     expectNative('gelu_bwd', { x, dx: x }, 'ERR_INVALID_ARGUMENT');
+  });
+
+  test('from the native launcher: strides and the bias', () => {
+    // rows 4, cols 6, range [1, 5): a dense operand is 96 bytes; with stride 8, (3 * 8 + 6) * 4 = 120.
+    const base = (patch: Record<string, unknown>, names: string[]): Record<string, unknown> => {
+      const s: Record<string, unknown> = { dtype: 'f32', form: 'tanh', rows: 4, cols: 6, colBegin: 1, colEnd: 5 };
+      for (const name of names) if (!(name in patch)) s[name] = device.native.alloc(name === 'bias' ? 16 : 96);
+      return { ...s, ...patch };
+    };
+    const operands = (kernel: 'gelu_fwd' | 'gelu_bwd'): string[] => (kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
+    const disposeAll = (s: Record<string, unknown>): void => {
+      for (const v of Object.values(s)) {
+        if (typeof v === 'object' && v !== null && !(v as { disposed: boolean }).disposed) (v as { dispose(): void }).dispose();
+      }
+    };
+    const expectNative = (kernel: 'gelu_fwd' | 'gelu_bwd', patch: Record<string, unknown>, code: string, expected?: string, received?: string): void => {
+      const s = base(patch, operands(kernel));
+      try {
+        expectErr(() => device.native.launch(kernel, s), code, expected, received);
+      } finally {
+        disposeAll(s);
+      }
+    };
+    for (const kernel of ['gelu_fwd', 'gelu_bwd'] as const) {
+      // Valid baselines: explicit dense strides, and a bias of each type.
+      for (const patch of [{ xStride: 6 }, { xStride: 0 }, { biasType: 'f32' }]) {
+        const ok = base(patch, operands(kernel));
+        device.native.launch(kernel, ok);
+        disposeAll(ok);
+      }
+      for (const biasType of ['f32', 'bf16']) {
+        const ok = base({ biasType }, [...operands(kernel), 'bias']);
+        device.native.launch(kernel, ok);
+        disposeAll(ok);
+      }
+      for (const name of kernel === 'gelu_fwd' ? ['xStride', 'yStride'] : ['xStride', 'dyStride', 'dxStride']) {
+        expectNative(kernel, { [name]: 5 }, 'ERR_INVALID_ARGUMENT', '0 or >= 6', '5');
+        expectNative(kernel, { [name]: -6 }, 'ERR_INVALID_ARGUMENT');
+        expectNative(kernel, { [name]: 1.5 }, 'ERR_INVALID_ARGUMENT');
+        expectNative(kernel, { [name]: 8 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
+      }
+      const huge = Object.fromEntries((kernel === 'gelu_fwd' ? ['xStride', 'yStride'] : ['xStride', 'dyStride', 'dxStride']).map((n) => [n, 2 ** 40]));
+      expectNative(kernel, { ...huge, rows: 2 ** 30 }, 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
+      const bias = device.native.alloc(16);
+      expectNative(kernel, { bias }, 'ERR_INVALID_ARGUMENT', "biasType 'f32' or 'bf16'", 'undefined');
+      expectNative(kernel, { bias: device.native.alloc(16), biasType: 'i32' }, 'ERR_DTYPE_MISMATCH', 'f32 or bf16', 'i32');
+      expectNative(kernel, { bias: device.native.alloc(12), biasType: 'f32' }, 'ERR_SHAPE_MISMATCH', '>= 16 bytes (4 f32)', '12 bytes');
+      expectNative(kernel, { bias: device.native.alloc(6), biasType: 'bf16' }, 'ERR_SHAPE_MISMATCH', '>= 8 bytes (4 bf16)', '6 bytes');
+      expectNative(kernel, { bias: 3, biasType: 'f32' }, 'ERR_INVALID_ARGUMENT', 'BufferHandle', 'number');
+      bias.dispose();
+      // The bias may not be the output.
+      const out = device.native.alloc(96);
+      expectNative(kernel, { [kernel === 'gelu_fwd' ? 'y' : 'dx']: out, bias: out, biasType: 'f32' }, 'ERR_INVALID_ARGUMENT');
+    }
+    // In place only at the same start with the same stride.
+    const shared = (): unknown => device.native.alloc(160);
+    let b = shared();
+    expectNative('gelu_fwd', { x: b, y: b, xStride: 8, yStride: 9 }, 'ERR_INVALID_ARGUMENT', 'distinct, or the same start and stride', 'the same buffer, strides 9/8');
+    b = shared();
+    const fine = base({ x: b, y: b, xStride: 6 }, ['x', 'y']);
+    device.native.launch('gelu_fwd', fine); // stride 6 is the dense 0
+    disposeAll(fine);
+    b = shared();
+    expectNative('gelu_bwd', { dy: b, dx: b, dyStride: 7, dxStride: 8 }, 'ERR_INVALID_ARGUMENT');
   });
 });
 

@@ -144,8 +144,8 @@ struct GeluFwdArgs {
   DType biasType = DType::F32;       // f32 | bf16
 };
 
-// dx = dy * gelu'(x [+ bias]) inside the column range, dx = dy outside it. dx may be dy (same start,
-// equal strides). Strides and bias as in GeluFwdArgs: inside the range
+// dx = dy * gelu'(x [+ bias]) inside the column range, dx = dy outside it. dx may be dy (same
+// start, equal strides). Strides and bias as in GeluFwdArgs: inside the range
 // dx[r, c] = dy[r, c] * gelu'(x[r, c] + bias[c - colBegin]) (the add in f32).
 struct GeluBwdArgs {
   DType dtype = DType::F32;  // x, dy and dx: f32 | bf16

@@ -39,7 +39,8 @@ exec::KernelCall launchPosEmbedBwd(LaunchContext& ctx, const Napi::Object& spec)
   a.d = countProp(spec, "d");
   a.dxRowStride = hasProp(spec, "dxRowStride") ? countProp(spec, "dxRowStride") : 0;
   if (a.dxRowStride != 0 && a.dxRowStride < a.d) {
-    throw Error(ErrorCode::InvalidArgument, "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
+    throw Error(ErrorCode::InvalidArgument,
+                "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
                 "0 or >= " + std::to_string(a.d), std::to_string(a.dxRowStride));
   }
   int64_t dxElements = elementCount(op, {a.b, a.t, a.d}, static_cast<int64_t>(dtypeSize(a.dtype)));

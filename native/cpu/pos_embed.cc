@@ -91,7 +91,8 @@ void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
   requireStorage(a.dtype, "pos_embed_bwd", "dx");
   requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
   if (a.dxRowStride != 0 && a.dxRowStride < a.d) {
-    throw Error(ErrorCode::InvalidArgument, "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
+    throw Error(ErrorCode::InvalidArgument,
+                "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
                 "0 or >= " + std::to_string(a.d), std::to_string(a.dxRowStride));
   }
   dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {

@@ -126,24 +126,38 @@ struct LayerNormBwdArgs {
 // y[:, c] = gelu(x[:, c]) for c in [colBegin, colEnd), y[:, c] = x[:, c] elsewhere, on a row-major
 // [rows, cols] matrix. The full range [0, cols) is the plain elementwise GELU; a sub-range is the
 // fused QKV + MLP-in projection's output, whose MLP part alone goes through GELU. y may be x.
+// Rows may be strided, so x and y can be column windows of wider matrices (the fused [B*T, 3D + F]
+// projection output): row r of x starts at x + r * xStride, of y at y + r * yStride (elements;
+// 0 means cols, i.e. dense; otherwise stride >= cols). Elements between rows are never touched.
+// With a bias, inside the range y[r, c] = gelu(x[r, c] + bias[c - colBegin]): the add in f32, y
+// rounded once; outside the range y = x as without bias (the bias covers the range only).
+// In place (y == x) needs the same start and equal (effective) strides.
 struct GeluFwdArgs {
   DType dtype = DType::F32;  // x and y: f32 | bf16
   GeluForm form = GeluForm::Tanh;
   int64_t rows = 0, cols = 0;
   int64_t colBegin = 0, colEnd = 0;  // 0 <= colBegin <= colEnd <= cols
-  const void* x = nullptr;  // [rows, cols]
-  void* y = nullptr;        // [rows, cols]
+  const void* x = nullptr;  // [rows, cols], rows xStride apart
+  void* y = nullptr;        // [rows, cols], rows yStride apart
+  int64_t xStride = 0, yStride = 0;  // elements between row starts; 0 = cols (dense)
+  const void* bias = nullptr;        // [colEnd - colBegin] of biasType, or nullptr (no bias)
+  DType biasType = DType::F32;       // f32 | bf16
 };
 
-// dx = dy * gelu'(x) inside the column range, dx = dy outside it. dx may be dy.
+// dx = dy * gelu'(x [+ bias]) inside the column range, dx = dy outside it. dx may be dy (same
+// start, equal strides). Strides and bias as in GeluFwdArgs: inside the range
+// dx[r, c] = dy[r, c] * gelu'(x[r, c] + bias[c - colBegin]) (the add in f32).
 struct GeluBwdArgs {
   DType dtype = DType::F32;  // x, dy and dx: f32 | bf16
   GeluForm form = GeluForm::Tanh;
   int64_t rows = 0, cols = 0;
   int64_t colBegin = 0, colEnd = 0;
-  const void* x = nullptr;   // [rows, cols]
-  const void* dy = nullptr;  // [rows, cols]
-  void* dx = nullptr;        // [rows, cols]
+  const void* x = nullptr;   // [rows, cols], rows xStride apart
+  const void* dy = nullptr;  // [rows, cols], rows dyStride apart
+  void* dx = nullptr;        // [rows, cols], rows dxStride apart
+  int64_t xStride = 0, dyStride = 0, dxStride = 0;  // elements; 0 = cols (dense)
+  const void* bias = nullptr;                       // [colEnd - colBegin] of biasType, or nullptr
+  DType biasType = DType::F32;                      // f32 | bf16
 };
 
 // Where one [B, T, H, Dh] operand of attention lives: element (b, t, h, d) is at
@@ -360,13 +374,16 @@ struct PosEmbedAddArgs {
 };
 
 // dpos[t, d] = sum over b of dx[b, t, d] (f32 accumulation in order of b). The gradient of x is
-// dx itself and needs no kernel.
+// dx itself and needs no kernel. Also sum_to's kernel (t = 1): the bias gradient, the sum of dx's
+// rows, where dx may be a column window of a wider matrix: row (b, t) of dx starts at
+// dx + (b * t_count + t) * dxRowStride (elements; 0 means d, i.e. dense; otherwise >= d).
 struct PosEmbedBwdArgs {
   DType dtype = DType::F32;     // of dx
   DType posDtype = DType::F32;  // of dpos
   int64_t b = 0, t = 0, d = 0;
-  const void* dx = nullptr;  // [b, t, d]
+  const void* dx = nullptr;  // [b, t, d], rows dxRowStride apart
   void* dpos = nullptr;      // [t, d]
+  int64_t dxRowStride = 0;   // elements between consecutive (b, t) rows of dx; 0 = d (dense)
 };
 
 // Copies `batch` runs of `cols` contiguous elements: run i goes from x + i * xStride to

@@ -16,4 +16,18 @@ void geluTanhBwdAvx512(const uint16_t* x, const uint16_t* dy, uint16_t* dx, int6
   tanhBwdSpan(x, dy, dx, n);
 }
 
+void geluTanhFwdBiasAvx512(const float* x, const float* b, float* y, int64_t n) {
+  tanhFwdBiasSpan(x, b, y, n);
+}
+void geluTanhFwdBiasAvx512(const uint16_t* x, const float* b, uint16_t* y, int64_t n) {
+  tanhFwdBiasSpan(x, b, y, n);
+}
+void geluTanhBwdBiasAvx512(const float* x, const float* b, const float* dy, float* dx, int64_t n) {
+  tanhBwdBiasSpan(x, b, dy, dx, n);
+}
+void geluTanhBwdBiasAvx512(const uint16_t* x, const float* b, const uint16_t* dy, uint16_t* dx,
+                           int64_t n) {
+  tanhBwdBiasSpan(x, b, dy, dx, n);
+}
+
 }  // namespace vit::cpu

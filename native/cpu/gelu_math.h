@@ -89,6 +89,19 @@ void tanhBwdSpan(const T* x, const T* dy, T* dx, int64_t n) {
   for (int64_t j = 0; j < n; ++j) isaStore(dx, j, isaLoad(dy, j) * geluTanhGrad(isaLoad(x, j)));
 }
 
+// With a bias (already f32, aligned with the span): gelu(x + b), the add in f32.
+template <typename T>
+void tanhFwdBiasSpan(const T* x, const float* b, T* y, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) isaStore(y, j, geluTanh(isaLoad(x, j) + b[j]));
+}
+
+template <typename T>
+void tanhBwdBiasSpan(const T* x, const float* b, const T* dy, T* dx, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    isaStore(dx, j, isaLoad(dy, j) * geluTanhGrad(isaLoad(x, j) + b[j]));
+  }
+}
+
 }  // namespace
 
 // The same spans compiled with AVX-512 (gelu_avx512.cc); call only when activeIsa() >= Avx512.
@@ -96,5 +109,10 @@ void geluTanhFwdAvx512(const float* x, float* y, int64_t n);
 void geluTanhFwdAvx512(const uint16_t* x, uint16_t* y, int64_t n);
 void geluTanhBwdAvx512(const float* x, const float* dy, float* dx, int64_t n);
 void geluTanhBwdAvx512(const uint16_t* x, const uint16_t* dy, uint16_t* dx, int64_t n);
+void geluTanhFwdBiasAvx512(const float* x, const float* b, float* y, int64_t n);
+void geluTanhFwdBiasAvx512(const uint16_t* x, const float* b, uint16_t* y, int64_t n);
+void geluTanhBwdBiasAvx512(const float* x, const float* b, const float* dy, float* dx, int64_t n);
+void geluTanhBwdBiasAvx512(const uint16_t* x, const float* b, const uint16_t* dy, uint16_t* dx,
+                           int64_t n);
 
 }  // namespace vit::cpu

@@ -1,7 +1,9 @@
-// The learned position embedding: forward x[B, T, D] += pos[T, D], backward dpos = sum over B of dx.
+// The learned position embedding: forward x[B, T, D] += pos[T, D], backward dpos = sum over B of dx
+// (whose rows may be dxRowStride apart: sum_to's bias gradient over a column window).
 // The backward's unit of work is a slice of one token's D columns, summed over b in a fixed order (groups of four, then the rest), in f32,
 // so the result does not depend on the thread count.
 #include <algorithm>
+#include <string>
 
 #include "core/status.h"
 #include "cpu/parallel_rows.h"
@@ -38,15 +40,17 @@ template <typename X, typename P>
 void backward(Stream stream, const PosEmbedBwdArgs& a) {
   const X* dx = static_cast<const X*>(a.dx);
   P* dpos = static_cast<P*>(a.dpos);
+  const int64_t rowStride = a.dxRowStride == 0 ? a.d : a.dxRowStride;
   int64_t slices = (a.d + kSlice - 1) / kSlice;
   parallelRows(stream, a.t * slices, a.b * a.t * a.d, [&](int64_t s0, int64_t s1) {
     float acc[kSlice];
     for (int64_t s = s0; s < s1; ++s) {
       int64_t t = s / slices, d0 = (s % slices) * kSlice, w = std::min(kSlice, a.d - d0);
       std::fill(acc, acc + w, 0.0f);
-      // Four batch rows per pass over the accumulators (see mean_pool.cc).
-      const int64_t stride = a.t * a.d;
-      const X* row = dx + t * a.d + d0;
+      // Four batch rows per pass over the accumulators (see mean_pool.cc). Row (b, t) of dx
+      // starts at (b * T + t) * rowStride.
+      const int64_t stride = a.t * rowStride;
+      const X* row = dx + t * rowStride + d0;
       int64_t b = 0;
       for (; b + 4 <= a.b; b += 4, row += 4 * stride) {
         const X *r1 = row + stride, *r2 = row + 2 * stride, *r3 = row + 3 * stride;
@@ -86,6 +90,11 @@ void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
 void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
   requireStorage(a.dtype, "pos_embed_bwd", "dx");
   requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
+  if (a.dxRowStride != 0 && a.dxRowStride < a.d) {
+    throw Error(ErrorCode::InvalidArgument,
+                "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
+                "0 or >= " + std::to_string(a.d), std::to_string(a.dxRowStride));
+  }
   dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
     backward<decltype(xTag), decltype(pTag)>(stream, a);
   });

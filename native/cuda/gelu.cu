@@ -2,6 +2,9 @@
 // GeluFwdArgs, GeluBwdArgs) on the GPU, with the CPU's formulas (cuda/gelu_math.cuh). f32 or bf16
 // storage, f32 math, rounded once on store. Outside the range y = x and dx = dy, copied as raw
 // storage (as the CPU's memcpy does, so even a signalling-NaN bf16 keeps its bits).
+// Rows may be strided (column windows of a wider matrix) and a bias (f32 or bf16) may be added
+// inside the range before the GELU, in f32 (an explicit __fadd_rn, as the CPU's one add). The dense
+// whole-range case without bias keeps the flat kernel.
 // In place is allowed (y == x, dx == dy): each element is read before it is written by the same
 // thread, so the pointers carry no __restrict__.
 #include <cuda_runtime.h>
@@ -35,16 +38,20 @@ __global__ void geluBwdFlat(int64_t n, const T* x, const T* dy, T* dx) {
   }
 }
 
-// Sub-range: blockIdx.y walks rows, x threads walk columns, so no per-element division is needed.
-template <typename T, int kForm>
+// Sub-range, strided rows or a bias: blockIdx.y walks rows, x threads walk columns, so no
+// per-element division is needed. Row r of x is at x + r * xs (elements), of y at y + r * ys.
+// bias (B: float or uint16_t bf16; nullptr = none) is [c1 - c0], added in f32 inside the range.
+template <typename T, typename B, int kForm>
 __global__ void geluFwdColumns(int64_t rows, int64_t cols, int64_t c0, int64_t c1, const T* x,
-                               T* y) {
+                               int64_t xs, T* y, int64_t ys, const B* bias) {
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const T* in = x + r * cols;
-    T* out = y + r * cols;
+    const T* in = x + r * xs;
+    T* out = y + r * ys;
     for (int64_t c = globalThread(); c < cols; c += gridThreads()) {
       if (c >= c0 && c < c1) {
-        storeF32(out, c, gelu_math::gelu<kForm>(loadF32(in, c)));
+        float v = loadF32(in, c);
+        if (bias != nullptr) v = gelu_math::add(v, loadF32(bias, c - c0));
+        storeF32(out, c, gelu_math::gelu<kForm>(v));
       } else {
         out[c] = in[c];
       }
@@ -52,17 +59,21 @@ __global__ void geluFwdColumns(int64_t rows, int64_t cols, int64_t c0, int64_t c
   }
 }
 
-template <typename T, int kForm>
+template <typename T, typename B, int kForm>
 __global__ void geluBwdColumns(int64_t rows, int64_t cols, int64_t c0, int64_t c1, const T* x,
-                               const T* dy, T* dx) {
+                               int64_t xs, const T* dy, int64_t dys, T* dx, int64_t dxs,
+                               const B* bias) {
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const int64_t o = r * cols;
+    const T* xr = x + r * xs;
+    const T* dyr = dy + r * dys;
+    T* dxr = dx + r * dxs;
     for (int64_t c = globalThread(); c < cols; c += gridThreads()) {
       if (c >= c0 && c < c1) {
-        storeF32(dx + o, c,
-                 gelu_math::mul(loadF32(dy + o, c), gelu_math::geluGrad<kForm>(loadF32(x + o, c))));
+        float v = loadF32(xr, c);
+        if (bias != nullptr) v = gelu_math::add(v, loadF32(bias, c - c0));
+        storeF32(dxr, c, gelu_math::mul(loadF32(dyr, c), gelu_math::geluGrad<kForm>(v)));
       } else {
-        dx[o + c] = dy[o + c];
+        dxr[c] = dyr[c];
       }
     }
   }
@@ -89,16 +100,38 @@ void checkRange(DType dtype, int64_t cols, int64_t c0, int64_t c1, const char* k
   }
 }
 
+void checkStride(int64_t stride, int64_t cols, const char* kernel, const char* name) {
+  if (stride != 0 && stride < cols) {
+    throw Error(ErrorCode::InvalidArgument,
+                std::string(kernel) + " " + name + " must be 0 (dense) or at least cols",
+                "0 or >= " + std::to_string(cols), std::to_string(stride));
+  }
+}
+
+void checkBias(const void* bias, DType type, const char* kernel) {
+  if (bias != nullptr && type != DType::F32 && type != DType::BF16) {
+    throw Error(ErrorCode::DtypeMismatch, std::string(kernel) + " biasType must be f32 or bf16",
+                "f32 or bf16", dtypeName(type));
+  }
+}
+
+inline int64_t strideOr(int64_t stride, int64_t cols) { return stride == 0 ? cols : stride; }
+
 template <typename T, int kForm>
 void forward(cudaStream_t s, const GeluFwdArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
-  if (a.colBegin == 0 && a.colEnd == a.cols) {
+  const int64_t xs = strideOr(a.xStride, a.cols), ys = strideOr(a.yStride, a.cols);
+  const bool full = a.colBegin == 0 && a.colEnd == a.cols;
+  if (full && a.bias == nullptr && xs == a.cols && ys == a.cols) {
     const int64_t n = a.rows * a.cols;
     geluFwdFlat<T, kForm><<<blocksFor(n), kThreads, 0, s>>>(n, x, y);
+  } else if (a.bias != nullptr && a.biasType == DType::BF16) {
+    geluFwdColumns<T, uint16_t, kForm><<<columnGrid(a.rows, a.cols), kThreads, 0, s>>>(
+        a.rows, a.cols, a.colBegin, a.colEnd, x, xs, y, ys, static_cast<const uint16_t*>(a.bias));
   } else {
-    geluFwdColumns<T, kForm><<<columnGrid(a.rows, a.cols), kThreads, 0, s>>>(
-        a.rows, a.cols, a.colBegin, a.colEnd, x, y);
+    geluFwdColumns<T, float, kForm><<<columnGrid(a.rows, a.cols), kThreads, 0, s>>>(
+        a.rows, a.cols, a.colBegin, a.colEnd, x, xs, y, ys, static_cast<const float*>(a.bias));
   }
   checkLaunch("gelu_fwd");
 }
@@ -108,12 +141,20 @@ void backward(cudaStream_t s, const GeluBwdArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.dx);
-  if (a.colBegin == 0 && a.colEnd == a.cols) {
+  const int64_t xs = strideOr(a.xStride, a.cols), dys = strideOr(a.dyStride, a.cols),
+                dxs = strideOr(a.dxStride, a.cols);
+  const bool full = a.colBegin == 0 && a.colEnd == a.cols;
+  if (full && a.bias == nullptr && xs == a.cols && dys == a.cols && dxs == a.cols) {
     const int64_t n = a.rows * a.cols;
     geluBwdFlat<T, kForm><<<blocksFor(n), kThreads, 0, s>>>(n, x, dy, dx);
+  } else if (a.bias != nullptr && a.biasType == DType::BF16) {
+    geluBwdColumns<T, uint16_t, kForm><<<columnGrid(a.rows, a.cols), kThreads, 0, s>>>(
+        a.rows, a.cols, a.colBegin, a.colEnd, x, xs, dy, dys, dx, dxs,
+        static_cast<const uint16_t*>(a.bias));
   } else {
-    geluBwdColumns<T, kForm><<<columnGrid(a.rows, a.cols), kThreads, 0, s>>>(
-        a.rows, a.cols, a.colBegin, a.colEnd, x, dy, dx);
+    geluBwdColumns<T, float, kForm><<<columnGrid(a.rows, a.cols), kThreads, 0, s>>>(
+        a.rows, a.cols, a.colBegin, a.colEnd, x, xs, dy, dys, dx, dxs,
+        static_cast<const float*>(a.bias));
   }
   checkLaunch("gelu_bwd");
 }
@@ -122,6 +163,9 @@ void backward(cudaStream_t s, const GeluBwdArgs& a) {
 
 void geluFwd(Stream stream, const GeluFwdArgs& a) {
   checkRange(a.dtype, a.cols, a.colBegin, a.colEnd, "gelu_fwd");
+  checkStride(a.xStride, a.cols, "gelu_fwd", "xStride");
+  checkStride(a.yStride, a.cols, "gelu_fwd", "yStride");
+  checkBias(a.bias, a.biasType, "gelu_fwd");
   if (a.rows == 0 || a.cols == 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   const bool erf = a.form == GeluForm::Erf;
@@ -134,6 +178,10 @@ void geluFwd(Stream stream, const GeluFwdArgs& a) {
 
 void geluBwd(Stream stream, const GeluBwdArgs& a) {
   checkRange(a.dtype, a.cols, a.colBegin, a.colEnd, "gelu_bwd");
+  checkStride(a.xStride, a.cols, "gelu_bwd", "xStride");
+  checkStride(a.dyStride, a.cols, "gelu_bwd", "dyStride");
+  checkStride(a.dxStride, a.cols, "gelu_bwd", "dxStride");
+  checkBias(a.bias, a.biasType, "gelu_bwd");
   if (a.rows == 0 || a.cols == 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   const bool erf = a.form == GeluForm::Erf;

@@ -3,7 +3,8 @@
 //   backward dpos[t, d] = sum over b of dx[b, t, d]
 // Forward: blockIdx.y walks b, x threads walk the T*D elements of one batch row (pos is reused
 // from L2 by every b). Backward: one thread per (t, d), summing over b in the CPU's exact order
-// (groups of four, ((r0 + r1) + (r2 + r3)), then one by one) in f32: the CPU's bits.
+// (groups of four, ((r0 + r1) + (r2 + r3)), then one by one) in f32: the CPU's bits. Rows (b, t)
+// of dx may be dxRowStride apart (a column window of a wider matrix: sum_to's bias gradient).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -29,16 +30,21 @@ __global__ void addKernel(int64_t b, int64_t td, X* __restrict__ x, const P* __r
   }
 }
 
+// Element j = (t, c) of dpos sums dx[(bi * T + t) * rowStride + c] over bi; batch rows are
+// bstride = T * rowStride apart (td when dense).
 template <typename X, typename P>
-__global__ void backwardKernel(int64_t b, int64_t td, const X* __restrict__ dx, P* __restrict__ dpos) {
+__global__ void backwardKernel(int64_t b, int64_t td, int64_t d, int64_t rowStride,
+                               const X* __restrict__ dx, P* __restrict__ dpos) {
+  const int64_t bstride = rowStride == d ? td : (td / d) * rowStride;
   for (int64_t j = globalThread(); j < td; j += gridThreads()) {
-    const X* col = dx + j;
+    const X* col = dx + (rowStride == d ? j : (j / d) * rowStride + j % d);
     float acc = 0.0f;
     int64_t bi = 0;
-    for (; bi + 4 <= b; bi += 4, col += 4 * td) {
-      acc += (loadF32(col, 0) + loadF32(col, td)) + (loadF32(col, 2 * td) + loadF32(col, 3 * td));
+    for (; bi + 4 <= b; bi += 4, col += 4 * bstride) {
+      acc += (loadF32(col, 0) + loadF32(col, bstride)) +
+             (loadF32(col, 2 * bstride) + loadF32(col, 3 * bstride));
     }
-    for (; bi < b; ++bi, col += td) acc += loadF32(col, 0);
+    for (; bi < b; ++bi, col += bstride) acc += loadF32(col, 0);
     storeF32(dpos, j, acc);
   }
 }
@@ -83,6 +89,12 @@ void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
 void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
   requireStorage(a.dtype, "pos_embed_bwd", "dx");
   requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
+  if (a.dxRowStride != 0 && a.dxRowStride < a.d) {
+    throw Error(ErrorCode::InvalidArgument,
+                "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
+                "0 or >= " + std::to_string(a.d), std::to_string(a.dxRowStride));
+  }
+  const int64_t rowStride = a.dxRowStride == 0 ? a.d : a.dxRowStride;
   const int64_t td = a.t * a.d;
   if (td <= 0) return;
   // b == 0 is legal: dpos = 0 (the CPU's empty sum), written by the same kernel.
@@ -90,9 +102,9 @@ void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
   dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
     using X = decltype(xTag);
     using P = decltype(pTag);
-    backwardKernel<X, P><<<blocksFor(td), kThreads, 0, s>>>(std::max<int64_t>(a.b, 0), td,
-                                                            static_cast<const X*>(a.dx),
-                                                            static_cast<P*>(a.dpos));
+    backwardKernel<X, P><<<blocksFor(td), kThreads, 0, s>>>(
+        std::max<int64_t>(a.b, 0), td, a.d, rowStride, static_cast<const X*>(a.dx),
+        static_cast<P*>(a.dpos));
   });
   checkLaunch("pos_embed_bwd");
 }

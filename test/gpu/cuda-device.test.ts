@@ -19,7 +19,7 @@ const MIN_CHECKS: Record<string, number> = {
   'bench-checks.cjs': 5,
   'gemm-checks.cjs': 30,
   'optim-checks.cjs': 245,
-  'elementwise-checks.cjs': 56,
+  'elementwise-checks.cjs': 67,
   'monitor-checks.cjs': 8,
   'runtime-checks.cjs': 10,
   'attention-checks.cjs': 47,

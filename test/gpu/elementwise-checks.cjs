@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // GPU checks of the elementwise / reduction / data-movement / random kernels (native/cuda: cast,
-// gelu, strided_copy, reduce_sum, global_norm, assert_finite, mean_pool, patchify, pos_embed,
+// gelu (also strided rows and a bias), strided_copy, reduce_sum, global_norm, assert_finite, mean_pool, patchify, pos_embed,
 // philox, random_init): each kernel runs on the `cuda` device and on the `cpu` device (the
 // reference, proven by test/kernels) on the same seeded random inputs, outputs poisoned beforehand
 // (f32 NaN, bf16 0xffff, i32 0xdeadbeef) so an element the GPU forgets to write shows up.
@@ -11,7 +11,7 @@
 //
 // Tolerances (what the CUDA code promises, see the headers of native/cuda/<op>.cu):
 //   bitwise equal: cast, strided_copy, patchify/unpatchify, mean_pool (fwd and bwd), pos_embed (add
-//     and bwd), philox, random_init (all distributions), and the GELU tanh form in f32 against the
+//     and bwd, also with dxRowStride), philox, random_init (all distributions), and the GELU tanh form in f32 against the
 //     CPU's baseline build (an AVX-512 CPU build may contract into FMAs: we then allow 4 f32 ulp);
 //   GELU erf form: CUDA's erfcf/expf are not glibc's: |d| <= 2^-19 |cpu| (+ scale terms below);
 //   bf16 GELU: one bf16 rounding apart (2^-7 relative) when the f32 values differ;
@@ -281,6 +281,99 @@ for (const [rows, cols] of GELU_SHAPES) {
   });
 }
 
+// Strided rows and a bias (raw launch specs: GeluFwdArgs / GeluBwdArgs xStride, yStride,
+// dyStride, dxStride, bias, biasType): operands inside bigger buffers, outputs poisoned; elements
+// outside the rows must stay poison (bitwise), elements inside meet the tolerances above with
+// scale |x| + |bias| (fwd) or |dy| (1 + |x| + |bias|) (bwd).
+// [rows, cols, colBegin, colEnd, xStride, yStride, dyStride, dxStride]
+const GELU_STRIDED = [
+  [1, 1, 0, 1, 1, 3, 0, 2],
+  [17, 38, 15, 38, 41, 38, 40, 39],
+  [129, 129, 3, 100, 300, 131, 129, 130],
+  [1000, 300, 0, 300, 1024, 0, 301, 333],
+  [3, 70001, 1, 70000, 70003, 70001, 70010, 70002],
+];
+
+function geluStridedSpan(rows, stride, cols) {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * (stride === 0 ? cols : stride) + cols;
+}
+
+for (const [rows, cols, c0, c1, xs, ys, dys, dxs] of GELU_STRIDED) {
+  check(`gelu fwd and bwd with row strides and a bias (none, f32, bf16), tanh and erf, f32 and bf16, [${rows}, ${cols}] columns [${c0}, ${c1})`, () => {
+    const pad = 3;
+    const spanX = geluStridedSpan(rows, xs, cols) + pad, spanY = geluStridedSpan(rows, ys, cols) + pad;
+    const spanDy = geluStridedSpan(rows, dys, cols) + pad, spanDx = geluStridedSpan(rows, dxs, cols) + pad;
+    const x = geluInputs(spanX, rows * 17 + cols);
+    const dy = randomF32(spanDy, rows + cols * 3, -2, 2);
+    const bias = randomF32(Math.max(1, c1 - c0), cols + 5, -2, 2);
+    const inRows = (i, stride) => {
+      const s = stride === 0 ? cols : stride;
+      const r = Math.floor(i / s);
+      return r < rows && i - r * s < cols;
+    };
+    let worst = 0;
+    for (const dtype of ['f32', 'bf16']) {
+      const xs_ = dtype === 'f32' ? x : toBf16(x);
+      const dys_ = dtype === 'f32' ? dy : toBf16(dy);
+      const xv = widen(xs_), dyv = widen(dys_);
+      for (const biasType of [undefined, 'f32', 'bf16']) {
+        const bs = biasType === 'bf16' ? toBf16(bias) : bias;
+        const bv = widen(bs);
+        for (const form of ['tanh', 'erf']) {
+          const what = `${dtype} ${form} bias ${biasType ?? 'none'}`;
+          const [cx, gx] = both(dtype, [spanX], xs_);
+          const [cdy, gdy] = both(dtype, [spanDy], dys_);
+          const [cy, gy] = bothPoisoned(dtype, [spanY]);
+          const [cdx, gdx] = bothPoisoned(dtype, [spanDx]);
+          const [cb, gb] = biasType ? both(biasType, [bs.length], bs) : [undefined, undefined];
+          const spec = (b) => ({ dtype, form, rows, cols, colBegin: c0, colEnd: c1, ...(b ? { bias: b.buffer, biasType } : {}) });
+          cpu.native.launch('gelu_fwd', { ...spec(cb), x: cx.buffer, xStride: xs, y: cy.buffer, yStride: ys });
+          gpu.native.launch('gelu_fwd', { ...spec(gb), x: gx.buffer, xStride: xs, y: gy.buffer, yStride: ys });
+          cpu.native.launch('gelu_bwd', { ...spec(cb), x: cx.buffer, xStride: xs, dy: cdy.buffer, dyStride: dys, dx: cdx.buffer, dxStride: dxs });
+          gpu.native.launch('gelu_bwd', { ...spec(gb), x: gx.buffer, xStride: xs, dy: gdy.buffer, dyStride: dys, dx: gdx.buffer, dxStride: dxs });
+          // |x + bias| of the element at buffer index i of an operand with row stride `stride`.
+          const argScale = (i, stride) => {
+            const s = stride === 0 ? cols : stride;
+            const r = Math.floor(i / s), c = i - r * s;
+            if (!inRows(i, stride)) return 0;
+            const xi = r * (xs === 0 ? cols : xs) + c;
+            return Math.abs(xv[xi]) + (biasType && c >= c0 && c < c1 ? Math.abs(bv[c - c0]) : 0);
+          };
+          const dyAt = (i) => {
+            const s = dxs === 0 ? cols : dxs;
+            const r = Math.floor(i / s), c = i - r * s;
+            return inRows(i, dxs) ? Math.abs(dyv[r * (dys === 0 ? cols : dys) + c]) : 0;
+          };
+          for (const [name, cT, gT, stride, scale] of [
+            ['y', cy, gy, ys, (i) => argScale(i, ys)],
+            ['dx', cdx, gdx, dxs, (i) => dyAt(i) * (1 + argScale(i, dxs))],
+          ]) {
+            const want = cT.download(), got = gT.download();
+            const wb = bitsOf(want), gbits = bitsOf(got);
+            for (let i = 0; i < wb.length; i++) {
+              if (!inRows(i, stride) && gbits[i] !== wb[i]) throw new Error(`${name} ${what}: element ${i} outside the rows was written`);
+            }
+            worst = Math.max(worst, assertClose(want, got, geluTol(form, dtype, scale), `${name} ${what}`));
+          }
+          // In place on the GPU (y = x at the same start and stride) gives the out-of-place bits.
+          gpu.native.launch('gelu_fwd', { ...spec(gb), x: gx.buffer, xStride: xs, y: gx.buffer, yStride: xs });
+          const [, gy2] = bothPoisoned(dtype, [spanX]);
+          const [, gxFresh] = both(dtype, [spanX], xs_);
+          gpu.native.launch('gelu_fwd', { ...spec(gb), x: gxFresh.buffer, xStride: xs, y: gy2.buffer, yStride: xs });
+          const inPlace = bitsOf(gx.download()), outOfPlace = bitsOf(gy2.download()), xBits = bitsOf(xs_);
+          for (let i = 0; i < inPlace.length; i++) {
+            const want = inRows(i, xs) ? outOfPlace[i] : xBits[i];
+            if (inPlace[i] !== want) throw new Error(`fwd in place ${what}: element ${i} differs`);
+          }
+          for (const t of live) t.dispose();
+          live = [];
+        }
+      }
+    }
+    return `worst |d|/tol ${worst.toExponential(2)}`;
+  });
+}
+
 // ---- strided_copy ----
 
 // [batch, cols, xStride, yStride] (elements); x and y sized to hold every run.
@@ -482,6 +575,29 @@ for (const [b, t, d] of POS_SHAPES) {
         const [cd, gd] = bothPoisoned(posDtype, [t, d]);
         positionEmbeddingBackward(cpu, cx, cd);
         positionEmbeddingBackward(gpu, gx, gd);
+        assertBitwise(cd.download(), gd.download(), `bwd dx ${dtype} dpos ${posDtype}`);
+      }
+    }
+    return 'bitwise equal';
+  });
+}
+
+// dxRowStride: rows (b, t) of dx a column window of a wider buffer (sum_to's bias gradient, t = 1).
+// [b, t, d, dxRowStride]
+const POS_STRIDED = [[1, 1, 1, 3], [3, 17, 5, 8], [5, 197, 129, 200], [2049, 1, 33, 100], [4, 2, 4099, 5000], [0, 3, 5, 7]];
+
+for (const [b, t, d, stride] of POS_STRIDED) {
+  check(`pos_embed bwd with dxRowStride ${stride}, dx and dpos f32/bf16, [${b}, ${t}, ${d}]: bitwise the CPU's`, () => {
+    const n = b * t === 0 ? 4 : (b * t - 1) * stride + d + 4;
+    for (const dtype of ['f32', 'bf16']) {
+      for (const posDtype of ['f32', 'bf16']) {
+        const x = randomF32(n, b * 100 + t * 10 + d + stride, -2, 2);
+        const xs = dtype === 'f32' ? x : toBf16(x);
+        const [cx, gx] = both(dtype, [n], xs);
+        const [cd, gd] = bothPoisoned(posDtype, [t, d]);
+        const spec = { dtype, posDtype, b, t, d, dxRowStride: stride };
+        cpu.native.launch('pos_embed_bwd', { ...spec, dx: cx.buffer, dpos: cd.buffer });
+        gpu.native.launch('pos_embed_bwd', { ...spec, dx: gx.buffer, dpos: gd.buffer });
         assertBitwise(cd.download(), gd.download(), `bwd dx ${dtype} dpos ${posDtype}`);
       }
     }

@@ -13,7 +13,7 @@
 //   bf16 storage:   the f32 bound + 2^-8 |ref| (one rounding of the output, 2^-9).
 //   finite differences of the float64 forward (h = 1e-6 (1 + |x|)): the backward bound + 1e-7 scale.
 
-import { gelu, geluBackward, openDevice, Vit22bError, type Device } from '../../lib';
+import { gelu, geluBackward, openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
 import { erf, erfc, geluGradTerms, geluRef, geluZ } from '../helpers/norm-reference';
 import { mulberry32, randomF32Array } from '../helpers/prng';
@@ -72,16 +72,21 @@ function checkAgainstReference(c: GeluCase): string[] {
   return checkRun(c, runCase(c));
 }
 
-function checkRun(c: GeluCase, run: { x: Float64Array; dy: Float64Array; y: Float64Array; dx: Float64Array }): string[] {
+/**
+ * Checks one run against the float64 reference; `bias` (optional, per element, 0 outside the range)
+ * is added to x inside the range before the GELU.
+ */
+function checkRun(c: GeluCase, run: { x: Float64Array; dy: Float64Array; y: Float64Array; dx: Float64Array }, bias?: Float64Array): string[] {
   const n = run.x.length;
   const yRef = new Float64Array(n), dxRef = new Float64Array(n), dxScale = new Float64Array(n);
+  const arg = (i: number): number => run.x[i]! + (bias ? bias[i]! : 0);
   for (let i = 0; i < n; i++) {
-    const x = run.x[i]!;
     if (!inRange(c, i)) {
-      yRef[i] = x; // copied through: exactly
+      yRef[i] = run.x[i]!; // copied through: exactly
       dxRef[i] = run.dy[i]!;
       continue;
     }
+    const x = arg(i);
     yRef[i] = geluRef(x, c.form);
     const [a, b] = geluGradTerms(x, c.form);
     dxRef[i] = run.dy[i]! * (a + b);
@@ -89,8 +94,8 @@ function checkRun(c: GeluCase, run: { x: Float64Array; dy: Float64Array; y: Floa
   }
   const store = (ref: number): number => (c.dtype === 'bf16' ? 2 ** -8 * Math.abs(ref) : 0);
   const found = [
-    violation('y', run.y, yRef, (i) => (inRange(c, i) ? conditioning(run.x[i]!, c.form) * Math.abs(yRef[i]!) + TINY + store(yRef[i]!) : 0)),
-    violation('dx', run.dx, dxRef, (i) => (inRange(c, i) ? conditioning(run.x[i]!, c.form) * dxScale[i]! + TINY + store(dxRef[i]!) : 0)),
+    violation('y', run.y, yRef, (i) => (inRange(c, i) ? conditioning(arg(i), c.form) * Math.abs(yRef[i]!) + TINY + store(yRef[i]!) : 0)),
+    violation('dx', run.dx, dxRef, (i) => (inRange(c, i) ? conditioning(arg(i), c.form) * dxScale[i]! + TINY + store(dxRef[i]!) : 0)),
   ];
   return found.filter((v): v is string => v !== null).map((v) => `${JSON.stringify(c)}: ${v}`);
 }
@@ -160,6 +165,145 @@ describe('gelu against the float64 reference', () => {
   });
 });
 
+// ---- strided rows and a bias (kernels.h GeluFwdArgs / GeluBwdArgs xStride..., bias) ----
+// x, y, dy and dx live in bigger buffers (row r at r * stride, padding after the last row); the
+// outputs are filled with random bits first, and every element outside the rows' [0, cols) must keep
+// them. The float64 reference takes v = x + bias exactly (the kernel adds in f32: one more rounding
+// of the argument, 2^-24 relative, well inside the 2^-20 conditioning factors above).
+
+interface StridedCase {
+  rows: number;
+  cols: number;
+  columns: [number, number];
+  /** Row strides of x, y (forward), dy and dx (backward); 0 = cols. */
+  xs: number;
+  ys: number;
+  dys: number;
+  dxs: number;
+  bias?: Storage;
+}
+
+const PAD = 5;
+const eff = (stride: number, cols: number): number => (stride === 0 ? cols : stride);
+const spanOf = (rows: number, stride: number, cols: number): number => (rows === 0 || cols === 0 ? 0 : (rows - 1) * eff(stride, cols) + cols);
+
+function rawBits(t: DeviceTensor): Uint32Array | Uint16Array {
+  const d = t.download();
+  return d instanceof Float32Array ? new Uint32Array(d.buffer, d.byteOffset, d.length) : (d as Uint16Array);
+}
+
+/** Whether element i of a buffer with this row layout lies inside a row's [0, cols). */
+function inRows(i: number, rows: number, stride: number, cols: number): boolean {
+  const s = eff(stride, cols);
+  const r = Math.floor(i / s);
+  return r < rows && i - r * s < cols;
+}
+
+function runStrided(c: StridedCase, dtype: Storage, form: Form, seed: number): string[] {
+  const rng = mulberry32(seed);
+  const { rows, cols, columns } = c;
+  const buf = (stride: number, lo: number, hi: number) => upload(device, dtype, [spanOf(rows, stride, cols) + PAD], randomF32Array(rng, spanOf(rows, stride, cols) + PAD, lo, hi));
+  const x = buf(c.xs, -10, 3), dy = buf(c.dys, -3, 1), y = buf(c.ys, -3, 3), dx = buf(c.dxs, -3, 3);
+  const width = columns[1] - columns[0];
+  const bias = c.bias ? upload(device, c.bias, [Math.max(width, 1)], randomF32Array(rng, Math.max(width, 1), -4, 1)) : undefined;
+  const yBefore = rawBits(y.t), dxBefore = rawBits(dx.t);
+  const common = { dtype, form, rows, cols, colBegin: columns[0], colEnd: columns[1], ...(bias ? { bias: bias.t.buffer, biasType: c.bias } : {}) };
+  try {
+    device.native.launch('gelu_fwd', { ...common, x: x.t.buffer, xStride: c.xs, y: y.t.buffer, yStride: c.ys });
+    device.native.launch('gelu_bwd', { ...common, x: x.t.buffer, xStride: c.xs, dy: dy.t.buffer, dyStride: c.dys, dx: dx.t.buffer, dxStride: c.dxs });
+    const yv = valuesOf(y.t), dxv = valuesOf(dx.t);
+    const n = rows * cols;
+    const xr = new Float64Array(n), dyr = new Float64Array(n), yr = new Float64Array(n), dxr = new Float64Array(n), bv = new Float64Array(n);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < cols; k++) {
+        const i = r * cols + k;
+        xr[i] = x.v[r * eff(c.xs, cols) + k]!;
+        dyr[i] = dy.v[r * eff(c.dys, cols) + k]!;
+        yr[i] = yv[r * eff(c.ys, cols) + k]!;
+        dxr[i] = dxv[r * eff(c.dxs, cols) + k]!;
+        bv[i] = bias && k >= columns[0] && k < columns[1] ? bias.v[k - columns[0]]! : 0;
+      }
+    }
+    const label = `${JSON.stringify(c)} ${dtype} ${form}`;
+    const errors = checkRun({ shape: [rows, cols], dtype, form, columns, seed }, { x: xr, dy: dyr, y: yr, dx: dxr }, bv).map((e) => `${label}: ${e}`);
+    // Elements outside the rows are untouched.
+    const yAfter = rawBits(y.t), dxAfter = rawBits(dx.t);
+    for (const [name, before, after, stride] of [['y', yBefore, yAfter, c.ys], ['dx', dxBefore, dxAfter, c.dxs]] as const) {
+      for (let i = 0; i < before.length; i++) {
+        if (!inRows(i, rows, stride, cols) && before[i] !== after[i]) {
+          errors.push(`${label}: ${name} element ${i} outside the rows was written`);
+          break;
+        }
+      }
+    }
+    return errors;
+  } finally {
+    for (const t of [x.t, dy.t, y.t, dx.t, bias?.t]) t?.dispose();
+  }
+}
+
+describe('gelu with strided rows and a bias, against the float64 reference', () => {
+  const CASES: StridedCase[] = [
+    { rows: 1, cols: 1, columns: [0, 1], xs: 1, ys: 3, dys: 0, dxs: 2, bias: 'f32' },
+    { rows: 3, cols: 17, columns: [0, 17], xs: 20, ys: 19, dys: 17, dxs: 18 },
+    { rows: 3, cols: 17, columns: [0, 17], xs: 0, ys: 0, dys: 0, dxs: 0, bias: 'f32' },
+    { rows: 17, cols: 38, columns: [15, 38], xs: 41, ys: 38, dys: 40, dxs: 39, bias: 'bf16' },
+    { rows: 129, cols: 129, columns: [3, 100], xs: 300, ys: 131, dys: 129, dxs: 130, bias: 'f32' },
+    { rows: 5, cols: 1031, columns: [0, 1031], xs: 2000, ys: 1031, dys: 1033, dxs: 1500, bias: 'bf16' },
+    { rows: 601, cols: 257, columns: [100, 229], xs: 400, ys: 263, dys: 260, dxs: 258, bias: 'f32' },
+    { rows: 601, cols: 257, columns: [0, 257], xs: 400, ys: 0, dys: 0, dxs: 300 },
+    // Long rows: pieces of 8192 columns, the range boundaries inside pieces.
+    { rows: 2, cols: 20011, columns: [1, 20000], xs: 20013, ys: 20011, dys: 20020, dxs: 20012, bias: 'bf16' },
+    { rows: 33, cols: 5, columns: [2, 2], xs: 7, ys: 6, dys: 5, dxs: 9, bias: 'f32' },
+    { rows: 0, cols: 5, columns: [1, 4], xs: 7, ys: 6, dys: 5, dxs: 9, bias: 'f32' },
+  ];
+  test.each(FORMS)('%s form, f32 and bf16 storage, f32 and bf16 bias', (form) => {
+    const errors = CASES.flatMap((c, i) => (['f32', 'bf16'] as const).flatMap((dtype) => runStrided(c, dtype, form, 500 + 10 * i + (dtype === 'f32' ? 1 : 2))));
+    expect(errors).toEqual([]);
+  });
+
+  test('through the wrappers: bias on a column range, and on every column', () => {
+    const rng = mulberry32(83);
+    const errors: string[] = [];
+    for (const dtype of ['f32', 'bf16'] as const) {
+      for (const [shape, columns] of [[[3, 7, 38], [15, 38]], [[129], [0, 129]]] as [number[], [number, number]][]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x = upload(device, dtype, shape, randomF32Array(rng, n, -10, 3));
+        const dy = upload(device, dtype, shape, randomF32Array(rng, n, -3, 1));
+        const bias = upload(device, dtype === 'f32' ? 'bf16' : 'f32', [columns[1] - columns[0]], randomF32Array(rng, columns[1] - columns[0], -4, 1));
+        const y = device.alloc(dtype, shape), dx = device.alloc(dtype, shape);
+        const opts = { form: 'tanh' as const, columns, bias: bias.t };
+        gelu(device, x.t, y, opts);
+        geluBackward(device, x.t, dy.t, dx, opts);
+        const cols = shape[shape.length - 1]!;
+        const bv = Float64Array.from(x.v, (_, i) => (i % cols >= columns[0] && i % cols < columns[1] ? bias.v[(i % cols) - columns[0]]! : 0));
+        errors.push(...checkRun({ shape, dtype, form: 'tanh', columns, seed: 0 }, { x: x.v, dy: dy.v, y: valuesOf(y), dx: valuesOf(dx) }, bv));
+        for (const t of [x.t, dy.t, bias.t, y, dx]) t.dispose();
+      }
+    }
+    expect(errors).toEqual([]);
+  });
+
+  test('in place with strides: y = x and dx = dy at the same start and stride', () => {
+    const rng = mulberry32(79);
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const [rows, cols, stride] = [9, 20, 27];
+      const n = spanOf(rows, stride, cols) + PAD;
+      const xVals = randomF32Array(rng, n, -4, 2), dyVals = randomF32Array(rng, n, -2, 1), bVals = randomF32Array(rng, 9, -3, 0);
+      const x = upload(device, dtype, [n], xVals), dy = upload(device, dtype, [n], dyVals), b = upload(device, 'f32', [9], bVals);
+      const y = upload(device, dtype, [n], xVals), dx = upload(device, dtype, [n], dyVals);
+      const spec = { dtype, form: 'erf', rows, cols, colBegin: 4, colEnd: 13, bias: b.t.buffer, biasType: 'f32' };
+      device.native.launch('gelu_fwd', { ...spec, x: x.t.buffer, xStride: stride, y: y.t.buffer, yStride: stride });
+      device.native.launch('gelu_bwd', { ...spec, x: x.t.buffer, xStride: stride, dy: dy.t.buffer, dyStride: stride, dx: dx.t.buffer, dxStride: stride });
+      device.native.launch('gelu_bwd', { ...spec, x: x.t.buffer, xStride: stride, dy: dy.t.buffer, dyStride: stride, dx: dy.t.buffer, dxStride: stride });
+      device.native.launch('gelu_fwd', { ...spec, x: x.t.buffer, xStride: stride, y: x.t.buffer, yStride: stride });
+      expect(x.t.download()).toEqual(y.t.download());
+      expect(dy.t.download()).toEqual(dx.t.download());
+      for (const t of [x.t, dy.t, b.t, y.t, dx.t]) t.dispose();
+    }
+  });
+});
+
 describe('gelu backward against finite differences', () => {
   test.each(FORMS)('%s form, f32 and bf16', (form) => {
     const errors: string[] = [];
@@ -200,6 +344,14 @@ describe('typed errors', () => {
     expectErr(() => gelu(device, x, y, { columns: [1] as unknown as [number, number] }), 'ERR_INVALID_ARGUMENT', '[begin, end]');
     expectErr(() => geluBackward(device, x, y, yb), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
     expectErr(() => geluBackward(device, x, y5, y), 'ERR_SHAPE_MISMATCH', '[4, 6]', '[4, 5]');
+    // The bias: [end - begin] of f32 or bf16.
+    const b3 = device.alloc('f32', [3]), b4 = device.alloc('bf16', [4]), bi = device.alloc('i32', [4]);
+    expectErr(() => gelu(device, x, y, { columns: [1, 5], bias: b3 }), 'ERR_SHAPE_MISMATCH', '[4]', '[3]');
+    expectErr(() => gelu(device, x, y, { bias: b4 }), 'ERR_SHAPE_MISMATCH', '[6]', '[4]');
+    expectErr(() => geluBackward(device, x, y, y, { columns: [1, 5], bias: bi }), 'ERR_DTYPE_MISMATCH', 'f32 | bf16', 'i32');
+    expectErr(() => gelu(device, x, y, { bias: {} as DeviceTensor }), 'ERR_INVALID_ARGUMENT');
+    gelu(device, x, y, { columns: [1, 5], bias: b4 }); // a bf16 bias with f32 x is fine
+    for (const t of [b3, b4, bi]) t.dispose();
     for (const t of [x, y, yb, y5, xi, s]) t.dispose();
     expectErr(() => gelu(device, x, y), 'ERR_DISPOSED');
   });
@@ -242,16 +394,80 @@ describe('typed errors', () => {
     const x = device.native.alloc(96);
     expectNative('gelu_bwd', { x, dx: x }, 'ERR_INVALID_ARGUMENT');
   });
+
+  test('from the native launcher: strides and the bias', () => {
+    // rows 4, cols 6, range [1, 5): a dense operand is 96 bytes; with stride 8, (3 * 8 + 6) * 4 = 120.
+    const base = (patch: Record<string, unknown>, names: string[]): Record<string, unknown> => {
+      const s: Record<string, unknown> = { dtype: 'f32', form: 'tanh', rows: 4, cols: 6, colBegin: 1, colEnd: 5 };
+      for (const name of names) if (!(name in patch)) s[name] = device.native.alloc(name === 'bias' ? 16 : 96);
+      return { ...s, ...patch };
+    };
+    const operands = (kernel: 'gelu_fwd' | 'gelu_bwd'): string[] => (kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
+    const disposeAll = (s: Record<string, unknown>): void => {
+      for (const v of Object.values(s)) {
+        if (typeof v === 'object' && v !== null && !(v as { disposed: boolean }).disposed) (v as { dispose(): void }).dispose();
+      }
+    };
+    const expectNative = (kernel: 'gelu_fwd' | 'gelu_bwd', patch: Record<string, unknown>, code: string, expected?: string, received?: string): void => {
+      const s = base(patch, operands(kernel));
+      try {
+        expectErr(() => device.native.launch(kernel, s), code, expected, received);
+      } finally {
+        disposeAll(s);
+      }
+    };
+    for (const kernel of ['gelu_fwd', 'gelu_bwd'] as const) {
+      // Valid baselines: explicit dense strides, and a bias of each type.
+      for (const patch of [{ xStride: 6 }, { xStride: 0 }, { biasType: 'f32' }]) {
+        const ok = base(patch, operands(kernel));
+        device.native.launch(kernel, ok);
+        disposeAll(ok);
+      }
+      for (const biasType of ['f32', 'bf16']) {
+        const ok = base({ biasType }, [...operands(kernel), 'bias']);
+        device.native.launch(kernel, ok);
+        disposeAll(ok);
+      }
+      for (const name of kernel === 'gelu_fwd' ? ['xStride', 'yStride'] : ['xStride', 'dyStride', 'dxStride']) {
+        expectNative(kernel, { [name]: 5 }, 'ERR_INVALID_ARGUMENT', '0 or >= 6', '5');
+        expectNative(kernel, { [name]: -6 }, 'ERR_INVALID_ARGUMENT');
+        expectNative(kernel, { [name]: 1.5 }, 'ERR_INVALID_ARGUMENT');
+        expectNative(kernel, { [name]: 8 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
+      }
+      const huge = Object.fromEntries((kernel === 'gelu_fwd' ? ['xStride', 'yStride'] : ['xStride', 'dyStride', 'dxStride']).map((n) => [n, 2 ** 40]));
+      expectNative(kernel, { ...huge, rows: 2 ** 30 }, 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
+      const bias = device.native.alloc(16);
+      expectNative(kernel, { bias }, 'ERR_INVALID_ARGUMENT', "biasType 'f32' or 'bf16'", 'undefined');
+      expectNative(kernel, { bias: device.native.alloc(16), biasType: 'i32' }, 'ERR_DTYPE_MISMATCH', 'f32 or bf16', 'i32');
+      expectNative(kernel, { bias: device.native.alloc(12), biasType: 'f32' }, 'ERR_SHAPE_MISMATCH', '>= 16 bytes (4 f32)', '12 bytes');
+      expectNative(kernel, { bias: device.native.alloc(6), biasType: 'bf16' }, 'ERR_SHAPE_MISMATCH', '>= 8 bytes (4 bf16)', '6 bytes');
+      expectNative(kernel, { bias: 3, biasType: 'f32' }, 'ERR_INVALID_ARGUMENT', 'BufferHandle', 'number');
+      bias.dispose();
+      // The bias may not be the output.
+      const out = device.native.alloc(96);
+      expectNative(kernel, { [kernel === 'gelu_fwd' ? 'y' : 'dx']: out, bias: out, biasType: 'f32' }, 'ERR_INVALID_ARGUMENT');
+    }
+    // In place only at the same start with the same stride.
+    const shared = (): unknown => device.native.alloc(160);
+    let b = shared();
+    expectNative('gelu_fwd', { x: b, y: b, xStride: 8, yStride: 9 }, 'ERR_INVALID_ARGUMENT', 'distinct, or the same start and stride', 'the same buffer, strides 9/8');
+    b = shared();
+    const fine = base({ x: b, y: b, xStride: 6 }, ['x', 'y']);
+    device.native.launch('gelu_fwd', fine); // stride 6 is the dense 0
+    disposeAll(fine);
+    b = shared();
+    expectNative('gelu_bwd', { dy: b, dx: b, dyStride: 7, dxStride: 8 }, 'ERR_INVALID_ARGUMENT');
+  });
 });
 
 describe('in a child process', () => {
-  type ChildOut = Record<string, string> & { cases: { dtype: Storage; form: Form; shape: number[]; columns?: [number, number] }[] };
+  type ChildOut = Record<string, string> & { cases: { dtype: Storage; form: Form; shape: number[]; columns?: [number, number]; biasType?: Storage }[] };
   const runChild = (env: Record<string, string | undefined>): ChildOut => runNormsChild<ChildOut>('gelu', env);
   const decode = decodeStorage;
 
   test('results are bitwise identical for 1, 3 and the default thread count', () => {
     const reference = runChild({ VIT22B_NUM_THREADS: undefined });
-    expect(reference.cases).toHaveLength(4);
+    expect(reference.cases).toHaveLength(6);
     for (const threads of ['1', '3']) expect(runChild({ VIT22B_NUM_THREADS: threads })).toEqual(reference);
   });
 
@@ -262,7 +478,13 @@ describe('in a child process', () => {
     const errors = out.cases.flatMap((c, i) => {
       const run = { x: decode(out[`${i}-x`]!, c.dtype), dy: decode(out[`${i}-dy`]!, c.dtype), y: decode(out[`${i}-y`]!, c.dtype), dx: decode(out[`${i}-dx`]!, c.dtype) };
       expect(run.x.length).toBe(c.shape[0]! * c.shape[1]!);
-      return checkRun({ ...c, seed: 0 }, run);
+      // The bias, laid out per element (0 outside the range) for checkRun.
+      let bias: Float64Array | undefined;
+      if (c.biasType) {
+        const b = decode(out[`${i}-bias`]!, c.biasType), cols = c.shape[1]!, c0 = c.columns ? c.columns[0] : 0, c1 = c.columns ? c.columns[1] : cols;
+        bias = Float64Array.from(run.x, (_, k) => (k % cols >= c0 && k % cols < c1 ? b[(k % cols) - c0]! : 0));
+      }
+      return checkRun({ ...c, seed: 0 }, run, bias);
     });
     expect(errors).toEqual([]);
   });

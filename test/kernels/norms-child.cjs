@@ -55,24 +55,29 @@ function main() {
     });
     outputs.cases = list;
   } else {
-    // Both tails of GELU (|x| up to 12), odd widths, full range and column ranges.
+    // Both tails of GELU (|x| up to 12), odd widths, full range and column ranges; the last two
+    // with a bias (f32, bf16) added inside the range (the *Bias spans of every ISA path).
     const cases = [
       ['f32', 'tanh', [301, 257], undefined],
       ['bf16', 'tanh', [129, 515], [100, 400]],
       ['f32', 'tanh', [33, 70], [5, 61]],
       ['bf16', 'erf', [129, 515], [100, 400]],
+      ['f32', 'tanh', [77, 301], [0, 301], 'bf16'],
+      ['bf16', 'tanh', [129, 515], [100, 400], 'f32'],
     ];
     const list = [];
-    cases.forEach(([dtype, form, shape, columns], i) => {
+    cases.forEach(([dtype, form, shape, columns, biasType], i) => {
       const n = shape[0] * shape[1];
       const x = tensor(dtype, shape, values(n + i, n, 0, 24));
       const dy = tensor(dtype, shape, values(n + i + 1, n, 0));
       const y = tensor(dtype, shape);
       const dx = tensor(dtype, shape);
-      lib.gelu(device, x, y, { form, columns });
-      lib.geluBackward(device, x, dy, dx, { form, columns });
-      for (const [name, t] of Object.entries({ x, dy, y, dx })) keep(`${i}-${name}`, t);
-      list.push({ dtype, form, shape, ...(columns ? { columns } : {}) });
+      const width = columns ? columns[1] - columns[0] : shape[1];
+      const bias = biasType ? tensor(biasType, [width], values(width + i, width, 0)) : undefined;
+      lib.gelu(device, x, y, { form, columns, bias });
+      lib.geluBackward(device, x, dy, dx, { form, columns, bias });
+      for (const [name, t] of Object.entries({ x, dy, y, dx, bias })) if (t) keep(`${i}-${name}`, t);
+      list.push({ dtype, form, shape, ...(columns ? { columns } : {}), ...(biasType ? { biasType } : {}) });
     });
     outputs.cases = list;
   }

@@ -199,6 +199,41 @@ describe('position embedding', () => {
     }
   });
 
+  // dxRowStride: rows (b, t) of dx are a column window of a wider matrix (sum_to's bias gradient has
+  // t = 1 and reads F columns of the [B*T, 3D + F] projection gradient). The columns between the
+  // windows hold random values that must not reach the sums.
+  test.each(DTYPES.flatMap((x) => DTYPES.map((p) => [x, p] as const)))('backward with dxRowStride, dx %s, dpos %s, against float64', (xType, pType) => {
+    const rng = mulberry32(67);
+    const CASES: [number, number, number, number][] = [[1, 1, 1, 3], [3, 17, 5, 8], [2, 9, 600, 1031], [6, 3, 1030, 1030], [1030, 1, 7, 29], [301, 1, 129, 400], [0, 2, 3, 5]];
+    for (const [b, t, d, stride] of CASES) {
+      const n = b * t === 0 ? 4 : (b * t - 1) * stride + d + 4;
+      const w = randomValues(rng, n, -2, 2, xType);
+      using dx = tensorOf(device, xType, [n], w);
+      using dpos = tensorOf(device, pType, [t, d], randomValues(rng, t * d, -9, 9, pType));
+      device.native.launch('pos_embed_bwd', { dtype: xType, posDtype: pType, b, t, d, dx: dx.buffer, dpos: dpos.buffer, dxRowStride: stride });
+      const sums = new Float64Array(t * d), abs = new Float64Array(t * d);
+      for (let i = 0; i < b; i++) {
+        for (let k = 0; k < t; k++) {
+          for (let j = 0; j < d; j++) {
+            const v = w[(i * t + k) * stride + j]!;
+            sums[k * d + j] = sums[k * d + j]! + v;
+            abs[k * d + j] = abs[k * d + j]! + Math.abs(v);
+          }
+        }
+      }
+      const relP = pType === 'f32' ? 0 : 2 ** -8;
+      expect(within(dpos.toFloat32(), sums, (i) => (b + 1) * u * abs[i]! + relP * Math.abs(sums[i]!))).toBeNull();
+      // The same window copied out dense gives the same bits.
+      if (b * t > 0) {
+        const dense = Float64Array.from({ length: b * t * d }, (_, i) => w[Math.floor(i / d) * stride + (i % d)]!);
+        using dd = tensorOf(device, xType, [b, t, d], dense);
+        using dp = device.alloc(pType, [t, d]);
+        positionEmbeddingBackward(device, dd, dp);
+        expect(dp.download()).toEqual(dpos.download());
+      }
+    }
+  });
+
   test('typed errors', () => {
     using x = device.alloc('f32', [2, 3, 4]);
     using pos = device.alloc('f32', [3, 5]);
@@ -210,19 +245,32 @@ describe('position embedding', () => {
     expect(codeOf(() => device.native.launch('pos_embed_bwd', spec))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => device.native.launch('pos_embed_bwd', { ...spec, dpos: pos.buffer, t: 4 }))).toBe('ERR_SHAPE_MISMATCH');
     expect(codeOf(() => device.native.launch('pos_embed_add', { ...spec, x: x.buffer, pos: ints.buffer, posDtype: 'i32' }))).toBe('ERR_DTYPE_MISMATCH');
+    // dxRowStride: 0 or >= d; dx must hold (b * t - 1) * dxRowStride + d elements.
+    using dp = device.alloc('f32', [3, 4]);
+    const bwd = { ...spec, dpos: dp.buffer };
+    device.native.launch('pos_embed_bwd', { ...bwd, dxRowStride: 0 });
+    device.native.launch('pos_embed_bwd', { ...bwd, dxRowStride: 4 });
+    expect(thrownBy(() => device.native.launch('pos_embed_bwd', { ...bwd, dxRowStride: 3 }))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: '0 or >= 4', received: '3' });
+    expect(codeOf(() => device.native.launch('pos_embed_bwd', { ...bwd, dxRowStride: -4 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => device.native.launch('pos_embed_bwd', { ...bwd, dxRowStride: 4.5 }))).toBe('ERR_INVALID_ARGUMENT');
+    // 6 rows 5 apart: 5 * 5 + 4 = 29 elements, 116 bytes > 96.
+    expect(thrownBy(() => device.native.launch('pos_embed_bwd', { ...bwd, dxRowStride: 5 }))).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 116 bytes (29 f32)', received: '96 bytes' });
+    expect(thrownBy(() => device.native.launch('pos_embed_bwd', { ...bwd, b: 2 ** 30, dxRowStride: 2 ** 40 }))).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: 'a footprint below 2^63 bytes' });
     expect(codeOf(() => device.native.launch('mean_pool', { dtype: 'f32', b: 2, t: 0, d: 4, x: x.buffer, y: pos.buffer }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => meanPool(device, x, pos))).toBe('ERR_SHAPE_MISMATCH');
   });
 });
 
 describe('thread-count independence', () => {
-  test('mean_pool, pos_embed_bwd and patchify are bitwise identical with 1, 3 and the default threads', () => {
+  test('mean_pool, pos_embed_bwd (dense and strided) and patchify are bitwise identical with 1, 3 and the default threads', () => {
     const rng = mulberry32(71);
     const [b, t, d] = [7, 65, 1030];
     const x = Float32Array.from(randomValues(rng, b * t * d, -2, 2, 'f32'));
     const jobs: ChildJob[] = [
       { kernel: 'mean_pool', spec: { dtype: 'f32', b, t, d }, buffers: { x, y: new Float32Array(b * d) }, outputs: ['y'] },
       { kernel: 'pos_embed_bwd', spec: { dtype: 'f32', posDtype: 'f32', b, t, d }, buffers: { dx: x, dpos: new Float32Array(t * d) }, outputs: ['dpos'] },
+      // A column window (rows 1030 apart, 1000 wide), as sum_to over a wider matrix reads it.
+      { kernel: 'pos_embed_bwd', spec: { dtype: 'f32', posDtype: 'f32', b, t, d: 1000, dxRowStride: d }, buffers: { dx: x, dpos: new Float32Array(t * 1000) }, outputs: ['dpos'] },
       { kernel: 'patchify', spec: { dtype: 'f32', b: 2, h: 64, w: 80, c: 3, p: 16 }, buffers: { images: x.subarray(0, 2 * 64 * 80 * 3), patches: new Float32Array(2 * 64 * 80 * 3) }, outputs: ['patches'] },
     ];
     const one = runInChild(jobs, { VIT22B_NUM_THREADS: '1' });

@@ -2,7 +2,10 @@
  * GELU forward and backward (native kernels gelu_fwd / gelu_bwd), on every element or on a column
  * range of the last dimension: y[..., c0:c1] = gelu(x[..., c0:c1]), the other columns copied. The
  * range form is the fused QKV + MLP-in projection's output [B, T, 3D + F], whose MLP part alone
- * goes through GELU.
+ * goes through GELU. An optional bias [end - begin] (f32 or bf16) is added to the range before the
+ * GELU: y[..., c] = gelu(x[..., c] + bias[c - begin]), the add in f32 (the projection's bias folded
+ * into the activation). Row strides (column windows of wider matrices) are on the kernel spec only
+ * (native/kernels.h GeluFwdArgs).
  */
 import type { Device } from '../device';
 import { Vit22bError } from '../errors';
@@ -16,6 +19,8 @@ export interface GeluOptions {
   form?: GeluForm;
   /** [begin, end) of the last dimension to apply GELU to; default all of it. */
   columns?: readonly [number, number];
+  /** [end - begin] of f32 or bf16, added to x on the chosen columns before the GELU. */
+  bias?: DeviceTensor;
 }
 
 const STORAGE = ['f32', 'bf16'] as const;
@@ -57,17 +62,26 @@ function layoutOf(x: DeviceTensor, op: string, options: GeluOptions): Layout {
   return { form, rows, cols, colBegin, colEnd };
 }
 
-/** y = gelu(x) on the chosen columns, x copied elsewhere; y may be x. */
+/** The spec fields of the optional bias, checked against the column range. */
+function biasFields(op: string, layout: Layout, options: GeluOptions): { bias?: unknown; biasType?: string } {
+  if (options.bias === undefined) return {};
+  const bias = requireTensor(options.bias, op, 'bias', STORAGE);
+  requireShape(bias, op, 'bias', [layout.colEnd - layout.colBegin]);
+  return { bias: bias.buffer, biasType: bias.dtype };
+}
+
+/** y = gelu(x [+ bias]) on the chosen columns, x copied elsewhere; y may be x. */
 export function gelu(device: Device, x: DeviceTensor, y: DeviceTensor, options: GeluOptions = {}): void {
   const op = 'gelu';
   requireTensor(x, op, 'x', STORAGE);
   requireTensor(y, op, 'y', STORAGE);
   requireSameDType(x, y, op, 'x and y');
   requireShape(y, op, 'y', x.shape);
-  device.native.launch('gelu_fwd', { dtype: x.dtype, ...layoutOf(x, op, options), x: x.buffer, y: y.buffer });
+  const layout = layoutOf(x, op, options);
+  device.native.launch('gelu_fwd', { dtype: x.dtype, ...layout, ...biasFields(op, layout, options), x: x.buffer, y: y.buffer });
 }
 
-/** dx = dy * gelu'(x) on the chosen columns, dy elsewhere; dx may be dy (not x). */
+/** dx = dy * gelu'(x [+ bias]) on the chosen columns, dy elsewhere; dx may be dy (not x). */
 export function geluBackward(device: Device, x: DeviceTensor, dy: DeviceTensor, dx: DeviceTensor, options: GeluOptions = {}): void {
   const op = 'geluBackward';
   requireTensor(x, op, 'x', STORAGE);
@@ -76,5 +90,6 @@ export function geluBackward(device: Device, x: DeviceTensor, dy: DeviceTensor, 
     requireSameDType(x, t, op, `x and ${name}`);
     requireShape(t, op, name, x.shape);
   }
-  device.native.launch('gelu_bwd', { dtype: x.dtype, ...layoutOf(x, op, options), x: x.buffer, dy: dy.buffer, dx: dx.buffer });
+  const layout = layoutOf(x, op, options);
+  device.native.launch('gelu_bwd', { dtype: x.dtype, ...layout, ...biasFields(op, layout, options), x: x.buffer, dy: dy.buffer, dx: dx.buffer });
 }

@@ -58,7 +58,7 @@ enum class GemmEpilogue : uint8_t {
 // Element strides between batches may be 0 for A or B (one matrix shared by every batch).
 // A and B share a storage type (f32 or bf16); C is f32 or bf16 (bf16 A/B with an f32 C included:
 // weight gradients written straight into f32 buffers, beta 1 accumulating); accumulation is always
-// f32 and C is rounded once. beta == 0 never reads C (the BLAS rule: stale NaNs in C do not leak in).
+// f32 and C is rounded once. beta == 0 never reads C (the BLAS rule: stale NaNs in C stay out).
 // Results do not depend on the number of threads.
 struct GemmArgs {
   DType abType = DType::F32;  // f32 | bf16
@@ -78,9 +78,10 @@ struct GemmArgs {
   GemmEpilogue epilogue = GemmEpilogue::None;
   const void* bias = nullptr;  // [n] of biasType, for GemmEpilogue::Bias (and BiasGeluColumns)
   // The bias's storage: cType, or f32 with a bf16 C (bf16-mixed training keeps f32 master biases
-  // and bf16 activations: the f32 bias is added in f32 before C is rounded, once). A bf16 bias with
-  // an f32 C is ERR_INVALID_ARGUMENT. Only read when there is a bias. Note the default is f32: a
-  // bf16 C with a bf16 bias must say biasType = BF16.
+  // and bf16 activations: the f32 bias is added in f32 before C is rounded, once; on CUDA where
+  // cuBLASLt refuses an f32 bias for a bf16 D, C is rounded twice, see cuda/gemm.cu). A bf16 bias
+  // with an f32 C is ERR_INVALID_ARGUMENT. Only read when there is a bias. Note the default is f32:
+  // a bf16 C with a bf16 bias must say biasType = BF16.
   DType biasType = DType::F32;
   // GemmEpilogue::BiasGeluColumns: 0 <= colBegin <= colEnd <= n.
   int64_t colBegin = 0, colEnd = 0;

@@ -117,8 +117,8 @@ struct PlanKey {
   uint32_t alignA, alignB, alignC, alignBias;
 
   auto tie() const {
-    return std::tie(abType, cType, biasType, transA, transB, tf32, m, n, k, batch, lda, ldb, ldc, strideA,
-                    strideB, strideC, epilogue, alignA, alignB, alignC, alignBias);
+    return std::tie(abType, cType, biasType, transA, transB, tf32, m, n, k, batch, lda, ldb, ldc,
+                    strideA, strideB, strideC, epilogue, alignA, alignB, alignC, alignBias);
   }
   bool operator<(const PlanKey& o) const { return tie() < o.tie(); }
 };

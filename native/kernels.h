@@ -45,7 +45,7 @@ enum class GeluForm : uint8_t { Tanh = 0, Erf = 1 };
 // GELU-gradient ones) will join this list; each is applied once, in f32, before C is rounded.
 enum class GemmEpilogue : uint8_t {
   None = 0,
-  Bias = 1,  // + bias[j], bias of C's dtype
+  Bias = 1,  // + bias[j], bias of GemmArgs::biasType (C's dtype, or f32)
   // + bias[j] (bias may be nullptr: none), then GELU (geluForm) on the columns [colBegin, colEnd)
   // only: the fused QKV + MLP-in projection, whose MLP part alone goes through GELU.
   BiasGeluColumns = 2,
@@ -56,8 +56,9 @@ enum class GemmEpilogue : uint8_t {
 // op(A[b]) is [m, k]: A[b] is stored [m, lda] (transA false) or [k, lda] (transA true); likewise
 // op(B[b]) is [k, n] from B[b] stored [k, ldb] or [n, ldb]; C[b] is stored [m, ldc].
 // Element strides between batches may be 0 for A or B (one matrix shared by every batch).
-// A and B share a storage type (f32 or bf16); C is f32 or bf16; accumulation is always f32 and C
-// is rounded once. beta == 0 never reads C (the BLAS rule: stale NaNs in C do not leak in).
+// A and B share a storage type (f32 or bf16); C is f32 or bf16 (bf16 A/B with an f32 C included:
+// weight gradients written straight into f32 buffers, beta 1 accumulating); accumulation is always
+// f32 and C is rounded once. beta == 0 never reads C (the BLAS rule: stale NaNs in C stay out).
 // Results do not depend on the number of threads.
 struct GemmArgs {
   DType abType = DType::F32;  // f32 | bf16
@@ -75,7 +76,13 @@ struct GemmArgs {
   void* c = nullptr;  // [batch][m, ldc], read (beta != 0) and written
   int64_t ldc = 0, strideC = 0;
   GemmEpilogue epilogue = GemmEpilogue::None;
-  const void* bias = nullptr;  // [n] of cType, for GemmEpilogue::Bias (and BiasGeluColumns)
+  const void* bias = nullptr;  // [n] of biasType, for GemmEpilogue::Bias (and BiasGeluColumns)
+  // The bias's storage: cType, or f32 with a bf16 C (bf16-mixed training keeps f32 master biases
+  // and bf16 activations: the f32 bias is added in f32 before C is rounded, once; on CUDA where
+  // cuBLASLt refuses an f32 bias for a bf16 D, C is rounded twice, see cuda/gemm.cu). A bf16 bias
+  // with an f32 C is ERR_INVALID_ARGUMENT. Only read when there is a bias. Note the default is f32:
+  // a bf16 C with a bf16 bias must say biasType = BF16.
+  DType biasType = DType::F32;
   // GemmEpilogue::BiasGeluColumns: 0 <= colBegin <= colEnd <= n.
   int64_t colBegin = 0, colEnd = 0;
   GeluForm geluForm = GeluForm::Tanh;

@@ -136,8 +136,10 @@ export interface NativeGemmSpec {
   c: NativeBuffer;
   ldc: number;
   strideC: number;
-  /** [n] of cType, added after alpha/beta. */
+  /** [n] of biasType, added after alpha/beta. */
   bias?: NativeBuffer;
+  /** The bias's dtype: absent = cType; 'f32' is allowed with a bf16 C (added in f32 before C is rounded). */
+  biasType?: 'f32' | 'bf16';
   /** Turns on GELU (after the bias) over the columns [geluBegin, geluEnd) of C. */
   geluForm?: 'tanh' | 'erf';
   geluBegin?: number;

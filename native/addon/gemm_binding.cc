@@ -33,6 +33,24 @@ int64_t footprintBytes(const MatrixOperand& op, int64_t batch, DType type) {
   return f.mul(last, static_cast<int64_t>(dtypeSize(type)));
 }
 
+// The optional biasType: 'f32' | 'bf16', absent = cType (the old rule, bias of C's dtype). f32 is
+// allowed with either C (bf16-mixed training's f32 master biases on bf16 activations); a bf16 bias
+// with an f32 C is not. Checked even when there is no bias, so a bad spec never passes silently.
+DType biasTypeProp(const Napi::Object& spec, DType cType) {
+  if (!hasProp(spec, "biasType")) return cType;
+  std::string name = stringProp(spec, "biasType");
+  if (name != "f32" && name != "bf16") {
+    throw Error(ErrorCode::InvalidArgument, "gemm biasType must be 'f32' or 'bf16'", "f32 | bf16",
+                name);
+  }
+  DType t = parseDType(name);
+  if (t != DType::F32 && t != cType) {
+    throw Error(ErrorCode::InvalidArgument, "gemm biasType must be f32 or C's dtype",
+                cType == DType::F32 ? "f32" : std::string("f32 | ") + dtypeName(cType), name);
+  }
+  return t;
+}
+
 }  // namespace
 
 GemmArgs gemmArgsFromSpec(LaunchContext& ctx, const Napi::Object& spec) {
@@ -71,8 +89,9 @@ GemmArgs gemmArgsFromSpec(LaunchContext& ctx, const Napi::Object& spec) {
   Operand bufA = bufferProp(ctx, spec, "gemm", "a", needA);
   Operand bufB = bufferProp(ctx, spec, "gemm", "b", needB);
   Operand bufC = bufferProp(ctx, spec, "gemm", "c", needC);
+  g.biasType = biasTypeProp(spec, g.cType);
   Operand bufBias = optionalBufferProp(ctx, spec, "gemm", "bias",
-                                       g.n * static_cast<int64_t>(dtypeSize(g.cType)));
+                                       g.n * static_cast<int64_t>(dtypeSize(g.biasType)));
   if (bufBias) g.epilogue = GemmEpilogue::Bias;
   // Optional fused GELU on a column range after the bias: { geluForm, geluBegin, geluEnd }.
   if (!spec.Get("geluForm").IsUndefined()) {

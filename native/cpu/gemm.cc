@@ -154,12 +154,14 @@ void storeBlock(const GemmArgs& g, float* ws, int64_t ldws, bool haveProduct, in
   const int64_t geluLo = geluColumns ? std::clamp(g.colBegin - j0, int64_t{0}, cols) : 0;
   const int64_t geluHi = geluColumns ? std::clamp(g.colEnd - j0, int64_t{0}, cols) : 0;
   const bool f32 = g.cType == DType::F32;
-  float* biasRow = nullptr;  // [cols] f32, widened once per block
+  float* biasRow = nullptr;  // [cols] f32, widened once per block (an f32 bias is copied as is)
   if (useBias) {
     biasRow = ws + rows * ldws;  // the workspace has room past the block (see runTask)
-    for (int64_t j = 0; j < cols; ++j) {
-      biasRow[j] = f32 ? static_cast<const float*>(g.bias)[j0 + j]
-                       : bf16ToFloat(static_cast<const uint16_t*>(g.bias)[j0 + j]);
+    if (g.biasType == DType::F32) {
+      std::memcpy(biasRow, static_cast<const float*>(g.bias) + j0, sizeof(float) * cols);
+    } else {
+      const uint16_t* bias = static_cast<const uint16_t*>(g.bias) + j0;
+      for (int64_t j = 0; j < cols; ++j) biasRow[j] = bf16ToFloat(bias[j]);
     }
   }
   for (int64_t i = 0; i < rows; ++i) {
@@ -284,6 +286,12 @@ void gemm(Stream stream, const GemmArgs& g) {
       throw Error(ErrorCode::DtypeMismatch, "gemm supports f32 and bf16 storage", "f32 or bf16",
                   dtypeName(t));
     }
+  }
+  const bool hasBias = g.epilogue == GemmEpilogue::Bias ||
+                       (g.epilogue == GemmEpilogue::BiasGeluColumns && g.bias != nullptr);
+  if (hasBias && g.biasType != DType::F32 && g.biasType != g.cType) {
+    throw Error(ErrorCode::InvalidArgument, "gemm bias must be f32 or of C's dtype",
+                std::string("f32 or ") + dtypeName(g.cType), dtypeName(g.biasType));
   }
   if (g.epilogue == GemmEpilogue::BiasGeluColumns &&
       !(g.colBegin >= 0 && g.colBegin <= g.colEnd && g.colEnd <= g.n)) {

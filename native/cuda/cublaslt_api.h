@@ -82,14 +82,17 @@ constexpr int32_t kCublasOpN = 0;
 constexpr int32_t kCublasOpT = 1;
 
 // cublasLtMatmulDescAttributes_t [LT], [NVM cublasLt.MatmulDescAttribute]. Value types per [LT]:
-// TRANSA/TRANSB int32_t, EPILOGUE uint32_t, BIAS_POINTER const void*. We leave BIAS_BATCH_STRIDE
-// (10) at its default 0 (one bias for every batch) and BIAS_DATA_TYPE at its default -1 (= D's
-// type), so neither is set.
+// TRANSA/TRANSB int32_t, EPILOGUE uint32_t, BIAS_POINTER const void*, BIAS_DATA_TYPE int32_t (a
+// cudaDataType_t). We leave BIAS_BATCH_STRIDE (10) at its default 0 (one bias for every batch).
+// BIAS_DATA_TYPE (26) defaults to -1 (= D's type); we set it only for an f32 bias on a bf16 D,
+// which [LT] does not list among its exceptions to "bias of D's type" (those are IMMA and FP8
+// kernels): the heuristic (or the matmul) may refuse it, and gemm.cu then applies the bias itself.
 enum CublasLtMatmulDescAttribute : int32_t {
   kLtMatmulDescTransA = 3,
   kLtMatmulDescTransB = 4,
   kLtMatmulDescEpilogue = 7,
   kLtMatmulDescBiasPointer = 8,
+  kLtMatmulDescBiasDataType = 26,
 };
 
 // cublasLtEpilogue_t [LT], [NVM cublasLt.Epilogue]: DEFAULT = 1, BIAS = 4, GELU = 32,

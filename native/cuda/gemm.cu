@@ -21,9 +21,14 @@
 //
 // Epilogues (kernels.h GemmEpilogue):
 //   Bias            -> CUBLASLT_EPILOGUE_BIAS: bias elements of D's type (the default of
-//                      CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, -1 = Dtype, for f32 and bf16 outputs),
-//                      which is our rule "bias of C's dtype"; BIAS_BATCH_STRIDE 0 shares it across
-//                      batches, as on the CPU.
+//                      CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, -1 = Dtype, for f32 and bf16 outputs)
+//                      for a bias of C's dtype; BIAS_BATCH_STRIDE 0 shares it across batches, as
+//                      on the CPU. An f32 bias on a bf16 C (GemmArgs::biasType, bf16-mixed
+//                      training) sets BIAS_DATA_TYPE = CUDA_R_32F: the cuBLASLt docs list only
+//                      IMMA and FP8 kernels as exceptions to "bias of D's type", so this may be
+//                      refused (no heuristic result, or a failing matmul); it then takes the
+//                      fallback below, where our kernel adds the f32 bias in f32 to the bf16 C
+//                      cuBLASLt wrote (two roundings of C, as for a GELU column range).
 //   BiasGeluColumns -> over all columns in the tanh form: CUBLASLT_EPILOGUE_GELU_BIAS (or _GELU
 //                      without a bias); cuBLASLt's GELU is the tanh approximation, applied in f32
 //                      before D is rounded. Otherwise (a column range, or the erf form) the GEMM
@@ -105,14 +110,15 @@ bool epilogueHasGelu(uint32_t e) { return e == kLtEpilogueGelu || e == kLtEpilog
 
 struct PlanKey {
   DType abType, cType;
+  DType biasType;  // the bias's storage when the epilogue has one, else cType (meaningless)
   bool transA, transB, tf32;
   int64_t m, n, k, batch, lda, ldb, ldc, strideA, strideB, strideC;
   uint32_t epilogue;  // the epilogue asked for; the plan may have dropped it (Plan::epilogue)
   uint32_t alignA, alignB, alignC, alignBias;
 
   auto tie() const {
-    return std::tie(abType, cType, transA, transB, tf32, m, n, k, batch, lda, ldb, ldc, strideA,
-                    strideB, strideC, epilogue, alignA, alignB, alignC, alignBias);
+    return std::tie(abType, cType, biasType, transA, transB, tf32, m, n, k, batch, lda, ldb, ldc,
+                    strideA, strideB, strideC, epilogue, alignA, alignB, alignC, alignBias);
   }
   bool operator<(const PlanKey& o) const { return tie() < o.tie(); }
 };
@@ -200,6 +206,15 @@ bool chooseAlgorithm(const CublasLt& lt, CublasLtDevice& ctx, const PlanKey& key
   if (epilogueHasBias(epilogue)) {
     // The heuristic reads the pointer's alignment from here, so the real pointer goes in now.
     set(kLtMatmulDescBiasPointer, &bias, sizeof bias);
+    if (key.biasType != key.cType) {
+      // An f32 bias on a bf16 D. A library that does not know the attribute refuses it here: then
+      // this epilogue has no algorithm, like one the heuristic refuses.
+      const int32_t biasType = cudaTypeOf(key.biasType);
+      if (lt.matmulDescSetAttribute(p.desc, kLtMatmulDescBiasDataType, &biasType,
+                                    sizeof biasType) != kCublasSuccess) {
+        return false;
+      }
+    }
   }
 
   cublasLtMatmulPreference_t pref = nullptr;
@@ -293,6 +308,12 @@ void requireArguments(const GemmArgs& g) {
     throw Error(ErrorCode::InvalidArgument, "gemm Bias epilogue without a bias", "a bias pointer",
                 "nullptr");
   }
+  const bool hasBias = g.epilogue == GemmEpilogue::Bias ||
+                       (g.epilogue == GemmEpilogue::BiasGeluColumns && g.bias != nullptr);
+  if (hasBias && g.biasType != DType::F32 && g.biasType != g.cType) {
+    throw Error(ErrorCode::InvalidArgument, "gemm bias must be f32 or of C's dtype",
+                std::string("f32 or ") + dtypeName(g.cType), dtypeName(g.biasType));
+  }
   if (g.epilogue == GemmEpilogue::BiasGeluColumns &&
       !(g.colBegin >= 0 && g.colBegin <= g.colEnd && g.colEnd <= g.n)) {
     throw Error(ErrorCode::InvalidArgument, "gemm GELU column range is out of bounds",
@@ -333,6 +354,7 @@ void gemm(Stream stream, const GemmArgs& g) {
   post.ldc = g.ldc;
   post.strideC = g.strideC;
   post.form = g.geluForm;
+  post.biasType = useBias ? g.biasType : g.cType;
   if (g.k == 0) {
     // No product: C = beta * C (+ bias) (then GELU), all in our kernel; cuBLASLt is not needed.
     post.c = g.c;
@@ -399,6 +421,7 @@ void gemm(Stream stream, const GemmArgs& g) {
     PlanKey key{};
     key.abType = g.abType;
     key.cType = dType;
+    key.biasType = epilogueHasBias(wanted) ? g.biasType : dType;
     key.transA = g.transA;
     key.transB = g.transB;
     key.tf32 = tf32Allowed();

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "core/bf16.h"
 #include "core/status.h"
@@ -38,8 +39,9 @@ struct KernelArgs {
   bool erfForm;
 };
 
-template <typename T>
-__global__ void gemmEpilogueKernel(T* __restrict__ c, const T* __restrict__ bias, KernelArgs a) {
+// T: C's storage; B: the bias's (T, or float with a bf16 C).
+template <typename T, typename B>
+__global__ void gemmEpilogueKernel(T* __restrict__ c, const B* __restrict__ bias, KernelArgs a) {
   const int64_t colStride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t r = blockIdx.y; r < a.rows; r += gridDim.y) {
     const int64_t b = r / a.m, i = r - b * a.m;
@@ -68,6 +70,10 @@ __global__ void gemmEpilogueKernel(T* __restrict__ c, const T* __restrict__ bias
 
 template <typename T>
 void launch(cudaStream_t stream, const GemmEpilogueArgs& e) {
+  if (e.bias != nullptr && e.biasType != DType::F32 && e.biasType != e.cType) {
+    throw Error(ErrorCode::DtypeMismatch, "gemm epilogue bias must be f32 or of C's dtype",
+                std::string("f32 or ") + dtypeName(e.cType), dtypeName(e.biasType));
+  }
   const bool gelu = e.colEnd > e.colBegin;
   // Bias, beta scaling and accumulation touch every column; GELU alone touches only its range.
   const bool allColumns = e.scaleByBeta || e.src != nullptr || e.bias != nullptr;
@@ -95,8 +101,13 @@ void launch(cudaStream_t stream, const GemmEpilogueArgs& e) {
   a.geluBegin = gelu ? e.colBegin : 0;
   a.geluEnd = gelu ? e.colEnd : 0;
   a.erfForm = e.form == GeluForm::Erf;
-  gemmEpilogueKernel<T><<<grid, kThreads, 0, stream>>>(static_cast<T*>(e.c),
-                                                       static_cast<const T*>(e.bias), a);
+  if (e.bias != nullptr && e.biasType == DType::F32) {
+    gemmEpilogueKernel<T, float><<<grid, kThreads, 0, stream>>>(
+        static_cast<T*>(e.c), static_cast<const float*>(e.bias), a);
+  } else {
+    gemmEpilogueKernel<T, T><<<grid, kThreads, 0, stream>>>(static_cast<T*>(e.c),
+                                                           static_cast<const T*>(e.bias), a);
+  }
   checkLaunch("gemm_epilogue");
 }
 

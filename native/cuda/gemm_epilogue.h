@@ -3,7 +3,7 @@
 //   - GELU on a column range [colBegin, colEnd) (cuBLASLt's GELU epilogue covers whole rows of D
 //     and is the tanh form only);
 //   - the bias, when cuBLASLt's bias epilogue could not be used (an unaligned bias pointer, or no
-//     algorithm with that epilogue for the shape);
+//     algorithm with that epilogue for the shape, e.g. an f32 bias on a bf16 C);
 //   - the whole epilogue of k == 0, where there is no product: C = beta * C (+ bias) (then GELU);
 //   - the whole epilogue of f32 x f32 -> bf16, which cuBLASLt computes into an f32 scratch
 //     P = alpha A B: C = round(P + beta * C (+ bias), then GELU), one rounding as on the CPU.
@@ -30,7 +30,8 @@ struct GemmEpilogueArgs {
   // elements apart; scaleByBeta must then be false.
   const float* src = nullptr;
   int64_t ldSrc = 0, strideSrc = 0;
-  const void* bias = nullptr;  // [n] of cType, or nullptr: no bias here
+  const void* bias = nullptr;  // [n] of biasType, or nullptr: no bias here
+  DType biasType = DType::F32;  // cType, or f32 (with either C): added in f32 before C is stored
   // GELU on columns [colBegin, colEnd); an empty range: none.
   int64_t colBegin = 0, colEnd = 0;
   GeluForm form = GeluForm::Tanh;

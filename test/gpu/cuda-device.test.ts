@@ -17,7 +17,7 @@ interface Check {
 const MIN_CHECKS: Record<string, number> = {
   'cuda-checks.cjs': 11,
   'bench-checks.cjs': 5,
-  'gemm-checks.cjs': 30,
+  'gemm-checks.cjs': 34,
   'optim-checks.cjs': 245,
   'elementwise-checks.cjs': 67,
   'monitor-checks.cjs': 8,

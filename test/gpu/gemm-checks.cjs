@@ -35,7 +35,8 @@ const bitsOf = (arr, i) => (arr instanceof Float32Array ? new Uint32Array(arr.bu
 
 /**
  * A case: shapes as kernels.h GemmArgs. pad* widen the leading dimensions past the row length,
- * share* make A or B one matrix for every batch (stride 0), gelu = { form, begin, end } or null.
+ * share* make A or B one matrix for every batch (stride 0), gelu = { form, begin, end } or null,
+ * biasType the bias's dtype (undefined: C's, and the spec leaves the field out).
  */
 function makeCase(o) {
   const c = {
@@ -65,7 +66,7 @@ function makeCase(o) {
   c.a = fill(c.abType, span(c.strideA, aRows, c.lda), false);
   c.b = fill(c.abType, span(c.strideB, bRows, c.ldb), false);
   c.c = fill(c.cType, span(c.strideC, c.m, c.ldc), c.beta === 0);
-  if (c.bias) c.biasData = fill(c.cType, c.n, false);
+  if (c.bias) c.biasData = fill(c.biasType ?? c.cType, c.n, false);
   return c;
 }
 
@@ -76,6 +77,7 @@ function specOf(c, bufs) {
     strideA: c.strideA, strideB: c.strideB, strideC: c.strideC, a: bufs.a, b: bufs.b, c: bufs.c,
   };
   if (bufs.bias) spec.bias = bufs.bias;
+  if (c.biasType) spec.biasType = c.biasType;
   if (c.gelu) Object.assign(spec, { geluForm: c.gelu.form, geluBegin: c.gelu.begin, geluEnd: c.gelu.end });
   return spec;
 }
@@ -147,7 +149,7 @@ function describe(c) {
   if (c.transA || c.transB) parts.push(`${c.transA ? 'T' : 'N'}${c.transB ? 'T' : 'N'}`);
   if (c.padA || c.padB || c.padC) parts.push(`ld +${c.padA}/+${c.padB}/+${c.padC}`);
   if (c.alpha !== 1 || c.beta !== 0) parts.push(`alpha ${c.alpha} beta ${c.beta}`);
-  if (c.bias) parts.push('bias');
+  if (c.bias) parts.push(c.biasType ? `${c.biasType} bias` : 'bias');
   if (c.gelu) parts.push(`gelu ${c.gelu.form} [${c.gelu.begin}, ${c.gelu.end})`);
   return parts.join(', ');
 }
@@ -226,6 +228,49 @@ for (const [abType, cType] of DTYPES) {
     { abType, cType, m, n, k, bias: true, gelu: { form: 'tanh', begin: 5, end: 5 }, seed: 19 },
   ]);
 }
+
+// 3b. bf16-mixed training: an f32 (master) bias on a bf16 C, with bf16 or f32 inputs. cuBLASLt
+// gets BIAS_DATA_TYPE = f32 for its BIAS / GELU_BIAS epilogues; where it refuses, our epilogue
+// kernel adds the f32 bias (and GELU). Both must match the CPU, which rounds C once.
+for (const abType of ['bf16', 'f32']) {
+  const [m, n, k] = [37, 97, 64];
+  const cType = 'bf16', biasType = 'f32', bias = true;
+  gemmCheck(`${abType} x ${abType} -> bf16 with an f32 bias: bias / bias+GELU, beta 0 and 1, odd sizes`, [
+    { abType, cType, biasType, bias, m: 1, n: 1, k: 1, seed: 81 },
+    { abType, cType, biasType, bias, m: 3, n: 17, k: 129, transA: true, seed: 82 },
+    { abType, cType, biasType, bias, m, n, k, seed: 83 },
+    { abType, cType, biasType, bias, m, n, k, beta: 1, batch: 2, padC: 3, seed: 84 },
+    { abType, cType, biasType, bias, m, n, k, gelu: { form: 'tanh', begin: 0, end: n }, seed: 85 },
+    { abType, cType, biasType, bias, m, n, k, gelu: { form: 'erf', begin: 0, end: n }, transB: true, beta: 1, seed: 86 },
+    { abType, cType, biasType, bias, m, n, k, gelu: { form: 'tanh', begin: 29, end: 90 }, beta: 1, seed: 87 },
+    { abType, cType, biasType, bias, m: 256, n: 1344, k: 192, gelu: { form: 'tanh', begin: 576, end: 1344 }, seed: 88 },
+    { abType, cType, biasType, bias, m: 5, n: 9, k: 0, beta: 1, gelu: { form: 'erf', begin: 2, end: 7 }, seed: 89 },
+  ]);
+}
+
+// 3c. bf16 inputs into an f32 C, beta 0 and 1: weight gradients written (or accumulated) straight
+// into f32 buffers, dW = X^T dY (transA, deep k).
+gemmCheck('bf16 x bf16 -> f32, beta 0 and 1: weight-gradient shapes (transA, deep k, odd sizes)', [
+  { abType: 'bf16', cType: 'f32', m: 24, n: 97, k: 1031, transA: true, seed: 91 },
+  { abType: 'bf16', cType: 'f32', m: 24, n: 97, k: 1031, transA: true, beta: 1, seed: 92 },
+  { abType: 'bf16', cType: 'f32', m: 192, n: 576, k: 256, transA: true, beta: 1, seed: 93 },
+  { abType: 'bf16', cType: 'f32', m: 17, n: 3, k: 129, transA: true, beta: 1, batch: 2, padC: 1, seed: 94 },
+  { abType: 'bf16', cType: 'f32', m: 33, n: 65, k: 31, beta: 1, bias: true, seed: 95 },
+]);
+
+// 3d. The plan cache keys on the bias type: the same shape with a bf16 and an f32 bias, in turns,
+// each matches the CPU (a plan reused across bias types would read the bias wrongly).
+check('the same shape with a bf16 bias, then an f32 bias, then bf16 again: each matches the CPU', () => {
+  const base = { abType: 'bf16', cType: 'bf16', m: 29, n: 64, k: 48, bias: true, seed: 97 };
+  let worst = 0;
+  for (const biasType of [undefined, 'f32', undefined, 'f32']) {
+    for (const gelu of [null, { form: 'tanh', begin: 0, end: 64 }]) {
+      const c = makeCase({ ...base, biasType, gelu });
+      worst = Math.max(worst, compare(c, runOn(cpu, c), runOn(gpu, c), describe(c)).worst);
+    }
+  }
+  return `8 runs; worst |diff| = ${worst.toFixed(3)} of the tolerance`;
+});
 
 // 4. k = 0: no product, C = beta C + bias (then GELU).
 gemmCheck('k = 0: C = beta C (+ bias, GELU); beta 0 never reads the poisoned C', [

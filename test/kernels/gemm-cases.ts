@@ -20,6 +20,8 @@ export interface GemmCase {
   strideB: number;
   strideC: number;
   bias: boolean;
+  /** The bias's dtype (spec field biasType); absent: C's dtype, and the spec leaves it out. */
+  biasType?: 'f32' | 'bf16';
   seed: number;
 }
 
@@ -130,7 +132,7 @@ export function makeData(c: GemmCase): GemmData {
     for (let i = 0; i < data.c.length; i++) if (inMatrix(l.c, c.batch, i)) put(data.c, i, NaN);
   }
   if (c.bias) {
-    data.bias = storage(c.cType, c.n);
+    data.bias = storage(c.biasType ?? c.cType, c.n);
     for (let j = 0; j < c.n; j++) put(data.bias, j, nonZero(next));
   }
   return data;

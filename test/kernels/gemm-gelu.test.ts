@@ -40,7 +40,7 @@ function run(t: GeluGemm, data: GemmData): Float32Array | Uint16Array {
   const spec: NativeGemmSpec = {
     abType: c.abType, cType: c.cType, transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, batch: c.batch,
     alpha: c.alpha, beta: c.beta, lda: c.lda, ldb: c.ldb, ldc: c.ldc, strideA: c.strideA, strideB: c.strideB, strideC: c.strideC,
-    geluForm: t.form, geluBegin: t.columns[0], geluEnd: t.columns[1],
+    geluForm: t.form, geluBegin: t.columns[0], geluEnd: t.columns[1], ...(c.biasType ? { biasType: c.biasType } : {}),
     a: upload(data.a), b: upload(data.b), c: upload(data.c), ...(data.bias ? { bias: upload(data.bias) } : {}),
   };
   try {
@@ -115,6 +115,23 @@ describe('gemm with the bias + GELU-on-columns epilogue, against the float64 ref
     expect(errors).toEqual([]);
   });
 
+  // bf16-mixed training: the fused QKV + MLP-in projection with its f32 master bias on a bf16 C.
+  test.each(['tanh', 'erf'] as const)('%s form: f32 bias on a bf16 C, sub-ranges, beta 0 and 1, odd sizes', (form) => {
+    const cases: [number, number, number, [number, number]][] = [
+      [1, 1, 1, [0, 1]],
+      [3, 17, 5, [3, 17]],
+      [17, 35, 129, [1, 34]],
+      [9, 450, 33, [100, 400]],
+      [33, 7 * 24, 24, [3 * 24, 7 * 24]],
+    ];
+    const errors = cases.flatMap(([m, n, k, columns], i) =>
+      (['bf16', 'f32'] as const).flatMap((abType) =>
+        [0, 1].flatMap((beta) => check({ c: denseCase({ m, n, k, abType, cType: 'bf16', beta, bias: true, biasType: 'f32', transB: i % 2 === 1, seed: 70 + i + beta }), form, columns })),
+      ),
+    );
+    expect(errors).toEqual([]);
+  });
+
   test('columns outside the range hold exactly the plain bias epilogue result', () => {
     const c = denseCase({ m: 31, n: 300, k: 45, bias: true, seed: 54 });
     const data = makeData(c);
@@ -181,6 +198,8 @@ describe('Device.gemm option gelu', () => {
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'tanh', geluBegin: 0, geluEnd: 7 }), 'ERR_INVALID_ARGUMENT', '0 <= geluBegin <= geluEnd <= 6', '[0, 7)');
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'tanh', geluBegin: 0 }), 'ERR_INVALID_ARGUMENT', 'number', 'undefined');
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'gelu', geluBegin: 0, geluEnd: 1 }), 'ERR_INVALID_ARGUMENT', 'tanh | erf', 'gelu');
+    expectErr(() => device.native.launch('gemm', { ...native, bias: b.buffer, biasType: 'bf16', geluForm: 'tanh', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32', 'bf16');
+    expectErr(() => device.native.launch('gemm', { ...native, cType: 'bf16', biasType: 'f64', geluForm: 'erf', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32 | bf16', 'f64');
     for (const t of [a, b, c]) t.dispose();
   });
 });

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { openDevice, toBf16, Vit22bError, type Device, type DeviceTensor } from '../../lib';
+import { bf16BitsToF32, f32ToBf16Bits } from '../../lib/runtime/bf16';
 import type { NativeBuffer, NativeGemmSpec } from '../../lib/runtime/native-types';
 import { C_PADDING, checkResult, denseCase, get, makeData, type GemmCase, type GemmData } from './gemm-cases';
 
@@ -20,7 +21,7 @@ afterAll(() => {
 
 function specOf(c: GemmCase): Omit<NativeGemmSpec, 'a' | 'b' | 'c' | 'bias'> {
   const { abType, cType, transA, transB, m, n, k, batch, alpha, beta, lda, ldb, ldc, strideA, strideB, strideC } = c;
-  return { abType, cType, transA, transB, m, n, k, batch, alpha, beta, lda, ldb, ldc, strideA, strideB, strideC };
+  return { abType, cType, transA, transB, m, n, k, batch, alpha, beta, lda, ldb, ldc, strideA, strideB, strideC, ...(c.biasType ? { biasType: c.biasType } : {}) };
 }
 
 function upload(arr: Float32Array | Uint16Array): NativeBuffer {
@@ -104,6 +105,52 @@ describe('gemm against the float64 reference', () => {
 
   test('k = 0 gives beta * C + bias', () => {
     expectCase(denseCase({ m: 4, n: 5, k: 0, beta: 0.5, bias: true, seed: 9 }));
+    expectCase(denseCase({ m: 4, n: 5, k: 0, beta: 1, bias: true, cType: 'bf16', biasType: 'f32', seed: 9 }));
+  });
+
+  // bf16-mixed training: f32 master biases on bf16 activations, fused into the GEMM that produces
+  // them (beta 1: the residual add joins it too).
+  test.each(TRANSPOSES)('f32 bias on a bf16 C, beta 0 and 1, odd sizes, transA=%s transB=%s', (transA, transB) => {
+    for (const [m, n, k] of SIZES) {
+      for (const abType of ['bf16', 'f32'] as const) {
+        for (const beta of [0, 1]) {
+          expectCase(denseCase({ m, n, k, transA, transB, abType, cType: 'bf16', beta, bias: true, biasType: 'f32', seed: m * 5 + n + k + beta }));
+        }
+      }
+    }
+  });
+
+  test('f32 bias on a bf16 C: added in f32, C rounded once (exact with alpha 0)', () => {
+    // alpha 0: C = round_bf16(f32(beta * c + bias)) exactly; the f32 bias bits must all count: a
+    // bias rounded to bf16 first (or read as bf16 bits) would differ in many elements.
+    for (const beta of [0, 1]) {
+      const c = denseCase({ m: 7, n: 133, k: 9, abType: 'bf16', cType: 'bf16', alpha: 0, beta, bias: true, biasType: 'f32', seed: 60 + beta });
+      const data = makeData(c);
+      const bias = data.bias as Float32Array;
+      const out = runNative(c, data) as Uint16Array;
+      let bitsOff = 0;
+      for (let i = 0; i < c.m; i++) {
+        for (let j = 0; j < c.n; j++) {
+          const old = beta === 0 ? 0 : get(data.c, i * c.n + j);
+          expect(out[i * c.n + j]).toBe(f32ToBf16Bits(Math.fround(old + bias[j]!)));
+          if (f32ToBf16Bits(Math.fround(old + bf16BitsToF32(f32ToBf16Bits(bias[j]!)))) !== out[i * c.n + j]) bitsOff++;
+        }
+      }
+      // With beta 1 the test can tell a bias rounded to bf16 first apart (with beta 0 both round
+      // the same f32 value once).
+      if (beta === 1) expect(bitsOff).toBeGreaterThan(c.m * c.n / 20);
+    }
+  });
+
+  test('bf16 inputs with an f32 C (weight gradients into f32 buffers), beta 0 and 1', () => {
+    // dW [D, F] = X^T [D, tokens] @ dY [tokens, F]: transA, deep k; beta 1 accumulates into dW.
+    for (const [m, n, k] of [[1, 1, 1], [17, 3, 129], [33, 65, 300], [24, 97, 1031]] as [number, number, number][]) {
+      for (const beta of [0, 1]) {
+        expectCase(denseCase({ m, n, k, abType: 'bf16', cType: 'f32', transA: true, beta, seed: m + n + k + beta }));
+        expectCase(denseCase({ m, n, k, abType: 'bf16', cType: 'f32', transB: true, beta, batch: 2, seed: m + n + k + beta + 7 }));
+        expectCase(denseCase({ m, n, k, abType: 'bf16', cType: 'f32', beta, bias: true, seed: m + n + k + beta + 13 }));
+      }
+    }
   });
 
   test('beta = 0 never reads C: a NaN-poisoned C comes back finite', () => {
@@ -181,6 +228,9 @@ describe('Device.gemm on tensors', () => {
     const x = tensorOf('bf16', [3, 17, 24], 4), w = tensorOf('bf16', [24, 33], 5), bias = tensorOf('bf16', [33], 6);
     const y = device.alloc('bf16', [3, 17, 33]);
     check(x, w, y, { bias });
+    const biasF32 = tensorOf('f32', [33], 9); // bf16-mixed: an f32 master bias on a bf16 output
+    check(x, w, y, { bias: biasF32, beta: 1 });
+    biasF32.dispose();
     const q = tensorOf('f32', [2, 9, 16], 7), kk = tensorOf('f32', [2, 11, 16], 8), s = device.alloc('f32', [2, 9, 11]);
     check(q, kk, s, { transB: true, alpha: 0.25 }); // attention scores q @ k^T
     for (const t of [a, b, c, x, w, bias, y, q, kk, s]) t.dispose();
@@ -210,6 +260,9 @@ describe('Device.gemm on tensors', () => {
     expectErr(() => device.gemm(a3, b, c3), 'ERR_SHAPE_MISMATCH', '[2, rows, cols] or [rows, cols]', '[3, 4, 5]');
     expectErr(() => device.gemm(a, b, c, { bias: a }), 'ERR_SHAPE_MISMATCH', '[6]', '[4, 5]');
     expectErr(() => device.gemm(a, b, c, { bias: bh }), 'ERR_DTYPE_MISMATCH', 'f32', 'bf16');
+    const ah = device.alloc('bf16', [4, 5]), ch = device.alloc('bf16', [4, 6]), bi = device.alloc('i32', [6]);
+    expectErr(() => device.gemm(ah, bh, ch, { bias: bi }), 'ERR_DTYPE_MISMATCH', 'f32 | bf16', 'i32');
+    for (const t of [ah, ch, bi]) t.dispose();
     expectErr(() => device.gemm(a, b, c, { alpha: NaN }), 'ERR_INVALID_ARGUMENT');
     expectErr(() => device.gemm(a, b, c, { transA: 1 as unknown as boolean }), 'ERR_INVALID_ARGUMENT', 'boolean', 'number');
     expectErr(() => device.gemm(a, b, {} as DeviceTensor), 'ERR_INVALID_ARGUMENT', 'DeviceTensor', 'object');
@@ -271,6 +324,33 @@ describe('DeviceHandle.gemm validation', () => {
   test('overlapping C batches and C aliasing an input are ERR_INVALID_ARGUMENT', () => {
     expectNative(() => ({ strideC: 10 }), 'ERR_INVALID_ARGUMENT', 'strideC >= 24', '10');
     expectNative((s) => ({ a: s.c, strideA: 24 }), 'ERR_INVALID_ARGUMENT', 'C distinct from A, B and bias');
+  });
+
+  test('a bad biasType is ERR_INVALID_ARGUMENT; the bias size follows biasType', () => {
+    const bias = device.native.alloc(6 * 4);
+    const half = device.native.alloc(6 * 2);
+    try {
+      expectNative(() => ({ bias, biasType: 'f16' }), 'ERR_INVALID_ARGUMENT', 'f32 | bf16', 'f16');
+      expectNative(() => ({ bias, biasType: 'bf16' }), 'ERR_INVALID_ARGUMENT', 'f32', 'bf16'); // bf16 bias, f32 C
+      expectNative(() => ({ bias, biasType: 3 }), 'ERR_INVALID_ARGUMENT', 'string', 'number');
+      expectNative(() => ({ biasType: 'i32' }), 'ERR_INVALID_ARGUMENT', 'f32 | bf16', 'i32'); // checked without a bias too
+      // bf16 C: an f32 bias needs 4 bytes per column, a bf16 one 2.
+      expectNative(() => ({ cType: 'bf16', bias: half, biasType: 'f32' }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes', '12 bytes');
+      expectNative(() => ({ cType: 'bf16', bias: half, biasType: 'f32', geluForm: 'tanh', geluBegin: 0, geluEnd: 6 }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes', '12 bytes');
+      // The same specs are valid with a big enough bias (and bf16 C: absent biasType = bf16).
+      const s = base();
+      try {
+        device.native.launch('gemm', { ...s, cType: 'bf16', bias, biasType: 'f32' });
+        device.native.launch('gemm', { ...s, cType: 'bf16', bias: half });
+        device.native.launch('gemm', { ...s, cType: 'bf16', bias: half, biasType: 'bf16' });
+        device.native.launch('gemm', { ...s, bias, biasType: 'f32' });
+      } finally {
+        for (const x of [s.a, s.b, s.c]) x.dispose();
+      }
+    } finally {
+      bias.dispose();
+      half.dispose();
+    }
   });
 
   test('dtypes other than f32/bf16, a buffer of another device, a disposed buffer', () => {

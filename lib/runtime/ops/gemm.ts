@@ -24,7 +24,10 @@ export interface GemmOptions {
   alpha?: number;
   /** Default 0; with 0, C's previous contents are never read (NaNs in it do not leak in). */
   beta?: number;
-  /** [n], the dtype of C, added to every row after alpha/beta. */
+  /**
+   * [n], the dtype of C or f32 (an f32 bias with a bf16 C, bf16-mixed training's master biases, is
+   * added in f32 before C is rounded once), added to every row after alpha/beta.
+   */
   bias?: DeviceTensor;
   /**
    * GELU after the bias, on C's columns [begin, end) only (default all): the fused QKV + MLP-in
@@ -102,13 +105,14 @@ export function gemmSpec(aIn: DeviceTensor, bIn: DeviceTensor, cIn: DeviceTensor
         received: typeof bias,
       });
     }
-    if (bias.dtype !== c.dtype) {
-      throw new Vit22bError('ERR_DTYPE_MISMATCH', 'gemm bias must have the dtype of C', { expected: c.dtype, received: bias.dtype });
+    if (bias.dtype !== c.dtype && bias.dtype !== 'f32') {
+      throw new Vit22bError('ERR_DTYPE_MISMATCH', 'gemm bias must be f32 or have the dtype of C', { expected: c.dtype === 'f32' ? 'f32' : `f32 | ${c.dtype}`, received: bias.dtype });
     }
     if (bias.shape.length !== 1 || bias.shape[0] !== n) {
       throw shapeError('gemm bias must have one value per column of C', `[${n}]`, shapeText(bias.shape));
     }
     spec.bias = bias.buffer;
+    spec.biasType = bias.dtype as 'f32' | 'bf16';
   }
   if (options.gelu !== undefined) Object.assign(spec, geluEpilogue(options.gelu, n));
   return spec;

@@ -1,7 +1,8 @@
 // The per-row work of layer_norm_fwd / layer_norm_bwd, compiled twice: into layer_norm.cc
 // (baseline x86-64) and layer_norm_avx512.cc (AVX-512), chosen per call by isa.h. Internal linkage
-// and no includes with external inline functions (see isa_storage.h). x, y, dy, dx are [rows, dim]
-// of T (float or bf16 bits); scale, bias, mean, rstd and the partial sums are f32.
+// and no includes with external inline functions (see isa_storage.h). x, y, dy, dx, dresidual are
+// [rows, dim] of T (float or bf16 bits), each with its own row layout (kernels.h RowLayout); scale,
+// bias, mean, rstd and the partial sums are f32 and dense.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,15 @@ namespace vit::cpu {
 
 // Arguments of the row functions: plain structs with external linkage (no member functions), so
 // both builds of this header share them and the AVX-512 entry points below can be declared.
+
+// kernels.h RowLayout without its default member initializers (which would make its constructor an
+// inline function compiled under two ISAs): row r of an operand starts at element
+// (r / groupRows) * groupStride + (r % groupRows) * dim, or r * dim when groupRows == 0.
+struct NormRowLayout {
+  int64_t groupRows;
+  int64_t groupStride;
+};
+
 struct NormFwdRows {
   int64_t dim;
   float eps;
@@ -20,6 +30,7 @@ struct NormFwdRows {
   const float* bias;   // [dim] or nullptr
   float* mean;         // [rows] or nullptr
   float* rstd;         // [rows] or nullptr
+  NormRowLayout xLayout, yLayout;
 };
 
 struct NormBwdRows {
@@ -28,6 +39,7 @@ struct NormBwdRows {
   const float* scale;  // [dim]
   const float* mean;   // [rows], read when center
   const float* rstd;   // [rows]
+  NormRowLayout xLayout, dyLayout, dxLayout, dresidualLayout;
 };
 
 namespace {
@@ -36,6 +48,13 @@ namespace {
 // -ffast-math the compiler may not reorder one running sum, so this is what lets the loop
 // vectorize; the order of additions depends on n alone (never on threads).
 constexpr int kRowLanes = 16;
+
+// The first element of row r. Dense operands take the first branch on every row (predicted; no
+// division), so a dense layout costs nothing next to the row's own work.
+inline int64_t rowStart(const NormRowLayout& l, int64_t dim, int64_t r) {
+  if (l.groupRows == 0) return r * dim;
+  return (r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim;
+}
 
 template <typename Term>
 inline float rowSum(int64_t n, const Term& term) {
@@ -80,8 +99,8 @@ void normFwdRows(const NormFwdRows& p, const T* x0, T* y0, int64_t r0, int64_t r
   const float* __restrict scale = p.scale;
   const float* __restrict bias = p.bias;
   for (int64_t r = r0; r < r1; ++r) {
-    const T* __restrict x = x0 + r * d;
-    T* __restrict y = y0 + r * d;
+    const T* __restrict x = x0 + rowStart(p.xLayout, d, r);
+    T* __restrict y = y0 + rowStart(p.yLayout, d, r);
     float mu = 0.0f;
     if (p.center) mu = rowSum(d, [&](int64_t j) { return isaLoad(x, j); }) * invD;
     const float var = rowSum(d, [&](int64_t j) {
@@ -99,12 +118,13 @@ void normFwdRows(const NormFwdRows& p, const T* x0, T* y0, int64_t r0, int64_t r
   }
 }
 
-// Rows [r0, r1): dx of each, and the block's partial sums of dy * xhat and dy (overwritten;
-// dbiasPart may be nullptr). Two passes over each row, both from cache: the sums mean(g xhat) and
-// mean(g), then dx and the partials; xhat and g = dy * scale are recomputed rather than stored.
+// Rows [r0, r1): dx of each (plus dresidual when dres0 is not null), and the block's partial sums
+// of dy * xhat and dy (overwritten; dbiasPart may be nullptr). Two passes over each row, both from
+// cache: the sums mean(g xhat) and mean(g), then dx and the partials; xhat and g = dy * scale are
+// recomputed rather than stored.
 template <typename T>
-void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_t r0, int64_t r1,
-                 float* dscalePart, float* dbiasPart) {
+void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, const T* dres0, T* dx0,
+                 int64_t r0, int64_t r1, float* dscalePart, float* dbiasPart) {
   const int64_t d = p.dim;
   const float invD = 1.0f / static_cast<float>(d);
   const float* __restrict scale = p.scale;
@@ -115,9 +135,8 @@ void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_
     for (int64_t j = 0; j < d; ++j) db[j] = 0.0f;
   }
   for (int64_t r = r0; r < r1; ++r) {
-    const T* __restrict x = x0 + r * d;
-    const T* __restrict dy = dy0 + r * d;
-    T* __restrict dx = dx0 + r * d;
+    const T* __restrict x = x0 + rowStart(p.xLayout, d, r);
+    const T* __restrict dy = dy0 + rowStart(p.dyLayout, d, r);
     const float mu = p.center ? p.mean[r] : 0.0f;
     const float rs = p.rstd[r];
     float sumGx, sumG;
@@ -131,11 +150,26 @@ void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_
         &sumGx, &sumG);
     const float meanGx = sumGx * invD;
     const float meanG = p.center ? sumG * invD : 0.0f;
-    for (int64_t j = 0; j < d; ++j) {
-      const float dyj = isaLoad(dy, j);
-      const float h = (isaLoad(x, j) - mu) * rs;
-      isaStore(dx, j, rs * (dyj * scale[j] - meanG - h * meanGx));
-      ds[j] += dyj * h;
+    if (dres0) {
+      // dx may be dresidual (in place): neither pointer is __restrict, and each element is read
+      // before it is written.
+      const T* dres = dres0 + rowStart(p.dresidualLayout, d, r);
+      T* dx = dx0 + rowStart(p.dxLayout, d, r);
+      for (int64_t j = 0; j < d; ++j) {
+        const float dyj = isaLoad(dy, j);
+        const float h = (isaLoad(x, j) - mu) * rs;
+        const float g = rs * (dyj * scale[j] - meanG - h * meanGx);
+        isaStore(dx, j, isaLoad(dres, j) + g);
+        ds[j] += dyj * h;
+      }
+    } else {
+      T* __restrict dx = dx0 + rowStart(p.dxLayout, d, r);
+      for (int64_t j = 0; j < d; ++j) {
+        const float dyj = isaLoad(dy, j);
+        const float h = (isaLoad(x, j) - mu) * rs;
+        isaStore(dx, j, rs * (dyj * scale[j] - meanG - h * meanGx));
+        ds[j] += dyj * h;
+      }
     }
     if (db) {
       for (int64_t j = 0; j < d; ++j) db[j] += isaLoad(dy, j);
@@ -148,9 +182,10 @@ void normBwdRows(const NormBwdRows& p, const T* x0, const T* dy0, T* dx0, int64_
 // The same rows compiled with AVX-512 (layer_norm_avx512.cc); call only when activeIsa() >= Avx512.
 void normFwdRowsAvx512(const NormFwdRows& p, const float* x, float* y, int64_t r0, int64_t r1);
 void normFwdRowsAvx512(const NormFwdRows& p, const uint16_t* x, uint16_t* y, int64_t r0, int64_t r1);
-void normBwdRowsAvx512(const NormBwdRows& p, const float* x, const float* dy, float* dx, int64_t r0,
-                       int64_t r1, float* dscalePart, float* dbiasPart);
-void normBwdRowsAvx512(const NormBwdRows& p, const uint16_t* x, const uint16_t* dy, uint16_t* dx,
-                       int64_t r0, int64_t r1, float* dscalePart, float* dbiasPart);
+void normBwdRowsAvx512(const NormBwdRows& p, const float* x, const float* dy, const float* dres,
+                       float* dx, int64_t r0, int64_t r1, float* dscalePart, float* dbiasPart);
+void normBwdRowsAvx512(const NormBwdRows& p, const uint16_t* x, const uint16_t* dy,
+                       const uint16_t* dres, uint16_t* dx, int64_t r0, int64_t r1,
+                       float* dscalePart, float* dbiasPart);
 
 }  // namespace vit::cpu

@@ -12,12 +12,15 @@
 //     (the one rounding of the f32 sum) + 2^-8 |ref| for bf16 storage; y, dscale and dbias with the
 //     bounds of layer-norm.test.ts;
 //   - dx == dresidual (in place, same layout) equals the separate-buffer call bitwise;
-//   - typed errors for bad layouts, short buffers and forbidden aliases.
+//   - typed errors for bad layouts, short buffers and forbidden aliases;
+//   - in a child process (norms-child.cjs layer_norm_layout: large laid-out cases, dx == dresidual):
+//     laid out == dense bitwise on every ISA path, and the same bits for 1, 3 and the default
+//     thread count.
 import { layerNormBackward, openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
 import { layerNormBackwardRef, layerNormRef } from '../helpers/norm-reference';
 import { mulberry32, type Rng } from '../helpers/prng';
-import { nonZeroValues, upload, valuesOf, violation, type Storage } from './norm-data';
+import { decodeStorage, nonZeroValues, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
 import { decodeBf16, referenceBf16Bits } from '../helpers/float-reference';
 
 const U = 2 ** -23;
@@ -469,5 +472,30 @@ describe('typed errors from the native launcher', () => {
     expectErr('bwd', { dscale: ds, dresidual: ds }, 'ERR_INVALID_ARGUMENT');
     const dy = device.native.alloc(960);
     expectErr('bwd', { dy, dx: dy, dresidual: dy }, 'ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('in a child process', () => {
+  type ChildOut = Record<string, string> & { cases: number };
+  const NAMES = ['y', 'dx', 'mean', 'rstd', 'dscale'];
+
+  test.each(['scalar', 'avx2', 'avx512'])('laid out equals dense bitwise, with finite results (VIT22B_CPU_ISA=%s)', (isa) => {
+    const out = runNormsChild<ChildOut>('layer_norm_layout', { VIT22B_CPU_ISA: isa });
+    expect(out.cases).toBe(2);
+    for (let i = 0; i < out.cases; i++) {
+      for (const name of NAMES) {
+        expect(out[`${i}-${name}`]).toBeDefined();
+        expect(out[`${i}-${name}`]).toBe(out[`${i}-dense-${name}`]);
+      }
+      const dtype = i === 0 ? 'f32' : 'bf16';
+      for (const [name, dt] of [['y', dtype], ['dx', dtype], ['rstd', 'f32'], ['dscale', 'f32']] as const) {
+        expect(decodeStorage(out[`${i}-${name}`]!, dt).every(Number.isFinite)).toBe(true);
+      }
+    }
+  });
+
+  test('bitwise identical for 1, 3 and the default thread count', () => {
+    const reference = runNormsChild<ChildOut>('layer_norm_layout', { VIT22B_NUM_THREADS: undefined });
+    for (const threads of ['1', '3']) expect(runNormsChild<ChildOut>('layer_norm_layout', { VIT22B_NUM_THREADS: threads })).toEqual(reference);
   });
 });

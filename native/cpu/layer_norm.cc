@@ -51,9 +51,9 @@ void requireStorage(DType t, const char* what) {
   }
 }
 
-// scale / bias in f32, whatever their storage: one conversion per call instead of one per row.
 NormRowLayout rowLayout(const RowLayout& l) { return NormRowLayout{l.groupRows, l.groupStride}; }
 
+// scale / bias in f32, whatever their storage: one conversion per call instead of one per row.
 std::vector<float> widenParam(const void* p, DType type, int64_t n) {
   std::vector<float> out(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) {

@@ -88,6 +88,20 @@ struct GemmArgs {
   GeluForm geluForm = GeluForm::Tanh;
 };
 
+// Where the rows of a [rows, dim] operand lie in memory: row r starts at element
+//   (r / groupRows) * groupStride + (r % groupRows) * dim
+// groupRows == 0 means dense (row r at r * dim; groupStride is then ignored). Rows within a group
+// are adjacent; groups are groupStride elements apart. The per-head QK-norm reads q straight out of
+// the fused [B*T, 3D + F] projection output: rows = B*T*H, dim = Dh, groupRows = H,
+// groupStride = 3D + F. Valid: groupRows == 0, or groupRows >= 1, rows % groupRows == 0 and
+// groupStride >= groupRows * dim (groups never overlap). The elements spanned (what the buffer must
+// hold, from the operand's first element): dense rows * dim; grouped
+// (rows / groupRows - 1) * groupStride + groupRows * dim, 0 when rows == 0.
+struct RowLayout {
+  int64_t groupRows = 0;
+  int64_t groupStride = 0;
+};
+
 // Normalization of each row over its last dimension (D), with a learnable scale [D]:
 //   center:  mu = mean(x), var = mean((x - mu)^2)    (LayerNorm)
 //   !center: mu = 0,       var = mean(x^2)           (RMSNorm: the ViT-22B norms, no bias)
@@ -101,12 +115,14 @@ struct LayerNormFwdArgs {
   int64_t rows = 0, dim = 0;
   float eps = 1e-6f;  // > 0
   bool center = true;
-  const void* x = nullptr;      // [rows, dim]
+  const void* x = nullptr;      // [rows, dim] laid out by xLayout
   const void* scale = nullptr;  // [dim]
   const void* bias = nullptr;   // [dim], or nullptr for none
-  void* y = nullptr;            // [rows, dim]
-  float* mean = nullptr;        // [rows], saved for backward when center; nullptr: not saved
-  float* rstd = nullptr;        // [rows], saved for backward; nullptr: not saved
+  void* y = nullptr;            // [rows, dim] laid out by yLayout; elements between rows untouched
+  float* mean = nullptr;        // [rows] dense, saved for backward when center; nullptr: not saved
+  float* rstd = nullptr;        // [rows] dense, saved for backward; nullptr: not saved
+  RowLayout xLayout;            // dense by default
+  RowLayout yLayout;            // dense by default
 };
 
 // Backward of LayerNormFwd, with xhat = (x - mean) * rstd and g = dy * scale:
@@ -115,19 +131,31 @@ struct LayerNormFwdArgs {
 //   dscale = sum_rows(dy * xhat), dbias = sum_rows(dy)   (overwritten, f32)
 // The row sums are per-block partial sums over a row blocking that depends only on `rows`, added
 // in block order: bitwise the same for every thread count.
+// With dresidual, dx = dresidual + (the dx above), added in f32 and rounded once: the residual
+// branch's gradient joins the norm's in the same pass (blocks x + f(norm(x))). dx may be dresidual
+// itself (the same memory and layout: each element is read before it is written); no other
+// operand may alias an output. Layouts (RowLayout) place each [rows, dim] operand's rows; the
+// statistics and parameter gradients stay dense, and the results do not depend on the layouts.
 struct LayerNormBwdArgs {
   DType dtype = DType::F32;      // x, dy and dx: f32 | bf16
   DType paramType = DType::F32;  // scale: f32 | bf16
   int64_t rows = 0, dim = 0;
   bool center = true;
-  const void* x = nullptr;      // [rows, dim]
+  const void* x = nullptr;      // [rows, dim] laid out by xLayout
   const void* scale = nullptr;  // [dim]
   const float* mean = nullptr;  // [rows] from the forward (center only; ignored otherwise)
   const float* rstd = nullptr;  // [rows] from the forward
-  const void* dy = nullptr;     // [rows, dim]
-  void* dx = nullptr;           // [rows, dim]
+  const void* dy = nullptr;     // [rows, dim] laid out by dyLayout
+  void* dx = nullptr;           // [rows, dim] laid out by dxLayout; elements between rows untouched
   float* dscale = nullptr;      // [dim] f32
   float* dbias = nullptr;       // [dim] f32, or nullptr when the forward had no bias
+  RowLayout xLayout;            // dense by default
+  RowLayout dyLayout;
+  RowLayout dxLayout;
+  // [rows, dim] of `dtype` laid out by dresidualLayout, added to dx; nullptr: none. May equal dx
+  // (then with dxLayout's layout).
+  const void* dresidual = nullptr;
+  RowLayout dresidualLayout;
 };
 
 // y[:, c] = gelu(x[:, c]) for c in [colBegin, colEnd), y[:, c] = x[:, c] elsewhere, on a row-major

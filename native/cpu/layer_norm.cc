@@ -6,6 +6,9 @@
 // parallelFor over rows. Backward: dx is per row; dscale / dbias are sums over rows, taken per row
 // block with a blocking that depends only on `rows` (kGradBlocks blocks at most), then the block
 // partials are added in block order, so the result is bitwise independent of the thread count.
+// Row layouts (kernels.h RowLayout) only move where each row is read or written: the arithmetic and
+// the blocking are those of the dense rows, so a laid-out call equals the dense call on the
+// gathered rows bit for bit.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -48,6 +51,8 @@ void requireStorage(DType t, const char* what) {
   }
 }
 
+NormRowLayout rowLayout(const RowLayout& l) { return NormRowLayout{l.groupRows, l.groupStride}; }
+
 // scale / bias in f32, whatever their storage: one conversion per call instead of one per row.
 std::vector<float> widenParam(const void* p, DType type, int64_t n) {
   std::vector<float> out(static_cast<size_t>(n));
@@ -74,11 +79,12 @@ void backwardRows(bool avx512, const NormBwdRows& p, const LayerNormBwdArgs& a, 
                   int64_t r1, float* dscalePart, float* dbiasPart) {
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
+  const T* dres = static_cast<const T*>(a.dresidual);
   T* dx = static_cast<T*>(a.dx);
   if (avx512) {
-    normBwdRowsAvx512(p, x, dy, dx, r0, r1, dscalePart, dbiasPart);
+    normBwdRowsAvx512(p, x, dy, dres, dx, r0, r1, dscalePart, dbiasPart);
   } else {
-    normBwdRows(p, x, dy, dx, r0, r1, dscalePart, dbiasPart);
+    normBwdRows(p, x, dy, dres, dx, r0, r1, dscalePart, dbiasPart);
   }
 }
 
@@ -91,7 +97,7 @@ void layerNormFwd(Stream stream, const LayerNormFwdArgs& a) {
   std::vector<float> scale = widenParam(a.scale, a.paramType, a.dim);
   std::vector<float> bias = a.bias ? widenParam(a.bias, a.paramType, a.dim) : std::vector<float>();
   const NormFwdRows p{a.dim, a.eps, a.center, scale.data(), a.bias ? bias.data() : nullptr,
-                      a.mean, a.rstd};
+                      a.mean, a.rstd, rowLayout(a.xLayout), rowLayout(a.yLayout)};
   const bool avx512 = activeIsa() >= Isa::Avx512;
   forRows(stream, a.rows, a.rows * a.dim, [&](int64_t r0, int64_t r1) {
     if (a.dtype == DType::F32) {
@@ -119,7 +125,15 @@ void layerNormBwd(Stream stream, const LayerNormBwdArgs& a) {
   std::vector<float> partials(static_cast<size_t>(blocks * d * (withBias ? 2 : 1)));
   float* dscaleParts = partials.data();
   float* dbiasParts = withBias ? partials.data() + blocks * d : nullptr;
-  const NormBwdRows p{d, a.center, scale.data(), a.mean, a.rstd};
+  const NormBwdRows p{d,
+                      a.center,
+                      scale.data(),
+                      a.mean,
+                      a.rstd,
+                      rowLayout(a.xLayout),
+                      rowLayout(a.dyLayout),
+                      rowLayout(a.dxLayout),
+                      rowLayout(a.dresidualLayout)};
   const bool avx512 = activeIsa() >= Isa::Avx512;
   forRows(stream, blocks, a.rows * d, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {

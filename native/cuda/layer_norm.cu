@@ -14,6 +14,10 @@
 // layouts as the forward); (3) a finalize kernel adds each column's partials in block order.
 // Bitwise reproducible from run to run. The column kernel re-reads x and dy (one extra pass over
 // them, a candidate for fusion into the dx kernel later).
+//
+// Row layouts (kernels.h RowLayout) move only where a row is read or written; the arithmetic, the
+// row-to-thread mapping and the blocking are those of the dense call. dresidual (optional) is added
+// to dx in f32 before the one rounding; dx may be dresidual, so neither is __restrict__.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -33,16 +37,60 @@ namespace {
 constexpr int kBlockThreads = 256;
 constexpr int64_t kWarpRowMaxDim = 512;  // rows up to this wide get one warp each
 
+// ---- row addressing ---------------------------------------------------------------------------
+
+// The first element of row r under layout l. Dense: r * dim. Grouped: a 32-bit division when the
+// values fit (the common case, far cheaper than a 64-bit one), else a 64-bit one.
+__device__ __forceinline__ int64_t rowStart(const RowLayout& l, int64_t dim, int64_t r) {
+  if (l.groupRows == 0) return r * dim;
+  int64_t group, within;
+  if (r <= 0xffffffffLL && l.groupRows <= 0xffffffffLL) {
+    const uint32_t r32 = static_cast<uint32_t>(r), g32 = static_cast<uint32_t>(l.groupRows);
+    group = r32 / g32;
+    within = r32 - static_cast<uint32_t>(group) * g32;
+  } else {
+    group = r / l.groupRows;
+    within = r % l.groupRows;
+  }
+  return group * l.groupStride + within * dim;
+}
+
+// Row r as (group, within) under layout l (dense: group 0, within r), for loops that step through
+// rows by a small fixed step without a division per row.
+struct RowCursor {
+  int64_t group, within;
+};
+
+__device__ __forceinline__ RowCursor rowCursor(const RowLayout& l, int64_t r) {
+  if (l.groupRows == 0) return RowCursor{0, r};
+  return RowCursor{r / l.groupRows, r % l.groupRows};
+}
+
+// Advances by `step` rows: at most step / groupRows + 1 subtractions.
+__device__ __forceinline__ void advance(const RowLayout& l, RowCursor& c, int step) {
+  c.within += step;
+  if (l.groupRows == 0) return;
+  while (c.within >= l.groupRows) {
+    c.within -= l.groupRows;
+    ++c.group;
+  }
+}
+
+__device__ __forceinline__ int64_t cursorStart(const RowLayout& l, int64_t dim, const RowCursor& c) {
+  return l.groupRows == 0 ? c.within * dim : c.group * l.groupStride + c.within * dim;
+}
+
 // ---- forward ----------------------------------------------------------------------------------
 
 // kRowThreads threads per row (32: a warp, kBlockThreads: the whole block), kBlockThreads /
 // kRowThreads rows per block, grid-stride over rows.
-//   x, y [rows, dim] of T; scale, bias [dim] of P (bias may be null); mean, rstd [rows] or null.
+//   x, y [rows, dim] of T laid out by xl, yl; scale, bias [dim] of P (bias may be null); mean, rstd
+//   [rows] or null.
 template <typename T, typename P, int kRowThreads>
 __global__ void __launch_bounds__(kBlockThreads)
     normFwdKernel(int64_t rows, int64_t dim, float eps, bool center, const T* __restrict__ x,
                   const P* __restrict__ scale, const P* __restrict__ bias, T* __restrict__ y,
-                  float* __restrict__ mean, float* __restrict__ rstd) {
+                  float* __restrict__ mean, float* __restrict__ rstd, RowLayout xl, RowLayout yl) {
   constexpr int kRowsPerBlock = kBlockThreads / kRowThreads;
   __shared__ float shared[kRowThreads / 32];  // used only when a block holds one row
   const int t = threadIdx.x % kRowThreads;
@@ -52,8 +100,8 @@ __global__ void __launch_bounds__(kBlockThreads)
   // Every thread of a row runs the same iterations, so the block-wide sums (kRowsPerBlock == 1)
   // are reached by the whole block together.
   for (int64_t r = firstRow; r < rows; r += rowStride) {
-    const T* xr = x + r * dim;
-    T* yr = y + r * dim;
+    const T* xr = x + rowStart(xl, dim, r);
+    T* yr = y + rowStart(yl, dim, r);
     float mu = 0.0f;
     if (center) {
       float s = 0.0f;
@@ -88,10 +136,10 @@ void launchFwd(cudaStream_t stream, const LayerNormFwdArgs& a) {
   T* y = static_cast<T*>(a.y);
   if (a.dim <= kWarpRowMaxDim) {
     normFwdKernel<T, P, 32><<<gridFor(a.rows, kBlockThreads / 32), kBlockThreads, 0, stream>>>(
-        a.rows, a.dim, a.eps, a.center, x, scale, bias, y, a.mean, a.rstd);
+        a.rows, a.dim, a.eps, a.center, x, scale, bias, y, a.mean, a.rstd, a.xLayout, a.yLayout);
   } else {
     normFwdKernel<T, P, kBlockThreads><<<gridFor(a.rows, 1), kBlockThreads, 0, stream>>>(
-        a.rows, a.dim, a.eps, a.center, x, scale, bias, y, a.mean, a.rstd);
+        a.rows, a.dim, a.eps, a.center, x, scale, bias, y, a.mean, a.rstd, a.xLayout, a.yLayout);
   }
   checkLaunch("layer_norm_fwd");
 }
@@ -100,11 +148,13 @@ void launchFwd(cudaStream_t stream, const LayerNormFwdArgs& a) {
 
 // With xhat = (x - mu) rs and g = dy * scale, per row:
 //   dx = rs * (g - mean(g) - xhat * mean(g xhat))   (mean(g) = 0 without centering)
+//   (+ dres when dres is not null; dres may be dx, each element read by the thread that writes it).
 template <typename T, typename P, int kRowThreads>
 __global__ void __launch_bounds__(kBlockThreads)
     normBwdDxKernel(int64_t rows, int64_t dim, bool center, const T* __restrict__ x,
                     const P* __restrict__ scale, const float* __restrict__ mean,
-                    const float* __restrict__ rstd, const T* __restrict__ dy, T* __restrict__ dx) {
+                    const float* __restrict__ rstd, const T* __restrict__ dy, const T* dres, T* dx,
+                    RowLayout xl, RowLayout dyl, RowLayout dresl, RowLayout dxl) {
   constexpr int kRowsPerBlock = kBlockThreads / kRowThreads;
   __shared__ float shared[kRowThreads / 32];
   const int t = threadIdx.x % kRowThreads;
@@ -112,9 +162,10 @@ __global__ void __launch_bounds__(kBlockThreads)
   const int64_t rowStride = static_cast<int64_t>(gridDim.x) * kRowsPerBlock;
   const float invD = 1.0f / static_cast<float>(dim);
   for (int64_t r = firstRow; r < rows; r += rowStride) {
-    const T* xr = x + r * dim;
-    const T* dyr = dy + r * dim;
-    T* dxr = dx + r * dim;
+    const T* xr = x + rowStart(xl, dim, r);
+    const T* dyr = dy + rowStart(dyl, dim, r);
+    T* dxr = dx + rowStart(dxl, dim, r);
+    const T* dresr = dres ? dres + rowStart(dresl, dim, r) : nullptr;
     const float mu = center ? mean[r] : 0.0f;
     const float rs = rstd[r];
     float gx = 0.0f, g = 0.0f;
@@ -130,7 +181,9 @@ __global__ void __launch_bounds__(kBlockThreads)
       const float h = __fmul_rn(__fsub_rn(loadF32(xr, j), mu), rs);
       const float gj = __fmul_rn(loadF32(dyr, j), loadF32(scale, j));
       // rs * ((g - meanG) - h * meanGx), rounded step by step as the CPU does.
-      storeF32(dxr, j, __fmul_rn(rs, __fsub_rn(__fsub_rn(gj, meanG), __fmul_rn(h, meanGx))));
+      float v = __fmul_rn(rs, __fsub_rn(__fsub_rn(gj, meanG), __fmul_rn(h, meanGx)));
+      if (dresr) v = __fadd_rn(loadF32(dresr, j), v);
+      storeF32(dxr, j, v);
     }
   }
 }
@@ -152,13 +205,15 @@ int64_t rowBlocksFor(int64_t rows, int64_t dim) {
 
 // Block (column tile bx, row block by), kColTile x kRowLanes threads: column j = bx * 32 + tx,
 // rows [r0, r1) of row block by, lane ty takes rows r0 + ty, r0 + ty + 8, ...; then the eight
-// lanes are added in lane order. dsPart / dbPart [rowBlocks, dim] (dbPart may be null).
+// lanes are added in lane order. dsPart / dbPart [rowBlocks, dim] (dbPart may be null). x and dy
+// are laid out by xl and dyl, walked with row cursors (no division per row).
 template <typename T>
 __global__ void __launch_bounds__(kColTile * kRowLanes)
     normParamPartialKernel(int64_t rows, int64_t dim, int64_t rowBlocks, bool center,
                            const T* __restrict__ x, const T* __restrict__ dy,
                            const float* __restrict__ mean, const float* __restrict__ rstd,
-                           float* __restrict__ dsPart, float* __restrict__ dbPart) {
+                           float* __restrict__ dsPart, float* __restrict__ dbPart, RowLayout xl,
+                           RowLayout dyl) {
   __shared__ float sds[kRowLanes][kColTile + 1];
   __shared__ float sdb[kRowLanes][kColTile + 1];
   const int tx = threadIdx.x % kColTile, ty = threadIdx.x / kColTile;
@@ -166,13 +221,16 @@ __global__ void __launch_bounds__(kColTile * kRowLanes)
   const int64_t rb = blockIdx.y;
   const int64_t r0 = rb * rows / rowBlocks, r1 = (rb + 1) * rows / rowBlocks;
   float ds = 0.0f, db = 0.0f;
-  if (j < dim) {
+  if (j < dim && r0 + ty < r1) {
+    RowCursor xc = rowCursor(xl, r0 + ty), dyc = rowCursor(dyl, r0 + ty);
     for (int64_t r = r0 + ty; r < r1; r += kRowLanes) {
       const float mu = center ? mean[r] : 0.0f;
-      const float dyv = loadF32(dy, r * dim + j);
-      const float h = __fmul_rn(__fsub_rn(loadF32(x, r * dim + j), mu), rstd[r]);
+      const float dyv = loadF32(dy, cursorStart(dyl, dim, dyc) + j);
+      const float h = __fmul_rn(__fsub_rn(loadF32(x, cursorStart(xl, dim, xc) + j), mu), rstd[r]);
       ds += dyv * h;
       db += dyv;
+      advance(xl, xc, kRowLanes);
+      advance(dyl, dyc, kRowLanes);
     }
   }
   sds[ty][tx] = ds;
@@ -211,11 +269,13 @@ template <typename T, typename P>
 void launchBwd(cudaStream_t stream, const LayerNormBwdArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
+  const T* dres = static_cast<const T*>(a.dresidual);
   const P* scale = static_cast<const P*>(a.scale);
   T* dx = static_cast<T*>(a.dx);
   const float* mean = a.center ? a.mean : nullptr;
   // The parameter-gradient partials are taken first, so they read x and dy before dx is written
-  // (the addon forbids aliases anyway; this order keeps an in-place dx correct too).
+  // (the addon forbids aliases other than dx == dresidual; this order would keep an in-place dx
+  // over x or dy correct too).
   const int64_t rowBlocks = rowBlocksFor(a.rows, a.dim);
   const bool withBias = a.dbias != nullptr;
   const size_t partFloats = static_cast<size_t>(rowBlocks * a.dim);
@@ -229,15 +289,18 @@ void launchBwd(cudaStream_t stream, const LayerNormBwdArgs& a) {
   }
   dim3 grid(static_cast<unsigned>(colTiles), static_cast<unsigned>(rowBlocks));
   normParamPartialKernel<T><<<grid, kColTile * kRowLanes, 0, stream>>>(
-      a.rows, a.dim, rowBlocks, a.center, x, dy, mean, a.rstd, dsPart, dbPart);
+      a.rows, a.dim, rowBlocks, a.center, x, dy, mean, a.rstd, dsPart, dbPart, a.xLayout,
+      a.dyLayout);
   checkLaunch("layer_norm_bwd (parameter partial sums)");
 
   if (a.dim <= kWarpRowMaxDim) {
     normBwdDxKernel<T, P, 32><<<gridFor(a.rows, kBlockThreads / 32), kBlockThreads, 0, stream>>>(
-        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dx);
+        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dres, dx, a.xLayout, a.dyLayout,
+        a.dresidualLayout, a.dxLayout);
   } else {
     normBwdDxKernel<T, P, kBlockThreads><<<gridFor(a.rows, 1), kBlockThreads, 0, stream>>>(
-        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dx);
+        a.rows, a.dim, a.center, x, scale, mean, a.rstd, dy, dres, dx, a.xLayout, a.dyLayout,
+        a.dresidualLayout, a.dxLayout);
   }
   checkLaunch("layer_norm_bwd (dx)");
 

@@ -237,6 +237,234 @@ check('layer_norm_bwd with rows = 0 zeroes dscale and dbias', () => {
   assert(a.every((v) => v === 0) && b.every((v) => v === 0), `dscale ${a}, dbias ${b}`);
 });
 
+// ---- layer_norm with row layouts and dresidual ----------------------------------------------------
+// x, y, dy, dx, dresidual laid out by kernels.h RowLayout (row r at (r / groupRows) * groupStride +
+// (r % groupRows) * dim) inside NaN-filled buffers with a tail, through raw launch specs. Checked:
+// the GPU's laid-out results equal its own dense call on the gathered rows bitwise (layouts only
+// move rows); GPU vs CPU with the dense checks' tolerances (dx: plus one rounding of the dresidual
+// sum, 2u |dx| in f32); the elements outside the rows keep their poison on the GPU.
+
+/** First element of row r under layout l (undefined: dense). */
+function lnRowStart(l, dim, r) {
+  return l ? Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim : r * dim;
+}
+function lnExtent(l, rows, dim) {
+  return l ? (rows / l.groupRows - 1) * l.groupStride + l.groupRows * dim : rows * dim;
+}
+const LN_PAD = 9;
+/** Storage bits (Float32Array / Uint16Array) of `dense` rows laid out by l, NaN elsewhere. */
+function lnScatter(dtype, dense, l, rows, dim) {
+  const n = lnExtent(l, rows, dim) + LN_PAD;
+  const out = dtype === 'bf16' ? new Uint16Array(n).fill(0x7fc0) : new Float32Array(new Uint32Array(n).fill(0x7fc00000).buffer);
+  const bits = dtype === 'bf16' ? toBf16(dense) : Float32Array.from(dense);
+  for (let r = 0; r < rows; r++) out.set(bits.subarray(r * dim, (r + 1) * dim), lnRowStart(l, dim, r));
+  return out;
+}
+/** The raw bits of a laid-out download: [rows gathered dense (integers), first gap index not NaN-poisoned or -1]. */
+function lnGather(t, dtype, l, rows, dim) {
+  const raw = t.download();
+  const ints = dtype === 'bf16' ? raw : new Uint32Array(raw.buffer, raw.byteOffset, raw.length);
+  const poisonBits = dtype === 'bf16' ? 0x7fc0 : 0x7fc00000;
+  const inRow = new Uint8Array(ints.length);
+  const rowsOut = dtype === 'bf16' ? new Uint16Array(rows * dim) : new Uint32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const s = lnRowStart(l, dim, r);
+    inRow.fill(1, s, s + dim);
+    rowsOut.set(ints.subarray(s, s + dim), r * dim);
+  }
+  let gap = -1;
+  for (let i = 0; i < ints.length && gap < 0; i++) if (!inRow[i] && ints[i] !== poisonBits) gap = i;
+  return [rowsOut, gap];
+}
+function lnValues(bitsRows, dtype) {
+  return dtype === 'bf16' ? fromBf16(bitsRows) : new Float32Array(bitsRows.buffer, bitsRows.byteOffset, bitsRows.length);
+}
+/** Bitwise equality of two integer or f32 arrays (NaNs compare by their bits). */
+function lnSameBits(a, b) {
+  const bits = (v) => (v instanceof Float32Array ? new Uint32Array(v.buffer, v.byteOffset, v.length) : v);
+  const x = bits(a);
+  const y = bits(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+const lnLayoutCases = [
+  // The per-head QK-norm read out of a fused [B*T, 3D + F] output: groups of H rows of Dh.
+  { rows: 30, dim: 8, xL: { groupRows: 3, groupStride: 3 * 8 + 13 }, oL: { groupRows: 5, groupStride: 43 } },
+  { rows: 6 * 700, dim: 64, xL: { groupRows: 6, groupStride: 3 * 384 + 1536 }, oL: { groupRows: 6, groupStride: 384 } },
+  { rows: 16 * 257, dim: 128, xL: { groupRows: 16, groupStride: 3 * 2048 + 8192 }, oL: { groupRows: 4, groupStride: 4 * 128 + 32 } },
+  { rows: 129, dim: 17, xL: { groupRows: 43, groupStride: 43 * 17 + 1 }, oL: { groupRows: 3, groupStride: 3 * 17 + 30 } },
+  { rows: 17, dim: 1, xL: { groupRows: 1, groupStride: 3 }, oL: { groupRows: 17, groupStride: 17 } },
+  { rows: 3, dim: 3, xL: { groupRows: 3, groupStride: 9 }, oL: { groupRows: 1, groupStride: 4 } },
+  // Block-per-row path (dim > 512).
+  { rows: 12, dim: 768, xL: { groupRows: 4, groupStride: 4 * 768 + 100 }, oL: { groupRows: 3, groupStride: 3 * 768 + 1 } },
+  { rows: 9, dim: 1031, xL: { groupRows: 1, groupStride: 1031 + 5 }, oL: { groupRows: 9, groupStride: 9 * 1031 } },
+];
+const lnVariants = [];
+lnLayoutCases.forEach((lc, i) => {
+  for (const dtype of ['f32', 'bf16']) {
+    for (const residual of ['none', 'separate', 'inplace']) {
+      lnVariants.push({ ...lc, dtype, residual, center: (i + (residual === 'separate' ? 1 : 0)) % 2 === 0, bias: i % 3 === 0 });
+    }
+  }
+});
+
+/** NaN bits (f32 0x7fc00000, bf16 0x7fc0) for a [rows, dim] output laid out by l, plus the tail. */
+function lnPoisoned(dtype, l, rows, dim) {
+  const n = lnExtent(l, rows, dim) + LN_PAD;
+  return dtype === 'bf16' ? new Uint16Array(n).fill(0x7fc0) : new Float32Array(new Uint32Array(n).fill(0x7fc00000).buffer);
+}
+
+for (const c of lnVariants) {
+  const label = `rows=${c.rows} dim=${c.dim} ${c.dtype} ${c.center ? 'LayerNorm' : 'RMSNorm'}${c.bias ? '+bias' : ''} x ${JSON.stringify(c.xL)} others ${JSON.stringify(c.oL)} dresidual ${c.residual}`;
+  check(`layer_norm with row layouts: GPU laid out == GPU dense bitwise, GPU vs CPU, gaps untouched, ${label}`, () => {
+    const r = rng(c.rows * 131 + c.dim * 7 + (c.residual === 'inplace' ? 2 : c.residual === 'separate' ? 1 : 0) + (c.dtype === 'bf16' ? 5 : 0));
+    const { rows, dim, dtype } = c;
+    const n = rows * dim;
+    const xData = new Float32Array(n);
+    for (let i = 0; i < rows; i++) {
+      const offset = (r() - 0.5) * 8;
+      for (let j = 0; j < dim; j++) xData[i * dim + j] = offset + (r() * 2 - 1) * 2;
+    }
+    const scaleData = uniform(r, dim, 0.5, 1.5);
+    const biasData = uniform(r, dim, -1, 1);
+    const dyData = uniform(r, n, -1, 1);
+    const dresData = uniform(r, n, -2, 2);
+    const eps = 1e-6;
+    // Layouts of the laid-out runs (dresidual takes dx's when in place); DENSE: all dense.
+    const LAID = { x: c.xL, y: c.oL, dy: c.oL, dx: c.xL, dres: c.residual === 'inplace' ? c.xL : c.oL };
+    const DENSE = {};
+    const buf = (dev, data) => {
+      const t = dev.tensor(dtype, [data.length], data);
+      live.push(t);
+      return t;
+    };
+    const f32 = (dev, data) => put(dev, 'f32', [data.length], data);
+    const layoutFields = (pairs) => Object.fromEntries(pairs.filter(([, l]) => l));
+    /**
+     * Forward (statistics saved), then the backward from `stats` ([mean, rstd], the CPU's, so the
+     * backward inputs are the same on both devices), on dev with layouts `lay`. Returns the rows of
+     * y and dx (raw bits), mean, rstd, dscale, dbias and the first written gap of y and dx.
+     */
+    const runOn = (dev, lay, stats) => {
+      const x = buf(dev, lnScatter(dtype, xData, lay.x, rows, dim));
+      const scale = put(dev, dtype, [dim], scaleData);
+      const bias = c.bias ? put(dev, dtype, [dim], biasData) : undefined;
+      const y = buf(dev, lnPoisoned(dtype, lay.y, rows, dim));
+      const mean = poisoned(dev, 'f32', [rows]);
+      const rstd = poisoned(dev, 'f32', [rows]);
+      dev.native.launch('layer_norm_fwd', {
+        dtype, paramType: dtype, rows, dim, eps, center: c.center,
+        x: x.buffer, scale: scale.buffer, y: y.buffer, mean: mean.buffer, rstd: rstd.buffer,
+        ...(bias ? { bias: bias.buffer } : {}),
+        ...layoutFields([['xLayout', lay.x], ['yLayout', lay.y]]),
+      });
+      const meanIn = f32(dev, stats ? stats[0] : new Float32Array(rows));
+      const rstdIn = f32(dev, stats ? stats[1] : new Float32Array(rows).fill(1));
+      const dy = buf(dev, lnScatter(dtype, dyData, lay.dy, rows, dim));
+      let dx;
+      let dres;
+      if (c.residual === 'inplace') {
+        dx = buf(dev, lnScatter(dtype, dresData, lay.dx, rows, dim));
+        dres = dx;
+      } else {
+        dx = buf(dev, lnPoisoned(dtype, lay.dx, rows, dim));
+        if (c.residual === 'separate') dres = buf(dev, lnScatter(dtype, dresData, lay.dres, rows, dim));
+      }
+      const dscale = poisoned(dev, 'f32', [dim]);
+      const dbias = c.bias ? poisoned(dev, 'f32', [dim]) : undefined;
+      dev.native.launch('layer_norm_bwd', {
+        dtype, paramType: dtype, rows, dim, center: c.center,
+        x: x.buffer, scale: scale.buffer, rstd: rstdIn.buffer, dy: dy.buffer, dx: dx.buffer, dscale: dscale.buffer,
+        ...(c.center ? { mean: meanIn.buffer } : {}),
+        ...(dbias ? { dbias: dbias.buffer } : {}),
+        ...(dres ? { dresidual: dres.buffer } : {}),
+        ...layoutFields([['xLayout', lay.x], ['dyLayout', lay.dy], ['dxLayout', lay.dx], ['dresidualLayout', dres ? lay.dres : undefined]]),
+      });
+      const [yRows, yGap] = lnGather(y, dtype, lay.y, rows, dim);
+      const [dxRows, dxGap] = lnGather(dx, dtype, lay.dx, rows, dim);
+      return {
+        yRows, yGap, dxRows, dxGap, mean: mean.toFloat32(), rstd: rstd.toFloat32(),
+        dscale: dscale.toFloat32(), dbias: dbias ? dbias.toFloat32() : undefined,
+      };
+    };
+    // The CPU's statistics (dense run) feed every backward.
+    const cpuDense = runOn(cpu, DENSE, null);
+    const stats = [c.center ? cpuDense.mean : new Float32Array(rows), cpuDense.rstd];
+    const cpuRef = runOn(cpu, DENSE, stats);
+    const gpuDense = runOn(gpu, DENSE, stats);
+    const gpuLaid = runOn(gpu, LAID, stats);
+    freeAll();
+    // Layouts move rows only: the GPU's laid-out results are its dense ones, bit for bit.
+    for (const k of ['yRows', 'dxRows', 'mean', 'rstd', 'dscale']) {
+      assert(lnSameBits(gpuLaid[k], gpuDense[k]), `${k}: the laid-out GPU call differs from the dense GPU call`);
+    }
+    if (c.bias) assert(lnSameBits(gpuLaid.dbias, gpuDense.dbias), 'dbias: the laid-out GPU call differs from the dense GPU call');
+    for (const [name, gap] of [['y', gpuLaid.yGap], ['dx', gpuLaid.dxGap], ['dense y', gpuDense.yGap], ['dense dx', gpuDense.dxGap]]) {
+      assert(gap < 0, `${name}[${gap}] outside the rows was written on the GPU`);
+    }
+
+    // GPU vs CPU with the dense checks' tolerances.
+    const xs = stored(dtype, xData);
+    const ss = stored(dtype, scaleData);
+    const bs = stored(dtype, biasData);
+    const dys = stored(dtype, dyData);
+    const [cpuMean, cpuRstd] = stats;
+    const sumBound = U * (dim / 16 + 16) * 2;
+    const meanAbs = new Float64Array(rows);
+    const rowMag = new Float64Array(rows);
+    const rowGx = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      let s = 0;
+      let mg = 0;
+      let mgx = 0;
+      for (let j = 0; j < dim; j++) {
+        const e = i * dim + j;
+        s += Math.abs(xs[e]);
+        const g = dys[e] * ss[j];
+        mg += Math.abs(g);
+        mgx += Math.abs(g * (xs[e] - cpuMean[i]) * cpuRstd[i]);
+      }
+      meanAbs[i] = s / dim;
+      rowMag[i] = mg / dim;
+      rowGx[i] = mgx / dim;
+    }
+    const details = [];
+    const yWant = lnValues(cpuRef.yRows, dtype);
+    details.push(compare('y', lnValues(gpuLaid.yRows, dtype), yWant, (e) => {
+      const i = Math.floor(e / dim);
+      const j = e % dim;
+      const xhat = Math.abs((xs[e] - cpuMean[i]) * cpuRstd[i]);
+      const mag = Math.abs(ss[j]) * (xhat + cpuRstd[i] * meanAbs[i]) + (c.bias ? Math.abs(bs[j]) : 0);
+      return sumBound * mag + (dtype === 'bf16' ? 2 * BF * Math.abs(yWant[e]) : 0) + 1e-30;
+    }));
+    if (c.center) details.push(compare('mean', gpuLaid.mean, cpuDense.mean, (i) => sumBound * meanAbs[i] + 1e-30));
+    details.push(compare('rstd', gpuLaid.rstd, cpuDense.rstd, (i) => sumBound * cpuDense.rstd[i]));
+    const dxWant = lnValues(cpuRef.dxRows, dtype);
+    details.push(compare('dx', lnValues(gpuLaid.dxRows, dtype), dxWant, (e) => {
+      const i = Math.floor(e / dim);
+      const j = e % dim;
+      const g = Math.abs(dys[e] * ss[j]);
+      const h = Math.abs((xs[e] - cpuMean[i]) * cpuRstd[i]);
+      const mag = cpuRstd[i] * (g + rowMag[i] + h * rowGx[i] + cpuRstd[i] * meanAbs[i] * (rowGx[i] + h * rowMag[i]));
+      // + the rounding of the dresidual sum on each side (f32; bf16's is in the 2^-7 term).
+      const res = c.residual !== 'none' && dtype === 'f32' ? 2 * U * Math.abs(dxWant[e]) : 0;
+      return 8 * U * (dim / 16 + 16) * mag + res + (dtype === 'bf16' ? 2 * BF * Math.abs(dxWant[e]) : 0) + 1e-30;
+    }));
+    const colAbs = new Float64Array(dim);
+    const colAbsB = new Float64Array(dim);
+    for (let e = 0; e < n; e++) {
+      const i = Math.floor(e / dim);
+      const j = e % dim;
+      colAbs[j] += Math.abs(dys[e] * (xs[e] - cpuMean[i]) * cpuRstd[i]);
+      colAbsB[j] += Math.abs(dys[e]);
+    }
+    const colBound = 4 * U * (rows / 8 + 64 + dim / 16 + 16);
+    details.push(compare('dscale', gpuLaid.dscale, cpuRef.dscale, (j) => colBound * colAbs[j] + 1e-30));
+    if (c.bias) details.push(compare('dbias', gpuLaid.dbias, cpuRef.dbias, (j) => colBound * colAbsB[j] + 1e-30));
+    return details.join('; ');
+  });
+}
+
 // ---- softmax_xent, sigmoid_xent, topk_accuracy ---------------------------------------------------
 
 const lossCases = [];

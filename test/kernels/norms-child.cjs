@@ -1,7 +1,9 @@
 // Runs the norm / GELU kernels on fixed seeded inputs in a fresh process, so a test can set
 // VIT22B_NUM_THREADS (read when the thread pool starts) without touching the jest process. Loads the
-// built package (dist/). argv[2]: 'layer_norm' | 'gelu'. stdout: JSON { name: base64 of a tensor }
-// (gelu also returns its inputs and a case list, so the caller can check every ISA path).
+// built package (dist/). argv[2]: 'layer_norm' | 'gelu' | 'layer_norm_layout'. stdout: JSON
+// { name: base64 of a tensor } (gelu also returns its inputs and a case list, so the caller can
+// check every ISA path; layer_norm_layout returns each output of a laid-out run with dresidual and
+// of the same run dense, rows gathered, as `<case>-<name>` and `<case>-dense-<name>`).
 'use strict';
 const path = require('node:path');
 const lib = require(path.join(__dirname, '..', '..', 'dist', 'index.js'));
@@ -17,6 +19,71 @@ function values(seed, n, offset, span = 4) {
   return out;
 }
 
+/** First element of row r under layout l (kernels.h RowLayout; undefined: dense). */
+function rowStart(l, dim, r) {
+  return l ? Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim : r * dim;
+}
+
+/** Dense rows (typed array) placed in a buffer laid out by l, with `fill` between the rows. */
+function scatter(dense, l, rows, dim, fill) {
+  const n = l ? (rows / l.groupRows - 1) * l.groupStride + l.groupRows * dim + 5 : rows * dim;
+  const out = new dense.constructor(n).fill(fill);
+  for (let r = 0; r < rows; r++) out.set(dense.subarray(r * dim, (r + 1) * dim), rowStart(l, dim, r));
+  return out;
+}
+
+function gather(laid, l, rows, dim) {
+  const out = new laid.constructor(rows * dim);
+  for (let r = 0; r < rows; r++) out.set(laid.subarray(rowStart(l, dim, r), rowStart(l, dim, r) + dim), r * dim);
+  return out;
+}
+
+// Laid-out forward and backward (dresidual added to dx in place) and the same dense: large enough
+// for every thread and more than the 64 gradient blocks.
+function layoutCases(device, tensor, outputs) {
+  const cases = [
+    ['f32', 2 * 700 * 6, 64, true, { groupRows: 6, groupStride: 3 * 384 + 1536 }, { groupRows: 3, groupStride: 3 * 64 + 5 }],
+    ['bf16', 3 * 343, 129, false, { groupRows: 3, groupStride: 3 * 129 + 11 }, { groupRows: 1, groupStride: 130 }],
+  ];
+  cases.forEach(([dtype, rows, dim, center, xL, oL], i) => {
+    const n = rows * dim;
+    const toStorage = (f) => (dtype === 'f32' ? f : lib.toBf16(f));
+    const nan = dtype === 'f32' ? Number.NaN : 0x7fc0;
+    const x = toStorage(values(rows + 1, n, 1));
+    const dy = toStorage(values(rows + 2, n, 0));
+    const dres = toStorage(values(rows + 3, n, 0));
+    const scale = tensor('f32', [dim], values(dim, dim, 1));
+    for (const laid of [true, false]) {
+      const L = (l) => (laid ? l : undefined);
+      const flat = (data) => tensor(dtype, [data.length], data);
+      const xT = flat(scatter(x, L(xL), rows, dim, nan));
+      const yT = flat(scatter(new x.constructor(n), L(oL), rows, dim, nan));
+      const mean = tensor('f32', [rows]);
+      const rstd = tensor('f32', [rows]);
+      const lay = (pairs) => Object.fromEntries(pairs.filter(([, l]) => l));
+      device.native.launch('layer_norm_fwd', {
+        dtype, paramType: 'f32', rows, dim, eps: 1e-5, center, x: xT.buffer, scale: scale.buffer, y: yT.buffer,
+        mean: mean.buffer, rstd: rstd.buffer, ...lay([['xLayout', L(xL)], ['yLayout', L(oL)]]),
+      });
+      const dyT = flat(scatter(dy, L(oL), rows, dim, nan));
+      const dxT = flat(scatter(dres, L(xL), rows, dim, nan));
+      const dscale = tensor('f32', [dim]);
+      device.native.launch('layer_norm_bwd', {
+        dtype, paramType: 'f32', rows, dim, center, x: xT.buffer, scale: scale.buffer, mean: mean.buffer, rstd: rstd.buffer,
+        dy: dyT.buffer, dx: dxT.buffer, dresidual: dxT.buffer, dscale: dscale.buffer,
+        ...lay([['xLayout', L(xL)], ['dyLayout', L(oL)], ['dxLayout', L(xL)], ['dresidualLayout', L(xL)]]),
+      });
+      const put = (name, raw) => {
+        outputs[`${i}-${laid ? '' : 'dense-'}${name}`] = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+      };
+      put('y', gather(yT.download(), L(oL), rows, dim));
+      put('dx', gather(dxT.download(), L(xL), rows, dim));
+      for (const [name, t] of Object.entries({ mean, rstd, dscale })) put(name, t.download());
+    }
+  });
+  outputs.cases = cases.length;
+}
+
 function main() {
   const device = lib.openDevice({ device: 'cpu' });
   const outputs = {};
@@ -30,7 +97,9 @@ function main() {
     tensors.push(t);
     return t;
   };
-  if (process.argv[2] === 'layer_norm') {
+  if (process.argv[2] === 'layer_norm_layout') {
+    layoutCases(device, tensor, outputs);
+  } else if (process.argv[2] === 'layer_norm') {
     // Rows beyond the 64 gradient blocks and enough elements to use every thread; inputs are
     // returned too, so the caller can check each ISA path against its reference.
     const cases = [['f32', 1000, 384, true, true], ['bf16', 777, 129, false, false], ['f32', 20003, 3, true, true], ['bf16', 200, 200, true, true]];

@@ -2,6 +2,9 @@
  * LayerNorm and RMSNorm over the last dimension (native kernels layer_norm_fwd / layer_norm_bwd).
  * x is [..., D] with any leading shape: [B, T, D] for the block norms, [B, T, H, Dh] for the
  * per-head QK norms (one scale [Dh] shared by every head). Statistics and sums are f32.
+ * These wrappers take dense tensors; the kernels also read and write rows at strided places
+ * (spec fields xLayout, yLayout, dyLayout, dxLayout, dresidualLayout: kernels.h RowLayout), which
+ * plans and raw `device.native.launch` specs use.
  */
 import type { Device } from '../device';
 import { Vit22bError } from '../errors';
@@ -31,6 +34,11 @@ export interface LayerNormBackwardInputs {
   /** Saved by the forward (f32, x's shape without its last dimension); mean only when centering. */
   mean?: DeviceTensor;
   rstd: DeviceTensor;
+  /**
+   * x's shape and dtype: a gradient added to dx in the same pass (f32 sum, one rounding), the
+   * residual branch of a block x + f(norm(x)). May be grads.dx itself (accumulates in place).
+   */
+  dresidual?: DeviceTensor;
 }
 
 export interface LayerNormGrads {
@@ -133,6 +141,12 @@ export function layerNormBackward(device: Device, inputs: LayerNormBackwardInput
   requireShape(dx, op, 'dx', x.shape);
   const dscale = requireParam(grads.dscale, op, 'dscale', dim, ['f32']);
   const dbias = optional(grads.dbias, (b) => requireParam(b, op, 'dbias', dim, ['f32']));
+  const dresidual = optional(inputs.dresidual, (t) => {
+    const r = requireTensor(t, op, 'dresidual', STORAGE);
+    requireSameDType(x, r, op, 'x and dresidual');
+    requireShape(r, op, 'dresidual', x.shape);
+    return r;
+  });
   device.native.launch('layer_norm_bwd', {
     dtype: x.dtype,
     paramType: s.dtype,
@@ -147,5 +161,6 @@ export function layerNormBackward(device: Device, inputs: LayerNormBackwardInput
     dscale: dscale.buffer,
     ...(mean ? { mean: mean.buffer } : {}),
     ...(dbias ? { dbias: dbias.buffer } : {}),
+    ...(dresidual ? { dresidual: dresidual.buffer } : {}),
   });
 }

@@ -14,7 +14,7 @@ import type { Graph } from './ir';
 import { eliminateDeadCode } from './passes/dce';
 import { fuse } from './passes/fusion';
 import { lower } from './passes/lower';
-import { planMemory } from './passes/memory-plan';
+import { planMemory, type MemoryPlan } from './passes/memory-plan';
 import { planWindows } from './passes/windows';
 import { rematerialize, type RematPolicy } from './passes/remat';
 import { Program, shapeKey, type ProgramMode } from './program';
@@ -51,10 +51,25 @@ export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 
   const fusion = options.fusion === false ? undefined : fuse(g);
   const recomputed = rematerialize(g, options.remat ?? 'none');
   eliminateDeadCode(g);
-  const windows = options.fusion === false || options.windows === false ? undefined : planWindows(g);
-  const memory = planMemory(g, windows?.plan);
+  const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false);
   const lowered = lower(g, memory, windows?.plan);
   return { graph: g, memory, lowered, fusion, recomputed, windows };
+}
+
+/**
+ * The memory plan with as many windows as cost no memory: slices and pieces, else slices only,
+ * else none (a concatenation allocated at its first piece, or a base kept alive for its windows,
+ * can raise the peak; copies never do more than the plan without windows).
+ */
+function planWithWindows(g: Graph, on: boolean): { windows?: ReturnType<typeof planWindows>; memory: MemoryPlan } {
+  const plain = planMemory(g);
+  if (!on) return { memory: plain };
+  for (const pieces of [true, false]) {
+    const windows = planWindows(g, { pieces });
+    const memory = planMemory(g, windows.plan);
+    if (memory.arenaBytes <= plain.arenaBytes) return { windows, memory };
+  }
+  return { memory: plain };
 }
 
 export function compile(model: Graph | ModelFn, options: CompileOptions): Program {

@@ -27,9 +27,9 @@ const models: [string, ModelConfig][] = [
   ['sequential, class token', getPreset('vit-ti/16', { depth: 2, imageSize: 16, patchSize: 4, width: 32, heads: 4, mlpDim: 64, numClasses: 7 })],
 ];
 
-function kernelsOf(config: ModelConfig, precision: Precision, windows: boolean) {
+function kernelsOf(config: ModelConfig, precision: Precision, windows: boolean, batch = 3) {
   const b = new GraphBuilder({ precision });
-  buildVit(b, config, { batch: 3 });
+  buildVit(b, config, { batch });
   const c = compileGraph(b.graph, { train, windows });
   const count: Record<string, number> = {};
   for (const ins of c.lowered.plan.streams[0]!) count[ins.kernel] = (count[ins.kernel] ?? 0) + 1;
@@ -43,6 +43,7 @@ describe.each(models)('%s', (_name, config) => {
       const off = kernelsOf(config, precision, false);
       expect(on.report!.slices + on.report!.pieces).toBeGreaterThanOrEqual(2 * config.depth);
       expect(on.count.strided_copy ?? 0).toBeLessThan(off.count.strided_copy!);
+      // compile keeps only windows that do not grow the planned arena.
       expect(on.arena).toBeLessThanOrEqual(off.arena);
     }
   });
@@ -72,6 +73,19 @@ describe.each(models)('%s', (_name, config) => {
     expect(on.losses).toEqual(off.losses);
     on.params.forEach((b, i) => expect(b.equals(off.params[i]!)).toBe(true));
   });
+});
+
+test('on the benchmark workload (ViT-22B width, 4 layers, batch 128) every slice and piece is a window and the arena shrinks', () => {
+  const config = getPreset('vit-22b/14', { depth: 4 });
+  const on = kernelsOf(config, 'bf16-mixed', true, 128);
+  const off = kernelsOf(config, 'bf16-mixed', false, 128);
+  // Per block, slices: q, k, v, m out of z and the two halves of the out-projection input's
+  // gradient; pieces: attention's and GELU's outputs side by side, and dq, dk, dv, dm in dz. The MAP
+  // head: k and v out of kv, dk and dv into dkv.
+  expect(on.report).toEqual({ slices: 6 * 4 + 2, pieces: 6 * 4 + 2 });
+  expect(on.count.strided_copy ?? 0).toBe(1); // the MAP probe broadcast over the batch
+  expect(off.count.strided_copy).toBe(1 + 12 * 4 + 4);
+  expect(on.arena).toBeLessThan(off.arena);
 });
 
 describe('what stays a copy', () => {

@@ -6,7 +6,8 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { lastDim, rowsOf, type TensorType } from '../types';
-import { requireArity, requireDType } from './check';
+import { requireArity, requireDType, requireShape } from './check';
+import { rowsFit, rowsOf as windowRows } from './window-layout';
 import { Vit22bError } from '../../runtime/errors';
 
 export type GeluForm = 'tanh' | 'erf';
@@ -24,40 +25,78 @@ function geluSpec(x: Value, form: GeluForm) {
   return { dtype: x.dtype, form, rows: rowsOf(x.shape), cols, colBegin: 0, colEnd: cols };
 }
 
+/** A [rows, cols] operand: its memory and, when in a window, its row stride as `${name}Stride`. */
+function operand(ctx: LowerContext, v: Value, name: string) {
+  const cols = lastDim(v.shape);
+  const r = windowRows(ctx, v, cols);
+  return { [name]: r.view, ...(r.stride !== cols ? { [`${name}Stride`]: r.stride } : {}) };
+}
+
+/** Every operand may be a window of whole rows: the MLP input cut out of the fused projection. */
+const fits = (v: Value, rowLen: number) => rowsFit(rowLen, lastDim(v.shape));
+
+/** The optional bias [cols] (the fusion pass folds a bias_add into GELU): f32 or x's dtype. */
+function checkBias(op: string, x: TensorType, bias: TensorType | undefined): void {
+  if (!bias) return;
+  requireDType(op, 'bias', bias, ['f32', x.dtype]);
+  requireShape(op, 'bias', bias, [lastDim(x.shape)]);
+}
+
+/** The bias operand of a GELU kernel, when the node has one. */
+function biasSpec(ctx: LowerContext, bias: Value | undefined) {
+  return bias ? { bias: ctx.view(bias), biasType: bias.dtype } : {};
+}
+
 export const geluOp: OpDef = {
   name: 'gelu',
+  /** gelu(x [, bias]): gelu(x + bias) with the bias a fusion folded in (attrs.hasBias). */
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
-    requireArity('gelu', inputs, 1);
+    requireArity('gelu', inputs, attrs.hasBias ? 2 : 1);
     requireDType('gelu', 'x', inputs[0]!, ['f32', 'bf16']);
+    checkBias('gelu', inputs[0]!, inputs[1]);
     geluForm(attrs);
     return [{ shape: inputs[0]!.shape, dtype: inputs[0]!.dtype }];
   },
   grad(ctx: GradContext): (Value | null)[] {
     const dy = ctx.dy[0];
-    if (!dy || !ctx.needs[0]) return [null];
-    return [ctx.g.apply('gelu_grad', [ctx.node.inputs[0]!, dy], { form: geluForm(ctx.node.attrs) })];
+    const [x, bias] = ctx.node.inputs as [Value, Value | undefined];
+    if (!dy) return bias ? [null, null] : [null];
+    const dx = ctx.g.apply('gelu_grad', bias ? [x, dy, bias] : [x, dy], { form: geluForm(ctx.node.attrs), hasBias: !!bias });
+    if (!bias) return [ctx.needs[0] ? dx : null];
+    return [ctx.needs[0] ? dx : null, ctx.needs[1] ? ctx.g.apply('sum_to', [dx], { shape: bias.shape, dtype: bias.dtype }) : null];
   },
   inPlace: [[0, 0]],
   cheap: true,
+  windowInput: (node, input, rowLen) => input === 0 && fits(node.inputs[0]!, rowLen),
+  windowOutput: (node, _output, rowLen) => fits(node.outputs[0]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
-    const x = node.inputs[0] as Value;
-    ctx.emit('gelu_fwd', { ...geluSpec(x, geluForm(node.attrs)), x: ctx.view(x), y: ctx.view(node.outputs[0]!) });
+    const [x, bias] = node.inputs as [Value, Value | undefined];
+    ctx.emit('gelu_fwd', { ...geluSpec(x, geluForm(node.attrs)), ...operand(ctx, x, 'x'), ...operand(ctx, node.outputs[0]!, 'y'), ...biasSpec(ctx, bias) });
   },
 };
 
-/** gelu_grad(x, dy): dx = dy * gelu'(x); in place on dy when dy dies here. */
+/** gelu_grad(x, dy [, bias]): dx = dy * gelu'(x [+ bias]); in place on dy when dy dies here. */
 export const geluGradOp: OpDef = {
   name: 'gelu_grad',
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
-    requireArity('gelu_grad', inputs, 2);
+    requireArity('gelu_grad', inputs, attrs.hasBias ? 3 : 2);
     requireDType('gelu_grad', 'x', inputs[0]!, ['f32', 'bf16']);
+    checkBias('gelu_grad', inputs[0]!, inputs[2]);
     geluForm(attrs);
     return [{ shape: inputs[0]!.shape, dtype: inputs[0]!.dtype }];
   },
   inPlace: [[0, 1]],
   cheap: true,
+  windowInput: (node, input, rowLen) => input < 2 && fits(node.inputs[input]!, rowLen),
+  windowOutput: (node, _output, rowLen) => fits(node.outputs[0]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
-    const [x, dy] = node.inputs as [Value, Value];
-    ctx.emit('gelu_bwd', { ...geluSpec(x, geluForm(node.attrs)), x: ctx.view(x), dy: ctx.view(dy), dx: ctx.view(node.outputs[0]!) });
+    const [x, dy, bias] = node.inputs as [Value, Value, Value | undefined];
+    ctx.emit('gelu_bwd', {
+      ...geluSpec(x, geluForm(node.attrs)),
+      ...operand(ctx, x, 'x'),
+      ...operand(ctx, dy, 'dy'),
+      ...operand(ctx, node.outputs[0]!, 'dx'),
+      ...biasSpec(ctx, bias),
+    });
   },
 };

@@ -8,6 +8,16 @@ import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { lastDim, rowsOf, type TensorType } from '../types';
 import { numberAttr, requireArity, requireDType, requireShape } from './check';
+import { groupedRowsOf, groupsFit } from './window-layout';
+
+/** A [rows, dim] operand as the kernel takes it: its memory, and its RowLayout when in a window. */
+function rowsSpec(ctx: LowerContext, v: Value, name: string) {
+  const r = groupedRowsOf(ctx, v, lastDim(v.shape));
+  return { [name]: r.view, ...(r.layout ? { [`${name}Layout`]: r.layout } : {}) };
+}
+
+/** x and y (dx, dy) may be windows whose rows hold whole norm rows: q and k of the fused projection. */
+const fitsRows = (v: Value, rowLen: number) => groupsFit(rowLen, lastDim(v.shape));
 
 export interface LayerNormAttrs {
   center?: boolean;
@@ -40,6 +50,8 @@ export const layerNormOp: OpDef = {
   },
   optionalOutputs: [1, 2],
   cheap: true,
+  windowInput: (node, input, rowLen) => input === 0 && fitsRows(node.inputs[0]!, rowLen),
+  windowOutput: (node, output, rowLen) => output === 0 && fitsRows(node.outputs[0]!, rowLen),
   grad(ctx: GradContext): (Value | null)[] {
     const dy = ctx.dy[0];
     const { node, g } = ctx;
@@ -71,22 +83,33 @@ export const layerNormOp: OpDef = {
       dim: lastDim(x.shape),
       eps: at.eps ?? 1e-6,
       center,
-      x: ctx.view(x),
+      ...rowsSpec(ctx, x, 'x'),
       scale: ctx.view(scale),
       ...(at.hasBias ? { bias: ctx.view(node.inputs[2]!) } : {}),
-      y: ctx.view(y),
+      ...rowsSpec(ctx, y, 'y'),
       ...(center && ctx.used(mean) ? { mean: ctx.view(mean) } : {}),
       ...(ctx.used(rstd) ? { rstd: ctx.view(rstd) } : {}),
     });
   },
 };
 
-/** layer_norm_grad(x, scale, [mean,] rstd, dy) -> [dx, dscale f32 [D] (, dbias f32 [D])]. */
+/** Where dy is among layer_norm_grad's inputs; dresidual, when fused, follows it. */
+const dyIndex = (attrs: Attrs) => (centerOf(attrs) ? 4 : 3);
+
+/**
+ * layer_norm_grad(x, scale, [mean,] rstd, dy [, dresidual]) -> [dx, dscale f32 [D] (, dbias f32 [D])].
+ * With dresidual (attrs.hasResidual, fused by passes/fusion.ts) dx = dresidual + the norm's input
+ * gradient, in place on dresidual when it dies here.
+ */
 export const layerNormGradOp: OpDef = {
   name: 'layer_norm_grad',
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
     const center = centerOf(attrs);
-    requireArity('layer_norm_grad', inputs, center ? 5 : 4);
+    requireArity('layer_norm_grad', inputs, (center ? 5 : 4) + (attrs.hasResidual ? 1 : 0));
+    if (attrs.hasResidual) {
+      requireDType('layer_norm_grad', 'dresidual', inputs[dyIndex(attrs) + 1]!, [inputs[0]!.dtype]);
+      requireShape('layer_norm_grad', 'dresidual', inputs[dyIndex(attrs) + 1]!, inputs[0]!.shape);
+    }
     const x = inputs[0]!;
     const d = lastDim(x.shape);
     const out: TensorType[] = [
@@ -96,12 +119,17 @@ export const layerNormGradOp: OpDef = {
     if ((attrs as LayerNormAttrs).hasBias) out.push({ shape: [d], dtype: 'f32' });
     return out;
   },
+  // x, dy and dx may be windows (x: q or k of the fused projection, dx: their place in its gradient).
+  windowInput: (node, input, rowLen) => (input === 0 || input === dyIndex(node.attrs)) && fitsRows(node.inputs[input]!, rowLen),
+  inPlace: (node: Node) => (node.attrs.hasResidual ? [[0, dyIndex(node.attrs) + 1] as const] : []),
+  windowOutput: (node, output, rowLen) => output === 0 && fitsRows(node.outputs[0]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
     const center = centerOf(node.attrs);
     const [x, scale] = node.inputs as [Value, Value];
     const mean = center ? node.inputs[2]! : undefined;
     const rstd = node.inputs[center ? 3 : 2]!;
-    const dy = node.inputs[center ? 4 : 3]!;
+    const dy = node.inputs[dyIndex(node.attrs)]!;
+    const dresidual = node.attrs.hasResidual ? node.inputs[dyIndex(node.attrs) + 1]! : undefined;
     const [dx, dscale, dbias] = node.outputs as [Value, Value, Value | undefined];
     ctx.emit('layer_norm_bwd', {
       dtype: x.dtype,
@@ -109,12 +137,14 @@ export const layerNormGradOp: OpDef = {
       rows: rowsOf(x.shape),
       dim: lastDim(x.shape),
       center,
-      x: ctx.view(x),
+      ...rowsSpec(ctx, x, 'x'),
       scale: ctx.view(scale),
       ...(mean ? { mean: ctx.view(mean) } : {}),
       rstd: ctx.view(rstd),
-      dy: ctx.view(dy),
-      dx: ctx.view(dx),
+      ...rowsSpec(ctx, dy, 'dy'),
+      ...rowsSpec(ctx, dx, 'dx'),
+      // In place, dresidual's memory is dx's: the kernel reads each element before writing it.
+      ...(dresidual ? { dresidual: ctx.view(dresidual) } : {}),
       dscale: ctx.view(dscale),
       ...(dbias ? { dbias: ctx.view(dbias) } : {}),
     });

@@ -44,8 +44,8 @@ export const linearOp: OpDef = {
     if (p.bias >= 0) {
       const b = inputs[p.bias]!;
       requireShape('linear', 'bias', b, [d.n]);
-      // The epilogue adds a bias of C's type.
-      requireSameDType('linear', 'bias and output', out, b);
+      // The epilogue adds a bias of C's type, or an f32 one (bf16-mixed keeps f32 master biases).
+      if (b.dtype !== 'f32') requireSameDType('linear', 'bias and output', out, b);
     }
     if (p.residual >= 0) {
       const r = inputs[p.residual]!;
@@ -78,7 +78,11 @@ export const linearOp: OpDef = {
       if (!ctx.inPlace(node, 0, p.residual)) emitCopy(ctx, y.dtype, numel(y.shape), ctx.view(node.inputs[p.residual]!), ctx.view(y));
       spec.beta = 1;
     }
-    if (p.bias >= 0) spec.bias = ctx.view(node.inputs[p.bias]!);
+    if (p.bias >= 0) {
+      const bias = node.inputs[p.bias]!;
+      spec.bias = ctx.view(bias);
+      if (bias.dtype !== y.dtype) spec.biasType = bias.dtype;
+    }
     if (at.gelu !== undefined) {
       spec.geluForm = at.gelu;
       spec.geluBegin = at.geluBegin ?? 0;

@@ -8,6 +8,7 @@ import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, shapeText, type Shape, type TensorType } from '../types';
 import { requireArity, requireDType, shapeMismatch } from './check';
+import { rowsFit, rowsOf } from './window-layout';
 
 export interface SumToAttrs {
   shape: Shape;
@@ -30,17 +31,22 @@ export const sumToOp: OpDef = {
     const dtype = at.dtype === undefined ? x.dtype : assertDType(at.dtype, 'sum_to dtype');
     return [{ shape: at.shape, dtype }];
   },
+  // x may be a window of rows of the result's size: a bias gradient read out of the fused
+  // projection's gradient (the MLP part of dz).
+  windowInput: (node, _input, rowLen) => rowsFit(rowLen, numel(node.outputs[0]!.shape)),
   lower(ctx: LowerContext, node: Node): void {
     const x = node.inputs[0] as Value;
     const y = node.outputs[0]!;
     const inner = numel(y.shape);
+    const dx = rowsOf(ctx, x, inner);
     ctx.emit('pos_embed_bwd', {
       dtype: x.dtype,
       posDtype: y.dtype,
       b: inner === 0 ? 0 : numel(x.shape) / inner,
       t: 1,
       d: inner,
-      dx: ctx.view(x),
+      dx: dx.view,
+      ...(dx.stride !== inner ? { dxRowStride: dx.stride } : {}),
       dpos: ctx.view(y),
     });
   },

@@ -1,12 +1,14 @@
 /**
  * Fusion: fewer kernels and fewer round trips through memory.
- *  - matmul -> bias_add           => linear with the bias in the GEMM epilogue
+ *  - matmul -> bias_add           => linear with the bias in the GEMM epilogue (an f32 bias too)
  *  - matmul|linear -> gelu        => linear with GELU in the epilogue, only where nothing else reads
  *                                    the pre-activation (so not in training graphs, whose backward needs it)
  *  - add(r, matmul|linear)        => linear with r as C and beta = 1 (residual connections, and
  *                                    gradient sums where one term is a GEMM), in place when r dies
  *  - cast(matmul|linear -> f32)   => the GEMM writes f32 itself (bf16-mixed weight gradients go
  *                                    straight into their f32 buffers, never rounded to bf16)
+ *  - bias_add -> gelu, gelu_grad  => both add the bias themselves (biases no GEMM epilogue can take)
+ *  - add(r, layer_norm_grad.dx)   => the norm backward adds r (the residual gradient) itself
  *  - add(slice_grad, slice_grad)  => scatter_slices (disjoint pieces of one gradient: a concatenation
  *                                    when they cover it, so no zero fill and no adds)
  *  - adamw_update x N             => one adamw_multi_update (one launch for the whole model)
@@ -24,6 +26,10 @@ export interface FusionReport {
   residual: number;
   /** GEMMs that now write the f32 their cast made. */
   f32Out: number;
+  /** Biases folded into the GELU (and GELU-gradient) kernels after them. */
+  biasGelu: number;
+  /** Residual gradients added by the norm backward that meets them. */
+  normResidual: number;
   optimizer: number;
 }
 
@@ -59,14 +65,22 @@ function fuseOnce(g: Graph, report: FusionReport): boolean {
   const readers = g.consumers();
   for (const n of g.nodes) {
     const src = n.inputs[0]?.node;
-    if (n.op === 'bias_add' && src && src.op === 'matmul' && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers)) {
-      const bias = n.inputs[1]!;
-      if (bias.dtype !== n.outputs[0]!.dtype) continue;
-      replaceWithLinear(g, src, n, [...src.inputs, bias], { ...gemmAttrs(src), hasBias: true });
+    // The epilogue reads a bias of C's type, or an f32 one (the f32 master bias of bf16-mixed).
+    const epilogueBias = (b: Value, c: Value) => b.dtype === c.dtype || b.dtype === 'f32';
+    if (n.op === 'bias_add' && src && src.op === 'matmul' && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers) && epilogueBias(n.inputs[1]!, n.outputs[0]!)) {
+      replaceWithLinear(g, src, n, [...src.inputs, n.inputs[1]!], { ...gemmAttrs(src), hasBias: true });
       report.bias++;
       return true;
     }
-    if (n.op === 'gelu' && src && (src.op === 'matmul' || src.op === 'linear') && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers)) {
+    if (n.op === 'bias_add' && foldBiasIntoGelu(g, n, readers)) {
+      report.biasGelu++;
+      return true;
+    }
+    if (n.op === 'add' && foldResidualIntoNormGrad(g, n, readers)) {
+      report.normResidual++;
+      return true;
+    }
+    if (n.op === 'gelu' && !n.attrs.hasBias && src && (src.op === 'matmul' || src.op === 'linear') && src.phase === n.phase && soleReader(g, n.inputs[0]!, n, readers)) {
       const a = gemmAttrs(src);
       if (a.gelu !== undefined || a.hasResidual) continue;
       const p = gemmParts(src);
@@ -106,6 +120,51 @@ function fuseOnce(g: Graph, report: FusionReport): boolean {
         return true;
       }
     }
+  }
+  return false;
+}
+
+/**
+ * t = bias_add(m, b) read only by gelu(t) and gelu_grad(t, dy): both take (m, b) instead and add the
+ * bias themselves, so t is never written (the MLP input of the parallel block, cut out of the fused
+ * projection: no GEMM epilogue can add its bias). The bias gradient sum_to(dt) is unchanged.
+ */
+function foldBiasIntoGelu(g: Graph, add: Node, readers: Map<Value, Node[]>): boolean {
+  const [m, b] = add.inputs as [Value, Value];
+  const t = add.outputs[0]!;
+  const rs = readers.get(t) ?? [];
+  if (rs.length === 0 || [...g.outputs.values()].includes(t) || t.persistentName !== undefined || t.checkpoint) return false;
+  if (b.dtype !== t.dtype && b.dtype !== 'f32') return false;
+  if (!rs.every((r) => (r.op === 'gelu' || r.op === 'gelu_grad') && !r.attrs.hasBias && r.inputs[0] === t && r.inputs.indexOf(t, 1) < 0)) return false;
+  for (const r of rs) {
+    const fused = g.addAt(g.nodes.indexOf(r), r.op, [m, ...r.inputs.slice(1), b], { ...r.attrs, hasBias: true });
+    fused.phase = r.phase;
+    fused.scope = r.scope;
+    g.replaceUses(r.outputs[0]!, fused.outputs[0]!);
+  }
+  g.nodes = g.nodes.filter((n) => n !== add && !rs.includes(n));
+  return true;
+}
+
+/**
+ * add(r, dx) with dx the input gradient of a norm (layer_norm_grad): the norm backward adds r
+ * itself (dresidual), in place on r when r dies there. That is where a block's residual gradient
+ * meets its norm's: x + f(norm(x)).
+ */
+function foldResidualIntoNormGrad(g: Graph, add: Node, readers: Map<Value, Node[]>): boolean {
+  for (const j of [1, 0]) {
+    const dx = add.inputs[j]!;
+    const r = add.inputs[1 - j]!;
+    const ln = dx.node;
+    if (ln.op !== 'layer_norm_grad' || dx.index !== 0 || ln.attrs.hasResidual || ln.phase !== add.phase) continue;
+    if (!soleReader(g, dx, add, readers) || r === dx || r.dtype !== dx.dtype || numel(r.shape) !== numel(dx.shape)) continue;
+    const fused = g.addAt(g.nodes.indexOf(add), 'layer_norm_grad', [...ln.inputs, r], { ...ln.attrs, hasResidual: true });
+    fused.phase = add.phase;
+    fused.scope = ln.scope;
+    g.replaceUses(add.outputs[0]!, fused.outputs[0]!);
+    ln.outputs.slice(1).forEach((o, i) => g.replaceUses(o, fused.outputs[i + 1]!));
+    g.nodes = g.nodes.filter((n) => n !== add && n !== ln);
+    return true;
   }
   return false;
 }
@@ -164,7 +223,7 @@ function mergeOptimizerUpdates(g: Graph, report: FusionReport): void {
 }
 
 export function fuse(g: Graph): FusionReport {
-  const report: FusionReport = { scatter: 0, bias: 0, gelu: 0, residual: 0, f32Out: 0, optimizer: 0 };
+  const report: FusionReport = { scatter: 0, bias: 0, gelu: 0, residual: 0, f32Out: 0, biasGelu: 0, normResidual: 0, optimizer: 0 };
   while (fuseOnce(g, report)) {
     /* one rewrite per sweep: the reader map changes with every rewrite */
   }

@@ -9,7 +9,9 @@
  *    out-projection; dq, dk, dv and dm into dz.
  * What may be a window is each op's own statement (OpDef.windowInput / windowOutput); this pass only
  * decides. The memory planner places the windows, the lowering hands kernels their strides.
- * Runs after fusion and rematerialization, right before the memory plan.
+ * Runs after fusion and rematerialization, right before the memory plan. Windows can move a peak:
+ * a concatenation's buffer is allocated at its first piece, and a window keeps its whole base
+ * alive; compile.ts keeps them only where the planned arena does not grow.
  */
 import type { Graph, Node, Value } from '../ir';
 import { getOp } from '../op-table';
@@ -94,7 +96,8 @@ function concatPieces(n: Node): { axis: number; length: number; pieces: { value:
   return undefined;
 }
 
-export function planWindows(g: Graph): { plan: WindowPlan; report: WindowReport } {
+/** `pieces: false` leaves concatenations alone (slices only). */
+export function planWindows(g: Graph, options: { pieces?: boolean } = {}): { plan: WindowPlan; report: WindowReport } {
   const readers = g.consumers();
   const outputs = new Set(g.outputs.values());
   const isLeaf = (v: Value) => getOp(v.node.op).leaf !== undefined;
@@ -105,7 +108,7 @@ export function planWindows(g: Graph): { plan: WindowPlan; report: WindowReport 
   const report: WindowReport = { slices: 0, pieces: 0 };
 
   // Concatenations first: a slice of a piece placed later would address the wrong memory.
-  for (const n of g.nodes) {
+  for (const n of options.pieces === false ? [] : g.nodes) {
     const c = concatPieces(n);
     if (!c) continue;
     const y = n.outputs[0]!;

@@ -99,16 +99,23 @@ void requireInPlaceOrDistinct(const char* kernel, const char* outName, const Ope
               overlapText(out, in) + ", strides " + std::to_string(os) + "/" + std::to_string(is));
 }
 
+// The fields both directions share: storage type, form, rows, cols and the column range.
+template <typename Args>
+Shape readCommon(const Napi::Object& spec, const char* k, Args* a) {
+  a->dtype = dtypeProp(spec, k, "dtype");
+  a->form = formProp(spec, k);
+  const Shape s = readShape(spec, k);
+  a->rows = s.rows;
+  a->cols = s.cols;
+  a->colBegin = s.c0;
+  a->colEnd = s.c1;
+  return s;
+}
+
 exec::KernelCall launchGeluFwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* k = "gelu_fwd";
   GeluFwdArgs a;
-  a.dtype = dtypeProp(spec, k, "dtype");
-  a.form = formProp(spec, k);
-  const Shape s = readShape(spec, k);
-  a.rows = s.rows;
-  a.cols = s.cols;
-  a.colBegin = s.c0;
-  a.colEnd = s.c1;
+  const Shape s = readCommon(spec, k, &a);
   a.xStride = strideProp(spec, k, "xStride", s.cols);
   a.yStride = strideProp(spec, k, "yStride", s.cols);
   Operand x = bufferProp(ctx, spec, k, "x", operandBytes(k, "x", s, a.xStride, a.dtype));
@@ -125,13 +132,7 @@ exec::KernelCall launchGeluFwd(LaunchContext& ctx, const Napi::Object& spec) {
 exec::KernelCall launchGeluBwd(LaunchContext& ctx, const Napi::Object& spec) {
   const char* k = "gelu_bwd";
   GeluBwdArgs a;
-  a.dtype = dtypeProp(spec, k, "dtype");
-  a.form = formProp(spec, k);
-  const Shape s = readShape(spec, k);
-  a.rows = s.rows;
-  a.cols = s.cols;
-  a.colBegin = s.c0;
-  a.colEnd = s.c1;
+  const Shape s = readCommon(spec, k, &a);
   a.xStride = strideProp(spec, k, "xStride", s.cols);
   a.dyStride = strideProp(spec, k, "dyStride", s.cols);
   a.dxStride = strideProp(spec, k, "dxStride", s.cols);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/gelu_args.h"
 #include "core/status.h"
 #include "cpu/gelu_epilogue.h"
 #include "cpu/gelu_math.h"
@@ -226,33 +227,6 @@ void backwardTyped(Stream stream, const GeluBwdArgs& a) {
   });
 }
 
-void checkRange(DType dtype, int64_t cols, int64_t c0, int64_t c1, const char* kernel) {
-  if (dtype != DType::F32 && dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(kernel) + " supports f32 and bf16",
-                "f32 or bf16", dtypeName(dtype));
-  }
-  if (c0 < 0 || c0 > c1 || c1 > cols) {
-    throw Error(ErrorCode::InvalidArgument, std::string(kernel) + " column range is out of bounds",
-                "0 <= colBegin <= colEnd <= " + std::to_string(cols),
-                "[" + std::to_string(c0) + ", " + std::to_string(c1) + ")");
-  }
-}
-
-void checkStride(int64_t stride, int64_t cols, const char* kernel, const char* name) {
-  if (stride != 0 && stride < cols) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(kernel) + " " + name + " must be 0 (dense) or at least cols",
-                "0 or >= " + std::to_string(cols), std::to_string(stride));
-  }
-}
-
-void checkBias(const void* bias, DType type, const char* kernel) {
-  if (bias != nullptr && type != DType::F32 && type != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(kernel) + " biasType must be f32 or bf16",
-                "f32 or bf16", dtypeName(type));
-  }
-}
-
 }  // namespace
 
 void geluInPlace(GeluForm form, float* v, int64_t n) {
@@ -260,10 +234,7 @@ void geluInPlace(GeluForm form, float* v, int64_t n) {
 }
 
 void geluFwd(Stream stream, const GeluFwdArgs& a) {
-  checkRange(a.dtype, a.cols, a.colBegin, a.colEnd, "gelu_fwd");
-  checkStride(a.xStride, a.cols, "gelu_fwd", "xStride");
-  checkStride(a.yStride, a.cols, "gelu_fwd", "yStride");
-  checkBias(a.bias, a.biasType, "gelu_fwd");
+  gelu_args::check(a);
   if (a.rows == 0 || a.cols == 0) return;
   if (a.dtype == DType::F32) {
     forwardTyped<float>(stream, a);
@@ -273,11 +244,7 @@ void geluFwd(Stream stream, const GeluFwdArgs& a) {
 }
 
 void geluBwd(Stream stream, const GeluBwdArgs& a) {
-  checkRange(a.dtype, a.cols, a.colBegin, a.colEnd, "gelu_bwd");
-  checkStride(a.xStride, a.cols, "gelu_bwd", "xStride");
-  checkStride(a.dyStride, a.cols, "gelu_bwd", "dyStride");
-  checkStride(a.dxStride, a.cols, "gelu_bwd", "dxStride");
-  checkBias(a.bias, a.biasType, "gelu_bwd");
+  gelu_args::check(a);
   if (a.rows == 0 || a.cols == 0) return;
   if (a.dtype == DType::F32) {
     backwardTyped<float>(stream, a);

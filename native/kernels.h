@@ -408,10 +408,15 @@ struct PosEmbedAddArgs {
   const void* pos = nullptr;  // [t, d]
 };
 
-// dpos[t, d] = sum over b of dx[b, t, d] (f32 accumulation in order of b). The gradient of x is
-// dx itself and needs no kernel. Also sum_to's kernel (t = 1): the bias gradient, the sum of dx's
+// dpos[t, d] = sum over b of dx[b, t, d] in f32, in a fixed order: b is cut into blocks of
+// kPosEmbedBwdRowBlock (256) rows, each block summed in order of b (in groups of four,
+// ((r0 + r1) + (r2 + r3)), then one by one), and the block sums added in block order. The blocks let
+// a GPU sum a 32768-row bias gradient with thousands of threads, and both backends give the same
+// bits whatever their thread count. The gradient of x is dx itself and needs no kernel. Also sum_to's kernel (t = 1): the bias gradient, the sum of dx's
 // rows, where dx may be a column window of a wider matrix: row (b, t) of dx starts at
 // dx + (b * t_count + t) * dxRowStride (elements; 0 means d, i.e. dense; otherwise >= d).
+inline constexpr int64_t kPosEmbedBwdRowBlock = 256;
+
 struct PosEmbedBwdArgs {
   DType dtype = DType::F32;     // of dx
   DType posDtype = DType::F32;  // of dpos

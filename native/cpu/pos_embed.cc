@@ -1,7 +1,7 @@
 // The learned position embedding: forward x[B, T, D] += pos[T, D], backward dpos = sum over B of dx
 // (whose rows may be dxRowStride apart: sum_to's bias gradient over a column window).
-// The backward's unit of work is a slice of one token's D columns, summed over b in a fixed order (groups of four, then the rest), in f32,
-// so the result does not depend on the thread count.
+// The backward's unit of work is a slice of one token's D columns, summed over b in the fixed
+// blocked order of kernels.h, in f32, so the result does not depend on the thread count.
 #include <algorithm>
 #include <string>
 
@@ -43,23 +43,28 @@ void backward(Stream stream, const PosEmbedBwdArgs& a) {
   const int64_t rowStride = a.dxRowStride == 0 ? a.d : a.dxRowStride;
   int64_t slices = (a.d + kSlice - 1) / kSlice;
   parallelRows(stream, a.t * slices, a.b * a.t * a.d, [&](int64_t s0, int64_t s1) {
-    float acc[kSlice];
+    float acc[kSlice], part[kSlice];
     for (int64_t s = s0; s < s1; ++s) {
       int64_t t = s / slices, d0 = (s % slices) * kSlice, w = std::min(kSlice, a.d - d0);
-      std::fill(acc, acc + w, 0.0f);
-      // Four batch rows per pass over the accumulators (see mean_pool.cc). Row (b, t) of dx
-      // starts at (b * T + t) * rowStride.
+      // Row (b, t) of dx starts at (b * T + t) * rowStride. Blocks of kPosEmbedBwdRowBlock rows
+      // (kernels.h), each in groups of four (see mean_pool.cc), then the block sums in order,
+      // starting from the first block's.
       const int64_t stride = a.t * rowStride;
-      const X* row = dx + t * rowStride + d0;
-      int64_t b = 0;
-      for (; b + 4 <= a.b; b += 4, row += 4 * stride) {
-        const X *r1 = row + stride, *r2 = row + 2 * stride, *r3 = row + 3 * stride;
-        for (int64_t j = 0; j < w; ++j) {
-          acc[j] += (loadF32(row, j) + loadF32(r1, j)) + (loadF32(r2, j) + loadF32(r3, j));
+      for (int64_t b0 = 0; b0 < a.b || b0 == 0; b0 += kPosEmbedBwdRowBlock) {
+        const int64_t b1 = std::min(a.b, b0 + kPosEmbedBwdRowBlock);
+        std::fill(part, part + w, 0.0f);
+        const X* row = dx + (b0 * a.t + t) * rowStride + d0;
+        int64_t b = b0;
+        for (; b + 4 <= b1; b += 4, row += 4 * stride) {
+          const X *r1 = row + stride, *r2 = row + 2 * stride, *r3 = row + 3 * stride;
+          for (int64_t j = 0; j < w; ++j) {
+            part[j] += (loadF32(row, j) + loadF32(r1, j)) + (loadF32(r2, j) + loadF32(r3, j));
+          }
         }
-      }
-      for (; b < a.b; ++b, row += stride) {
-        for (int64_t j = 0; j < w; ++j) acc[j] += loadF32(row, j);
+        for (; b < b1; ++b, row += stride) {
+          for (int64_t j = 0; j < w; ++j) part[j] += loadF32(row, j);
+        }
+        for (int64_t j = 0; j < w; ++j) acc[j] = b0 == 0 ? part[j] : acc[j] + part[j];
       }
       for (int64_t j = 0; j < w; ++j) storeF32(dpos + t * a.d + d0, j, acc[j]);
     }

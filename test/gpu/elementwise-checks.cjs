@@ -583,8 +583,9 @@ for (const [b, t, d] of POS_SHAPES) {
 }
 
 // dxRowStride: rows (b, t) of dx a column window of a wider buffer (sum_to's bias gradient, t = 1).
-// [b, t, d, dxRowStride]
-const POS_STRIDED = [[1, 1, 1, 3], [3, 17, 5, 8], [5, 197, 129, 200], [2049, 1, 33, 100], [4, 2, 4099, 5000], [0, 3, 5, 7]];
+// [b, t, d, dxRowStride]. b > 256 spans several row blocks (kernels.h: the GPU sums blocks in
+// parallel and adds them in order); 8195 x 1031 is a bias gradient's shape in small.
+const POS_STRIDED = [[1, 1, 1, 3], [3, 17, 5, 8], [5, 197, 129, 200], [2049, 1, 33, 100], [4, 2, 4099, 5000], [0, 3, 5, 7], [8195, 1, 1031, 1100]];
 
 for (const [b, t, d, stride] of POS_STRIDED) {
   check(`pos_embed bwd with dxRowStride ${stride}, dx and dpos f32/bf16, [${b}, ${t}, ${d}]: bitwise the CPU's`, () => {

@@ -234,6 +234,37 @@ describe('position embedding', () => {
     }
   });
 
+  // The summation order is part of the contract (kernels.h): blocks of 256 rows of b, each in
+  // groups of four ((r0 + r1) + (r2 + r3)) then one by one, the block sums added in order. An f32
+  // emulation of that order must give the kernel's bits exactly, across block boundaries (so the
+  // GPU's parallel blocks and the CPU agree bit for bit).
+  test('backward sums in the blocked order of kernels.h, bit for bit (f32 emulation)', () => {
+    const rng = mulberry32(71);
+    const f = Math.fround;
+    for (const b of [1, 255, 256, 257, 515, 1029]) {
+      const d = 5;
+      const w = randomValues(rng, b * d, -2, 2, 'f32');
+      using dx = tensorOf(device, 'f32', [b, 1, d], w);
+      using dpos = device.alloc('f32', [1, d]);
+      positionEmbeddingBackward(device, dx, dpos);
+      const want = new Float32Array(d);
+      for (let j = 0; j < d; j++) {
+        let acc = 0;
+        for (let b0 = 0; b0 < b; b0 += 256) {
+          const b1 = Math.min(b, b0 + 256);
+          let part = 0;
+          let i = b0;
+          const at = (r: number) => w[r * d + j]!;
+          for (; i + 4 <= b1; i += 4) part = f(part + f(f(at(i) + at(i + 1)) + f(at(i + 2) + at(i + 3))));
+          for (; i < b1; i++) part = f(part + at(i));
+          acc = b0 === 0 ? part : f(acc + part);
+        }
+        want[j] = acc;
+      }
+      expect({ b, got: Array.from(dpos.download() as Float32Array) }).toEqual({ b, got: Array.from(want) });
+    }
+  });
+
   test('typed errors', () => {
     using x = device.alloc('f32', [2, 3, 4]);
     using pos = device.alloc('f32', [3, 5]);

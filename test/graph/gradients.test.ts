@@ -81,6 +81,14 @@ const cases: Case[] = [
     },
   },
   {
+    // The form the fusion pass makes of bias_add -> gelu, differentiated directly (x and bias).
+    name: 'gelu(x + bias) with the bias inside the kernel',
+    rOf: 12,
+    build(b) {
+      weightedSum(b, b.graph.apply('gelu', [b.param('x', [3, 4]), b.param('bias', [4])], { form: 'tanh', hasBias: true }));
+    },
+  },
+  {
     name: 'add, scale and a residual GEMM (fused as beta = 1)',
     rOf: 12,
     build(b) {

@@ -1,7 +1,9 @@
 /**
- * gelu(x): GELU on every element (tanh form by default, the ViT-22B choice; 'erf' for the exact
- * one). The gradient reads the pre-activation x, so in training graphs x stays alive (or is
- * recomputed under selective rematerialization) and GELU is not folded into a GEMM epilogue.
+ * gelu(x [, bias]): GELU on every element (tanh form by default, the ViT-22B choice; 'erf' for the
+ * exact one), of x + bias when the fusion pass folded a bias_add in (attrs.hasBias). The gradient
+ * reads the pre-activation x, so in training graphs x stays alive (or is recomputed under
+ * selective rematerialization) and GELU is not folded into a GEMM epilogue. Every operand may be a
+ * column window (passes/windows.ts): the MLP input read straight out of the fused projection.
  */
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
@@ -60,9 +62,11 @@ export const geluOp: OpDef = {
   grad(ctx: GradContext): (Value | null)[] {
     const dy = ctx.dy[0];
     const [x, bias] = ctx.node.inputs as [Value, Value | undefined];
-    if (!dy) return bias ? [null, null] : [null];
-    const dx = ctx.g.apply('gelu_grad', bias ? [x, dy, bias] : [x, dy], { form: geluForm(ctx.node.attrs), hasBias: !!bias });
-    if (!bias) return [ctx.needs[0] ? dx : null];
+    const form = geluForm(ctx.node.attrs);
+    if (!bias) return [dy && ctx.needs[0] ? ctx.g.apply('gelu_grad', [x, dy], { form }) : null];
+    if (!dy) return [null, null];
+    // gelu(x + b): the same dx serves x and, summed over rows, b.
+    const dx = ctx.g.apply('gelu_grad', [x, dy, bias], { form, hasBias: true });
     return [ctx.needs[0] ? dx : null, ctx.needs[1] ? ctx.g.apply('sum_to', [dx], { shape: bias.shape, dtype: bias.dtype }) : null];
   },
   inPlace: [[0, 0]],

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/pos_embed_args.h"
 #include "core/status.h"
 #include "cpu/parallel_rows.h"
 #include "cpu/storage_access.h"
@@ -15,13 +16,6 @@ namespace vit::cpu {
 namespace {
 
 constexpr int64_t kSlice = 512;
-
-void requireStorage(DType t, const char* op, const char* name) {
-  if (t != DType::F32 && t != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(op) + " " + name + " must be f32 or bf16",
-                "f32 or bf16", dtypeName(t));
-  }
-}
 
 template <typename X, typename P>
 void add(Stream stream, const PosEmbedAddArgs& a) {
@@ -71,36 +65,18 @@ void backward(Stream stream, const PosEmbedBwdArgs& a) {
   });
 }
 
-// Calls fn.template operator()<X, P>() for the storage types of x and pos.
-template <typename Run>
-void dispatch(DType x, DType pos, const Run& run) {
-  if (x == DType::F32) {
-    if (pos == DType::F32) return run(float{}, float{});
-    return run(float{}, uint16_t{});
-  }
-  if (pos == DType::F32) return run(uint16_t{}, float{});
-  run(uint16_t{}, uint16_t{});
-}
-
 }  // namespace
 
 void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
-  requireStorage(a.dtype, "pos_embed_add", "x");
-  requireStorage(a.posDtype, "pos_embed_add", "pos");
-  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+  pos_embed_args::check(a);
+  pos_embed_args::dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
     add<decltype(xTag), decltype(pTag)>(stream, a);
   });
 }
 
 void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
-  requireStorage(a.dtype, "pos_embed_bwd", "dx");
-  requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
-  if (a.dxRowStride != 0 && a.dxRowStride < a.d) {
-    throw Error(ErrorCode::InvalidArgument,
-                "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
-                "0 or >= " + std::to_string(a.d), std::to_string(a.dxRowStride));
-  }
-  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+  pos_embed_args::check(a);
+  pos_embed_args::dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
     backward<decltype(xTag), decltype(pTag)>(stream, a);
   });
 }

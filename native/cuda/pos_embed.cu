@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/pos_embed_args.h"
 #include "core/status.h"
 #include "cuda/device_storage.cuh"
 #include "cuda/launch_check.h"
@@ -74,36 +75,17 @@ __global__ void combineKernel(int64_t blocks, int64_t td, const float* __restric
   }
 }
 
-void requireStorage(DType t, const char* op, const char* name) {
-  if (t != DType::F32 && t != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(op) + " " + name + " must be f32 or bf16",
-                "f32 or bf16", dtypeName(t));
-  }
-}
-
-// Calls run(X{}, P{}) for the storage types of x and pos.
-template <typename Run>
-void dispatch(DType x, DType pos, const Run& run) {
-  if (x == DType::F32) {
-    if (pos == DType::F32) return run(float{}, float{});
-    return run(float{}, uint16_t{});
-  }
-  if (pos == DType::F32) return run(uint16_t{}, float{});
-  run(uint16_t{}, uint16_t{});
-}
-
 }  // namespace
 
 void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
-  requireStorage(a.dtype, "pos_embed_add", "x");
-  requireStorage(a.posDtype, "pos_embed_add", "pos");
+  pos_embed_args::check(a);
   const int64_t td = a.t * a.d;
   if (a.b <= 0 || td <= 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   const int64_t gx = std::min<int64_t>((td + kThreads - 1) / kThreads, kMaxBlocks);
   const int64_t gy = std::max<int64_t>(1, std::min<int64_t>({a.b, kMaxGridYZ, std::max<int64_t>(1, kMaxBlocks / gx)}));
   const dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
-  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+  pos_embed_args::dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
     using X = decltype(xTag);
     using P = decltype(pTag);
     addKernel<X, P><<<grid, kThreads, 0, s>>>(a.b, td, static_cast<X*>(a.x), static_cast<const P*>(a.pos));
@@ -112,13 +94,7 @@ void posEmbedAdd(Stream stream, const PosEmbedAddArgs& a) {
 }
 
 void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
-  requireStorage(a.dtype, "pos_embed_bwd", "dx");
-  requireStorage(a.posDtype, "pos_embed_bwd", "dpos");
-  if (a.dxRowStride != 0 && a.dxRowStride < a.d) {
-    throw Error(ErrorCode::InvalidArgument,
-                "pos_embed_bwd dxRowStride must be 0 (dense) or at least d",
-                "0 or >= " + std::to_string(a.d), std::to_string(a.dxRowStride));
-  }
+  pos_embed_args::check(a);
   const int64_t rowStride = a.dxRowStride == 0 ? a.d : a.dxRowStride;
   const int64_t td = a.t * a.d;
   if (td <= 0) return;
@@ -130,7 +106,7 @@ void posEmbedBwd(Stream stream, const PosEmbedBwdArgs& a) {
   const size_t partBytes = static_cast<size_t>(blocks * td) * sizeof(float);
   float* part = blocks > 1 ? static_cast<float*>(streamScratch(s, partBytes)) : nullptr;
   const dim3 grid(blocksFor(td), static_cast<unsigned>(std::min<int64_t>(blocks, kMaxGridYZ)));
-  dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
+  pos_embed_args::dispatch(a.dtype, a.posDtype, [&](auto xTag, auto pTag) {
     using X = decltype(xTag);
     using P = decltype(pTag);
     blockSumKernel<X, P><<<grid, kThreads, 0, s>>>(b, blocks, td, a.d, rowStride,

@@ -4,11 +4,10 @@
  * the same q, k, heads and scale would see them. For monitoring (the QK-norm stability study):
  * it has no gradient, so it may only feed graph outputs, never the loss.
  */
-import type { Node, Value } from '../ir';
+import type { Node } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
-import { attentionDims, attentionOperandFits } from './attention';
-import { headOperand } from './window-layout';
+import { attentionOperandFits, queryKeySpec } from './attention';
 import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch } from './check';
 
 export const attentionStatsOp: OpDef = {
@@ -32,19 +31,6 @@ export const attentionStatsOp: OpDef = {
   },
   windowInput: (node, input, rowLen) => attentionOperandFits(node, node.inputs[input]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
-    const [q, k] = node.inputs as [Value, Value];
-    const { b, tq, tk, d, heads, headDim, scale } = attentionDims(node);
-    ctx.emit('attention_stats', {
-      dtype: q.dtype,
-      batch: b,
-      heads,
-      tq,
-      tk,
-      headDim,
-      scale,
-      q: headOperand(ctx, q, tq, d, headDim),
-      k: headOperand(ctx, k, tk, d, headDim),
-      out: ctx.view(node.outputs[0]!),
-    });
+    ctx.emit('attention_stats', { ...queryKeySpec(ctx, node).spec, out: ctx.view(node.outputs[0]!) });
   },
 };

@@ -30,10 +30,13 @@ export function attentionOperandFits(node: Node, v: Value, rowLen: number): bool
   return headsFit(rowLen, v.shape[1]!, v.shape[2]!);
 }
 
-/** The sizes and the q, k, v operands, common to the forward and backward launches. */
-function sharedSpec(ctx: LowerContext, node: Node) {
+/**
+ * The sizes, scale and the q, k operands of an attention-shaped launch (attention_fwd, attention_bwd,
+ * attention_stats), with q and k as the node's first two inputs.
+ */
+export function queryKeySpec(ctx: LowerContext, node: Node) {
   const { b, tq, tk, d, heads, headDim, scale } = attentionDims(node);
-  const [q, k, v] = node.inputs as [Value, Value, Value];
+  const [q, k] = node.inputs as [Value, Value];
   const spec = {
     dtype: q.dtype,
     batch: b,
@@ -44,9 +47,14 @@ function sharedSpec(ctx: LowerContext, node: Node) {
     scale,
     q: headOperand(ctx, q, tq, d, headDim),
     k: headOperand(ctx, k, tk, d, headDim),
-    v: headOperand(ctx, v, tk, d, headDim),
   };
   return { spec, tq, tk, d, headDim };
+}
+
+/** queryKeySpec and the v operand, common to the forward and backward launches. */
+function sharedSpec(ctx: LowerContext, node: Node) {
+  const r = queryKeySpec(ctx, node);
+  return { ...r, spec: { ...r.spec, v: headOperand(ctx, node.inputs[2]!, r.tk, r.d, r.headDim) } };
 }
 
 export const attentionOp: OpDef = {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/xent_args.h"
 #include "cpu/parallel_rows.h"
 #include "cpu/storage_access.h"
 #include "kernels.h"
@@ -45,20 +46,11 @@ void run(Stream stream, const SigmoidXentArgs& a) {
 }  // namespace
 
 void sigmoidXent(Stream stream, const SigmoidXentArgs& a) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, "sigmoid_xent logits must be f32 or bf16", "f32 or bf16",
-                dtypeName(a.dtype));
-  }
+  xent_args::requireLogits(a.dtype, "sigmoid_xent");
   if (a.n == 0) return;
   // Targets are checked before anything is written (a NaN fails the test too).
   const int64_t total = a.n * a.c;
-  for (int64_t i = 0; i < total; ++i) {
-    if (!(a.targets[i] >= 0.0f && a.targets[i] <= 1.0f)) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "sigmoid_xent target " + std::to_string(i) + " is outside [0, 1]", "a value in [0, 1]",
-                  std::to_string(a.targets[i]));
-    }
-  }
+  xent_args::checkTargets(a.targets, total);
   if (a.dtype == DType::F32) return run<float>(stream, a);
   run<uint16_t>(stream, a);
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/xent_args.h"
 #include "cpu/parallel_rows.h"
 #include "cpu/storage_access.h"
 #include "kernels.h"
@@ -54,20 +55,11 @@ void run(Stream stream, const SoftmaxXentArgs& a) {
 }  // namespace
 
 void softmaxXent(Stream stream, const SoftmaxXentArgs& a) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, "softmax_xent logits must be f32 or bf16", "f32 or bf16",
-                dtypeName(a.dtype));
-  }
+  xent_args::requireLogits(a.dtype, "softmax_xent");
   if (a.n == 0) return;
-  if (a.c == 0) throw Error(ErrorCode::InvalidArgument, "softmax_xent needs at least one class", "C >= 1", "0");
+  xent_args::requireClasses(a.c);
   // Labels are checked before anything is written, so a bad batch leaves the outputs untouched.
-  for (int64_t r = 0; r < a.n; ++r) {
-    if (a.labels[r] < 0 || a.labels[r] >= a.c) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "softmax_xent label of example " + std::to_string(r) + " is out of range",
-                  "a class index in [0, " + std::to_string(a.c) + ")", std::to_string(a.labels[r]));
-    }
-  }
+  xent_args::checkLabels(a.labels, a.n, a.c);
   if (a.dtype == DType::F32) return run<float>(stream, a);
   run<uint16_t>(stream, a);
 }

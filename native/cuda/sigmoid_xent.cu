@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/xent_args.h"
 #include "cuda/input_checks.h"
 #include "cuda/launch_check.h"
 #include "cuda/reduce_helpers.cuh"
@@ -67,22 +68,13 @@ void launch(cudaStream_t stream, const SigmoidXentArgs& a) {
 }  // namespace
 
 void sigmoidXent(Stream stream, const SigmoidXentArgs& a) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, "sigmoid_xent logits must be f32 or bf16", "f32 or bf16",
-                dtypeName(a.dtype));
-  }
+  xent_args::requireLogits(a.dtype, "sigmoid_xent");
   if (a.n == 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   if (hostInputChecks(s)) {
     const int64_t total = a.n * a.c;
     std::vector<float> targets = downloadForCheck(s, a.targets, total);
-    for (int64_t i = 0; i < total; ++i) {
-      if (!(targets[i] >= 0.0f && targets[i] <= 1.0f)) {
-        throw Error(ErrorCode::InvalidArgument,
-                    "sigmoid_xent target " + std::to_string(i) + " is outside [0, 1]",
-                    "a value in [0, 1]", std::to_string(targets[i]));
-      }
-    }
+    xent_args::checkTargets(targets.data(), total);
   }
   if (a.dtype == DType::F32) return launch<float>(s, a);
   launch<uint16_t>(s, a);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/xent_args.h"
 #include "cuda/input_checks.h"
 #include "cuda/launch_check.h"
 #include "cuda/reduce_helpers.cuh"
@@ -85,22 +86,13 @@ void launch(cudaStream_t stream, const SoftmaxXentArgs& a) {
 }  // namespace
 
 void softmaxXent(Stream stream, const SoftmaxXentArgs& a) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, "softmax_xent logits must be f32 or bf16", "f32 or bf16",
-                dtypeName(a.dtype));
-  }
+  xent_args::requireLogits(a.dtype, "softmax_xent");
   if (a.n == 0) return;
-  if (a.c == 0) throw Error(ErrorCode::InvalidArgument, "softmax_xent needs at least one class", "C >= 1", "0");
+  xent_args::requireClasses(a.c);
   auto s = static_cast<cudaStream_t>(stream.handle);
   if (hostInputChecks(s)) {
     std::vector<int32_t> labels = downloadForCheck(s, a.labels, a.n);
-    for (int64_t r = 0; r < a.n; ++r) {
-      if (labels[r] < 0 || labels[r] >= a.c) {
-        throw Error(ErrorCode::InvalidArgument,
-                    "softmax_xent label of example " + std::to_string(r) + " is out of range",
-                    "a class index in [0, " + std::to_string(a.c) + ")", std::to_string(labels[r]));
-      }
-    }
+    xent_args::checkLabels(labels.data(), a.n, a.c);
   }
   if (a.dtype == DType::F32) return launch<float>(s, a);
   launch<uint16_t>(s, a);

@@ -3,6 +3,7 @@
 // on both sides, so both directions are runs of memcpy; the unit of work is one row of patches.
 #include <cstring>
 
+#include "core/patchify_args.h"
 #include "core/status.h"
 #include "cpu/parallel_rows.h"
 #include "kernels.h"
@@ -13,15 +14,7 @@ namespace {
 
 template <bool kToPatches>
 void permute(Stream stream, const PatchifyArgs& a, const char* op) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(op) + " supports f32 and bf16",
-                "f32 or bf16", dtypeName(a.dtype));
-  }
-  if (a.p < 1 || a.h % a.p != 0 || a.w % a.p != 0) {
-    throw Error(ErrorCode::InvalidArgument, std::string(op) + ": H and W must be multiples of p",
-                "p >= 1 dividing H and W",
-                "H " + std::to_string(a.h) + ", W " + std::to_string(a.w) + ", p " + std::to_string(a.p));
-  }
+  patchify_args::check(a, op);
   const int64_t gh = a.h / a.p, gw = a.w / a.p;
   const size_t size = dtypeSize(a.dtype);
   const size_t run = static_cast<size_t>(a.p * a.c) * size;  // bytes of one patch row

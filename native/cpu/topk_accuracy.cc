@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/topk_args.h"
 #include "cpu/parallel_rows.h"
 #include "cpu/storage_access.h"
 #include "kernels.h"
@@ -42,14 +43,7 @@ void run(Stream stream, const TopkAccuracyArgs& a) {
 }  // namespace
 
 void topkAccuracy(Stream stream, const TopkAccuracyArgs& a) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, "topk_accuracy logits must be f32 or bf16", "f32 or bf16",
-                dtypeName(a.dtype));
-  }
-  if (a.k < 1) throw Error(ErrorCode::InvalidArgument, "topk_accuracy k must be at least 1", "k >= 1", std::to_string(a.k));
-  if (a.n > INT32_MAX) {
-    throw Error(ErrorCode::InvalidArgument, "topk_accuracy counts are i32", "n <= 2^31 - 1", std::to_string(a.n));
-  }
+  topk_args::check(a);
   for (int64_t r = 0; r < a.n; ++r) {
     if (a.labels[r] < 0 || a.labels[r] >= a.c) {
       throw Error(ErrorCode::InvalidArgument,

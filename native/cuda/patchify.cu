@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/patchify_args.h"
 #include "core/status.h"
 #include "cuda/device_storage.cuh"
 #include "cuda/launch_check.h"
@@ -47,15 +48,7 @@ __global__ void permuteKernel(int64_t total, Geometry g, W* __restrict__ images,
 
 template <bool kToPatches>
 void permute(Stream stream, const PatchifyArgs& a, const char* op) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(op) + " supports f32 and bf16",
-                "f32 or bf16", dtypeName(a.dtype));
-  }
-  if (a.p < 1 || a.h % a.p != 0 || a.w % a.p != 0) {
-    throw Error(ErrorCode::InvalidArgument, std::string(op) + ": H and W must be multiples of p",
-                "p >= 1 dividing H and W",
-                "H " + std::to_string(a.h) + ", W " + std::to_string(a.w) + ", p " + std::to_string(a.p));
-  }
+  patchify_args::check(a, op);
   const int64_t total = a.b * a.h * a.w * a.c;
   if (total <= 0) return;
   const Geometry g{a.h, a.w, a.c, a.p, a.h / a.p, a.w / a.p, a.p * a.c};

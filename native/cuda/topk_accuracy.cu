@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/topk_args.h"
 #include "cuda/input_checks.h"
 #include "cuda/launch_check.h"
 #include "cuda/reduce_helpers.cuh"
@@ -58,14 +59,7 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void topkAccuracy(Stream stream, const TopkAccuracyArgs& a) {
-  if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, "topk_accuracy logits must be f32 or bf16", "f32 or bf16",
-                dtypeName(a.dtype));
-  }
-  if (a.k < 1) throw Error(ErrorCode::InvalidArgument, "topk_accuracy k must be at least 1", "k >= 1", std::to_string(a.k));
-  if (a.n > INT32_MAX) {
-    throw Error(ErrorCode::InvalidArgument, "topk_accuracy counts are i32", "n <= 2^31 - 1", std::to_string(a.n));
-  }
+  topk_args::check(a);
   if (a.n > 0 && a.c == 0) {  // every label would be out of range (the CPU throws on the first)
     throw Error(ErrorCode::InvalidArgument, "topk_accuracy needs at least one class", "C >= 1", "0");
   }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/bf16.h"
+#include "core/attention_args.h"
 #include "core/status.h"
 #include "cpu/attention_blocks.h"
 #include "cpu/isa.h"
@@ -321,24 +322,12 @@ void headGrads(const BwdContext& c, int64_t b, int64_t h) {
   storeRows(sliceOf(a.dtype, a.dQ, a.dQStrides, b, h, a.headDim), 0, a.tq, c.width, dq, nullptr);
 }
 
-void checkSizes(int64_t batch, int64_t heads, int64_t tq, int64_t tk, int64_t headDim,
-                const char* kernel) {
-  if (batch < 0 || heads < 0 || tq < 0 || tk < 0 || headDim < 1) {
-    throw Error(ErrorCode::InvalidArgument, std::string(kernel) + " sizes must be non-negative",
-                "batch, heads, tq, tk >= 0 and headDim >= 1", "a negative size");
-  }
-  if (tk == 0 && batch * heads * tq > 0) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(kernel) + " needs at least one key: softmax over nothing is undefined",
-                "tk >= 1", "0");
-  }
-}
 
 }  // namespace
 
 void attentionFwd(Stream stream, const AttentionFwdArgs& a) {
   requireStorage(a.dtype, "attention_fwd");
-  checkSizes(a.batch, a.heads, a.tq, a.tk, a.headDim, "attention_fwd");
+  attention_args::checkSizes(a.batch, a.heads, a.tq, a.tk, a.headDim, "attention_fwd");
   int64_t tasks = a.batch * a.heads * ceilDiv(a.tq, kB);
   if (tasks == 0) return;
   const AttentionBlockOps& ops = selectOps();
@@ -349,7 +338,7 @@ void attentionFwd(Stream stream, const AttentionFwdArgs& a) {
 
 void attentionBwd(Stream stream, const AttentionBwdArgs& a) {
   requireStorage(a.dtype, "attention_bwd");
-  checkSizes(a.batch, a.heads, a.tq, a.tk, a.headDim, "attention_bwd");
+  attention_args::checkSizes(a.batch, a.heads, a.tq, a.tk, a.headDim, "attention_bwd");
   int64_t pairs = a.batch * a.heads;
   if (pairs == 0 || a.tk == 0) return;
   BwdContext c{a, selectOps(), paddedWidth(a.headDim)};

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "core/bf16.h"
+#include "core/gemm_args.h"
 #include "core/status.h"
 #include "cpu/gelu_epilogue.h"
 #include "cpu/gemm_microkernel.h"
@@ -281,24 +282,7 @@ void runTask(const GemmArgs& g, const GemmMicroKernel& kern, const Blocking& bl,
 
 void gemm(Stream stream, const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
-  for (DType t : {g.abType, g.cType}) {
-    if (t != DType::F32 && t != DType::BF16) {
-      throw Error(ErrorCode::DtypeMismatch, "gemm supports f32 and bf16 storage", "f32 or bf16",
-                  dtypeName(t));
-    }
-  }
-  const bool hasBias = g.epilogue == GemmEpilogue::Bias ||
-                       (g.epilogue == GemmEpilogue::BiasGeluColumns && g.bias != nullptr);
-  if (hasBias && g.biasType != DType::F32 && g.biasType != g.cType) {
-    throw Error(ErrorCode::InvalidArgument, "gemm bias must be f32 or of C's dtype",
-                std::string("f32 or ") + dtypeName(g.cType), dtypeName(g.biasType));
-  }
-  if (g.epilogue == GemmEpilogue::BiasGeluColumns &&
-      !(g.colBegin >= 0 && g.colBegin <= g.colEnd && g.colEnd <= g.n)) {
-    throw Error(ErrorCode::InvalidArgument, "gemm GELU column range is out of bounds",
-                "0 <= colBegin <= colEnd <= " + std::to_string(g.n),
-                "[" + std::to_string(g.colBegin) + ", " + std::to_string(g.colEnd) + ")");
-  }
+  gemm_args::check(g);
   const GemmMicroKernel& kern = selectKernel(g.abType);
   ThreadPool& pool = stream.handle ? *static_cast<ThreadPool*>(stream.handle) : defaultThreadPool();
   double flops = 2.0 * g.m * g.n * g.k * g.batch;

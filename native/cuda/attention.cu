@@ -33,6 +33,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/attention_args.h"
 #include "core/status.h"
 #include "cuda/attention_kernels.cuh"
 #include "cuda/attention_tc_kernels.cuh"
@@ -57,15 +58,7 @@ void requireStorage(DType t, const char* kernel) {
 // The CPU's checks, plus the limits of this implementation (head dim, grid size).
 void checkSizes(int64_t batch, int64_t heads, int64_t tq, int64_t tk, int64_t headDim,
                 const char* kernel) {
-  if (batch < 0 || heads < 0 || tq < 0 || tk < 0 || headDim < 1) {
-    throw Error(ErrorCode::InvalidArgument, std::string(kernel) + " sizes must be non-negative",
-                "batch, heads, tq, tk >= 0 and headDim >= 1", "a negative size");
-  }
-  if (tk == 0 && batch * heads * tq > 0) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(kernel) + " needs at least one key: softmax over nothing is undefined",
-                "tk >= 1", "0");
-  }
+  attention_args::checkSizes(batch, heads, tq, tk, headDim, kernel);
   if (headDim > 256) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string(kernel) + " on CUDA supports head dims up to 256", "headDim <= 256",

@@ -63,6 +63,7 @@
 #include <string>
 #include <tuple>
 
+#include "core/gemm_args.h"
 #include "core/status.h"
 #include "cuda/cublaslt_context.h"
 #include "cuda/cuda_backend.h"
@@ -293,12 +294,7 @@ Plan& findOrBuildPlan(const CublasLt& lt, CublasLtDevice& ctx, DeviceCache& cach
 }
 
 void requireArguments(const GemmArgs& g) {
-  for (DType t : {g.abType, g.cType}) {
-    if (t != DType::F32 && t != DType::BF16) {
-      throw Error(ErrorCode::DtypeMismatch, "gemm supports f32 and bf16 storage", "f32 or bf16",
-                  dtypeName(t));
-    }
-  }
+  gemm_args::check(g);
   if (g.epilogue != GemmEpilogue::None && g.epilogue != GemmEpilogue::Bias &&
       g.epilogue != GemmEpilogue::BiasGeluColumns) {
     throw Error(ErrorCode::InvalidArgument, "gemm epilogue is unknown",
@@ -307,18 +303,6 @@ void requireArguments(const GemmArgs& g) {
   if (g.epilogue == GemmEpilogue::Bias && g.bias == nullptr) {
     throw Error(ErrorCode::InvalidArgument, "gemm Bias epilogue without a bias", "a bias pointer",
                 "nullptr");
-  }
-  const bool hasBias = g.epilogue == GemmEpilogue::Bias ||
-                       (g.epilogue == GemmEpilogue::BiasGeluColumns && g.bias != nullptr);
-  if (hasBias && g.biasType != DType::F32 && g.biasType != g.cType) {
-    throw Error(ErrorCode::InvalidArgument, "gemm bias must be f32 or of C's dtype",
-                std::string("f32 or ") + dtypeName(g.cType), dtypeName(g.biasType));
-  }
-  if (g.epilogue == GemmEpilogue::BiasGeluColumns &&
-      !(g.colBegin >= 0 && g.colBegin <= g.colEnd && g.colEnd <= g.n)) {
-    throw Error(ErrorCode::InvalidArgument, "gemm GELU column range is out of bounds",
-                "0 <= colBegin <= colEnd <= " + std::to_string(g.n),
-                "[" + std::to_string(g.colBegin) + ", " + std::to_string(g.colEnd) + ")");
   }
   // cuBLASLt layouts take int32-sized dimensions ("usually only values that can be expressed as
   // int32_t are supported").

@@ -14,68 +14,39 @@ const { rng, randomF32, record, checkAwait: check, assert, finish: print, loadVi
 
 // Printed with one-space indent, and the process ends right after.
 const PRINT = { indent: 1, exit: true };
-const { openDevice, compile } = loadVit(undefined, undefined, PRINT);
+const { openDevice, compile, vitModel, getPreset } = loadVit(undefined, undefined, PRINT);
 const finish = () => print(PRINT);
 
-// ---- helpers ----
+// ---- the tiny training program: the library's own ViT (tiny preset: parallel blocks, QK-norm,
+// MAP head; so the windows pass and the fused kernels are in it) with softmax cross-entropy and
+// AdamW with global-norm clipping: run scalars lr/step, a {read} clip factor, and the finite checks
+// that split the step's graph ----
 
-function normals(r, n) {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(r(), 1e-12);
-    const v = r();
-    const m = Math.sqrt(-2 * Math.log(u));
-    out[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
-// ---- the tiny training program (a 2-layer MLP with GELU, softmax cross-entropy, AdamW with
-// global-norm clipping: run scalars lr/step, a {read} clip factor, and the finite checks that split
-// the step's graph) ----
-
-const MLP = { batch: 32, features: 10, hidden: 32, classes: 4, depth: 2 };
+const MODEL = getPreset('tiny', { depth: 2, imageSize: 12 });
+const BATCH = 16;
 const STEPS = 20;
 const LR = 1e-2;
-
-function mlp(b) {
-  const o = MLP;
-  const normal = (std) => ({ dist: 'normal', std });
-  let h = b.compute(b.input('x', [o.batch, o.features]));
-  let width = o.features;
-  for (let i = 0; i < o.depth; ++i) {
-    h = b.scope(`layer${i}`, () => {
-      const w = b.param(`layer${i}/w`, [width, o.hidden], { init: normal(1 / Math.sqrt(width)) });
-      const bias = b.param(`layer${i}/b`, [o.hidden]);
-      return b.gelu(b.dense(h, w, bias));
-    });
-    width = o.hidden;
-  }
-  const logits = b.dense(h, b.param('head/w', [width, o.classes], { init: normal(1 / Math.sqrt(width)) }), b.param('head/b', [o.classes]));
-  const labels = b.input('labels', [o.batch], 'i32');
-  b.output('loss', b.softmaxCrossEntropy(logits, labels));
-  b.output('accuracy', b.topkAccuracy(logits, labels, 1));
-}
+const IMAGES = [BATCH, MODEL.imageSize, MODEL.imageSize, MODEL.channels];
 
 function trainingInputs() {
   const r = rng(7);
-  const x = normals(r, MLP.batch * MLP.features);
-  const labels = Int32Array.from({ length: MLP.batch }, () => Math.floor(r() * MLP.classes));
-  return { x, labels };
+  const images = randomF32(IMAGES.reduce((a, b) => a * b, 1), 8);
+  const labels = Int32Array.from({ length: BATCH }, () => Math.floor(r() * MODEL.numClasses));
+  return { images, labels };
 }
 
-function compileMlp(device) {
-  return compile(mlp, {
+function compileModel(device) {
+  return compile(vitModel(MODEL), {
     device,
     train: { loss: 'loss', optimizer: { kind: 'adamw', weightDecay: 1e-4 }, clipNorm: 1 },
     seed: 3,
-    inputShapes: { x: [MLP.batch, MLP.features], labels: [MLP.batch] },
+    inputShapes: { images: IMAGES, labels: [BATCH] },
   });
 }
 
 // Trains STEPS steps; `afterStep(step, program)` sees the program after each step.
 async function train(device, afterStep) {
-  const p = compileMlp(device);
+  const p = compileModel(device);
   try {
     const inputs = trainingInputs();
     const losses = [];
@@ -140,7 +111,7 @@ async function main() {
 
   // 1. Loss curve vs the CPU, and no cudaMalloc after the first step.
   let graphRun = null;
-  await check(`a compiled MLP trains on cuda like on the cpu for ${STEPS} steps (loss within 1e-2 relative)`, async () => {
+  await check(`the tiny ViT trains on cuda like on the cpu for ${STEPS} steps (loss within 1e-2 relative)`, async () => {
     const ref = await train(cpu);
     const mallocs = [];
     graphRun = await train(gpu, () => {

@@ -57,7 +57,8 @@ struct StepArg {
   __device__ __forceinline__ Step get() const { return dev ? *dev : host; }
 };
 
-Step stepOf(const AdafactorArgs& a) {
+// On the host, and on the device by stepKernel (products rounded to nearest in both: no FMA here).
+__host__ __device__ Step stepOf(const AdafactorArgs& a) {
   Step s;
   s.gradScale = a.gradScale;
   s.eps = a.eps;
@@ -315,16 +316,7 @@ __global__ void stepKernel(AdafactorArgs a, Step* out) {
   if (a.weightDecayPtr) a.weightDecay = *a.weightDecayPtr;
   if (a.decayPtr) a.decay = *a.decayPtr;
   if (a.gradScalePtr) a.gradScale = *a.gradScalePtr;
-  Step s;
-  s.gradScale = a.gradScale;
-  s.eps = a.eps;
-  s.d = a.decay;
-  s.oneMinusD = static_cast<float>(1.0 - a.decay);
-  s.b1 = a.beta1;
-  s.oneMinusB1 = static_cast<float>(1.0 - a.beta1);
-  s.stepLr = __fmul_rn(a.lr, a.lrMult);
-  s.decayLr = __fmul_rn(a.lr, a.weightDecay);
-  *out = s;
+  *out = stepOf(a);
 }
 
 StepArg stepArgOf(cudaStream_t stream, const AdafactorArgs& a, Step* slot) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds what this machine can build, for `npm install` in a clone (the `prepare` script) and for
 // `npm run prebuild`:
+//   0. the kernel table from lib/kernels/*.ts     -> native/generated/, lib/kernels/table.gen.ts
 //   1. the CPU addon with node-gyp            -> build/Release/vit22b_cpu.node      (must succeed)
 //   2. the CUDA addon with cmake-js, if nvcc  -> build/cuda/Release/vit22b_cuda.node (skipped or a
 //      warning when nvcc is missing or the build fails, unless --require-cuda)
@@ -115,6 +116,9 @@ function placePrebuilds(built) {
   }
 }
 
+// The kernel declarations (lib/kernels/*.ts) -> native/generated/ and lib/kernels/table.gen.ts,
+// before anything compiles.
+if (!run(process.execPath, [path.join(root, 'scripts', 'gen-kernels.mjs')])) fail('generating the kernel table failed (see above)');
 const cpu = buildCpu();
 const cuda = buildCuda();
 placePrebuilds({ cpu, cuda });

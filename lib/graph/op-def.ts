@@ -3,6 +3,7 @@
  * kernels, plus the facts the passes need (views, in-place outputs, cost class, effects).
  * Every op lives in lib/graph/ops/<op>.ts and is listed in op-table.ts.
  */
+import type { KernelName, KernelSpec } from '../kernels/spec';
 import type { PlanScalar, PlanView } from '../runtime/plan-format';
 import type { Graph, Node, Value } from './ir';
 import type { TensorType } from './types';
@@ -57,7 +58,8 @@ export interface LowerContext {
    * the scalar times a constant (a parameter's learning-rate multiplier).
    */
   runtimeScalar(name: string, factor?: number): PlanScalar;
-  emit(kernel: string, spec: Record<string, unknown>): void;
+  /** One kernel launch; the spec is checked against the kernel's declaration (lib/kernels/<K>.ts). */
+  emit<K extends KernelName>(kernel: K, spec: KernelSpec<K, PlanView, PlanScalar>): void;
 }
 
 export interface OpDef {

@@ -85,7 +85,12 @@ export class Device implements Disposable {
         received: `[${x.shape.join(', ')}]`,
       });
     }
-    this.native.axpby(x.dtype, x.size, alpha, x.buffer, beta, y.buffer);
+    const dtype = x.dtype;
+    if (dtype !== 'f32' && dtype !== 'bf16') {
+      // The addon's own error for this spec (axpby's dtype field), raised here so the spec is typed.
+      throw new Vit22bError('ERR_DTYPE_MISMATCH', 'axpby dtype must be f32 or bf16', { expected: 'f32 or bf16', received: dtype });
+    }
+    this.native.launch('axpby', { dtype, n: x.size, alpha, x: x.buffer, beta, y: y.buffer });
   }
 
   /**

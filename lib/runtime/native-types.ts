@@ -2,6 +2,7 @@
  * The raw surface of the native addons (native/addon). Only lib/runtime touches these; everything
  * else uses Device, DeviceTensor and LoadedPlan.
  */
+import type { KernelName, KernelSpec } from '../kernels/spec';
 import type { NativePlan } from './plan-format';
 
 export interface NativeBuildInfo {
@@ -173,10 +174,11 @@ export interface NativeDevice {
   readonly name: string;
   alloc(bytes: number): NativeBuffer;
   synchronize(): void;
-  axpby(dtype: string, n: number, alpha: number, x: NativeBuffer, beta: number, y: NativeBuffer): void;
-  /** Runs one kernel by name (native/addon/<op>_binding.cc); `spec` holds its buffers and scalars. */
-  launch(kernel: 'gemm', spec: NativeGemmSpec): void;
-  launch(kernel: string, spec: object): void;
+  /**
+   * Runs one kernel by name; `spec` holds its buffers and scalars, as its declaration
+   * (lib/kernels/<kernel>.ts) says. The addon checks the spec from the same declaration.
+   */
+  launch<K extends KernelName>(kernel: K, spec: KernelSpec<K, NativeBuffer>): void;
   /** The kernel names `launch` accepts. */
   kernels(): string[];
   /** Validates `plan`, allocates its arena and prepares its instructions; slots[i] is slot i + 1. */

@@ -40,7 +40,6 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
                       InstanceAccessor<&DeviceHandle::getName>("name"),
                       InstanceMethod<&DeviceHandle::alloc>("alloc"),
                       InstanceMethod<&DeviceHandle::synchronize>("synchronize"),
-                      InstanceMethod<&DeviceHandle::axpby>("axpby"),
                       InstanceMethod<&DeviceHandle::launch>("launch"),
                       InstanceMethod<&DeviceHandle::loadPlan>("loadPlan"),
                       InstanceMethod<&DeviceHandle::kernels>("kernels"),
@@ -100,39 +99,6 @@ Napi::Value DeviceHandle::alloc(const Napi::CallbackInfo& info) {
 Napi::Value DeviceHandle::synchronize(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     idle("synchronize").backend->synchronize();
-    return info.Env().Undefined();
-  });
-}
-
-// axpby(dtype, n, alpha, x, beta, y): y = alpha * x + beta * y over n elements.
-Napi::Value DeviceHandle::axpby(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&] {
-    DeviceState& st = idle("run a kernel");
-    AxpbyArgs a{};
-    a.dtype = parseDType(stringArg(info, 0, "dtype"));
-    a.n = countArg(info, 1, "n");
-    a.alpha = static_cast<float>(numberArg(info, 2, "alpha"));
-    BufferHandle* x = BufferHandle::unwrapArg(info, 3, "x");
-    a.beta = static_cast<float>(numberArg(info, 4, "beta"));
-    BufferHandle* y = BufferHandle::unwrapArg(info, 5, "y");
-    a.x = x->data("read");
-    a.y = y->data("write");
-    x->requireOn(state_, "axpby operand x");
-    y->requireOn(state_, "axpby operand y");
-    if (a.dtype != DType::F32 && a.dtype != DType::BF16) {
-      throw Error(ErrorCode::DtypeMismatch, "axpby supports f32 and bf16", "f32 or bf16",
-                  dtypeName(a.dtype));
-    }
-    size_t need = static_cast<size_t>(a.n) * dtypeSize(a.dtype);
-    for (BufferHandle* b : {x, y}) {
-      if (b->bytes() < need) {
-        throw Error(ErrorCode::ShapeMismatch,
-                    "axpby over " + std::to_string(a.n) + " " + dtypeName(a.dtype) +
-                        " elements needs buffers of at least " + std::to_string(need) + " bytes",
-                    ">= " + std::to_string(need) + " bytes", std::to_string(b->bytes()) + " bytes");
-      }
-    }
-    st.backend->kernels().axpby(st.backend->stream(), a);
     return info.Env().Undefined();
   });
 }

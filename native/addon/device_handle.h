@@ -23,7 +23,6 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   Napi::Value getName(const Napi::CallbackInfo& info);
   Napi::Value alloc(const Napi::CallbackInfo& info);
   Napi::Value synchronize(const Napi::CallbackInfo& info);
-  Napi::Value axpby(const Napi::CallbackInfo& info);
   Napi::Value launch(const Napi::CallbackInfo& info);
   Napi::Value loadPlan(const Napi::CallbackInfo& info);
   Napi::Value kernels(const Napi::CallbackInfo& info);

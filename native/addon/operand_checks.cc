@@ -10,38 +10,10 @@ namespace vit::addon {
 
 using exec::numberText;
 
-DType dtypeProp(const Napi::Object& spec, const std::string& kernel, const char* name,
-                std::initializer_list<DType> allowed) {
-  DType t = parseDType(stringProp(spec, name));
-  std::string names;
-  for (DType a : allowed) {
-    if (a == t) return t;
-    names += (names.empty() ? "" : " or ") + std::string(dtypeName(a));
-  }
-  throw Error(ErrorCode::DtypeMismatch, kernel + " " + name + " must be " + names, names,
-              dtypeName(t));
-}
-
 void throwFootprintOverflow(const std::string& kernel, const std::string& what,
                             const std::string& received) {
   throw Error(ErrorCode::ShapeMismatch, kernel + " " + what + " spans more than 2^63 bytes",
               "a footprint below 2^63 bytes", received);
-}
-
-int64_t elementCount(const std::string& kernel, std::initializer_list<int64_t> dims,
-                     int64_t elementBytes) {
-  for (int64_t d : dims) {
-    if (d == 0) return 0;
-  }
-  int64_t total = 1, bytes = 0;
-  bool overflow = false;
-  for (int64_t d : dims) overflow = overflow || __builtin_mul_overflow(total, d, &total);
-  if (overflow || __builtin_mul_overflow(total, elementBytes, &bytes)) {
-    std::string shape;
-    for (int64_t d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throwFootprintOverflow(kernel, "shape", "[" + shape + "]");
-  }
-  return total;
 }
 
 int64_t checkedBytes(const std::string& kernel, const std::string& name, int64_t count,
@@ -55,19 +27,7 @@ int64_t checkedBytes(const std::string& kernel, const std::string& name, int64_t
   return bytes;
 }
 
-int64_t Footprint::mul(int64_t a, int64_t b) const {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) throwFootprintOverflow(kernel, what, received);
-  return r;
-}
-
-int64_t Footprint::add(int64_t a, int64_t b) const {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) throwFootprintOverflow(kernel, what, received);
-  return r;
-}
-
-// elements come from elementCount or countProp (<= 2^53) and sizes are <= 4 bytes: no overflow.
+// elements are checked by elementsFor (spec_readers.h) to fit 2^63 bytes: no overflow.
 Need::Need(int64_t elements, DType dtype)
     : bytes(static_cast<uint64_t>(elements) * dtypeSize(dtype)),
       note(" (" + std::to_string(elements) + " " + dtypeName(dtype) + ")") {}
@@ -84,26 +44,9 @@ Operand bufferOperand(LaunchContext& ctx, const Napi::Value& value, const std::s
   return o;
 }
 
-Operand bufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
-                   const char* name, const Need& need) {
-  return bufferOperand(ctx, spec.Get(name), kernel, name, need);
-}
-
-Operand optionalBufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
-                           const char* name, const Need& need) {
-  return hasProp(spec, name) ? bufferProp(ctx, spec, kernel, name, need) : Operand{};
-}
-
 bool hasProp(const Napi::Object& spec, const char* name) {
   Napi::Value v = spec.Get(name);
   return !v.IsUndefined() && !v.IsNull();
-}
-
-double scalarProp(const Napi::Object& spec, const std::string& kernel, const char* name, double lo,
-                  double hi, bool hiOpen) {
-  double d = numberProp(spec, name);
-  exec::checkScalarValue(kernel, name, d, exec::ScalarRange{lo, hi, hiOpen, false});
-  return d;
 }
 
 exec::DynamicScalar dynamicScalarProp(LaunchContext& ctx, const Napi::Object& spec,

@@ -1,9 +1,8 @@
-// Reading and validating the operands of a kernel spec (DeviceHandle.launch(name, spec), or an
-// instruction of a plan): the one module every launcher in native/addon/*_binding.cc uses. Buffers
-// are resolved through the LaunchContext (BufferHandles or PlanViews) and checked large enough
-// (sizes computed with overflow checks), dtypes restricted, scalars finite and in range, 64-bit
-// integers exact, outputs distinct from inputs. Each failure is a typed vit::Error that names the
-// kernel and the field.
+// Operands and scalars of a kernel spec (DeviceHandle.launch(name, spec), or an instruction of a
+// plan), for the generated launchers (addon/spec_readers.h has the rest of what they use). Buffers
+// are resolved through the LaunchContext (BufferHandles or PlanViews) and checked large enough,
+// dynamic scalars read in their three forms, 64-bit integers exact, outputs distinct from inputs.
+// Each failure is a typed vit::Error that names the kernel and the field.
 #pragma once
 
 #include <napi.h>
@@ -19,38 +18,15 @@
 
 namespace vit::addon {
 
-// The largest finite f32, for scalarProp bounds that only ask for a finite f32.
-constexpr double kF32Max = 3.4028234663852886e38;
-
-// ---- dtypes ----
-
-// spec[name] parsed as a dtype name, one of `allowed` (ERR_DTYPE_MISMATCH otherwise, expected
-// "f32 or bf16" style, received the name).
-DType dtypeProp(const Napi::Object& spec, const std::string& kernel, const char* name,
-                std::initializer_list<DType> allowed = {DType::F32, DType::BF16});
-
 // ---- counts and sizes (ERR_SHAPE_MISMATCH, expected "a footprint below 2^63 bytes") ----
 
 // [[noreturn]] the overflow error: "<kernel> <what> spans more than 2^63 bytes".
 [[noreturn]] void throwFootprintOverflow(const std::string& kernel, const std::string& what,
                                          const std::string& received);
 
-// The product of `dims` (a shape; 0 when any dimension is 0), checked so that it times
-// elementBytes fits in 63 bits; received names the shape.
-int64_t elementCount(const std::string& kernel, std::initializer_list<int64_t> dims,
-                     int64_t elementBytes = 4);
-
 // count * elementBytes for operand `name`, checked to fit in 63 bits.
 int64_t checkedBytes(const std::string& kernel, const std::string& name, int64_t count,
                      int64_t elementBytes);
-
-// Overflow-checked arithmetic for strided footprints (gemm, attention views): each operation
-// that overflows throws the footprint error for `what` with `received`.
-struct Footprint {
-  std::string kernel, what, received;
-  int64_t mul(int64_t a, int64_t b) const;
-  int64_t add(int64_t a, int64_t b) const;
-};
 
 // ---- buffers ----
 
@@ -68,20 +44,10 @@ struct Need {
 // received "M bytes"). `name` labels it in the errors.
 Operand bufferOperand(LaunchContext& ctx, const Napi::Value& value, const std::string& kernel,
                       const std::string& name, const Need& need);
-// The same for spec[name].
-Operand bufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
-                   const char* name, const Need& need);
-// The same, or an absent Operand when spec[name] is undefined or null.
-Operand optionalBufferProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,
-                           const char* name, const Need& need);
 // Whether spec[name] is present (neither undefined nor null).
 bool hasProp(const Napi::Object& spec, const char* name);
 
 // ---- scalars ----
-
-// A finite number in [lo, hi] (hiOpen: [lo, hi)); ERR_INVALID_ARGUMENT naming the range otherwise.
-double scalarProp(const Napi::Object& spec, const std::string& kernel, const char* name, double lo,
-                  double hi, bool hiOpen = false);
 
 // A scalar that plans may vary per run (plan-format.ts PlanScalar): a number (checked now), or, when
 // ctx accepts them, { scalar: i } with i below the plan's scalar count, or { read: view } of at

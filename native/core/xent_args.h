@@ -1,6 +1,6 @@
-// The host-side checks of the losses (kernels.h SoftmaxXentArgs, SigmoidXentArgs), one copy for the
-// CPU backend and the CUDA one (which runs the value checks on a downloaded copy, and only when
-// VIT22B_CUDA_CHECK_INPUTS=1: see kernels.h).
+// The checks of the losses that need the data (label and target values; the data-free ones are in
+// lib/kernels/softmax_xent.ts and sigmoid_xent.ts, run by the launcher), one copy for the CPU backend
+// and the CUDA one (which runs them on a downloaded copy, and only when VIT22B_CUDA_CHECK_INPUTS=1).
 #pragma once
 
 #include <cstdint>
@@ -10,17 +10,6 @@
 #include "kernels.h"
 
 namespace vit::xent_args {
-
-inline void requireLogits(DType dtype, const char* kernel) {
-  if (dtype != DType::F32 && dtype != DType::BF16) {
-    throw Error(ErrorCode::DtypeMismatch, std::string(kernel) + " logits must be f32 or bf16",
-                "f32 or bf16", dtypeName(dtype));
-  }
-}
-
-inline void requireClasses(int64_t c) {
-  if (c == 0) throw Error(ErrorCode::InvalidArgument, "softmax_xent needs at least one class", "C >= 1", "0");
-}
 
 // labels [n] (host memory) in [0, c).
 inline void checkLabels(const int32_t* labels, int64_t n, int64_t c) {

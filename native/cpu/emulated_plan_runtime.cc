@@ -15,7 +15,7 @@ namespace {
 thread_local std::vector<std::function<void()>>* t_recording = nullptr;
 
 // Each entry runs the CPU kernel, or while capturing keeps a copy of its arguments to run later.
-#define VIT_RECORDING_ENTRY(id, fn, args)                                   \
+#define VIT_RECORDING_ENTRY(id, fn, args, name)                                \
   +[](Stream s, const args& a) {                                          \
     if (t_recording) {                                                    \
       t_recording->push_back([s, a] { ::vit::cpu::fn(s, a); });           \

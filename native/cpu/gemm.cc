@@ -20,7 +20,6 @@
 #include <string>
 
 #include "core/bf16.h"
-#include "core/gemm_args.h"
 #include "core/status.h"
 #include "cpu/gelu_epilogue.h"
 #include "cpu/gemm_microkernel.h"
@@ -143,7 +142,7 @@ void packPanel(const GemmMicroKernel& kern, bool avx512Pack, DType type, const v
 }
 
 // C[rows, cols] = alpha * ws + beta * C (+ bias) (then GELU on the block's share of
-// [colBegin, colEnd)). One branch-free loop per case, so the compiler vectorizes each: on small-k
+// [geluBegin, geluEnd)). One branch-free loop per case, so the compiler vectorizes each: on small-k
 // shapes this pass is a visible share of the time.
 void storeBlock(const GemmArgs& g, float* ws, int64_t ldws, bool haveProduct, int64_t batch,
                 int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
@@ -152,8 +151,8 @@ void storeBlock(const GemmArgs& g, float* ws, int64_t ldws, bool haveProduct, in
   const bool geluColumns = g.epilogue == GemmEpilogue::BiasGeluColumns;
   const bool useBias = g.epilogue == GemmEpilogue::Bias || (geluColumns && g.bias != nullptr);
   // The block's columns that go through GELU: [geluLo, geluHi) relative to j0 (maybe empty).
-  const int64_t geluLo = geluColumns ? std::clamp(g.colBegin - j0, int64_t{0}, cols) : 0;
-  const int64_t geluHi = geluColumns ? std::clamp(g.colEnd - j0, int64_t{0}, cols) : 0;
+  const int64_t geluLo = geluColumns ? std::clamp(g.geluBegin - j0, int64_t{0}, cols) : 0;
+  const int64_t geluHi = geluColumns ? std::clamp(g.geluEnd - j0, int64_t{0}, cols) : 0;
   const bool f32 = g.cType == DType::F32;
   float* biasRow = nullptr;  // [cols] f32, widened once per block (an f32 bias is copied as is)
   if (useBias) {
@@ -282,7 +281,6 @@ void runTask(const GemmArgs& g, const GemmMicroKernel& kern, const Blocking& bl,
 
 void gemm(Stream stream, const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
-  gemm_args::check(g);
   const GemmMicroKernel& kern = selectKernel(g.abType);
   ThreadPool& pool = stream.handle ? *static_cast<ThreadPool*>(stream.handle) : defaultThreadPool();
   double flops = 2.0 * g.m * g.n * g.k * g.batch;

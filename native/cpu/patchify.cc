@@ -3,7 +3,6 @@
 // on both sides, so both directions are runs of memcpy; the unit of work is one row of patches.
 #include <cstring>
 
-#include "core/patchify_args.h"
 #include "core/status.h"
 #include "cpu/parallel_rows.h"
 #include "kernels.h"
@@ -14,7 +13,6 @@ namespace {
 
 template <bool kToPatches>
 void permute(Stream stream, const PatchifyArgs& a, const char* op) {
-  patchify_args::check(a, op);
   const int64_t gh = a.h / a.p, gw = a.w / a.p;
   const size_t size = dtypeSize(a.dtype);
   const size_t run = static_cast<size_t>(a.p * a.c) * size;  // bytes of one patch row

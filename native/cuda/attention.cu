@@ -33,7 +33,6 @@
 #include <cstring>
 #include <string>
 
-#include "core/attention_args.h"
 #include "core/status.h"
 #include "cuda/attention_kernels.cuh"
 #include "cuda/attention_tc_kernels.cuh"
@@ -58,7 +57,6 @@ void requireStorage(DType t, const char* kernel) {
 // The CPU's checks, plus the limits of this implementation (head dim, grid size).
 void checkSizes(int64_t batch, int64_t heads, int64_t tq, int64_t tk, int64_t headDim,
                 const char* kernel) {
-  attention_args::checkSizes(batch, heads, tq, tk, headDim, kernel);
   if (headDim > 256) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string(kernel) + " on CUDA supports head dims up to 256", "headDim <= 256",

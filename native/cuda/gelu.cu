@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <string>
 
-#include "core/gelu_args.h"
 #include "core/status.h"
 #include "cuda/device_storage.cuh"
 #include "cuda/gelu_math.cuh"
@@ -136,7 +135,6 @@ void backward(cudaStream_t s, const GeluBwdArgs& a) {
 }  // namespace
 
 void geluFwd(Stream stream, const GeluFwdArgs& a) {
-  gelu_args::check(a);
   if (a.rows == 0 || a.cols == 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   const bool erf = a.form == GeluForm::Erf;
@@ -148,7 +146,6 @@ void geluFwd(Stream stream, const GeluFwdArgs& a) {
 }
 
 void geluBwd(Stream stream, const GeluBwdArgs& a) {
-  gelu_args::check(a);
   if (a.rows == 0 || a.cols == 0) return;
   auto s = static_cast<cudaStream_t>(stream.handle);
   const bool erf = a.form == GeluForm::Erf;

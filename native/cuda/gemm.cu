@@ -63,7 +63,6 @@
 #include <string>
 #include <tuple>
 
-#include "core/gemm_args.h"
 #include "core/status.h"
 #include "cuda/cublaslt_context.h"
 #include "cuda/cuda_backend.h"
@@ -294,7 +293,6 @@ Plan& findOrBuildPlan(const CublasLt& lt, CublasLtDevice& ctx, DeviceCache& cach
 }
 
 void requireArguments(const GemmArgs& g) {
-  gemm_args::check(g);
   if (g.epilogue != GemmEpilogue::None && g.epilogue != GemmEpilogue::Bias &&
       g.epilogue != GemmEpilogue::BiasGeluColumns) {
     throw Error(ErrorCode::InvalidArgument, "gemm epilogue is unknown",
@@ -329,7 +327,7 @@ void gemm(Stream stream, const GemmArgs& g) {
   auto s = static_cast<cudaStream_t>(stream.handle);
   const bool geluColumns = g.epilogue == GemmEpilogue::BiasGeluColumns;
   const bool useBias = g.epilogue == GemmEpilogue::Bias || (geluColumns && g.bias != nullptr);
-  const bool gelu = geluColumns && g.colEnd > g.colBegin;
+  const bool gelu = geluColumns && g.geluEnd > g.geluBegin;
 
   GemmEpilogueArgs post;
   post.cType = g.cType;
@@ -346,8 +344,8 @@ void gemm(Stream stream, const GemmArgs& g) {
     post.scaleByBeta = true;
     post.beta = g.beta;
     post.bias = useBias ? g.bias : nullptr;
-    post.colBegin = gelu ? g.colBegin : 0;
-    post.colEnd = gelu ? g.colEnd : 0;
+    post.colBegin = gelu ? g.geluBegin : 0;
+    post.colEnd = gelu ? g.geluEnd : 0;
     launchGemmEpilogue(s, post);
     return;
   }
@@ -370,7 +368,7 @@ void gemm(Stream stream, const GemmArgs& g) {
 
   // The epilogue to ask cuBLASLt for (it may drop it, see chooseWithFallback).
   const bool biasAligned = useBias && alignmentOf(g.bias, 0) >= kMinBiasAlignment;
-  const bool fullTanh = gelu && g.colBegin == 0 && g.colEnd == g.n && g.geluForm == GeluForm::Tanh;
+  const bool fullTanh = gelu && g.geluBegin == 0 && g.geluEnd == g.n && g.geluForm == GeluForm::Tanh;
   uint32_t wanted = kLtEpilogueDefault;
   if (viaScratch) {
     wanted = kLtEpilogueDefault;  // everything after the product happens in our kernel
@@ -479,8 +477,8 @@ void gemm(Stream stream, const GemmArgs& g) {
       post.ldSrc = ldd;
       post.strideSrc = strideD;
       post.bias = postBias ? g.bias : nullptr;
-      post.colBegin = postGelu ? g.colBegin : 0;
-      post.colEnd = postGelu ? g.colEnd : 0;
+      post.colBegin = postGelu ? g.geluBegin : 0;
+      post.colEnd = postGelu ? g.geluEnd : 0;
       launchGemmEpilogue(s, post);
     }
   }

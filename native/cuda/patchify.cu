@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <string>
 
-#include "core/patchify_args.h"
 #include "core/status.h"
 #include "cuda/device_storage.cuh"
 #include "cuda/launch_check.h"
@@ -48,7 +47,6 @@ __global__ void permuteKernel(int64_t total, Geometry g, W* __restrict__ images,
 
 template <bool kToPatches>
 void permute(Stream stream, const PatchifyArgs& a, const char* op) {
-  patchify_args::check(a, op);
   const int64_t total = a.b * a.h * a.w * a.c;
   if (total <= 0) return;
   const Geometry g{a.h, a.w, a.c, a.p, a.h / a.p, a.w / a.p, a.p * a.c};

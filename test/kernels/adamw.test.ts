@@ -7,6 +7,7 @@
 import { adamw, adamwMulti, openDevice, Vit22bError, type AdamwOptions, type Device, type DeviceTensor } from '../../lib';
 import { decodeBf16 } from '../helpers/float-reference';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { runLaunchChild } from '../helpers/launch-child';
 import { mulberry32, randomBf16BitsArray, randomF32Array, type Rng } from '../helpers/prng';
 
@@ -213,7 +214,7 @@ describe('adamw argument errors', () => {
     withState((d) => {
       const raw = (patch: Record<string, unknown>): unknown =>
         thrownBy(() =>
-          device.native.launch('adamw', {
+          launchUntyped(device, 'adamw', {
             n: 8, gradType: 'f32', param: d.param.buffer, grad: d.grad.buffer, m: d.m.buffer, v: d.v.buffer,
             step: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradScale: 1, ...patch,
           }),
@@ -227,7 +228,7 @@ describe('adamw argument errors', () => {
       expect(raw({ grad: d.param.buffer })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'distinct buffers' });
       expect(raw({ m: 3 })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'BufferHandle' });
       const multi = (tensors: unknown): unknown =>
-        thrownBy(() => device.native.launch('adamw_multi', { tensors, step: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradScale: 1 }));
+        thrownBy(() => launchUntyped(device, 'adamw_multi', { tensors, step: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradScale: 1 }));
       expect(multi('x')).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       expect(multi([7])).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       const other = openDevice({ device: 'cpu' });

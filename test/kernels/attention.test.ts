@@ -13,6 +13,7 @@ import { attentionBackward, attentionForward, fusedHeads, openDevice, Vit22bErro
 import type { NativeBuffer } from '../../lib/runtime/native-types';
 import { attentionBackwardRef, attentionForwardRef, centralDifference, type AttnDims } from '../helpers/attention-reference';
 import { decodeBf16, firstViolation, referenceBf16Bits } from '../helpers/float-reference';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { mulberry32, randInt, randomBf16BitsArray, randomF32Array, type Rng } from '../helpers/prng';
 
 type Storage = 'f32' | 'bf16';
@@ -297,7 +298,7 @@ describe('typed errors', () => {
       for (const n of names) s[n].buffer.upload(new Float32Array(N).fill(0.5));
       let err: Vit22bError | undefined;
       try {
-        device.native.launch(kernel, { ...s, ...patch(s) });
+        launchUntyped(device, kernel, { ...s, ...patch(s) });
       } catch (e) {
         expect(e).toBeInstanceOf(Vit22bError);
         err = e as Vit22bError;

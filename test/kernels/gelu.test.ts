@@ -15,6 +15,7 @@
 
 import { gelu, geluBackward, openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { erf, erfc, geluGradTerms, geluRef, geluZ } from '../helpers/norm-reference';
 import { mulberry32, randomF32Array } from '../helpers/prng';
 import { decodeStorage, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
@@ -292,7 +293,7 @@ describe('gelu with strided rows and a bias, against the float64 reference', () 
       const xVals = randomF32Array(rng, n, -4, 2), dyVals = randomF32Array(rng, n, -2, 1), bVals = randomF32Array(rng, 9, -3, 0);
       const x = upload(device, dtype, [n], xVals), dy = upload(device, dtype, [n], dyVals), b = upload(device, 'f32', [9], bVals);
       const y = upload(device, dtype, [n], xVals), dx = upload(device, dtype, [n], dyVals);
-      const spec = { dtype, form: 'erf', rows, cols, colBegin: 4, colEnd: 13, bias: b.t.buffer, biasType: 'f32' };
+      const spec = { dtype, form: 'erf' as const, rows, cols, colBegin: 4, colEnd: 13, bias: b.t.buffer, biasType: 'f32' as const };
       device.native.launch('gelu_fwd', { ...spec, x: x.t.buffer, xStride: stride, y: y.t.buffer, yStride: stride });
       device.native.launch('gelu_bwd', { ...spec, x: x.t.buffer, xStride: stride, dy: dy.t.buffer, dyStride: stride, dx: dx.t.buffer, dxStride: stride });
       device.native.launch('gelu_bwd', { ...spec, x: x.t.buffer, xStride: stride, dy: dy.t.buffer, dyStride: stride, dx: dy.t.buffer, dxStride: stride });
@@ -365,7 +366,7 @@ describe('typed errors', () => {
     const expectNative = (kernel: 'gelu_fwd' | 'gelu_bwd', patch: Record<string, unknown>, code: string, expected?: string, received?: string): void => {
       const s = base(patch, kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
       try {
-        expectErr(() => device.native.launch(kernel, s), code, expected, received);
+        expectErr(() => launchUntyped(device, kernel, s), code, expected, received);
       } finally {
         for (const v of Object.values(s)) {
           if (typeof v === 'object' && v !== null && !(v as { disposed: boolean }).disposed) (v as { dispose(): void }).dispose();
@@ -374,7 +375,7 @@ describe('typed errors', () => {
     };
     for (const kernel of ['gelu_fwd', 'gelu_bwd'] as const) {
       const ok = base({}, kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
-      device.native.launch(kernel, ok); // the baseline is valid
+      launchUntyped(device, kernel, ok); // the baseline is valid
       for (const v of Object.values(ok)) if (typeof v === 'object') (v as { dispose(): void }).dispose();
       expectNative(kernel, { rows: 5 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
       expectNative(kernel, { rows: 2 ** 40, cols: 2 ** 40, colEnd: 2 }, 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
@@ -411,7 +412,7 @@ describe('typed errors', () => {
     const expectNative = (kernel: 'gelu_fwd' | 'gelu_bwd', patch: Record<string, unknown>, code: string, expected?: string, received?: string): void => {
       const s = base(patch, operands(kernel));
       try {
-        expectErr(() => device.native.launch(kernel, s), code, expected, received);
+        expectErr(() => launchUntyped(device, kernel, s), code, expected, received);
       } finally {
         disposeAll(s);
       }
@@ -420,12 +421,12 @@ describe('typed errors', () => {
       // Valid baselines: explicit dense strides, and a bias of each type.
       for (const patch of [{ xStride: 6 }, { xStride: 0 }, { biasType: 'f32' }]) {
         const ok = base(patch, operands(kernel));
-        device.native.launch(kernel, ok);
+        launchUntyped(device, kernel, ok);
         disposeAll(ok);
       }
       for (const biasType of ['f32', 'bf16']) {
         const ok = base({ biasType }, [...operands(kernel), 'bias']);
-        device.native.launch(kernel, ok);
+        launchUntyped(device, kernel, ok);
         disposeAll(ok);
       }
       for (const name of kernel === 'gelu_fwd' ? ['xStride', 'yStride'] : ['xStride', 'dyStride', 'dxStride']) {
@@ -453,7 +454,7 @@ describe('typed errors', () => {
     expectNative('gelu_fwd', { x: b, y: b, xStride: 8, yStride: 9 }, 'ERR_INVALID_ARGUMENT', 'distinct, or the same start and stride', 'the same buffer, strides 9/8');
     b = shared();
     const fine = base({ x: b, y: b, xStride: 6 }, ['x', 'y']);
-    device.native.launch('gelu_fwd', fine); // stride 6 is the dense 0
+    launchUntyped(device, 'gelu_fwd', fine); // stride 6 is the dense 0
     disposeAll(fine);
     b = shared();
     expectNative('gelu_bwd', { dy: b, dx: b, dyStride: 7, dxStride: 8 }, 'ERR_INVALID_ARGUMENT');

@@ -9,6 +9,7 @@
 import { openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import type { NativeBuffer, NativeGemmSpec } from '../../lib/runtime/native-types';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { geluRef, geluZ } from '../helpers/norm-reference';
 import { denseCase, get, makeData, type GemmCase, type GemmData } from './gemm-cases';
 
@@ -197,9 +198,9 @@ describe('Device.gemm option gelu', () => {
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'tanh', geluBegin: 4, geluEnd: 3 }), 'ERR_INVALID_ARGUMENT', '0 <= geluBegin <= geluEnd <= 6', '[4, 3)');
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'tanh', geluBegin: 0, geluEnd: 7 }), 'ERR_INVALID_ARGUMENT', '0 <= geluBegin <= geluEnd <= 6', '[0, 7)');
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'tanh', geluBegin: 0 }), 'ERR_INVALID_ARGUMENT', 'number', 'undefined');
-    expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'gelu', geluBegin: 0, geluEnd: 1 }), 'ERR_INVALID_ARGUMENT', 'tanh | erf', 'gelu');
+    expectErr(() => launchUntyped(device, 'gemm', { ...native, geluForm: 'gelu', geluBegin: 0, geluEnd: 1 }), 'ERR_INVALID_ARGUMENT', 'tanh | erf', 'gelu');
     expectErr(() => device.native.launch('gemm', { ...native, bias: b.buffer, biasType: 'bf16', geluForm: 'tanh', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32', 'bf16');
-    expectErr(() => device.native.launch('gemm', { ...native, cType: 'bf16', biasType: 'f64', geluForm: 'erf', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32 | bf16', 'f64');
+    expectErr(() => launchUntyped(device, 'gemm', { ...native, cType: 'bf16', biasType: 'f64', geluForm: 'erf', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32 | bf16', 'f64');
     for (const t of [a, b, c]) t.dispose();
   });
 });

@@ -18,6 +18,7 @@
 //     thread count.
 import { layerNormBackward, openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { layerNormBackwardRef, layerNormRef } from '../helpers/norm-reference';
 import { mulberry32, type Rng } from '../helpers/prng';
 import { decodeStorage, nonZeroValues, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
@@ -188,12 +189,12 @@ function run(c: Case, inp: Inputs, layouts: boolean): { out: Outputs; gapErrors:
     const y = tensor(dtype, poison(dtype, extent(yL, rows, dim) + PAD));
     const mean = tensor('f32', poison('f32', rows) as Float32Array);
     const rstd = tensor('f32', poison('f32', rows) as Float32Array);
-    const layoutFields = (names: [string, Layout | undefined][]) => Object.fromEntries(names.filter(([, l]) => l).map(([n, l]) => [n, l]));
     device.native.launch('layer_norm_fwd', {
       dtype, paramType: c.paramType, rows, dim, eps: 1e-5, center: c.center,
       x: x.buffer, scale: scale.buffer, y: y.buffer, mean: mean.buffer, rstd: rstd.buffer,
       ...(bias ? { bias: bias.buffer } : {}),
-      ...layoutFields([['xLayout', xL], ['yLayout', yL]]),
+      ...(xL ? { xLayout: xL } : {}),
+      ...(yL ? { yLayout: yL } : {}),
     });
     const dy = tensor(dtype, scatter(dtype, inp.dy, dyL, rows, dim, PAD));
     let dx: DeviceTensor;
@@ -213,7 +214,10 @@ function run(c: Case, inp: Inputs, layouts: boolean): { out: Outputs; gapErrors:
       ...(c.center ? { mean: mean.buffer } : {}),
       ...(dbias ? { dbias: dbias.buffer } : {}),
       ...(dres ? { dresidual: dres.buffer } : {}),
-      ...layoutFields([['xLayout', xL], ['dyLayout', dyL], ['dxLayout', dxL], ['dresidualLayout', dres ? drL : undefined]]),
+      ...(xL ? { xLayout: xL } : {}),
+      ...(dyL ? { dyLayout: dyL } : {}),
+      ...(dxL ? { dxLayout: dxL } : {}),
+      ...(dres && drL ? { dresidualLayout: drL } : {}),
     });
     const yBits = download(y), dxBits = download(dx);
     const gapErrors: string[] = [];
@@ -421,7 +425,7 @@ describe('typed errors from the native launcher', () => {
   function expectErr(kernel: 'fwd' | 'bwd', patch: Record<string, unknown>, code: string, expected?: string, received?: string): void {
     const s = spec(kernel, patch);
     try {
-      const e = thrownBy(() => device.native.launch(`layer_norm_${kernel}`, s));
+      const e = thrownBy(() => launchUntyped(device, `layer_norm_${kernel}`, s));
       expect(e).toBeInstanceOf(Vit22bError);
       expect(e).toMatchObject({ code, ...(expected !== undefined ? { expected } : {}), ...(received !== undefined ? { received } : {}) });
     } finally {
@@ -432,11 +436,11 @@ describe('typed errors from the native launcher', () => {
   test('the baselines are valid (x laid out; y, dy, dx dense; a dresidual in place)', () => {
     for (const [kernel, patch] of [['fwd', {}], ['bwd', {}]] as const) {
       const s = spec(kernel, patch);
-      device.native.launch(`layer_norm_${kernel}`, s);
+      launchUntyped(device, `layer_norm_${kernel}`, s);
       disposeAll(s);
     }
     const s = spec('bwd', {});
-    device.native.launch('layer_norm_bwd', { ...s, dresidual: s.dx, dxLayout: { groupRows: 2, groupStride: 16 }, dresidualLayout: { groupRows: 2, groupStride: 16 } });
+    launchUntyped(device, 'layer_norm_bwd', { ...s, dresidual: s.dx, dxLayout: { groupRows: 2, groupStride: 16 }, dresidualLayout: { groupRows: 2, groupStride: 16 } });
     disposeAll(s);
   });
 

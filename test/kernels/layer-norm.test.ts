@@ -20,6 +20,7 @@ import * as path from 'node:path';
 
 import { layerNorm, layerNormBackward, openDevice, rmsNorm, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { centralDifference, dot, layerNormBackwardRef, layerNormRef } from '../helpers/norm-reference';
 import { mulberry32, type Rng } from '../helpers/prng';
 import { decodeStorage, nonZeroValues, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
@@ -296,7 +297,7 @@ describe('typed errors', () => {
     const bwd = (patch: Record<string, unknown> = {}) => spec(BWD, {}, patch);
     const expectNative = (kernel: string, s: Record<string, unknown>, code: string, expected?: string, received?: string): void => {
       try {
-        expectErr(() => device.native.launch(kernel, s), code, expected, received);
+        expectErr(() => launchUntyped(device, kernel, s), code, expected, received);
       } finally {
         disposeAll(s);
       }
@@ -304,7 +305,7 @@ describe('typed errors', () => {
     const buf = (bytes: number) => device.native.alloc(bytes);
 
     for (const [kernel, s] of [['layer_norm_fwd', fwd()], ['layer_norm_bwd', bwd()]] as const) {
-      device.native.launch(kernel, s); // the baselines are valid
+      launchUntyped(device, kernel, s); // the baselines are valid
       disposeAll(s);
     }
     expectNative('layer_norm_fwd', fwd({ rows: 5 }), 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');

@@ -8,6 +8,7 @@
 //   vs finite differences:  |err| <= 1e-4 |fd| + 1e-5 |dscale / N|    (h = 1e-4 in float64)
 import { openDevice, sigmoidCrossEntropy, softmaxCrossEntropy, Vit22bError, type Device } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { centralDifferences, mismatch, randomValues, runInChild, tensorOf, type ChildJob, type Storage, decodeOutput } from '../helpers/kernel-runs';
 import { mulberry32, randInt, type Rng } from '../helpers/prng';
 
@@ -276,7 +277,7 @@ describe('typed errors', () => {
 
   test('the raw launch checks sizes, scalars, aliasing, disposal and the device', () => {
     const t = inputs();
-    const base = { dtype: 'f32', n: 3, c: 4, epsilon: 0, dscale: 1, logits: t.logits.buffer, labels: t.labels.buffer, loss: t.loss.buffer };
+    const base = { dtype: 'f32' as const, n: 3, c: 4, epsilon: 0, dscale: 1, logits: t.logits.buffer, labels: t.labels.buffer, loss: t.loss.buffer };
     const other = openDevice({ device: 'cpu' });
     try {
       device.native.launch('softmax_xent', base); // the baseline is valid
@@ -286,12 +287,12 @@ describe('typed errors', () => {
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, epsilon: NaN }))).toBe('ERR_INVALID_ARGUMENT');
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, dscale: Infinity }))).toBe('ERR_INVALID_ARGUMENT');
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, n: -1 }))).toBe('ERR_INVALID_ARGUMENT');
-      expect(codeOf(() => device.native.launch('softmax_xent', { ...base, dtype: 'i32' }))).toBe('ERR_DTYPE_MISMATCH');
+      expect(codeOf(() => launchUntyped(device, 'softmax_xent', { ...base, dtype: 'i32' }))).toBe('ERR_DTYPE_MISMATCH');
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, c: 0 }))).toBe('ERR_INVALID_ARGUMENT');
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, dlogits: t.logits.buffer }))).toBe('ERR_INVALID_ARGUMENT');
       expect(codeOf(() => device.native.launch('sigmoid_xent', { ...base, targets: t.targets.buffer, loss: t.targets.buffer }))).toBe('ERR_INVALID_ARGUMENT');
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, n: 2 ** 40, c: 2 ** 40 }))).toBe('ERR_SHAPE_MISMATCH');
-      expect(codeOf(() => device.native.launch('softmax_xent', { ...base, labels: 'x' }))).toBe('ERR_INVALID_ARGUMENT');
+      expect(codeOf(() => launchUntyped(device, 'softmax_xent', { ...base, labels: 'x' }))).toBe('ERR_INVALID_ARGUMENT');
       using foreign = other.alloc('f32', [3]);
       expect(codeOf(() => device.native.launch('softmax_xent', { ...base, loss: foreign.buffer }))).toBe('ERR_DEVICE_MISMATCH');
       const gone = device.alloc('f32', [3]);

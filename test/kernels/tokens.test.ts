@@ -18,6 +18,7 @@ import {
   type Device,
 } from '../../lib';
 import { thrownBy } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { centralDifferences, dot, randomValues, runInChild, tensorOf, type ChildJob, type Storage } from '../helpers/kernel-runs';
 import { mulberry32, randInt } from '../helpers/prng';
 
@@ -155,7 +156,7 @@ describe('patchify', () => {
     expect(codeOf(() => patchify(device, images, half, { patch: 3 }))).toBe('ERR_DTYPE_MISMATCH');
     expect(codeOf(() => patchify(device, images, patches, {} as never))).toBe('ERR_INVALID_ARGUMENT');
     patchify(device, images, patches, { patch: 3 });
-    const spec = { dtype: 'f32', b: 1, h: 6, w: 6, c: 3, p: 3, images: images.buffer, patches: patches.buffer };
+    const spec = { dtype: 'f32' as const, b: 1, h: 6, w: 6, c: 3, p: 3, images: images.buffer, patches: patches.buffer };
     expect(codeOf(() => device.native.launch('unpatchify', { ...spec, p: 0 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => device.native.launch('unpatchify', { ...spec, b: 2 }))).toBe('ERR_SHAPE_MISMATCH');
     expect(codeOf(() => device.native.launch('unpatchify', { ...spec, patches: images.buffer }))).toBe('ERR_INVALID_ARGUMENT');
@@ -272,10 +273,10 @@ describe('position embedding', () => {
     expect(codeOf(() => addPositionEmbedding(device, x, pos))).toBe('ERR_SHAPE_MISMATCH');
     expect(codeOf(() => addPositionEmbedding(device, x, ints))).toBe('ERR_DTYPE_MISMATCH');
     expect(codeOf(() => positionEmbeddingBackward(device, pos, pos))).toBe('ERR_SHAPE_MISMATCH');
-    const spec = { dtype: 'f32', posDtype: 'f32', b: 2, t: 3, d: 4, dx: x.buffer, dpos: x.buffer };
+    const spec = { dtype: 'f32' as const, posDtype: 'f32' as const, b: 2, t: 3, d: 4, dx: x.buffer, dpos: x.buffer };
     expect(codeOf(() => device.native.launch('pos_embed_bwd', spec))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => device.native.launch('pos_embed_bwd', { ...spec, dpos: pos.buffer, t: 4 }))).toBe('ERR_SHAPE_MISMATCH');
-    expect(codeOf(() => device.native.launch('pos_embed_add', { ...spec, x: x.buffer, pos: ints.buffer, posDtype: 'i32' }))).toBe('ERR_DTYPE_MISMATCH');
+    expect(codeOf(() => launchUntyped(device, 'pos_embed_add', { ...spec, x: x.buffer, pos: ints.buffer, posDtype: 'i32' }))).toBe('ERR_DTYPE_MISMATCH');
     // dxRowStride: 0 or >= d; dx must hold (b * t - 1) * dxRowStride + d elements.
     using dp = device.alloc('f32', [3, 4]);
     const bwd = { ...spec, dpos: dp.buffer };

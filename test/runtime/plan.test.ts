@@ -12,7 +12,9 @@ import {
   type PlanInstruction,
   type PlanView,
 } from '../../lib';
+import type { KernelSpec } from '../../lib/kernels/spec';
 import { rejectionOf } from '../helpers/errors';
+import { launchUntyped } from '../helpers/launch-untyped';
 import { geluRef } from '../helpers/norm-reference';
 import { ArenaLayout, bytesOf, planOf, slotView } from '../helpers/plan-builder';
 import { mulberry32, randInt } from '../helpers/prng';
@@ -32,11 +34,11 @@ function uniform(seed: number, n: number, lo: number, hi: number): Float32Array 
 }
 
 /** Operands by name: tensors' buffers for launch(), views for a plan. */
-type Operands = Record<string, unknown>;
+type Operands<B> = Record<'x' | 'w' | 'bias' | 'h' | 'g' | 'labels' | 'loss' | 'dlogits', B>;
 
 // The three kernels of a classifier head's forward and loss gradient, as launch() specs.
 const N = 13, K = 24, C = 10;
-function headSpecs(o: Operands): [string, Record<string, unknown>][] {
+function headSpecs<B>(o: Operands<B>): [['gemm', KernelSpec<'gemm', B>], ['gelu_fwd', KernelSpec<'gelu_fwd', B>], ['softmax_xent', KernelSpec<'softmax_xent', B>]] {
   return [
     ['gemm', {
       abType: 'f32', cType: 'f32', transA: false, transB: false, m: N, n: C, k: K, batch: 1,
@@ -104,9 +106,11 @@ describe('a plan runs the same kernels as launch()', () => {
       using tg = device.alloc('f32', [N, C]);
       using tloss = device.alloc('f32', [N]);
       using td = device.alloc('f32', [N, C]);
-      const t: Record<string, DeviceTensor> = { x: tx, w, bias, h: th, g: tg, labels: tl, loss: tloss, dlogits: td };
-      const buffers = Object.fromEntries(Object.entries(t).map(([k, tensor]) => [k, tensor.buffer]));
-      for (const [kernel, spec] of headSpecs(buffers)) device.native.launch(kernel, spec);
+      const t = { x: tx, w, bias, h: th, g: tg, labels: tl, loss: tloss, dlogits: td };
+      const [gemm, gelu, xent] = headSpecs({ x: t.x.buffer, w: t.w.buffer, bias: t.bias.buffer, h: t.h.buffer, g: t.g.buffer, labels: t.labels.buffer, loss: t.loss.buffer, dlogits: t.dlogits.buffer });
+      device.native.launch(...gemm);
+      device.native.launch(...gelu);
+      device.native.launch(...xent);
       expect(bytesOf(loss!)).toEqual(bytesOf(tloss.download()));
       expect(bytesOf(dlogits!)).toEqual(bytesOf(td.download()));
       expect(bytesOf(h!)).toEqual(bytesOf(th.download()));
@@ -202,7 +206,7 @@ describe('dynamic scalars', () => {
   const fixed = { lr: 0.01, step: 3, gradScale: 0.5, weightDecay: 0.1 };
 
   /** AdamW state in four slot tensors, with one f32 input for the clip norm. */
-  function adamwState(): DeviceTensor[] {
+  function adamwState(): [DeviceTensor, DeviceTensor, DeviceTensor, DeviceTensor] {
     return [
       device.tensor('f32', [n], uniform(20, n, -1, 1)),
       device.tensor('f32', [n], uniform(21, n, -1, 1)),
@@ -247,8 +251,8 @@ describe('dynamic scalars', () => {
     const byRead = await runAdamw({ ...readPlan, inputs: [norm] }, [0, 0, 0, 0], [new Float32Array([4])]);
 
     const state = adamwState();
-    const [param, grad, m, v] = state.map((t) => t.buffer);
-    device.native.launch('adamw', { n, gradType: 'f32', param, grad, m, v, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...fixed });
+    const [param, grad, m, v] = state;
+    device.native.launch('adamw', { n, gradType: 'f32', param: param.buffer, grad: grad.buffer, m: m.buffer, v: v.buffer, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...fixed });
     const byLaunch = state.map((t) => bytesOf(t.download()));
     state.forEach((t) => t.dispose());
 
@@ -348,7 +352,7 @@ describe('dynamic scalars', () => {
     for (const alpha of [{ scalar: 0 }, { read: { slot: 0, offset: 0, bytes: 4 } }]) {
       let err: unknown;
       try {
-        device.native.launch('axpby', { dtype: 'f32', n: 2, alpha, x: x.buffer, beta: 1, y: y.buffer });
+        launchUntyped(device, 'axpby', { dtype: 'f32', n: 2, alpha, x: x.buffer, beta: 1, y: y.buffer });
       } catch (e) {
         err = e;
       }

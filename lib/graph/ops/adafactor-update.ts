@@ -12,7 +12,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import type { TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireShape } from './check';
+import { numberAttr, requireArity, requireDType, requireShape, storageOf } from './check';
 
 export interface AdafactorAttrs {
   rows: number;
@@ -70,8 +70,8 @@ export const adafactorUpdateOp: OpDef = {
       rows: a.rows,
       cols: a.cols,
       factored: a.factored,
-      gradType: g.dtype,
-      momentumType: m.dtype,
+      gradType: storageOf('adafactor_update', 'grad', g.dtype),
+      momentumType: storageOf('adafactor_update', 'momentum', m.dtype),
       param: ctx.view(p),
       grad: ctx.view(g),
       momentum: ctx.view(m),

@@ -14,7 +14,7 @@ import { Vit22bError } from '../../runtime/errors';
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireShape } from './check';
+import { numberAttr, requireArity, requireDType, requireShape, storageOf } from './check';
 
 export interface AdamwAttrs {
   beta1?: number;
@@ -72,7 +72,7 @@ export const adamwUpdateOp: OpDef = {
     const [p, g, m, v, clip] = node.inputs as [Value, Value, Value, Value, Value | undefined];
     ctx.emit('adamw', {
       n: numel(p.shape),
-      gradType: g.dtype,
+      gradType: storageOf('adamw_update', 'grad', g.dtype),
       param: ctx.view(p),
       grad: ctx.view(g),
       m: ctx.view(m),
@@ -97,7 +97,7 @@ export const adamwMultiUpdateOp: OpDef = {
     const tensors = [];
     for (let i = 0; i < quads; i += 4) {
       const [p, g, m, v] = node.inputs.slice(i, i + 4) as [Value, Value, Value, Value];
-      tensors.push({ n: numel(p.shape), gradType: g.dtype, param: ctx.view(p), grad: ctx.view(g), m: ctx.view(m), v: ctx.view(v) });
+      tensors.push({ n: numel(p.shape), gradType: storageOf('adamw_multi_update', 'grad', g.dtype), param: ctx.view(p), grad: ctx.view(g), m: ctx.view(m), v: ctx.view(v) });
     }
     ctx.emit('adamw_multi', { tensors, ...adamwHyper(ctx, at, at.hasClip ? node.inputs[quads] : undefined) });
   },

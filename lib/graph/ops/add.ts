@@ -6,7 +6,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { requireArity, requireDType, requireSameDType, requireShape } from './check';
+import { requireArity, requireDType, requireSameDType, requireShape, storageOf } from './check';
 import { emitAxpby, emitCopy } from './emit';
 
 export const addOp: OpDef = {
@@ -32,11 +32,12 @@ export const addOp: OpDef = {
     const [a, b] = node.inputs as [Value, Value];
     const y = node.outputs[0]!;
     const n = numel(y.shape);
-    if (ctx.inPlace(node, 0, 0)) emitAxpby(ctx, y.dtype, n, 1, ctx.view(b), 1, ctx.view(y));
-    else if (ctx.inPlace(node, 0, 1)) emitAxpby(ctx, y.dtype, n, 1, ctx.view(a), 1, ctx.view(y));
+    const dtype = storageOf('add', 'y', y.dtype);
+    if (ctx.inPlace(node, 0, 0)) emitAxpby(ctx, dtype, n, 1, ctx.view(b), 1, ctx.view(y));
+    else if (ctx.inPlace(node, 0, 1)) emitAxpby(ctx, dtype, n, 1, ctx.view(a), 1, ctx.view(y));
     else {
-      emitCopy(ctx, y.dtype, n, ctx.view(a), ctx.view(y));
-      emitAxpby(ctx, y.dtype, n, 1, ctx.view(b), 1, ctx.view(y));
+      emitCopy(ctx, dtype, n, ctx.view(a), ctx.view(y));
+      emitAxpby(ctx, dtype, n, 1, ctx.view(b), 1, ctx.view(y));
     }
   },
 };

@@ -10,22 +10,29 @@ import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
 import { requireArity, requireDType } from './check';
 
+/** The attribute `what`, the name of the guarded value: a non-empty string. */
+function whatOf(attrs: Attrs): string {
+  const what = attrs.what;
+  if (typeof what !== 'string' || what === '') {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'assert_finite: attribute what must name the value', {
+      expected: 'a non-empty string',
+      received: String(what),
+    });
+  }
+  return what;
+}
+
 export const assertFiniteOp: OpDef = {
   name: 'assert_finite',
   effect: true,
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
     requireArity('assert_finite', inputs, 1);
     requireDType('assert_finite', 'x', inputs[0]!, ['f32']);
-    if (typeof attrs.what !== 'string' || attrs.what === '') {
-      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'assert_finite: attribute what must name the value', {
-        expected: 'a non-empty string',
-        received: String(attrs.what),
-      });
-    }
+    whatOf(attrs);
     return [];
   },
   lower(ctx: LowerContext, node: Node): void {
     const x = node.inputs[0] as Value;
-    ctx.emit('assert_finite', { x: ctx.view(x), n: numel(x.shape), what: node.attrs.what });
+    ctx.emit('assert_finite', { x: ctx.view(x), n: numel(x.shape), what: whatOf(node.attrs) });
   },
 };

@@ -6,7 +6,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch } from './check';
+import { numberAttr, requireArity, requireDType, requireRank, requireSameDType, shapeMismatch, storageOf } from './check';
 import { headOperand, headsFit } from './window-layout';
 
 export interface AttentionAttrs {
@@ -38,7 +38,7 @@ export function queryKeySpec(ctx: LowerContext, node: Node) {
   const { b, tq, tk, d, heads, headDim, scale } = attentionDims(node);
   const [q, k] = node.inputs as [Value, Value];
   const spec = {
-    dtype: q.dtype,
+    dtype: storageOf(node.op, 'q', q.dtype),
     batch: b,
     heads,
     tq,

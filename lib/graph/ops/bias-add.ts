@@ -6,7 +6,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { lastDim, numel, rowsOf, type TensorType } from '../types';
-import { requireArity, requireDType, requireShape } from './check';
+import { requireArity, requireDType, requireShape, storageOf } from './check';
 import { emitCopy } from './emit';
 
 export const biasAddOp: OpDef = {
@@ -30,10 +30,11 @@ export const biasAddOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     const [x, b] = node.inputs as [Value, Value];
     const y = node.outputs[0]!;
-    if (!ctx.inPlace(node, 0, 0)) emitCopy(ctx, y.dtype, numel(y.shape), ctx.view(x), ctx.view(y));
+    const dtype = storageOf('bias_add', 'y', y.dtype);
+    if (!ctx.inPlace(node, 0, 0)) emitCopy(ctx, dtype, numel(y.shape), ctx.view(x), ctx.view(y));
     ctx.emit('pos_embed_add', {
-      dtype: y.dtype,
-      posDtype: b.dtype,
+      dtype,
+      posDtype: storageOf('bias_add', 'bias', b.dtype),
       b: rowsOf(y.shape),
       t: 1,
       d: lastDim(y.shape),

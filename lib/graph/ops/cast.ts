@@ -6,7 +6,7 @@ import { assertDType } from '../../runtime/dtype';
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { requireArity, requireDType } from './check';
+import { requireArity, requireDType, storageOf } from './check';
 
 export const castOp: OpDef = {
   name: 'cast',
@@ -26,6 +26,6 @@ export const castOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     const x = node.inputs[0] as Value;
     const y = node.outputs[0]!;
-    ctx.emit('cast', { from: x.dtype, to: y.dtype, n: numel(y.shape), x: ctx.view(x), y: ctx.view(y) });
+    ctx.emit('cast', { from: storageOf('cast', 'x', x.dtype), to: storageOf('cast', 'y', y.dtype), n: numel(y.shape), x: ctx.view(x), y: ctx.view(y) });
   },
 };

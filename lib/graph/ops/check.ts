@@ -27,6 +27,26 @@ export function requireDType(op: string, name: string, t: TensorType, allowed: r
   }
 }
 
+/** The dtypes the float kernels store in. */
+export type StorageDType = 'f32' | 'bf16';
+const STORAGE: readonly StorageDType[] = ['f32', 'bf16'];
+
+/**
+ * `dtype` narrowed, for a lowering, to what the kernel takes: f32 | bf16, or the `allowed` list.
+ * infer() has refused any other dtype already, so a failure here is a bug in the op (ERR_INTERNAL).
+ */
+export function storageOf(op: string, what: string, dtype: DType): StorageDType;
+export function storageOf<D extends DType>(op: string, what: string, dtype: DType, allowed: readonly D[]): D;
+export function storageOf(op: string, what: string, dtype: DType, allowed: readonly DType[] = STORAGE): DType {
+  if (!allowed.includes(dtype)) {
+    throw new Vit22bError('ERR_INTERNAL', `${op}: ${what} reached the kernel as ${dtype}`, {
+      expected: allowed.join(' | '),
+      received: dtype,
+    });
+  }
+  return dtype;
+}
+
 export function requireSameDType(op: string, names: string, a: TensorType, b: TensorType): void {
   if (a.dtype !== b.dtype) {
     throw new Vit22bError('ERR_DTYPE_MISMATCH', `${op}: ${names} must have one dtype`, {

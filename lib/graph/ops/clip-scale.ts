@@ -8,15 +8,17 @@ import type { Attrs, LowerContext, OpDef } from '../op-def';
 import type { TensorType } from '../types';
 import { numberAttr, requireArity, requireShape } from './check';
 
+const maxNormOf = (attrs: Attrs) => numberAttr('clip_scale', 'maxNorm', attrs.maxNorm, { min: Number.MIN_VALUE });
+
 export const clipScaleOp: OpDef = {
   name: 'clip_scale',
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
     requireArity('clip_scale', inputs, 1);
     requireShape('clip_scale', 'norm', inputs[0]!, []);
-    numberAttr('clip_scale', 'maxNorm', attrs.maxNorm, { min: Number.MIN_VALUE });
+    maxNormOf(attrs);
     return [{ shape: [], dtype: 'f32' }];
   },
   lower(ctx: LowerContext, node: Node): void {
-    ctx.emit('clip_scale', { norm: ctx.view(node.inputs[0] as Value), maxNorm: node.attrs.maxNorm, scale: ctx.view(node.outputs[0]!) });
+    ctx.emit('clip_scale', { norm: ctx.view(node.inputs[0] as Value), maxNorm: maxNormOf(node.attrs), scale: ctx.view(node.outputs[0]!) });
   },
 };

@@ -6,7 +6,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { requireArity, requireDType } from './check';
+import { requireArity, requireDType, storageOf } from './check';
 import { emitCopy } from './emit';
 
 export const copyOp: OpDef = {
@@ -22,6 +22,6 @@ export const copyOp: OpDef = {
   cheap: true,
   lower(ctx: LowerContext, node: Node): void {
     const y = node.outputs[0]!;
-    emitCopy(ctx, y.dtype, numel(y.shape), ctx.view(node.inputs[0] as Value), ctx.view(y));
+    emitCopy(ctx, storageOf('copy', 'y', y.dtype), numel(y.shape), ctx.view(node.inputs[0] as Value), ctx.view(y));
   },
 };

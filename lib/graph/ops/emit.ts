@@ -4,17 +4,17 @@
  */
 import type { PlanScalar, PlanView } from '../../runtime/plan-format';
 import type { LowerContext } from '../op-def';
-import type { DType } from '../types';
+import type { StorageDType } from './check';
 
 /** dst = src over n elements of dtype (f32 | bf16). */
-export function emitCopy(ctx: LowerContext, dtype: DType, n: number, src: PlanView, dst: PlanView): void {
+export function emitCopy(ctx: LowerContext, dtype: StorageDType, n: number, src: PlanView, dst: PlanView): void {
   emitAxpby(ctx, dtype, n, 1, src, 0, dst);
 }
 
 /** y = alpha x + beta y. */
 export function emitAxpby(
   ctx: LowerContext,
-  dtype: DType,
+  dtype: StorageDType,
   n: number,
   alpha: PlanScalar,
   x: PlanView,

@@ -5,10 +5,11 @@
  * selective rematerialization) and GELU is not folded into a GEMM epilogue. Every operand may be a
  * column window (passes/windows.ts): the MLP input read straight out of the fused projection.
  */
+import type { PlanView } from '../../runtime/plan-format';
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { lastDim, rowsOf, type TensorType } from '../types';
-import { requireArity, requireDType, requireShape } from './check';
+import { requireArity, requireDType, requireShape, storageOf } from './check';
 import { rowsFit, rowsOf as windowRows } from './window-layout';
 import { Vit22bError } from '../../runtime/errors';
 
@@ -22,16 +23,16 @@ export function geluForm(attrs: Attrs): GeluForm {
   return f;
 }
 
-function geluSpec(x: Value, form: GeluForm) {
+function geluSpec(op: string, x: Value, form: GeluForm) {
   const cols = lastDim(x.shape);
-  return { dtype: x.dtype, form, rows: rowsOf(x.shape), cols, colBegin: 0, colEnd: cols };
+  return { dtype: storageOf(op, 'x', x.dtype), form, rows: rowsOf(x.shape), cols, colBegin: 0, colEnd: cols };
 }
 
-/** A [rows, cols] operand: its memory and, when in a window, its row stride as `${name}Stride`. */
-function operand(ctx: LowerContext, v: Value, name: string) {
+/** A [rows, cols] operand: its memory and, when in a window, its row stride (the spec's `<name>Stride`). */
+function operand(ctx: LowerContext, v: Value): { view: PlanView; stride?: number } {
   const cols = lastDim(v.shape);
   const r = windowRows(ctx, v, cols);
-  return { [name]: r.view, ...(r.stride !== cols ? { [`${name}Stride`]: r.stride } : {}) };
+  return r.stride !== cols ? { view: r.view, stride: r.stride } : { view: r.view };
 }
 
 /** Every operand may be a window of whole rows: the MLP input cut out of the fused projection. */
@@ -45,8 +46,8 @@ function checkBias(op: string, x: TensorType, bias: TensorType | undefined): voi
 }
 
 /** The bias operand of a GELU kernel, when the node has one. */
-function biasSpec(ctx: LowerContext, bias: Value | undefined) {
-  return bias ? { bias: ctx.view(bias), biasType: bias.dtype } : {};
+function biasSpec(op: string, ctx: LowerContext, bias: Value | undefined) {
+  return bias ? { bias: ctx.view(bias), biasType: storageOf(op, 'bias', bias.dtype) } : {};
 }
 
 export const geluOp: OpDef = {
@@ -75,7 +76,16 @@ export const geluOp: OpDef = {
   windowOutput: (node, _output, rowLen) => fits(node.outputs[0]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
     const [x, bias] = node.inputs as [Value, Value | undefined];
-    ctx.emit('gelu_fwd', { ...geluSpec(x, geluForm(node.attrs)), ...operand(ctx, x, 'x'), ...operand(ctx, node.outputs[0]!, 'y'), ...biasSpec(ctx, bias) });
+    const spec = geluSpec('gelu', x, geluForm(node.attrs));
+    const [xo, yo] = [operand(ctx, x), operand(ctx, node.outputs[0]!)];
+    ctx.emit('gelu_fwd', {
+      ...spec,
+      x: xo.view,
+      ...(xo.stride !== undefined ? { xStride: xo.stride } : {}),
+      y: yo.view,
+      ...(yo.stride !== undefined ? { yStride: yo.stride } : {}),
+      ...biasSpec('gelu', ctx, bias),
+    });
   },
 };
 
@@ -95,12 +105,17 @@ export const geluGradOp: OpDef = {
   windowOutput: (node, _output, rowLen) => fits(node.outputs[0]!, rowLen),
   lower(ctx: LowerContext, node: Node): void {
     const [x, dy, bias] = node.inputs as [Value, Value, Value | undefined];
+    const spec = geluSpec('gelu_grad', x, geluForm(node.attrs));
+    const [xo, dyo, dxo] = [operand(ctx, x), operand(ctx, dy), operand(ctx, node.outputs[0]!)];
     ctx.emit('gelu_bwd', {
-      ...geluSpec(x, geluForm(node.attrs)),
-      ...operand(ctx, x, 'x'),
-      ...operand(ctx, dy, 'dy'),
-      ...operand(ctx, node.outputs[0]!, 'dx'),
-      ...biasSpec(ctx, bias),
+      ...spec,
+      x: xo.view,
+      ...(xo.stride !== undefined ? { xStride: xo.stride } : {}),
+      dy: dyo.view,
+      ...(dyo.stride !== undefined ? { dyStride: dyo.stride } : {}),
+      dx: dxo.view,
+      ...(dxo.stride !== undefined ? { dxStride: dxo.stride } : {}),
+      ...biasSpec('gelu_grad', ctx, bias),
     });
   },
 };

@@ -5,7 +5,7 @@
 import type { Node } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { requireDType } from './check';
+import { requireDType, storageOf } from './check';
 
 export const globalNormOp: OpDef = {
   name: 'global_norm',
@@ -16,7 +16,7 @@ export const globalNormOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     ctx.emit('global_norm', {
       buffers: node.inputs.map((v) => ctx.view(v)),
-      dtypes: node.inputs.map((v) => v.dtype),
+      dtypes: node.inputs.map((v, i) => storageOf('global_norm', `input ${i}`, v.dtype)),
       sizes: node.inputs.map((v) => numel(v.shape)),
       out: ctx.view(node.outputs[0]!),
     });

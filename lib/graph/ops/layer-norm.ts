@@ -7,14 +7,11 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { lastDim, rowsOf, type TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireShape } from './check';
+import { numberAttr, requireArity, requireDType, requireShape, storageOf } from './check';
 import { groupedRowsOf, groupsFit } from './window-layout';
 
-/** A [rows, dim] operand as the kernel takes it: its memory, and its RowLayout when in a window. */
-function rowsSpec(ctx: LowerContext, v: Value, name: string) {
-  const r = groupedRowsOf(ctx, v, lastDim(v.shape));
-  return { [name]: r.view, ...(r.layout ? { [`${name}Layout`]: r.layout } : {}) };
-}
+/** A [rows, dim] operand as the kernel takes it: its memory, and its RowLayout (`<name>Layout`) when in a window. */
+const rowsOperand = (ctx: LowerContext, v: Value) => groupedRowsOf(ctx, v, lastDim(v.shape));
 
 /** x and y (dx, dy) may be windows whose rows hold whole norm rows: q and k of the fused projection. */
 const fitsRows = (v: Value, rowLen: number) => groupsFit(rowLen, lastDim(v.shape));
@@ -76,17 +73,20 @@ export const layerNormOp: OpDef = {
     const [x, scale] = node.inputs as [Value, Value];
     const [y, mean, rstd] = node.outputs as [Value, Value, Value];
     const center = centerOf(node.attrs);
+    const [xr, yr] = [rowsOperand(ctx, x), rowsOperand(ctx, y)];
     ctx.emit('layer_norm_fwd', {
-      dtype: x.dtype,
-      paramType: scale.dtype,
+      dtype: storageOf('layer_norm', 'x', x.dtype),
+      paramType: storageOf('layer_norm', 'scale', scale.dtype),
       rows: rowsOf(x.shape),
       dim: lastDim(x.shape),
       eps: at.eps ?? 1e-6,
       center,
-      ...rowsSpec(ctx, x, 'x'),
+      x: xr.view,
+      ...(xr.layout ? { xLayout: xr.layout } : {}),
       scale: ctx.view(scale),
       ...(at.hasBias ? { bias: ctx.view(node.inputs[2]!) } : {}),
-      ...rowsSpec(ctx, y, 'y'),
+      y: yr.view,
+      ...(yr.layout ? { yLayout: yr.layout } : {}),
       ...(center && ctx.used(mean) ? { mean: ctx.view(mean) } : {}),
       ...(ctx.used(rstd) ? { rstd: ctx.view(rstd) } : {}),
     });
@@ -131,18 +131,22 @@ export const layerNormGradOp: OpDef = {
     const dy = node.inputs[dyIndex(node.attrs)]!;
     const dresidual = node.attrs.hasResidual ? node.inputs[dyIndex(node.attrs) + 1]! : undefined;
     const [dx, dscale, dbias] = node.outputs as [Value, Value, Value | undefined];
+    const [xr, dyr, dxr] = [rowsOperand(ctx, x), rowsOperand(ctx, dy), rowsOperand(ctx, dx)];
     ctx.emit('layer_norm_bwd', {
-      dtype: x.dtype,
-      paramType: scale.dtype,
+      dtype: storageOf('layer_norm_grad', 'x', x.dtype),
+      paramType: storageOf('layer_norm_grad', 'scale', scale.dtype),
       rows: rowsOf(x.shape),
       dim: lastDim(x.shape),
       center,
-      ...rowsSpec(ctx, x, 'x'),
+      x: xr.view,
+      ...(xr.layout ? { xLayout: xr.layout } : {}),
       scale: ctx.view(scale),
       ...(mean ? { mean: ctx.view(mean) } : {}),
       rstd: ctx.view(rstd),
-      ...rowsSpec(ctx, dy, 'dy'),
-      ...rowsSpec(ctx, dx, 'dx'),
+      dy: dyr.view,
+      ...(dyr.layout ? { dyLayout: dyr.layout } : {}),
+      dx: dxr.view,
+      ...(dxr.layout ? { dxLayout: dxr.layout } : {}),
       // In place, dresidual's memory is dx's: the kernel reads each element before writing it.
       ...(dresidual ? { dresidual: ctx.view(dresidual) } : {}),
       dscale: ctx.view(dscale),

@@ -9,7 +9,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, shapeText, type TensorType } from '../types';
-import { requireArity, requireDType, requireSameDType, requireShape, shapeMismatch } from './check';
+import { requireArity, requireDType, requireSameDType, requireShape, shapeMismatch, storageOf } from './check';
 import { emitCopy } from './emit';
 import { gemmDims, gemmSpec, matmulOutDtype } from './matmul';
 
@@ -73,15 +73,15 @@ export const linearOp: OpDef = {
     const [x, w] = node.inputs as [Value, Value];
     const y = node.outputs[0]!;
     const d = gemmDims('linear', x.shape, w.shape, !!at.transA, !!at.transB);
-    const spec = gemmSpec(ctx, x, w, y, d, !!at.transA, !!at.transB);
+    const spec = gemmSpec('linear', ctx, x, w, y, d, !!at.transA, !!at.transB);
     if (p.residual >= 0) {
-      if (!ctx.inPlace(node, 0, p.residual)) emitCopy(ctx, y.dtype, numel(y.shape), ctx.view(node.inputs[p.residual]!), ctx.view(y));
+      if (!ctx.inPlace(node, 0, p.residual)) emitCopy(ctx, spec.cType, numel(y.shape), ctx.view(node.inputs[p.residual]!), ctx.view(y));
       spec.beta = 1;
     }
     if (p.bias >= 0) {
       const bias = node.inputs[p.bias]!;
       spec.bias = ctx.view(bias);
-      if (bias.dtype !== y.dtype) spec.biasType = bias.dtype;
+      if (bias.dtype !== y.dtype) spec.biasType = storageOf('linear', 'bias', bias.dtype);
     }
     if (at.gelu !== undefined) {
       spec.geluForm = at.gelu;

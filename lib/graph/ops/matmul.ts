@@ -9,9 +9,11 @@
 import type { Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import type { Node } from '../ir';
+import type { KernelSpec } from '../../kernels/spec';
 import { assertDType } from '../../runtime/dtype';
+import type { PlanScalar, PlanView } from '../../runtime/plan-format';
 import { lastDim, rowsOf, sameShape, shapeText, type Shape, type TensorType } from '../types';
-import { requireArity, requireDType, requireSameDType, shapeMismatch } from './check';
+import { requireArity, requireDType, requireSameDType, shapeMismatch, storageOf } from './check';
 
 export interface MatmulAttrs {
   transA?: boolean;
@@ -92,12 +94,17 @@ export const matmulOp: OpDef = {
     const y = node.outputs[0]!;
     const at = node.attrs as MatmulAttrs;
     const d = gemmDims('matmul', a.shape, b.shape, !!at.transA, !!at.transB);
-    ctx.emit('gemm', gemmSpec(ctx, a, b, y, d, !!at.transA, !!at.transB));
+    ctx.emit('gemm', gemmSpec('matmul', ctx, a, b, y, d, !!at.transA, !!at.transB));
   },
 };
 
+type GemmKernelSpec = KernelSpec<'gemm', PlanView, PlanScalar>;
+/** A gemm launch spec that a lowering may still add to (the fused parts of linear). */
+export type GemmSpec = { -readonly [K in keyof GemmKernelSpec]: GemmKernelSpec[K] };
+
 /** The gemm launch spec of C = op(a) op(b) (beta 0, no epilogue); callers add fused parts. */
 export function gemmSpec(
+  op: string,
   ctx: LowerContext,
   a: Value,
   b: Value,
@@ -105,10 +112,10 @@ export function gemmSpec(
   d: { m: number; n: number; k: number; lda: number; ldb: number },
   transA: boolean,
   transB: boolean,
-): Record<string, unknown> {
+): GemmSpec {
   return {
-    abType: a.dtype,
-    cType: c.dtype,
+    abType: storageOf(op, 'a', a.dtype),
+    cType: storageOf(op, 'output', c.dtype),
     transA,
     transB,
     m: d.m,

@@ -5,7 +5,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import type { TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireRank } from './check';
+import { numberAttr, requireArity, requireDType, requireRank, storageOf } from './check';
 
 export const meanPoolOp: OpDef = {
   name: 'mean_pool',
@@ -25,7 +25,7 @@ export const meanPoolOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     const x = node.inputs[0] as Value;
     const [b, t, d] = x.shape as [number, number, number];
-    ctx.emit('mean_pool', { dtype: x.dtype, b, t, d, x: ctx.view(x), y: ctx.view(node.outputs[0]!) });
+    ctx.emit('mean_pool', { dtype: storageOf('mean_pool', 'x', x.dtype), b, t, d, x: ctx.view(x), y: ctx.view(node.outputs[0]!) });
   },
 };
 
@@ -42,6 +42,6 @@ export const meanPoolGradOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     const dy = node.inputs[0] as Value;
     const [b, t, d] = node.outputs[0]!.shape as [number, number, number];
-    ctx.emit('mean_pool_bwd', { dtype: dy.dtype, b, t, d, dy: ctx.view(dy), dx: ctx.view(node.outputs[0]!) });
+    ctx.emit('mean_pool_bwd', { dtype: storageOf('mean_pool_grad', 'dy', dy.dtype), b, t, d, dy: ctx.view(dy), dx: ctx.view(node.outputs[0]!) });
   },
 };

@@ -6,7 +6,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireRank, shapeMismatch } from './check';
+import { numberAttr, requireArity, requireDType, requireRank, shapeMismatch, storageOf } from './check';
 
 function kernelDims(images: readonly number[], p: number) {
   const [b, h, w, c] = images as [number, number, number, number];
@@ -35,7 +35,7 @@ export const patchifyOp: OpDef = {
   cheap: true,
   lower(ctx: LowerContext, node: Node): void {
     const x = node.inputs[0] as Value;
-    ctx.emit('patchify', { dtype: x.dtype, ...kernelDims(x.shape, node.attrs.patch as number), images: ctx.view(x), patches: ctx.view(node.outputs[0]!) });
+    ctx.emit('patchify', { dtype: storageOf('patchify', 'images', x.dtype), ...kernelDims(x.shape, node.attrs.patch as number), images: ctx.view(x), patches: ctx.view(node.outputs[0]!) });
   },
 };
 
@@ -59,6 +59,6 @@ export const unpatchifyOp: OpDef = {
   cheap: true,
   lower(ctx: LowerContext, node: Node): void {
     const y = node.outputs[0]!;
-    ctx.emit('unpatchify', { dtype: y.dtype, ...kernelDims(y.shape, node.attrs.patch as number), images: ctx.view(y), patches: ctx.view(node.inputs[0] as Value) });
+    ctx.emit('unpatchify', { dtype: storageOf('unpatchify', 'images', y.dtype), ...kernelDims(y.shape, node.attrs.patch as number), images: ctx.view(y), patches: ctx.view(node.inputs[0] as Value) });
   },
 };

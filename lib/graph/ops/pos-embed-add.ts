@@ -5,7 +5,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { requireArity, requireDType, requireRank, requireShape } from './check';
+import { requireArity, requireDType, requireRank, requireShape, storageOf } from './check';
 import { emitCopy } from './emit';
 
 export const posEmbedAddOp: OpDef = {
@@ -30,8 +30,9 @@ export const posEmbedAddOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     const [x, pos] = node.inputs as [Value, Value];
     const y = node.outputs[0]!;
-    if (!ctx.inPlace(node, 0, 0)) emitCopy(ctx, y.dtype, numel(y.shape), ctx.view(x), ctx.view(y));
+    const dtype = storageOf('pos_embed_add', 'y', y.dtype);
+    if (!ctx.inPlace(node, 0, 0)) emitCopy(ctx, dtype, numel(y.shape), ctx.view(x), ctx.view(y));
     const [b, t, d] = y.shape as [number, number, number];
-    ctx.emit('pos_embed_add', { dtype: y.dtype, posDtype: pos.dtype, b, t, d, x: ctx.view(y), pos: ctx.view(pos) });
+    ctx.emit('pos_embed_add', { dtype, posDtype: storageOf('pos_embed_add', 'pos', pos.dtype), b, t, d, x: ctx.view(y), pos: ctx.view(pos) });
   },
 };

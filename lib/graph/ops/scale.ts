@@ -5,7 +5,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { numel, type TensorType } from '../types';
-import { numberAttr, requireArity, requireDType } from './check';
+import { numberAttr, requireArity, requireDType, storageOf } from './check';
 import { emitAxpby } from './emit';
 
 export const scaleOp: OpDef = {
@@ -28,6 +28,6 @@ export const scaleOp: OpDef = {
   lower(ctx: LowerContext, node: Node): void {
     const x = node.inputs[0] as Value;
     const y = node.outputs[0]!;
-    emitAxpby(ctx, y.dtype, numel(y.shape), node.attrs.factor as number, ctx.view(x), 0, ctx.view(y));
+    emitAxpby(ctx, storageOf('scale', 'y', y.dtype), numel(y.shape), node.attrs.factor as number, ctx.view(x), 0, ctx.view(y));
   },
 };

@@ -24,7 +24,7 @@ export const sigmoidXentOp: OpDef = {
     return [gn.outputs[0]!, null];
   },
   lower(ctx: LowerContext, node: Node): void {
-    lowerMeanLoss(ctx, node, 'sigmoid_xent', 'targets');
+    lowerMeanLoss(ctx, node, 'sigmoid_xent');
   },
 };
 
@@ -36,6 +36,6 @@ export const sigmoidXentGradOp: OpDef = {
     return [{ shape: logits.shape, dtype: logits.dtype }, { shape: [n], dtype: 'f32' }];
   },
   lower(ctx: LowerContext, node: Node): void {
-    lowerLossGrad(ctx, node, 'sigmoid_xent', 'targets');
+    lowerLossGrad(ctx, node, 'sigmoid_xent');
   },
 };

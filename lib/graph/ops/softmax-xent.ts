@@ -3,10 +3,12 @@
  * Outputs [loss [] f32, perExample [N] f32, lossSum [] f32 (scratch)]. The gradient is the fused
  * kernel again (softmax_xent_grad), which writes dlogits = (softmax - target) * seed / N.
  */
+import type { KernelSpec } from '../../kernels/spec';
+import type { PlanScalar, PlanView } from '../../runtime/plan-format';
 import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, LowerContext, OpDef } from '../op-def';
 import { shapeText, type TensorType } from '../types';
-import { numberAttr, requireArity, requireDType, requireRank, shapeMismatch } from './check';
+import { numberAttr, requireArity, requireDType, requireRank, shapeMismatch, storageOf } from './check';
 import { emitAxpby } from './emit';
 import { lossSeed } from './loss-grad-scale';
 
@@ -34,38 +36,49 @@ function checkLogits(op: string, inputs: readonly TensorType[], attrs: Attrs, se
   return { n, c, logits };
 }
 
+/** The cross-entropy kernels: softmax_xent takes the labels, sigmoid_xent the targets. */
+export type XentKernel = 'softmax_xent' | 'sigmoid_xent';
+
+/** A cross-entropy spec but its labels or targets (the two kernels' specs differ only there). */
+type XentSpec = Omit<KernelSpec<'softmax_xent', PlanView, PlanScalar>, 'labels'>;
+
+/** Launches `kernel` with `y` as its labels (softmax_xent) or targets (sigmoid_xent), after logits. */
+function emitXent(ctx: LowerContext, kernel: XentKernel, y: PlanView, { loss, dlogits, ...head }: XentSpec): void {
+  const tail = { loss, ...(dlogits ? { dlogits } : {}) };
+  if (kernel === 'softmax_xent') ctx.emit(kernel, { ...head, labels: y, ...tail });
+  else ctx.emit(kernel, { ...head, targets: y, ...tail });
+}
+
 /** The per-example kernel, the sum and the mean: shared by both cross-entropies. */
-export function lowerMeanLoss(ctx: LowerContext, node: Node, kernel: string, targetsField: string): void {
+export function lowerMeanLoss(ctx: LowerContext, node: Node, kernel: XentKernel): void {
   const [logits, y] = node.inputs as [Value, Value];
   const [loss, perExample, lossSum] = node.outputs as [Value, Value, Value];
   const [n, c] = logits.shape as [number, number];
-  ctx.emit(kernel, {
-    dtype: logits.dtype,
+  emitXent(ctx, kernel, ctx.view(y), {
+    dtype: storageOf(node.op, 'logits', logits.dtype),
     n,
     c,
     epsilon: (node.attrs as XentAttrs).smoothing ?? 0,
     dscale: 1,
     logits: ctx.view(logits),
-    [targetsField]: ctx.view(y),
     loss: ctx.view(perExample),
   });
   ctx.emit('reduce_sum', { dtype: 'f32', n, squares: false, x: ctx.view(perExample), out: ctx.view(lossSum) });
   emitAxpby(ctx, 'f32', 1, n === 0 ? 0 : 1 / n, ctx.view(lossSum), 0, ctx.view(loss));
 }
 
-export function lowerLossGrad(ctx: LowerContext, node: Node, kernel: string, targetsField: string): void {
+export function lowerLossGrad(ctx: LowerContext, node: Node, kernel: XentKernel): void {
   const [logits, y] = node.inputs as [Value, Value];
   const [dlogits, perExample] = node.outputs as [Value, Value];
   const [n, c] = logits.shape as [number, number];
   const at = node.attrs as XentAttrs;
-  ctx.emit(kernel, {
-    dtype: logits.dtype,
+  emitXent(ctx, kernel, ctx.view(y), {
+    dtype: storageOf(node.op, 'logits', logits.dtype),
     n,
     c,
     epsilon: at.smoothing ?? 0,
     dscale: at.dscale ?? 1,
     logits: ctx.view(logits),
-    [targetsField]: ctx.view(y),
     loss: ctx.view(perExample),
     dlogits: ctx.view(dlogits),
   });
@@ -93,7 +106,7 @@ export const softmaxXentOp: OpDef = {
     return [gn.outputs[0]!, null];
   },
   lower(ctx: LowerContext, node: Node): void {
-    lowerMeanLoss(ctx, node, 'softmax_xent', 'labels');
+    lowerMeanLoss(ctx, node, 'softmax_xent');
   },
 };
 
@@ -106,7 +119,7 @@ export const softmaxXentGradOp: OpDef = {
     return [{ shape: logits.shape, dtype: logits.dtype }, { shape: [n], dtype: 'f32' }];
   },
   lower(ctx: LowerContext, node: Node): void {
-    lowerLossGrad(ctx, node, 'softmax_xent', 'labels');
+    lowerLossGrad(ctx, node, 'softmax_xent');
   },
 };
 

@@ -7,7 +7,7 @@ import { assertDType } from '../../runtime/dtype';
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import { numel, shapeText, type Shape, type TensorType } from '../types';
-import { requireArity, requireDType, shapeMismatch } from './check';
+import { requireArity, requireDType, shapeMismatch, storageOf } from './check';
 import { rowsFit, rowsOf } from './window-layout';
 
 export interface SumToAttrs {
@@ -40,8 +40,8 @@ export const sumToOp: OpDef = {
     const inner = numel(y.shape);
     const dx = rowsOf(ctx, x, inner);
     ctx.emit('pos_embed_bwd', {
-      dtype: x.dtype,
-      posDtype: y.dtype,
+      dtype: storageOf('sum_to', 'x', x.dtype),
+      posDtype: storageOf('sum_to', 'y', y.dtype),
       b: inner === 0 ? 0 : numel(x.shape) / inner,
       t: 1,
       d: inner,

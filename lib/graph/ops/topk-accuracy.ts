@@ -5,7 +5,7 @@
 import type { Node, Value } from '../ir';
 import type { Attrs, LowerContext, OpDef } from '../op-def';
 import type { TensorType } from '../types';
-import { numberAttr } from './check';
+import { numberAttr, storageOf } from './check';
 import { checkLogits } from './softmax-xent';
 
 export const topkAccuracyOp: OpDef = {
@@ -19,7 +19,7 @@ export const topkAccuracyOp: OpDef = {
     const [logits, labels] = node.inputs as [Value, Value];
     const [n, c] = logits.shape as [number, number];
     ctx.emit('topk_accuracy', {
-      dtype: logits.dtype,
+      dtype: storageOf('topk_accuracy', 'logits', logits.dtype),
       n,
       c,
       k: Math.min((node.attrs.k as number | undefined) ?? 5, Math.max(c, 1)),

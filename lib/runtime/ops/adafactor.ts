@@ -1,5 +1,7 @@
+import type { KernelSpec } from '../../kernels/spec';
 import type { Device } from '../device';
 import { Vit22bError } from '../errors';
+import type { NativeBuffer } from '../native-types';
 import type { DeviceTensor } from '../tensor';
 import { count, requireShape, requireTensor, scalar } from './check';
 
@@ -102,7 +104,7 @@ export function adafactor(device: Device, tensors: AdafactorTensors, options: Ad
   }
   if (!(s.eps > 0)) throw rangeError('eps', 'a finite number > 0', s.eps);
 
-  const second: Record<string, unknown> = {};
+  let second: Pick<KernelSpec<'adafactor', NativeBuffer>, 'vr' | 'vc' | 'v'>;
   if (layout.factored) {
     const vr = requireTensor(tensors.vr, op, 'vr', ['f32']);
     const vc = requireTensor(tensors.vc, op, 'vc', ['f32']);
@@ -114,8 +116,7 @@ export function adafactor(device: Device, tensors: AdafactorTensors, options: Ad
         received: 'v',
       });
     }
-    second.vr = vr.buffer;
-    second.vc = vc.buffer;
+    second = { vr: vr.buffer, vc: vc.buffer };
   } else {
     const v = requireTensor(tensors.v, op, 'v', ['f32']);
     requireShape(v, op, 'v', param.shape);
@@ -125,7 +126,7 @@ export function adafactor(device: Device, tensors: AdafactorTensors, options: Ad
         received: 'vr/vc',
       });
     }
-    second.v = v.buffer;
+    second = { v: v.buffer };
   }
   device.native.launch('adafactor', {
     ...layout,

@@ -100,7 +100,7 @@ function tensorSpec(op: string, t: AdamwTensors, where: string): AdamwTensorSpec
   const m = requireTensor(t.m, op, `${where}m`, ['f32']);
   const v = requireTensor(t.v, op, `${where}v`, ['f32']);
   for (const [x, name] of [[grad, 'grad'], [m, 'm'], [v, 'v']] as const) requireShape(x, op, where + name, param.shape);
-  return { n: param.size, gradType: grad.dtype as 'f32' | 'bf16', param: param.buffer, grad: grad.buffer, m: m.buffer, v: v.buffer };
+  return { n: param.size, gradType: grad.dtype, param: param.buffer, grad: grad.buffer, m: m.buffer, v: v.buffer };
 }
 
 /** One AdamW step on one parameter, in place in param, m and v. */

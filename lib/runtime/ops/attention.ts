@@ -184,8 +184,20 @@ export function attentionBackward(device: Device, operands: AttentionBackwardOpe
     (['k', 'v', 'dK', 'dV'] as const).map((n) => [n, views[n]]),
   );
   const lse = lseOf(op, operands.lse, dims);
-  const spec = Object.fromEntries(names.map((n) => [n, views[n].native]));
-  device.native.launch(op, { ...dims, scale: scaleOf(op, options.scale, dims.headDim), ...spec, lse: lse.buffer });
+  const { q, o, dO, dQ, k, v, dK, dV } = views;
+  device.native.launch(op, {
+    ...dims,
+    scale: scaleOf(op, options.scale, dims.headDim),
+    q: q.native,
+    o: o.native,
+    dO: dO.native,
+    dQ: dQ.native,
+    k: k.native,
+    v: v.native,
+    dK: dK.native,
+    dV: dV.native,
+    lse: lse.buffer,
+  });
 }
 
 /**

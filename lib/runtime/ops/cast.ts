@@ -7,7 +7,8 @@ import { requireShape, requireTensor } from './check';
  * ties to even, and keeps NaNs NaN; bf16 -> f32 is exact. x and y have the same shape.
  */
 export function cast(device: Device, x: DeviceTensor, y: DeviceTensor): void {
-  requireTensor(x, 'cast', 'x', ['f32', 'bf16']);
-  requireShape(requireTensor(y, 'cast', 'y', ['f32', 'bf16']), 'cast', 'y', x.shape);
-  device.native.launch('cast', { from: x.dtype, to: y.dtype, n: x.size, x: x.buffer, y: y.buffer });
+  const from = requireTensor(x, 'cast', 'x', ['f32', 'bf16']).dtype;
+  const to = requireTensor(y, 'cast', 'y', ['f32', 'bf16']).dtype;
+  requireShape(y, 'cast', 'y', x.shape);
+  device.native.launch('cast', { from, to, n: x.size, x: x.buffer, y: y.buffer });
 }

@@ -15,15 +15,22 @@ export function shapeError(message: string, expected: string, received: string):
   return new Vit22bError('ERR_SHAPE_MISMATCH', message, { expected, received });
 }
 
-/** `t` is a DeviceTensor of one of `dtypes`. */
-export function requireTensor(t: unknown, op: string, name: string, dtypes: readonly DType[]): DeviceTensor {
+/** A DeviceTensor whose dtype is known to be one of D (what requireTensor checked). */
+export type TensorOf<D extends DType> = DeviceTensor & { readonly dtype: D };
+
+function hasDType<D extends DType>(t: DeviceTensor, dtypes: readonly D[]): t is TensorOf<D> {
+  return (dtypes as readonly DType[]).includes(t.dtype);
+}
+
+/** `t` is a DeviceTensor of one of `dtypes`; returned with its dtype narrowed to them. */
+export function requireTensor<D extends DType>(t: unknown, op: string, name: string, dtypes: readonly D[]): TensorOf<D> {
   if (!(t instanceof DeviceTensor)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `${op} ${name} must be a DeviceTensor`, {
       expected: 'DeviceTensor',
       received: t === null ? 'null' : typeof t,
     });
   }
-  if (!dtypes.includes(t.dtype)) {
+  if (!hasDType(t, dtypes)) {
     throw new Vit22bError('ERR_DTYPE_MISMATCH', `${op} ${name} must be ${dtypes.join(' or ')}`, {
       expected: dtypes.join(' | '),
       received: t.dtype,

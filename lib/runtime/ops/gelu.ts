@@ -7,8 +7,10 @@
  * into the activation). Row strides (column windows of wider matrices) are on the kernel spec only
  * (native/kernels.h GeluFwdArgs).
  */
+import type { KernelSpec } from '../../kernels/spec';
 import type { Device } from '../device';
 import { Vit22bError } from '../errors';
+import type { NativeBuffer } from '../native-types';
 import type { DeviceTensor } from '../tensor';
 import { count, requireSameDType, requireShape, requireTensor, shapeError, shapeText } from './check';
 
@@ -63,7 +65,7 @@ function layoutOf(x: DeviceTensor, op: string, options: GeluOptions): Layout {
 }
 
 /** The spec fields of the optional bias, checked against the column range. */
-function biasFields(op: string, layout: Layout, options: GeluOptions): { bias?: unknown; biasType?: string } {
+function biasFields(op: string, layout: Layout, options: GeluOptions): Pick<KernelSpec<'gelu_fwd', NativeBuffer>, 'bias' | 'biasType'> {
   if (options.bias === undefined) return {};
   const bias = requireTensor(options.bias, op, 'bias', STORAGE);
   requireShape(bias, op, 'bias', [layout.colEnd - layout.colBegin]);
@@ -73,23 +75,23 @@ function biasFields(op: string, layout: Layout, options: GeluOptions): { bias?: 
 /** y = gelu(x [+ bias]) on the chosen columns, x copied elsewhere; y may be x. */
 export function gelu(device: Device, x: DeviceTensor, y: DeviceTensor, options: GeluOptions = {}): void {
   const op = 'gelu';
-  requireTensor(x, op, 'x', STORAGE);
+  const { dtype } = requireTensor(x, op, 'x', STORAGE);
   requireTensor(y, op, 'y', STORAGE);
   requireSameDType(x, y, op, 'x and y');
   requireShape(y, op, 'y', x.shape);
   const layout = layoutOf(x, op, options);
-  device.native.launch('gelu_fwd', { dtype: x.dtype, ...layout, ...biasFields(op, layout, options), x: x.buffer, y: y.buffer });
+  device.native.launch('gelu_fwd', { dtype, ...layout, ...biasFields(op, layout, options), x: x.buffer, y: y.buffer });
 }
 
 /** dx = dy * gelu'(x [+ bias]) on the chosen columns, dy elsewhere; dx may be dy (not x). */
 export function geluBackward(device: Device, x: DeviceTensor, dy: DeviceTensor, dx: DeviceTensor, options: GeluOptions = {}): void {
   const op = 'geluBackward';
-  requireTensor(x, op, 'x', STORAGE);
+  const { dtype } = requireTensor(x, op, 'x', STORAGE);
   for (const [t, name] of [[dy, 'dy'], [dx, 'dx']] as const) {
     requireTensor(t, op, name, STORAGE);
     requireSameDType(x, t, op, `x and ${name}`);
     requireShape(t, op, name, x.shape);
   }
   const layout = layoutOf(x, op, options);
-  device.native.launch('gelu_bwd', { dtype: x.dtype, ...layout, ...biasFields(op, layout, options), x: x.buffer, dy: dy.buffer, dx: dx.buffer });
+  device.native.launch('gelu_bwd', { dtype, ...layout, ...biasFields(op, layout, options), x: x.buffer, dy: dy.buffer, dx: dx.buffer });
 }

@@ -1,10 +1,10 @@
 import { Vit22bError } from '../errors';
 import type { NativeGemmSpec } from '../native-types';
 import { DeviceTensor } from '../tensor';
-import { count, flag as flagOf, requireTensor, scalar as scalarOf, shapeError, shapeText } from './check';
+import { count, flag as flagOf, requireTensor, scalar as scalarOf, shapeError, shapeText, type TensorOf } from './check';
 import type { GeluForm } from './gelu';
 
-function checkTensor(t: unknown, name: string): DeviceTensor {
+function checkTensor(t: unknown, name: string): TensorOf<'f32' | 'bf16'> {
   const tensor = requireTensor(t, 'gemm', name, ['f32', 'bf16']);
   if (tensor.shape.length !== 2 && tensor.shape.length !== 3) {
     throw shapeError(`gemm ${name} must be a matrix or a batch of matrices`, '[rows, cols] or [batch, rows, cols]', shapeText(tensor.shape));
@@ -77,8 +77,8 @@ export function gemmSpec(aIn: DeviceTensor, bIn: DeviceTensor, cIn: DeviceTensor
     throw shapeError(`gemm op(B) must be [k = ${k}, n = ${n}]`, expectB, shapeText(b.shape));
   }
   const spec: NativeGemmSpec = {
-    abType: a.dtype as 'f32' | 'bf16',
-    cType: c.dtype as 'f32' | 'bf16',
+    abType: a.dtype,
+    cType: c.dtype,
     transA,
     transB,
     m,

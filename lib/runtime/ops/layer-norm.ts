@@ -9,7 +9,7 @@
 import type { Device } from '../device';
 import { Vit22bError } from '../errors';
 import { DeviceTensor } from '../tensor';
-import { flag, requireSameDType, requireShape, requireTensor, scalar, shapeError, shapeText } from './check';
+import { flag, requireSameDType, requireShape, requireTensor, scalar, shapeError, shapeText, type TensorOf } from './check';
 
 export interface LayerNormOptions {
   /** Subtract the row mean (LayerNorm, the default); false is RMSNorm, the ViT-22B norms. */
@@ -61,7 +61,7 @@ function rowsOf(x: DeviceTensor, op: string): [number, number] {
   return [dim === 0 ? 0 : x.size / dim, dim];
 }
 
-function requireParam(t: unknown, op: string, name: string, dim: number, dtypes: readonly ('f32' | 'bf16')[]): DeviceTensor {
+function requireParam<D extends 'f32' | 'bf16'>(t: unknown, op: string, name: string, dim: number, dtypes: readonly D[]): TensorOf<D> {
   const p = requireTensor(t, op, name, dtypes);
   requireShape(p, op, name, [dim]);
   return p;
@@ -80,7 +80,7 @@ function optional<T>(value: T | undefined, check: (v: T) => DeviceTensor): Devic
 /** y = (x - mean) * rstd * scale (+ bias) over the last dimension; with center false, RMSNorm. */
 export function layerNorm(device: Device, x: DeviceTensor, scale: DeviceTensor, y: DeviceTensor, options: LayerNormOptions = {}): void {
   const op = 'layerNorm';
-  requireTensor(x, op, 'x', STORAGE);
+  const { dtype } = requireTensor(x, op, 'x', STORAGE);
   const [rows, dim] = rowsOf(x, op);
   const s = requireParam(scale, op, 'scale', dim, STORAGE);
   requireTensor(y, op, 'y', STORAGE);
@@ -99,7 +99,7 @@ export function layerNorm(device: Device, x: DeviceTensor, scale: DeviceTensor, 
   const mean = optional(options.mean, (m) => requireStats(m, op, 'mean', x));
   const rstd = optional(options.rstd, (r) => requireStats(r, op, 'rstd', x));
   device.native.launch('layer_norm_fwd', {
-    dtype: x.dtype,
+    dtype,
     paramType: s.dtype,
     rows,
     dim,

@@ -11,7 +11,7 @@ import { count, requireSameDType, requireShape, requireTensor, shapeError, shape
  * [p*p*C, D] with weight.permute(2, 3, 1, 0).reshape(p*p*C, D).
  */
 function check(op: string, images: DeviceTensor, patches: DeviceTensor, patch: unknown) {
-  requireTensor(images, op, 'images', ['f32', 'bf16']);
+  const { dtype } = requireTensor(images, op, 'images', ['f32', 'bf16']);
   requireTensor(patches, op, 'patches', ['f32', 'bf16']);
   requireSameDType(images, patches, op, 'images and patches');
   if (images.shape.length !== 4) throw shapeError(`${op} images must be [B, H, W, C]`, '[B, H, W, C]', shapeText(images.shape));
@@ -24,7 +24,7 @@ function check(op: string, images: DeviceTensor, patches: DeviceTensor, patch: u
     });
   }
   requireShape(patches, op, 'patches', [b, (h / p) * (w / p), p * p * c]);
-  return { dtype: images.dtype, b, h, w, c, p, images: images.buffer, patches: patches.buffer };
+  return { dtype, b, h, w, c, p, images: images.buffer, patches: patches.buffer };
 }
 
 /** patches = patchify(images); options.patch is p. */

@@ -3,9 +3,9 @@ import type { DeviceTensor } from '../tensor';
 import { requireShape, requireTensor } from './check';
 
 function launch(device: Device, x: DeviceTensor, out: DeviceTensor, squares: boolean, op: string): void {
-  requireTensor(x, op, 'x', ['f32', 'bf16']);
+  const { dtype } = requireTensor(x, op, 'x', ['f32', 'bf16']);
   requireShape(requireTensor(out, op, 'out', ['f32']), op, 'out', [1]);
-  device.native.launch('reduce_sum', { dtype: x.dtype, n: x.size, squares, x: x.buffer, out: out.buffer });
+  device.native.launch('reduce_sum', { dtype, n: x.size, squares, x: x.buffer, out: out.buffer });
 }
 
 /**

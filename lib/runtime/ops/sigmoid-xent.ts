@@ -18,14 +18,14 @@ export function sigmoidCrossEntropy(
   options: CrossEntropyOptions = {},
 ): void {
   const op = 'sigmoid_xent';
-  requireTensor(logits, op, 'logits', ['f32', 'bf16']);
+  const { dtype } = requireTensor(logits, op, 'logits', ['f32', 'bf16']);
   if (logits.shape.length !== 2) throw shapeError(`${op} logits must be [N, C]`, '[N, C]', shapeText(logits.shape));
   const [n, c] = logits.shape as [number, number];
   requireShape(requireTensor(targets, op, 'targets', ['f32']), op, 'targets', [n, c]);
   requireShape(requireTensor(loss, op, 'loss', ['f32']), op, 'loss', [n]);
   const dlogits = optionalOutput(options.dlogits, op, logits);
   device.native.launch(op, {
-    dtype: logits.dtype,
+    dtype,
     n,
     c,
     epsilon: smoothing(options.labelSmoothing, op),

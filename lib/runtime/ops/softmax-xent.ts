@@ -26,7 +26,7 @@ export function softmaxCrossEntropy(
   options: CrossEntropyOptions = {},
 ): void {
   const op = 'softmax_xent';
-  requireTensor(logits, op, 'logits', ['f32', 'bf16']);
+  const { dtype } = requireTensor(logits, op, 'logits', ['f32', 'bf16']);
   if (logits.shape.length !== 2) throw shapeError(`${op} logits must be [N, C]`, '[N, C]', shapeText(logits.shape));
   const [n, c] = logits.shape as [number, number];
   if (c === 0 && n > 0) throw shapeError(`${op} needs at least one class`, '[N, C >= 1]', shapeText(logits.shape));
@@ -34,7 +34,7 @@ export function softmaxCrossEntropy(
   requireShape(requireTensor(loss, op, 'loss', ['f32']), op, 'loss', [n]);
   const dlogits = optionalOutput(options.dlogits, op, logits);
   device.native.launch(op, {
-    dtype: logits.dtype,
+    dtype,
     n,
     c,
     epsilon: smoothing(options.labelSmoothing, op),

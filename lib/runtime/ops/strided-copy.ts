@@ -19,7 +19,7 @@ export interface StridedCopyOptions {
  * slices, concatenations and broadcasts along any axis. f32, bf16 or i32; x and y share the dtype.
  */
 export function stridedCopy(device: Device, x: DeviceTensor, y: DeviceTensor, o: StridedCopyOptions): void {
-  requireTensor(x, 'stridedCopy', 'x', ['f32', 'bf16', 'i32']);
+  const { dtype } = requireTensor(x, 'stridedCopy', 'x', ['f32', 'bf16', 'i32']);
   requireTensor(y, 'stridedCopy', 'y', ['f32', 'bf16', 'i32']);
   requireSameDType(x, y, 'stridedCopy', 'x and y');
   if (typeof o !== 'object' || o === null) {
@@ -28,5 +28,5 @@ export function stridedCopy(device: Device, x: DeviceTensor, y: DeviceTensor, o:
       received: String(o),
     });
   }
-  device.native.launch('strided_copy', { dtype: x.dtype, ...o, x: x.buffer, y: y.buffer });
+  device.native.launch('strided_copy', { dtype, ...o, x: x.buffer, y: y.buffer });
 }

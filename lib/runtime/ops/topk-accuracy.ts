@@ -17,7 +17,7 @@ export function topkAccuracy(
   options: { k?: number } = {},
 ): void {
   const op = 'topk_accuracy';
-  requireTensor(logits, op, 'logits', ['f32', 'bf16']);
+  const { dtype } = requireTensor(logits, op, 'logits', ['f32', 'bf16']);
   if (logits.shape.length !== 2) throw shapeError(`${op} logits must be [N, C]`, '[N, C]', shapeText(logits.shape));
   const [n, c] = logits.shape as [number, number];
   if (c === 0 && n > 0) throw shapeError(`${op} needs at least one class`, '[N, C >= 1]', shapeText(logits.shape));
@@ -27,5 +27,5 @@ export function topkAccuracy(
   if (k < 1) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `${op} option k must be at least 1`, { expected: 'k >= 1', received: String(k) });
   }
-  device.native.launch(op, { dtype: logits.dtype, n, c, k, logits: logits.buffer, labels: labels.buffer, counts: counts.buffer });
+  device.native.launch(op, { dtype, n, c, k, logits: logits.buffer, labels: labels.buffer, counts: counts.buffer });
 }

@@ -1,0 +1,60 @@
+import { f, kernel, type Check } from './declare';
+
+/** The column range and row strides gelu_fwd and gelu_bwd share. */
+export const geluRangeChecks: Check[] = [
+  {
+    holds: 'colBegin <= colEnd && colEnd <= cols',
+    message: 'column range is out of bounds',
+    expected: '0 <= colBegin <= colEnd <= ${cols}',
+    received: '[${colBegin}, ${colEnd})',
+  },
+];
+
+export function strideCheck(name: string): Check {
+  return {
+    holds: `${name} == 0 || ${name} >= cols`,
+    message: `${name} must be 0 (dense) or at least cols`,
+    expected: '0 or >= ${cols}',
+    received: `\${${name}}`,
+  };
+}
+
+export default kernel({
+  name: 'gelu_fwd',
+  fn: 'geluFwd',
+  struct: 'GeluFwdArgs',
+  doc: `y[:, c] = gelu(x[:, c]) for c in [colBegin, colEnd), y[:, c] = x[:, c] elsewhere, on a row-major
+[rows, cols] matrix. The full range [0, cols) is the plain elementwise GELU; a sub-range is the fused
+QKV + MLP-in projection's output, whose MLP part alone goes through GELU. Rows may be strided, so x
+and y can be column windows of wider matrices (the fused [B*T, 3D + F] projection output): row r of
+x starts at x + r * xStride, of y at y + r * yStride (elements; 0 means cols, i.e. dense). Elements
+between rows are never touched. With a bias, inside the range y[r, c] = gelu(x[r, c] + bias[c -
+colBegin]): the add in f32, y rounded once; outside the range y = x as without bias. y may be x
+(in place: the same start and equal effective strides).`,
+  fields: {
+    dtype: f.dtype(['f32', 'bf16'], 'x and y'),
+    form: f.enum('GeluForm', ['tanh', 'erf']),
+    rows: f.count(),
+    cols: f.count(),
+    colBegin: f.count('0 <= colBegin <= colEnd <= cols'),
+    colEnd: f.count(),
+    xStride: f.countOr(0, 'elements between row starts of x; 0 = cols (dense)'),
+    yStride: f.countOr(0, 'elements between row starts of y; 0 = cols (dense)'),
+    x: f.input('dtype', 'stridedRows(rows, cols, xStride)', '[rows, cols], rows xStride apart'),
+    y: f.output('dtype', 'stridedRows(rows, cols, yStride)', '[rows, cols], rows yStride apart'),
+    biasType: f.dtypeOr(['f32', 'bf16'], 'f32'),
+    bias: f.maybe('in', 'biasType', 'colEnd - colBegin', '[colEnd - colBegin] of biasType, or nullptr (no bias)'),
+  },
+  checks: [
+    ...geluRangeChecks,
+    strideCheck('xStride'),
+    strideCheck('yStride'),
+    { holds: '!has(bias) || has(biasType)', message: 'bias needs a biasType', expected: "biasType 'f32' or 'bf16'", received: 'undefined' },
+  ],
+  aliases: [
+    {
+      output: 'y',
+      inPlace: [{ input: 'x', same: 'effectiveStride(xStride, cols) == effectiveStride(yStride, cols)', expected: 'distinct, or the same start and stride' }],
+    },
+  ],
+});

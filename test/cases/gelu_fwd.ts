@@ -274,6 +274,7 @@ const SHAPES: GeluShape[] = [
   dense(21, 38, [15, 38], 'bend', 'bf16'),
   dense(21, 38, [15, 38], 'bend', 'f32'),
   dense(1, 129, [0, 129], 'bend', 'f32'),
+  dense(1, 129, [0, 129], 'bend', 'bf16'),
   // strided rows (xStride, yStride), with no bias, an f32 or a bf16 bias
   { rows: 1, cols: 1, columns: [0, 1], xStride: 1, yStride: 3, bias: 'f32', range: 'bend' },
   { rows: 3, cols: 17, columns: [0, 17], xStride: 20, yStride: 19, range: 'tails' },

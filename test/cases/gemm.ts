@@ -391,8 +391,8 @@ for (const [transA, transB] of TRANSPOSES) {
 // f32, 512 for bf16) on every thread; gemm.test.ts's square case and the thread-count cases of its
 // child process, cut to what a float64 reference checks in well under a second.
 shapes.push({ ab: 'f32', c: 'f32', m: 131, n: 401, k: 263, seed: 11 });
-shapes.push({ ab: 'bf16', c: 'f32', transB: true, m: 61, n: 203, k: 1030, seed: 22 });
-shapes.push({ ab: 'bf16', c: 'bf16', bias: 'bf16', transA: true, m: 97, n: 129, k: 300, batch: 3, beta: 0.5, seed: 23 });
+shapes.push({ ab: 'bf16', c: 'f32', transB: true, m: 61, n: 203, k: 530, seed: 22 });
+shapes.push({ ab: 'bf16', c: 'bf16', bias: 'bf16', transA: true, m: 97, n: 129, k: 300, batch: 2, beta: 0.5, seed: 23 });
 
 // alpha and beta, every storage combination (f32 inputs into a bf16 C included).
 for (const c of ['f32', 'bf16'] as Storage[]) {
@@ -451,6 +451,14 @@ TRANSPOSES.forEach(([transA, transB], t) => {
 shapes.push({ ab: 'bf16', c: 'f32', transA: true, m: 20, n: 31, k: 67, batch: 4, padA: 2, gapA: 3, padB: 5, gapB: 1, padC: 3, gapC: 2, beta: 1, seed: 14 });
 shapes.push({ ab: 'bf16', c: 'bf16', bias: 'f32', transB: true, m: 11, n: 29, k: 41, batch: 3, padA: 1, padB: 2, padC: 4, gapC: 5, shareB: true, seed: 15 });
 shapes.push({ ab: 'f32', c: 'f32', bias: 'f32', m: 13, n: 9, k: 300, batch: 2, padB: 3, gapB: 2, padC: 1, gapC: 3, shareA: true, seed: 16 });
+
+// Device.gemm's shapes (gemm.test.ts, gemm-gelu.test.ts): x [B, T, D] @ W [D, N] with one W for
+// every batch (stride 0) and a bias (bf16, or bf16-mixed f32 with beta 1), attention scores
+// q @ k^T per batch, and the fused projection with GELU on its MLP columns.
+shapes.push({ ab: 'bf16', c: 'bf16', bias: 'bf16', m: 17, n: 33, k: 24, batch: 3, shareB: true, seed: 17 });
+shapes.push({ ab: 'bf16', c: 'bf16', bias: 'f32', m: 17, n: 33, k: 24, batch: 3, shareB: true, beta: 1, seed: 18 });
+shapes.push({ ab: 'f32', c: 'f32', transB: true, m: 9, n: 11, k: 16, batch: 2, alpha: 0.25, seed: 19 });
+shapes.push({ ab: 'f32', c: 'f32', bias: 'f32', m: 5, n: 56, k: 8, batch: 2, shareB: true, gelu: { form: 'tanh', begin: 24, end: 56 }, seed: 20 });
 
 // The GELU epilogue on a column range (gemm-gelu.test.ts): ranges inside, across and at the edges
 // of the C blocks (nc <= 192), the fused QKV + MLP-in shape (D = 24, F = 4D), every storage.

@@ -20,9 +20,12 @@
  * (norm-reference.ts layerNormRef, with the eps the statistics were taken with) of
  * L = <dy, y> (+ <dresidual, x> for the residual branch of x + f(norm(x))). Possible where the
  * runner's element-by-element products line up: dense operands, or dx == dresidual in place with
- * dx laid out like x (the runner then takes dx's increment). The statistics given to the kernel
- * are the f32 roundings of the float64 ones, so the reference differs from the true gradient by
- * about 2^-24 (1 + |mean| rstd) <= 1e-6 relative: inside the default { abs: 1e-7, rel: 1e-5 }.
+ * dx laid out like x (the runner then takes dx's increment); and on cases up to 20000 elements
+ * (the larger ones add time, not paths). The statistics given to the kernel are the f32 roundings
+ * of the float64 ones, so the reference is the gradient at slightly moved statistics: the default
+ * { abs: 1e-7, rel: 1e-5 } plus, in abs, 4 times the first-order effect of those roundings
+ * (rstd: 2^-24 relative; mean: 2^-24 |mean|) on <dx, v> + <dscale, v>. It matters where dx cancels
+ * (D = 1 RMSNorm: dx = rstd g (1 - xhat^2) with xhat^2 ~ 1), not on ordinary rows.
  *
  * Tolerances, carried over from test/kernels/layer-norm.test.ts and layer-norm-layout.test.ts
  * (u = 2^-23; lanes = u (D/16 + 16): the CPU sums each row in 16 lanes; the gradient sums go over
@@ -161,7 +164,8 @@ function makeCase(p: Params): KernelCase {
   const eps = toF32(EPS);
 
   // Gradient check where the runner's products line up (see the header).
-  const gradient = laidOut ? residual === 'inplace' && sameLayout(xL, dxL) : true;
+  // (Not on the largest cases, where it would double the file's time for no new path.)
+  const gradient = rows * dim <= 20000 && (laidOut ? residual === 'inplace' && sameLayout(xL, dxL) : true);
   const gapFill = (size: number, seed: number): Float64Array =>
     gradient ? nonZero(size, seed, 0.1, 1) : new Float64Array(size).fill(Number.NaN);
 
@@ -201,8 +205,7 @@ function makeCase(p: Params): KernelCase {
 
   // Bounds of the header from the case's own inputs.
   const lanes = U * (dim / 16 + 16);
-  const ref = backwardRef(xDense, scale, mean, rstd, dyDense, rows, dim, center);
-  let dxTerms = 0, gpuDxMag = 0, dxMax = 0;
+  let dxTerms = 0, gpuDxMag = 0, statsError = 0;
   const dscaleAbs = new Float64Array(dim), dbiasAbs = new Float64Array(dim);
   for (let r = 0; r < rows; r++) {
     const mu = center ? mean[r]! : 0, rs = rstd[r]!;
@@ -221,7 +224,9 @@ function makeCase(p: Params): KernelCase {
       const dxScale = rs * (g + (center ? Math.abs(meanG) : 0) + h * meanAbsGx);
       dxTerms = Math.max(dxTerms, dxScale + rs * rs * meanAbs * (meanAbsGx + h * meanAbsG));
       gpuDxMag = Math.max(gpuDxMag, rs * (g + meanAbsG + h * meanAbsGx + rs * meanAbs * (meanAbsGx + h * meanAbsG)));
-      dxMax = Math.max(dxMax, Math.abs(ref.dx[i]! + (dresDense ? dresDense[i]! : 0)));
+      // What the f32 roundings of rstd (relative 2^-24) and mean (2^-24 |mean|) move the reference's
+      // <dx, v> + <dscale, v> by, |v| <= 1: the first-order terms of dx and dscale in them, x 4.
+      statsError += 2 ** -22 * (2 * dxScale + rs * rs * Math.abs(mu) * (meanAbsGx + h * meanAbsG) + Math.abs(dyDense[i]!) * (h + rs * Math.abs(mu)));
     }
   }
   const maxOf = (a: Float64Array) => a.reduce((m, v) => Math.max(m, v), 0);
@@ -293,6 +298,7 @@ function makeCase(p: Params): KernelCase {
       cotangents: residual === 'separate' ? { y: 'dy', res: 'dresidual' } : { y: 'dy' },
       grads: { x: 'dx', scale: 'dscale', ...(p.bias ? { bias: 'dbias' } : {}) },
       ...(laidOut ? { mask: { x: (i: number) => inRows(xL, rows, dim, i) } } : {}),
+      tolerance: { abs: 1e-7 + statsError, rel: 1e-5 },
     };
   }
   return kase;

@@ -256,7 +256,8 @@ for (const dtype of ['f32', 'bf16'] as const) {
     xLayout: { groupRows: 4, groupStride: 3 * 64 + 256 }, layoutText: 'grouped x (q of the fused projection)', seed: seed++,
   }));
 }
-// Only y laid out; and explicit { groupRows: 0 } layouts (dense, groupStride ignored).
+// Only x laid out, only y laid out; and explicit { groupRows: 0 } layouts (dense, groupStride ignored).
+cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, stats: 'both', eps: 1e-5, xLayout: SIZES[0]!.x, layoutText: 'grouped x', seed: seed++ }));
 cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, stats: 'both', eps: 1e-5, yLayout: SIZES[0]!.x, layoutText: 'grouped y', seed: seed++ }));
 cases.push(makeCase({
   dtype: 'bf16', paramType: 'f32', rows: 30, dim: 8, center: true, bias: false, stats: 'both', eps: 1e-5,

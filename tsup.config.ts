@@ -21,4 +21,14 @@ export default defineConfig([
     platform: 'node',
     sourcemap: true,
   },
+  // The kernel table's GPU runner (test/cases/gpu-runner.ts) with every case file, for GPU machines
+  // without node_modules; it requires dist/index.js at run time (through test/gpu/check-harness.cjs),
+  // so the addon loader finds the addons as the package does. Not shipped: package.json "files".
+  {
+    entry: { 'kernel-checks': 'test/cases/gpu-runner.ts' },
+    format: ['cjs'],
+    outExtension: () => ({ js: '.cjs' }),
+    target: 'node20',
+    platform: 'node',
+  },
 ]);

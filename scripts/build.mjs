@@ -7,6 +7,7 @@
 //      warning when nvcc is missing or the build fails, unless --require-cuda)
 //   3. copies both to prebuilds/<platform>-<arch>/, which `npm pack` ships
 //   4. the TypeScript with tsup               -> dist/                               (unless --native-only)
+//      (after scripts/gen-case-index.mjs, which lists the kernel case files for dist/kernel-checks.cjs)
 // Nothing is downloaded: node-gyp gets Node's headers from the local installation (--nodedir), and
 // cmake-js uses the node-api-headers package (package.json "binary.napi_versions").
 // Set VIT22B_SKIP_CUDA=1 to skip step 2.
@@ -122,5 +123,7 @@ if (!run(process.execPath, [path.join(root, 'scripts', 'gen-kernels.mjs')])) fai
 const cpu = buildCpu();
 const cuda = buildCuda();
 placePrebuilds({ cpu, cuda });
+// tsup bundles the kernel table's GPU runner from test/cases/index.gen.ts, which this writes first.
+if (!nativeOnly && !run(process.execPath, [path.join(root, 'scripts', 'gen-case-index.mjs')])) fail('gen-case-index failed');
 if (!nativeOnly && !run(process.execPath, [bin('tsup', 'dist/cli-default.js')])) fail('tsup failed');
 log('done');

@@ -6,6 +6,7 @@
 #
 #   source .devkit/env.sh && bash test/gpu/run-all.sh        # needs dist/ and the CUDA addon
 #   ONLY=gemm bash test/gpu/run-all.sh                          # one script (gemm-checks.cjs)
+#   ONLY=kernel bash test/gpu/run-all.sh                        # the kernel table alone
 #   MEMCHECK=0 bash test/gpu/run-all.sh                         # skip compute-sanitizer
 #   BUDGET=420 bash test/gpu/run-all.sh                         # seconds for everything (default 540)
 #
@@ -20,16 +21,22 @@ START=$SECONDS
 say() { echo "$*" | tee -a "$OUT_DIR/summary.txt"; }
 left() { echo $((BUDGET - (SECONDS - START))); }
 
+# Where a check script lives: the kernel table is a bundle in dist/, the rest are test/gpu/*.cjs.
+script_of() { [ "$1" = kernel-checks ] && echo dist/kernel-checks.cjs || echo "test/gpu/$1.cjs"; }
+
 say "gpu checks: $(date -u), $(nvidia-smi -L 2>&1 | head -1)"
-scripts=$(ls test/gpu/*-checks.cjs | sort)
-[ -n "${ONLY:-}" ] && scripts="test/gpu/${ONLY}-checks.cjs"
+# The kernel table (dist/kernel-checks.cjs, bundled from test/cases/ by npm run build:ts) first:
+# every kernel against the CPU, case by case. Its name is kernel-checks like the others'.
+scripts="dist/kernel-checks.cjs $(ls test/gpu/*-checks.cjs | sort)"
+[ -n "${ONLY:-}" ] && scripts=$(script_of "${ONLY}-checks")
 # Cheap scripts first, so a slow one running out of time costs the fewest results.
 for s in $scripts; do
   name=$(basename "$s" .cjs)
   t=$(left)
   if [ "$t" -le 10 ]; then say "$name: skipped (out of time)"; continue; fi
   t0=$SECONDS
-  timeout "$t" node "$s" >"$OUT_DIR/$name.json" 2>"$OUT_DIR/$name.err"
+  # ONLY names a script here, so the kernel table itself runs whole (its own ONLY would filter it).
+  ONLY= timeout "$t" node "$s" >"$OUT_DIR/$name.json" 2>"$OUT_DIR/$name.err"
   rc=$?
   counts=$(node -e '
     const fs = require("fs");
@@ -44,12 +51,12 @@ done
 # Memcheck over the kernel scripts that run quickly, without the caching allocator so every
 # buffer is its own allocation and an overrun past a buffer's end is caught.
 if [ "${MEMCHECK:-1}" != "0" ] && command -v compute-sanitizer >/dev/null 2>&1; then
-  for name in monitor-checks elementwise-checks optim-checks attention-checks; do
+  for name in kernel-checks monitor-checks elementwise-checks optim-checks attention-checks; do
     [ -n "${ONLY:-}" ] && [ "$name" != "${ONLY}-checks" ] && continue
     t=$(left)
     if [ "$t" -le 20 ]; then say "memcheck $name: skipped (out of time)"; continue; fi
-    VIT22B_CUDA_CACHING=0 timeout "$t" compute-sanitizer --tool memcheck --leak-check no \
-      node "test/gpu/$name.cjs" >"$OUT_DIR/memcheck-$name.txt" 2>&1
+    ONLY= VIT22B_CUDA_CACHING=0 timeout "$t" compute-sanitizer --tool memcheck --leak-check no \
+      node "$(script_of "$name")" >"$OUT_DIR/memcheck-$name.txt" 2>&1
     say "memcheck $name: exit $? ($(grep -c '^========= Invalid\|^========= Program hit' "$OUT_DIR/memcheck-$name.txt") errors; $(tail -1 "$OUT_DIR/memcheck-$name.txt" | head -c 200))"
   done
 elif [ "${MEMCHECK:-1}" != "0" ]; then

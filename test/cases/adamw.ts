@@ -1,0 +1,167 @@
+/**
+ * Cases of "adamw" (native/addon/adamw_binding.cc; formula in native/kernels.h AdamwHyper): one
+ * AdamW step of one tensor, param/m/v updated in place from an f32 or bf16 gradient.
+ *
+ * Reference: torch.optim.AdamW's formula in float64, written out below from kernels.h, from the f32
+ * values of the scalars (the kernel receives them as f32). Each case is one step from a random
+ * mid-training state (m of either sign, v > 0) at a given step number, so the bias corrections of
+ * early and late steps are both exercised without errors compounding over steps.
+ *
+ * CPU tolerance (u = 2^-24, f32 unit roundoff; g the scaled gradient), the bounds of
+ * test/kernels/adamw.test.ts put in abs + rel form:
+ *   m:     |err| <= 6u (beta1 |m| + (1 - beta1) |g|)  ->  rel 6u, abs 6u max_i(beta1 |m| + (1 - beta1) |g|)
+ *          (the terms may cancel, so the sum of their magnitudes, not |m'|, bounds the error);
+ *   v:     |err| <= 6u v'  (both terms are >= 0: no cancellation, relative alone);
+ *   param: |err| <= 12u (|decayed| + |step|) <= 12u |param'| + 24u |step|
+ *          ->  rel 12u, abs 24u max_i |step| (step = lr m_hat / (sqrt(v_hat) + eps)).
+ * The kernel's constants (1 - lr wd, lr / bc1, sqrt(bc2), 1 - beta) are rounded to f32 once each,
+ * and its AVX-512 loop may fuse multiply-adds: both stay inside these bounds.
+ * GPU tolerance (CUDA vs CPU): test/gpu/optim-checks.cjs compareAdamw, with U = 2^-23:
+ *   param 4U |p| + 8U lr 10, m 4U (|m| + 2), v 4U (|v| + 4); its "lr 10" is its bound on |step|, which
+ *   here is this case's own max |step| where that is larger (late steps with lr 0.5 move further).
+ */
+import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
+import { rng, roundTo, uniform } from './case-kit';
+
+type GradType = 'f32' | 'bf16';
+
+const u = 2 ** -24;
+const U = 2 ** -23;
+const f = Math.fround;
+
+interface Hyper {
+  step: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  gradScale: number;
+}
+
+function hyper(h: Partial<Hyper> & { step: number; lr: number }): Hyper {
+  return { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, gradScale: 1, ...h };
+}
+
+/** Values with a random sign and a magnitude 2^e, e uniform in [minExp, maxExp]: many scales at once. */
+function spread(n: number, seed: number, minExp: number, maxExp: number): Float64Array {
+  const r = rng(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() < 0.5 ? -1 : 1) * 2 ** (minExp + (maxExp - minExp) * r());
+  return out;
+}
+
+/**
+ * Initial state. 'typical': the magnitudes of the GPU checks (param in [-1, 1), grad [-2, 2),
+ * m [-0.1, 0.1), v (0, 0.01)); 'spread': many binary orders per buffer (as adamw.test.ts draws).
+ */
+function state(n: number, seed: number, kind: 'typical' | 'spread'): Record<'param' | 'grad' | 'm' | 'v', Float64Array> {
+  if (kind === 'typical') {
+    return {
+      param: uniform(n, seed, -1, 1),
+      grad: uniform(n, seed + 1, -2, 2),
+      m: uniform(n, seed + 2, -0.1, 0.1),
+      v: uniform(n, seed + 3, 1e-6, 0.01),
+    };
+  }
+  return {
+    param: spread(n, seed, -6, 1),
+    grad: spread(n, seed + 1, -12, 1),
+    m: spread(n, seed + 2, -14, 0),
+    v: spread(n, seed + 3, -20, 0).map(Math.abs),
+  };
+}
+
+interface StepResult {
+  param: Float64Array;
+  m: Float64Array;
+  v: Float64Array;
+  /** max_i (beta1 |m| + (1 - beta1) |g|) and max_i |step|, for the error bounds. */
+  mTerms: number;
+  stepMax: number;
+}
+
+/** One AdamW step in float64 over the first n elements (kernels.h AdamwHyper's formula). */
+function adamwStep(n: number, s: { param: ArrayLike<number>; grad: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> }, h: Hyper): StepResult {
+  const [lr, b1, b2, eps, wd, scale] = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradScale].map(f) as [number, number, number, number, number, number];
+  const bc1 = 1 - b1 ** h.step;
+  const bc2 = 1 - b2 ** h.step;
+  const out: StepResult = { param: new Float64Array(n), m: new Float64Array(n), v: new Float64Array(n), mTerms: 0, stepMax: 0 };
+  for (let i = 0; i < n; i++) {
+    const g = scale * s.grad[i]!;
+    const m = b1 * s.m[i]! + (1 - b1) * g;
+    const v = b2 * s.v[i]! + (1 - b2) * g * g;
+    const mHat = m / bc1;
+    const vHat = v / bc2;
+    const step = (lr * mHat) / (Math.sqrt(vHat) + eps);
+    out.m[i] = m;
+    out.v[i] = v;
+    out.param[i] = s.param[i]! * (1 - lr * wd) - step;
+    out.mTerms = Math.max(out.mTerms, b1 * Math.abs(s.m[i]!) + (1 - b1) * Math.abs(g));
+    out.stepMax = Math.max(out.stepMax, Math.abs(step));
+  }
+  return out;
+}
+
+function tolerances(r: StepResult, h: Hyper): { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } {
+  return {
+    cpu: {
+      param: { abs: 24 * u * r.stepMax, rel: 12 * u },
+      m: { abs: 6 * u * r.mTerms, rel: 6 * u },
+      v: { abs: 0, rel: 6 * u },
+    },
+    gpu: {
+      param: { abs: 8 * U * Math.max(10 * h.lr, r.stepMax), rel: 4 * U },
+      m: { abs: 8 * U, rel: 4 * U },
+      v: { abs: 16 * U, rel: 4 * U },
+    },
+  };
+}
+
+function adamwCase(n: number, gradType: GradType, kind: 'typical' | 'spread', seed: number, h: Hyper): KernelCase {
+  const s = state(n, seed, kind);
+  const buffers: Record<string, CaseBuffer> = {
+    param: { dtype: 'f32', size: n, role: 'inout', data: s.param },
+    grad: { dtype: gradType, size: n, role: 'in', data: s.grad },
+    m: { dtype: 'f32', size: n, role: 'inout', data: s.m },
+    v: { dtype: 'f32', size: n, role: 'inout', data: s.v },
+  };
+  // The bounds need the magnitudes the kernel will see: the stored (rounded) initial values.
+  const seen = { param: roundTo('f32', s.param), grad: roundTo(gradType, s.grad), m: roundTo('f32', s.m), v: roundTo('f32', s.v) };
+  const tol = tolerances(adamwStep(n, seen, h), h);
+  const extras = [h.weightDecay > 0 ? `wd ${h.weightDecay}` : 'no wd', h.gradScale !== 1 ? `gradScale ${h.gradScale}` : ''].filter(Boolean).join(', ');
+  return {
+    name: `${gradType} grad, n=${n}, ${kind} state, step ${h.step}, lr ${h.lr}, ${extras}`,
+    dtype: gradType,
+    layout: 'dense',
+    buffers,
+    spec: (b) => ({ n, gradType, param: b.param, grad: b.grad, m: b.m, v: b.v, ...h }),
+    reference: (initial) => {
+      const r = adamwStep(n, { param: initial.param!, grad: initial.grad!, m: initial.m!, v: initial.v! }, h);
+      return { param: r.param, m: r.m, v: r.v };
+    },
+    tolerance: tol.cpu,
+    gpuTolerance: tol.gpu,
+  };
+}
+
+const cases: KernelCase[] = [];
+
+// f32 gradients: sizes 1 and primes (scalar tails of the 16-lane AVX-512 loop), 4099 (many vectors
+// plus a tail) and 70001 (three 32768-element tasks: the thread pool, and a short last chunk).
+const f32Hyper = (step: number): Hyper => hyper({ step, lr: 1e-3, weightDecay: 0.05, gradScale: 0.37 });
+[1, 3, 17, 129, 4099, 70001].forEach((n, k) => cases.push(adamwCase(n, 'f32', 'typical', 100 + n, f32Hyper(1 + k))));
+// bf16 gradients, other betas and eps, no gradient scale.
+const bf16Hyper = (step: number): Hyper => hyper({ step, lr: 3e-4, beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 });
+[1, 17, 129, 4099, 70001].forEach((n, k) => cases.push(adamwCase(n, 'bf16', 'typical', 200 + n, bf16Hyper(2 * k + 1))));
+// bf16 gradients with a gradient scale (the global-norm clip factor) and the default betas.
+cases.push(adamwCase(1031, 'bf16', 'typical', 7, hyper({ step: 3, lr: 2e-3, weightDecay: 0.03, gradScale: 0.5 })));
+// Values over many binary orders (tiny v, large m): both gradient types.
+cases.push(adamwCase(1037, 'f32', 'spread', 11, hyper({ step: 2, lr: 1e-2, weightDecay: 0.1, gradScale: 0.6 })));
+cases.push(adamwCase(1037, 'bf16', 'spread', 12, hyper({ step: 2, lr: 1e-2, weightDecay: 0.1, gradScale: 0.6 })));
+// Late in training (both bias corrections ~1), large steps, no weight decay, gradScale > 1.
+cases.push(adamwCase(333, 'f32', 'spread', 5, hyper({ step: 10000, lr: 0.5, weightDecay: 0, gradScale: 2.5 })));
+cases.push(adamwCase(333, 'bf16', 'typical', 6, hyper({ step: 10000, lr: 0.5, weightDecay: 0, gradScale: 2.5 })));
+
+const adamw: KernelCases = { kernel: 'adamw', cases };
+export default adamw;

@@ -1,0 +1,469 @@
+// attention_bwd (native/kernels.h AttentionBwdArgs), by recomputation from the forward's L:
+//   P = exp(scale Q K^T - L), D = rowsum(dO * O), dS = P * (dO V^T - D)
+//   dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO   (overwritten, rounded once from f32)
+// Q, K, V, O, dO, dQ, dK, dV of one storage type (f32 or bf16), L f32, every operand a strided view
+// (native/addon/attention_binding.cc). Ported from test/kernels/attention.test.ts (and the layouts
+// of test/gpu/attention-checks.cjs): dense; fused (Q, K, V windows of one [B, T, 3D + F] buffer and
+// dQ, dK, dV the same windows of one gradient buffer, O a window at column 1 of [B, T, D + 3]);
+// map (Tq != Tk: Q from a probe [B, Tq, D], K and V windows of [B, Tk, 2D + F], their gradients
+// the same windows of a gradient buffer); strided (gaps between heads, tokens and batches, every
+// operand its own); heads-major (Q, K, V, O, dO in [B, H, T, Dh] storage; the gradients, which
+// the binding keeps token-major, dense). Inputs outside their views are NaN, the gradients' gaps
+// keep the runner's poison. O and L are the float64 forward of the case's (rounded) Q, K, V,
+// stored as the kernel's forward would store them (O in the storage type, L in f32); the reference
+// takes them as given, as the kernel does (D from the stored O).
+//
+// CPU tolerance (attention.test.ts's bound), per element with scale_g the sum of absolute terms
+// of that gradient element (|dP| and |D| replaced by sum_d |dO v| and sum_d |dO o|):
+//   f32:  2e-5 scale_g + 1e-6   bf16: 2^-8 (|ref| + scale_g) + 1e-6   (one rounding of the output)
+// turned into one { abs, rel } per output buffer that still meets every element's bound.
+// GPU tolerance (attention-checks.cjs), M the largest |gradient| of the output buffer: f32
+// 2e-4 M + 1e-6; bf16 2^-7 |cpu| + 2^-7 M + 1e-6 on the tensor cores (Dh <= 128: P and dS rounded
+// to bf16 before their products), 2^-9 M on the CUDA cores (Dh > 128).
+//
+// gradient: where each gradient buffer has its input's layout and no gaps (dense; fused and map
+// with F = 0), the reference's dQ, dK, dV are checked against central differences of the float64
+// forward under the cotangent dO. (A gradient buffer with gaps holds poison there, and
+// run-case.ts's gradientMismatch multiplies every element, gaps included, by its direction: NaN
+// times 0. Those layouts are the same reference code.) The reference takes O and L as stored, so
+// it is the forward's gradient only to their rounding: f32 O and L are 2^-24 relative off, which
+// moves each gradient element by ~1e-7 relative, and the random direction's sum cancels to ~1e-2
+// of its terms (measured: up to 8e-6 relative against exact O and L, 1e-7 with them), so rel 1e-4;
+// bf16 O is 2^-9 off (measured up to 3e-3), so rel 2^-6. A wrong term or sign is O(1).
+import { copyOf, rng, roundTo } from './case-kit';
+import type { KernelCase, KernelCases, Tolerance } from './case-types';
+import type { AttnDims } from '../helpers/attention-reference';
+
+type Storage = 'f32' | 'bf16';
+type Kind = 'dense' | 'fused' | 'map' | 'strided' | 'heads-major';
+type Operand = 'q' | 'k' | 'v' | 'o' | 'dO' | 'dQ' | 'dK' | 'dV';
+
+// Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow (the
+// same reason this file has its own copy of the float64 forward of attention-reference.ts).
+const abs = Math.abs;
+const max = Math.max;
+const exp = Math.exp;
+const log = Math.log;
+
+/**
+ * Attention in float64 on dense [B, T, H, Dh] arrays, from the definition: o, lse [B, H, Tq], and
+ * per element of o the sum of absolute terms sum_j P_ij |v_jd| (the rounding-error scale).
+ */
+function forwardRef(d: AttnDims, q: Float64Array, k: Float64Array, v: Float64Array, scale: number) {
+  const { batch: B, heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
+  const o = new Float64Array(B * Tq * H * Dh);
+  const oScale = new Float64Array(o.length);
+  const lse = new Float64Array(B * H * Tq);
+  const s = new Float64Array(Tk);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < Tq; i++) {
+        const qi = ((b * Tq + i) * H + h) * Dh;
+        let m = -Infinity;
+        for (let j = 0; j < Tk; j++) {
+          const kj = ((b * Tk + j) * H + h) * Dh;
+          let dot = 0;
+          for (let x = 0; x < Dh; x++) dot += q[qi + x]! * k[kj + x]!;
+          s[j] = scale * dot;
+          m = max(m, s[j]!);
+        }
+        let sum = 0;
+        for (let j = 0; j < Tk; j++) sum += exp(s[j]! - m);
+        lse[(b * H + h) * Tq + i] = m + log(sum);
+        for (let j = 0; j < Tk; j++) {
+          const p = exp(s[j]! - m) / sum;
+          const vj = ((b * Tk + j) * H + h) * Dh;
+          for (let x = 0; x < Dh; x++) {
+            o[qi + x] = o[qi + x]! + p * v[vj + x]!;
+            oScale[qi + x] = oScale[qi + x]! + p * abs(v[vj + x]!);
+          }
+        }
+      }
+    }
+  }
+  return { o, lse, oScale };
+}
+
+/** Where one [B, T, H, Dh] operand lives: a buffer of the case and its strides (elements). */
+interface View {
+  buf: string;
+  offset: number;
+  batchStride: number;
+  tokenStride: number;
+  headStride: number;
+  tokens: number;
+}
+
+/** A view's elements as a dense [B, T, H, Dh] array. */
+function gather(data: ArrayLike<number>, v: View, d: AttnDims): Float64Array {
+  const out = new Float64Array(d.batch * v.tokens * d.heads * d.headDim);
+  let n = 0;
+  for (let b = 0; b < d.batch; b++)
+    for (let t = 0; t < v.tokens; t++)
+      for (let h = 0; h < d.heads; h++) {
+        const base = v.offset + b * v.batchStride + t * v.tokenStride + h * v.headStride;
+        for (let x = 0; x < d.headDim; x++) out[n++] = data[base + x]!;
+      }
+  return out;
+}
+
+/** Writes a dense [B, T, H, Dh] array into a view of `target`. */
+function scatter(target: Float64Array, v: View, d: AttnDims, dense: ArrayLike<number>): void {
+  let n = 0;
+  for (let b = 0; b < d.batch; b++)
+    for (let t = 0; t < v.tokens; t++)
+      for (let h = 0; h < d.heads; h++) {
+        const base = v.offset + b * v.batchStride + t * v.tokenStride + h * v.headStride;
+        for (let x = 0; x < d.headDim; x++) target[base + x] = dense[n++]!;
+      }
+}
+
+/**
+ * { abs, rel } with abs + rel |ref_i| >= bound_i for every i: for each candidate rel the least
+ * such abs, and of those the pair that allows the least in total.
+ */
+function fitTolerance(bound: ArrayLike<number>, ref: ArrayLike<number>, rels: number[]): Tolerance {
+  let best: Tolerance | undefined;
+  let bestTotal = Infinity;
+  for (const rel of rels) {
+    let a = 0;
+    let total = 0;
+    for (let i = 0; i < bound.length; i++) {
+      a = max(a, bound[i]! - rel * abs(ref[i]!));
+      total += rel * abs(ref[i]!);
+    }
+    total += a * bound.length;
+    if (total < bestTotal) {
+      bestTotal = total;
+      best = { abs: a, rel };
+    }
+  }
+  return best!;
+}
+
+/** Whether every buffer of `own` has the same contents in `init` (NaN matching NaN). */
+function sameInputs(init: Record<string, Float64Array>, own: Record<string, Float64Array>): boolean {
+  for (const [name, mine] of Object.entries(own)) {
+    const theirs = init[name];
+    if (!theirs || theirs.length !== mine.length) return false;
+    for (let i = 0; i < mine.length; i++) {
+      const x = mine[i]!;
+      const y = theirs[i]!;
+      if (x !== y && !(x !== x && y !== y)) return false;
+    }
+  }
+  return true;
+}
+
+interface Layout {
+  sizes: Record<string, number>;
+  views: Record<Operand, View>;
+  /** The forward's inputs (the gradient's wrt) and, per input buffer, its gradient buffer. */
+  grads: Record<string, string>;
+  /** Whether every gradient buffer has its input's layout and no gaps (see the header). */
+  gradientable: boolean;
+}
+
+const QUERY_SIDE = new Set<Operand>(['q', 'o', 'dO', 'dQ']);
+
+/** F: the extra (MLP) columns of a fused buffer, which no view covers. */
+function layoutOf(kind: Kind, d: AttnDims, F: number): Layout {
+  const { batch: B, heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
+  const D = H * Dh;
+  const sizes: Record<string, number> = {};
+  const tokensOf = (op: Operand): number => (QUERY_SIDE.has(op) ? Tq : Tk);
+  // A view at column `col` of a [B, T, W] buffer.
+  const at = (buf: string, T: number, W: number, col: number): View => {
+    sizes[buf] = B * T * W;
+    return { buf, offset: col, batchStride: T * W, tokenStride: W, headStride: Dh, tokens: T };
+  };
+  const denseOf = (op: Operand): View => at(op, tokensOf(op), D, 0);
+  if (kind === 'dense') {
+    const ops: Operand[] = ['q', 'k', 'v', 'o', 'dO', 'dQ', 'dK', 'dV'];
+    const views = Object.fromEntries(ops.map((op) => [op, denseOf(op)])) as Record<Operand, View>;
+    return { sizes, views, grads: { q: 'dQ', k: 'dK', v: 'dV' }, gradientable: true };
+  }
+  if (kind === 'fused') {
+    if (Tq !== Tk) throw new Error('the fused layout needs tq == tk');
+    const W = 3 * D + F;
+    const views: Record<Operand, View> = {
+      q: at('qkv', Tq, W, 0), k: at('qkv', Tq, W, D), v: at('qkv', Tq, W, 2 * D),
+      dQ: at('dqkv', Tq, W, 0), dK: at('dqkv', Tq, W, D), dV: at('dqkv', Tq, W, 2 * D),
+      o: at('o', Tq, D + 3, 1), dO: denseOf('dO'),
+    };
+    return { sizes, views, grads: { qkv: 'dqkv' }, gradientable: F === 0 };
+  }
+  if (kind === 'map') {
+    const W = 2 * D + F;
+    const views: Record<Operand, View> = {
+      q: at('probe', Tq, D, 0), dQ: at('dprobe', Tq, D, 0),
+      k: at('kv', Tk, W, 0), v: at('kv', Tk, W, D), dK: at('dkv', Tk, W, 0), dV: at('dkv', Tk, W, D),
+      o: denseOf('o'), dO: denseOf('dO'),
+    };
+    return { sizes, views, grads: { probe: 'dprobe', kv: 'dkv' }, gradientable: F === 0 };
+  }
+  if (kind === 'heads-major') {
+    const hm = (op: Operand): View => {
+      const T = tokensOf(op);
+      sizes[op] = B * H * T * Dh;
+      return { buf: op, offset: 0, batchStride: H * T * Dh, tokenStride: Dh, headStride: T * Dh, tokens: T };
+    };
+    const views: Record<Operand, View> = {
+      q: hm('q'), k: hm('k'), v: hm('v'), o: hm('o'), dO: hm('dO'),
+      // an output's tokens must not interleave (the binding refuses it): the gradients are dense
+      dQ: denseOf('dQ'), dK: denseOf('dK'), dV: denseOf('dV'),
+    };
+    return { sizes, views, grads: { q: 'dQ', k: 'dK', v: 'dV' }, gradientable: false };
+  }
+  // strided: spare elements after each head, token and batch, the view at element 2; a gradient
+  // has its input's strides.
+  const st = (buf: string, T: number, extra: number): View => {
+    const headStride = Dh + 2 + extra;
+    const tokenStride = H * headStride + 1;
+    const batchStride = T * tokenStride + 3;
+    sizes[buf] = 2 + (B - 1) * batchStride + (T - 1) * tokenStride + (H - 1) * headStride + Dh + 4;
+    return { buf, offset: 2, batchStride, tokenStride, headStride, tokens: T };
+  };
+  const views: Record<Operand, View> = {
+    q: st('q', Tq, 0), k: st('k', Tk, 1), v: st('v', Tk, 2), o: st('o', Tq, 3), dO: st('dO', Tq, 1),
+    dQ: st('dQ', Tq, 0), dK: st('dK', Tk, 1), dV: st('dV', Tk, 2),
+  };
+  return { sizes, views, grads: { q: 'dQ', k: 'dK', v: 'dV' }, gradientable: false };
+}
+
+/**
+ * The backward in float64 on dense arrays, with O and L as given (as the kernel takes them): dq,
+ * dk, dv and per element the sum of absolute terms (attention-reference.ts's scales).
+ */
+function backwardRef(d: AttnDims, x: Record<'q' | 'k' | 'v' | 'o' | 'dO' | 'lse', Float64Array>, scale: number) {
+  const { batch: B, heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
+  const { q, k, v, o, dO, lse } = x;
+  const nq = B * Tq * H * Dh;
+  const nk = B * Tk * H * Dh;
+  const r = {
+    dQ: new Float64Array(nq), dK: new Float64Array(nk), dV: new Float64Array(nk),
+    dQScale: new Float64Array(nq), dKScale: new Float64Array(nk), dVScale: new Float64Array(nk),
+  };
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < Tq; i++) {
+        const qi = ((b * Tq + i) * H + h) * Dh;
+        const L = lse[(b * H + h) * Tq + i]!;
+        let delta = 0;
+        let deltaAbs = 0;
+        for (let t = 0; t < Dh; t++) {
+          delta += dO[qi + t]! * o[qi + t]!;
+          deltaAbs += abs(dO[qi + t]! * o[qi + t]!);
+        }
+        for (let j = 0; j < Tk; j++) {
+          const kj = ((b * Tk + j) * H + h) * Dh;
+          let dot = 0;
+          let dp = 0;
+          let dpAbs = 0;
+          for (let t = 0; t < Dh; t++) {
+            dot += q[qi + t]! * k[kj + t]!;
+            dp += dO[qi + t]! * v[kj + t]!;
+            dpAbs += abs(dO[qi + t]! * v[kj + t]!);
+          }
+          const p = exp(scale * dot - L);
+          const ds = scale * p * (dp - delta);
+          const dsAbs = scale * p * (dpAbs + deltaAbs);
+          for (let t = 0; t < Dh; t++) {
+            r.dV[kj + t] = r.dV[kj + t]! + p * dO[qi + t]!;
+            r.dVScale[kj + t] = r.dVScale[kj + t]! + p * abs(dO[qi + t]!);
+            r.dQ[qi + t] = r.dQ[qi + t]! + ds * k[kj + t]!;
+            r.dQScale[qi + t] = r.dQScale[qi + t]! + dsAbs * abs(k[kj + t]!);
+            r.dK[kj + t] = r.dK[kj + t]! + ds * q[qi + t]!;
+            r.dKScale[kj + t] = r.dKScale[kj + t]! + dsAbs * abs(q[qi + t]!);
+          }
+        }
+      }
+    }
+  }
+  return r;
+}
+
+interface Shape {
+  dtype: Storage;
+  kind: Kind;
+  dims: [number, number, number, number, number]; // batch, heads, tq, tk, headDim
+  /** Inputs uniform in +-[lo, hi); scale 1 / sqrt(Dh) unless given. */
+  lo?: number;
+  hi?: number;
+  scale?: number;
+  F?: number;
+  seed: number;
+}
+
+function attentionBwdCase(s: Shape): KernelCase {
+  const [batch, heads, tq, tk, headDim] = s.dims;
+  const d: AttnDims = { batch, heads, tq, tk, headDim };
+  const dtype = s.dtype;
+  const scale = s.scale ?? 1 / Math.sqrt(headDim);
+  const F = s.F ?? 5;
+  const lay = layoutOf(s.kind, d, F);
+  const views = lay.views;
+  const lseSize = batch * heads * tq;
+  const r = rng(s.seed);
+  const lo = s.lo ?? 0.1;
+  const hi = s.hi ?? 1;
+  const random = (op: Operand): Float64Array => {
+    const out = new Float64Array(batch * views[op].tokens * heads * headDim);
+    for (let i = 0; i < out.length; i++) out[i] = (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r());
+    return out;
+  };
+
+  // Q, K, V and dO random; O and L the float64 forward of Q, K, V as the kernel will see them.
+  const dense: Partial<Record<Operand, Float64Array>> = { q: random('q'), k: random('k'), v: random('v'), dO: random('dO') };
+  const fwd = forwardRef(d, roundTo(dtype, dense.q!), roundTo(dtype, dense.k!), roundTo(dtype, dense.v!), scale);
+  dense.o = fwd.o;
+  const inputs: Operand[] = ['q', 'k', 'v', 'o', 'dO'];
+  const outputs: Operand[] = ['dQ', 'dK', 'dV'];
+  const data: Record<string, Float64Array> = {};
+  for (const op of inputs) {
+    const buf = views[op].buf;
+    data[buf] ??= new Float64Array(lay.sizes[buf]!).fill(Number.NaN);
+    scatter(data[buf]!, views[op], d, dense[op]!);
+  }
+  const buffers: KernelCase['buffers'] = {};
+  for (const [name, arr] of Object.entries(data)) buffers[name] = { dtype, size: arr.length, role: 'in', data: arr };
+  buffers.lse = { dtype: 'f32', size: lseSize, role: 'in', data: fwd.lse };
+  const outBufs = [...new Set(outputs.map((op) => views[op].buf))];
+  for (const name of outBufs) buffers[name] = { dtype, size: lay.sizes[name]!, role: 'out' };
+
+  /** The reference gradient buffers (whole), and per gradient buffer the CPU bound and |ref|. */
+  const evaluate = (init: Record<string, Float64Array>) => {
+    const g = (op: Operand) => gather(init[views[op].buf]!, views[op], d);
+    const ref = backwardRef(d, { q: g('q'), k: g('k'), v: g('v'), o: g('o'), dO: g('dO'), lse: init.lse! }, scale);
+    const result: Record<string, Float64Array> = {};
+    // Per gradient buffer, its operands' elements one after the other (gaps left out).
+    const bound: Record<string, Float64Array> = {};
+    const value: Record<string, Float64Array> = {};
+    const filled: Record<string, number> = {};
+    for (const name of outBufs) {
+      result[name] = copyOf(init[name]!);
+      const n = outputs.filter((op) => views[op].buf === name).reduce((acc, op) => acc + batch * views[op].tokens * heads * headDim, 0);
+      bound[name] = new Float64Array(n);
+      value[name] = new Float64Array(n);
+      filled[name] = 0;
+    }
+    for (const op of outputs) {
+      const buf = views[op].buf;
+      const want = ref[op as 'dQ' | 'dK' | 'dV'];
+      const sc = ref[`${op}Scale` as 'dQScale' | 'dKScale' | 'dVScale'];
+      scatter(result[buf]!, views[op], d, want);
+      const bb = bound[buf]!;
+      const vv = value[buf]!;
+      let at = filled[buf]!;
+      for (let i = 0; i < want.length; i++, at++) {
+        bb[at] = (dtype === 'f32' ? 2e-5 * sc[i]! : 2 ** -8 * (abs(want[i]!) + sc[i]!)) + 1e-6;
+        vv[at] = want[i]!;
+      }
+      filled[buf] = at;
+    }
+    return { result, bound, value };
+  };
+
+  // This case's own inputs as the kernel sees them, and the reference on them, computed once: the
+  // tolerances come from it, and the runner's reference call on the same inputs reuses it.
+  const own: Record<string, Float64Array> = { lse: roundTo('f32', fwd.lse) };
+  for (const [name, arr] of Object.entries(data)) own[name] = roundTo(dtype, arr);
+  for (const name of outBufs) own[name] = new Float64Array(lay.sizes[name]!).fill(Number.NaN);
+  let ownResult: ReturnType<typeof evaluate> | undefined;
+  const evaluateOwn = () => (ownResult ??= evaluate(own));
+  let tolerances: { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } | undefined;
+  const tolerancesOf = () => {
+    if (!tolerances) {
+      const { bound, value } = evaluateOwn();
+      const cpu: Record<string, Tolerance> = {};
+      const gpu: Record<string, Tolerance> = {};
+      for (const name of outBufs) {
+        cpu[name] = fitTolerance(bound[name]!, value[name]!, dtype === 'f32' ? [0, 2e-5] : [2 ** -8, 2 ** -7]);
+        let M = 0;
+        const vals = value[name]!;
+        for (let i = 0; i < vals.length; i++) M = max(M, abs(vals[i]!));
+        gpu[name] = dtype === 'f32' ? { abs: 2e-4 * M + 1e-6, rel: 0 } : { abs: (headDim <= 128 ? 2 ** -7 : 2 ** -9) * M + 1e-6, rel: 2 ** -7 };
+      }
+      tolerances = { cpu, gpu };
+    }
+    return tolerances;
+  };
+
+  // The forward for the gradient: O of the wrt buffers' Q, K, V, laid out as dO's buffer.
+  const forward = (x: Record<string, Float64Array>) => {
+    const ref = forwardRef(d, gather(x[views.q.buf]!, views.q, d), gather(x[views.k.buf]!, views.k, d), gather(x[views.v.buf]!, views.v, d), scale);
+    const o = new Float64Array(lay.sizes[views.dO.buf]!);
+    scatter(o, views.dO, d, ref.o);
+    return { o };
+  };
+
+  const viewSpec = (h: Record<string, unknown>, v: View) =>
+    ({ buffer: h[v.buf], offset: v.offset, batchStride: v.batchStride, tokenStride: v.tokenStride, headStride: v.headStride });
+  const range = s.hi !== undefined || s.scale !== undefined ? ` +-[${lo}, ${hi}) scale ${scale}` : '';
+  return {
+    name: `${dtype} ${s.kind} [${s.dims.join(', ')}]${s.kind === 'fused' || s.kind === 'map' ? ` F ${F}` : ''}${range}`,
+    dtype,
+    layout: s.kind,
+    buffers,
+    spec: (h) => ({
+      dtype, batch, heads, tq, tk, headDim, scale,
+      ...Object.fromEntries([...inputs, ...outputs].map((op) => [op, viewSpec(h, views[op])])),
+      lse: h.lse,
+    }),
+    reference: (init) => {
+      const { result } = sameInputs(init, own) ? evaluateOwn() : evaluate(init);
+      return Object.fromEntries(Object.entries(result).map(([name, arr]) => [name, copyOf(arr)]));
+    },
+    get tolerance() {
+      return tolerancesOf().cpu;
+    },
+    get gpuTolerance() {
+      return tolerancesOf().gpu;
+    },
+    ...(lay.gradientable
+      ? {
+          gradient: {
+            forward,
+            wrt: Object.keys(lay.grads),
+            cotangents: { o: views.dO.buf },
+            grads: lay.grads,
+            tolerance: dtype === 'f32' ? { abs: 1e-7, rel: 1e-4 } : { abs: 1e-6, rel: 2 ** -6 },
+          },
+        }
+      : {}),
+  };
+}
+
+const shapes: Shape[] = [];
+// [batch, heads, tq, tk, headDim]: attention.test.ts's shapes.
+const SHAPES: [number, number, number, number, number][] = [
+  [1, 1, 1, 1, 1],
+  [2, 3, 1, 17, 32],
+  [2, 2, 3, 129, 64],
+  [1, 2, 17, 3, 17],
+  [2, 1, 129, 65, 64],
+  [1, 1, 65, 130, 129],
+  [1, 2, 5, 7, 256],
+  [1, 3, 70, 70, 3],
+];
+for (const dtype of ['f32', 'bf16'] as Storage[]) {
+  const off = dtype === 'bf16' ? 50 : 0;
+  SHAPES.forEach((dims, i) => shapes.push({ dtype, kind: 'dense', dims, seed: 200 + i + off }));
+  // attention.test.ts's thread-count shapes (smaller): B * H = 3 and B = H = 1 run the two-pass
+  // backward on more than one thread, B * H = 8 the one-pass one.
+  shapes.push({ dtype, kind: 'dense', dims: dtype === 'f32' ? [1, 3, 100, 90, 64] : [1, 1, 130, 100, 48], seed: 31 + off });
+  shapes.push({ dtype, kind: 'dense', dims: [4, 2, 3, 90, 128], seed: 33 + off });
+  // Large logits: P far from uniform.
+  shapes.push({ dtype, kind: 'dense', dims: [1, 2, 33, 50, 64], lo: 0.125, hi: 2, scale: 0.5, seed: 7 + off });
+  // Fused projection windows (F = 0: gradient-checked too), the MAP head, gaps, heads-major.
+  shapes.push({ dtype, kind: 'fused', dims: [2, 3, 19, 19, 32], F: 40, seed: 77 + off });
+  shapes.push({ dtype, kind: 'fused', dims: [1, 2, 23, 23, 17], F: 0, seed: 78 + off });
+  shapes.push({ dtype, kind: 'map', dims: [3, 4, 1, 49, 16], F: 5, seed: 79 + off });
+  shapes.push({ dtype, kind: 'map', dims: [2, 3, 3, 17, 24], F: 0, seed: 80 + off });
+  shapes.push({ dtype, kind: 'strided', dims: [2, 3, 13, 11, 9], seed: 81 + off });
+  shapes.push({ dtype, kind: 'strided', dims: [1, 2, 66, 9, 65], seed: 82 + off });
+  shapes.push({ dtype, kind: 'heads-major', dims: [2, 2, 7, 33, 20], seed: 83 + off });
+}
+
+const attentionBwd: KernelCases = { kernel: 'attention_bwd', cases: shapes.map(attentionBwdCase) };
+export default attentionBwd;

@@ -1,0 +1,44 @@
+// mean_pool_bwd: dx[b, t, d] = dy[b, d] / T (native/kernels.h MeanPoolBwdArgs), f32 or bf16, one
+// f32 division then the store. Tolerance: one rounding, 2^-24 |ref| (f32) or, for bf16, the f32
+// quotient's rounding and the store's, under 2^-8 |ref|. Each case also closes the chain against
+// mean_pool's forward: <dy, d meanPool(x)[v]> by finite differences must equal <dx, v>.
+import { uniform } from './case-kit';
+import type { KernelCase, KernelCases } from './case-types';
+import { MEAN_POOL_SHAPES, meanPoolReference } from '../helpers/mean-pool-reference';
+
+type Storage = 'f32' | 'bf16';
+
+function caseOf(dtype: Storage, [b, t, d]: [number, number, number], seed: number): KernelCase {
+  return {
+    name: `${dtype} b ${b} t ${t} d ${d}`,
+    dtype,
+    layout: 'contiguous',
+    buffers: {
+      dy: { dtype, size: b * d, role: 'in', data: uniform(b * d, seed) },
+      dx: { dtype, size: b * t * d, role: 'out' },
+      // The forward's input, for the finite-difference check only: the kernel never sees it.
+      x: { dtype: 'f32', size: b * t * d, role: 'in', data: uniform(b * t * d, seed + 1) },
+    },
+    spec: (bufs) => ({ dtype, b, t, d, dy: bufs.dy, dx: bufs.dx }),
+    reference: ({ dy }) => {
+      const dx = new Float64Array(b * t * d);
+      for (let i = 0; i < b; i++) for (let k = 0; k < t; k++) for (let j = 0; j < d; j++) dx[(i * t + k) * d + j] = dy![i * d + j]! / t;
+      return { dx };
+    },
+    tolerance: { abs: 0, rel: dtype === 'f32' ? 2 ** -24 : 2 ** -8 },
+    gradient: {
+      forward: ({ x }) => ({ y: meanPoolReference(x!, b, t, d) }),
+      wrt: ['x'],
+      cotangents: { y: 'dy' },
+      grads: { x: 'dx' },
+    },
+  };
+}
+
+const cases: KernelCase[] = [];
+for (const dtype of ['f32', 'bf16'] as Storage[]) {
+  MEAN_POOL_SHAPES.forEach((shape, k) => cases.push(caseOf(dtype, shape, (dtype === 'f32' ? 200 : 300) + 2 * k)));
+}
+
+const meanPoolBwd: KernelCases = { kernel: 'mean_pool_bwd', cases };
+export default meanPoolBwd;

@@ -19,7 +19,7 @@ const MIN_CHECKS: Record<string, number> = {
   'bench-checks.cjs': 5,
   'gemm-checks.cjs': 34,
   'optim-checks.cjs': 293,
-  'elementwise-checks.cjs': 68,
+  'elementwise-checks.cjs': 24,
   'monitor-checks.cjs': 8,
   'runtime-checks.cjs': 10,
   'attention-checks.cjs': 47,

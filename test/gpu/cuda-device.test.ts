@@ -20,7 +20,6 @@ const MIN_CHECKS: Record<string, number> = {
   'gemm-checks.cjs': 4,
   'optim-checks.cjs': 56,
   'elementwise-checks.cjs': 24,
-  'monitor-checks.cjs': 8,
   'runtime-checks.cjs': 10,
   'attention-checks.cjs': 21,
 };

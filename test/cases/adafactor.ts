@@ -304,6 +304,15 @@ add(7, 9, false, 'bf16', 'bf16', 2, { clipThreshold: 0.3, decay: 0.5 });
 add(7, 9, false, 'bf16', 'bf16', 2, { clipThreshold: 10, decay: 0.5 });
 add(20, 3001, false, 'bf16', 'bf16', 5, { clipThreshold: 0.5, weightDecay: 0.03, gradScale: 0.9 });
 add(17, 1031, false, 'f32', 'bf16', 4, { clipThreshold: 0.4, lrMult: 0.5 });
+// From test/gpu/optim-checks.cjs (its CUDA-vs-CPU steps moved here): rows wider than 512 (CUDA's
+// block-per-row kernels) in the storage pairs the list above has only narrow; 1024 row blocks of
+// the column sums (rows > 1024, cols <= 64); and an unfactored clipped update over more than one
+// 2^16-element block of the rms partial sums.
+add(33, 517, true, 'f32', 'bf16', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
+add(17, 600, true, 'bf16', 'f32', 5, { lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
+add(9, 1031, true, 'f32', 'f32', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
+add(1100, 40, true, 'bf16', 'f32', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
+add(1, 100003, false, 'f32', 'bf16', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
 cases.push(rankOneCase());
 
 const adafactor: KernelCases = { kernel: 'adafactor', cases };

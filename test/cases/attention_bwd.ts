@@ -460,6 +460,8 @@ for (const dtype of ['f32', 'bf16'] as Storage[]) {
   shapes.push({ dtype, kind: 'fused', dims: [1, 2, 23, 23, 17], F: 0, seed: 78 + off });
   shapes.push({ dtype, kind: 'map', dims: [3, 4, 1, 49, 16], F: 5, seed: 79 + off });
   shapes.push({ dtype, kind: 'map', dims: [2, 3, 3, 17, 24], F: 0, seed: 80 + off });
+  // No queries (test/gpu/attention-checks.cjs's MAP shape with Tq 0): the kernel still writes dK = dV = 0.
+  shapes.push({ dtype, kind: 'map', dims: [1, 2, 0, 5, 32], F: 5, seed: 84 + off });
   shapes.push({ dtype, kind: 'strided', dims: [2, 3, 13, 11, 9], seed: 81 + off });
   shapes.push({ dtype, kind: 'strided', dims: [1, 2, 66, 9, 65], seed: 82 + off });
   shapes.push({ dtype, kind: 'heads-major', dims: [2, 2, 7, 33, 20], seed: 83 + off });

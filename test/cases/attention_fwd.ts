@@ -310,6 +310,8 @@ for (const dtype of ['f32', 'bf16'] as Storage[]) {
   // The MAP head: one and three probes against 49 and 17 keys.
   shapes.push({ dtype, kind: 'map', dims: [3, 4, 1, 49, 16], F: 5, seed: 79 + off });
   shapes.push({ dtype, kind: 'map', dims: [2, 3, 3, 17, 24], F: 7, seed: 80 + off });
+  // No queries (test/gpu/attention-checks.cjs's MAP shape with Tq 0): the kernel writes nothing (O and L are empty).
+  shapes.push({ dtype, kind: 'map', dims: [1, 2, 0, 5, 32], F: 5, seed: 84 + off });
   // Gaps between heads, tokens and batches; heads-major storage.
   shapes.push({ dtype, kind: 'strided', dims: [2, 3, 13, 11, 9], seed: 81 + off });
   shapes.push({ dtype, kind: 'strided', dims: [1, 2, 66, 9, 65], seed: 82 + off });

@@ -351,6 +351,8 @@ for (const [dtype, center] of [['f32', false], ['f32', true], ['bf16', false]] a
 }
 // No rows: dscale and dbias are empty sums, zero.
 cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 0, dim: 5, center: true, bias: true, residual: 'none', layoutText: 'no rows', seed: seed++ }));
+// ... and RMSNorm's (test/gpu/optim-checks.cjs's rows = 0 check).
+cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 0, dim: 5, center: false, bias: true, residual: 'none', layoutText: 'no rows', seed: seed++ }));
 
 // Row layouts: test/kernels/layer-norm-layout.test.ts's sizes and layout assignments (QK-norm
 // shape, odd sizes, one row per group, a gapless grouped layout, more rows than the gradient blocks),

@@ -20,6 +20,13 @@ const SHAPES: [string, number, number, number, number][] = [
   // batch x cols >= 2^16 with several blocks of runs: the pool's path.
   ['both strided', 700, 97, 120, 100],
   ['broadcast (xStride 0)', 700, 97, 0, 97],
+  // From test/gpu/elementwise-checks.cjs (its CUDA-vs-CPU copies moved here): runs of >= 256 words
+  // (CUDA's long-run kernel, one grid row per run), odd lengths (2- or 4-byte words) and aligned
+  // ones (16-byte words); and short runs of 16- and 8-byte words.
+  ['long runs (x strided)', 3, 1031, 1033, 1031],
+  ['long runs of 16-byte words (x strided)', 4, 2048, 4096, 2048],
+  ['short runs of 16-byte words (y strided)', 7, 8, 8, 16],
+  ['short runs of 8-byte words (y strided)', 1000, 2, 2, 6],
   ['empty (cols 0)', 3, 0, 2, 0],
   ['empty (batch 0)', 0, 4, 4, 4],
 ];

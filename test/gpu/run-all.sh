@@ -51,7 +51,7 @@ done
 # Memcheck over the kernel scripts that run quickly, without the caching allocator so every
 # buffer is its own allocation and an overrun past a buffer's end is caught.
 if [ "${MEMCHECK:-1}" != "0" ] && command -v compute-sanitizer >/dev/null 2>&1; then
-  for name in kernel-checks monitor-checks elementwise-checks optim-checks attention-checks; do
+  for name in kernel-checks elementwise-checks optim-checks attention-checks; do
     [ -n "${ONLY:-}" ] && [ "$name" != "${ONLY}-checks" ] && continue
     t=$(left)
     if [ "$t" -le 20 ]; then say "memcheck $name: skipped (out of time)"; continue; fi

@@ -3,7 +3,7 @@
  *
  * Layouts: torch Linear weights are [out, in], ours [in, out] (transposed); the patch embedding is a
  * conv weight [D, C, p, p] in timm and a dense [p*p*C, D] over patches flattened as (row, col,
- * channel) in ours (native/kernels.h PatchifyArgs), so ours = permute(2, 3, 1, 0) then reshape;
+ * channel) in ours (lib/kernels/unpatchify.ts PatchifyArgs), so ours = permute(2, 3, 1, 0) then reshape;
  * ParallelScalingBlock fuses in_proj rows as [mlp, q, k, v], our in/w columns are [q, k, v, mlp].
  *
  * Semantics the mapping relies on (checked by timmCompatibility, each a typed error naming the field):

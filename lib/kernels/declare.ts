@@ -193,8 +193,8 @@ export interface Check {
  */
 export interface AliasRule {
   output: string;
-  inPlace?: { input: string; same?: Expr; expected?: string }[];
-  /** Operands this output is not checked against (e.g. the other outputs of attention, see hooks). */
+  inPlace?: { input: string; same?: Expr; expected?: string; /** appended to the error's received text */ note?: string }[];
+  /** Operands this output is not checked against (one the kernel reads in full before writing). */
   unchecked?: string[];
   expected?: string;
 }
@@ -211,17 +211,14 @@ export interface KernelDecl {
   fields: Record<string, Field>;
   checks?: Check[];
   aliases?: AliasRule[];
-  /**
-   * Data-free rules the field language cannot say, as C++ functions in native/core/<file>.h,
-   * called as fn(kernelName, args, operands) after every other check (operands: name -> Operand).
-   */
-  hooks?: { header: string; fn: string }[];
 }
 
 export interface RecordDecl {
   name: string; // C++ struct name
   doc: string;
   fields: Record<string, Field>;
+  /** Rules on the record's own fields, checked where it is read; '{field}' in a message names it. */
+  checks?: Check[];
 }
 
 export interface EnumDecl {

@@ -35,7 +35,7 @@ and forbidding it leaves the GPU kernel free to read x ahead of writing dx).`,
   aliases: [
     {
       output: 'dx',
-      inPlace: [{ input: 'dy', same: 'effectiveStride(dyStride, cols) == effectiveStride(dxStride, cols)', expected: 'distinct, or the same start and stride' }],
+      inPlace: [{ input: 'dy', same: 'effectiveStride(dyStride, cols) == effectiveStride(dxStride, cols)', expected: 'distinct, or the same start and stride', note: ', strides ${effectiveStride(dxStride, cols)}/${effectiveStride(dyStride, cols)}' }],
     },
   ],
 });

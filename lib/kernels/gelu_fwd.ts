@@ -54,7 +54,7 @@ colBegin]): the add in f32, y rounded once; outside the range y = x as without b
   aliases: [
     {
       output: 'y',
-      inPlace: [{ input: 'x', same: 'effectiveStride(xStride, cols) == effectiveStride(yStride, cols)', expected: 'distinct, or the same start and stride' }],
+      inPlace: [{ input: 'x', same: 'effectiveStride(xStride, cols) == effectiveStride(yStride, cols)', expected: 'distinct, or the same start and stride', note: ', strides ${effectiveStride(yStride, cols)}/${effectiveStride(xStride, cols)}' }],
     },
   ],
 });

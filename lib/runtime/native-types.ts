@@ -113,7 +113,7 @@ export interface NativeAllocatorStats {
 }
 
 /**
- * One strided-batched GEMM for DeviceHandle.launch('gemm', spec) (native/kernels.h GemmArgs):
+ * One strided-batched GEMM for DeviceHandle.launch('gemm', spec) (lib/kernels/gemm.ts GemmArgs):
  * C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias), row-major, leading dimensions and
  * batch strides in elements. The addon checks every field and each buffer's size.
  */

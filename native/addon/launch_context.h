@@ -1,4 +1,4 @@
-// Where a launcher's buffer operands come from. The same launcher code (native/addon/<op>_binding.cc)
+// Where a launcher's buffer operands come from. The same launcher code (generated from lib/kernels/<kernel>.ts)
 // prepares a kernel call for DeviceHandle.launch, whose specs name BufferHandles, and for a plan,
 // whose specs name PlanViews { slot, offset, bytes }; a LaunchContext turns either into an Operand.
 #pragma once

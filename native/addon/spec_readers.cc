@@ -100,13 +100,13 @@ void wordsProp(const Napi::Object& o, const std::string& kernel, const char* key
 
 void requireInPlaceOrDistinct(const std::string& kernel, const char* outName, const Operand& out,
                               const char* inName, const Operand& in, bool sameLayout,
-                              const std::string& expected) {
+                              const std::string& expected, const std::string& note) {
   if (!overlaps(out, in)) return;
   if (out.address == in.address && sameLayout) return;
   throw Error(ErrorCode::InvalidArgument,
               kernel + " output " + outName + " overlaps " + inName +
                   " without being it (in place needs the same start and layout)",
-              expected, overlapText(out, in));
+              expected, overlapText(out, in) + note);
 }
 
 HeadView headViewProp(LaunchContext& ctx, const Napi::Object& spec, const std::string& kernel,

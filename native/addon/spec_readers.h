@@ -69,7 +69,7 @@ void wordsProp(const Napi::Object& o, const std::string& kernel, const char* key
 // read each element before writing it) or disjoint from it; any other overlap is refused.
 void requireInPlaceOrDistinct(const std::string& kernel, const char* outName, const Operand& out,
                               const char* inName, const Operand& in, bool sameLayout,
-                              const std::string& expected);
+                              const std::string& expected, const std::string& note);
 
 // A [B, T, H, Dh] view { buffer, offset, batchStride, tokenStride, headStride } (elements).
 struct HeadViewShape {
@@ -91,9 +91,6 @@ HeadView headViewProp(LaunchContext& ctx, const Napi::Object& spec, const std::s
 // of the same rows (equal token and batch strides, non-overlapping [offset, offset + rowSpan)).
 void requireHeadViewOutputs(const std::string& kernel,
                             std::initializer_list<std::pair<const char*, const HeadView*>> outputs);
-
-// Operands by field name, for declaration hooks.
-using OperandMap = std::map<std::string, Operand>;
 
 // One operand of one item of a list field (adamw_multi's tensors), for the overlap sweep.
 struct ListUse {

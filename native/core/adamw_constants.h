@@ -1,4 +1,4 @@
-// The per-step constants of AdamW (kernels.h AdamwHyper), computed once per call in double and
+// The per-step constants of AdamW (lib/kernels/records.ts AdamwHyper), computed once per call in double and
 // rounded to f32, in one place for every backend: the CPU kernels, the CUDA host code, and the CUDA
 // kernel that computes them on the device when the step's values live in device memory (a step
 // replayed as a CUDA graph). pow and sqrt in double: on the device CUDA's may differ from glibc's in

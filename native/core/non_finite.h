@@ -1,4 +1,4 @@
-// The ERR_NON_FINITE error of assert_finite (native/kernels.h AssertFiniteArgs), built in one place
+// The ERR_NON_FINITE error of assert_finite (lib/kernels/assert_finite.ts AssertFiniteArgs), built in one place
 // so the CPU backend (which finds the bad value itself) and the CUDA backend (which finds it on the
 // device and reads the index and value back) throw the same message, expected and received.
 #pragma once

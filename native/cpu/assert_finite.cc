@@ -1,4 +1,4 @@
-// The training step's non-finite guard (native/kernels.h AssertFiniteArgs). It reads a handful of
+// The training step's non-finite guard (lib/kernels/assert_finite.ts AssertFiniteArgs). It reads a handful of
 // scalars (the loss, the gradient norm), so it runs on the calling thread; the first NaN or inf
 // throws ERR_NON_FINITE (core/non_finite.h, shared with CUDA), which fails the plan run at this
 // instruction, before any update.

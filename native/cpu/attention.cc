@@ -1,4 +1,4 @@
-// Fused multi-head attention on the CPU, forward and backward (kernels.h AttentionFwdArgs /
+// Fused multi-head attention on the CPU, forward and backward (lib/kernels/attention_fwd.ts AttentionFwdArgs /
 // AttentionBwdArgs): tiling, online softmax, storage conversion and threading around the f32 tile
 // arithmetic of cpu/attention_blocks.h.
 //

@@ -1,4 +1,4 @@
-// Attention statistics for monitoring (kernels.h AttentionStatsArgs): the largest attention logit
+// Attention statistics for monitoring (lib/kernels/attention_stats.ts AttentionStatsArgs): the largest attention logit
 // and the mean entropy of the attention rows. The unit of work is one (batch, head) pair, whose
 // partial max and entropy sum land in their own slot; the slots are then combined in index order,
 // so the result does not depend on the thread count. Speed does not matter much: this runs on a

@@ -1,4 +1,4 @@
-// y = x converted between f32 and bf16 (native/kernels.h CastArgs): elementwise and memory-bound,
+// y = x converted between f32 and bf16 (lib/kernels/cast.ts CastArgs): elementwise and memory-bound,
 // split into contiguous chunks over the pool.
 #include <cstring>
 

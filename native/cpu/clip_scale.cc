@@ -1,4 +1,4 @@
-// scale = norm > maxNorm ? maxNorm / norm : 1, and NaN for a non-finite norm (kernels.h ClipScaleArgs).
+// scale = norm > maxNorm ? maxNorm / norm : 1, and NaN for a non-finite norm (lib/kernels/clip_scale.ts ClipScaleArgs).
 // One element: a plain load and store on the calling thread.
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-// GELU forward and backward on a column range of a row-major matrix (kernels.h GeluFwdArgs,
+// GELU forward and backward on a column range of a row-major matrix (lib/kernels/gelu_fwd.ts GeluFwdArgs,
 // GeluBwdArgs); the full range is the plain elementwise GELU. f32 or bf16 storage, f32 math.
 // Rows may be strided (column windows of wider matrices) and a bias may be added inside the range
 // before the GELU (the add in f32); the dense whole-range case without bias stays one flat array.

@@ -1,4 +1,4 @@
-// LayerNorm / RMSNorm over the last dimension, forward and backward (kernels.h LayerNormFwdArgs,
+// LayerNorm / RMSNorm over the last dimension, forward and backward (lib/kernels/layer_norm_fwd.ts LayerNormFwdArgs,
 // LayerNormBwdArgs). f32 or bf16 storage, f32 statistics and accumulation.
 //
 // The per-row work is layer_norm_rows.h, compiled here for baseline x86-64 and in
@@ -6,7 +6,7 @@
 // parallelFor over rows. Backward: dx is per row; dscale / dbias are sums over rows, taken per row
 // block with a blocking that depends only on `rows` (kGradBlocks blocks at most), then the block
 // partials are added in block order, so the result is bitwise independent of the thread count.
-// Row layouts (kernels.h RowLayout) only move where each row is read or written: the arithmetic and
+// Row layouts (lib/kernels/records.ts RowLayout) only move where each row is read or written: the arithmetic and
 // the blocking are those of the dense rows, so a laid-out call equals the dense call on the
 // gathered rows bit for bit.
 #include <algorithm>

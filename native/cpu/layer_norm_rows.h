@@ -1,7 +1,7 @@
 // The per-row work of layer_norm_fwd / layer_norm_bwd, compiled twice: into layer_norm.cc
 // (baseline x86-64) and layer_norm_avx512.cc (AVX-512), chosen per call by isa.h. Internal linkage
 // and no includes with external inline functions (see isa_storage.h). x, y, dy, dx, dresidual are
-// [rows, dim] of T (float or bf16 bits), each with its own row layout (kernels.h RowLayout); scale,
+// [rows, dim] of T (float or bf16 bits), each with its own row layout (lib/kernels/records.ts RowLayout); scale,
 // bias, mean, rstd and the partial sums are f32 and dense.
 #pragma once
 
@@ -14,7 +14,7 @@ namespace vit::cpu {
 // Arguments of the row functions: plain structs with external linkage (no member functions), so
 // both builds of this header share them and the AVX-512 entry points below can be declared.
 
-// kernels.h RowLayout without its default member initializers (which would make its constructor an
+// lib/kernels/records.ts RowLayout without its default member initializers (which would make its constructor an
 // inline function compiled under two ISAs): row r of an operand starts at element
 // (r / groupRows) * groupStride + (r % groupRows) * dim, or r * dim when groupRows == 0.
 struct NormRowLayout {

@@ -1,5 +1,5 @@
 // Patchify: NHWC images [B, H, W, C] <-> rows of patches [B, (H/p)*(W/p), p*p*C] (the layout is in
-// native/kernels.h PatchifyArgs). Each image row segment of one patch, p*C elements, is contiguous
+// lib/kernels/unpatchify.ts PatchifyArgs). Each image row segment of one patch, p*C elements, is contiguous
 // on both sides, so both directions are runs of memcpy; the unit of work is one row of patches.
 #include <cstring>
 

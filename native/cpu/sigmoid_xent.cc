@@ -1,5 +1,5 @@
 // Sigmoid (multi-label) cross-entropy with label smoothing, loss and gradient in one pass
-// (native/kernels.h SigmoidXentArgs). Per element, with t' the smoothed target:
+// (lib/kernels/sigmoid_xent.ts SigmoidXentArgs). Per element, with t' the smoothed target:
 //   -t' log s(x) - (1 - t') log(1 - s(x)) = max(x, 0) - x t' + log1p(exp(-|x|))
 // which never overflows (exp of a non-positive number) and keeps full precision for large |x|,
 // where the naive form would take log(0). One row is one task, summed in double in class order.

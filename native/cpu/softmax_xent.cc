@@ -1,5 +1,5 @@
 // Softmax cross-entropy with label smoothing, loss and gradient in one pass over each row
-// (native/kernels.h SoftmaxXentArgs). One row is one task; row sums are accumulated in double in
+// (lib/kernels/softmax_xent.ts SoftmaxXentArgs). One row is one task; row sums are accumulated in double in
 // order of the class index, so results do not depend on the thread count.
 #include <cmath>
 #include <string>

@@ -1,4 +1,4 @@
-// Strided runs of contiguous elements (native/kernels.h StridedCopyArgs): the data movement of
+// Strided runs of contiguous elements (lib/kernels/strided_copy.ts StridedCopyArgs): the data movement of
 // slices, concatenations and broadcasts. Memory-bound; each run is one memcpy, runs spread over the
 // pool in blocks large enough to pay for the dispatch.
 #include <algorithm>

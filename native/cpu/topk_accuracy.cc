@@ -1,4 +1,4 @@
-// Top-1 and top-k counts (native/kernels.h TopkAccuracyArgs). The label's rank is counted in one
+// Top-1 and top-k counts (lib/kernels/topk_accuracy.ts TopkAccuracyArgs). The label's rank is counted in one
 // pass over its row, no sort: #{j : x_j > x_label} + #{j < label : x_j == x_label}. Ties therefore
 // go to the lowest index, exactly as an argmax that keeps the first maximum. Counts are integers, so
 // adding per-chunk counts in any order gives the same result.

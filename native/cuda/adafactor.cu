@@ -1,4 +1,4 @@
-// Adafactor on the GPU, big_vision's variant (kernels.h AdafactorArgs). native/cpu/adafactor.cc
+// Adafactor on the GPU, big_vision's variant (lib/kernels/adafactor.ts AdafactorArgs). native/cpu/adafactor.cc
 // writes out the formula and is the reference; every expression below is the CPU's, in the CPU's
 // order of operations and precision (f32 per element with _rn intrinsics, so no FMA contraction;
 // double for mean(vr), the row and column factors and the sum of u^2). Only the order of the sums

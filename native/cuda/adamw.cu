@@ -1,4 +1,4 @@
-// AdamW on the GPU (kernels.h AdamwHyper; native/cpu/adamw.cc is the reference): one tensor
+// AdamW on the GPU (lib/kernels/records.ts AdamwHyper; native/cpu/adamw.cc is the reference): one tensor
 // (adamw) or every tensor of a step in ONE launch (adamw_multi).
 //
 // Arithmetic: the per-step constants come from the CPU's own function (core/adamw_constants.h,

@@ -1,4 +1,4 @@
-// The training step's non-finite guard (native/kernels.h AssertFiniteArgs) on the GPU.
+// The training step's non-finite guard (lib/kernels/assert_finite.ts AssertFiniteArgs) on the GPU.
 //
 // A kernel cannot throw, and the values live in device memory, so the check is split:
 //  1. device: a flag word in stream scratch is set to UINT64_MAX (cudaMemsetAsync), then a kernel

@@ -1,4 +1,4 @@
-// Fused multi-head attention on the GPU, forward and backward (kernels.h AttentionFwdArgs /
+// Fused multi-head attention on the GPU, forward and backward (lib/kernels/attention_fwd.ts AttentionFwdArgs /
 // AttentionBwdArgs), with the CPU backend's semantics (native/cpu/attention.cc): strided head
 // views (Q, K, V straight out of the fused projection), Tq != Tk (Tq = 1 for the MAP head), head
 // dims 1..256, f32 or bf16 storage, f32 math, the lse output of the forward feeding the backward.

@@ -1,4 +1,4 @@
-// The device code of fused attention (kernels.h AttentionFwdArgs / AttentionBwdArgs), included by
+// The device code of fused attention (lib/kernels/attention_fwd.ts AttentionFwdArgs / AttentionBwdArgs), included by
 // cuda/attention.cu (launches, checks) and by test/native/attention_emulate.cc, which runs these
 // very kernels on the CPU through a small emulation of blocks, __syncthreads and warp shuffles so
 // their indexing is tested on machines without a GPU. Nothing here may use a CUDA feature that

@@ -1,4 +1,4 @@
-// Attention statistics for monitoring on the GPU (kernels.h AttentionStatsArgs). One block of
+// Attention statistics for monitoring on the GPU (lib/kernels/attention_stats.ts AttentionStatsArgs). One block of
 // threads walks every (batch, head, query) row, thread t taking rows t, t + blockDim, ...; each
 // thread keeps its own max and entropy sum, and the block combines them in a fixed tree order, so
 // the result is the same on every run. A single block is slow for big inputs, but this kernel runs

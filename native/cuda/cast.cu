@@ -1,4 +1,4 @@
-// y = x converted between f32 and bf16 (native/kernels.h CastArgs) on the GPU: f32 -> bf16 rounds
+// y = x converted between f32 and bf16 (lib/kernels/cast.ts CastArgs) on the GPU: f32 -> bf16 rounds
 // to nearest even and keeps NaNs NaN by core/bf16.h, the CPU's own function, so both backends give
 // the same bits; bf16 -> f32 is exact; equal types are a device-to-device copy.
 // Memory-bound and elementwise: a grid-stride loop, two elements per thread when the pointers allow

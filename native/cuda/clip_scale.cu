@@ -1,4 +1,4 @@
-// scale = norm > maxNorm ? maxNorm / norm : 1, and NaN for a non-finite norm (kernels.h ClipScaleArgs).
+// scale = norm > maxNorm ? maxNorm / norm : 1, and NaN for a non-finite norm (lib/kernels/clip_scale.ts ClipScaleArgs).
 // One thread: the value stays on the device, so a training step reads no norm back to the host.
 #include <cuda_runtime.h>
 

@@ -1,5 +1,5 @@
 // Strided-batched GEMM on the GPU through cuBLASLt (dlopen'ed, native/cuda/vendor_libraries.*),
-// with exactly the semantics of the CPU backend (native/cpu/gemm.cc, kernels.h GemmArgs).
+// with exactly the semantics of the CPU backend (native/cpu/gemm.cc, lib/kernels/gemm.ts GemmArgs).
 //
 // Row-major through a column-major library. cuBLASLt is column-major: a row-major R x C matrix X
 // stored with leading dimension ld is, read column-major with the same ld, the C x R matrix X^T.
@@ -19,7 +19,7 @@
 // A100/H100, inputs rounded to 10 mantissa bits). alpha and beta are f32 (scale type f32); cuBLASLt
 // computes D = epilogue(alpha * A B + beta * C) and, as BLAS, does not read C when beta == 0.
 //
-// Epilogues (kernels.h GemmEpilogue):
+// Epilogues (lib/kernels/enums.ts GemmEpilogue):
 //   Bias            -> CUBLASLT_EPILOGUE_BIAS: bias elements of D's type (the default of
 //                      CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, -1 = Dtype, for f32 and bf16 outputs)
 //                      for a bias of C's dtype; BIAS_BATCH_STRIDE 0 shares it across batches, as

@@ -1,4 +1,4 @@
-// out = sqrt(sum of squares of every buffer) (native/kernels.h GlobalNormArgs): the global gradient
+// out = sqrt(sum of squares of every buffer) (lib/kernels/global_norm.ts GlobalNormArgs): the global gradient
 // norm of many buffers of mixed sizes and dtypes, by block_sum's deterministic two-pass sum. The
 // norm stays on the device (clip_scale reads it there), so a step needs no round trip to the host.
 #include <cuda_runtime.h>

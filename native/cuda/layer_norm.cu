@@ -15,7 +15,7 @@
 // Bitwise reproducible from run to run. The column kernel re-reads x and dy (one extra pass over
 // them, a candidate for fusion into the dx kernel later).
 //
-// Row layouts (kernels.h RowLayout) move only where a row is read or written; the arithmetic, the
+// Row layouts (lib/kernels/records.ts RowLayout) move only where a row is read or written; the arithmetic, the
 // row-to-thread mapping and the blocking are those of the dense call. dresidual (optional) is added
 // to dx in f32 before the one rounding; dx may be dresidual, so neither is __restrict__.
 #include <cuda_runtime.h>

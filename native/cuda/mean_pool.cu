@@ -1,4 +1,4 @@
-// Mean pooling over tokens on the GPU (native/kernels.h MeanPoolArgs, MeanPoolBwdArgs):
+// Mean pooling over tokens on the GPU (lib/kernels/mean_pool.ts MeanPoolArgs, MeanPoolBwdArgs):
 //   forward  x [B, T, D] -> y [B, D], y = (sum over t) / T
 //   backward dy [B, D] -> dx [B, T, D], dx = dy / T
 // Forward: one thread per output (b, d), threads of a block on consecutive d (coalesced rows), and

@@ -1,4 +1,4 @@
-// Patchify and unpatchify on the GPU (native/kernels.h PatchifyArgs): NHWC images [B, H, W, C] <->
+// Patchify and unpatchify on the GPU (lib/kernels/unpatchify.ts PatchifyArgs): NHWC images [B, H, W, C] <->
 // rows of patches [B, (H/p)(W/p), p*p*C], a pure permutation of storage bits.
 // The patches tensor is a sequence of segments of run = p*C contiguous elements, segment
 // s = ((b * gh + gy) * gw + gx) * p + py, each also contiguous in the image, at

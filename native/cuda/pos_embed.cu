@@ -1,4 +1,4 @@
-// The learned position embedding on the GPU (native/kernels.h PosEmbedAddArgs, PosEmbedBwdArgs):
+// The learned position embedding on the GPU (lib/kernels/pos_embed_add.ts PosEmbedAddArgs, PosEmbedBwdArgs):
 //   forward  x[b, t, d] += pos[t, d]   (f32 add, rounded once to x's type)
 //   backward dpos[t, d] = sum over b of dx[b, t, d]
 // Forward: blockIdx.y walks b, x threads walk the T*D elements of one batch row (pos is reused

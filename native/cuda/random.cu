@@ -1,4 +1,4 @@
-// Philox and random init on the GPU (native/kernels.h PhiloxArgs, RandomInitArgs), bit for bit the
+// Philox and random init on the GPU (lib/kernels/philox.ts PhiloxArgs, RandomInitArgs), bit for bit the
 // CPU's values: the generator (core/philox.h) and the mapping of a word to a value
 // (core/random_dist.h) are the very functions the CPU calls, compiled for the device; they use only
 // integer operations and correctly rounded double operations through intrinsics that nvcc cannot

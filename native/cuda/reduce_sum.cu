@@ -1,4 +1,4 @@
-// out = sum(x) or sum(x^2) over one device buffer (native/kernels.h ReduceSumArgs): the one-buffer
+// out = sum(x) or sum(x^2) over one device buffer (lib/kernels/reduce_sum.ts ReduceSumArgs): the one-buffer
 // case of block_sum's deterministic two-pass sum. out stays on the device.
 #include <cuda_runtime.h>
 

@@ -1,4 +1,4 @@
-// Sigmoid (multi-label) cross-entropy with label smoothing on the GPU (kernels.h SigmoidXentArgs;
+// Sigmoid (multi-label) cross-entropy with label smoothing on the GPU (lib/kernels/sigmoid_xent.ts SigmoidXentArgs;
 // native/cpu/sigmoid_xent.cc is the reference, followed line by line). Per element, in double:
 //   t' = (1 - eps) t + eps / 2;  loss += max(x, 0) - x t' + log1p(exp(-|x|))
 //   dlogits = (sigmoid(x) - t') * dscale / N     (dscale / N in double, as on the CPU)

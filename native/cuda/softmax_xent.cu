@@ -1,5 +1,5 @@
 // Softmax cross-entropy with label smoothing on the GPU, loss and optional gradient in one kernel
-// (kernels.h SoftmaxXentArgs; native/cpu/softmax_xent.cc is the reference and this follows it
+// (lib/kernels/softmax_xent.ts SoftmaxXentArgs; native/cpu/softmax_xent.cc is the reference and this follows it
 // line by line): one 256-thread block per row, grid-stride over rows. Row max in f32, sum of
 // exp(x - max) and sum of x in double, loss and dlogits in double rounded once to f32 (then to
 // the storage type), exactly the CPU's expressions; only the order of the row sums differs.

@@ -1,4 +1,4 @@
-// Strided runs of contiguous elements (native/kernels.h StridedCopyArgs) on the GPU: the data
+// Strided runs of contiguous elements (lib/kernels/strided_copy.ts StridedCopyArgs) on the GPU: the data
 // movement of slices, concatenations and broadcasts. A pure copy of storage bits, so dtype only sets
 // the element size; the copy moves the widest word (16, 8, 4 or 2 bytes) that divides the run
 // length, both strides and both base addresses, so f32/bf16/i32 runs of aligned views move 16 bytes

@@ -1,4 +1,4 @@
-// Top-1 and top-k counts on the GPU (kernels.h TopkAccuracyArgs; native/cpu/topk_accuracy.cc is
+// Top-1 and top-k counts on the GPU (lib/kernels/topk_accuracy.ts TopkAccuracyArgs; native/cpu/topk_accuracy.cc is
 // the reference). The label's rank in one pass over its row, no sort:
 //   rank = #{j < label : x_j >= x_label} + #{j > label : x_j > x_label}
 // so ties go to the lowest index, and a NaN label logit is never counted. One 256-thread block

@@ -1,4 +1,4 @@
-// A prepared kernel launch. A launcher (native/addon/<op>_binding.cc) reads and checks its spec once
+// A prepared kernel launch. A launcher (generated from the kernel's declaration, lib/kernels/<kernel>.ts) reads and checks its spec once
 // and returns a KernelCall holding the finished argument struct; invoking the call runs the kernel.
 // DeviceHandle.launch invokes it at once; a loaded plan keeps it and invokes it on every run, so a
 // training step does no parsing and no checking of fixed operands.

@@ -1,5 +1,5 @@
 /**
- * Cases of "adafactor" (native/addon/adafactor_binding.cc; the formula is written out in
+ * Cases of "adafactor" (lib/kernels/adafactor.ts; the formula is written out in
  * native/cpu/adafactor.cc): one step of big_vision's Adafactor for a parameter viewed as
  * [rows, cols], factored (row and column statistics vr, vc) or not (a full v), with f32 or bf16
  * gradients and momentum, update clipping on or off, lrMult, weight decay and a gradient scale.

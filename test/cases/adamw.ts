@@ -1,5 +1,5 @@
 /**
- * Cases of "adamw" (native/addon/adamw_binding.cc; formula in native/kernels.h AdamwHyper): one
+ * Cases of "adamw" (lib/kernels/adamw.ts; formula in lib/kernels/records.ts AdamwHyper): one
  * AdamW step of one tensor, param/m/v updated in place from an f32 or bf16 gradient.
  *
  * Reference: torch.optim.AdamW's formula in float64, written out below from kernels.h, from the f32
@@ -81,7 +81,7 @@ interface StepResult {
   stepMax: number;
 }
 
-/** One AdamW step in float64 over the first n elements (kernels.h AdamwHyper's formula). */
+/** One AdamW step in float64 over the first n elements (lib/kernels/records.ts AdamwHyper's formula). */
 function adamwStep(n: number, s: { param: ArrayLike<number>; grad: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> }, h: Hyper): StepResult {
   const [lr, b1, b2, eps, wd, scale] = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradScale].map(f) as [number, number, number, number, number, number];
   const bc1 = 1 - b1 ** h.step;

@@ -1,5 +1,5 @@
 /**
- * Cases of "adamw_multi" (native/addon/adamw_binding.cc; formula in native/kernels.h AdamwHyper):
+ * Cases of "adamw_multi" (lib/kernels/adamw_multi.ts; formula in lib/kernels/records.ts AdamwHyper):
  * one AdamW step of a list of tensors in one call, each with its own size and gradient type, all
  * with the same scalars. A gradient may be shared by several tensors (the binding allows it: only
  * written ranges must be disjoint), including one tensor reading a prefix of another's gradient.
@@ -48,7 +48,7 @@ interface StepResult {
   stepMax: number;
 }
 
-/** One AdamW step in float64 over the first n elements (kernels.h AdamwHyper's formula). */
+/** One AdamW step in float64 over the first n elements (lib/kernels/records.ts AdamwHyper's formula). */
 function adamwStep(n: number, s: { param: ArrayLike<number>; grad: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> }, h: Hyper): StepResult {
   const [lr, b1, b2, eps, wd, scale] = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradScale].map(f) as [number, number, number, number, number, number];
   const bc1 = 1 - b1 ** h.step;

@@ -1,5 +1,5 @@
 // assert_finite: throws ERR_NON_FINITE when any of x[0 .. n) (f32) is NaN or +-inf, and does
-// nothing otherwise (native/kernels.h AssertFiniteArgs). The table covers the silent case: finite
+// nothing otherwise (lib/kernels/assert_finite.ts AssertFiniteArgs). The table covers the silent case: finite
 // inputs, no outputs (the reference returns {}), x unchanged; a launch that throws fails the case.
 // The throwing cases, with their messages, are test/kernels/assert-finite.test.ts's.
 import { uniform } from './case-kit';

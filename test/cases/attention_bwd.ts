@@ -1,8 +1,8 @@
-// attention_bwd (native/kernels.h AttentionBwdArgs), by recomputation from the forward's L:
+// attention_bwd (lib/kernels/attention_bwd.ts AttentionBwdArgs), by recomputation from the forward's L:
 //   P = exp(scale Q K^T - L), D = rowsum(dO * O), dS = P * (dO V^T - D)
 //   dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO   (overwritten, rounded once from f32)
 // Q, K, V, O, dO, dQ, dK, dV of one storage type (f32 or bf16), L f32, every operand a strided view
-// (native/addon/attention_binding.cc). Ported from test/kernels/attention.test.ts (and the layouts
+// (lib/kernels/attention_bwd.ts). Ported from test/kernels/attention.test.ts (and the layouts
 // of test/gpu/attention-checks.cjs): dense; fused (Q, K, V windows of one [B, T, 3D + F] buffer and
 // dQ, dK, dV the same windows of one gradient buffer, O a window at column 1 of [B, T, D + 3]);
 // map (Tq != Tk: Q from a probe [B, Tq, D], K and V windows of [B, Tk, 2D + F], their gradients

@@ -1,7 +1,7 @@
-// attention_fwd (native/kernels.h AttentionFwdArgs): O[b, i, h] = softmax_j(scale Q[b, i, h] .
+// attention_fwd (lib/kernels/attention_fwd.ts AttentionFwdArgs): O[b, i, h] = softmax_j(scale Q[b, i, h] .
 // K[b, j, h]) V[b, j, h] and L[b, h, i] = log sum_j exp(scale Q . K) (f32), Q, K, V, O of one
 // storage type (f32 or bf16, math in f32, O rounded once), every operand a strided view
-// { buffer, offset, batchStride, tokenStride, headStride } (native/addon/attention_binding.cc).
+// { buffer, offset, batchStride, tokenStride, headStride } (lib/kernels/attention_fwd.ts).
 // Ported from test/kernels/attention.test.ts (and the layouts of test/gpu/attention-checks.cjs):
 //   dense        every operand its own [B, T, H, Dh] buffer;
 //   fused        Q, K, V column windows of one [B, T, 3D + F] buffer (the fused projection), O a

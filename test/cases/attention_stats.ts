@@ -1,14 +1,14 @@
-// attention_stats (native/kernels.h AttentionStatsArgs), the QK-norm monitoring statistics:
+// attention_stats (lib/kernels/attention_stats.ts AttentionStatsArgs), the QK-norm monitoring statistics:
 //   s_ij = scale Q[b, i, h] . K[b, j, h],  p_i = softmax_j(s_i)
 //   out[0] = max over (b, h, i, j) of s_ij;  out[1] = mean over (b, h, i) of -sum_j p_ij log p_ij
 // Q and K f32 or bf16 views { buffer, offset, batchStride, tokenStride, headStride }; out f32 [2].
-// Ported from test/kernels/attention-stats.test.ts (and test/gpu/monitor-checks.cjs): dense
+// Ported from test/kernels/attention-stats.test.ts (and the former test/gpu/monitor-checks.cjs, which this file replaces): dense
 // operands, Q and K windows of one fused [B, T, 3D] projection buffer, the MAP head's one query
 // against K in a [B, Tk, 2D + F] buffer, gaps between heads, tokens and batches, heads-major
 // storage, large logits (entropy near 0), and uniform attention (every key equal: entropy
 // exactly log Tk). Input elements outside the views are NaN: a read there would show in out.
 //
-// Tolerance (attention-stats.test.ts, and monitor-checks.cjs for CUDA against the CPU): the max
+// Tolerance (attention-stats.test.ts, and the former monitor-checks.cjs for CUDA against the CPU): the max
 // logit is one f32 dot product over Dh terms of magnitude <= ~1, the entropy is summed in double
 // from f32 logits, so |err| <= 1e-5 (1 + |ref|) for both.
 import { rng } from './case-kit';
@@ -149,7 +149,7 @@ function statsCase(s: Shape): KernelCase {
   };
 }
 
-// [batch, heads, tq, tk, headDim]: attention-stats.test.ts's shapes, and monitor-checks.cjs's
+// [batch, heads, tq, tk, headDim]: attention-stats.test.ts's shapes, and the former monitor-checks.cjs's
 // (the tiny model's 49 tokens, the MAP head's one query, an odd size).
 const SHAPES: [number, number, number, number, number][] = [
   [1, 1, 1, 1, 1],

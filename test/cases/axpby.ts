@@ -1,4 +1,4 @@
-// axpby: y = alpha x + beta y (native/kernels.h AxpbyArgs), f32 or bf16 storage, f32 arithmetic.
+// axpby: y = alpha x + beta y (lib/kernels/axpby.ts AxpbyArgs), f32 or bf16 storage, f32 arithmetic.
 // Layouts: two distinct buffers; x aliasing y (the binding allows y identical to x); and beta = 0,
 // where y is an 'out' buffer full of poison that the kernel must not read (the BLAS rule).
 import { rng, toBf16, toF32, uniform } from './case-kit';

@@ -1,5 +1,5 @@
 // clip_scale: scale[0] = norm[0] > maxNorm ? maxNorm / norm[0] : 1, NaN for a non-finite norm
-// (native/kernels.h ClipScaleArgs), f32 [1] each, maxNorm rounded to f32 by the binding. The f32
+// (lib/kernels/clip_scale.ts ClipScaleArgs), f32 [1] each, maxNorm rounded to f32 by the binding. The f32
 // quotient is correctly rounded (CUDA promises the same bits), and a double quotient of two f32
 // values rounded once to f32 is that quotient: exact, { abs: 0, rel: 0 }, on both devices.
 import { rng, toF32 } from './case-kit';

@@ -1,4 +1,4 @@
-// gelu_bwd (native/kernels.h GeluBwdArgs): dx = dy * gelu'(x [+ bias]) on the columns
+// gelu_bwd (lib/kernels/gelu_bwd.ts GeluBwdArgs): dx = dy * gelu'(x [+ bias]) on the columns
 // [colBegin, colEnd) of a [rows, cols] matrix, dx = dy elsewhere; tanh and erf forms; f32 or bf16
 // storage (math in f32, dx rounded once); rows strided (xStride / dyStride / dxStride, 0 = dense);
 // an optional f32 or bf16 bias over the range; in place (dx is dy). Ported from

@@ -1,4 +1,4 @@
-// gelu_fwd (native/kernels.h GeluFwdArgs): y = gelu(x [+ bias]) on the columns [colBegin, colEnd)
+// gelu_fwd (lib/kernels/gelu_fwd.ts GeluFwdArgs): y = gelu(x [+ bias]) on the columns [colBegin, colEnd)
 // of a [rows, cols] matrix, y = x elsewhere; tanh and erf forms; f32 or bf16 storage (math in f32,
 // y rounded once); rows strided (xStride / yStride, 0 = dense); an optional f32 or bf16 bias over
 // the range; in place (y is x). Ported from test/kernels/gelu.test.ts (and the shapes of

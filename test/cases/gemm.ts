@@ -1,4 +1,4 @@
-// gemm (native/kernels.h GemmArgs): strided-batched C[b] = alpha op(A[b]) op(B[b]) + beta C[b],
+// gemm (lib/kernels/gemm.ts GemmArgs): strided-batched C[b] = alpha op(A[b]) op(B[b]) + beta C[b],
 // then the epilogue (+ bias[j], then GELU on the columns [geluBegin, geluEnd)); A and B f32 or
 // bf16, C f32 or bf16 (bf16 A/B with an f32 C too), the bias of C's type or f32; f32 accumulation,
 // C rounded once; beta == 0 never reads C. Ported from test/kernels/gemm.test.ts (with

@@ -1,6 +1,6 @@
 /**
- * layer_norm_bwd (native/kernels.h LayerNormBwdArgs; spec at the top of
- * native/addon/layer_norm_binding.cc): the backward of LayerNorm (center) and RMSNorm (!center),
+ * layer_norm_bwd (lib/kernels/layer_norm_bwd.ts LayerNormBwdArgs; spec at the top of
+ * lib/kernels/layer_norm_bwd.ts): the backward of LayerNorm (center) and RMSNorm (!center),
  * with and without dbias, f32 / bf16 storage with f32 / bf16 scale, the residual gradient
  * (dresidual added to dx, also in place: dresidual == dx), and RowLayout x / dy / dx / dresidual
  * (the per-head QK-norm's gradient written back into the fused projection's gradient).

@@ -1,6 +1,6 @@
 /**
- * layer_norm_fwd (native/kernels.h LayerNormFwdArgs; spec at the top of
- * native/addon/layer_norm_binding.cc): LayerNorm (center) and RMSNorm (!center), with and without
+ * layer_norm_fwd (lib/kernels/layer_norm_fwd.ts LayerNormFwdArgs; spec at the top of
+ * lib/kernels/layer_norm_fwd.ts): LayerNorm (center) and RMSNorm (!center), with and without
  * bias, f32 / bf16 storage with f32 / bf16 parameters, the optional mean / rstd outputs, and
  * RowLayout x / y (the per-head QK-norm reading q out of the fused [B*T, 3D + F] projection).
  *
@@ -37,7 +37,7 @@ interface Layout {
   groupStride: number;
 }
 
-/** First element of row r (kernels.h RowLayout; undefined or groupRows 0 is dense). */
+/** First element of row r (lib/kernels/records.ts RowLayout; undefined or groupRows 0 is dense). */
 function rowStart(l: Layout | undefined, dim: number, r: number): number {
   if (!l || l.groupRows === 0) return r * dim;
   return Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim;

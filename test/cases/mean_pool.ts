@@ -1,4 +1,4 @@
-// mean_pool: y[b, d] = mean over t of x[b, t, d] (native/kernels.h MeanPoolArgs), f32 or bf16 (x and
+// mean_pool: y[b, d] = mean over t of x[b, t, d] (lib/kernels/mean_pool.ts MeanPoolArgs), f32 or bf16 (x and
 // y alike), summed in f32 in a fixed order and divided by T once. Tolerance (x in [-2, 2)): the f32
 // sum of T terms, (T + 2) 2^-24 mean|x| <= (T + 2) 2^-23 absolute, and the division's rounding,
 // 2^-23 |ref| (f32), or for bf16 the store's rounding, 2^-9 |ref| (2^-8 for margin).
@@ -20,6 +20,8 @@ function caseOf(dtype: Storage, [b, t, d]: [number, number, number], seed: numbe
     spec: (bufs) => ({ dtype, b, t, d, x: bufs.x, y: bufs.y }),
     reference: ({ x }) => ({ y: meanPoolReference(x!, b, t, d) }),
     tolerance: { abs: (t + 2) * 2 ** -23, rel: dtype === 'f32' ? 2 ** -23 : 2 ** -8 },
+    // CUDA sums in the CPU's order (f32, in order of t) and rounds once: the same bits.
+    gpuTolerance: { abs: 0, rel: 0 },
   };
 }
 

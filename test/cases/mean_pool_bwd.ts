@@ -1,4 +1,4 @@
-// mean_pool_bwd: dx[b, t, d] = dy[b, d] / T (native/kernels.h MeanPoolBwdArgs), f32 or bf16, one
+// mean_pool_bwd: dx[b, t, d] = dy[b, d] / T (lib/kernels/mean_pool_bwd.ts MeanPoolBwdArgs), f32 or bf16, one
 // f32 division then the store. Tolerance: one rounding, 2^-24 |ref| (f32) or, for bf16, the f32
 // quotient's rounding and the store's, under 2^-8 |ref|. Each case also closes the chain against
 // mean_pool's forward: <dy, d meanPool(x)[v]> by finite differences must equal <dx, v>.
@@ -26,6 +26,8 @@ function caseOf(dtype: Storage, [b, t, d]: [number, number, number], seed: numbe
       return { dx };
     },
     tolerance: { abs: 0, rel: dtype === 'f32' ? 2 ** -24 : 2 ** -8 },
+    // CUDA sums in the CPU's order (f32, in order of t) and rounds once: the same bits.
+    gpuTolerance: { abs: 0, rel: 0 },
     gradient: {
       forward: ({ x }) => ({ y: meanPoolReference(x!, b, t, d) }),
       wrt: ['x'],

@@ -1,5 +1,5 @@
 /**
- * patchify (native/kernels.h PatchifyArgs; spec at the top of native/addon/patchify_binding.cc):
+ * patchify (lib/kernels/unpatchify.ts PatchifyArgs; lib/kernels/patchify.ts):
  * NHWC images [b, h, w, c] to rows of patches [b, (h/p)(w/p), p*p*c],
  *   patches[b, gy * (W/p) + gx, (py * p + px) * C + ch] = images[b, gy * p + py, gx * p + px, ch],
  * patches in row-major grid order, (py, px, c) inside a patch; f32 and bf16.

@@ -1,5 +1,5 @@
 /**
- * Cases of "philox" (native/addon/random_binding.cc; native/kernels.h PhiloxArgs): raw
+ * Cases of "philox" (lib/kernels/philox.ts; lib/kernels/philox.ts PhiloxArgs): raw
  * Philox4x32-10 output, block b = philox(counter + b, key), the counter a 128-bit little-endian
  * integer of four u32 words whose carries propagate (and wrap at 2^128). The u32 words travel in an
  * i32 buffer, so the reference gives them as signed 32-bit integers.

@@ -1,6 +1,6 @@
 /**
- * pos_embed_add (native/kernels.h PosEmbedAddArgs; spec at the top of
- * native/addon/pos_embed_binding.cc): x[b, t, d] += pos[t, d] in place, in f32, rounded once to x's
+ * pos_embed_add (lib/kernels/pos_embed_add.ts PosEmbedAddArgs; spec at the top of
+ * lib/kernels/pos_embed_add.ts): x[b, t, d] += pos[t, d] in place, in f32, rounded once to x's
  * storage; x and pos each f32 or bf16.
  *
  * Reference: x + pos in float64. Inputs: x uniform in [-3, 3), pos in [-1, 1), rounded to their

@@ -1,6 +1,6 @@
 /**
- * pos_embed_bwd (native/kernels.h PosEmbedBwdArgs; spec at the top of
- * native/addon/pos_embed_binding.cc): dpos[t, d] = sum over b of dx[b, t, d] in f32, rounded once
+ * pos_embed_bwd (lib/kernels/pos_embed_bwd.ts PosEmbedBwdArgs; spec at the top of
+ * lib/kernels/pos_embed_bwd.ts): dpos[t, d] = sum over b of dx[b, t, d] in f32, rounded once
  * to dpos's storage; dx and dpos each f32 or bf16; rows (b, t) of dx dxRowStride apart (sum_to's
  * bias gradient over a column window of a wider matrix, t = 1). The sum's order is part of the
  * contract: b in blocks of 256 rows, each summed in groups of four ((r0 + r1) + (r2 + r3)) then one

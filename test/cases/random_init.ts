@@ -1,5 +1,5 @@
 /**
- * Cases of "random_init" (native/addon/random_binding.cc; native/kernels.h RandomInitArgs): n
+ * Cases of "random_init" (lib/kernels/random_init.ts; lib/kernels/random_init.ts RandomInitArgs): n
  * values of one distribution, f32 or bf16, each a function of (seed, offset, start + i) alone:
  * element g of a stream is word g % 4 of Philox4x32-10 at counter [lo(g/4), hi(g/4), lo(offset),
  * hi(offset)] under key [lo(seed), hi(seed)], mapped by native/core/random_dist.h's formula:

@@ -1,4 +1,4 @@
-// reduce_sum: out[0] = sum of x[0 .. n) or of its squares (native/kernels.h ReduceSumArgs), x f32
+// reduce_sum: out[0] = sum of x[0 .. n) or of its squares (lib/kernels/reduce_sum.ts ReduceSumArgs), x f32
 // or bf16, out f32. The kernel sums fixed blocks of 2^14 elements in double and adds the block sums
 // in order, then rounds once to f32. Tolerance: that rounding (2^-24 |ref|, 2^-23 for margin) plus
 // the double sums' error, at most (2^14 + blocks) 2^-53 sum|v| ~ 2e-12 sum|v| here (1e-11 bounds it).

@@ -1,6 +1,6 @@
 /**
- * sigmoid_xent (native/kernels.h SigmoidXentArgs; spec at the top of
- * native/addon/sigmoid_xent_binding.cc): multi-label sigmoid cross-entropy with label smoothing, the
+ * sigmoid_xent (lib/kernels/sigmoid_xent.ts SigmoidXentArgs; spec at the top of
+ * lib/kernels/sigmoid_xent.ts): multi-label sigmoid cross-entropy with label smoothing, the
  * loss of each row (summed over classes) and, when dlogits is given, the gradient of
  * dscale * mean(loss); f32 and bf16 logits, f32 targets.
  *

@@ -1,6 +1,6 @@
 /**
- * softmax_xent (native/kernels.h SoftmaxXentArgs; spec at the top of
- * native/addon/softmax_xent_binding.cc): softmax cross-entropy with label smoothing, the loss of
+ * softmax_xent (lib/kernels/softmax_xent.ts SoftmaxXentArgs; spec at the top of
+ * lib/kernels/softmax_xent.ts): softmax cross-entropy with label smoothing, the loss of
  * each row and, when dlogits is given, the gradient of dscale * mean(loss); f32 and bf16 logits.
  *
  * Reference (float64, from the definitions; q = (1 - eps) onehot(label) + eps / C, the smoothed

@@ -1,6 +1,6 @@
 /**
- * topk_accuracy (native/kernels.h TopkAccuracyArgs; spec at the top of
- * native/addon/topk_accuracy_binding.cc): counts[0] = examples whose label is the argmax,
+ * topk_accuracy (lib/kernels/topk_accuracy.ts TopkAccuracyArgs; spec at the top of
+ * lib/kernels/topk_accuracy.ts): counts[0] = examples whose label is the argmax,
  * counts[1] = examples whose label is among the top k; f32 and bf16 logits.
  *
  * Reference: the label's rank from a full sort of its row (descending value, ties to the lower

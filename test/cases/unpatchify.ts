@@ -1,5 +1,5 @@
 /**
- * unpatchify (native/kernels.h PatchifyArgs; spec at the top of native/addon/patchify_binding.cc):
+ * unpatchify (lib/kernels/unpatchify.ts PatchifyArgs; lib/kernels/unpatchify.ts):
  * rows of patches [b, (h/p)(w/p), p*p*c] back to NHWC images [b, h, w, c], the inverse of patchify
  *   images[b, gy * p + py, gx * p + px, ch] = patches[b, gy * (W/p) + gx, (py * p + px) * C + ch];
  * f32 and bf16.

@@ -38,7 +38,7 @@ const get = (arr, i) => (arr instanceof Float32Array ? arr[i] : bf16BitsToF32(ar
 const bitsOf = (arr, i) => (arr instanceof Float32Array ? new Uint32Array(arr.buffer, arr.byteOffset, arr.length)[i] : arr[i]);
 
 /**
- * A case: shapes as kernels.h GemmArgs. pad* widen the leading dimensions past the row length,
+ * A case: shapes as lib/kernels/gemm.ts GemmArgs. pad* widen the leading dimensions past the row length,
  * share* make A or B one matrix for every batch (stride 0), gelu = { form, begin, end } or null,
  * biasType the bias's dtype (undefined: C's, and the spec leaves the field out).
  */

@@ -100,7 +100,7 @@ function compare(what, got, want, tol) {
 }
 
 // ---- layer_norm with row layouts and dresidual ----------------------------------------------------
-// x, y, dy, dx, dresidual laid out by kernels.h RowLayout (row r at (r / groupRows) * groupStride +
+// x, y, dy, dx, dresidual laid out by lib/kernels/records.ts RowLayout (row r at (r / groupRows) * groupStride +
 // (r % groupRows) * dim) inside NaN-filled buffers with a tail, through raw launch specs. Checked on
 // the GPU alone: its laid-out results equal its own dense call on the gathered rows bitwise (layouts
 // only move rows: native/cuda/layer_norm.cu keeps the dense call's arithmetic, thread mapping and

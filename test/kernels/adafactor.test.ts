@@ -331,10 +331,10 @@ describe('adafactor argument errors', () => {
         }),
       );
     try {
-      expect(raw({ rows: 33 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 5280 bytes', received: '5120 bytes' });
+      expect(raw({ rows: 33 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 5280 bytes (1320 f32)', received: '5120 bytes' });
       expect(raw({ rows: 2 ** 40, cols: 2 ** 40 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH' });
-      expect(raw({ momentumType: 'f32' })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 5120 bytes', received: '2560 bytes' });
-      expect(raw({ vc: d.vr!.buffer })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 160 bytes' });
+      expect(raw({ momentumType: 'f32' })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 5120 bytes (1280 f32)', received: '2560 bytes' });
+      expect(raw({ vc: d.vr!.buffer })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 160 bytes (40 f32)' });
       expect(raw({ factored: false })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       expect(raw({ v: d.param.buffer })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       expect(raw({ momentum: d.grad.buffer, momentumType: 'f32' })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'distinct buffers' });

@@ -219,9 +219,9 @@ describe('adamw argument errors', () => {
             step: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradScale: 1, ...patch,
           }),
         );
-      expect(raw({ n: 9 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 36 bytes', received: '32 bytes' });
-      expect(raw({ gradType: 'bf16', n: 17 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 68 bytes' });
-      expect(raw({ n: 2 ** 53 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 36028797018963968 bytes' });
+      expect(raw({ n: 9 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 36 bytes (9 f32)', received: '32 bytes' });
+      expect(raw({ gradType: 'bf16', n: 17 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 68 bytes (17 f32)' });
+      expect(raw({ n: 2 ** 53 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 36028797018963968 bytes (9007199254740992 f32)' });
       expect(raw({ gradType: 'i32' })).toMatchObject({ code: 'ERR_DTYPE_MISMATCH', received: 'i32' });
       expect(raw({ step: 1.5 })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       expect(raw({ eps: Infinity })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });

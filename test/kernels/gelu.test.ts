@@ -166,7 +166,7 @@ describe('gelu against the float64 reference', () => {
   });
 });
 
-// ---- strided rows and a bias (kernels.h GeluFwdArgs / GeluBwdArgs xStride..., bias) ----
+// ---- strided rows and a bias (lib/kernels/gelu_fwd.ts GeluFwdArgs / GeluBwdArgs xStride..., bias) ----
 // x, y, dy and dx live in bigger buffers (row r at r * stride, padding after the last row); the
 // outputs are filled with random bits first, and every element outside the rows' [0, cols) must keep
 // them. The float64 reference takes v = x + bias exactly (the kernel adds in f32: one more rounding
@@ -377,7 +377,7 @@ describe('typed errors', () => {
       const ok = base({}, kernel === 'gelu_fwd' ? ['x', 'y'] : ['x', 'dy', 'dx']);
       launchUntyped(device, kernel, ok); // the baseline is valid
       for (const v of Object.values(ok)) if (typeof v === 'object') (v as { dispose(): void }).dispose();
-      expectNative(kernel, { rows: 5 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
+      expectNative(kernel, { rows: 5 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes (30 f32)', '96 bytes');
       expectNative(kernel, { rows: 2 ** 40, cols: 2 ** 40, colEnd: 2 }, 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
       expectNative(kernel, { colEnd: 7 }, 'ERR_INVALID_ARGUMENT', '0 <= colBegin <= colEnd <= 6', '[1, 7)');
       expectNative(kernel, { colBegin: 6 }, 'ERR_INVALID_ARGUMENT', '0 <= colBegin <= colEnd <= 6', '[6, 5)');
@@ -433,7 +433,7 @@ describe('typed errors', () => {
         expectNative(kernel, { [name]: 5 }, 'ERR_INVALID_ARGUMENT', '0 or >= 6', '5');
         expectNative(kernel, { [name]: -6 }, 'ERR_INVALID_ARGUMENT');
         expectNative(kernel, { [name]: 1.5 }, 'ERR_INVALID_ARGUMENT');
-        expectNative(kernel, { [name]: 8 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
+        expectNative(kernel, { [name]: 8 }, 'ERR_SHAPE_MISMATCH', '>= 120 bytes (30 f32)', '96 bytes');
       }
       const huge = Object.fromEntries((kernel === 'gelu_fwd' ? ['xStride', 'yStride'] : ['xStride', 'dyStride', 'dxStride']).map((n) => [n, 2 ** 40]));
       expectNative(kernel, { ...huge, rows: 2 ** 30 }, 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');

@@ -200,7 +200,7 @@ describe('Device.gemm option gelu', () => {
     expectErr(() => device.native.launch('gemm', { ...native, geluForm: 'tanh', geluBegin: 0 }), 'ERR_INVALID_ARGUMENT', 'number', 'undefined');
     expectErr(() => launchUntyped(device, 'gemm', { ...native, geluForm: 'gelu', geluBegin: 0, geluEnd: 1 }), 'ERR_INVALID_ARGUMENT', 'tanh | erf', 'gelu');
     expectErr(() => device.native.launch('gemm', { ...native, bias: b.buffer, biasType: 'bf16', geluForm: 'tanh', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32', 'bf16');
-    expectErr(() => launchUntyped(device, 'gemm', { ...native, cType: 'bf16', biasType: 'f64', geluForm: 'erf', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32 | bf16', 'f64');
+    expectErr(() => launchUntyped(device, 'gemm', { ...native, cType: 'bf16', biasType: 'f64', geluForm: 'erf', geluBegin: 0, geluEnd: 6 }), 'ERR_INVALID_ARGUMENT', 'f32 or bf16', 'f64');
     for (const t of [a, b, c]) t.dispose();
   });
 });

@@ -1,4 +1,4 @@
-// layer_norm_fwd / layer_norm_bwd with row layouts (kernels.h RowLayout: xLayout, yLayout,
+// layer_norm_fwd / layer_norm_bwd with row layouts (lib/kernels/records.ts RowLayout: xLayout, yLayout,
 // dyLayout, dxLayout, dresidualLayout) and the residual gradient (dresidual, added to dx), through
 // raw `device.native.launch` specs and the layerNormBackward wrapper.
 //
@@ -41,7 +41,7 @@ interface Layout {
 }
 type Bits = Float32Array | Uint16Array;
 
-/** First element of row r (kernels.h RowLayout). */
+/** First element of row r (lib/kernels/records.ts RowLayout). */
 function rowStart(l: Layout | undefined, dim: number, r: number): number {
   if (!l || l.groupRows === 0) return r * dim;
   return Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim;
@@ -460,13 +460,13 @@ describe('typed errors from the native launcher', () => {
   });
 
   test('buffers shorter than their layout spans', () => {
-    expectErr('fwd', { x: device.native.alloc(1424) }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes', '1424 bytes');
-    expectErr('fwd', { yLayout: L }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes', '960 bytes');
-    expectErr('bwd', { x: device.native.alloc(1000) }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes', '1000 bytes');
-    expectErr('bwd', { dtype: 'bf16', dyLayout: L, dy: device.native.alloc(712) }, 'ERR_SHAPE_MISMATCH', '>= 714 bytes', '712 bytes');
-    expectErr('bwd', { dxLayout: L }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes', '960 bytes');
-    expectErr('bwd', { dresidual: device.native.alloc(956) }, 'ERR_SHAPE_MISMATCH', '>= 960 bytes', '956 bytes');
-    expectErr('bwd', { dresidual: device.native.alloc(960), dresidualLayout: L }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes', '960 bytes');
+    expectErr('fwd', { x: device.native.alloc(1424) }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes (357 f32)', '1424 bytes');
+    expectErr('fwd', { yLayout: L }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes (357 f32)', '960 bytes');
+    expectErr('bwd', { x: device.native.alloc(1000) }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes (357 f32)', '1000 bytes');
+    expectErr('bwd', { dtype: 'bf16', dyLayout: L, dy: device.native.alloc(712) }, 'ERR_SHAPE_MISMATCH', '>= 714 bytes (357 bf16)', '712 bytes');
+    expectErr('bwd', { dxLayout: L }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes (357 f32)', '960 bytes');
+    expectErr('bwd', { dresidual: device.native.alloc(956) }, 'ERR_SHAPE_MISMATCH', '>= 960 bytes (240 f32)', '956 bytes');
+    expectErr('bwd', { dresidual: device.native.alloc(960), dresidualLayout: L }, 'ERR_SHAPE_MISMATCH', '>= 1428 bytes (357 f32)', '960 bytes');
   });
 
   test('aliases: dx == dresidual needs the same layout; dresidual may not be another output', () => {

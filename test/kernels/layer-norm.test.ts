@@ -308,9 +308,9 @@ describe('typed errors', () => {
       launchUntyped(device, kernel, s); // the baselines are valid
       disposeAll(s);
     }
-    expectNative('layer_norm_fwd', fwd({ rows: 5 }), 'ERR_SHAPE_MISMATCH', '>= 120 bytes', '96 bytes');
-    expectNative('layer_norm_fwd', fwd({ dtype: 'bf16', scale: buf(8) }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes', '8 bytes');
-    expectNative('layer_norm_fwd', fwd({ paramType: 'bf16', bias: buf(10) }), 'ERR_SHAPE_MISMATCH', '>= 12 bytes', '10 bytes');
+    expectNative('layer_norm_fwd', fwd({ rows: 5 }), 'ERR_SHAPE_MISMATCH', '>= 120 bytes (30 f32)', '96 bytes');
+    expectNative('layer_norm_fwd', fwd({ dtype: 'bf16', scale: buf(8) }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes (6 f32)', '8 bytes');
+    expectNative('layer_norm_fwd', fwd({ paramType: 'bf16', bias: buf(10) }), 'ERR_SHAPE_MISMATCH', '>= 12 bytes (6 bf16)', '10 bytes');
     expectNative('layer_norm_fwd', fwd({ rows: 2 ** 40, dim: 2 ** 40 }), 'ERR_SHAPE_MISMATCH', 'a footprint below 2^63 bytes');
     expectNative('layer_norm_fwd', fwd({ dtype: 'i32' }), 'ERR_DTYPE_MISMATCH', 'f32 or bf16', 'i32');
     expectNative('layer_norm_fwd', fwd({ paramType: 'u8' }), 'ERR_DTYPE_MISMATCH', 'f32 or bf16', 'u8');
@@ -330,10 +330,10 @@ describe('typed errors', () => {
     other.dispose();
 
     expectNative('layer_norm_bwd', bwd({ mean: undefined }), 'ERR_INVALID_ARGUMENT'); // centering needs the mean
-    expectNative('layer_norm_bwd', bwd({ rstd: buf(12) }), 'ERR_SHAPE_MISMATCH', '>= 16 bytes', '12 bytes');
-    expectNative('layer_norm_bwd', bwd({ dscale: buf(20) }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes', '20 bytes');
-    expectNative('layer_norm_bwd', bwd({ dbias: buf(4) }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes', '4 bytes');
-    expectNative('layer_norm_bwd', bwd({ dtype: 'bf16', dx: buf(40) }), 'ERR_SHAPE_MISMATCH', '>= 48 bytes', '40 bytes');
+    expectNative('layer_norm_bwd', bwd({ rstd: buf(12) }), 'ERR_SHAPE_MISMATCH', '>= 16 bytes (4 f32)', '12 bytes');
+    expectNative('layer_norm_bwd', bwd({ dscale: buf(20) }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes (6 f32)', '20 bytes');
+    expectNative('layer_norm_bwd', bwd({ dbias: buf(4) }), 'ERR_SHAPE_MISMATCH', '>= 24 bytes (6 f32)', '4 bytes');
+    expectNative('layer_norm_bwd', bwd({ dtype: 'bf16', dx: buf(40) }), 'ERR_SHAPE_MISMATCH', '>= 48 bytes (24 bf16)', '40 bytes');
     const dy = buf(96);
     expectNative('layer_norm_bwd', bwd({ dy, dx: dy }), 'ERR_INVALID_ARGUMENT');
   });

@@ -19,7 +19,7 @@ function values(seed, n, offset, span = 4) {
   return out;
 }
 
-/** First element of row r under layout l (kernels.h RowLayout; undefined: dense). */
+/** First element of row r under layout l (lib/kernels/records.ts RowLayout; undefined: dense). */
 function rowStart(l, dim, r) {
   return l ? Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim : r * dim;
 }

@@ -238,7 +238,7 @@ describe('randomInit argument errors', () => {
       expect(thrownBy(() => philox(device, t, [0, 0], [0, 0, 0, 0]))).toMatchObject({ code: 'ERR_DTYPE_MISMATCH' });
       const raw = (patch: Record<string, unknown>): unknown =>
         thrownBy(() => device.native.launch('random_init', { dtype: 'f32', dist: 'normal', seed: 1, offset: 0, start: 0, n: 8, a: 0, b: 1, out: t.buffer, ...patch }));
-      expect(raw({ n: 9 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 36 bytes', received: '32 bytes' });
+      expect(raw({ n: 9 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 36 bytes (9 f32)', received: '32 bytes' });
       expect(raw({ start: (1n << 64n) - 4n })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'start + n <= 2^64' });
       expect(raw({ seed: 1n << 64n })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       expect(raw({ dist: 'gamma' })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
@@ -246,7 +246,7 @@ describe('randomInit argument errors', () => {
       expect(raw({ dtype: 'u8' })).toMatchObject({ code: 'ERR_DTYPE_MISMATCH' });
       const rawPhilox = (patch: Record<string, unknown>): unknown =>
         thrownBy(() => device.native.launch('philox', { key: [0, 0], counter: [0, 0, 0, 0], blocks: 2, out: i32.buffer, ...patch }));
-      expect(rawPhilox({ blocks: 3 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 48 bytes' });
+      expect(rawPhilox({ blocks: 3 })).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: '>= 48 bytes (12 i32)' });
       expect(rawPhilox({ key: [0, 2 ** 32] })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       expect(rawPhilox({ counter: [0, 0, 0] })).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     } finally {

@@ -1,6 +1,6 @@
 /**
  * adamw_update(param, grad, m, v [, clipScale]): one AdamW step on persistent buffers, in place
- * (PyTorch's AdamW; formula in native/kernels.h AdamwHyper). The learning rate and the step number
+ * (PyTorch's AdamW; formula in lib/kernels/records.ts AdamwHyper). The learning rate and the step number
  * are per-run scalars, so one plan serves every step of a schedule; the clip factor is read from
  * device memory. The fusion pass merges the updates of a model into one adamw_multi launch per set
  * of equal hyper-parameters.

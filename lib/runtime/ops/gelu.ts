@@ -5,7 +5,7 @@
  * goes through GELU. An optional bias [end - begin] (f32 or bf16) is added to the range before the
  * GELU: y[..., c] = gelu(x[..., c] + bias[c - begin]), the add in f32 (the projection's bias folded
  * into the activation). Row strides (column windows of wider matrices) are on the kernel spec only
- * (native/kernels.h GeluFwdArgs).
+ * (lib/kernels/gelu_fwd.ts GeluFwdArgs).
  */
 import type { KernelSpec } from '../../kernels/spec';
 import type { Device } from '../device';

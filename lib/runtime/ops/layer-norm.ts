@@ -3,7 +3,7 @@
  * x is [..., D] with any leading shape: [B, T, D] for the block norms, [B, T, H, Dh] for the
  * per-head QK norms (one scale [Dh] shared by every head). Statistics and sums are f32.
  * These wrappers take dense tensors; the kernels also read and write rows at strided places
- * (spec fields xLayout, yLayout, dyLayout, dxLayout, dresidualLayout: kernels.h RowLayout), which
+ * (spec fields xLayout, yLayout, dyLayout, dxLayout, dresidualLayout: lib/kernels/records.ts RowLayout), which
  * plans and raw `device.native.launch` specs use.
  */
 import type { Device } from '../device';

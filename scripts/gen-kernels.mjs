@@ -351,7 +351,7 @@ function readFields(fields, obj, target, st, prefix, scopePrefix, ctx) {
         break;
       case 'u64':
         L(`${cpp} = u64Prop(${obj}, k, "${name}");`);
-        st.scope[key] = { cpp: `static_cast<int64_t>(${cpp})`, kind: 'u64', field: fd };
+        st.scope[key] = { cpp, kind: 'u64', field: fd };
         break;
       case 'words':
         L(`wordsProp(${obj}, k, "${name}", ${cpp}, ${fd.length});`);

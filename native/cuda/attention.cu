@@ -54,14 +54,10 @@ void requireStorage(DType t, const char* kernel) {
   }
 }
 
-// The CPU's checks, plus the limits of this implementation (head dim, grid size).
+// The limits of this implementation beyond the declared ones (lib/kernels/attention_fwd.ts, checked
+// by the launcher): the grid size.
 void checkSizes(int64_t batch, int64_t heads, int64_t tq, int64_t tk, int64_t headDim,
                 const char* kernel) {
-  if (headDim > 256) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(kernel) + " on CUDA supports head dims up to 256", "headDim <= 256",
-                std::to_string(headDim));
-  }
   // Grid: x = batch * heads (up to 2^31 - 1), y = blocks of 16+ tokens (up to 65535).
   if (batch * heads > 0x7fffffffLL || tq > 16LL * 65535 || tk > 16LL * 65535) {
     throw Error(ErrorCode::InvalidArgument, std::string(kernel) + " sizes exceed the CUDA grid",

@@ -1,7 +1,7 @@
 /**
  * Multi-head attention in float64 for the kernel tests: the forward (O and the row log-sum-exp),
- * its analytic backward, per-element error scales, and central finite differences of a linear
- * functional of the forward. Operands are dense [B, T, H, Dh] arrays; lse is [B, H, Tq].
+ * its analytic backward and per-element error scales. Operands are dense [B, T, H, Dh] arrays;
+ * lse is [B, H, Tq].
  */
 
 export interface AttnDims {
@@ -117,34 +117,4 @@ export function attentionBackwardRef(d: AttnDims, q: ArrayLike<number>, k: Array
     }
   }
   return r;
-}
-
-/** sum(O(q, k, v) * w) in float64. */
-export function linearFunctional(d: AttnDims, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, w: ArrayLike<number>, scale: number): number {
-  const { o } = attentionForwardRef(d, q, k, v, scale);
-  let sum = 0;
-  for (let i = 0; i < o.length; i++) sum += o[i]! * w[i]!;
-  return sum;
-}
-
-/** (L(x + h e_index) - L(x - h e_index)) / 2h for L = sum(O * w), x one of q, k, v. */
-export function centralDifference(
-  d: AttnDims,
-  which: 'q' | 'k' | 'v',
-  index: number,
-  inputs: { q: Float64Array; k: Float64Array; v: Float64Array },
-  w: ArrayLike<number>,
-  scale: number,
-  h = 1e-5,
-): number {
-  const x = inputs[which];
-  const saved = x[index]!;
-  const evalAt = (value: number): number => {
-    x[index] = value;
-    return linearFunctional(d, inputs.q, inputs.k, inputs.v, w, scale);
-  };
-  const plus = evalAt(saved + h);
-  const minus = evalAt(saved - h);
-  x[index] = saved;
-  return (plus - minus) / (2 * h);
 }

@@ -1,7 +1,7 @@
 /**
  * Helpers for kernel tests: seeded tensors with their exact float64 values, element-wise
- * comparisons, central finite differences, and kernel runs in a child process (launch-child.cjs)
- * for thread-count independence.
+ * comparisons, and kernel runs in a child process (launch-child.cjs) for thread-count
+ * independence.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -38,26 +38,6 @@ export function mismatch(got: ArrayLike<number>, ref: ArrayLike<number>, rel: nu
     if (!(err <= bound)) return `element ${i}: got ${got[i]}, reference ${ref[i]}, |error| ${err} > ${bound}`;
   }
   return null;
-}
-
-/** (f(x + h e_i) - f(x - h e_i)) / 2h in float64, for the listed indices. */
-export function centralDifferences(f: (x: Float64Array) => number, x: Float64Array, indices: number[], h: number): number[] {
-  return indices.map((i) => {
-    const saved = x[i]!;
-    x[i] = saved + h;
-    const up = f(x);
-    x[i] = saved - h;
-    const down = f(x);
-    x[i] = saved;
-    return (up - down) / (2 * h);
-  });
-}
-
-/** sum_i w_i y_i: a random linear functional, for gradient checks. */
-export function dot(w: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < w.length; i++) s += w[i]! * y[i]!;
-  return s;
 }
 
 export interface ChildJob {

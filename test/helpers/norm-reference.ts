@@ -1,7 +1,7 @@
 /**
  * Float64 references for the norm and GELU kernel tests, written from the definitions:
  * LayerNorm / RMSNorm forward and analytic backward, GELU (tanh and erf forms) and its derivative,
- * erf / erfc from their series and continued fraction, and central finite differences.
+ * erf / erfc from their series and continued fraction.
  */
 
 /** LayerNorm (center) or RMSNorm (!center) of x [rows, dim]: y, per-row mean and rstd. */
@@ -82,24 +82,6 @@ export function layerNormBackwardRef(
     }
   }
   return { dx, dxScale, dscale, dscaleScale, dbias, dbiasScale };
-}
-
-/** (f(v + h) - f(v - h)) / 2h for the entry `i` of `values` (restored afterwards). */
-export function centralDifference(values: Float64Array, i: number, h: number, f: () => number): number {
-  const v = values[i]!;
-  values[i] = v + h;
-  const plus = f();
-  values[i] = v - h;
-  const minus = f();
-  values[i] = v;
-  return (plus - minus) / (2 * h);
-}
-
-/** sum_i w[i] * y[i]: a random linear functional whose gradient wrt y is w. */
-export function dot(w: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < y.length; i++) s += w[i]! * y[i]!;
-  return s;
 }
 
 // erf(y) = 2/sqrt(pi) e^{-y^2} sum_n 2^n y^{2n+1} / (1 * 3 * ... * (2n+1)): every term positive,

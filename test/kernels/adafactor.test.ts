@@ -1,15 +1,16 @@
-// Adafactor (native/cpu/adafactor.cc, big_vision's variant) against a float64 reference of the
-// formula written out in that file, implemented independently here:
+// Adafactor (native/cpu/adafactor.cc, big_vision's variant) through adafactor, adafactorLayout and
+// adafactorDecay: what the kernel table (test/cases/adafactor.ts) cannot say. One step against the
+// float64 reference, factored and unfactored, f32 and bf16 gradients and momentum, update clipping,
+// and the rank-1 known answer (u = sign(g)) are cases there (this file's former per-step bounds in
+// abs + rel form). Here: the layout and decay schedule, a five-step trajectory of a factored and an
+// unfactored parameter through the wrapper against a float64 reference of the formula written out in
+// native/cpu/adafactor.cc, implemented independently here:
 //   s = (scale g)^2 + eps; factored: vr = d vr + (1-d) rowmean(s), vc = d vc + (1-d) colmean(s),
 //   v_hat = outer(vr, vc) / mean(vr); unfactored: v_hat = v = d v + (1-d) s;
 //   u = scale g / sqrt(v_hat), optionally / max(1, rms(u) / clip); m = b1 m + (1-b1) u;
-//   param -= lr (lrMult m + wd param).
-// Tolerances (f32 kernel; sums of up to a few hundred terms): vr, vc, v relative 2e-6; m (f32)
-// |err| <= 2e-6 (b1 |m| + (1-b1) |u|); m stored in bf16 within one bf16 rounding of the reference
-// (|err| <= 2^-8 |ref| + the f32 bound); param |err| <= 2e-6 |param| + 2e-6 lr (lrMult |m| + wd |param|).
-// Several steps: each is checked from the kernel's own previous state (tight bounds), and a
-// separate f32-momentum trajectory is compared whole after five steps.
-import { adafactor, adafactorDecay, adafactorLayout, openDevice, type AdafactorOptions, type Device, type DeviceTensor } from '../../lib';
+//   param -= lr (lrMult m + wd param);
+// typed errors, and thread-count independence in child processes.
+import { adafactor, adafactorDecay, adafactorLayout, openDevice, type Device, type DeviceTensor } from '../../lib';
 import { decodeBf16 } from '../helpers/float-reference';
 import { thrownBy } from '../helpers/errors';
 import { runLaunchChild } from '../helpers/launch-child';
@@ -153,51 +154,8 @@ function check(what: string, got: Float64Array, ref: Float64Array, bound: (k: nu
   }
 }
 
-const REL = 2e-6;
-
-function checkStep(before: Host, after: Host, s: Step, momType: GradType): void {
-  const { next: ref, u } = referenceStep(before, s);
-  if (before.factored) {
-    check('vr', after.vr, ref.vr, (k) => REL * ref.vr[k]!);
-    check('vc', after.vc, ref.vc, (k) => REL * ref.vc[k]!);
-  } else {
-    check('v', after.v, ref.v, (k) => REL * ref.v[k]!);
-  }
-  const mBound = (k: number): number => 4 * REL * (s.beta1 * Math.abs(before.m[k]!) + (1 - s.beta1) * Math.abs(u[k]!));
-  if (momType === 'f32') {
-    check('m', after.m, ref.m, mBound);
-  } else {
-    // One bf16 rounding of a value within mBound of the reference.
-    check('m', after.m, ref.m, (k) => 2 ** -8 * Math.abs(ref.m[k]!) + mBound(k));
-  }
-  const pBound = (k: number): number =>
-    REL * Math.abs(before.param[k]!) + 4 * REL * s.lr * (s.lrMult * Math.abs(ref.m[k]!) + s.weightDecay * Math.abs(before.param[k]!)) + 1e-12 * Math.abs(ref.param[k]!);
-  check('param', after.param, ref.param, pBound);
-  expect(after.param.some((x, k) => x !== before.param[k])).toBe(true);
-}
-
 function stepOptions(step: number, extra: Partial<Step>): Step {
   return { lr: 1e-3, lrMult: 1, weightDecay: 0, beta1: 0.9, decay: adafactorDecay(step), eps: 1e-30, gradScale: 1, clipThreshold: 0, ...extra };
-}
-
-function runChecked(rows: number, cols: number, gradType: GradType, momType: GradType, seed: number, extra: Partial<Step>, steps: number): void {
-  const rng = mulberry32(seed);
-  let host = initialHost(rng, rows, cols, gradType);
-  const dev = toDevice(host, gradType, momType);
-  try {
-    for (let step = 1; step <= steps; step++) {
-      const s = stepOptions(step, extra);
-      const opts: AdafactorOptions = { step, ...s };
-      adafactor(device, dev, opts);
-      const after = fromDevice(dev, host);
-      checkStep(host, after, s, momType);
-      const grad = randomGrad(rng, rows * cols, gradType);
-      dev.grad.upload(Float32Array.from(grad));
-      host = { ...after, grad };
-    }
-  } finally {
-    disposeDev(dev);
-  }
 }
 
 describe('adafactor layout and decay schedule', () => {
@@ -213,57 +171,6 @@ describe('adafactor layout and decay schedule', () => {
     expect(adafactorDecay(2)).toBeCloseTo(1 - 2 ** -0.8, 15);
     expect(adafactorDecay(10)).toBeCloseTo(0.8415106807538887, 15);
     expect(adafactorDecay(1e6)).toBe(0.999);
-  });
-});
-
-describe('adafactor against the float64 reference, step by step', () => {
-  const FACTORED: [number, number][] = [[32, 32], [33, 129], [129, 40], [300, 257]];
-  const UNFACTORED: [number, number][] = [[1, 1], [1, 17], [3, 5], [31, 129], [129, 3]];
-
-  test.each(FACTORED)('factored [%d, %d], f32 gradient, bf16 momentum, 4 steps', (rows, cols) => {
-    runChecked(rows, cols, 'f32', 'bf16', rows * 31 + cols, { lrMult: 0.5, weightDecay: 0.03 }, 4);
-  });
-  test.each(FACTORED)('factored [%d, %d], bf16 gradient, f32 momentum, gradient scale, 3 steps', (rows, cols) => {
-    runChecked(rows, cols, 'bf16', 'f32', rows + cols, { gradScale: 0.4, lr: 3e-3, weightDecay: 3 }, 3);
-  });
-  test.each(UNFACTORED)('unfactored [%d, %d], both gradient types and momentum types, 3 steps', (rows, cols) => {
-    runChecked(rows, cols, 'f32', 'bf16', rows * 7 + cols, { weightDecay: 0.03 }, 3);
-    runChecked(rows, cols, 'bf16', 'f32', rows * 7 + cols + 1, { gradScale: 0.25, lrMult: 2 }, 3);
-  });
-  test('update clipping (block RMS) when a threshold is set, factored and not', () => {
-    // u has rms ~1 after the first step, so a threshold of 0.3 clips and 10 does not.
-    for (const clipThreshold of [0.3, 10]) {
-      runChecked(64, 48, 'f32', 'f32', 11, { clipThreshold, decay: 0.5 }, 2);
-      runChecked(7, 9, 'bf16', 'bf16', 12, { clipThreshold, decay: 0.5 }, 2);
-    }
-  });
-});
-
-describe('adafactor known answer', () => {
-  test('a rank-1 gradient a b^T is matched exactly by the factored estimate: u = sign(g)', () => {
-    // decay 0: vr_i = a_i^2 mean(b^2), vc_j = b_j^2 mean(a^2), mean(vr) = mean(a^2) mean(b^2), so
-    // v_hat = a_i^2 b_j^2 = g^2 and u = g / |g|. With m = 0 and beta1 = 0.9: m = 0.1 sign(g) and
-    // param -= lr * 0.1 sign(g). Powers of two keep every step exact in f32.
-    const rows = 32, cols = 48;
-    const a = Array.from({ length: rows }, (_, i) => (i % 3 === 0 ? -1 : 1) * 2 ** ((i % 5) - 2));
-    const b = Array.from({ length: cols }, (_, j) => (j % 4 === 1 ? -1 : 1) * 2 ** ((j % 3) - 1));
-    const g = new Float32Array(rows * cols);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) g[i * cols + j] = a[i]! * b[j]!;
-    const param = device.tensor('f32', [rows, cols], new Float32Array(rows * cols).fill(1));
-    const grad = device.tensor('f32', [rows, cols], g);
-    const momentum = device.tensor('f32', [rows, cols], new Float32Array(rows * cols));
-    const vr = device.tensor('f32', [rows], new Float32Array(rows).fill(7));
-    const vc = device.tensor('f32', [cols], new Float32Array(cols).fill(7));
-    try {
-      adafactor(device, { param, grad, momentum, vr, vc }, { step: 1, lr: 0.5, eps: 2 ** -100 });
-      const m = momentum.toFloat32(), p = param.toFloat32();
-      for (let k = 0; k < g.length; k++) {
-        expect(m[k]).toBeCloseTo(0.1 * Math.sign(g[k]!), 6);
-        expect(p[k]).toBeCloseTo(1 - 0.05 * Math.sign(g[k]!), 6);
-      }
-    } finally {
-      for (const t of [param, grad, momentum, vr, vc]) t.dispose();
-    }
   });
 });
 

@@ -1,8 +1,14 @@
-// AdamW (native/cpu/adamw.cc) against a float64 reference of torch.optim.AdamW's formula, written
-// here. Each step is checked from the kernel's own state of the step before, so errors do not
-// compound and the bounds stay tight. Tolerance (f32 arithmetic, u = 2^-24 unit roundoff, g the
-// scaled gradient): |m - ref| <= 6u (beta1 |m| + (1 - beta1) |g|), |v - ref| <= 6u (beta2 v +
-// (1 - beta2) g^2), |param - ref| <= 12u (|param| + |step|) with step = lr m_hat / denominator.
+// AdamW (native/cpu/adamw.cc) through adamw and adamwMulti: what the kernel table
+// (test/cases/adamw.ts, adamw_multi.ts) cannot say. One step from a random state against the
+// float64 reference, f32 and bf16 gradients, sizes 1 to 70001, early and late steps (step 10000,
+// lr 0.5, no weight decay) and lists of tensors are cases there (this file's bounds, below, in
+// abs + rel form). Here: adamw building the right spec (four steps, each checked from the kernel's
+// own state of the step before, against a float64 reference of torch.optim.AdamW's formula written
+// here), adamwMulti bitwise equal to one adamw call per tensor and an empty list, typed errors, and,
+// in child processes, thread-count independence and every ISA path.
+// Tolerance (f32 arithmetic, u = 2^-24 unit roundoff, g the scaled gradient):
+// |m - ref| <= 6u (beta1 |m| + (1 - beta1) |g|), |v - ref| <= 6u (beta2 v + (1 - beta2) g^2),
+// |param - ref| <= 12u (|param| + |step|) with step = lr m_hat / denominator.
 // bf16 gradients are exact in f32, so the same bounds hold.
 import { adamw, adamwMulti, openDevice, Vit22bError, type AdamwOptions, type Device, type DeviceTensor } from '../../lib';
 import { decodeBf16 } from '../helpers/float-reference';
@@ -128,29 +134,9 @@ function checkSteps(n: number, gradType: 'f32' | 'bf16', seed: number, base: Omi
   }
 }
 
-describe('adamw against the float64 reference', () => {
-  test.each([1, 3, 17, 129, 4099, 70001])('f32 gradients, n = %d, 4 steps', (n) => {
-    checkSteps(n, 'f32', n, { lr: 1e-3, weightDecay: 0.05, gradScale: 0.37 }, 4);
-  });
-
-  test.each([1, 17, 129, 70001])('bf16 gradients, n = %d, 4 steps', (n) => {
-    checkSteps(n, 'bf16', n + 1, { lr: 3e-4, beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 }, 4);
-  });
-
-  test('large steps and no weight decay, late in training (step 10000)', () => {
-    const rng = mulberry32(5);
-    const host = randomState(rng, 333, 'f32');
-    const dev = upload(host, 'f32');
-    try {
-      const opts = fullOptions({ step: 10000, lr: 0.5, weightDecay: 0, gradScale: 2.5 });
-      const ref = referenceStep(host, opts);
-      adamw(device, dev, opts);
-      const got = download(dev, host.grad);
-      expect(firstBad(got.param, ref.param, ref.bound[0]!, 'param')).toBeNull();
-      expect(firstBad(got.m, ref.m, ref.bound[1]!, 'm')).toBeNull();
-    } finally {
-      disposeAll(dev);
-    }
+describe('adamw', () => {
+  test('f32 gradients, n = 129, 4 steps, each from the kernel\'s own state', () => {
+    checkSteps(129, 'f32', 129, { lr: 1e-3, weightDecay: 0.05, gradScale: 0.37 }, 4);
   });
 });
 

@@ -1,10 +1,15 @@
-// attention_stats (native/cpu/attention_stats.cc) through attentionStats and the graph op, against
-// a float64 reference on random inputs. Tolerances: the max logit is one f32 dot product over Dh
-// terms of magnitude <= ~1, so |err| <= 1e-5 * (1 + |ref|); the entropy sums exp in float64 from f32
-// logits, so |err| <= 1e-5 * (1 + ref) as well.
-import { attentionStats, compile, toBf16, fusedHeads, GraphBuilder, openDevice, type Device } from '../../lib';
+// attention_stats (native/cpu/attention_stats.cc) through attentionStats and the graph op: what the
+// kernel table (test/cases/attention_stats.ts) cannot say. The float64 comparisons on dense operands,
+// the fused projection, the MAP head, strided and heads-major views, f32 and bf16, are cases there
+// (the same tolerance as here). Here: the wrapper on q and k windows of one fused projection buffer
+// (with fusedHeads; its one correctness check), uniform attention's entropy log(Tk) to 1e-6 (tighter
+// than the table's 1e-5 (1 + |ref|)) and a NaN input showing in the max, the graph op in a compiled
+// program, typed errors. Tolerances: the max logit is one f32 dot product over Dh terms of magnitude
+// <= ~1, so |err| <= 1e-5 * (1 + |ref|); the entropy sums exp in float64 from f32 logits, so
+// |err| <= 1e-5 * (1 + ref) as well.
+import { attentionStats, compile, fusedHeads, GraphBuilder, openDevice, type Device } from '../../lib';
 import { mulberry32 } from '../helpers/prng';
-import { randomValues, type Storage } from '../helpers/kernel-runs';
+import { randomValues } from '../helpers/kernel-runs';
 
 let device: Device;
 beforeAll(() => {
@@ -56,33 +61,7 @@ function expectClose(got: ArrayLike<number>, ref: [number, number]): void {
   }
 }
 
-const SHAPES: Dims[] = [
-  { batch: 1, heads: 1, tq: 1, tk: 1, headDim: 1 },
-  { batch: 2, heads: 3, tq: 17, tk: 17, headDim: 16 },
-  { batch: 3, heads: 2, tq: 1, tk: 49, headDim: 32 },
-  { batch: 1, heads: 4, tq: 50, tk: 33, headDim: 7 },
-];
-
-describe('attention_stats against the float64 reference', () => {
-  test.each(['f32', 'bf16'] as const)('%s, dense operands', (dtype: Storage) => {
-    SHAPES.forEach((d, n) => {
-      const rng = mulberry32(100 + n);
-      const width = d.heads * d.headDim;
-      // Logits of a few units, as in a trained model, so the entropy is neither 0 nor log(Tk).
-      const q = randomValues(rng, d.batch * d.tq * width, -2, 2, dtype);
-      const k = randomValues(rng, d.batch * d.tk * width, -2, 2, dtype);
-      const scale = 1 / Math.sqrt(d.headDim);
-      // randomValues gives values the storage type holds exactly, so toBf16 does not round.
-      const toStorage = (x: Float64Array) => (dtype === 'f32' ? Float32Array.from(x) : toBf16(x));
-      using qt = device.tensor(dtype, [d.batch, d.tq, d.heads, d.headDim], toStorage(q));
-      using kt = device.tensor(dtype, [d.batch, d.tk, d.heads, d.headDim], toStorage(k));
-      using out = device.alloc('f32', [2]);
-      out.upload(new Float32Array([NaN, NaN]));
-      attentionStats(device, { q: qt, k: kt }, out, { scale });
-      expectClose(out.download() as Float32Array, reference(q, k, d, scale, width, width));
-    });
-  });
-
+describe('attention_stats', () => {
   test('strided q and k inside one fused [B, T, 3D] projection buffer', () => {
     const d: Dims = { batch: 2, heads: 4, tq: 9, tk: 9, headDim: 8 };
     const width = 3 * d.heads * d.headDim;

@@ -1,5 +1,11 @@
-// gelu_fwd / gelu_bwd (native/cpu/gelu.cc) through gelu and geluBackward, against the float64
-// references of test/helpers/norm-reference.ts and central finite differences.
+// gelu_fwd / gelu_bwd (native/cpu/gelu.cc) through gelu and geluBackward: what the kernel table
+// (test/cases/gelu_fwd.ts, gelu_bwd.ts) cannot say. The float64 comparisons of every shape, form,
+// storage, column range, strided row layout and bias, and the backward against finite differences
+// of the forward, are cases there (this file's bound, below, reduced to one { abs, rel } per case).
+// Here: the float64 reference of test/helpers/norm-reference.ts against tabulated values (the child
+// process checks below use it), one correctness check of the wrappers (a bias on a column range and
+// on every column), the two forms really differing, in place equal to out of place bit for bit,
+// typed errors, and, in child processes, thread-count independence and every ISA path.
 //
 // Tolerances (f32 math inside; the conditioning of the functions in their argument sets the scale):
 //   tanh form, f32: |err| <= 2^-20 (1 + |z|) * |ref| (+ 2^-126: results below the normal range
@@ -11,7 +17,6 @@
 //   backward:       the same factors times |dy| (|term 1| + |term 2|) of gelu' = term 1 + term 2,
 //                   so the zero of gelu' near x = -0.75 (where the terms cancel) is bounded fairly.
 //   bf16 storage:   the f32 bound + 2^-8 |ref| (one rounding of the output, 2^-9).
-//   finite differences of the float64 forward (h = 1e-6 (1 + |x|)): the backward bound + 1e-7 scale.
 
 import { gelu, geluBackward, openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
@@ -69,10 +74,6 @@ function inRange(c: GeluCase, i: number): boolean {
   return col >= c.columns[0] && col < c.columns[1];
 }
 
-function checkAgainstReference(c: GeluCase): string[] {
-  return checkRun(c, runCase(c));
-}
-
 /**
  * Checks one run against the float64 reference; `bias` (optional, per element, 0 outside the range)
  * is added to x inside the range before the GELU.
@@ -101,10 +102,7 @@ function checkRun(c: GeluCase, run: { x: Float64Array; dy: Float64Array; y: Floa
   return found.filter((v): v is string => v !== null).map((v) => `${JSON.stringify(c)}: ${v}`);
 }
 
-const SHAPES: number[][] = [[1], [3], [17], [129], [1, 1031], [3, 17, 129], [70001]];
-const FORMS: Form[] = ['tanh', 'erf'];
-
-describe('gelu against the float64 reference', () => {
+describe('gelu', () => {
   test('the erf / erfc reference matches tabulated values', () => {
     // Abramowitz & Stegun table 7.1 and the DLMF: erf(0.5), erf(1), erf(2), erfc(3), erfc(5).
     expect(Math.abs(erf(0.5) - 0.5204998778130465)).toBeLessThan(1e-15);
@@ -115,33 +113,7 @@ describe('gelu against the float64 reference', () => {
     expect(Math.abs(erfc(-1) - 1.8427007929497148)).toBeLessThan(1e-15);
   });
 
-  test.each(FORMS)('%s form, f32 and bf16, all shapes', (form) => {
-    const errors = SHAPES.flatMap((shape, i) =>
-      (['f32', 'bf16'] as const).flatMap((dtype) => checkAgainstReference({ shape, dtype, form, seed: 10 * i + (dtype === 'f32' ? 1 : 2) })),
-    );
-    expect(errors).toEqual([]);
-  });
-
-  test.each(FORMS)('%s form on a column range (the fused QKV + MLP-in output), f32 and bf16', (form) => {
-    // [B, T, 3D + F] with D = 5, F = 23: GELU on the last 23 columns only; also empty, full, one
-    // column at either end, and a 1-column matrix; sizes large enough to run on every thread.
-    const cases: [number[], [number, number]][] = [
-      [[2, 7, 38], [15, 38]],
-      [[17, 38], [0, 0]],
-      [[17, 38], [38, 38]],
-      [[3, 38], [0, 38]],
-      [[129, 17], [0, 1]],
-      [[129, 17], [16, 17]],
-      [[33, 1], [0, 1]],
-      [[601, 257], [100, 229]],
-    ];
-    const errors = cases.flatMap(([shape, columns], i) =>
-      (['f32', 'bf16'] as const).flatMap((dtype) => checkAgainstReference({ shape, dtype, form, columns, seed: 300 + i })),
-    );
-    expect(errors).toEqual([]);
-  });
-
-  test('the two forms really differ (so each test above saw its own form)', () => {
+  test('the two forms really differ (the form option reaches the kernel)', () => {
     const a = runCase({ shape: [64], dtype: 'f32', form: 'tanh', seed: 9 });
     const b = runCase({ shape: [64], dtype: 'f32', form: 'erf', seed: 9 });
     const maxDiff = Math.max(...a.y.map((v, i) => Math.abs(v - b.y[i]!)));
@@ -167,102 +139,13 @@ describe('gelu against the float64 reference', () => {
 });
 
 // ---- strided rows and a bias (lib/kernels/gelu_fwd.ts GeluFwdArgs / GeluBwdArgs xStride..., bias) ----
-// x, y, dy and dx live in bigger buffers (row r at r * stride, padding after the last row); the
-// outputs are filled with random bits first, and every element outside the rows' [0, cols) must keep
-// them. The float64 reference takes v = x + bias exactly (the kernel adds in f32: one more rounding
-// of the argument, 2^-24 relative, well inside the 2^-20 conditioning factors above).
-
-interface StridedCase {
-  rows: number;
-  cols: number;
-  columns: [number, number];
-  /** Row strides of x, y (forward), dy and dx (backward); 0 = cols. */
-  xs: number;
-  ys: number;
-  dys: number;
-  dxs: number;
-  bias?: Storage;
-}
+// Rows r at r * stride in bigger buffers, with padding after the last row.
 
 const PAD = 5;
 const eff = (stride: number, cols: number): number => (stride === 0 ? cols : stride);
 const spanOf = (rows: number, stride: number, cols: number): number => (rows === 0 || cols === 0 ? 0 : (rows - 1) * eff(stride, cols) + cols);
 
-function rawBits(t: DeviceTensor): Uint32Array | Uint16Array {
-  const d = t.download();
-  return d instanceof Float32Array ? new Uint32Array(d.buffer, d.byteOffset, d.length) : (d as Uint16Array);
-}
-
-/** Whether element i of a buffer with this row layout lies inside a row's [0, cols). */
-function inRows(i: number, rows: number, stride: number, cols: number): boolean {
-  const s = eff(stride, cols);
-  const r = Math.floor(i / s);
-  return r < rows && i - r * s < cols;
-}
-
-function runStrided(c: StridedCase, dtype: Storage, form: Form, seed: number): string[] {
-  const rng = mulberry32(seed);
-  const { rows, cols, columns } = c;
-  const buf = (stride: number, lo: number, hi: number) => upload(device, dtype, [spanOf(rows, stride, cols) + PAD], randomF32Array(rng, spanOf(rows, stride, cols) + PAD, lo, hi));
-  const x = buf(c.xs, -10, 3), dy = buf(c.dys, -3, 1), y = buf(c.ys, -3, 3), dx = buf(c.dxs, -3, 3);
-  const width = columns[1] - columns[0];
-  const bias = c.bias ? upload(device, c.bias, [Math.max(width, 1)], randomF32Array(rng, Math.max(width, 1), -4, 1)) : undefined;
-  const yBefore = rawBits(y.t), dxBefore = rawBits(dx.t);
-  const common = { dtype, form, rows, cols, colBegin: columns[0], colEnd: columns[1], ...(bias ? { bias: bias.t.buffer, biasType: c.bias } : {}) };
-  try {
-    device.native.launch('gelu_fwd', { ...common, x: x.t.buffer, xStride: c.xs, y: y.t.buffer, yStride: c.ys });
-    device.native.launch('gelu_bwd', { ...common, x: x.t.buffer, xStride: c.xs, dy: dy.t.buffer, dyStride: c.dys, dx: dx.t.buffer, dxStride: c.dxs });
-    const yv = valuesOf(y.t), dxv = valuesOf(dx.t);
-    const n = rows * cols;
-    const xr = new Float64Array(n), dyr = new Float64Array(n), yr = new Float64Array(n), dxr = new Float64Array(n), bv = new Float64Array(n);
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < cols; k++) {
-        const i = r * cols + k;
-        xr[i] = x.v[r * eff(c.xs, cols) + k]!;
-        dyr[i] = dy.v[r * eff(c.dys, cols) + k]!;
-        yr[i] = yv[r * eff(c.ys, cols) + k]!;
-        dxr[i] = dxv[r * eff(c.dxs, cols) + k]!;
-        bv[i] = bias && k >= columns[0] && k < columns[1] ? bias.v[k - columns[0]]! : 0;
-      }
-    }
-    const label = `${JSON.stringify(c)} ${dtype} ${form}`;
-    const errors = checkRun({ shape: [rows, cols], dtype, form, columns, seed }, { x: xr, dy: dyr, y: yr, dx: dxr }, bv).map((e) => `${label}: ${e}`);
-    // Elements outside the rows are untouched.
-    const yAfter = rawBits(y.t), dxAfter = rawBits(dx.t);
-    for (const [name, before, after, stride] of [['y', yBefore, yAfter, c.ys], ['dx', dxBefore, dxAfter, c.dxs]] as const) {
-      for (let i = 0; i < before.length; i++) {
-        if (!inRows(i, rows, stride, cols) && before[i] !== after[i]) {
-          errors.push(`${label}: ${name} element ${i} outside the rows was written`);
-          break;
-        }
-      }
-    }
-    return errors;
-  } finally {
-    for (const t of [x.t, dy.t, y.t, dx.t, bias?.t]) t?.dispose();
-  }
-}
-
-describe('gelu with strided rows and a bias, against the float64 reference', () => {
-  const CASES: StridedCase[] = [
-    { rows: 1, cols: 1, columns: [0, 1], xs: 1, ys: 3, dys: 0, dxs: 2, bias: 'f32' },
-    { rows: 3, cols: 17, columns: [0, 17], xs: 20, ys: 19, dys: 17, dxs: 18 },
-    { rows: 3, cols: 17, columns: [0, 17], xs: 0, ys: 0, dys: 0, dxs: 0, bias: 'f32' },
-    { rows: 17, cols: 38, columns: [15, 38], xs: 41, ys: 38, dys: 40, dxs: 39, bias: 'bf16' },
-    { rows: 129, cols: 129, columns: [3, 100], xs: 300, ys: 131, dys: 129, dxs: 130, bias: 'f32' },
-    { rows: 5, cols: 1031, columns: [0, 1031], xs: 2000, ys: 1031, dys: 1033, dxs: 1500, bias: 'bf16' },
-    { rows: 601, cols: 257, columns: [100, 229], xs: 400, ys: 263, dys: 260, dxs: 258, bias: 'f32' },
-    { rows: 601, cols: 257, columns: [0, 257], xs: 400, ys: 0, dys: 0, dxs: 300 },
-    // Long rows: pieces of 8192 columns, the range boundaries inside pieces.
-    { rows: 2, cols: 20011, columns: [1, 20000], xs: 20013, ys: 20011, dys: 20020, dxs: 20012, bias: 'bf16' },
-    { rows: 33, cols: 5, columns: [2, 2], xs: 7, ys: 6, dys: 5, dxs: 9, bias: 'f32' },
-    { rows: 0, cols: 5, columns: [1, 4], xs: 7, ys: 6, dys: 5, dxs: 9, bias: 'f32' },
-  ];
-  test.each(FORMS)('%s form, f32 and bf16 storage, f32 and bf16 bias', (form) => {
-    const errors = CASES.flatMap((c, i) => (['f32', 'bf16'] as const).flatMap((dtype) => runStrided(c, dtype, form, 500 + 10 * i + (dtype === 'f32' ? 1 : 2))));
-    expect(errors).toEqual([]);
-  });
-
+describe('gelu with a bias and strided rows', () => {
   test('through the wrappers: bias on a column range, and on every column', () => {
     const rng = mulberry32(83);
     const errors: string[] = [];
@@ -302,25 +185,6 @@ describe('gelu with strided rows and a bias, against the float64 reference', () 
       expect(dy.t.download()).toEqual(dx.t.download());
       for (const t of [x.t, dy.t, b.t, y.t, dx.t]) t.dispose();
     }
-  });
-});
-
-describe('gelu backward against finite differences', () => {
-  test.each(FORMS)('%s form, f32 and bf16', (form) => {
-    const errors: string[] = [];
-    for (const dtype of ['f32', 'bf16'] as const) {
-      const run = runCase({ shape: [200], dtype, form, seed: 900 });
-      for (let i = 0; i < run.x.length; i++) {
-        const x = run.x[i]!;
-        const h = 1e-6 * (1 + Math.abs(x));
-        const fd = (run.dy[i]! * (geluRef(x + h, form) - geluRef(x - h, form))) / (2 * h);
-        const [a, b] = geluGradTerms(x, form);
-        const scale = Math.abs(run.dy[i]!) * (Math.abs(a) + Math.abs(b));
-        const tol = conditioning(x, form) * scale + 1e-7 * scale + TINY + (dtype === 'bf16' ? 2 ** -8 * Math.abs(fd) : 0);
-        if (!(Math.abs(run.dx[i]! - fd) <= tol)) errors.push(`${dtype} x=${x}: dx ${run.dx[i]}, finite difference ${fd}, tolerance ${tol}`);
-      }
-    }
-    expect(errors).toEqual([]);
   });
 });
 

@@ -2,16 +2,16 @@
 // dyLayout, dxLayout, dresidualLayout) and the residual gradient (dresidual, added to dx), through
 // raw `device.native.launch` specs and the layerNormBackward wrapper.
 //
-// What is checked, on seeded random inputs (never zero), f32 and bf16, center true / false:
+// The float64 comparisons of laid-out calls (x, y, dy, dx laid out; a separate dresidual; dx ==
+// dresidual in place; only x laid out; an explicit { groupRows: 0 }), with NaN in the input gaps and
+// poison in the output gaps, are cases of test/cases/layer_norm_fwd.ts and layer_norm_bwd.ts. What
+// the table cannot say, checked here on seeded random inputs (never zero), f32 and bf16, center
+// true / false:
 //   - a laid-out call gives bitwise the dense call's results on the gathered rows (y, mean, rstd,
-//     dx, dscale, dbias): layouts only move where rows are read and written;
-//   - elements of the output buffers outside the rows (gaps between groups, the tail) keep their
-//     poison bits, and the input gaps hold NaN, so a read of a gap would show up as NaN;
-//   - dx with dresidual against the float64 reference (test/helpers/norm-reference.ts):
-//     |err| <= 4 u (D/16 + 16) * terms (the bound of layer-norm.test.ts, see there) + u |ref|
-//     (the one rounding of the f32 sum) + 2^-8 |ref| for bf16 storage; y, dscale and dbias with the
-//     bounds of layer-norm.test.ts;
+//     dx, dscale, dbias): layouts only move where rows are read and written; elements of the output
+//     buffers outside the rows keep their poison bits;
 //   - dx == dresidual (in place, same layout) equals the separate-buffer call bitwise;
+//   - layerNormBackward's dresidual option, separate and in place, against the float64 reference;
 //   - typed errors for bad layouts, short buffers and forbidden aliases;
 //   - in a child process (norms-child.cjs layer_norm_layout: large laid-out cases, dx == dresidual):
 //     laid out == dense bitwise on every ISA path, and the same bits for 1, 3 and the default
@@ -19,7 +19,7 @@
 import { layerNormBackward, openDevice, Vit22bError, type Device, type DeviceTensor } from '../../lib';
 import { thrownBy } from '../helpers/errors';
 import { launchUntyped } from '../helpers/launch-untyped';
-import { layerNormBackwardRef, layerNormRef } from '../helpers/norm-reference';
+import { layerNormBackwardRef } from '../helpers/norm-reference';
 import { mulberry32, type Rng } from '../helpers/prng';
 import { decodeStorage, nonZeroValues, runNormsChild, upload, valuesOf, violation, type Storage } from './norm-data';
 import { decodeBf16, referenceBf16Bits } from '../helpers/float-reference';
@@ -65,10 +65,6 @@ function poison(dtype: Storage, n: number): Bits {
 /** Storage bits of values already representable in `dtype`. */
 function encode(dtype: Storage, values: ArrayLike<number>): Bits {
   return dtype === 'f32' ? Float32Array.from(values) : Uint16Array.from(values, (v) => referenceBf16Bits(v)!);
-}
-
-function decode(dtype: Storage, bits: Bits): Float64Array {
-  return dtype === 'f32' ? Float64Array.from(bits) : Float64Array.from(bits, (b) => decodeBf16(b));
 }
 
 /** Dense rows placed in a NaN-filled buffer of the layout's extent plus `pad` elements. */
@@ -238,52 +234,12 @@ function run(c: Case, inp: Inputs, layouts: boolean): { out: Outputs; gapErrors:
   }
 }
 
-/** The dense results against the float64 reference (bounds in the header). */
-function referenceErrors(c: Case, inp: Inputs, out: Outputs): string[] {
-  const { rows, dim } = c;
-  const x = decode(c.dtype, inp.x), scale = decode(c.paramType, inp.scale), dy = decode(c.dtype, inp.dy);
-  const bias = inp.bias ? decode(c.paramType, inp.bias) : undefined;
-  const dres = inp.dres ? decode(c.dtype, inp.dres) : undefined;
-  const f = layerNormRef(x, scale, bias, rows, dim, 1e-5, c.center);
-  const b = layerNormBackwardRef(x, scale, dy, rows, dim, 1e-5, c.center);
-  const lanes = U * (dim / 16 + 16);
-  const store = (ref: number): number => (c.dtype === 'bf16' ? 2 ** -8 * Math.abs(ref) : 0);
-  const meanAbs = new Float64Array(rows), meanAbsG = new Float64Array(rows), meanAbsGx = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < dim; j++) {
-      const i = r * dim + j, g = dy[i]! * scale[j]!;
-      meanAbs[r] = meanAbs[r]! + Math.abs(x[i]!) / dim;
-      meanAbsG[r] = meanAbsG[r]! + Math.abs(g) / dim;
-      meanAbsGx[r] = meanAbsGx[r]! + Math.abs(g * f.xhat[i]!) / dim;
-    }
-  }
-  const dxRef = Float64Array.from(b.dx, (v, i) => v + (dres ? dres[i]! : 0));
-  const yBound = (i: number): number => {
-    const r = Math.floor(i / dim), j = i % dim;
-    return lanes * (Math.abs(scale[j]!) * (Math.abs(f.xhat[i]!) + f.rstd[r]! * meanAbs[r]!) + (bias ? Math.abs(bias[j]!) : 0)) + store(f.y[i]!);
-  };
-  const dxBound = (i: number): number => {
-    const r = Math.floor(i / dim);
-    const terms = b.dxScale[i]! + f.rstd[r]! * f.rstd[r]! * meanAbs[r]! * (meanAbsGx[r]! + Math.abs(f.xhat[i]!) * meanAbsG[r]!);
-    return 4 * lanes * terms + U * Math.abs(dxRef[i]!) + store(dxRef[i]!);
-  };
-  const sumBound = (s: Float64Array) => (j: number): number => 2 * U * (rows / 64 + 64 + dim / 16 + 16) * s[j]!;
-  return [
-    violation('y', decode(c.dtype, out.y), f.y, yBound),
-    violation('rstd', out.rstd, f.rstd, (r) => lanes * f.rstd[r]!),
-    c.center ? violation('mean', out.mean, f.mean, (r) => lanes * meanAbs[r]!) : null,
-    violation('dx', decode(c.dtype, out.dx), dxRef, dxBound),
-    violation('dscale', out.dscale, b.dscale, sumBound(b.dscaleScale)),
-    out.dbias ? violation('dbias', out.dbias, b.dbias, sumBound(b.dbiasScale)) : null,
-  ].filter((v): v is string => v !== null);
-}
-
-/** Runs the case dense and laid out; every check; the violations found, labelled. */
+/** Runs the case dense and laid out; the gaps and the two calls compared; the violations, labelled. */
 function checkCase(c: Case): string[] {
   const inp = makeInputs(c);
   const dense = run(c, inp, false);
   const laid = run(c, inp, true);
-  const errors = [...dense.gapErrors, ...laid.gapErrors, ...referenceErrors(c, inp, dense.out)];
+  const errors = [...dense.gapErrors, ...laid.gapErrors];
   for (const k of ['y', 'mean', 'rstd', 'dx', 'dscale', 'dbias'] as const) {
     const a = dense.out[k], b = laid.out[k];
     if ((a === undefined) !== (b === undefined) || (a && b && !sameBits(a, b))) errors.push(`${k}: the laid-out call differs from the dense call`);
@@ -303,7 +259,7 @@ const SIZES: { rows: number; dim: number; x: Layout; other: Layout }[] = [
   { rows: 1026, dim: 33, x: { groupRows: 3, groupStride: 3 * 33 + 13 }, other: { groupRows: 6, groupStride: 6 * 33 + 1 } },
 ];
 
-describe('row layouts equal the dense kernel on the gathered rows, and meet the float64 reference', () => {
+describe('row layouts equal the dense kernel bitwise on the gathered rows', () => {
   const variants = [
     { dtype: 'f32' as const, paramType: 'f32' as const, center: true, bias: true },
     { dtype: 'f32' as const, paramType: 'f32' as const, center: false, bias: false },

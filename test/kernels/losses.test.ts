@@ -1,15 +1,17 @@
-// Softmax and sigmoid cross-entropy (native/cpu/softmax_xent.cc, sigmoid_xent.cc) against float64
-// references written from the definitions, finite-difference checks of dlogits, stability at
-// extreme logits, typed errors, and thread-count independence.
+// Softmax and sigmoid cross-entropy (native/cpu/softmax_xent.cc, sigmoid_xent.cc): what the kernel
+// table (test/cases/softmax_xent.ts, sigmoid_xent.ts) cannot say. The float64 comparisons of every
+// shape, f32 and bf16 logits, with and without smoothing and dlogits, huge logit ranges, and dlogits
+// against central differences of dscale * mean(loss), are cases there (this file's bounds, below).
+// Here: one correctness check of each wrapper (softmaxCrossEntropy with and without dlogits;
+// sigmoidCrossEntropy at extreme logits, where a tiny positive loss must not flush to 0), bad labels
+// and targets (data-dependent errors), typed errors, and thread-count independence.
 // Tolerances (inputs are exact f32 / bf16 values, so only the kernel's own arithmetic counts):
 //   loss (f32 out):         |err| <= 4e-6 |ref| + 4e-6 (1 + max |logit| of the row)   (f32 x - max)
 //   dlogits f32:            |err| <= 1e-5 |ref| + 1e-6 |dscale / N|
-//   dlogits bf16:           |err| <= 2^-8 |ref| + 1e-6 |dscale / N|   (one bf16 rounding)
-//   vs finite differences:  |err| <= 1e-4 |fd| + 1e-5 |dscale / N|    (h = 1e-4 in float64)
 import { openDevice, sigmoidCrossEntropy, softmaxCrossEntropy, Vit22bError, type Device } from '../../lib';
 import { thrownBy } from '../helpers/errors';
 import { launchUntyped } from '../helpers/launch-untyped';
-import { centralDifferences, mismatch, randomValues, runInChild, tensorOf, type ChildJob, type Storage, decodeOutput } from '../helpers/kernel-runs';
+import { mismatch, randomValues, runInChild, tensorOf, type ChildJob, type Storage, decodeOutput } from '../helpers/kernel-runs';
 import { mulberry32, randInt, type Rng } from '../helpers/prng';
 
 let device: Device;
@@ -54,18 +56,6 @@ function softmaxGradRef(x: Float64Array, n: number, c: number, labels: Int32Arra
   return g;
 }
 
-/** -t' log s - (1 - t') log(1 - s), summed over classes; the naive form, fine for |x| <= 30. */
-function sigmoidLossNaive(x: Float64Array, t: Float64Array, n: number, c: number, eps: number): Float64Array {
-  const loss = new Float64Array(n);
-  for (let i = 0; i < n * c; i++) {
-    const s = 1 / (1 + Math.exp(-x[i]!));
-    const tt = (1 - eps) * t[i]! + eps / 2;
-    const r = Math.floor(i / c);
-    loss[r] = loss[r]! - (tt * Math.log(s) + (1 - tt) * Math.log(1 - s));
-  }
-  return loss;
-}
-
 function rowMaxAbs(x: Float64Array, n: number, c: number): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n * c; i++) out[Math.floor(i / c)] = Math.max(out[Math.floor(i / c)]!, Math.abs(x[i]!));
@@ -107,104 +97,25 @@ function runSigmoid(dtype: Storage, x: Float64Array, t: Float64Array, n: number,
   return { loss: loss.toFloat32(), dlogits: dlogits.toFloat32() };
 }
 
-const SHAPES: [number, number][] = [
-  [1, 1],
-  [1, 3],
-  [3, 17],
-  [17, 129],
-  [5, 1000],
-  [129, 33],
-];
-const DTYPES: Storage[] = ['f32', 'bf16'];
-
 describe('softmax cross-entropy', () => {
-  test.each(DTYPES)('%s: loss and dlogits against the float64 reference, with and without smoothing', (dtype) => {
-    const rng = mulberry32(101);
-    for (const [n, c] of SHAPES) {
-      for (const eps of [0, 0.1]) {
-        const dscale = 0.5 + rng() * 3;
-        const x = randomValues(rng, n * c, -6, 6, dtype);
-        const labels = randomLabels(rng, n, c);
-        const got = runSoftmax(dtype, x, n, c, labels, eps, dscale);
-        expect(lossViolation(got.loss, softmaxLossRef(x, n, c, labels, eps), rowMaxAbs(x, n, c))).toBeNull();
-        const rel = dtype === 'f32' ? 1e-5 : 2 ** -8;
-        expect(mismatch(got.dlogits, softmaxGradRef(x, n, c, labels, eps, dscale), rel, (1e-6 * dscale) / n)).toBeNull();
-      }
-    }
-  });
-
-  test('dlogits match central differences of dscale * mean(loss) of the float64 forward', () => {
-    const rng = mulberry32(102);
-    for (const [n, c, eps] of [[3, 17, 0.1], [4, 129, 0], [1, 3, 0.3]] as const) {
-      const dscale = 1.7;
-      const x = randomValues(rng, n * c, -4, 4, 'f32');
-      const labels = randomLabels(rng, n, c);
-      const got = runSoftmax('f32', x, n, c, labels, eps, dscale);
-      const objective = (v: Float64Array) => (dscale / n) * softmaxLossRef(v, n, c, labels, eps).reduce((a, b) => a + b, 0);
-      const idx = Array.from({ length: 12 }, () => randInt(rng, 0, n * c - 1));
-      labels.forEach((l, i) => idx.push(i * c + l)); // every label position, where q is large
-      const fd = centralDifferences(objective, x, idx, 1e-4);
-      expect(mismatch(idx.map((i) => got.dlogits[i]!), fd, 1e-4, (1e-5 * dscale) / n)).toBeNull();
-    }
-  });
-
-  test('stable for huge logit ranges: max-subtracted, finite, and correct', () => {
-    const rng = mulberry32(103);
-    const [n, c] = [7, 33];
-    // Spreads of +-3e4 and one row of values near the f32 maximum: a naive exp would overflow.
-    const x = randomValues(rng, n * c, -3e4, 3e4, 'f32');
-    for (let j = 0; j < c; j++) x[j] = Math.fround(3e38 - j * 1e32);
-    const labels = randomLabels(rng, n, c);
-    const got = runSoftmax('f32', x, n, c, labels, 0.1, 1);
-    expect(got.loss.every(Number.isFinite)).toBe(true);
-    expect(got.dlogits.every(Number.isFinite)).toBe(true);
-    expect(lossViolation(got.loss, softmaxLossRef(x, n, c, labels, 0.1), rowMaxAbs(x, n, c))).toBeNull();
-    expect(mismatch(got.dlogits, softmaxGradRef(x, n, c, labels, 0.1, 1), 1e-5, 1e-6 / n)).toBeNull();
-  });
-
-  test('without dlogits only the loss is written', () => {
+  test('softmaxCrossEntropy: loss and dlogits with smoothing and dscale, and the loss alone without dlogits', () => {
     const rng = mulberry32(104);
-    const x = randomValues(rng, 3 * 5, -2, 2, 'f32');
-    const labels = Int32Array.from([4, 0, 2]);
-    using logits = tensorOf(device, 'f32', [3, 5], x);
-    using lab = device.tensor('i32', [3], labels);
-    using loss = device.alloc('f32', [3]);
+    const [n, c, eps, dscale] = [3, 17, 0.1, 2.5];
+    const x = randomValues(rng, n * c, -6, 6, 'f32');
+    const labels = randomLabels(rng, n, c);
+    const got = runSoftmax('f32', x, n, c, labels, eps, dscale);
+    expect(lossViolation(got.loss, softmaxLossRef(x, n, c, labels, eps), rowMaxAbs(x, n, c))).toBeNull();
+    expect(mismatch(got.dlogits, softmaxGradRef(x, n, c, labels, eps, dscale), 1e-5, (1e-6 * dscale) / n)).toBeNull();
+    using logits = tensorOf(device, 'f32', [n, c], x);
+    using lab = device.tensor('i32', [n], labels);
+    using loss = device.alloc('f32', [n]);
     softmaxCrossEntropy(device, logits, lab, loss);
-    expect(lossViolation(loss.toFloat32(), softmaxLossRef(x, 3, 5, labels, 0), rowMaxAbs(x, 3, 5))).toBeNull();
+    expect(lossViolation(loss.toFloat32(), softmaxLossRef(x, n, c, labels, 0), rowMaxAbs(x, n, c))).toBeNull();
   });
 });
 
 describe('sigmoid cross-entropy', () => {
-  test.each(DTYPES)('%s: loss and dlogits against the float64 reference (naive form), with and without smoothing', (dtype) => {
-    const rng = mulberry32(201);
-    for (const [n, c] of SHAPES) {
-      for (const eps of [0, 0.2]) {
-        const dscale = 0.5 + rng() * 3;
-        const x = randomValues(rng, n * c, -8, 8, dtype);
-        const t = randomValues(rng, n * c, 0, 1, 'f32');
-        for (let i = 0; i < t.length; i += 3) t[i] = i % 2; // some hard 0/1 targets
-        const got = runSigmoid(dtype, x, t, n, c, eps, dscale);
-        // The loss sums C terms: the absolute bound grows with C.
-        const ref = sigmoidLossNaive(x, t, n, c, eps);
-        expect(mismatch(got.loss, ref, 4e-6, 4e-6 * c)).toBeNull();
-        const grad = Float64Array.from(x, (v, i) => ((1 / (1 + Math.exp(-v)) - ((1 - eps) * t[i]! + eps / 2)) * dscale) / n);
-        expect(mismatch(got.dlogits, grad, dtype === 'f32' ? 1e-5 : 2 ** -8, (1e-6 * dscale) / n)).toBeNull();
-      }
-    }
-  });
-
-  test('dlogits match central differences of dscale * mean(loss) of the float64 forward', () => {
-    const rng = mulberry32(202);
-    const [n, c, eps, dscale] = [5, 17, 0.1, 2.5];
-    const x = randomValues(rng, n * c, -5, 5, 'f32');
-    const t = randomValues(rng, n * c, 0, 1, 'f32');
-    const got = runSigmoid('f32', x, t, n, c, eps, dscale);
-    const objective = (v: Float64Array) => (dscale / n) * sigmoidLossNaive(v, t, n, c, eps).reduce((a, b) => a + b, 0);
-    const idx = Array.from({ length: 20 }, () => randInt(rng, 0, n * c - 1));
-    expect(mismatch(idx.map((i) => got.dlogits[i]!), centralDifferences(objective, x, idx, 1e-4), 1e-4, (1e-5 * dscale) / n)).toBeNull();
-  });
-
-  test('stable for large |logits|: no overflow, and the asymptotes x (1 - t) and -x t', () => {
+  test('sigmoidCrossEntropy at large |logits|: no overflow, the asymptotes x (1 - t) and -x t, no flush to 0', () => {
     const logits = [60, -60, 1e4, -1e4, 3e38, -3e38, 88.5, -104];
     const targets = [0, 1, 0.25, 0.75, 0, 1, 1, 0];
     const n = logits.length;

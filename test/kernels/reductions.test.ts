@@ -1,14 +1,20 @@
 // Top-k accuracy, sums, sums of squares, the global norm and casts (native/cpu/topk_accuracy.cc,
-// reduce_sum.cc, global_norm.cc, block_sum*.cc, cast.cc) against float64 / IEEE references.
+// reduce_sum.cc, global_norm.cc, block_sum*.cc, cast.cc): what the kernel table (test/cases/
+// topk_accuracy.ts, reduce_sum.ts, global_norm.ts, cast.ts) cannot say. The comparisons of every
+// shape and storage (counts against a full sort with ties, NaN and inf; sums across block edges; an
+// empty sum; mixed, repeated and prefixed norm lists; f32 -> bf16 rounding with its special values)
+// are cases there. Here: one correctness check of each wrapper, 2^25 + 3 elements (past where an f32
+// sum stalls), every bf16 bit pattern uploaded raw (NaN payloads included), typed errors, and
+// thread-count and ISA independence in child processes.
 // Tolerances:
 //   reduce_sum, global_norm: |err| <= 2^-23 |ref| + 1e-12 sum|x|  (double accumulation, one f32
 //     rounding of the result); integer counts and casts are exact.
 import { cast, globalNorm, openDevice, reduceSum, sumOfSquares, topkAccuracy, Vit22bError, type Device } from '../../lib';
 import { thrownBy } from '../helpers/errors';
 import { launchUntyped } from '../helpers/launch-untyped';
-import { decodeBf16, isBf16NaN, referenceBf16Bits } from '../helpers/float-reference';
+import { decodeBf16, referenceBf16Bits } from '../helpers/float-reference';
 import { decodeOutput, randomValues, runInChild, tensorOf, type ChildJob, type Storage } from '../helpers/kernel-runs';
-import { mulberry32, randInt, randomF32Array } from '../helpers/prng';
+import { mulberry32, randomF32Array } from '../helpers/prng';
 
 let device: Device;
 beforeAll(() => {
@@ -25,37 +31,7 @@ function codeOf(fn: () => unknown): string {
   return (e as Vit22bError).code;
 }
 
-/** Rank of the label by a full sort: descending value, ties by ascending index. */
-function rankBySort(row: ArrayLike<number>, label: number): number {
-  const order = Array.from({ length: row.length }, (_, j) => j);
-  order.sort((a, b) => (row[b]! - row[a]!) || a - b);
-  return order.indexOf(label);
-}
-
 describe('topk_accuracy', () => {
-  test.each<Storage>(['f32', 'bf16'])('%s: counts equal those of a full sort (ties to the lowest index)', (dtype) => {
-    const rng = mulberry32(11);
-    for (const [n, c] of [[1, 1], [3, 17], [17, 3], [129, 33], [40, 1000]] as const) {
-      // Values from a small set make ties common; half the rows are continuous values.
-      const x = randomValues(rng, n * c, -3, 3, dtype);
-      for (let i = 0; i < n * c; i += 2) x[i] = randInt(rng, -2, 2);
-      const labels = Int32Array.from({ length: n }, () => randInt(rng, 0, c - 1));
-      using logits = tensorOf(device, dtype, [n, c], x);
-      using lab = device.tensor('i32', [n], labels);
-      using counts = device.alloc('i32', [2]);
-      for (const k of [1, 3, 5, c + 2]) {
-        topkAccuracy(device, logits, lab, counts, { k });
-        let top1 = 0, topk = 0;
-        for (let i = 0; i < n; i++) {
-          const r = rankBySort(x.subarray(i * c, (i + 1) * c), labels[i]!);
-          top1 += r === 0 ? 1 : 0;
-          topk += r < k ? 1 : 0;
-        }
-        expect(Array.from(counts.download())).toEqual([top1, topk]);
-      }
-    }
-  });
-
   test('ties, documented: an equal logit at a lower index wins; at a higher index loses', () => {
     using logits = device.tensor('f32', [4, 3], Float32Array.from([5, 5, 1, 5, 5, 1, 2, NaN, 1, NaN, 0, 0]));
     using labels = device.tensor('i32', [4], Int32Array.from([0, 1, 0, 0]));
@@ -101,17 +77,15 @@ function expectSum(got: number, ref: { sum: number; abs: number }): void {
 }
 
 describe('reduce_sum and global_norm', () => {
-  test.each<Storage>(['f32', 'bf16'])('%s: sum and sum of squares against float64, across block edges', (dtype) => {
-    const rng = mulberry32(21);
-    for (const n of [1, 3, 17, 129, 16383, 16385, 100003]) {
-      const x = randomValues(rng, n, -2, 3, dtype);
-      using t = tensorOf(device, dtype, [n], x);
-      using out = device.alloc('f32', [1]);
-      reduceSum(device, t, out);
-      expectSum(out.toFloat32()[0]!, sumRef(x, false));
-      sumOfSquares(device, t, out);
-      expectSum(out.toFloat32()[0]!, sumRef(x, true));
-    }
+  test('reduceSum and sumOfSquares against float64: bf16, n = 16385 (across a block edge)', () => {
+    const n = 16385;
+    const x = randomValues(mulberry32(21), n, -2, 3, 'bf16');
+    using t = tensorOf(device, 'bf16', [n], x);
+    using out = device.alloc('f32', [1]);
+    reduceSum(device, t, out);
+    expectSum(out.toFloat32()[0]!, sumRef(x, false));
+    sumOfSquares(device, t, out);
+    expectSum(out.toFloat32()[0]!, sumRef(x, true));
   });
 
   test('accurate past 2^24 elements: 2^25 + 3 ones sum to the f32 nearest 2^25 + 3 (a float sum stalls at 2^24)', () => {
@@ -124,14 +98,7 @@ describe('reduce_sum and global_norm', () => {
     expect(out.toFloat32()[0]).toBe(Math.fround(n));
   });
 
-  test('an empty buffer sums to 0 (the output is written)', () => {
-    using t = device.alloc('f32', [0]);
-    using out = device.tensor('f32', [1], Float32Array.from([5]));
-    reduceSum(device, t, out);
-    expect(out.toFloat32()[0]).toBe(0);
-  });
-
-  test('global norm of mixed f32 / bf16 buffers of many sizes against float64', () => {
+  test('globalNorm of mixed f32 / bf16 buffers of many sizes against float64, and of an empty list', () => {
     const rng = mulberry32(22);
     const parts: [Storage, number[]][] = [['f32', [17]], ['bf16', [3, 5]], ['f32', [20000]], ['bf16', [1]], ['f32', [129, 3]], ['bf16', [40000]]];
     const values = parts.map(([dtype, shape]) => randomValues(rng, shape.reduce((a, b) => a * b, 1), -1, 1, dtype));
@@ -201,21 +168,6 @@ describe('reduce_sum and global_norm', () => {
 });
 
 describe('cast', () => {
-  test('f32 -> bf16 rounds to nearest even, keeps NaN, infinities, zeros and subnormals', () => {
-    const rng = mulberry32(31);
-    const special = [NaN, -NaN, Infinity, -Infinity, 0, -0, 3.4028234663852886e38, -3.4e38, 1e-40, -1e-45, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20];
-    const x = Float32Array.from([...special, ...randomF32Array(rng, 4099, -130, 127)]);
-    using src = device.tensor('f32', [x.length], x);
-    using dst = device.alloc('bf16', [x.length]);
-    cast(device, src, dst);
-    const got = dst.download() as Uint16Array;
-    for (let i = 0; i < x.length; i++) {
-      const want = referenceBf16Bits(x[i]!);
-      if (want === undefined) expect(isBf16NaN(got[i]!)).toBe(true);
-      else if (got[i] !== want) throw new Error(`element ${i} (${x[i]}): got 0x${got[i]!.toString(16)}, want 0x${want.toString(16)}`);
-    }
-  });
-
   test('bf16 -> f32 is exact for all 65536 bit patterns; f32 -> f32 copies', () => {
     const bits = Uint16Array.from({ length: 65536 }, (_, i) => i);
     using src = device.tensor('bf16', [65536], bits);

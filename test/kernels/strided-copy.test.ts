@@ -1,9 +1,11 @@
-// strided_copy (native/cpu/strided_copy.cc) against a JavaScript reference, bit for bit: slices,
-// concatenations and broadcasts of random f32, bf16 and i32 data, with runs small and large enough
-// to take the threaded path. Bytes of y outside the runs must stay untouched.
-import { openDevice, stridedCopy, Vit22bError, type Device, type DType } from '../../lib';
+// strided_copy (native/cpu/strided_copy.cc) through stridedCopy: what the kernel table
+// (test/cases/strided_copy.ts) cannot say. The bit-for-bit comparisons of slices, concatenations,
+// broadcasts, long and short runs and empty copies of f32, bf16 and i32 data, with the elements of y
+// outside the runs untouched, are cases there. Here: one correctness check of the wrapper (both
+// strides wider than the runs) and the typed errors for overlapping runs, short buffers and aliasing.
+import { openDevice, stridedCopy, Vit22bError, type Device } from '../../lib';
 import { thrownBy } from '../helpers/errors';
-import { mulberry32, randInt } from '../helpers/prng';
+import { mulberry32 } from '../helpers/prng';
 
 let device: Device;
 beforeAll(() => {
@@ -14,38 +16,25 @@ afterAll(() => {
   device.dispose();
 });
 
-function randomWords(rng: () => number, n: number, dtype: DType): Float32Array | Uint16Array | Int32Array {
-  if (dtype === 'bf16') return Uint16Array.from({ length: n }, () => randInt(rng, 0, 0xffff) & 0x7f7f);
-  if (dtype === 'i32') return Int32Array.from({ length: n }, () => randInt(rng, -1e9, 1e9));
+function randomWords(rng: () => number, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => (rng() - 0.5) * 100);
 }
 
 describe('strided_copy', () => {
-  const shapes: [number, number, number, number][] = [
-    // batch, cols, xStride, yStride
-    [1, 7, 7, 7],
-    [5, 3, 8, 3], // a column slice
-    [4, 6, 6, 10], // a block of a concatenation
-    [6, 5, 0, 5], // a broadcast
-    [300, 97, 120, 100], // threaded path
-    [3, 0, 2, 0],
-    [0, 4, 4, 4],
-  ];
-  for (const dtype of ['f32', 'bf16', 'i32'] as DType[]) {
-    test.each(shapes)(`${dtype}: batch %p cols %p xStride %p yStride %p`, (batch, cols, xStride, yStride) => {
-      const rng = mulberry32(batch * 1000 + cols);
-      const xLen = batch === 0 ? 1 : (batch - 1) * xStride + cols + 3;
-      const yLen = batch === 0 ? 1 : (batch - 1) * yStride + cols + 2;
-      const xs = randomWords(rng, xLen, dtype);
-      const y0 = randomWords(rng, yLen, dtype);
-      using x = device.tensor(dtype, [xLen], xs);
-      using y = device.tensor(dtype, [yLen], y0);
-      stridedCopy(device, x, y, { batch, cols, xStride, yStride });
-      const want = y0.slice();
-      for (let i = 0; i < batch; ++i) for (let c = 0; c < cols; ++c) want[i * yStride + c] = xs[i * xStride + c]!;
-      expect(Array.from(y.download())).toEqual(Array.from(want));
-    });
-  }
+  test('stridedCopy: runs of x copied to runs of y, the rest of y untouched (f32, both strides wider than the runs)', () => {
+    const [batch, cols, xStride, yStride] = [7, 5, 8, 6];
+    const rng = mulberry32(7005);
+    const xLen = (batch - 1) * xStride + cols + 3;
+    const yLen = (batch - 1) * yStride + cols + 2;
+    const xs = randomWords(rng, xLen);
+    const y0 = randomWords(rng, yLen);
+    using x = device.tensor('f32', [xLen], xs);
+    using y = device.tensor('f32', [yLen], y0);
+    stridedCopy(device, x, y, { batch, cols, xStride, yStride });
+    const want = y0.slice();
+    for (let i = 0; i < batch; ++i) for (let c = 0; c < cols; ++c) want[i * yStride + c] = xs[i * xStride + c]!;
+    expect(Array.from(y.download())).toEqual(Array.from(want));
+  });
 
   test('overlapping runs of y, buffers too small, and y aliasing x are typed errors', () => {
     using x = device.tensor('f32', [20], new Float32Array(20).fill(1));

@@ -1,4 +1,8 @@
 // openDevice({ device: 'cpu' }): tensors, axpby against float64 references, disposal, typed errors.
+// The axpby comparisons that the kernel table (test/cases/axpby.ts) makes at least as strictly are
+// there, not here: beta = 0 with a NaN-poisoned y (exact) and bf16 rounding ties (exact). The f32 and
+// bf16 comparisons and x aliasing y stay: their bound, 2^-22 (f32) or 2^-8 (bf16) times
+// |alpha x| + |beta y|, is tighter than the table's { abs: 1e-6, rel: 1e-6 } / { abs: 1e-6, rel: 2^-8 }.
 import * as fs from 'node:fs';
 
 import { cudaStatus } from '../../lib/runtime/cuda-status';
@@ -6,7 +10,7 @@ import { Device, openDevice, type DeviceRequest } from '../../lib/runtime/device
 import { isVit22bError, Vit22bError } from '../../lib/runtime/errors';
 import { DeviceTensor } from '../../lib/runtime/tensor';
 import { thrownBy } from '../helpers/errors';
-import { axpbyReference, decodeBf16, f32BitsOf, firstViolation, isBf16NaN, referenceBf16Bits } from '../helpers/float-reference';
+import { axpbyReference, decodeBf16, firstViolation, isBf16NaN, referenceBf16Bits } from '../helpers/float-reference';
 import { mulberry32, randInt, randomBf16BitsArray, randomF32Array, randomScalar, randU32 } from '../helpers/prng';
 
 const SIZES = [1, 3, 17, 129, 1031, 65537];
@@ -212,62 +216,6 @@ describe('axpby', () => {
       expect(firstViolation(got, ref, scale, 2 ** -8, 1e-30)).toBeNull();
       expect(tx.download()).toEqual(xb);
     });
-
-    test('beta = 0 writes alpha*x everywhere without reading a NaN-poisoned y (f32 and bf16)', () => {
-      const rng = mulberry32(3000 + n);
-      const alpha = randomScalar(rng);
-      const x = randomF32Array(rng, n, -10, 10);
-      using tx = device.tensor('f32', [n], x);
-      using ty = device.tensor('f32', [n], new Float32Array(n).fill(Number.NaN));
-      device.axpby(alpha, tx, 0, ty);
-      const got = ty.download() as Float32Array;
-      // One product of two f32 values, rounded once: exactly fround(fround(alpha) * x).
-      const a = Math.fround(alpha);
-      for (let i = 0; i < n; i++) if (got[i] !== Math.fround(a * x[i]!)) throw new Error(`f32 element ${i}: ${got[i]}`);
-
-      const xb = randomBf16BitsArray(rng, n, -10, 10);
-      using bx = device.tensor('bf16', [n], xb);
-      using by = device.tensor('bf16', [n], new Uint16Array(n).fill(0x7fc1));
-      device.axpby(alpha, bx, 0, by);
-      const gotB = by.download() as Uint16Array;
-      for (let i = 0; i < n; i++) {
-        // The f32 product a * x (exact in float64: 24 x 8 bits) rounded once to f32, then to bf16.
-        const want = referenceBf16Bits(Math.fround(a * decodeBf16(xb[i]!)));
-        if (gotB[i] !== want) throw new Error(`bf16 element ${i}: got ${gotB[i]}, want ${want}`);
-      }
-    });
-  });
-
-  test('bf16 results are rounded to nearest even on store, ties included (seed 15)', () => {
-    // With alpha = beta = 1 and bf16 inputs whose exponents differ by at most 15, x + y is exact in
-    // f32 (at most 24 significant bits), so the only rounding is the bf16 store: the result must be
-    // exactly the reference rounding of x + y.
-    const rng = mulberry32(15);
-    const n = 4099;
-    const xb = new Uint16Array(n);
-    const yb = new Uint16Array(n);
-    for (let i = 0; i < n; i++) {
-      const e = randInt(rng, -30, 30);
-      const d = randInt(rng, 0, 15);
-      xb[i] = randomBf16BitsArray(rng, 1, e, e)[0]!;
-      yb[i] = randomBf16BitsArray(rng, 1, e - d, e - d)[0]!;
-    }
-    // Constructed ties: 1 + 2^-8 (-> 1) and (1 + 2^-7) + 2^-8 (-> 1 + 2^-6).
-    xb.set([0x3f80, 0x3f81, 0xbf81], 0);
-    yb.set([0x3b80, 0x3b80, 0xbb80], 0);
-    using tx = device.tensor('bf16', [n], xb);
-    using ty = device.tensor('bf16', [n], yb);
-    device.axpby(1, tx, 1, ty);
-    const got = ty.download() as Uint16Array;
-    expect(Array.from(got.subarray(0, 3))).toEqual([0x3f80, 0x3f82, 0xbf82]);
-    let ties = 0;
-    for (let i = 0; i < n; i++) {
-      const sum = decodeBf16(xb[i]!) + decodeBf16(yb[i]!);
-      if ((f32BitsOf(sum) & 0xffff) === 0x8000) ties++;
-      const want = referenceBf16Bits(sum);
-      if (got[i] !== want) throw new Error(`element ${i}: ${xb[i]} + ${yb[i]} -> ${got[i]}, want ${want}`);
-    }
-    expect(ties).toBeGreaterThan(3);
   });
 
   test('x and y may be the same tensor: y = (alpha + beta) * y', () => {

@@ -28,93 +28,13 @@
 // or an f32 bias on a bf16 C); cuBLASLt's own fused GELU (tanh over every column) + 2^-10 scale.
 import { copyOf, rng, roundTo, toBf16, toF32 } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
-
-type Storage = 'f32' | 'bf16';
-type Form = 'tanh' | 'erf';
+import { conditioning, geluRef, TINY } from './shared/gelu';
+import type { Form, Storage } from './shared/gelu';
+import { fitTolerance, sameInputs } from './shared/tolerance';
 
 // Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
 const abs = Math.abs;
 const max = Math.max;
-const exp = Math.exp;
-const SQRT2 = Math.SQRT2;
-const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
-const INV_SQRT_PI = 1 / Math.sqrt(Math.PI);
-const K = Math.sqrt(2 / Math.PI);
-const C = 0.044715;
-const TINY = 2 ** -126;
-
-// ---- GELU in float64 (A&S 7.1.6 and 7.1.14, as in gelu_fwd.ts) ----
-
-function erfSeries(y: number): number {
-  let term = y;
-  let sum = y;
-  for (let n = 1; n < 200 && abs(term) > 1e-18 * abs(sum); n++) {
-    term *= (2 * y * y) / (2 * n + 1);
-    sum += term;
-  }
-  return TWO_OVER_SQRT_PI * exp(-y * y) * sum;
-}
-
-function erfcFraction(y: number): number {
-  let f = y;
-  for (let k = 60; k >= 1; k--) f = y + k / 2 / f;
-  return (exp(-y * y) * INV_SQRT_PI) / f;
-}
-
-function erfc(y: number): number {
-  if (y >= 3) return erfcFraction(y);
-  if (y <= -3) return 2 - erfcFraction(-y);
-  return 1 - erfSeries(y);
-}
-
-const geluZ = (x: number): number => 2 * K * (x + C * x * x * x);
-
-function geluRef(x: number, form: Form): number {
-  if (form === 'tanh') return x / (1 + exp(-geluZ(x)));
-  return 0.5 * x * erfc(-x / SQRT2);
-}
-
-function conditioning(v: number, form: Form): number {
-  return 2 ** -20 * (form === 'tanh' ? 1 + abs(geluZ(v)) : 1 + v * v);
-}
-
-/**
- * { abs, rel } with abs + rel |ref_i| >= bound_i for every i: for each candidate rel the least
- * such abs, and of those the pair that allows the least in total.
- */
-function fitTolerance(bound: ArrayLike<number>, ref: ArrayLike<number>, rels: number[]): Tolerance {
-  let best: Tolerance | undefined;
-  let bestTotal = Infinity;
-  for (const rel of rels) {
-    let a = 0;
-    let total = 0;
-    for (let i = 0; i < bound.length; i++) {
-      if (Number.isNaN(ref[i]!)) continue; // poison kept in a gap: compared NaN to NaN
-      a = max(a, bound[i]! - rel * abs(ref[i]!));
-      total += rel * abs(ref[i]!);
-    }
-    total += a * bound.length;
-    if (total < bestTotal) {
-      bestTotal = total;
-      best = { abs: a, rel };
-    }
-  }
-  return best!;
-}
-
-/** Whether every buffer of `own` has the same contents in `init` (NaN matching NaN). */
-function sameInputs(init: Record<string, Float64Array>, own: Record<string, Float64Array>): boolean {
-  for (const [name, mine] of Object.entries(own)) {
-    const theirs = init[name];
-    if (!theirs || theirs.length !== mine.length) return false;
-    for (let i = 0; i < mine.length; i++) {
-      const x = mine[i]!;
-      const y = theirs[i]!;
-      if (x !== y && !(x !== x && y !== y)) return false;
-    }
-  }
-  return true;
-}
 
 interface GemmShape {
   ab: Storage;

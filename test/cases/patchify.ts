@@ -4,8 +4,9 @@
  *   patches[b, gy * (W/p) + gx, (py * p + px) * C + ch] = images[b, gy * p + py, gx * p + px, ch],
  * patches in row-major grid order, (py, px, c) inside a patch; f32 and bf16.
  *
- * Reference: the documented index formula (test/cases/shared/patches.ts), looping over the output (test/kernels/tokens.test.ts
- * loops over the input). Inputs uniform in [-4, 4), rounded to the storage type.
+ * Reference: the documented index formula (test/cases/shared/patches.ts), looping over the output
+ * (test/kernels/tokens.test.ts loops over the input). Inputs uniform in [-4, 4), rounded to the
+ * storage type.
  * Tolerance: exact on the CPU (a permutation: test/kernels/tokens.test.ts) and CUDA vs CPU bitwise
  * (test/gpu/elementwise-checks.cjs).
  */

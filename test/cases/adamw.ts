@@ -4,9 +4,9 @@
  *
  * Reference: torch.optim.AdamW's formula in float64, written out from kernels.h in
  * test/cases/shared/adamw.ts (adamw_multi's too), from the f32 values of the scalars (the kernel
- * receives them as f32). Each case is one step from a random
- * mid-training state (m of either sign, v > 0) at a given step number, so the bias corrections of
- * early and late steps are both exercised without errors compounding over steps.
+ * receives them as f32). Each case is one step from a random mid-training state (m of either sign,
+ * v > 0) at a given step number, so the bias corrections of early and late steps are both
+ * exercised without errors compounding over steps.
  *
  * CPU tolerance (u = 2^-24, f32 unit roundoff; g the scaled gradient), the bounds of
  * test/kernels/adamw.test.ts put in abs + rel form:

@@ -58,14 +58,27 @@ export const PATCH_SHAPES: [number, number, number, number, number][] = [
   [1, 112, 112, 3, 16],
 ];
 
-/** Every shape in both storages: the same names, storage and coverage keys in both files. */
-export function patchCases(
-  make: (dtype: 'f32' | 'bf16', shape: [number, number, number, number, number], parts: { name: string; layout: string; n: number }) => KernelCase,
-): KernelCase[] {
+/** What a case file adds to the shared fields: buffers, spec, reference (and gradient). */
+type Rest = Omit<KernelCase, 'name' | 'dtype' | 'layout' | 'tolerance' | 'gpuTolerance'>;
+
+/**
+ * Every shape in both storages, with the same names and coverage keys in both files, and exact
+ * tolerances: a permutation, exact on the CPU (test/kernels/tokens.test.ts) and CUDA vs CPU
+ * bitwise (test/gpu/elementwise-checks.cjs). `rest` builds the file's part of the case.
+ */
+export function patchCases(rest: (dtype: 'f32' | 'bf16', shape: [number, number, number, number, number], n: number) => Rest): KernelCase[] {
+  const exact = { abs: 0, rel: 0 };
   const out: KernelCase[] = [];
   for (const dtype of ['f32', 'bf16'] as const) {
     for (const [b, h, w, c, p] of PATCH_SHAPES) {
-      out.push(make(dtype, [b, h, w, c, p], { name: `${dtype} images [${b}, ${h}, ${w}, ${c}] p ${p}`, layout: patchLayout(h, w, p), n: b * h * w * c }));
+      out.push({
+        name: `${dtype} images [${b}, ${h}, ${w}, ${c}] p ${p}`,
+        dtype,
+        layout: patchLayout(h, w, p),
+        ...rest(dtype, [b, h, w, c, p], b * h * w * c),
+        tolerance: exact,
+        gpuTolerance: exact,
+      });
     }
   }
   return out;

@@ -37,7 +37,7 @@ import {
   viewMaker, viewSpec,
 } from './shared/attention';
 import type { AttnDims, AttnKind, AttnShape, Storage, View } from './shared/attention';
-import { sameInputs } from './shared/tolerance';
+import { sameInputs, withLazyTolerances } from './shared/tolerance';
 
 type Operand = 'q' | 'k' | 'v' | 'o' | 'dO' | 'dQ' | 'dK' | 'dV';
 
@@ -228,20 +228,16 @@ function attentionBwdCase(s: AttnShape): KernelCase {
   for (const name of outBufs) own[name] = new Float64Array(lay.sizes[name]!).fill(Number.NaN);
   let ownResult: ReturnType<typeof evaluate> | undefined;
   const evaluateOwn = () => (ownResult ??= evaluate(own));
-  let tolerances: { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } | undefined;
-  const tolerancesOf = () => {
-    if (!tolerances) {
-      const { bound, value } = evaluateOwn();
-      const cpu: Record<string, Tolerance> = {};
-      const gpu: Record<string, Tolerance> = {};
-      for (const name of outBufs) {
-        const t = outputTolerances(dtype, headDim, bound[name]!, value[name]!);
-        cpu[name] = t.cpu;
-        gpu[name] = t.gpu;
-      }
-      tolerances = { cpu, gpu };
+  const tolerances = (): { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } => {
+    const { bound, value } = evaluateOwn();
+    const cpu: Record<string, Tolerance> = {};
+    const gpu: Record<string, Tolerance> = {};
+    for (const name of outBufs) {
+      const t = outputTolerances(dtype, headDim, bound[name]!, value[name]!);
+      cpu[name] = t.cpu;
+      gpu[name] = t.gpu;
     }
-    return tolerances;
+    return { cpu, gpu };
   };
 
   // The forward for the gradient: O of the wrt buffers' Q, K, V, laid out as dO's buffer.
@@ -252,7 +248,7 @@ function attentionBwdCase(s: AttnShape): KernelCase {
     return { o };
   };
 
-  return {
+  return withLazyTolerances({
     name: caseName,
     dtype,
     layout: s.kind,
@@ -266,12 +262,6 @@ function attentionBwdCase(s: AttnShape): KernelCase {
       const { result } = sameInputs(init, own) ? evaluateOwn() : evaluate(init);
       return Object.fromEntries(Object.entries(result).map(([name, arr]) => [name, copyOf(arr)]));
     },
-    get tolerance() {
-      return tolerancesOf().cpu;
-    },
-    get gpuTolerance() {
-      return tolerancesOf().gpu;
-    },
     ...(lay.gradientable
       ? {
           gradient: {
@@ -283,7 +273,7 @@ function attentionBwdCase(s: AttnShape): KernelCase {
           },
         }
       : {}),
-  };
+  }, tolerances);
 }
 
 const shapes: AttnShape[] = [];

@@ -31,6 +31,7 @@ import {
   viewMaker, viewSpec,
 } from './shared/attention';
 import type { AttnDims, AttnKind, AttnShape, Storage, View } from './shared/attention';
+import { withLazyTolerances } from './shared/tolerance';
 
 interface Layout {
   sizes: Record<string, number>;
@@ -101,18 +102,14 @@ function attentionFwdCase(s: AttnShape): KernelCase {
   const own: Record<string, Float64Array> = {};
   for (const name of inputBufs) own[name] = roundTo(dtype, data[name]!);
   own[views.o.buf] = new Float64Array(lay.sizes[views.o.buf]!).fill(Number.NaN);
-  let tolerances: { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } | undefined;
-  const tolerancesOf = () => {
-    if (!tolerances) {
-      const { denseO, bound } = evaluate(own);
-      const o = outputTolerances(dtype, headDim, bound, denseO);
-      const lse = { abs: 2e-5, rel: 2e-5 };
-      tolerances = { cpu: { [views.o.buf]: o.cpu, lse }, gpu: { [views.o.buf]: o.gpu, lse } };
-    }
-    return tolerances;
+  const tolerances = (): { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } => {
+    const { denseO, bound } = evaluate(own);
+    const o = outputTolerances(dtype, headDim, bound, denseO);
+    const lse = { abs: 2e-5, rel: 2e-5 };
+    return { cpu: { [views.o.buf]: o.cpu, lse }, gpu: { [views.o.buf]: o.gpu, lse } };
   };
 
-  return {
+  return withLazyTolerances({
     name: caseName,
     dtype,
     layout: s.kind,
@@ -126,13 +123,7 @@ function attentionFwdCase(s: AttnShape): KernelCase {
       const { o, lse } = evaluate(init);
       return { [views.o.buf]: o, lse };
     },
-    get tolerance() {
-      return tolerancesOf().cpu;
-    },
-    get gpuTolerance() {
-      return tolerancesOf().gpu;
-    },
-  };
+  }, tolerances);
 }
 
 const shapes: AttnShape[] = [];

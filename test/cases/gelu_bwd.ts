@@ -27,7 +27,7 @@ import {
   geluLayout, geluRef, nanOutsideRows, TINY, values,
 } from './shared/gelu';
 import type { Form, GeluRows, Storage } from './shared/gelu';
-import { fitTolerance } from './shared/tolerance';
+import { fitTolerance, withLazyTolerances } from './shared/tolerance';
 
 // Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
 const abs = Math.abs;
@@ -96,19 +96,15 @@ function geluBwdCase(dtype: Storage, form: Form, s: GeluShape, seed: number): Ke
     return { dx, bound, scale };
   };
 
-  let tolerances: { cpu: Tolerance; gpu: Tolerance } | undefined;
-  const tolerancesOf = () => {
-    if (!tolerances) {
-      const init: Record<string, Float64Array> = { x: roundTo(dtype, xData), dy: roundTo(dtype, dyData) };
-      if (biasData) init.bias = roundTo(s.bias!, biasData);
-      if (!s.inPlace) init.dx = new Float64Array(dxSize).fill(Number.NaN);
-      const { dx, bound, scale } = evaluate(init);
-      const store = dtype === 'bf16' ? 2 ** -8 : 0;
-      const c4 = conditioning(4, form);
-      const cpu = fitTolerance(bound, dx, [0.5, 1, 2, 4].map((m) => m * c4 + store));
-      tolerances = { cpu, gpu: geluGpuTolerance(form, dtype, scale) };
-    }
-    return tolerances;
+  const tolerances = (): { cpu: Tolerance; gpu: Tolerance } => {
+    const init: Record<string, Float64Array> = { x: roundTo(dtype, xData), dy: roundTo(dtype, dyData) };
+    if (biasData) init.bias = roundTo(s.bias!, biasData);
+    if (!s.inPlace) init.dx = new Float64Array(dxSize).fill(Number.NaN);
+    const { dx, bound, scale } = evaluate(init);
+    const store = dtype === 'bf16' ? 2 ** -8 : 0;
+    const c4 = conditioning(4, form);
+    const cpu = fitTolerance(bound, dx, [0.5, 1, 2, 4].map((m) => m * c4 + store));
+    return { cpu, gpu: geluGpuTolerance(form, dtype, scale) };
   };
 
   // The forward, for the gradient: y = gelu(x + bias) in the range, x elsewhere, laid out as dy.
@@ -127,7 +123,7 @@ function geluBwdCase(dtype: Storage, form: Form, s: GeluShape, seed: number): Ke
   const sameLayout = !s.inPlace && s.xStride === 0 && s.dyStride === 0 && dxStride === 0;
 
   const strides = s.inPlace ? `x ${s.xStride} dy = dx ${s.dyStride}` : `x ${s.xStride} dy ${s.dyStride} dx ${dxStride}`;
-  return {
+  return withLazyTolerances({
     name: geluCaseName(dtype, form, s, `strides ${strides}`),
     dtype: geluDtypeKey(dtype, s),
     layout: geluLayout(s, form, s.xStride !== 0 || s.dyStride !== 0 || s.dxStride !== 0 || s.rows === 0),
@@ -138,14 +134,8 @@ function geluBwdCase(dtype: Storage, form: Form, s: GeluShape, seed: number): Ke
       ...(s.bias ? { bias: b.bias, biasType: s.bias } : {}),
     }),
     reference: (init) => ({ [outName]: evaluate(init).dx }),
-    get tolerance() {
-      return tolerancesOf().cpu;
-    },
-    get gpuTolerance() {
-      return tolerancesOf().gpu;
-    },
     ...(sameLayout ? { gradient: { forward, wrt: ['x'], cotangents: { y: 'dy' }, grads: { x: 'dx' } } } : {}),
-  };
+  }, tolerances);
 }
 
 /** gelu_fwd.ts's shapes, with a third stride (dx) where rows are strided (gelu.test.ts's). */

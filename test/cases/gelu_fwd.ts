@@ -27,7 +27,7 @@ import {
   nanOutsideRows, TINY, values,
 } from './shared/gelu';
 import type { Form, GeluRows, Storage } from './shared/gelu';
-import { fitTolerance } from './shared/tolerance';
+import { fitTolerance, withLazyTolerances } from './shared/tolerance';
 
 // Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
 const abs = Math.abs;
@@ -88,25 +88,21 @@ function geluCase(dtype: Storage, form: Form, s: GeluShape, seed: number): Kerne
   };
 
   // The tolerances come from the reference on this case's own inputs, rounded as uploaded.
-  let tolerances: { cpu: Tolerance; gpu: Tolerance } | undefined;
-  const tolerancesOf = () => {
-    if (!tolerances) {
-      const init: Record<string, Float64Array> = { x: roundTo(dtype, xData) };
-      if (biasData) init.bias = roundTo(s.bias!, biasData);
-      if (!s.inPlace) init.y = new Float64Array(ySize).fill(Number.NaN);
-      const { y, bound, scale } = evaluate(init);
-      const store = dtype === 'bf16' ? 2 ** -8 : 0;
-      // rel candidates: the conditioning at |v| = 4 (the bend), and the worst of the case.
-      let worst = 0;
-      for (let i = 0; i < y.length; i++) if (bound[i]! > 0) worst = max(worst, (bound[i]! - TINY) / abs(y[i]!) || 0);
-      const cpu = fitTolerance(bound, y, [conditioning(4, form) + store, worst]);
-      tolerances = { cpu, gpu: geluGpuTolerance(form, dtype, scale) };
-    }
-    return tolerances;
+  const tolerances = (): { cpu: Tolerance; gpu: Tolerance } => {
+    const init: Record<string, Float64Array> = { x: roundTo(dtype, xData) };
+    if (biasData) init.bias = roundTo(s.bias!, biasData);
+    if (!s.inPlace) init.y = new Float64Array(ySize).fill(Number.NaN);
+    const { y, bound, scale } = evaluate(init);
+    const store = dtype === 'bf16' ? 2 ** -8 : 0;
+    // rel candidates: the conditioning at |v| = 4 (the bend), and the worst of the case.
+    let worst = 0;
+    for (let i = 0; i < y.length; i++) if (bound[i]! > 0) worst = max(worst, (bound[i]! - TINY) / abs(y[i]!) || 0);
+    const cpu = fitTolerance(bound, y, [conditioning(4, form) + store, worst]);
+    return { cpu, gpu: geluGpuTolerance(form, dtype, scale) };
   };
 
   const strides = s.inPlace ? `stride ${s.xStride}` : `strides x ${s.xStride} y ${s.yStride}`;
-  return {
+  return withLazyTolerances({
     name: geluCaseName(dtype, form, s, strides),
     dtype: geluDtypeKey(dtype, s),
     layout: geluLayout(s, form, s.xStride !== 0 || s.yStride !== 0 || s.rows === 0),
@@ -117,13 +113,7 @@ function geluCase(dtype: Storage, form: Form, s: GeluShape, seed: number): Kerne
       ...(s.bias ? { bias: b.bias, biasType: s.bias } : {}),
     }),
     reference: (init) => ({ [outName]: evaluate(init).y }),
-    get tolerance() {
-      return tolerancesOf().cpu;
-    },
-    get gpuTolerance() {
-      return tolerancesOf().gpu;
-    },
-  };
+  }, tolerances);
 }
 
 /**

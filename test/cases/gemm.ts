@@ -30,7 +30,7 @@ import { copyOf, rng, roundTo, toBf16, toF32 } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
 import { conditioning, geluRef, TINY } from './shared/gelu';
 import type { Form, Storage } from './shared/gelu';
-import { fitTolerance, sameInputs } from './shared/tolerance';
+import { fitTolerance, sameInputs, withLazyTolerances } from './shared/tolerance';
 
 // Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
 const abs = Math.abs;
@@ -230,27 +230,23 @@ function gemmCase(s: GemmShape): KernelCase {
   let ownResult: ReturnType<typeof evaluate> | undefined;
   const evaluateOwn = () => (ownResult ??= evaluate(own));
 
-  let tolerances: { cpu: Tolerance; gpu: Tolerance } | undefined;
-  const tolerancesOf = () => {
-    if (!tolerances) {
-      const { c, bound, scale, geluCond } = evaluateOwn();
-      const store = s.c === 'bf16' ? 2 ** -8 : 0;
-      // rel candidates: C's rounding alone, with the 2^-22 of the adds, with the GELU conditioning.
-      const rels = [store, store + 2 ** -22, store + 2 ** -22 + geluCond];
-      const cpu = s.exact ? { abs: 0, rel: 0 } : fitTolerance(bound, c, rels);
-      // GPU: every scale term into abs (the largest), the |cpu| terms into rel.
-      const fusedGelu = gelu && gelu.form === 'tanh' && gelu.begin === 0 && gelu.end === n;
-      let gpuAbs = 0;
-      for (let i = 0; i < scale.length; i++) {
-        const sc = scale[i]!;
-        gpuAbs = max(gpuAbs, 2 * (k + 4) * 2 ** -24 * sc + (s.c === 'bf16' ? 2 ** -8 * sc : 0) + (fusedGelu ? 2 ** -10 * sc : 0));
-      }
-      tolerances = { cpu, gpu: { abs: gpuAbs + 1e-30, rel: 2 ** -20 + store } };
+  const tolerances = (): { cpu: Tolerance; gpu: Tolerance } => {
+    const { c, bound, scale, geluCond } = evaluateOwn();
+    const store = s.c === 'bf16' ? 2 ** -8 : 0;
+    // rel candidates: C's rounding alone, with the 2^-22 of the adds, with the GELU conditioning.
+    const rels = [store, store + 2 ** -22, store + 2 ** -22 + geluCond];
+    const cpu = s.exact ? { abs: 0, rel: 0 } : fitTolerance(bound, c, rels);
+    // GPU: every scale term into abs (the largest), the |cpu| terms into rel.
+    const fusedGelu = gelu && gelu.form === 'tanh' && gelu.begin === 0 && gelu.end === n;
+    let gpuAbs = 0;
+    for (let i = 0; i < scale.length; i++) {
+      const sc = scale[i]!;
+      gpuAbs = max(gpuAbs, 2 * (k + 4) * 2 ** -24 * sc + (s.c === 'bf16' ? 2 ** -8 * sc : 0) + (fusedGelu ? 2 ** -10 * sc : 0));
     }
-    return tolerances;
+    return { cpu, gpu: { abs: gpuAbs + 1e-30, rel: 2 ** -20 + store } };
   };
 
-  return {
+  return withLazyTolerances({
     name: caseName(s),
     dtype: `${s.ab}->${s.c}${s.bias ? `, ${s.bias} bias` : ''}`,
     layout: layoutName(s),
@@ -265,13 +261,7 @@ function gemmCase(s: GemmShape): KernelCase {
       ...(gelu ? { geluForm: gelu.form, geluBegin: gelu.begin, geluEnd: gelu.end } : {}),
     }),
     reference: (init) => ({ c: copyOf((sameInputs(init, own) ? evaluateOwn() : evaluate(init)).c) }),
-    get tolerance() {
-      return tolerancesOf().cpu;
-    },
-    get gpuTolerance() {
-      return tolerancesOf().gpu;
-    },
-  };
+  }, tolerances);
 }
 
 // ---- the cases ----

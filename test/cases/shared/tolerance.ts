@@ -5,7 +5,7 @@
  * when the runner hands the same inputs back. No imports but types: bundled into
  * dist/kernel-checks.cjs. A subfolder of test/cases/, so neither runner takes it for a case file.
  */
-import type { Tolerance } from '../case-types';
+import type { KernelCase, Tolerance, Tolerances } from '../case-types';
 
 // Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
 const abs = Math.abs;
@@ -56,4 +56,21 @@ export function sameInputs(init: Record<string, Float64Array>, own: Record<strin
     }
   }
   return true;
+}
+
+/**
+ * The case `c` with `tolerance` and `gpuTolerance` as getters over `compute`, which runs once, on
+ * first use: the tolerances come from the reference on the case's own inputs, so a runner that
+ * only loads the file (or checks other kernels) pays nothing for them.
+ */
+export function withLazyTolerances(
+  c: Omit<KernelCase, 'tolerance' | 'gpuTolerance'>,
+  compute: () => { cpu: Tolerances; gpu: Tolerances },
+): KernelCase {
+  let computed: { cpu: Tolerances; gpu: Tolerances } | undefined;
+  const get = () => (computed ??= compute());
+  return Object.defineProperties(c as KernelCase, {
+    tolerance: { get: () => get().cpu, enumerable: true },
+    gpuTolerance: { get: () => get().gpu, enumerable: true },
+  });
 }

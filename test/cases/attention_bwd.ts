@@ -32,10 +32,7 @@
 // bf16 O is 2^-9 off (measured up to 3e-3), so rel 2^-6. A wrong term or sign is O(1).
 import { copyOf, rng, roundTo } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
-import {
-  ATTENTION_SHAPES, attentionForward, elementBound, gather, layoutShapes, outputTolerances, scatter, seedOffset, shapeParts, signedDraw,
-  viewMaker, viewSpec,
-} from './shared/attention';
+import { ATTENTION_SHAPES, attentionForward, elementBound, forwardOfViews, gather, layoutShapes, outputTolerances, scatter, seedOffset, shapeParts, signedDraw, viewMaker, viewSpec } from './shared/attention';
 import type { AttnDims, AttnKind, AttnShape, Storage, View } from './shared/attention';
 import { sameInputs, withLazyTolerances } from './shared/tolerance';
 
@@ -157,12 +154,10 @@ function backwardRef(d: AttnDims, x: Record<'q' | 'k' | 'v' | 'o' | 'dO' | 'lse'
 }
 
 function attentionBwdCase(s: AttnShape): KernelCase {
-  const { d, scale, F, lo, hi, name: caseName } = shapeParts(s);
-  const { batch, heads, tq, tk, headDim } = d;
+  const { d, scale, lo, hi, keys, lay, lseSize, scalars } = shapeParts(s, layoutOf);
+  const { batch, heads, headDim } = d;
   const dtype = s.dtype;
-  const lay = layoutOf(s.kind, d, F);
   const views = lay.views;
-  const lseSize = batch * heads * tq;
   const r = rng(s.seed);
   const random = (op: Operand): Float64Array => {
     const out = new Float64Array(batch * views[op].tokens * heads * headDim);
@@ -242,19 +237,17 @@ function attentionBwdCase(s: AttnShape): KernelCase {
 
   // The forward for the gradient: O of the wrt buffers' Q, K, V, laid out as dO's buffer.
   const forward = (x: Record<string, Float64Array>) => {
-    const ref = attentionForward(d, gather(x[views.q.buf]!, views.q, d), gather(x[views.k.buf]!, views.k, d), gather(x[views.v.buf]!, views.v, d), scale);
+    const ref = forwardOfViews(d, x, views, scale);
     const o = new Float64Array(lay.sizes[views.dO.buf]!);
     scatter(o, views.dO, d, ref.o);
     return { o };
   };
 
   return withLazyTolerances({
-    name: caseName,
-    dtype,
-    layout: s.kind,
+    ...keys,
     buffers,
     spec: (h) => ({
-      dtype, batch, heads, tq, tk, headDim, scale,
+      ...scalars,
       ...Object.fromEntries([...inputs, ...outputs].map((op) => [op, viewSpec(h, views[op])])),
       lse: h.lse,
     }),

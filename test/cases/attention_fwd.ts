@@ -26,10 +26,7 @@
 //   2e-5 (1 + |cpu|).
 import { copyOf, rng, roundTo } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
-import {
-  ATTENTION_SHAPES, attentionForward, elementBound, gather, layoutShapes, outputTolerances, scatter, seedOffset, shapeParts, signedDraw,
-  viewMaker, viewSpec,
-} from './shared/attention';
+import { ATTENTION_SHAPES, elementBound, forwardOfViews, layoutShapes, outputTolerances, scatter, seedOffset, shapeParts, signedDraw, viewMaker, viewSpec } from './shared/attention';
 import type { AttnDims, AttnKind, AttnShape, Storage, View } from './shared/attention';
 import { withLazyTolerances } from './shared/tolerance';
 
@@ -64,12 +61,10 @@ function layoutOf(kind: AttnKind, d: AttnDims, F: number): Layout {
 }
 
 function attentionFwdCase(s: AttnShape): KernelCase {
-  const { d, scale, F, lo, hi, name: caseName } = shapeParts(s);
-  const { batch, heads, tq, tk, headDim } = d;
+  const { d, scale, lo, hi, keys, lay, lseSize, scalars } = shapeParts(s, layoutOf);
+  const { batch, heads, headDim } = d;
   const dtype = s.dtype;
-  const lay = layoutOf(s.kind, d, F);
   const views = lay.views;
-  const lseSize = batch * heads * tq;
 
   // Inputs: NaN outside the views, +-[lo, hi) inside.
   const r = rng(s.seed);
@@ -91,7 +86,7 @@ function attentionFwdCase(s: AttnShape): KernelCase {
 
   /** The reference O (whole buffer) and lse, and O's per-element CPU bound. */
   const evaluate = (init: Record<string, Float64Array>) => {
-    const ref = attentionForward(d, gather(init[views.q.buf]!, views.q, d), gather(init[views.k.buf]!, views.k, d), gather(init[views.v.buf]!, views.v, d), scale);
+    const ref = forwardOfViews(d, init, views, scale);
     const o = copyOf(init[views.o.buf]!);
     scatter(o, views.o, d, ref.o);
     const bound = new Float64Array(ref.o.length);
@@ -110,12 +105,10 @@ function attentionFwdCase(s: AttnShape): KernelCase {
   };
 
   return withLazyTolerances({
-    name: caseName,
-    dtype,
-    layout: s.kind,
+    ...keys,
     buffers,
     spec: (h) => ({
-      dtype, batch, heads, tq, tk, headDim, scale,
+      ...scalars,
       q: viewSpec(h, views.q), k: viewSpec(h, views.k), v: viewSpec(h, views.v), o: viewSpec(h, views.o),
       lse: h.lse,
     }),

@@ -22,10 +22,7 @@
 // code on other layouts.
 import { copyOf, roundTo } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
-import {
-  bufferSize, conditioning, GELU_DENSE_SHAPES, geluCaseName, geluCases, geluDtypeKey, geluGpuTolerance, geluGradTerms,
-  geluLayout, geluRef, nanOutsideRows, TINY, values,
-} from './shared/gelu';
+import { bufferSize, conditioning, GELU_DENSE_SHAPES, geluCaseName, geluCases, geluDtypeKey, geluGpuTolerance, geluGradTerms, geluLayout, geluRef, nanOutsideRows, TINY, values } from './shared/gelu';
 import type { Form, GeluRows, Storage } from './shared/gelu';
 import { fitTolerance, withLazyTolerances } from './shared/tolerance';
 
@@ -38,8 +35,6 @@ interface GeluShape extends GeluRows {
   xStride: number;
   dyStride: number;
   dxStride: number;
-  /** dx is dy: one 'inout' buffer at dy's stride. */
-  inPlace?: boolean;
 }
 
 function geluBwdCase(dtype: Storage, form: Form, s: GeluShape, seed: number): KernelCase {

@@ -22,10 +22,7 @@
 // scale = |x| + |bias|; bf16 adds one rounding apart, 2^-7 |cpu|.
 import { copyOf, roundTo } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
-import {
-  bufferSize, conditioning, GELU_DENSE_SHAPES, geluCaseName, geluCases, geluDtypeKey, geluGpuTolerance, geluLayout, geluRef,
-  nanOutsideRows, TINY, values,
-} from './shared/gelu';
+import { bufferSize, conditioning, GELU_DENSE_SHAPES, geluCaseName, geluCases, geluDtypeKey, geluGpuTolerance, geluLayout, geluRef, nanOutsideRows, TINY, values } from './shared/gelu';
 import type { Form, GeluRows, Storage } from './shared/gelu';
 import { fitTolerance, withLazyTolerances } from './shared/tolerance';
 
@@ -37,8 +34,6 @@ interface GeluShape extends GeluRows {
   /** Row strides in elements (0 = dense); a strided buffer gets spare elements at its end. */
   xStride: number;
   yStride: number;
-  /** y is x: one 'inout' buffer at x's stride. */
-  inPlace?: boolean;
 }
 
 function geluCase(dtype: Storage, form: Form, s: GeluShape, seed: number): KernelCase {

@@ -41,10 +41,7 @@
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
 import { copyOf, roundTo, toF32 } from './case-kit';
 import { layerNormRef } from '../helpers/norm-reference';
-import {
-  BF, denseShapes, DTYPES, dtypeKey, extent, gather, inRows, LAYOUT_SIZES, LAYOUT_VARIANTS, nonZero, NORM_VARIANTS, normInput,
-  normName, PAD, sameLayout, scatterInto, U,
-} from './shared/layer-norm';
+import { BF, denseShapes, DTYPES, dtypeKey, extent, gather, inRows, LAYOUT_SIZES, LAYOUT_VARIANTS, nonZero, NORM_VARIANTS, normInput, normName, PAD, sameLayout, scatterInto, U } from './shared/layer-norm';
 import type { Layout, Variant } from './shared/layer-norm';
 
 /** The backward in float64 from the given statistics (the formulas of the header). */

@@ -24,9 +24,7 @@
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
 import { copyOf, roundTo, toF32 } from './case-kit';
 import { layerNormRef } from '../helpers/norm-reference';
-import {
-  BF, denseShapes, dtypeKey, extent, gather, LAYOUT_SIZES, LAYOUT_VARIANTS, nonZero, normInput, normName, PAD, scatterInto, U,
-} from './shared/layer-norm';
+import { BF, denseShapes, dtypeKey, extent, gather, LAYOUT_SIZES, LAYOUT_VARIANTS, nonZero, normInput, normName, PAD, scatterInto, U } from './shared/layer-norm';
 import type { Layout, Variant } from './shared/layer-norm';
 
 interface Params extends Variant {

@@ -179,15 +179,27 @@ export interface AttnShape {
   seed: number;
 }
 
-/** A forward or backward case's dims, scale, F, input range and name. */
-export function shapeParts(s: AttnShape) {
+/**
+ * A forward or backward case's dims, scale, input range, layout (the file's `layoutOf`, given the
+ * extra columns F), the size of L, the scalars that open its launch spec, and `keys`: its name and
+ * coverage keys.
+ */
+export function shapeParts<L>(s: AttnShape, layoutOf: (kind: AttnKind, d: AttnDims, F: number) => L) {
   const { d, scale } = attnDims(s.dims, s.scale);
   const F = s.F ?? 5;
   const lo = s.lo ?? 0.1;
   const hi = s.hi ?? 1;
   const range = s.hi !== undefined || s.scale !== undefined ? ` +-[${lo}, ${hi}) scale ${scale}` : '';
   const name = `${s.dtype} ${s.kind} [${s.dims.join(', ')}]${s.kind === 'fused' || s.kind === 'map' ? ` F ${F}` : ''}${range}`;
-  return { d, scale, F, lo, hi, name };
+  const { batch, heads, tq, tk, headDim } = d;
+  const scalars = { dtype: s.dtype, batch, heads, tq, tk, headDim, scale };
+  const keys = { name, dtype: s.dtype, layout: s.kind };
+  return { d, scale, lo, hi, keys, lay: layoutOf(s.kind, d, F), lseSize: batch * heads * tq, scalars };
+}
+
+/** The float64 forward of the q, k and v views of the buffers `x` (by name). */
+export function forwardOfViews(d: AttnDims, x: Record<string, ArrayLike<number>>, views: Record<'q' | 'k' | 'v', View>, scale: number) {
+  return attentionForward(d, gather(x[views.q.buf]!, views.q, d), gather(x[views.k.buf]!, views.k, d), gather(x[views.v.buf]!, views.v, d), scale);
 }
 
 /** [batch, heads, tq, tk, headDim]: attention.test.ts's shapes (the forward's and backward's). */

@@ -12,9 +12,9 @@
  * (test/gpu/elementwise-checks.cjs checks philox bitwise too).
  */
 import type { KernelCase, KernelCases } from './case-types';
+import { EXACT } from './case-kit';
 import { philox4x32 } from './shared/philox';
 
-const EXACT = { abs: 0, rel: 0 };
 const POISON = -559038737; // the runner's i32 poison, 0xdeadbeef
 
 const MASK128 = (1n << 128n) - 1n;

@@ -27,13 +27,12 @@
  * shares random_dist.h and uses only correctly rounded double operations).
  */
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
-import { toBf16, toF32 } from './case-kit';
+import { EXACT, toBf16, toF32 } from './case-kit';
 import { philox4x32 } from './shared/philox';
 
 type DT = 'f32' | 'bf16';
 type Dist = 'constant' | 'uniform' | 'normal' | 'truncated_normal';
 
-const EXACT: Tolerance = { abs: 0, rel: 0 };
 const POISON = Number.NaN; // what the reference sees in an 'out' buffer (f32 NaN, bf16 0xffff)
 
 const lo32 = (x: bigint): number => Number(x & 0xffffffffn);

@@ -1,9 +1,10 @@
 /**
  * What mean_pool and mean_pool_bwd share: every shape of test/helpers/mean-pool-reference.ts in
  * both storage types, with the same names, coverage keys and GPU tolerance. Bundled into
- * dist/kernel-checks.cjs: imports only types and the pure float64 reference file.
+ * dist/kernel-checks.cjs: imports only test/cases/ modules and the pure float64 reference file.
  */
 import type { KernelCase } from '../case-types';
+import { EXACT } from '../case-kit';
 import { MEAN_POOL_SHAPES } from '../../helpers/mean-pool-reference';
 
 export type Storage = 'f32' | 'bf16';
@@ -25,7 +26,7 @@ export function meanPoolCases(
         layout: 'contiguous',
         ...rest(dtype, [b, t, d], seedOf(dtype, k)),
         // CUDA sums in the CPU's order (f32, in order of t) and rounds once: the same bits.
-        gpuTolerance: { abs: 0, rel: 0 },
+        gpuTolerance: EXACT,
       });
     });
   }

@@ -1,9 +1,11 @@
 /**
  * What patchify and unpatchify share: both index formulas in float64 (patchify's is also
- * unpatchify's gradient forward), the coverage key of an image / patch shape, and the shapes. No
- * imports but types: bundled into dist/kernel-checks.cjs.
+ * unpatchify's gradient forward), the coverage key of an image / patch shape, the shapes, and the
+ * fields both files' cases have alike. Bundled into dist/kernel-checks.cjs: imports only
+ * test/cases/ modules.
  */
 import type { KernelCase } from '../case-types';
+import { EXACT } from '../case-kit';
 
 /** The patches of images [b, h, w, c] in float64, by the index formula, output order. */
 export function patchifyRef(img: ArrayLike<number>, b: number, h: number, w: number, c: number, p: number): Float64Array {
@@ -67,7 +69,6 @@ type Rest = Omit<KernelCase, 'name' | 'dtype' | 'layout' | 'tolerance' | 'gpuTol
  * bitwise (test/gpu/elementwise-checks.cjs). `rest` builds the file's part of the case.
  */
 export function patchCases(rest: (dtype: 'f32' | 'bf16', shape: [number, number, number, number, number], n: number) => Rest): KernelCase[] {
-  const exact = { abs: 0, rel: 0 };
   const out: KernelCase[] = [];
   for (const dtype of ['f32', 'bf16'] as const) {
     for (const [b, h, w, c, p] of PATCH_SHAPES) {
@@ -76,8 +77,8 @@ export function patchCases(rest: (dtype: 'f32' | 'bf16', shape: [number, number,
         dtype,
         layout: patchLayout(h, w, p),
         ...rest(dtype, [b, h, w, c, p], b * h * w * c),
-        tolerance: exact,
-        gpuTolerance: exact,
+        tolerance: EXACT,
+        gpuTolerance: EXACT,
       });
     }
   }

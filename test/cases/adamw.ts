@@ -2,10 +2,11 @@
  * Cases of "adamw" (lib/kernels/adamw.ts; formula in lib/kernels/records.ts AdamwHyper): one
  * AdamW step of one tensor, param/m/v updated in place from an f32 or bf16 gradient.
  *
- * Reference: torch.optim.AdamW's formula in float64, written out below from kernels.h, from the f32
- * values of the scalars (the kernel receives them as f32). Each case is one step from a random
- * mid-training state (m of either sign, v > 0) at a given step number, so the bias corrections of
- * early and late steps are both exercised without errors compounding over steps.
+ * Reference: torch.optim.AdamW's formula in float64, written out from kernels.h in
+ * test/cases/shared/adamw.ts (adamw_multi's too), from the f32 values of the scalars (the kernel
+ * receives them as f32). Each case is one step from a random mid-training state (m of either sign,
+ * v > 0) at a given step number, so the bias corrections of early and late steps are both
+ * exercised without errors compounding over steps.
  *
  * CPU tolerance (u = 2^-24, f32 unit roundoff; g the scaled gradient), the bounds of
  * test/kernels/adamw.test.ts put in abs + rel form:
@@ -20,28 +21,10 @@
  *   param 4U |p| + 8U lr 10, m 4U (|m| + 2), v 4U (|v| + 4); its "lr 10" is its bound on |step|, which
  *   here is this case's own max |step| where that is larger (late steps with lr 0.5 move further).
  */
-import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
+import type { CaseBuffer, KernelCase, KernelCases } from './case-types';
 import { rng, roundTo, uniform } from './case-kit';
-
-type GradType = 'f32' | 'bf16';
-
-const u = 2 ** -24;
-const U = 2 ** -23;
-const f = Math.fround;
-
-interface Hyper {
-  step: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  gradScale: number;
-}
-
-function hyper(h: Partial<Hyper> & { step: number; lr: number }): Hyper {
-  return { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, gradScale: 1, ...h };
-}
+import { adamwStep, hyper, tolerances } from './shared/adamw';
+import type { GradType, Hyper } from './shared/adamw';
 
 /** Values with a random sign and a magnitude 2^e, e uniform in [minExp, maxExp]: many scales at once. */
 function spread(n: number, seed: number, minExp: number, maxExp: number): Float64Array {
@@ -69,52 +52,6 @@ function state(n: number, seed: number, kind: 'typical' | 'spread'): Record<'par
     grad: spread(n, seed + 1, -12, 1),
     m: spread(n, seed + 2, -14, 0),
     v: spread(n, seed + 3, -20, 0).map(Math.abs),
-  };
-}
-
-interface StepResult {
-  param: Float64Array;
-  m: Float64Array;
-  v: Float64Array;
-  /** max_i (beta1 |m| + (1 - beta1) |g|) and max_i |step|, for the error bounds. */
-  mTerms: number;
-  stepMax: number;
-}
-
-/** One AdamW step in float64 over the first n elements (lib/kernels/records.ts AdamwHyper's formula). */
-function adamwStep(n: number, s: { param: ArrayLike<number>; grad: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> }, h: Hyper): StepResult {
-  const [lr, b1, b2, eps, wd, scale] = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradScale].map(f) as [number, number, number, number, number, number];
-  const bc1 = 1 - b1 ** h.step;
-  const bc2 = 1 - b2 ** h.step;
-  const out: StepResult = { param: new Float64Array(n), m: new Float64Array(n), v: new Float64Array(n), mTerms: 0, stepMax: 0 };
-  for (let i = 0; i < n; i++) {
-    const g = scale * s.grad[i]!;
-    const m = b1 * s.m[i]! + (1 - b1) * g;
-    const v = b2 * s.v[i]! + (1 - b2) * g * g;
-    const mHat = m / bc1;
-    const vHat = v / bc2;
-    const step = (lr * mHat) / (Math.sqrt(vHat) + eps);
-    out.m[i] = m;
-    out.v[i] = v;
-    out.param[i] = s.param[i]! * (1 - lr * wd) - step;
-    out.mTerms = Math.max(out.mTerms, b1 * Math.abs(s.m[i]!) + (1 - b1) * Math.abs(g));
-    out.stepMax = Math.max(out.stepMax, Math.abs(step));
-  }
-  return out;
-}
-
-function tolerances(r: StepResult, h: Hyper): { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } {
-  return {
-    cpu: {
-      param: { abs: 24 * u * r.stepMax, rel: 12 * u },
-      m: { abs: 6 * u * r.mTerms, rel: 6 * u },
-      v: { abs: 0, rel: 6 * u },
-    },
-    gpu: {
-      param: { abs: 8 * U * Math.max(10 * h.lr, r.stepMax), rel: 4 * U },
-      m: { abs: 8 * U, rel: 4 * U },
-      v: { abs: 16 * U, rel: 4 * U },
-    },
   };
 }
 

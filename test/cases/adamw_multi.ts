@@ -5,8 +5,7 @@
  * written ranges must be disjoint), including one tensor reading a prefix of another's gradient.
  *
  * Reference: torch.optim.AdamW's formula in float64 per tensor, from the f32 values of the scalars
- * (the same formula as test/cases/adamw.ts; repeated here because a case file imports only
- * case-types, case-kit and test/helpers/*-reference.ts).
+ * (test/cases/shared/adamw.ts, test/cases/adamw.ts's too).
  *
  * CPU tolerance (u = 2^-24; g the scaled gradient), test/kernels/adamw.test.ts's bounds in abs + rel
  * form, per buffer and taken over the tensors of the case:
@@ -19,54 +18,8 @@
  */
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
 import { roundTo, uniform } from './case-kit';
-
-type GradType = 'f32' | 'bf16';
-
-const u = 2 ** -24;
-const U = 2 ** -23;
-const f = Math.fround;
-
-interface Hyper {
-  step: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  gradScale: number;
-}
-
-function hyper(h: Partial<Hyper> & { step: number; lr: number }): Hyper {
-  return { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, gradScale: 1, ...h };
-}
-
-interface StepResult {
-  param: Float64Array;
-  m: Float64Array;
-  v: Float64Array;
-  mTerms: number;
-  stepMax: number;
-}
-
-/** One AdamW step in float64 over the first n elements (lib/kernels/records.ts AdamwHyper's formula). */
-function adamwStep(n: number, s: { param: ArrayLike<number>; grad: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> }, h: Hyper): StepResult {
-  const [lr, b1, b2, eps, wd, scale] = [h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradScale].map(f) as [number, number, number, number, number, number];
-  const bc1 = 1 - b1 ** h.step;
-  const bc2 = 1 - b2 ** h.step;
-  const out: StepResult = { param: new Float64Array(n), m: new Float64Array(n), v: new Float64Array(n), mTerms: 0, stepMax: 0 };
-  for (let i = 0; i < n; i++) {
-    const g = scale * s.grad[i]!;
-    const m = b1 * s.m[i]! + (1 - b1) * g;
-    const v = b2 * s.v[i]! + (1 - b2) * g * g;
-    const step = (lr * (m / bc1)) / (Math.sqrt(v / bc2) + eps);
-    out.m[i] = m;
-    out.v[i] = v;
-    out.param[i] = s.param[i]! * (1 - lr * wd) - step;
-    out.mTerms = Math.max(out.mTerms, b1 * Math.abs(s.m[i]!) + (1 - b1) * Math.abs(g));
-    out.stepMax = Math.max(out.stepMax, Math.abs(step));
-  }
-  return out;
-}
+import { adamwStep, hyper, tolerances } from './shared/adamw';
+import type { GradType, Hyper, StepResult } from './shared/adamw';
 
 /** One tensor of the list: its size, gradient type, and which gradient buffer it reads. */
 interface TensorSpec {
@@ -98,13 +51,11 @@ function multiCase(name: string, dtype: string, layout: string, list: TensorSpec
   const cpu: Record<string, Tolerance> = {};
   const gpu: Record<string, Tolerance> = {};
   list.forEach((_, k) => {
-    const r = step(seen, k);
-    cpu[`param${k}`] = { abs: 24 * u * r.stepMax, rel: 12 * u };
-    cpu[`m${k}`] = { abs: 6 * u * r.mTerms, rel: 6 * u };
-    cpu[`v${k}`] = { abs: 0, rel: 6 * u };
-    gpu[`param${k}`] = { abs: 8 * U * Math.max(10 * h.lr, r.stepMax), rel: 4 * U };
-    gpu[`m${k}`] = { abs: 8 * U, rel: 4 * U };
-    gpu[`v${k}`] = { abs: 16 * U, rel: 4 * U };
+    const t = tolerances(step(seen, k), h);
+    for (const b of ['param', 'm', 'v'] as const) {
+      cpu[`${b}${k}`] = t.cpu[b];
+      gpu[`${b}${k}`] = t.gpu[b];
+    }
   });
   return {
     name,

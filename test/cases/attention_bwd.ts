@@ -32,128 +32,15 @@
 // bf16 O is 2^-9 off (measured up to 3e-3), so rel 2^-6. A wrong term or sign is O(1).
 import { copyOf, rng, roundTo } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
-import type { AttnDims } from '../helpers/attention-reference';
+import { ATTENTION_SHAPES, attentionForward, elementBound, forwardOfViews, gather, layoutShapes, outputTolerances, scatter, seedOffset, shapeParts, signedDraw, viewMaker, viewSpec } from './shared/attention';
+import type { AttnDims, AttnKind, AttnShape, Storage, View } from './shared/attention';
+import { sameInputs, withLazyTolerances } from './shared/tolerance';
 
-type Storage = 'f32' | 'bf16';
-type Kind = 'dense' | 'fused' | 'map' | 'strided' | 'heads-major';
 type Operand = 'q' | 'k' | 'v' | 'o' | 'dO' | 'dQ' | 'dK' | 'dV';
 
-// Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow (the
-// same reason this file has its own copy of the float64 forward of attention-reference.ts).
+// Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
 const abs = Math.abs;
-const max = Math.max;
 const exp = Math.exp;
-const log = Math.log;
-
-/**
- * Attention in float64 on dense [B, T, H, Dh] arrays, from the definition: o, lse [B, H, Tq], and
- * per element of o the sum of absolute terms sum_j P_ij |v_jd| (the rounding-error scale).
- */
-function forwardRef(d: AttnDims, q: Float64Array, k: Float64Array, v: Float64Array, scale: number) {
-  const { batch: B, heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
-  const o = new Float64Array(B * Tq * H * Dh);
-  const oScale = new Float64Array(o.length);
-  const lse = new Float64Array(B * H * Tq);
-  const s = new Float64Array(Tk);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      for (let i = 0; i < Tq; i++) {
-        const qi = ((b * Tq + i) * H + h) * Dh;
-        let m = -Infinity;
-        for (let j = 0; j < Tk; j++) {
-          const kj = ((b * Tk + j) * H + h) * Dh;
-          let dot = 0;
-          for (let x = 0; x < Dh; x++) dot += q[qi + x]! * k[kj + x]!;
-          s[j] = scale * dot;
-          m = max(m, s[j]!);
-        }
-        let sum = 0;
-        for (let j = 0; j < Tk; j++) sum += exp(s[j]! - m);
-        lse[(b * H + h) * Tq + i] = m + log(sum);
-        for (let j = 0; j < Tk; j++) {
-          const p = exp(s[j]! - m) / sum;
-          const vj = ((b * Tk + j) * H + h) * Dh;
-          for (let x = 0; x < Dh; x++) {
-            o[qi + x] = o[qi + x]! + p * v[vj + x]!;
-            oScale[qi + x] = oScale[qi + x]! + p * abs(v[vj + x]!);
-          }
-        }
-      }
-    }
-  }
-  return { o, lse, oScale };
-}
-
-/** Where one [B, T, H, Dh] operand lives: a buffer of the case and its strides (elements). */
-interface View {
-  buf: string;
-  offset: number;
-  batchStride: number;
-  tokenStride: number;
-  headStride: number;
-  tokens: number;
-}
-
-/** A view's elements as a dense [B, T, H, Dh] array. */
-function gather(data: ArrayLike<number>, v: View, d: AttnDims): Float64Array {
-  const out = new Float64Array(d.batch * v.tokens * d.heads * d.headDim);
-  let n = 0;
-  for (let b = 0; b < d.batch; b++)
-    for (let t = 0; t < v.tokens; t++)
-      for (let h = 0; h < d.heads; h++) {
-        const base = v.offset + b * v.batchStride + t * v.tokenStride + h * v.headStride;
-        for (let x = 0; x < d.headDim; x++) out[n++] = data[base + x]!;
-      }
-  return out;
-}
-
-/** Writes a dense [B, T, H, Dh] array into a view of `target`. */
-function scatter(target: Float64Array, v: View, d: AttnDims, dense: ArrayLike<number>): void {
-  let n = 0;
-  for (let b = 0; b < d.batch; b++)
-    for (let t = 0; t < v.tokens; t++)
-      for (let h = 0; h < d.heads; h++) {
-        const base = v.offset + b * v.batchStride + t * v.tokenStride + h * v.headStride;
-        for (let x = 0; x < d.headDim; x++) target[base + x] = dense[n++]!;
-      }
-}
-
-/**
- * { abs, rel } with abs + rel |ref_i| >= bound_i for every i: for each candidate rel the least
- * such abs, and of those the pair that allows the least in total.
- */
-function fitTolerance(bound: ArrayLike<number>, ref: ArrayLike<number>, rels: number[]): Tolerance {
-  let best: Tolerance | undefined;
-  let bestTotal = Infinity;
-  for (const rel of rels) {
-    let a = 0;
-    let total = 0;
-    for (let i = 0; i < bound.length; i++) {
-      a = max(a, bound[i]! - rel * abs(ref[i]!));
-      total += rel * abs(ref[i]!);
-    }
-    total += a * bound.length;
-    if (total < bestTotal) {
-      bestTotal = total;
-      best = { abs: a, rel };
-    }
-  }
-  return best!;
-}
-
-/** Whether every buffer of `own` has the same contents in `init` (NaN matching NaN). */
-function sameInputs(init: Record<string, Float64Array>, own: Record<string, Float64Array>): boolean {
-  for (const [name, mine] of Object.entries(own)) {
-    const theirs = init[name];
-    if (!theirs || theirs.length !== mine.length) return false;
-    for (let i = 0; i < mine.length; i++) {
-      const x = mine[i]!;
-      const y = theirs[i]!;
-      if (x !== y && !(x !== x && y !== y)) return false;
-    }
-  }
-  return true;
-}
 
 interface Layout {
   sizes: Record<string, number>;
@@ -167,17 +54,12 @@ interface Layout {
 const QUERY_SIDE = new Set<Operand>(['q', 'o', 'dO', 'dQ']);
 
 /** F: the extra (MLP) columns of a fused buffer, which no view covers. */
-function layoutOf(kind: Kind, d: AttnDims, F: number): Layout {
-  const { batch: B, heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
+function layoutOf(kind: AttnKind, d: AttnDims, F: number): Layout {
+  const { heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
   const D = H * Dh;
-  const sizes: Record<string, number> = {};
+  const { sizes, rows, headsMajor, strided } = viewMaker(d);
   const tokensOf = (op: Operand): number => (QUERY_SIDE.has(op) ? Tq : Tk);
-  // A view at column `col` of a [B, T, W] buffer.
-  const at = (buf: string, T: number, W: number, col: number): View => {
-    sizes[buf] = B * T * W;
-    return { buf, offset: col, batchStride: T * W, tokenStride: W, headStride: Dh, tokens: T };
-  };
-  const denseOf = (op: Operand): View => at(op, tokensOf(op), D, 0);
+  const denseOf = (op: Operand): View => rows(op, tokensOf(op), D, 0);
   if (kind === 'dense') {
     const ops: Operand[] = ['q', 'k', 'v', 'o', 'dO', 'dQ', 'dK', 'dV'];
     const views = Object.fromEntries(ops.map((op) => [op, denseOf(op)])) as Record<Operand, View>;
@@ -187,27 +69,23 @@ function layoutOf(kind: Kind, d: AttnDims, F: number): Layout {
     if (Tq !== Tk) throw new Error('the fused layout needs tq == tk');
     const W = 3 * D + F;
     const views: Record<Operand, View> = {
-      q: at('qkv', Tq, W, 0), k: at('qkv', Tq, W, D), v: at('qkv', Tq, W, 2 * D),
-      dQ: at('dqkv', Tq, W, 0), dK: at('dqkv', Tq, W, D), dV: at('dqkv', Tq, W, 2 * D),
-      o: at('o', Tq, D + 3, 1), dO: denseOf('dO'),
+      q: rows('qkv', Tq, W, 0), k: rows('qkv', Tq, W, D), v: rows('qkv', Tq, W, 2 * D),
+      dQ: rows('dqkv', Tq, W, 0), dK: rows('dqkv', Tq, W, D), dV: rows('dqkv', Tq, W, 2 * D),
+      o: rows('o', Tq, D + 3, 1), dO: denseOf('dO'),
     };
     return { sizes, views, grads: { qkv: 'dqkv' }, gradientable: F === 0 };
   }
   if (kind === 'map') {
     const W = 2 * D + F;
     const views: Record<Operand, View> = {
-      q: at('probe', Tq, D, 0), dQ: at('dprobe', Tq, D, 0),
-      k: at('kv', Tk, W, 0), v: at('kv', Tk, W, D), dK: at('dkv', Tk, W, 0), dV: at('dkv', Tk, W, D),
+      q: rows('probe', Tq, D, 0), dQ: rows('dprobe', Tq, D, 0),
+      k: rows('kv', Tk, W, 0), v: rows('kv', Tk, W, D), dK: rows('dkv', Tk, W, 0), dV: rows('dkv', Tk, W, D),
       o: denseOf('o'), dO: denseOf('dO'),
     };
     return { sizes, views, grads: { probe: 'dprobe', kv: 'dkv' }, gradientable: F === 0 };
   }
   if (kind === 'heads-major') {
-    const hm = (op: Operand): View => {
-      const T = tokensOf(op);
-      sizes[op] = B * H * T * Dh;
-      return { buf: op, offset: 0, batchStride: H * T * Dh, tokenStride: Dh, headStride: T * Dh, tokens: T };
-    };
+    const hm = (op: Operand): View => headsMajor(op, tokensOf(op));
     const views: Record<Operand, View> = {
       q: hm('q'), k: hm('k'), v: hm('v'), o: hm('o'), dO: hm('dO'),
       // an output's tokens must not interleave (the binding refuses it): the gradients are dense
@@ -215,18 +93,10 @@ function layoutOf(kind: Kind, d: AttnDims, F: number): Layout {
     };
     return { sizes, views, grads: { q: 'dQ', k: 'dK', v: 'dV' }, gradientable: false };
   }
-  // strided: spare elements after each head, token and batch, the view at element 2; a gradient
-  // has its input's strides.
-  const st = (buf: string, T: number, extra: number): View => {
-    const headStride = Dh + 2 + extra;
-    const tokenStride = H * headStride + 1;
-    const batchStride = T * tokenStride + 3;
-    sizes[buf] = 2 + (B - 1) * batchStride + (T - 1) * tokenStride + (H - 1) * headStride + Dh + 4;
-    return { buf, offset: 2, batchStride, tokenStride, headStride, tokens: T };
-  };
+  // strided: spare elements after each head, token and batch; a gradient has its input's strides.
   const views: Record<Operand, View> = {
-    q: st('q', Tq, 0), k: st('k', Tk, 1), v: st('v', Tk, 2), o: st('o', Tq, 3), dO: st('dO', Tq, 1),
-    dQ: st('dQ', Tq, 0), dK: st('dK', Tk, 1), dV: st('dV', Tk, 2),
+    q: strided('q', Tq, 0), k: strided('k', Tk, 1), v: strided('v', Tk, 2), o: strided('o', Tq, 3), dO: strided('dO', Tq, 1),
+    dQ: strided('dQ', Tq, 0), dK: strided('dK', Tk, 1), dV: strided('dV', Tk, 2),
   };
   return { sizes, views, grads: { q: 'dQ', k: 'dK', v: 'dV' }, gradientable: false };
 }
@@ -283,39 +153,21 @@ function backwardRef(d: AttnDims, x: Record<'q' | 'k' | 'v' | 'o' | 'dO' | 'lse'
   return r;
 }
 
-interface Shape {
-  dtype: Storage;
-  kind: Kind;
-  dims: [number, number, number, number, number]; // batch, heads, tq, tk, headDim
-  /** Inputs uniform in +-[lo, hi); scale 1 / sqrt(Dh) unless given. */
-  lo?: number;
-  hi?: number;
-  scale?: number;
-  F?: number;
-  seed: number;
-}
-
-function attentionBwdCase(s: Shape): KernelCase {
-  const [batch, heads, tq, tk, headDim] = s.dims;
-  const d: AttnDims = { batch, heads, tq, tk, headDim };
+function attentionBwdCase(s: AttnShape): KernelCase {
+  const { d, scale, lo, hi, keys, lay, lseSize, scalars } = shapeParts(s, layoutOf);
+  const { batch, heads, headDim } = d;
   const dtype = s.dtype;
-  const scale = s.scale ?? 1 / Math.sqrt(headDim);
-  const F = s.F ?? 5;
-  const lay = layoutOf(s.kind, d, F);
   const views = lay.views;
-  const lseSize = batch * heads * tq;
   const r = rng(s.seed);
-  const lo = s.lo ?? 0.1;
-  const hi = s.hi ?? 1;
   const random = (op: Operand): Float64Array => {
     const out = new Float64Array(batch * views[op].tokens * heads * headDim);
-    for (let i = 0; i < out.length; i++) out[i] = (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r());
+    for (let i = 0; i < out.length; i++) out[i] = signedDraw(r, lo, hi);
     return out;
   };
 
   // Q, K, V and dO random; O and L the float64 forward of Q, K, V as the kernel will see them.
   const dense: Partial<Record<Operand, Float64Array>> = { q: random('q'), k: random('k'), v: random('v'), dO: random('dO') };
-  const fwd = forwardRef(d, roundTo(dtype, dense.q!), roundTo(dtype, dense.k!), roundTo(dtype, dense.v!), scale);
+  const fwd = attentionForward(d, roundTo(dtype, dense.q!), roundTo(dtype, dense.k!), roundTo(dtype, dense.v!), scale);
   dense.o = fwd.o;
   const inputs: Operand[] = ['q', 'k', 'v', 'o', 'dO'];
   const outputs: Operand[] = ['dQ', 'dK', 'dV'];
@@ -356,7 +208,7 @@ function attentionBwdCase(s: Shape): KernelCase {
       const vv = value[buf]!;
       let at = filled[buf]!;
       for (let i = 0; i < want.length; i++, at++) {
-        bb[at] = (dtype === 'f32' ? 2e-5 * sc[i]! : 2 ** -8 * (abs(want[i]!) + sc[i]!)) + 1e-6;
+        bb[at] = elementBound(dtype, want[i]!, sc[i]!);
         vv[at] = want[i]!;
       }
       filled[buf] = at;
@@ -371,54 +223,37 @@ function attentionBwdCase(s: Shape): KernelCase {
   for (const name of outBufs) own[name] = new Float64Array(lay.sizes[name]!).fill(Number.NaN);
   let ownResult: ReturnType<typeof evaluate> | undefined;
   const evaluateOwn = () => (ownResult ??= evaluate(own));
-  let tolerances: { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } | undefined;
-  const tolerancesOf = () => {
-    if (!tolerances) {
-      const { bound, value } = evaluateOwn();
-      const cpu: Record<string, Tolerance> = {};
-      const gpu: Record<string, Tolerance> = {};
-      for (const name of outBufs) {
-        cpu[name] = fitTolerance(bound[name]!, value[name]!, dtype === 'f32' ? [0, 2e-5] : [2 ** -8, 2 ** -7]);
-        let M = 0;
-        const vals = value[name]!;
-        for (let i = 0; i < vals.length; i++) M = max(M, abs(vals[i]!));
-        gpu[name] = dtype === 'f32' ? { abs: 2e-4 * M + 1e-6, rel: 0 } : { abs: (headDim <= 128 ? 2 ** -7 : 2 ** -9) * M + 1e-6, rel: 2 ** -7 };
-      }
-      tolerances = { cpu, gpu };
+  const tolerances = (): { cpu: Record<string, Tolerance>; gpu: Record<string, Tolerance> } => {
+    const { bound, value } = evaluateOwn();
+    const cpu: Record<string, Tolerance> = {};
+    const gpu: Record<string, Tolerance> = {};
+    for (const name of outBufs) {
+      const t = outputTolerances(dtype, headDim, bound[name]!, value[name]!);
+      cpu[name] = t.cpu;
+      gpu[name] = t.gpu;
     }
-    return tolerances;
+    return { cpu, gpu };
   };
 
   // The forward for the gradient: O of the wrt buffers' Q, K, V, laid out as dO's buffer.
   const forward = (x: Record<string, Float64Array>) => {
-    const ref = forwardRef(d, gather(x[views.q.buf]!, views.q, d), gather(x[views.k.buf]!, views.k, d), gather(x[views.v.buf]!, views.v, d), scale);
+    const ref = forwardOfViews(d, x, views, scale);
     const o = new Float64Array(lay.sizes[views.dO.buf]!);
     scatter(o, views.dO, d, ref.o);
     return { o };
   };
 
-  const viewSpec = (h: Record<string, unknown>, v: View) =>
-    ({ buffer: h[v.buf], offset: v.offset, batchStride: v.batchStride, tokenStride: v.tokenStride, headStride: v.headStride });
-  const range = s.hi !== undefined || s.scale !== undefined ? ` +-[${lo}, ${hi}) scale ${scale}` : '';
-  return {
-    name: `${dtype} ${s.kind} [${s.dims.join(', ')}]${s.kind === 'fused' || s.kind === 'map' ? ` F ${F}` : ''}${range}`,
-    dtype,
-    layout: s.kind,
+  return withLazyTolerances({
+    ...keys,
     buffers,
     spec: (h) => ({
-      dtype, batch, heads, tq, tk, headDim, scale,
+      ...scalars,
       ...Object.fromEntries([...inputs, ...outputs].map((op) => [op, viewSpec(h, views[op])])),
       lse: h.lse,
     }),
     reference: (init) => {
       const { result } = sameInputs(init, own) ? evaluateOwn() : evaluate(init);
       return Object.fromEntries(Object.entries(result).map(([name, arr]) => [name, copyOf(arr)]));
-    },
-    get tolerance() {
-      return tolerancesOf().cpu;
-    },
-    get gpuTolerance() {
-      return tolerancesOf().gpu;
     },
     ...(lay.gradientable
       ? {
@@ -431,40 +266,21 @@ function attentionBwdCase(s: Shape): KernelCase {
           },
         }
       : {}),
-  };
+  }, tolerances);
 }
 
-const shapes: Shape[] = [];
-// [batch, heads, tq, tk, headDim]: attention.test.ts's shapes.
-const SHAPES: [number, number, number, number, number][] = [
-  [1, 1, 1, 1, 1],
-  [2, 3, 1, 17, 32],
-  [2, 2, 3, 129, 64],
-  [1, 2, 17, 3, 17],
-  [2, 1, 129, 65, 64],
-  [1, 1, 65, 130, 129],
-  [1, 2, 5, 7, 256],
-  [1, 3, 70, 70, 3],
-];
+const shapes: AttnShape[] = [];
 for (const dtype of ['f32', 'bf16'] as Storage[]) {
-  const off = dtype === 'bf16' ? 50 : 0;
-  SHAPES.forEach((dims, i) => shapes.push({ dtype, kind: 'dense', dims, seed: 200 + i + off }));
+  const off = seedOffset(dtype);
+  ATTENTION_SHAPES.forEach((dims, i) => shapes.push({ dtype, kind: 'dense', dims, seed: 200 + i + off }));
   // attention.test.ts's thread-count shapes (smaller): B * H = 3 and B = H = 1 run the two-pass
   // backward on more than one thread, B * H = 8 the one-pass one.
   shapes.push({ dtype, kind: 'dense', dims: dtype === 'f32' ? [1, 3, 100, 90, 64] : [1, 1, 130, 100, 48], seed: 31 + off });
   shapes.push({ dtype, kind: 'dense', dims: [4, 2, 3, 90, 128], seed: 33 + off });
   // Large logits: P far from uniform.
   shapes.push({ dtype, kind: 'dense', dims: [1, 2, 33, 50, 64], lo: 0.125, hi: 2, scale: 0.5, seed: 7 + off });
-  // Fused projection windows (F = 0: gradient-checked too), the MAP head, gaps, heads-major.
-  shapes.push({ dtype, kind: 'fused', dims: [2, 3, 19, 19, 32], F: 40, seed: 77 + off });
-  shapes.push({ dtype, kind: 'fused', dims: [1, 2, 23, 23, 17], F: 0, seed: 78 + off });
-  shapes.push({ dtype, kind: 'map', dims: [3, 4, 1, 49, 16], F: 5, seed: 79 + off });
-  shapes.push({ dtype, kind: 'map', dims: [2, 3, 3, 17, 24], F: 0, seed: 80 + off });
-  // No queries (test/gpu/attention-checks.cjs's MAP shape with Tq 0): the kernel still writes dK = dV = 0.
-  shapes.push({ dtype, kind: 'map', dims: [1, 2, 0, 5, 32], F: 5, seed: 84 + off });
-  shapes.push({ dtype, kind: 'strided', dims: [2, 3, 13, 11, 9], seed: 81 + off });
-  shapes.push({ dtype, kind: 'strided', dims: [1, 2, 66, 9, 65], seed: 82 + off });
-  shapes.push({ dtype, kind: 'heads-major', dims: [2, 2, 7, 33, 20], seed: 83 + off });
+  // Fused projection windows and the MAP head (F = 0: gradient-checked too), gaps, heads-major.
+  shapes.push(...layoutShapes(dtype, 0, 0));
 }
 
 const attentionBwd: KernelCases = { kernel: 'attention_bwd', cases: shapes.map(attentionBwdCase) };

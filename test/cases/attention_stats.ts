@@ -13,9 +13,9 @@
 // from f32 logits, so |err| <= 1e-5 (1 + |ref|) for both.
 import { rng } from './case-kit';
 import type { KernelCase, KernelCases } from './case-types';
-import type { AttnDims } from '../helpers/attention-reference';
+import { attnDims, elementAt, seedOffset, viewMaker, viewSpec } from './shared/attention';
+import type { AttnDims, AttnShapeDims, Storage, View } from './shared/attention';
 
-type Storage = 'f32' | 'bf16';
 type Kind = 'dense' | 'fused' | 'map' | 'strided' | 'heads-major' | 'uniform keys';
 
 // Local bindings: under jest's vm context every global lookup (Math) in a hot loop is slow.
@@ -23,47 +23,19 @@ const max = Math.max;
 const exp = Math.exp;
 const log = Math.log;
 
-interface View {
-  buf: string;
-  offset: number;
-  batchStride: number;
-  tokenStride: number;
-  headStride: number;
-  tokens: number;
-}
-
 function layoutOf(kind: Kind, d: AttnDims, F: number): { sizes: Record<string, number>; q: View; k: View } {
-  const { batch: B, heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
+  const { heads: H, tq: Tq, tk: Tk, headDim: Dh } = d;
   const D = H * Dh;
-  const sizes: Record<string, number> = {};
-  const at = (buf: string, T: number, W: number, col: number): View => {
-    sizes[buf] = B * T * W;
-    return { buf, offset: col, batchStride: T * W, tokenStride: W, headStride: Dh, tokens: T };
-  };
-  if (kind === 'dense' || kind === 'uniform keys') return { sizes, q: at('q', Tq, D, 0), k: at('k', Tk, D, 0) };
+  const { sizes, rows, headsMajor, strided } = viewMaker(d);
+  if (kind === 'dense' || kind === 'uniform keys') return { sizes, q: rows('q', Tq, D, 0), k: rows('k', Tk, D, 0) };
   if (kind === 'fused') {
     if (Tq !== Tk) throw new Error('the fused layout needs tq == tk');
-    return { sizes, q: at('qkv', Tq, 3 * D, 0), k: at('qkv', Tq, 3 * D, D) };
+    return { sizes, q: rows('qkv', Tq, 3 * D, 0), k: rows('qkv', Tq, 3 * D, D) };
   }
-  if (kind === 'map') return { sizes, q: at('probe', Tq, D, 0), k: at('kv', Tk, 2 * D + F, 0) };
-  if (kind === 'heads-major') {
-    const hm = (buf: string, T: number): View => {
-      sizes[buf] = B * H * T * Dh;
-      return { buf, offset: 0, batchStride: H * T * Dh, tokenStride: Dh, headStride: T * Dh, tokens: T };
-    };
-    return { sizes, q: hm('q', Tq), k: hm('k', Tk) };
-  }
-  const st = (buf: string, T: number, extra: number): View => {
-    const headStride = Dh + 2 + extra;
-    const tokenStride = H * headStride + 1;
-    const batchStride = T * tokenStride + 3;
-    sizes[buf] = 2 + (B - 1) * batchStride + (T - 1) * tokenStride + (H - 1) * headStride + Dh + 4;
-    return { buf, offset: 2, batchStride, tokenStride, headStride, tokens: T };
-  };
-  return { sizes, q: st('q', Tq, 0), k: st('k', Tk, 1) };
+  if (kind === 'map') return { sizes, q: rows('probe', Tq, D, 0), k: rows('kv', Tk, 2 * D + F, 0) };
+  if (kind === 'heads-major') return { sizes, q: headsMajor('q', Tq), k: headsMajor('k', Tk) };
+  return { sizes, q: strided('q', Tq, 0), k: strided('k', Tk, 1) };
 }
-
-const elementAt = (v: View, b: number, t: number, h: number): number => v.offset + b * v.batchStride + t * v.tokenStride + h * v.headStride;
 
 /** [max logit, mean entropy] in float64, from the definition; p = 0 (underflow) adds nothing. */
 function statsRef(d: AttnDims, q: Float64Array, qv: View, k: Float64Array, kv: View, scale: number): [number, number] {
@@ -100,7 +72,7 @@ function statsRef(d: AttnDims, q: Float64Array, qv: View, k: Float64Array, kv: V
 interface Shape {
   dtype: Storage;
   kind: Kind;
-  dims: [number, number, number, number, number]; // batch, heads, tq, tk, headDim
+  dims: AttnShapeDims;
   /** Inputs uniform in (-amp, amp) (attention-stats.test.ts: 2, logits of a few units). */
   amp?: number;
   scale?: number;
@@ -108,10 +80,9 @@ interface Shape {
 }
 
 function statsCase(s: Shape): KernelCase {
-  const [batch, heads, tq, tk, headDim] = s.dims;
-  const d: AttnDims = { batch, heads, tq, tk, headDim };
+  const { d, scale } = attnDims(s.dims, s.scale);
+  const { batch, heads, tq, tk, headDim } = d;
   const dtype = s.dtype;
-  const scale = s.scale ?? 1 / Math.sqrt(headDim);
   const lay = layoutOf(s.kind, d, 5);
   const amp = s.amp ?? 2;
   const r = rng(s.seed);
@@ -134,8 +105,6 @@ function statsCase(s: Shape): KernelCase {
   const buffers: KernelCase['buffers'] = {};
   for (const [name, arr] of Object.entries(data)) buffers[name] = { dtype, size: arr.length, role: 'in', data: arr };
   buffers.out = { dtype: 'f32', size: 2, role: 'out' };
-  const viewSpec = (h: Record<string, unknown>, v: View) =>
-    ({ buffer: h[v.buf], offset: v.offset, batchStride: v.batchStride, tokenStride: v.tokenStride, headStride: v.headStride });
   const tolerance = { abs: 1e-5, rel: 1e-5 };
   return {
     name: `${dtype} ${s.kind} [${s.dims.join(', ')}]${s.amp !== undefined || s.scale !== undefined ? ` amp ${amp} scale ${scale}` : ''}`,
@@ -151,7 +120,7 @@ function statsCase(s: Shape): KernelCase {
 
 // [batch, heads, tq, tk, headDim]: attention-stats.test.ts's shapes, and the former monitor-checks.cjs's
 // (the tiny model's 49 tokens, the MAP head's one query, an odd size).
-const SHAPES: [number, number, number, number, number][] = [
+const SHAPES: AttnShapeDims[] = [
   [1, 1, 1, 1, 1],
   [2, 3, 17, 17, 16],
   [3, 2, 1, 49, 32],
@@ -162,7 +131,7 @@ const SHAPES: [number, number, number, number, number][] = [
 
 const shapes: Shape[] = [];
 for (const dtype of ['f32', 'bf16'] as Storage[]) {
-  const off = dtype === 'bf16' ? 50 : 0;
+  const off = seedOffset(dtype);
   SHAPES.forEach((dims, i) => shapes.push({ dtype, kind: 'dense', dims, seed: 100 + i + off }));
   shapes.push({ dtype, kind: 'fused', dims: [2, 4, 9, 9, 8], amp: 1.5, seed: 7 + off });
   shapes.push({ dtype, kind: 'map', dims: [3, 2, 1, 49, 24], seed: 8 + off });

@@ -1,7 +1,7 @@
 // axpby: y = alpha x + beta y (lib/kernels/axpby.ts AxpbyArgs), f32 or bf16 storage, f32 arithmetic.
 // Layouts: two distinct buffers; x aliasing y (the binding allows y identical to x); and beta = 0,
 // where y is an 'out' buffer full of poison that the kernel must not read (the BLAS rule).
-import { rng, toBf16, toF32, uniform } from './case-kit';
+import { EXACT, rng, toBf16, toF32, uniform } from './case-kit';
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
 
 type Storage = 'f32' | 'bf16';
@@ -10,7 +10,6 @@ type Storage = 'f32' | 'bf16';
 // sum (<= 2^-24 relative); abs covers the terms' errors when the sum cancels.
 // bf16: the same f32 value rounded once to bf16 (<= 2^-9 relative, 2^-8 bounds it with the f32 error).
 // Exact where one rounding is all there is: beta = 0 (one product) and the bf16 ties case.
-const EXACT = { abs: 0, rel: 0 };
 const TOLERANCE: Record<Storage, Tolerance> = {
   f32: { abs: 1e-6, rel: 1e-6 },
   bf16: { abs: 1e-6, rel: 2 ** -8 },

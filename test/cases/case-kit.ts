@@ -63,6 +63,9 @@ export function copyOf(xs: ArrayLike<number>): Float64Array {
   return Float64Array.from(xs as ArrayLike<number>);
 }
 
+/** Exact (bitwise for 'gpuTolerance'): data movement, permutations, integer results. */
+export const EXACT = { abs: 0, rel: 0 } as const;
+
 /** Tolerances by storage type that most elementwise kernels use (one rounding of the output). */
 export const ROUNDING = {
   f32: { abs: 1e-6, rel: 1e-5 },

@@ -7,8 +7,11 @@
  * Both enumerate the kernel table (`device.native.kernels()`) and fail, naming the kernel, when a
  * kernel has no case file or no cases.
  *
- * A case file imports only from this file and test/cases/case-kit.ts (so it bundles into dist/
- * without jest or node_modules) and default-exports a KernelCases.
+ * A case file imports only from this file, test/cases/case-kit.ts, the modules of
+ * test/cases/shared/ (what several case files share: a forward's reference its backward checks
+ * against, layouts, shapes; neither runner lists that folder) and the pure float64
+ * test/helpers/*-reference.ts files (so it bundles into dist/ without jest or node_modules), and
+ * default-exports a KernelCases.
  */
 
 /** Storage types a case buffer may have (u32 words travel in i32 buffers, as philox's do). */

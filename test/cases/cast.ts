@@ -1,11 +1,10 @@
 // cast: y = x converted (lib/kernels/cast.ts CastArgs). f32 -> bf16 rounds to nearest even and keeps
 // NaN NaN; bf16 -> f32 is exact; equal types copy. So every case is exact: { abs: 0, rel: 0 } on
 // the cpu against the reference and on cuda against the cpu (the rounding rule is the same).
-import { integers, rng, toBf16, uniform } from './case-kit';
+import { EXACT, integers, rng, toBf16, uniform } from './case-kit';
 import type { KernelCase, KernelCases } from './case-types';
 
 type Storage = 'f32' | 'bf16';
-const EXACT = { abs: 0, rel: 0 };
 const F32_MAX = 3.4028234663852886e38;
 
 /**

@@ -2,10 +2,9 @@
 // (lib/kernels/clip_scale.ts ClipScaleArgs), f32 [1] each, maxNorm rounded to f32 by the binding. The f32
 // quotient is correctly rounded (CUDA promises the same bits), and a double quotient of two f32
 // values rounded once to f32 is that quotient: exact, { abs: 0, rel: 0 }, on both devices.
-import { rng, toF32 } from './case-kit';
+import { EXACT, rng, toF32 } from './case-kit';
 import type { KernelCase, KernelCases } from './case-types';
 
-const EXACT = { abs: 0, rel: 0 };
 const F32_MAX = 3.4028234663852886e38;
 
 function expected(norm: number, maxNorm: number): number {

@@ -39,76 +39,10 @@
  * + 2^-7 |dx| in bf16); dscale / dbias 4 u (rows/8 + 64 + D/16 + 16) sum_rows |term|.
  */
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
-import { copyOf, rng, roundTo, toF32 } from './case-kit';
+import { copyOf, roundTo, toF32 } from './case-kit';
 import { layerNormRef } from '../helpers/norm-reference';
-
-const U = 2 ** -23;
-const BF = 2 ** -8;
-/** Elements after each laid-out operand's extent (dense cases have none, so x and dx line up). */
-const PAD = 7;
-
-type Storage = 'f32' | 'bf16';
-
-interface Layout {
-  groupRows: number;
-  groupStride: number;
-}
-
-function rowStart(l: Layout | undefined, dim: number, r: number): number {
-  if (!l || l.groupRows === 0) return r * dim;
-  return Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim;
-}
-
-function extent(l: Layout | undefined, rows: number, dim: number): number {
-  if (!l || l.groupRows === 0) return rows * dim;
-  return rows === 0 ? 0 : (rows / l.groupRows - 1) * l.groupStride + l.groupRows * dim;
-}
-
-function gather(buf: ArrayLike<number>, l: Layout | undefined, rows: number, dim: number): Float64Array {
-  const out = new Float64Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    const s = rowStart(l, dim, r);
-    for (let j = 0; j < dim; j++) out[r * dim + j] = buf[s + j]!;
-  }
-  return out;
-}
-
-function scatterInto(into: Float64Array, dense: ArrayLike<number>, l: Layout | undefined, rows: number, dim: number): Float64Array {
-  for (let r = 0; r < rows; r++) {
-    const s = rowStart(l, dim, r);
-    for (let j = 0; j < dim; j++) into[s + j] = dense[r * dim + j]!;
-  }
-  return into;
-}
-
-/** Whether element i of an operand laid out by l is in one of its rows. */
-function inRows(l: Layout | undefined, rows: number, dim: number, i: number): boolean {
-  if (!l || l.groupRows === 0) return i < rows * dim;
-  const g = Math.floor(i / l.groupStride);
-  return g < rows / l.groupRows && i - g * l.groupStride < l.groupRows * dim;
-}
-
-function sameLayout(a: Layout | undefined, b: Layout | undefined): boolean {
-  const ga = a?.groupRows ?? 0, gb = b?.groupRows ?? 0;
-  return ga === gb && (ga === 0 || a!.groupStride === b!.groupStride);
-}
-
-function nonZero(n: number, seed: number, lo: number, hi: number): Float64Array {
-  const r = rng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r());
-  return out;
-}
-
-function normInput(rows: number, dim: number, seed: number): Float64Array {
-  const x = nonZero(rows * dim, seed, 0.05, 2);
-  const r = rng(seed + 7919);
-  for (let i = 0; i < rows; i++) {
-    const offset = (r() - 0.5) * 16;
-    for (let j = 0; j < dim; j++) x[i * dim + j] = x[i * dim + j]! + offset;
-  }
-  return x;
-}
+import { BF, denseShapes, DTYPES, dtypeKey, extent, gather, inRows, LAYOUT_SIZES, LAYOUT_VARIANTS, nonZero, NORM_VARIANTS, normInput, normName, PAD, sameLayout, scatterInto, U } from './shared/layer-norm';
+import type { Layout, Variant } from './shared/layer-norm';
 
 /** The backward in float64 from the given statistics (the formulas of the header). */
 function backwardRef(
@@ -136,13 +70,9 @@ function backwardRef(
   return { dx, dscale, dbias };
 }
 
-interface Params {
-  dtype: Storage;
-  paramType: Storage;
+interface Params extends Variant {
   rows: number;
   dim: number;
-  center: boolean;
-  bias: boolean;
   /** none; a separate dresidual buffer; or dresidual == dx (in place, dx's layout). */
   residual: 'none' | 'separate' | 'inplace';
   xLayout?: Layout;
@@ -247,14 +177,14 @@ function makeCase(p: Params): KernelCase {
     gpuTol.dbias = { abs: gpuSums * maxOf(dbiasAbs), rel: 0 };
   }
 
-  const norm = `${center ? 'LayerNorm' : 'RMSNorm'}${p.bias ? '+bias' : ''}`;
+  const norm = normName(center, p.bias);
   const layoutText = p.layoutText ?? (laidOut ? 'grouped x, dy, dx' : 'dense');
   const residualText = residual === 'none' ? 'no dresidual' : residual === 'separate' ? 'dresidual' : 'dresidual in place (dx)';
-  const dtypeKey = paramType === dtype ? dtype : `${dtype}, ${paramType} params`;
+  const dtypes = dtypeKey(dtype, paramType);
 
   const kase: KernelCase = {
-    name: `${dtypeKey} ${rows}x${dim} ${norm} ${layoutText}, ${residualText}`,
-    dtype: dtypeKey,
+    name: `${dtypes} ${rows}x${dim} ${norm} ${layoutText}, ${residualText}`,
+    dtype: dtypes,
     layout: `${norm}, ${layoutText}, ${residualText}`,
     buffers,
     spec: (b) => ({
@@ -307,38 +237,16 @@ function makeCase(p: Params): KernelCase {
 const cases: KernelCase[] = [];
 let seed = 2000;
 
-// Dense: every norm variant with every storage / parameter pair, without a residual, each with a
-// tiny shape, an odd one and a larger one (below) with more rows than the 64 gradient blocks
+// Dense: every norm variant with every storage / parameter pair, without a residual, each with
+// three shapes (shared/layer-norm.ts), the larger ones with more rows than the 64 gradient blocks
 // (D = 1 centered: xhat = 0, dx = 0).
-const VARIANTS = [
-  { center: true, bias: true },
-  { center: true, bias: false },
-  { center: false, bias: false }, // the ViT-22B norm
-  { center: false, bias: true },
-];
-const DTYPES: [Storage, Storage][] = [['f32', 'f32'], ['bf16', 'f32'], ['bf16', 'bf16'], ['f32', 'bf16']];
-const TINY = [[1, 1], [1, 3], [2, 1]];
-const ODD = [[3, 17], [17, 129], [129, 17], [5, 1031], [130, 64]];
-// Large (>= 2^15 elements: the CPU's row threads) on every other (storage, variant) pair, each
-// variant and each pair meeting it twice, so the file stays fast; the others take a second odd
-// shape with more rows than the 64 gradient blocks.
-const LARGE = [[130, 257], [67, 521]];
-const MEDIUM = [[65, 67], [97, 31]];
-let k = 0;
-for (const [dtype, paramType] of DTYPES) {
-  for (const v of VARIANTS) {
-    for (const [rows, dim] of [TINY[k % TINY.length]!, ODD[k % ODD.length]!, (k + Math.floor(k / 4)) % 2 === 0 ? LARGE[Math.floor(k / 2) % LARGE.length]! : MEDIUM[Math.floor(k / 2) % MEDIUM.length]!]) {
-      cases.push(makeCase({ dtype, paramType, rows: rows!, dim: dim!, ...v, residual: 'none', seed: seed++ }));
-    }
-    k++;
-  }
-}
+for (const shape of denseShapes()) cases.push(makeCase({ ...shape, residual: 'none', seed: seed++ }));
 // Dense with the residual gradient, separate and in place, for every storage pair and variant;
 // half of them with more rows than the 64 gradient blocks.
-k = 0;
+let k = 0;
 for (const [dtype, paramType] of DTYPES) {
   for (const residual of ['separate', 'inplace'] as const) {
-    for (const v of VARIANTS) {
+    for (const v of NORM_VARIANTS) {
       const [rows, dim] = k++ % 2 === 0 ? [12, 17] : [70, 129];
       cases.push(makeCase({ dtype, paramType, rows: rows!, dim: dim!, ...v, residual, seed: seed++ }));
     }
@@ -354,26 +262,10 @@ cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 0, dim: 5, center: t
 // ... and RMSNorm's (test/gpu/optim-checks.cjs's rows = 0 check).
 cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 0, dim: 5, center: false, bias: true, residual: 'none', layoutText: 'no rows', seed: seed++ }));
 
-// Row layouts: test/kernels/layer-norm-layout.test.ts's sizes and layout assignments (QK-norm
-// shape, odd sizes, one row per group, a gapless grouped layout, more rows than the gradient blocks),
-// plus CUDA's block-per-row width (dim > 512).
-const SIZES: { rows: number; dim: number; x: Layout; other: Layout }[] = [
-  { rows: 30, dim: 8, x: { groupRows: 3, groupStride: 3 * 8 + 13 }, other: { groupRows: 5, groupStride: 5 * 8 + 3 } },
-  { rows: 129, dim: 17, x: { groupRows: 43, groupStride: 43 * 17 + 1 }, other: { groupRows: 3, groupStride: 3 * 17 + 30 } },
-  { rows: 17, dim: 1, x: { groupRows: 1, groupStride: 3 }, other: { groupRows: 17, groupStride: 17 } },
-  { rows: 9, dim: 129, x: { groupRows: 3, groupStride: 3 * 129 }, other: { groupRows: 1, groupStride: 129 + 7 } },
-  { rows: 3, dim: 3, x: { groupRows: 3, groupStride: 9 }, other: { groupRows: 1, groupStride: 4 } },
-  { rows: 1026, dim: 33, x: { groupRows: 3, groupStride: 3 * 33 + 13 }, other: { groupRows: 6, groupStride: 6 * 33 + 1 } },
-  { rows: 12, dim: 768, x: { groupRows: 4, groupStride: 4 * 768 + 100 }, other: { groupRows: 3, groupStride: 3 * 768 + 1 } },
-];
-const LAYOUT_VARIANTS: { dtype: Storage; paramType: Storage; center: boolean; bias: boolean }[] = [
-  { dtype: 'f32', paramType: 'f32', center: true, bias: true },
-  { dtype: 'f32', paramType: 'f32', center: false, bias: false },
-  { dtype: 'bf16', paramType: 'f32', center: false, bias: false },
-  { dtype: 'bf16', paramType: 'bf16', center: true, bias: true },
-];
+// Row layouts (shared/layer-norm.ts: test/kernels/layer-norm-layout.test.ts's sizes), with its
+// layout assignments.
 LAYOUT_VARIANTS.forEach((v, vi) => {
-  SIZES.forEach((s, i) => {
+  LAYOUT_SIZES.forEach((s, i) => {
     // The three residual modes on every variant at the QK-norm size; the other sizes rotate through
     // the modes (shifted per variant, so each size meets each mode) to keep the file fast.
     const all = ['none', 'separate', 'inplace'] as const;
@@ -390,12 +282,12 @@ LAYOUT_VARIANTS.forEach((v, vi) => {
 // In place with dx laid out like x (the QK-norm's gradient accumulated into the fused projection's
 // gradient): these carry the gradient check through the layouts.
 for (const v of LAYOUT_VARIANTS) {
-  for (const s of [SIZES[0]!, SIZES[1]!]) {
+  for (const s of [LAYOUT_SIZES[0]!, LAYOUT_SIZES[1]!]) {
     cases.push(makeCase({ ...v, rows: s.rows, dim: s.dim, residual: 'inplace', xLayout: s.x, dyLayout: s.other, dxLayout: s.x, layoutText: 'grouped x = dx, dy', seed: seed++ }));
   }
 }
 // Only x laid out (dy, dx, dresidual dense); explicit { groupRows: 0 } layouts (dense).
-cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, residual: 'separate', xLayout: SIZES[0]!.x, layoutText: 'grouped x', seed: seed++ }));
+cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, residual: 'separate', xLayout: LAYOUT_SIZES[0]!.x, layoutText: 'grouped x', seed: seed++ }));
 cases.push(makeCase({
   dtype: 'bf16', paramType: 'f32', rows: 30, dim: 8, center: true, bias: false, residual: 'none',
   xLayout: { groupRows: 0, groupStride: 999 }, dxLayout: { groupRows: 0, groupStride: 0 }, layoutText: 'explicit groupRows 0', seed: seed++,

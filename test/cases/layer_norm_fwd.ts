@@ -22,78 +22,14 @@
  * above, and stored bf16 values may land one bf16 rounding apart (2^-7 relative).
  */
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
-import { copyOf, rng, roundTo, toF32 } from './case-kit';
+import { copyOf, roundTo, toF32 } from './case-kit';
 import { layerNormRef } from '../helpers/norm-reference';
+import { BF, denseShapes, dtypeKey, extent, gather, LAYOUT_SIZES, LAYOUT_VARIANTS, nonZero, normInput, normName, PAD, scatterInto, U } from './shared/layer-norm';
+import type { Layout, Variant } from './shared/layer-norm';
 
-const U = 2 ** -23;
-const BF = 2 ** -8;
-/** Elements after each laid-out operand's extent: a write past the last row shows up there. */
-const PAD = 7;
-
-type Storage = 'f32' | 'bf16';
-
-interface Layout {
-  groupRows: number;
-  groupStride: number;
-}
-
-/** First element of row r (lib/kernels/records.ts RowLayout; undefined or groupRows 0 is dense). */
-function rowStart(l: Layout | undefined, dim: number, r: number): number {
-  if (!l || l.groupRows === 0) return r * dim;
-  return Math.floor(r / l.groupRows) * l.groupStride + (r % l.groupRows) * dim;
-}
-
-/** Elements a [rows, dim] operand spans under l. */
-function extent(l: Layout | undefined, rows: number, dim: number): number {
-  if (!l || l.groupRows === 0) return rows * dim;
-  return rows === 0 ? 0 : (rows / l.groupRows - 1) * l.groupStride + l.groupRows * dim;
-}
-
-/** The rows of a laid-out buffer, dense. */
-function gather(buf: ArrayLike<number>, l: Layout | undefined, rows: number, dim: number): Float64Array {
-  const out = new Float64Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    const s = rowStart(l, dim, r);
-    for (let j = 0; j < dim; j++) out[r * dim + j] = buf[s + j]!;
-  }
-  return out;
-}
-
-/** Dense rows written into `into` (a copy of the buffer's initial contents) at the layout's places. */
-function scatterInto(into: Float64Array, dense: ArrayLike<number>, l: Layout | undefined, rows: number, dim: number): Float64Array {
-  for (let r = 0; r < rows; r++) {
-    const s = rowStart(l, dim, r);
-    for (let j = 0; j < dim; j++) into[s + j] = dense[r * dim + j]!;
-  }
-  return into;
-}
-
-/** n values sign * [lo, hi) from `seed`: never zero. */
-function nonZero(n: number, seed: number, lo: number, hi: number): Float64Array {
-  const r = rng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r());
-  return out;
-}
-
-/** x [rows, dim]: rows around a random offset in [-8, 8), so that centering matters. */
-function normInput(rows: number, dim: number, seed: number): Float64Array {
-  const x = nonZero(rows * dim, seed, 0.05, 2);
-  const r = rng(seed + 7919);
-  for (let i = 0; i < rows; i++) {
-    const offset = (r() - 0.5) * 16;
-    for (let j = 0; j < dim; j++) x[i * dim + j] = x[i * dim + j]! + offset;
-  }
-  return x;
-}
-
-interface Params {
-  dtype: Storage;
-  paramType: Storage;
+interface Params extends Variant {
   rows: number;
   dim: number;
-  center: boolean;
-  bias: boolean;
   /** Which statistics the call saves: mean (center only) and rstd, rstd alone, or none. */
   stats: 'both' | 'rstd' | 'none';
   eps: number;
@@ -149,13 +85,13 @@ function makeCase(p: Params): KernelCase {
   if (saveMean) buffers.mean = { dtype: 'f32', size: rows, role: 'out' };
   if (saveRstd) buffers.rstd = { dtype: 'f32', size: rows, role: 'out' };
 
-  const norm = `${center ? 'LayerNorm' : 'RMSNorm'}${p.bias ? '+bias' : ''}`;
+  const norm = normName(center, p.bias);
   const statsText = p.stats === 'both' ? '' : p.stats === 'rstd' ? ', rstd only' : ', no statistics';
   const layoutText = p.layoutText ?? (p.xLayout || p.yLayout ? 'grouped x, y' : 'dense');
-  const dtypeKey = paramType === dtype ? dtype : `${dtype}, ${paramType} params`;
+  const dtypes = dtypeKey(dtype, paramType);
   return {
-    name: `${dtypeKey} ${rows}x${dim} ${norm} ${layoutText}${statsText}${p.eps !== 1e-5 ? ` eps ${p.eps}` : ''}`,
-    dtype: dtypeKey,
+    name: `${dtypes} ${rows}x${dim} ${norm} ${layoutText}${statsText}${p.eps !== 1e-5 ? ` eps ${p.eps}` : ''}`,
+    dtype: dtypes,
     layout: `${norm}, ${layoutText}${statsText}`,
     buffers,
     spec: (b) => ({
@@ -183,32 +119,8 @@ function makeCase(p: Params): KernelCase {
 const cases: KernelCase[] = [];
 let seed = 1000;
 
-// Dense: every norm variant with every storage / parameter pair. Each gets a tiny shape, an odd one
-// (dim 1031 > 512: CUDA's block-per-row path) and a larger one (below); D = 1 centers every element
-// to 0 (y = bias).
-const VARIANTS = [
-  { center: true, bias: true },
-  { center: true, bias: false },
-  { center: false, bias: false }, // the ViT-22B norm
-  { center: false, bias: true },
-];
-const DTYPES: [Storage, Storage][] = [['f32', 'f32'], ['bf16', 'f32'], ['bf16', 'bf16'], ['f32', 'bf16']];
-const TINY = [[1, 1], [1, 3], [2, 1]];
-const ODD = [[3, 17], [17, 129], [129, 17], [5, 1031], [130, 64]];
-// Large (>= 2^15 elements: the CPU's row threads) on every other (storage, variant) pair, each
-// variant and each pair meeting it twice, so the file stays fast; the others take a second odd
-// shape with more rows than the 64 gradient blocks.
-const LARGE = [[130, 257], [67, 521]];
-const MEDIUM = [[65, 67], [97, 31]];
-let k = 0;
-for (const [dtype, paramType] of DTYPES) {
-  for (const v of VARIANTS) {
-    for (const [rows, dim] of [TINY[k % TINY.length]!, ODD[k % ODD.length]!, (k + Math.floor(k / 4)) % 2 === 0 ? LARGE[Math.floor(k / 2) % LARGE.length]! : MEDIUM[Math.floor(k / 2) % MEDIUM.length]!]) {
-      cases.push(makeCase({ dtype, paramType, rows: rows!, dim: dim!, ...v, stats: 'both', eps: 1e-5, seed: seed++ }));
-    }
-    k++;
-  }
-}
+// Dense: every norm variant with every storage / parameter pair and three shapes (shared/layer-norm.ts).
+for (const shape of denseShapes()) cases.push(makeCase({ ...shape, stats: 'both', eps: 1e-5, seed: seed++ }));
 
 // The per-head QK-norm shape: x [B, T, H, Dh] = [2, 5, 3, 16] as 30 rows of 16, one scale shared by
 // the heads (dense here; read out of the fused projection below).
@@ -225,26 +137,9 @@ cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 17, dim: 129, center
 cases.push(makeCase({ dtype: 'bf16', paramType: 'f32', rows: 129, dim: 17, center: true, bias: false, stats: 'none', eps: 1e-5, seed: seed++ }));
 cases.push(makeCase({ dtype: 'f32', paramType: 'bf16', rows: 130, dim: 257, center: false, bias: false, stats: 'none', eps: 1e-6, seed: seed++ }));
 
-// Row layouts (test/kernels/layer-norm-layout.test.ts's sizes): the QK-norm shape (B*T*H = 30 rows
-// of Dh = 8 in groups of H = 3, 3*8 + 13 apart), odd sizes, one row per group, a gapless grouped
-// layout, one large enough for every thread, and on CUDA the block-per-row path (dim > 512).
-const SIZES: { rows: number; dim: number; x: Layout; other: Layout }[] = [
-  { rows: 30, dim: 8, x: { groupRows: 3, groupStride: 3 * 8 + 13 }, other: { groupRows: 5, groupStride: 5 * 8 + 3 } },
-  { rows: 129, dim: 17, x: { groupRows: 43, groupStride: 43 * 17 + 1 }, other: { groupRows: 3, groupStride: 3 * 17 + 30 } },
-  { rows: 17, dim: 1, x: { groupRows: 1, groupStride: 3 }, other: { groupRows: 17, groupStride: 17 } },
-  { rows: 9, dim: 129, x: { groupRows: 3, groupStride: 3 * 129 }, other: { groupRows: 1, groupStride: 129 + 7 } },
-  { rows: 3, dim: 3, x: { groupRows: 3, groupStride: 9 }, other: { groupRows: 1, groupStride: 4 } },
-  { rows: 1026, dim: 33, x: { groupRows: 3, groupStride: 3 * 33 + 13 }, other: { groupRows: 6, groupStride: 6 * 33 + 1 } },
-  { rows: 12, dim: 768, x: { groupRows: 4, groupStride: 4 * 768 + 100 }, other: { groupRows: 3, groupStride: 3 * 768 + 1 } },
-];
-const LAYOUT_VARIANTS: { dtype: Storage; paramType: Storage; center: boolean; bias: boolean }[] = [
-  { dtype: 'f32', paramType: 'f32', center: true, bias: true },
-  { dtype: 'f32', paramType: 'f32', center: false, bias: false },
-  { dtype: 'bf16', paramType: 'f32', center: false, bias: false },
-  { dtype: 'bf16', paramType: 'bf16', center: true, bias: true },
-];
+// Row layouts (shared/layer-norm.ts: test/kernels/layer-norm-layout.test.ts's sizes), x and y each its own.
 for (const v of LAYOUT_VARIANTS) {
-  for (const s of SIZES) {
+  for (const s of LAYOUT_SIZES) {
     cases.push(makeCase({ ...v, rows: s.rows, dim: s.dim, stats: 'both', eps: 1e-5, xLayout: s.x, yLayout: s.other, seed: seed++ }));
   }
 }
@@ -257,8 +152,8 @@ for (const dtype of ['f32', 'bf16'] as const) {
   }));
 }
 // Only x laid out, only y laid out; and explicit { groupRows: 0 } layouts (dense, groupStride ignored).
-cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, stats: 'both', eps: 1e-5, xLayout: SIZES[0]!.x, layoutText: 'grouped x', seed: seed++ }));
-cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, stats: 'both', eps: 1e-5, yLayout: SIZES[0]!.x, layoutText: 'grouped y', seed: seed++ }));
+cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, stats: 'both', eps: 1e-5, xLayout: LAYOUT_SIZES[0]!.x, layoutText: 'grouped x', seed: seed++ }));
+cases.push(makeCase({ dtype: 'f32', paramType: 'f32', rows: 30, dim: 8, center: false, bias: false, stats: 'both', eps: 1e-5, yLayout: LAYOUT_SIZES[0]!.x, layoutText: 'grouped y', seed: seed++ }));
 cases.push(makeCase({
   dtype: 'bf16', paramType: 'f32', rows: 30, dim: 8, center: true, bias: false, stats: 'both', eps: 1e-5,
   xLayout: { groupRows: 0, groupStride: 999 }, yLayout: { groupRows: 0, groupStride: 0 }, layoutText: 'explicit groupRows 0', seed: seed++,

@@ -3,16 +3,13 @@
 // quotient's rounding and the store's, under 2^-8 |ref|. Each case also closes the chain against
 // mean_pool's forward: <dy, d meanPool(x)[v]> by finite differences must equal <dx, v>.
 import { uniform } from './case-kit';
-import type { KernelCase, KernelCases } from './case-types';
-import { MEAN_POOL_SHAPES, meanPoolReference } from '../helpers/mean-pool-reference';
+import type { KernelCases } from './case-types';
+import { meanPoolReference } from '../helpers/mean-pool-reference';
+import { meanPoolCases } from './shared/mean-pool';
 
-type Storage = 'f32' | 'bf16';
-
-function caseOf(dtype: Storage, [b, t, d]: [number, number, number], seed: number): KernelCase {
-  return {
-    name: `${dtype} b ${b} t ${t} d ${d}`,
-    dtype,
-    layout: 'contiguous',
+const cases = meanPoolCases(
+  (dtype, k) => (dtype === 'f32' ? 200 : 300) + 2 * k,
+  (dtype, [b, t, d], seed) => ({
     buffers: {
       dy: { dtype, size: b * d, role: 'in', data: uniform(b * d, seed) },
       dx: { dtype, size: b * t * d, role: 'out' },
@@ -26,21 +23,14 @@ function caseOf(dtype: Storage, [b, t, d]: [number, number, number], seed: numbe
       return { dx };
     },
     tolerance: { abs: 0, rel: dtype === 'f32' ? 2 ** -24 : 2 ** -8 },
-    // CUDA sums in the CPU's order (f32, in order of t) and rounds once: the same bits.
-    gpuTolerance: { abs: 0, rel: 0 },
     gradient: {
       forward: ({ x }) => ({ y: meanPoolReference(x!, b, t, d) }),
       wrt: ['x'],
       cotangents: { y: 'dy' },
       grads: { x: 'dx' },
     },
-  };
-}
-
-const cases: KernelCase[] = [];
-for (const dtype of ['f32', 'bf16'] as Storage[]) {
-  MEAN_POOL_SHAPES.forEach((shape, k) => cases.push(caseOf(dtype, shape, (dtype === 'f32' ? 200 : 300) + 2 * k)));
-}
+  }),
+);
 
 const meanPoolBwd: KernelCases = { kernel: 'mean_pool_bwd', cases };
 export default meanPoolBwd;

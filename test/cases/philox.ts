@@ -4,44 +4,18 @@
  * integer of four u32 words whose carries propagate (and wrap at 2^128). The u32 words travel in an
  * i32 buffer, so the reference gives them as signed 32-bit integers.
  *
- * Reference: Philox4x32-10 written here from Salmon et al. (SC'11) in exact 32-bit integer
- * arithmetic on JavaScript numbers (the high half of a 32x32-bit product from 16-bit pieces, every
- * partial product below 2^53), the counter stepped as a BigInt. Three cases check the published
- * Random123 known-answer vectors instead, which also pins down this reference. The output depends
+ * Reference: Philox4x32-10 from Salmon et al. (SC'11) in exact 32-bit integer arithmetic on
+ * JavaScript numbers (test/cases/shared/philox.ts: the high half of a 32x32-bit product from 16-bit
+ * pieces, every partial product below 2^53), the counter stepped as a BigInt. Three cases check
+ * the published Random123 known-answer vectors instead, which also pins down this reference. The output depends
  * only on (key, counter), so CPU, reference and CUDA agree bit for bit: tolerance 0 everywhere
  * (test/gpu/elementwise-checks.cjs checks philox bitwise too).
  */
 import type { KernelCase, KernelCases } from './case-types';
+import { EXACT } from './case-kit';
+import { philox4x32 } from './shared/philox';
 
-const EXACT = { abs: 0, rel: 0 };
 const POISON = -559038737; // the runner's i32 poison, 0xdeadbeef
-
-const M0 = 0xd2511f53, M1 = 0xcd9e8d57;
-const W0 = 0x9e3779b9, W1 = 0xbb67ae85;
-
-/** [high, low] 32-bit halves of a * b for u32 a, b: a = ah 2^16 + al, each partial product < 2^49. */
-function mulHiLo(a: number, b: number): [number, number] {
-  const lo = Math.imul(a, b) >>> 0;
-  const t = (a & 0xffff) * b;
-  const s = (a >>> 16) * b + Math.floor(t / 65536);
-  return [Math.floor(s / 65536), lo];
-}
-
-/** Philox4x32-10 of one 128-bit counter (four u32 words, little-endian) under the key [k0, k1]. */
-function philox4x32(counter: readonly number[], key: readonly number[]): number[] {
-  let [c0, c1, c2, c3] = counter as [number, number, number, number];
-  let [k0, k1] = key as [number, number];
-  for (let round = 0; round < 10; round++) {
-    if (round > 0) {
-      k0 = (k0 + W0) >>> 0;
-      k1 = (k1 + W1) >>> 0;
-    }
-    const [hi0, lo0] = mulHiLo(M0, c0);
-    const [hi1, lo1] = mulHiLo(M1, c2);
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
-  }
-  return [c0, c1, c2, c3];
-}
 
 const MASK128 = (1n << 128n) - 1n;
 

@@ -10,11 +10,11 @@
  *   truncated normal:  a + b clamp(Phi^-1(Phi(-2) + u (Phi(2) - Phi(-2))), -2, 2)
  * bf16 output is the f32 value rounded to bf16.
  *
- * Reference: Philox4x32-10 written here (the same code as test/cases/philox.ts, which checks it
- * against Random123's known answers; repeated because a case file imports only case-types,
- * case-kit and test/helpers/*-reference.ts), and the mappings above in float64 with a normal
- * quantile of its own: Phi from the Taylor series of erf below |z| = 2 sqrt 2 and erfc's continued
- * fraction above, inverted by Halley's method (relative error of Phi ~1e-13, so |z| within ~1e-13).
+ * Reference: Philox4x32-10 of test/cases/shared/philox.ts (philox's reference, which
+ * test/cases/philox.ts checks against Random123's known answers), and the mappings above in
+ * float64 with a normal quantile of its own: Phi from the Taylor series of erf below
+ * |z| = 2 sqrt 2 and erfc's continued fraction above, inverted by Halley's method (relative error
+ * of Phi ~1e-13, so |z| within ~1e-13).
  *
  * Tolerances (CPU against the reference):
  *   constant and uniform: exact ({0, 0}): the mapping is a few correctly rounded double operations
@@ -27,40 +27,13 @@
  * shares random_dist.h and uses only correctly rounded double operations).
  */
 import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
-import { toBf16, toF32 } from './case-kit';
+import { EXACT, toBf16, toF32 } from './case-kit';
+import { philox4x32 } from './shared/philox';
 
 type DT = 'f32' | 'bf16';
 type Dist = 'constant' | 'uniform' | 'normal' | 'truncated_normal';
 
-const EXACT: Tolerance = { abs: 0, rel: 0 };
 const POISON = Number.NaN; // what the reference sees in an 'out' buffer (f32 NaN, bf16 0xffff)
-
-// ---- Philox4x32-10 (Salmon et al., SC'11), exact 32-bit arithmetic on numbers -----------------
-
-const M0 = 0xd2511f53, M1 = 0xcd9e8d57;
-const W0 = 0x9e3779b9, W1 = 0xbb67ae85;
-
-function mulHiLo(a: number, b: number): [number, number] {
-  const lo = Math.imul(a, b) >>> 0;
-  const t = (a & 0xffff) * b;
-  const s = (a >>> 16) * b + Math.floor(t / 65536);
-  return [Math.floor(s / 65536), lo];
-}
-
-function philox4x32(counter: readonly number[], key: readonly number[]): number[] {
-  let [c0, c1, c2, c3] = counter as [number, number, number, number];
-  let [k0, k1] = key as [number, number];
-  for (let round = 0; round < 10; round++) {
-    if (round > 0) {
-      k0 = (k0 + W0) >>> 0;
-      k1 = (k1 + W1) >>> 0;
-    }
-    const [hi0, lo0] = mulHiLo(M0, c0);
-    const [hi1, lo1] = mulHiLo(M1, c2);
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
-  }
-  return [c0, c1, c2, c3];
-}
 
 const lo32 = (x: bigint): number => Number(x & 0xffffffffn);
 const hi32 = (x: bigint): number => Number((x >> 32n) & 0xffffffffn);

@@ -24,13 +24,10 @@
  * CUDA vs CPU (test/gpu/optim-checks.cjs): loss 2u |cpu| + 1e-12 sum_row (|x| + 1), dlogits
  * 2u |cpu| (f32) or 2^-7 |cpu| (bf16) + 1e-12.
  */
-import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
-import { roundTo, toF32, uniform } from './case-kit';
-
-const U = 2 ** -23;
-const BF = 2 ** -8;
-
-type Storage = 'f32' | 'bf16';
+import type { KernelCase, KernelCases } from './case-types';
+import { roundTo, uniform } from './case-kit';
+import { commonParams, U, xentCase } from './shared/xent';
+import type { XentParams } from './shared/xent';
 
 function softplus(z: number): number {
   return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
@@ -59,26 +56,16 @@ function targetsOf(n: number, seed: number): Float64Array {
   return t;
 }
 
-interface Params {
-  dtype: Storage;
-  n: number;
-  c: number;
-  eps: number;
-  dscale: number;
-  dlogits: boolean;
-  seed: number;
+interface Params extends XentParams {
   logits?: Float64Array;
   targets?: Float64Array;
-  what?: string;
   /** The stability case's tolerances (see the header). */
   large?: boolean;
 }
 
 function makeCase(p: Params): KernelCase {
-  const { dtype, n, c } = p;
-  const eps = toF32(p.eps);
-  const dscale = toF32(p.dscale);
-  const logits = roundTo(dtype, p.logits ?? uniform(n * c, p.seed, -8, 8));
+  const { n, c } = p;
+  const logits = roundTo(p.dtype, p.logits ?? uniform(n * c, p.seed, -8, 8));
   const targets = roundTo('f32', p.targets ?? targetsOf(n * c, p.seed + 1));
 
   let rowAbs = 0;
@@ -87,74 +74,26 @@ function makeCase(p: Params): KernelCase {
     for (let j = 0; j < c; j++) s += Math.abs(logits[i * c + j]!) + 1;
     rowAbs = Math.max(rowAbs, s);
   }
-  const cpuTol: Record<string, Tolerance> = { loss: p.large ? { abs: 1e-26, rel: 1e-6 } : { abs: 4e-6 * c, rel: 4e-6 } };
-  const gpuTol: Record<string, Tolerance> = { loss: { abs: 1e-12 * rowAbs, rel: 2 * U } };
-  if (p.dlogits) {
-    cpuTol.dlogits = p.large ? { abs: 1e-7, rel: 0 } : { abs: (1e-6 * Math.abs(dscale)) / n, rel: dtype === 'f32' ? 1e-5 : BF };
-    gpuTol.dlogits = { abs: 1e-12, rel: dtype === 'f32' ? 2 * U : 2 * BF };
-  }
-
-  const buffers: Record<string, CaseBuffer> = {
-    logits: { dtype, size: n * c, role: 'in', data: logits },
-    targets: { dtype: 'f32', size: n * c, role: 'in', data: targets },
-    loss: { dtype: 'f32', size: n, role: 'out' },
-  };
-  if (p.dlogits) buffers.dlogits = { dtype, size: n * c, role: 'out' };
-  // Finite differences are meaningless at |x| ~ 1e38 (x + h v == x): no gradient check there.
-  // On the smaller shapes only: on 66K logits it would double the file's time for no new path.
-  const gradient = p.dlogits && !p.large && n * c <= 20000;
-  if (gradient) buffers.lossWeight = { dtype: 'f32', size: n, role: 'in', data: new Float64Array(n).fill(dscale / n) };
-
-  const outputs = p.dlogits ? 'loss and dlogits' : 'loss only';
-  const kase: KernelCase = {
-    name: `${dtype} ${n}x${c} eps ${p.eps} dscale ${p.dscale} ${outputs}${p.what ? ` ${p.what}` : ''}`,
-    dtype,
-    layout: `${p.eps ? 'label smoothing' : 'no smoothing'}, ${outputs}${p.what ? `, ${p.what}` : ''}`,
-    buffers,
-    spec: (b) => ({
-      dtype, n, c, epsilon: eps, dscale, logits: b.logits, targets: b.targets, loss: b.loss,
-      ...(p.dlogits ? { dlogits: b.dlogits } : {}),
-    }),
-    reference: (initial) => {
-      const r = sigmoidXentRef(initial.logits!, initial.targets!, n, c, eps, dscale);
-      const out: Record<string, ArrayLike<number>> = { loss: r.loss };
-      if (p.dlogits) out.dlogits = r.dlogits;
-      return out;
-    },
-    tolerance: cpuTol,
-    gpuTolerance: gpuTol,
-  };
-  if (gradient) {
-    kase.gradient = {
-      forward: (inputs) => ({ loss: sigmoidXentRef(inputs.logits!, inputs.targets!, n, c, eps, dscale).loss }),
-      wrt: ['logits'],
-      cotangents: { loss: 'lossWeight' },
-      grads: { logits: 'dlogits' },
-    };
-  }
-  return kase;
+  return xentCase(p, {
+    logits,
+    target: { name: 'targets', buffer: { dtype: 'f32', size: n * c, role: 'in', data: targets } },
+    ref: sigmoidXentRef,
+    loss: { cpu: p.large ? { abs: 1e-26, rel: 1e-6 } : { abs: 4e-6 * c, rel: 4e-6 }, gpu: { abs: 1e-12 * rowAbs, rel: 2 * U } },
+    ...(p.large ? { dlogits: { abs: 1e-7, rel: 0 } } : {}),
+    // Finite differences are meaningless at |x| ~ 1e38 (x + h v == x): no gradient check there.
+    gradient: !p.large,
+  });
 }
 
 const cases: KernelCase[] = [];
 let seed = 4000;
 
-// Odd shapes, one class, one example, many classes, and enough work for the CPU's row threads
-// (>= 2^16 logits); with and without smoothing, in both storage types, with dlogits.
-const SHAPES: [number, number][] = [[1, 1], [1, 3], [3, 17], [17, 129], [5, 1000], [129, 33], [129, 517], [2, 21843]];
+// The cases of shared/xent.ts with smoothing 0.2 (the shapes with and without it, loss only, a
+// negative dscale), then logits of +-100, in both storage types.
 for (const dtype of ['f32', 'bf16'] as const) {
-  for (const [n, c] of SHAPES) {
-    // The two largest shapes take one smoothing each (alternating with the storage type): time.
-    const large = n * c > 20000;
-    for (const eps of large ? [dtype === 'f32' ? 0 : 0.2] : [0, 0.2]) {
-      const dscale = Math.round((0.5 + 3 * uniform(1, seed, 0, 1)[0]!) * 64) / 64;
-      cases.push(makeCase({ dtype, n, c, eps, dscale, dlogits: true, seed: seed++ }));
-    }
-  }
-  // Without dlogits only the loss is written.
-  cases.push(makeCase({ dtype, n: 3, c: 5, eps: 0, dscale: 1, dlogits: false, seed: seed++ }));
-  cases.push(makeCase({ dtype, n: 17, c: 129, eps: 0.2, dscale: 1, dlogits: false, seed: seed++ }));
-  cases.push(makeCase({ dtype, n: 129, c: 517, eps: dtype === 'f32' ? 0.2 : 0, dscale: 1, dlogits: false, seed: seed++ }));
-  cases.push(makeCase({ dtype, n: 7, c: 19, eps: 0.2, dscale: -2.5, dlogits: true, seed: seed++, what: 'negative dscale' }));
+  const common = commonParams(dtype, 0.2, seed);
+  for (const p of common) cases.push(makeCase(p));
+  seed += common.length;
   // Logits of +-100 among the others (test/gpu/optim-checks.cjs): exp(100) overflows nothing here.
   {
     const n = 9, c = 21;

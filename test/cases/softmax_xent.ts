@@ -25,13 +25,10 @@
  * CUDA vs CPU (test/gpu/optim-checks.cjs): both compute in double and round once, the sums in
  * different orders: loss 2u |cpu| + 1e-6, dlogits 2u |cpu| (f32) or 2^-7 |cpu| (bf16) + 1e-12.
  */
-import type { CaseBuffer, KernelCase, KernelCases, Tolerance } from './case-types';
-import { integers, roundTo, toF32, uniform } from './case-kit';
-
-const U = 2 ** -23;
-const BF = 2 ** -8;
-
-type Storage = 'f32' | 'bf16';
+import type { KernelCase, KernelCases } from './case-types';
+import { integers, roundTo, uniform } from './case-kit';
+import { commonParams, U, xentCase } from './shared/xent';
+import type { XentParams } from './shared/xent';
 
 /** Loss and dlogits in float64 (the header's formulas). */
 function softmaxXentRef(
@@ -60,28 +57,18 @@ function softmaxXentRef(
   return { loss, dlogits };
 }
 
-interface Params {
-  dtype: Storage;
-  n: number;
-  c: number;
-  eps: number;
-  dscale: number;
-  dlogits: boolean;
-  seed: number;
-  /** Logits of the case, when not uniform [-6, 6); and the case's name / layout suffix. */
+interface Params extends XentParams {
+  /** Logits of the case, when not uniform [-6, 6); labels, when not uniform in [0, C). */
   logits?: Float64Array;
   labels?: Float64Array;
-  what?: string;
   /** Loss error scale per row: max |logit| (default) or the row's spread (see the header). */
   lossScale?: 'maxAbs' | 'spread';
   gradient?: boolean;
 }
 
 function makeCase(p: Params): KernelCase {
-  const { dtype, n, c } = p;
-  const eps = toF32(p.eps);
-  const dscale = toF32(p.dscale);
-  const logits = roundTo(dtype, p.logits ?? uniform(n * c, p.seed, -6, 6));
+  const { n, c } = p;
+  const logits = roundTo(p.dtype, p.logits ?? uniform(n * c, p.seed, -6, 6));
   const labels = p.labels ?? integers(n, p.seed + 1, 0, c - 1);
 
   let scale = 0;
@@ -96,78 +83,25 @@ function makeCase(p: Params): KernelCase {
     }
     scale = Math.max(scale, p.lossScale === 'spread' ? hi - lo : maxAbs);
   }
-  const gradAbs = (1e-6 * Math.abs(dscale)) / n;
-  const cpuTol: Record<string, Tolerance> = { loss: { abs: 4e-6 * (1 + scale), rel: 4e-6 } };
-  const gpuTol: Record<string, Tolerance> = { loss: { abs: 1e-6, rel: 2 * U } };
-  if (p.dlogits) {
-    cpuTol.dlogits = { abs: gradAbs, rel: dtype === 'f32' ? 1e-5 : BF };
-    gpuTol.dlogits = { abs: 1e-12, rel: dtype === 'f32' ? 2 * U : 2 * BF };
-  }
-
-  const buffers: Record<string, CaseBuffer> = {
-    logits: { dtype, size: n * c, role: 'in', data: logits },
-    labels: { dtype: 'i32', size: n, role: 'in', data: labels },
-    loss: { dtype: 'f32', size: n, role: 'out' },
-  };
-  if (p.dlogits) buffers.dlogits = { dtype, size: n * c, role: 'out' };
-  // The finite-difference check on the smaller shapes only: on 66K logits it would double the
-  // file's time for no new path (the reference check covers the large ones).
-  const gradient = p.dlogits && p.gradient !== false && n * c <= 20000;
-  // The cotangent of each row's loss in dscale * mean(loss): not an operand of the kernel.
-  if (gradient) buffers.lossWeight = { dtype: 'f32', size: n, role: 'in', data: new Float64Array(n).fill(dscale / n) };
-
-  const layout = `${p.eps ? 'label smoothing' : 'no smoothing'}, ${p.dlogits ? 'loss and dlogits' : 'loss only'}${p.what ? `, ${p.what}` : ''}`;
-  const kase: KernelCase = {
-    name: `${dtype} ${n}x${c} eps ${p.eps} dscale ${p.dscale} ${p.dlogits ? 'loss and dlogits' : 'loss only'}${p.what ? ` ${p.what}` : ''}`,
-    dtype,
-    layout,
-    buffers,
-    spec: (b) => ({
-      dtype, n, c, epsilon: eps, dscale, logits: b.logits, labels: b.labels, loss: b.loss,
-      ...(p.dlogits ? { dlogits: b.dlogits } : {}),
-    }),
-    reference: (initial) => {
-      const r = softmaxXentRef(initial.logits!, initial.labels!, n, c, eps, dscale);
-      const out: Record<string, ArrayLike<number>> = { loss: r.loss };
-      if (p.dlogits) out.dlogits = r.dlogits;
-      return out;
-    },
-    tolerance: cpuTol,
-    gpuTolerance: gpuTol,
-  };
-  if (gradient) {
-    kase.gradient = {
-      forward: (inputs) => ({ loss: softmaxXentRef(inputs.logits!, inputs.labels!, n, c, eps, dscale).loss }),
-      wrt: ['logits'],
-      cotangents: { loss: 'lossWeight' },
-      grads: { logits: 'dlogits' },
-    };
-  }
-  return kase;
+  return xentCase(p, {
+    logits,
+    target: { name: 'labels', buffer: { dtype: 'i32', size: n, role: 'in', data: labels } },
+    ref: softmaxXentRef,
+    loss: { cpu: { abs: 4e-6 * (1 + scale), rel: 4e-6 }, gpu: { abs: 1e-6, rel: 2 * U } },
+    gradient: p.gradient !== false,
+  });
 }
 
 const cases: KernelCase[] = [];
 let seed = 3000;
 
-// Odd shapes, one class, one example, many classes (a 21843-class head: CUDA's wide-row path), and
-// enough work for the CPU's row threads (>= 2^16 logits); every shape with and without smoothing,
-// in both storage types, with dlogits; dscale random in [0.5, 3.5).
-const SHAPES: [number, number][] = [[1, 1], [1, 3], [3, 17], [17, 129], [5, 1000], [129, 33], [129, 517], [2, 21843]];
+// The cases of shared/xent.ts with smoothing 0.1 (the shapes with and without it, loss only, a
+// negative dscale), then a large smoothing and -inf logits, in both storage types.
 for (const dtype of ['f32', 'bf16'] as const) {
-  for (const [n, c] of SHAPES) {
-    // The two largest shapes take one smoothing each (alternating with the storage type): time.
-    const large = n * c > 20000;
-    for (const eps of large ? [dtype === 'f32' ? 0 : 0.1] : [0, 0.1]) {
-      const dscale = Math.round((0.5 + 3 * uniform(1, seed, 0, 1)[0]!) * 64) / 64;
-      cases.push(makeCase({ dtype, n, c, eps, dscale, dlogits: true, seed: seed++ }));
-    }
-  }
-  // Without dlogits only the loss is written.
-  cases.push(makeCase({ dtype, n: 3, c: 5, eps: 0, dscale: 1, dlogits: false, seed: seed++ }));
-  cases.push(makeCase({ dtype, n: 17, c: 129, eps: 0.1, dscale: 1, dlogits: false, seed: seed++ }));
-  cases.push(makeCase({ dtype, n: 129, c: 517, eps: dtype === 'f32' ? 0.1 : 0, dscale: 1, dlogits: false, seed: seed++ }));
-  // A negative dscale (gradient ascent through the loss, or a sign folded in), and a large smoothing.
-  cases.push(makeCase({ dtype, n: 7, c: 19, eps: 0.1, dscale: -2.5, dlogits: true, seed: seed++, what: 'negative dscale' }));
+  const common = commonParams(dtype, 0.1, seed);
+  for (const p of common) cases.push(makeCase(p));
+  seed += common.length;
+  // A large smoothing.
   cases.push(makeCase({ dtype, n: 4, c: 11, eps: 0.9, dscale: 1.5, dlogits: true, seed: seed++, what: 'heavy smoothing' }));
   // Without smoothing, a -inf logit (not the label's) has q = 0 and must give a finite loss, not NaN.
   {

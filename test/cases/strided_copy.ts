@@ -2,10 +2,9 @@
 // StridedCopyArgs), f32, bf16 or i32. Pure data movement: exact ({ abs: 0, rel: 0 }) everywhere.
 // Every buffer has a tail past its last run, and y's gaps hold random values (or poison, where y is
 // an 'out' buffer): elements outside the runs must keep them.
-import { integers, uniform } from './case-kit';
+import { EXACT, integers, uniform } from './case-kit';
 import type { CaseDType, KernelCase, KernelCases } from './case-types';
 
-const EXACT = { abs: 0, rel: 0 };
 
 // [layout, batch, cols, xStride, yStride]
 const SHAPES: [string, number, number, number, number][] = [

@@ -15,11 +15,10 @@
  * and test/gpu/optim-checks.cjs compare them exactly).
  */
 import type { KernelCase, KernelCases } from './case-types';
-import { integers, roundTo, uniform } from './case-kit';
+import { EXACT, integers, roundTo, uniform } from './case-kit';
 
 type Storage = 'f32' | 'bf16';
 
-const EXACT = { abs: 0, rel: 0 };
 
 /** Rank of `label` in `row` by a full sort (NaNs last, ties by index). */
 function rankBySort(row: ArrayLike<number>, label: number): number {

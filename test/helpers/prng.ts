@@ -3,19 +3,15 @@
  * its inputs from here, so a failure reproduces from the seed printed in the test name.
  */
 
+import { rng as caseKitRng } from '../cases/case-kit';
+
 export type Rng = () => number;
 
-/** mulberry32: a 32-bit state generator; returns uniform numbers in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * mulberry32: a 32-bit state generator; returns uniform numbers in [0, 1). The one copy is the
+ * case files' test/cases/case-kit.ts rng (which the GPU runner bundles without test/helpers/).
+ */
+export const mulberry32: (seed: number) => Rng = caseKitRng;
 
 /** A uniform integer in [lo, hi] (both inclusive). */
 export function randInt(rng: Rng, lo: number, hi: number): number {

@@ -15,6 +15,9 @@
  *   is(f, 'name')    whether enum field f has the value 'name' (its spec spelling)
  *   size(f)          bytes per element of dtype field f
  *   max(a, b), min(a, b)
+ * and the span and text helpers of native/core/kernel_exprs.h, called by name (stridedRows, runs,
+ * matrixSpan, layoutSpan, effectiveStride, sameLayout, positiveF32, finiteF32, dtypeText, ...): a
+ * new helper is a function there, never kernel code in the addon.
  * Arithmetic on fields is overflow-checked (a footprint beyond 2^63 bytes is ERR_SHAPE_MISMATCH).
  * Message templates interpolate expressions: 'expected ${cols}' (numbers printed as integers).
  */

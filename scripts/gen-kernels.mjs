@@ -373,7 +373,7 @@ function readFields(fields, obj, target, st, prefix, scopePrefix, ctx) {
       }
       case 'buffer':
       case 'headView':
-        st.buffers.push({ name, key, label, fd, obj, cpp, target, scopePrefix });
+        st.buffers.push({ name, key, label, fd, obj, cpp, scopePrefix });
         st.scope[key] = { cpp: `op_${key.replace(/\W/g, '_')}`, kind: 'buffer', field: fd, has: `hasProp(${obj}, "${name}")` };
         break;
       case 'record': {
@@ -467,12 +467,12 @@ function emitAliasing(st, aliases, ctx) {
   const outs = st.operands.filter((o) => o.role !== 'in');
   for (const out of outs) {
     const rule = rules[out.name] ?? {};
-    const others = st.operands.filter((o) => o !== out && !(rule.unchecked ?? []).includes(o.name));
+    const others = st.operands.filter((o) => o !== out);
     for (const other of others) {
       // Head-view outputs among themselves: requireHeadViewOutputs below.
       if (out.view && other.view && other.role !== 'in') continue;
       // Each pair of outputs once.
-      if (other.role !== 'in' && outs.indexOf(other) < outs.indexOf(out) && !(rules[other.name]?.unchecked ?? []).includes(out.name)) continue;
+      if (other.role !== 'in' && outs.indexOf(other) < outs.indexOf(out)) continue;
       const inPlace = (rule.inPlace ?? []).find((p) => p.input === other.name);
       if (inPlace) {
         const same = inPlace.same ? cppExpr(inPlace.same, st.scope, ctx) : 'true';

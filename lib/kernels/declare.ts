@@ -197,8 +197,6 @@ export interface Check {
 export interface AliasRule {
   output: string;
   inPlace?: { input: string; same?: Expr; expected?: string; /** appended to the error's received text */ note?: string }[];
-  /** Operands this output is not checked against (one the kernel reads in full before writing). */
-  unchecked?: string[];
   expected?: string;
 }
 

@@ -1,5 +1,5 @@
 import { f, kernel } from './declare';
-import { geluRangeChecks, strideCheck } from './gelu_fwd';
+import { geluBias, geluBiasCheck, geluRangeChecks, geluShape, strideCheck } from './gelu_fwd';
 
 export default kernel({
   name: 'gelu_bwd',
@@ -10,27 +10,21 @@ GeluFwdArgs: inside the range dx[r, c] = dy[r, c] * gelu'(x[r, c] + bias[c - col
 f32). dx may be dy (the same start, equal effective strides); dx may not be x (no caller needs it,
 and forbidding it leaves the GPU kernel free to read x ahead of writing dx).`,
   fields: {
-    dtype: f.dtype(['f32', 'bf16'], 'x, dy and dx'),
-    form: f.enum('GeluForm', ['tanh', 'erf']),
-    rows: f.count(),
-    cols: f.count(),
-    colBegin: f.count(),
-    colEnd: f.count(),
+    ...geluShape,
     xStride: f.countOr(0, 'elements; 0 = cols (dense)'),
     dyStride: f.countOr(0),
     dxStride: f.countOr(0),
     x: f.input('dtype', 'stridedRows(rows, cols, xStride)', '[rows, cols], rows xStride apart'),
     dy: f.input('dtype', 'stridedRows(rows, cols, dyStride)', '[rows, cols], rows dyStride apart'),
     dx: f.output('dtype', 'stridedRows(rows, cols, dxStride)', '[rows, cols], rows dxStride apart'),
-    biasType: f.dtypeOr(['f32', 'bf16'], 'f32'),
-    bias: f.maybe('in', 'biasType', 'colEnd - colBegin', '[colEnd - colBegin] of biasType, or nullptr'),
+    ...geluBias,
   },
   checks: [
     ...geluRangeChecks,
     strideCheck('xStride'),
     strideCheck('dyStride'),
     strideCheck('dxStride'),
-    { holds: '!has(bias) || has(biasType)', message: 'bias needs a biasType', expected: "biasType 'f32' or 'bf16'", received: 'undefined' },
+    geluBiasCheck,
   ],
   aliases: [
     {

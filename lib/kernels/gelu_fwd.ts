@@ -1,4 +1,4 @@
-import { f, kernel, type Check } from './declare';
+import { f, kernel, type Check, type Field } from './declare';
 
 /** The column range and row strides gelu_fwd and gelu_bwd share. */
 export const geluRangeChecks: Check[] = [
@@ -9,6 +9,24 @@ export const geluRangeChecks: Check[] = [
     received: '[${colBegin}, ${colEnd})',
   },
 ];
+
+/** The fields gelu_fwd and gelu_bwd share, before their operands. */
+export const geluShape = {
+  dtype: f.dtype(['f32', 'bf16'], 'every [rows, cols] operand'),
+  form: f.enum('GeluForm', ['tanh', 'erf']),
+  rows: f.count(),
+  cols: f.count(),
+  colBegin: f.count('0 <= colBegin <= colEnd <= cols'),
+  colEnd: f.count(),
+} satisfies Record<string, Field>;
+
+/** The optional bias over the column range, and its storage (required with it). */
+export const geluBias = {
+  biasType: f.dtypeOr(['f32', 'bf16'], 'f32'),
+  bias: f.maybe('in', 'biasType', 'colEnd - colBegin', '[colEnd - colBegin] of biasType, or nullptr (no bias)'),
+} satisfies Record<string, Field>;
+
+export const geluBiasCheck: Check = { holds: '!has(bias) || has(biasType)', message: 'bias needs a biasType', expected: "biasType 'f32' or 'bf16'", received: 'undefined' };
 
 export function strideCheck(name: string): Check {
   return {
@@ -32,24 +50,18 @@ between rows are never touched. With a bias, inside the range y[r, c] = gelu(x[r
 colBegin]): the add in f32, y rounded once; outside the range y = x as without bias. y may be x
 (in place: the same start and equal effective strides).`,
   fields: {
-    dtype: f.dtype(['f32', 'bf16'], 'x and y'),
-    form: f.enum('GeluForm', ['tanh', 'erf']),
-    rows: f.count(),
-    cols: f.count(),
-    colBegin: f.count('0 <= colBegin <= colEnd <= cols'),
-    colEnd: f.count(),
+    ...geluShape,
     xStride: f.countOr(0, 'elements between row starts of x; 0 = cols (dense)'),
     yStride: f.countOr(0, 'elements between row starts of y; 0 = cols (dense)'),
     x: f.input('dtype', 'stridedRows(rows, cols, xStride)', '[rows, cols], rows xStride apart'),
     y: f.output('dtype', 'stridedRows(rows, cols, yStride)', '[rows, cols], rows yStride apart'),
-    biasType: f.dtypeOr(['f32', 'bf16'], 'f32'),
-    bias: f.maybe('in', 'biasType', 'colEnd - colBegin', '[colEnd - colBegin] of biasType, or nullptr (no bias)'),
+    ...geluBias,
   },
   checks: [
     ...geluRangeChecks,
     strideCheck('xStride'),
     strideCheck('yStride'),
-    { holds: '!has(bias) || has(biasType)', message: 'bias needs a biasType', expected: "biasType 'f32' or 'bf16'", received: 'undefined' },
+    geluBiasCheck,
   ],
   aliases: [
     {

@@ -16,6 +16,13 @@ export function patchFields(written: 'images' | 'patches') {
   } satisfies Record<string, Field>;
 }
 
+/** The struct's comment (PatchifyArgs serves both directions). */
+export const PATCH_DOC = `Patchify (forward) and its inverse (unpatchify, backward) between NHWC images and rows of patches:
+  patches[b, gy * (W/p) + gx, (py * p + px) * C + ch] = images[b, gy * p + py, gx * p + px, ch]
+Patches in row-major grid order; inside a patch (py, px, c) order. A timm/PyTorch conv weight
+[D, C, p, p] therefore maps to our GEMM weight [p*p*C, D] via permute(2, 3, 1, 0). H and W must be
+multiples of p. A pure permutation, so the inverse is exact.`;
+
 export const patchChecks: Check[] = [
   {
     holds: 'p >= 1 && h % p == 0 && w % p == 0',
@@ -29,11 +36,7 @@ export default kernel({
   name: 'patchify',
   fn: 'patchify',
   struct: 'PatchifyArgs',
-  doc: `Patchify (forward) and its inverse (unpatchify, backward) between NHWC images and rows of patches:
-  patches[b, gy * (W/p) + gx, (py * p + px) * C + ch] = images[b, gy * p + py, gx * p + px, ch]
-Patches in row-major grid order; inside a patch (py, px, c) order. A timm/PyTorch conv weight
-[D, C, p, p] therefore maps to our GEMM weight [p*p*C, D] via permute(2, 3, 1, 0). H and W must be
-multiples of p. A pure permutation, so the inverse is exact.`,
+  doc: PATCH_DOC,
   fields: patchFields('patches'),
   checks: patchChecks,
 });

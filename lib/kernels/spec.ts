@@ -103,3 +103,6 @@ export type FieldsSpec<Fs, B, S> = Simplify<
  * plan).
  */
 export type KernelSpec<K extends KernelName, B, S = number> = FieldsSpec<KernelTable[K]['fields'], B, S>;
+
+/** The spec of a shared record (lib/kernels/records.ts), e.g. one tensor of adamw_multi's list. */
+export type RecordSpec<R extends keyof Records, B, S = number> = FieldsSpec<Records[R]['fields'], B, S>;

@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>

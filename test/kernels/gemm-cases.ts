@@ -1,5 +1,7 @@
 // Shared by the GEMM tests: seeded inputs laid out exactly as a strided-batched GEMM reads them,
 // a naive float64 reference, and the error bound each output element must meet.
+// mulberry32, the one the case files use: seeded inputs that are never zero and never repeat.
+import { rng } from '../cases/case-kit';
 import { bf16BitsToF32, f32ToBf16Bits } from '../../lib/runtime/bf16';
 
 export interface GemmCase {
@@ -47,18 +49,6 @@ export interface GemmData {
   b: Float32Array | Uint16Array;
   c: Float32Array | Uint16Array;
   bias?: Float32Array | Uint16Array;
-}
-
-// mulberry32: small, seeded, good enough to make inputs that are never zero and never repeat.
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Values in ±[0.1, 1): no zeros, so a skipped or doubled term always shows. */

@@ -1,3 +1,4 @@
+import type { RecordSpec } from '../../kernels/spec';
 import type { Device } from '../device';
 import { Vit22bError } from '../errors';
 import type { NativeBuffer } from '../native-types';
@@ -35,24 +36,9 @@ export interface AdamwOptions {
   gradScale?: number;
 }
 
-interface AdamwHyperSpec {
-  step: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  gradScale: number;
-}
-
-interface AdamwTensorSpec {
-  n: number;
-  gradType: 'f32' | 'bf16';
-  param: NativeBuffer;
-  grad: NativeBuffer;
-  m: NativeBuffer;
-  v: NativeBuffer;
-}
+// The spec fields of the declarations' records (lib/kernels/records.ts), not a copy of them.
+type AdamwHyperSpec = RecordSpec<'AdamwHyper', NativeBuffer>;
+type AdamwTensorSpec = RecordSpec<'AdamwTensor', NativeBuffer>;
 
 function rangeError(op: string, name: string, expected: string, value: number): Vit22bError {
   return new Vit22bError('ERR_INVALID_ARGUMENT', `${op} option ${name} is out of range`, {

@@ -32,8 +32,8 @@ factors when both dims >= 32; the caller decides).`,
     clipThreshold: f.number({ lo: 0, hi: 1e30 }, 'block-RMS update clipping; 0 = off (the recipe)'),
   },
   checks: [
-    { when: 'factored', holds: '!has(v)', message: 'v must be absent when factored (the second moment is vr and vc)', expected: 'no v', received: 'a v buffer' },
-    { when: '!factored', holds: '!has(vr)', message: 'vr must be absent when not factored (the second moment is v)', expected: 'no vr', received: 'a vr buffer' },
-    { when: '!factored', holds: '!has(vc)', message: 'vc must be absent when not factored (the second moment is v)', expected: 'no vc', received: 'a vc buffer' },
+    { when: 'factored', holds: '!has(v)', message: 'v must be absent when factored (the second moment is vr and vc)', expected: 'no v', received: 'a v buffer', example: (s) => (s.factored ? { v: s.param } : undefined) },
+    { when: '!factored', holds: '!has(vr)', message: 'vr must be absent when not factored (the second moment is v)', expected: 'no vr', received: 'a vr buffer', example: (s) => (s.factored ? undefined : { vr: s.param }) },
+    { when: '!factored', holds: '!has(vc)', message: 'vc must be absent when not factored (the second moment is v)', expected: 'no vc', received: 'a vc buffer', example: (s) => (s.factored ? undefined : { vc: s.param }) },
   ],
 });

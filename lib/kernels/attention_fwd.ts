@@ -13,9 +13,15 @@ export const attentionSizes = {
 
 export const attentionChecks: Check[] = [
   // Above 256 the tiles would leave L2; ViT-22B uses 128.
-  { holds: 'headDim >= 1 && headDim <= 256', message: 'headDim is out of range', expected: '1 <= headDim <= 256', received: '${headDim}' },
-  { holds: 'tk >= 1 || batch * heads * tq == 0', message: 'needs at least one key', expected: 'tk >= 1', received: '0' },
-  { holds: 'scale > 0.0', message: 'scale must be a finite positive number', expected: 'a finite number > 0', received: '${scale}' },
+  { holds: 'headDim >= 1 && headDim <= 256', message: 'headDim is out of range', expected: '1 <= headDim <= 256', received: '${headDim}', example: () => ({ headDim: 257 }) },
+  {
+    holds: 'tk >= 1 || batch * heads * tq == 0',
+    message: 'needs at least one key',
+    expected: 'tk >= 1',
+    received: '0',
+    example: (s) => (s.batch * s.heads * s.tq > 0 ? { tk: 0 } : undefined),
+  },
+  { holds: 'scale > 0.0', message: 'scale must be a finite positive number', expected: 'a finite number > 0', received: '${scale}', example: () => ({ scale: 0 }) },
 ];
 
 export default kernel({

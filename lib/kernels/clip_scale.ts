@@ -13,5 +13,5 @@ parameters NaN and the trainer sees the failure instead of a silently skipped cl
     maxNorm: f.number({ lo: 0, hi: F32_MAX }, '> 0, finite', 1),
     scale: f.output('f32', '1', '[1]'),
   },
-  checks: [{ holds: 'maxNorm > 0.0', message: 'maxNorm must be a positive f32', expected: 'maxNorm > 0 in f32', received: '${maxNorm}' }],
+  checks: [{ holds: 'maxNorm > 0.0', message: 'maxNorm must be a positive f32', expected: 'maxNorm > 0 in f32', received: '${maxNorm}', example: () => ({ maxNorm: 1e-50 }) }],
 });

@@ -187,7 +187,17 @@ export interface Check {
   received: string;
   /** Only checked when this holds. */
   when?: Expr;
+  /**
+   * How to break the rule: a patch over a valid spec of the kernel (a case's), or undefined when
+   * that spec cannot show it (test/kernels/contract-checks.test.ts then tries the next case). Every
+   * check has one, so every rule is proven to give its typed error.
+   */
+  example: (spec: SpecSample) => Record<string, unknown> | undefined;
 }
+
+/** A valid spec of the kernel, as the contract tests hand it to Check.example. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type SpecSample = Record<string, any>;
 
 /**
  * How an output may relate to other operands. By default every output must be disjoint from every

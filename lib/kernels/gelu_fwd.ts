@@ -7,6 +7,7 @@ export const geluRangeChecks: Check[] = [
     message: 'column range is out of bounds',
     expected: '0 <= colBegin <= colEnd <= ${cols}',
     received: '[${colBegin}, ${colEnd})',
+    example: () => ({ colBegin: 1, colEnd: 0 }),
   },
 ];
 
@@ -26,7 +27,7 @@ export const geluBias = {
   bias: f.maybe('in', 'biasType', 'colEnd - colBegin', '[colEnd - colBegin] of biasType, or nullptr (no bias)'),
 } satisfies Record<string, Field>;
 
-export const geluBiasCheck: Check = { holds: '!has(bias) || has(biasType)', message: 'bias needs a biasType', expected: "biasType 'f32' or 'bf16'", received: 'undefined' };
+export const geluBiasCheck: Check = { holds: '!has(bias) || has(biasType)', message: 'bias needs a biasType', expected: "biasType 'f32' or 'bf16'", received: 'undefined', example: (s) => ({ bias: s.x, biasType: undefined }) };
 
 export function strideCheck(name: string): Check {
   return {
@@ -34,6 +35,7 @@ export function strideCheck(name: string): Check {
     message: `${name} must be 0 (dense) or at least cols`,
     expected: '0 or >= ${cols}',
     received: `\${${name}}`,
+    example: (s) => (s.cols > 1 ? { [name]: s.cols - 1 } : undefined),
   };
 }
 

@@ -10,6 +10,10 @@ function ldCheck(op: 'A' | 'B' | 'C'): Check {
     message: `ld${op} is smaller than the row length of ${op}`,
     expected: `ld${op} >= \${${COLS[op]}}`,
     received: `\${ld${op.toLowerCase()}}`,
+    example: (s) => {
+      const cols = { A: s.transA ? s.m : s.k, B: s.transB ? s.k : s.n, C: s.n }[op];
+      return cols > 0 ? { [`ld${op.toLowerCase()}`]: cols - 1 } : undefined;
+    },
   };
 }
 
@@ -76,12 +80,14 @@ the columns [geluBegin, geluEnd) after the bias.`,
       message: 'strideC makes batches of C overlap',
       expected: 'strideC >= ${m == 0 || n == 0 ? 0 : (m - 1) * ldc + n}',
       received: '${strideC}',
+      example: (s) => (s.m > 0 && s.n > 0 ? { batch: 2, strideC: 0 } : undefined),
     },
     {
       holds: "is(biasType, 'f32') || biasType == cType",
       message: "biasType must be f32 or C's dtype",
       expected: '${dtypeChoices(DType::F32, cType)}',
       received: '${dtypeText(biasType)}',
+      example: () => ({ cType: 'f32', biasType: 'bf16' }),
     },
     {
       when: 'has(geluForm)',
@@ -89,6 +95,7 @@ the columns [geluBegin, geluEnd) after the bias.`,
       message: 'geluForm needs geluBegin and geluEnd',
       expected: 'number',
       received: 'undefined',
+      example: () => ({ geluForm: 'tanh', geluBegin: undefined, geluEnd: undefined }),
     },
     {
       when: 'has(geluForm)',
@@ -96,6 +103,7 @@ the columns [geluBegin, geluEnd) after the bias.`,
       message: 'GELU column range is out of bounds',
       expected: '0 <= geluBegin <= geluEnd <= ${n}',
       received: '[${geluBegin}, ${geluEnd})',
+      example: () => ({ geluForm: 'tanh', geluBegin: 1, geluEnd: 0 }),
     },
   ],
   aliases: [{ output: 'c', expected: 'C distinct from A, B and bias' }],

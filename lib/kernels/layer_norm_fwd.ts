@@ -8,12 +8,14 @@ export function layoutChecks(name: string): Check[] {
       message: `${name}.groupRows must divide rows (\${rows})`,
       expected: 'groupRows dividing ${rows}',
       received: `\${${name}.groupRows}`,
+      example: (s) => (s.rows > 0 ? { [name]: { groupRows: s.rows + 1, groupStride: (s.rows + 1) * s.dim } } : undefined),
     },
     {
       holds: `${name}.groupRows == 0 || ${name}.groupStride >= ${name}.groupRows * dim`,
       message: `${name}.groupStride must be at least groupRows * dim (groups may not overlap)`,
       expected: `>= \${${name}.groupRows} * \${dim}`,
       received: `\${${name}.groupStride}`,
+      example: (s) => (s.rows > 0 && s.dim > 0 ? { [name]: { groupRows: 1, groupStride: s.dim - 1 } } : undefined),
     },
   ];
 }
@@ -48,7 +50,7 @@ dense) place x's and y's rows; elements between rows are untouched.`,
   },
   checks: [
     // Checked after the cast to f32: 1e-50 is a positive double but a zero float.
-    { holds: 'positiveF32(eps)', message: 'eps must be a positive finite float', expected: 'eps > 0 and finite in f32', received: '${eps}' },
+    { holds: 'positiveF32(eps)', message: 'eps must be a positive finite float', expected: 'eps > 0 and finite in f32', received: '${eps}', example: () => ({ eps: 1e-50 }) },
     ...layoutChecks('xLayout'),
     ...layoutChecks('yLayout'),
   ],

@@ -13,5 +13,5 @@ export default kernel({
     dy: f.input('dtype', 'b * d', '[b, d]'),
     dx: f.output('dtype', 'b * t * d', '[b, t, d]'),
   },
-  checks: [{ holds: 't >= 1', message: 'needs at least one token', expected: 't >= 1', received: '0' }],
+  checks: [{ holds: 't >= 1', message: 'needs at least one token', expected: 't >= 1', received: '0', example: () => ({ t: 0 }) }],
 });

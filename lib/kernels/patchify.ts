@@ -29,6 +29,7 @@ export const patchChecks: Check[] = [
     message: 'H and W must be multiples of the patch size p',
     expected: 'p >= 1 dividing h and w',
     received: 'h ${h}, w ${w}, p ${p}',
+    example: () => ({ p: 0 }),
   },
 ];
 

@@ -22,6 +22,6 @@ row (b, t) of dx starts at dx + (b * t_count + t) * dxRowStride (elements; 0 mea
     dpos: f.output('posDtype', 't * d', '[t, d]'),
   },
   checks: [
-    { holds: 'dxRowStride == 0 || dxRowStride >= d', message: 'dxRowStride must be 0 (dense) or at least d', expected: '0 or >= ${d}', received: '${dxRowStride}' },
+    { holds: 'dxRowStride == 0 || dxRowStride >= d', message: 'dxRowStride must be 0 (dense) or at least d', expected: '0 or >= ${d}', received: '${dxRowStride}', example: (s) => (s.d > 1 ? { dxRowStride: s.d - 1 } : undefined) },
   ],
 });

@@ -21,10 +21,10 @@ numbers or BigInts below 2^64.`,
     out: f.output('dtype', 'n', '[n]'),
   },
   checks: [
-    { holds: 'startPlusFits(start, n)', message: 'start + n must not exceed 2^64', expected: 'start + n <= 2^64', received: '${start} + ${n}' },
-    { when: "!is(dist, 'constant')", holds: 'finiteF32(b)', message: 'b is out of range', expected: 'a finite f32', received: '${b}' },
-    { when: "is(dist, 'uniform')", holds: 'a < b', message: 'uniform needs a < b', expected: 'b > ${a}', received: '${b}' },
-    { when: "is(dist, 'normal') || is(dist, 'truncated_normal')", holds: 'b >= 0.0', message: 'b is out of range', expected: 'a std >= 0', received: '${b}' },
+    { holds: 'startPlusFits(start, n)', message: 'start + n must not exceed 2^64', expected: 'start + n <= 2^64', received: '${start} + ${n}', example: () => ({ start: 2n ** 64n - 1n, n: 2 }) },
+    { when: "!is(dist, 'constant')", holds: 'finiteF32(b)', message: 'b is out of range', expected: 'a finite f32', received: '${b}', example: () => ({ dist: 'normal', b: 1e39 }) },
+    { when: "is(dist, 'uniform')", holds: 'a < b', message: 'uniform needs a < b', expected: 'b > ${a}', received: '${b}', example: () => ({ dist: 'uniform', a: 1, b: 0 }) },
+    { when: "is(dist, 'normal') || is(dist, 'truncated_normal')", holds: 'b >= 0.0', message: 'b is out of range', expected: 'a std >= 0', received: '${b}', example: () => ({ dist: 'normal', b: -1 }) },
   ],
 });
 

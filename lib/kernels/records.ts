@@ -20,7 +20,7 @@ grouped (rows / groupRows - 1) * groupStride + groupRows * dim, 0 when rows == 0
   },
   checks: [
     // Dense layouts may leave groupStride out; a grouped one must say where its groups lie.
-    { holds: 'groupRows == 0 || has(groupStride)', message: '{field}.groupStride is required when groupRows > 0', expected: 'number', received: 'undefined' },
+    { holds: 'groupRows == 0 || has(groupStride)', message: '{field}.groupStride is required when groupRows > 0', expected: 'number', received: 'undefined', example: () => ({ groupRows: 1, groupStride: undefined }) },
   ],
 });
 

@@ -24,5 +24,5 @@ dtype; row sums are accumulated in double.`,
     loss: f.output('f32', 'n', '[n]'),
     dlogits: f.maybe('out', 'dtype', 'n * c', '[n, c] or null'),
   },
-  checks: [{ holds: 'c >= 1 || n == 0', message: 'needs at least one class', expected: 'c >= 1', received: '0' }],
+  checks: [{ holds: 'c >= 1 || n == 0', message: 'needs at least one class', expected: 'c >= 1', received: '0', example: (s) => (s.n > 0 ? { c: 0 } : undefined) }],
 });

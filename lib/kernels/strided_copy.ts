@@ -23,6 +23,7 @@ along its second dimension. Runs of y must not overlap each other or x.`,
       message: 'runs of y would overlap each other',
       expected: 'yStride >= cols (${cols})',
       received: '${yStride}',
+      example: (s) => (s.cols > 1 ? { batch: 2, yStride: s.cols - 1 } : undefined),
     },
   ],
 });

@@ -17,8 +17,8 @@ lowest index (as argmax does), and a NaN label logit is never counted.`,
     counts: f.output('i32', '2', '[2]'),
   },
   checks: [
-    { holds: 'k >= 1', message: 'k must be at least 1', expected: 'k >= 1', received: '0' },
-    { holds: 'c >= 1 || n == 0', message: 'needs at least one class', expected: 'c >= 1', received: '0' },
-    { holds: 'n <= 2147483647', message: 'counts are i32', expected: 'n <= 2147483647', received: '${n}' },
+    { holds: 'k >= 1', message: 'k must be at least 1', expected: 'k >= 1', received: '0', example: () => ({ k: 0 }) },
+    { holds: 'c >= 1 || n == 0', message: 'needs at least one class', expected: 'c >= 1', received: '0', example: (s) => (s.n > 0 ? { c: 0 } : undefined) },
+    { holds: 'n <= 2147483647', message: 'counts are i32', expected: 'n <= 2147483647', received: '${n}', example: () => ({ n: 2 ** 31 }) },
   ],
 });

@@ -2,6 +2,7 @@ import { loadAddon, loadCpuCapableAddon } from './addon-loader';
 import { cudaStatus } from './cuda-status';
 import { assertDType, DTYPE_BYTES, type DType } from './dtype';
 import { Vit22bError } from './errors';
+import { requireTensor } from './ops/check';
 import { gemmSpec, type GemmOptions } from './ops/gemm';
 import type { NativeDevice, NativeDeviceStats } from './native-types';
 import { loadPlan, type LoadedPlan } from './plan';
@@ -85,11 +86,8 @@ export class Device implements Disposable {
         received: `[${x.shape.join(', ')}]`,
       });
     }
-    const dtype = x.dtype;
-    if (dtype !== 'f32' && dtype !== 'bf16') {
-      // The addon's own error for this spec (axpby's dtype field), raised here so the spec is typed.
-      throw new Vit22bError('ERR_DTYPE_MISMATCH', 'axpby dtype must be f32 or bf16', { expected: 'f32 or bf16', received: dtype });
-    }
+    // The eager API's dtype check (the same one every wrapper makes), which also types the spec.
+    const { dtype } = requireTensor(x, 'axpby', 'x', ['f32', 'bf16']);
     this.native.launch('axpby', { dtype, n: x.size, alpha, x: x.buffer, beta, y: y.buffer });
   }
 

@@ -422,6 +422,11 @@ function readFields(fields, obj, target, st, prefix, scopePrefix, ctx) {
   }
 }
 
+/** A buffer's name in messages, as a C++ expression: its label, or one built per list item. */
+function labelOf(b) {
+  return b.labelCpp ?? JSON.stringify(b.label);
+}
+
 /** Resolves the buffers collected in st.buffers (after every scalar and check), then aliasing. */
 function emitBuffers(st, ctx) {
   const L = (s) => st.lines.push(`  ${st.indent}${s}`);
@@ -435,15 +440,15 @@ function emitBuffers(st, ctx) {
     }
     const dtype = DTYPE_CPP[fd.dtype] ?? ref(fd.dtype, scope, ctx).cpp;
     if (fd.kind === 'headView') {
-      L(`const HeadView ${v} = headViewProp(ctx, ${b.obj}, k, "${b.label}", {${dtype}, a.batch, ${ref(fd.tokens, scope, ctx).cpp}, a.heads, a.headDim});`);
+      L(`const HeadView ${v} = headViewProp(ctx, ${b.obj}, k, ${labelOf(b)}, {${dtype}, a.batch, ${ref(fd.tokens, scope, ctx).cpp}, a.heads, a.headDim});`);
       st.assign.push(`${b.cpp} = ${v}.address;`, `${b.cpp}Strides = ${v}.strides;`);
       st.operands.push({ name: b.name, v: `${v}.operand`, role: fd.role, view: v });
       continue;
     }
-    L(`CkScope ck_${v}(k, "operand ${b.label}");`);
-    const need = `Need(elementsFor(k, "${b.label}", (${cppExpr(fd.elements, scope, `${ctx} ${b.name}.elements`)}).v, ${dtype}), ${dtype})`;
+    L(`CkScope ck_${v}(k, std::string("operand ") + ${labelOf(b)});`);
+    const need = `Need(elementsFor(k, ${labelOf(b)}, (${cppExpr(fd.elements, scope, `${ctx} ${b.name}.elements`)}).v, ${dtype}), ${dtype})`;
     if (!fd.optional) {
-      L(`const Operand ${v} = bufferOperand(ctx, ${b.obj}.Get("${b.name}"), k, "${b.label}", ${need});`);
+      L(`const Operand ${v} = bufferOperand(ctx, ${b.obj}.Get("${b.name}"), k, ${labelOf(b)}, ${need});`);
     } else {
       const cond = [];
       if (fd.ignoredWhen) cond.push(`!(${cppExpr(fd.ignoredWhen, scope, ctx)})`);
@@ -451,7 +456,7 @@ function emitBuffers(st, ctx) {
         ? `((${cppExpr(fd.requiredWhen, scope, ctx)}) || hasProp(${b.obj}, "${b.name}"))`
         : `hasProp(${b.obj}, "${b.name}")`;
       cond.push(present);
-      L(`const Operand ${v} = ${cond.join(' && ')} ? bufferOperand(ctx, ${b.obj}.Get("${b.name}"), k, "${b.label}", ${need}) : Operand{};`);
+      L(`const Operand ${v} = ${cond.join(' && ')} ? bufferOperand(ctx, ${b.obj}.Get("${b.name}"), k, ${labelOf(b)}, ${need}) : Operand{};`);
     }
     const t = pointerType(fd);
     st.assign.push(`${b.cpp} = ${fd.optional ? `${v}.present ? static_cast<${t}>(${v}.address) : nullptr` : `static_cast<${t}>(${v}.address)`};`);
@@ -540,12 +545,12 @@ function launcherText(kd) {
     const sub = newState();
     sub.indent = '  ';
     readFields(rec.fields, 'e_obj', 'e', sub, '', '', `${ctx} ${l.name}`);
-    // Messages name list items "tensors[3].param": the label is built at run time.
+    // Messages name list items "tensors[3].param": the label is built when the spec is read.
     emitChecks(sub, rec.checks, `${ctx} ${l.name}`);
-    for (const b of sub.buffers) b.label = `" + item + ".${b.name}`;
+    for (const b of sub.buffers) b.labelCpp = `item + ".${b.name}"`;
     emitBuffers(sub, `${ctx} ${l.name}`);
     emitAliasing(sub, rec.aliases, `${ctx} ${l.name}`);
-    body.push(...sub.lines.map((s) => s.replace(/"" \+ item/g, 'item')));
+    body.push(...sub.lines);
     for (const s of sub.assign) body.push(`    ${s}`);
     for (const o of sub.operands) body.push(`    uses_${l.key}.push_back({${o.v}, i, ${o.role !== 'in'}});`);
     body.push(`    ${v}->push_back(e);`);

@@ -2,6 +2,8 @@
  * The options `vit22b train` and `vit22b eval` share, and what they turn into: a model config fitted
  * to the data, the data loaders and the Trainer's options.
  */
+import { MESH_HELP, parseMesh } from './mesh-option';
+import { checkMeshFits } from '../model/mesh-fit';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataLoader } from '../data';
@@ -40,6 +42,7 @@ export const TRAIN_OPTION_SPEC = {
   device: { type: 'string' },
   precision: { type: 'string' },
   remat: { type: 'string' },
+  mesh: { type: 'string' },
   out: { type: 'string' },
   seed: { type: 'string' },
   'eval-every': { type: 'string' },
@@ -76,6 +79,7 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --device KIND        auto (default) | cpu | cuda
   --precision P        fp32 (default) | bf16-mixed
   --remat POLICY       none (default) | selective | block
+${MESH_HELP}
   --seed S             parameters, data order and augmentation (default 0)
   --eval-every N       evaluate on the whole test set every N steps (always at the end; default
                        once an epoch on real data)
@@ -133,6 +137,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
     optimizerKind === 'adamw' ? { kind: 'adamw', weightDecay: wd } : { kind: 'adafactor', weightDecay: wd, overrides: { 'head/w': { weightDecay: 100 * wd } } };
   const schedule = choice(o.schedule, 'schedule', SCHEDULE_KINDS, 'cosine', usage) as ScheduleKind;
   const clip = finiteNumber(o.clip, 'clip', 1, usage, 0);
+  const mesh = parseMesh(o.mesh, usage);
   return {
     device: choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage),
     modelName: model.name,
@@ -153,6 +158,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       clipNorm: clip > 0 ? clip : undefined,
       precision: choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], 'fp32', usage) as Precision,
       remat: choice(o.remat, 'remat', ['none', 'selective', 'block'], 'none', usage) as RematPolicy,
+      ...(mesh ? { mesh: checkMeshFits(config, mesh, microBatch) } : {}),
       seed,
       accumulation: k,
       // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.

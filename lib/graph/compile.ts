@@ -9,23 +9,33 @@
  */
 import type { Device } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
+import { createMesh, type Mesh } from '../runtime/mesh';
+import { Session } from '../runtime/session';
 import { GraphBuilder, type Precision } from './builder';
 import type { Graph } from './ir';
 import { eliminateDeadCode } from './passes/dce';
 import { fuse } from './passes/fusion';
 import { lower } from './passes/lower';
+import { partition } from './passes/partition';
 import { planMemory, type MemoryPlan } from './passes/memory-plan';
 import { planWindows } from './passes/windows';
 import { rematerialize, type RematPolicy } from './passes/remat';
 import { Program, shapeKey, type ProgramMode } from './program';
 import { appendTrainingStep, type TrainingStepOptions } from './training-step';
 import type { Shape } from './types';
+import { checkMesh, meshSize, type MeshShape } from './sharding';
 
 /** Builds the forward graph for the given input shapes. */
 export type ModelFn = (b: GraphBuilder, shapes: Record<string, Shape>) => void;
 
 export interface CompileOptions {
-  device: Device;
+  /** The device to run on; with `mesh`, the mesh's devices are used instead (CPU). */
+  device?: Device;
+  /**
+   * Run on a data x model mesh of virtual devices in this process (passes/partition.ts): a shape
+   * such as { data: 2, model: 2 } (the program creates and owns a CPU mesh) or a Mesh of your own.
+   */
+  mesh?: MeshShape | Mesh;
   /** 'fp32' (default) or 'bf16-mixed' (see GraphBuilder). */
   precision?: Precision;
   /** Append gradients and this optimizer update: the program is a whole training step. */
@@ -45,7 +55,11 @@ export interface CompileOptions {
 }
 
 /** The passes from a built graph to a lowered plan, shared by every shape variant. */
-export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed'>, mode: ProgramMode = options.train ? 'train' : 'forward') {
+export function compileGraph(global: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed' | 'mesh'> & { mesh?: MeshShape }, mode: ProgramMode = options.train ? 'train' : 'forward') {
+  // Partition the forward graph, then differentiate the per-device graph (SHARDING.md decision 1).
+  const mesh = options.mesh ? checkMesh(options.mesh) : undefined;
+  const sharded = mesh && meshSize(mesh) > 1 ? partition(global, mesh) : undefined;
+  const g = sharded?.graph ?? global;
   if (options.train && mode !== 'forward') appendTrainingStep(g, options.train, mode);
   eliminateDeadCode(g);
   const fusion = options.fusion === false ? undefined : fuse(g);
@@ -53,7 +67,7 @@ export function compileGraph(g: Graph, options: Omit<CompileOptions, 'device' | 
   eliminateDeadCode(g);
   const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false);
   const lowered = lower(g, memory, windows?.plan);
-  return { graph: g, memory, lowered, fusion, recomputed, windows };
+  return { graph: g, memory, lowered, fusion, recomputed, windows, ...(sharded ? { partition: sharded } : {}) };
 }
 
 /**
@@ -73,9 +87,38 @@ function planWithWindows(g: Graph, on: boolean): { windows?: ReturnType<typeof p
 }
 
 export function compile(model: Graph | ModelFn, options: CompileOptions): Program {
-  if (!options || typeof options !== 'object' || !options.device) {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile needs options with a device', { expected: '{ device, ... }', received: String(options) });
+  if (!options || typeof options !== 'object' || (!options.device && !options.mesh)) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile needs options with a device (or a mesh)', { expected: '{ device, ... } or { mesh, ... }', received: String(options) });
   }
+  const { session, owned, shape } = placementOf(options);
+  try {
+    return compileOn(model, { ...options, mesh: shape }, session, owned);
+  } catch (e) {
+    owned?.dispose();
+    throw e;
+  }
+}
+
+/** Where a program runs: one device, a mesh given, or a CPU mesh created for (and owned by) it. */
+function placementOf(options: CompileOptions): { session: Session; owned?: Mesh; shape?: MeshShape } {
+  const m = options.mesh;
+  if (m === undefined) return { session: new Session(options.device!) };
+  if (Array.isArray((m as Mesh).devices)) {
+    const mesh = m as Mesh;
+    return { session: new Session(mesh), shape: { ...mesh.shape } };
+  }
+  const shape = checkMesh(m);
+  if (options.device && options.device.kind !== 'cpu') {
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', 'a mesh of virtual devices runs on the CPU today (CUDA virtual devices and NCCL come later)', {
+      expected: "device 'cpu' (or none) with mesh",
+      received: options.device.kind,
+    });
+  }
+  const mesh = createMesh(shape);
+  return { session: new Session(mesh), owned: mesh, shape };
+}
+
+function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: MeshShape }, session: Session, owned?: Mesh): Program {
   const seed = options.seed ?? 0;
   if (typeof model === 'function') {
     const first = options.inputShapes;
@@ -91,7 +134,7 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
       if (mode !== 'forward' && !options.train) throw untrainable(mode);
       return { key: shapeKey(shapes), mode, ...compileGraph(b.graph, options, mode) };
     };
-    const program = new Program(options.device, build, seed, shapeKey(first), options.train ? 'train' : 'forward', !!options.train?.accumulate);
+    const program = new Program(session, build, seed, shapeKey(first), options.train ? 'train' : 'forward', !!options.train?.accumulate, owned);
     program.variant(first);
     return program;
   }
@@ -117,7 +160,7 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
     used = true;
     return { key: shapeKey(s), mode, ...compileGraph(model, options, mode) };
   };
-  const program = new Program(options.device, build, seed, shapeKey(shapes), defaultMode, !!options.train?.accumulate);
+  const program = new Program(session, build, seed, shapeKey(shapes), defaultMode, !!options.train?.accumulate, owned);
   program.variant(shapes);
   return program;
 }

@@ -10,6 +10,8 @@
 import { Vit22bError } from '../runtime/errors';
 import { getOp } from './op-table';
 import type { Attrs } from './op-def';
+import type { MeshShape } from './sharding';
+import type { LeafLayout } from './passes/partition';
 import { shapeText, type DType, type Shape, type Sharding, type TensorType } from './types';
 
 /** Which part of a training step a node belongs to (rematerialization and reports read it). */
@@ -18,6 +20,8 @@ export type Phase = 'forward' | 'backward' | 'update';
 export class Value {
   /** A persistent slot name for a non-leaf value (a parameter's gradient): placed there, not in the arena. */
   persistentName?: string;
+  /** Under a mesh: the global tensor a persistent non-leaf value (a gradient) is a slice of. */
+  persistentLayout?: LeafLayout;
   /** Block-level rematerialization keeps values marked as checkpoints and recomputes the rest. */
   checkpoint = false;
 
@@ -66,6 +70,8 @@ export class Graph {
   scope = '';
   /** The precision policy the graph was built under (GraphBuilder sets it). */
   precision: 'fp32' | 'bf16-mixed' = 'fp32';
+  /** The mesh a partitioned graph runs on (passes/partition.ts); undefined: one device. */
+  mesh?: MeshShape;
   private nextValue = 0;
   private nextNode = 0;
 
@@ -103,6 +109,7 @@ export class Graph {
     for (const n of this.nodes) n.inputs = n.inputs.map((v) => (v === from ? to : v));
     for (const [k, v] of this.outputs) if (v === from) this.outputs.set(k, to);
     if (from.persistentName !== undefined) to.persistentName = from.persistentName;
+    if (from.persistentLayout !== undefined) to.persistentLayout = from.persistentLayout;
     to.checkpoint ||= from.checkpoint;
   }
 

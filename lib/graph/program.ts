@@ -5,7 +5,8 @@
  * and resolves with the outputs, leaving the JavaScript thread free meanwhile.
  */
 import type { Device } from '../runtime/device';
-import { allocHostArray, type DType, type HostArray } from '../runtime/dtype';
+import type { Session, SessionPlan } from '../runtime/session';
+import { allocHostArray, DTYPE_BYTES, type DType, type HostArray } from '../runtime/dtype';
 import { toBf16 } from '../runtime/bf16';
 import { Vit22bError } from '../runtime/errors';
 import { adafactorDecay } from '../runtime/ops/adafactor';
@@ -15,19 +16,16 @@ import type { Graph } from './ir';
 import type { LoweredProgram } from './passes/lower';
 import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
 import type { WindowReport } from './passes/windows';
+import type { PartitionResult } from './passes/partition';
+import { placeFromDevice, sliceForDevice, type MeshShape } from './sharding';
 import { numel, sameShape, shapeText, type Shape } from './types';
 
 /** An input given with its shape (for programs compiled per input shape), or a flat host array. */
 export type ProgramInput = HostArray | { data: HostArray; shape: Shape };
 export type ProgramInputs = Record<string, ProgramInput>;
 
-/** What running a plan needs from the runtime (lib/runtime/plan.ts implements it). */
-export interface PlanRunner {
-  run(inputs: ArrayBufferView[], scalars: number[]): Promise<ArrayBuffer[]>;
-  setProfiling(on: boolean): void;
-  profile(): { runs: number; entries: { stream: number; index: number; kernel: string; seconds: number }[] };
-  dispose(): void;
-}
+/** What running a plan needs from the runtime: a plan loaded on every device of the session. */
+export type PlanRunner = SessionPlan;
 
 /** Where a step's time goes: per op (and kernel), seconds per step, largest first. */
 export interface ProfileRow {
@@ -56,13 +54,15 @@ export interface CompiledVariant {
   lowered: LoweredProgram;
   /** What the windows pass did (undefined when it was off). */
   windows?: { report: WindowReport };
+  /** Under a mesh: how inputs are split and outputs assembled (passes/partition.ts). */
+  partition?: PartitionResult;
   runner: PlanRunner;
 }
 
 export interface MemoryReport {
   /** The activation arena of the largest variant (planned, reported before any run). */
   arenaBytes: number;
-  /** Parameters, gradients, optimizer state and constants. */
+  /** Parameters, gradients, optimizer state and constants held by ONE device (under a mesh, its slices). */
   persistentBytes: number;
   /** What the arena would need without reusing memory between values. */
   unsharedBytes: number;
@@ -80,12 +80,13 @@ export function nameOffset(name: string): number {
 
 export class Program implements Disposable {
   private readonly variants = new Map<string, CompiledVariant>();
-  private readonly buffers = new Map<string, { spec: PersistentBuffer; tensor: DeviceTensor }>();
+  /** Per name, the buffer on each rank of the session (one on a single device). */
+  private readonly buffers = new Map<string, { spec: PersistentBuffer; tensors: DeviceTensor[] }>();
   private disposed = false;
 
   /** @internal Built by compile(). */
   constructor(
-    readonly device: Device,
+    readonly session: Session,
     private readonly build: (shapes: Record<string, Shape>, mode: ProgramMode) => Omit<CompiledVariant, 'runner'>,
     private readonly seed: number,
     private readonly defaultKey: string,
@@ -93,7 +94,19 @@ export class Program implements Disposable {
     readonly defaultMode: ProgramMode,
     /** Compiled with train.accumulate: run mode 'accumulate' exists. */
     readonly accumulates = false,
+    /** Disposed with the program (a mesh that compile() created for it). */
+    private readonly owned?: Disposable,
   ) {}
+
+  /** The device (rank 0's under a mesh). */
+  get device(): Device {
+    return this.session.device;
+  }
+
+  /** The mesh the program runs on ({ data: 1, model: 1 } on one device). */
+  get mesh(): MeshShape {
+    return { ...this.session.shape };
+  }
 
   private microBatches = 0;
 
@@ -108,7 +121,7 @@ export class Program implements Disposable {
    */
   discardAccumulated(): void {
     this.live();
-    for (const [name, b] of this.buffers) if (name.startsWith('gradacc/')) b.tensor.upload(allocHostArray(b.spec.type.dtype, numel(b.spec.type.shape)));
+    for (const [name, b] of this.buffers) if (name.startsWith('gradacc/')) for (const t of b.tensors) t.upload(allocHostArray(b.spec.type.dtype, numel(b.spec.type.shape)));
     this.microBatches = 0;
   }
 
@@ -119,8 +132,9 @@ export class Program implements Disposable {
     if (v) return v;
     this.live();
     const built = this.build(shapes, mode);
-    const slots = built.memory.persistent.map((p) => this.persistentTensor(p));
-    const runner: PlanRunner = this.device.loadPlan(built.lowered.plan, slots);
+    const perSlot = built.memory.persistent.map((p) => this.persistentTensors(p));
+    const slots = this.session.devices.map((_d, r) => perSlot.map((ts) => ts[r]!));
+    const runner: PlanRunner = this.session.loadPlan(built.lowered.plan, slots);
     v = { ...built, runner };
     this.variants.set(key, v);
     return v;
@@ -133,7 +147,7 @@ export class Program implements Disposable {
 
   /** @internal The persistent tensors backing a variant's slots 1.. (tests load tampered plans on them). */
   slotTensors(v: CompiledVariant): DeviceTensor[] {
-    return v.memory.persistent.map((p) => this.buffer(p.name).tensor);
+    return v.memory.persistent.map((p) => this.buffer(p.name).tensors[0]!);
   }
 
   /** The variant compiled first (the shapes and mode given to compile). */
@@ -145,7 +159,7 @@ export class Program implements Disposable {
     const all = [...this.variants.values()];
     return {
       arenaBytes: Math.max(0, ...all.map((v) => v.memory.arenaBytes)),
-      persistentBytes: [...this.buffers.values()].reduce((s, b) => s + b.tensor.bytes, 0),
+      persistentBytes: [...this.buffers.values()].reduce((s, b) => s + b.tensors[0]!.bytes, 0),
       unsharedBytes: Math.max(0, ...all.map((v) => v.memory.unsharedBytes)),
     };
   }
@@ -163,6 +177,7 @@ export class Program implements Disposable {
     const origins = this.main.lowered.origins;
     const rows = new Map<string, ProfileRow>();
     for (const e of entries) {
+      if (e.rank !== 0) continue;
       const { op, phase } = e.stream === 0 ? origins[e.index]! : { op: '?', phase: '?' };
       const key = `${op}|${e.kernel}|${phase}`;
       const row = rows.get(key) ?? { op, kernel: e.kernel, phase, calls: 0, secondsPerStep: 0 };
@@ -183,9 +198,10 @@ export class Program implements Disposable {
     return [...this.buffers.values()].filter((b) => b.spec.kind === 'param').map((b) => b.spec.name);
   }
 
-  /** The shape of a persistent buffer. */
+  /** The (global) shape of a persistent buffer. */
   bufferShape(name: string): Shape {
-    return this.buffer(name).spec.type.shape;
+    const spec = this.buffer(name).spec;
+    return spec.layout?.shape ?? spec.type.shape;
   }
 
   /** A persistent buffer's storage type. */
@@ -198,14 +214,32 @@ export class Program implements Disposable {
     return this.buffer(name).spec.kind;
   }
 
-  /** A persistent buffer's contents (bf16 as raw bits). */
+  /** A persistent buffer's contents as the global tensor (bf16 as raw bits); under a mesh, assembled from the devices' slices. */
   read(name: string): HostArray {
-    return this.buffer(name).tensor.download();
+    const b = this.buffer(name);
+    const layout = b.spec.layout;
+    if (!layout) return b.tensors[0]!.download();
+    const global = allocHostArray(b.spec.type.dtype, numel(layout.shape));
+    // Slices differ only along model (weights are whole over data): the data-rank-0 devices cover it.
+    for (let r = 0; r < this.session.shape.model; ++r) {
+      placeFromDevice(global, b.tensors[r]!.download(), layout.shape, layout.dims, this.session.shape, this.session.coordinates(r));
+    }
+    return global;
   }
 
-  /** Overwrites a persistent buffer (a checkpoint restore, a test setting weights). */
+  /** Overwrites a persistent buffer with a global tensor (a checkpoint restore, a test setting weights). */
   write(name: string, data: HostArray): void {
-    this.buffer(name).tensor.upload(data);
+    const b = this.buffer(name);
+    const layout = b.spec.layout;
+    if (!layout) {
+      for (const t of b.tensors) t.upload(data);
+      return;
+    }
+    const want = numel(layout.shape);
+    if (!ArrayBuffer.isView(data) || data.length !== want) {
+      throw new Vit22bError('ERR_SHAPE_MISMATCH', `buffer '${name}' holds ${want} elements`, { expected: `${want} elements`, received: ArrayBuffer.isView(data) ? `${data.length} elements` : typeof data });
+    }
+    b.tensors.forEach((t, r) => t.upload(sliceForDevice(data, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r))));
   }
 
   /**
@@ -228,15 +262,25 @@ export class Program implements Disposable {
       });
     }
     const v = this.variant(this.shapesOf(inputs), mode);
-    const arrays = v.lowered.inputs.map(({ name, value }) => hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(value.shape)));
+    const arrays = v.lowered.inputs.map(({ name, value }) => {
+      const layout = v.partition?.inputs.get(name);
+      return hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(layout?.shape ?? value.shape));
+    });
+    const perRank = this.session.devices.map((_d, r) =>
+      v.lowered.inputs.map(({ name }, i) => {
+        const layout = v.partition?.inputs.get(name);
+        const a = arrays[i]! as HostArray;
+        return layout ? sliceForDevice(a, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r)) : a;
+      }),
+    );
     const scalarValues = v.lowered.scalars.map(({ name, factor }) => this.scalarValue(name, scalars) * factor);
-    const raw = await v.runner.run(arrays, scalarValues);
+    const raw = assembleOutputs(v, await v.runner.run(perRank, scalarValues), this.session.shape);
     // Counted only once the run has succeeded: a rejected micro-batch added nothing.
     if (mode === 'accumulate') this.microBatches++;
     if (mode === 'train') this.microBatches = 0;
     const out: Record<string, HostArray> = {};
     v.lowered.outputs.forEach(({ name, value }, i) => {
-      const host = allocHostArray(value.dtype, numel(value.shape));
+      const host = allocHostArray(value.dtype, raw[i]!.byteLength / DTYPE_BYTES[value.dtype]);
       new Uint8Array(host.buffer, host.byteOffset, host.byteLength).set(new Uint8Array(raw[i]!));
       out[name] = host;
     });
@@ -247,9 +291,10 @@ export class Program implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     for (const v of this.variants.values()) v.runner.dispose();
-    for (const b of this.buffers.values()) b.tensor.dispose();
+    for (const b of this.buffers.values()) for (const t of b.tensors) t.dispose();
     this.variants.clear();
     this.buffers.clear();
+    this.owned?.[Symbol.dispose]();
   }
 
   [Symbol.dispose](): void {
@@ -309,7 +354,8 @@ export class Program implements Disposable {
     return shapes;
   }
 
-  private persistentTensor(p: PersistentBuffer): DeviceTensor {
+  /** The buffer of a persistent value on every rank, initialized on first use. */
+  private persistentTensors(p: PersistentBuffer): DeviceTensor[] {
     const have = this.buffers.get(p.name);
     if (have) {
       if (!sameShape(have.spec.type.shape, p.type.shape) || have.spec.type.dtype !== p.type.dtype) {
@@ -318,21 +364,89 @@ export class Program implements Disposable {
           received: `${p.type.dtype}${shapeText(p.type.shape)}`,
         });
       }
-      return have.tensor;
+      return have.tensors;
     }
-    const t = this.device.alloc(p.type.dtype, p.type.shape);
+    const tensors = this.session.alloc(p.type.dtype, p.type.shape);
     try {
-      if (p.init?.dist === 'data') t.upload(p.init.values);
-      // Integer state (labels kept on the device) has no random init: a constant is filled on the host.
-      else if (p.init?.dist === 'constant' && (p.type.dtype === 'i32' || p.type.dtype === 'u8')) t.upload(allocHostArray(p.type.dtype, t.size).fill(p.init.value));
-      else if (p.init) randomInit(this.device, t, p.init, { seed: this.seed, offset: nameOffset(p.name) });
+      this.initialize(p, tensors);
     } catch (e) {
-      t.dispose();
+      for (const t of tensors) t.dispose();
       throw e;
     }
-    this.buffers.set(p.name, { spec: p, tensor: t });
-    return t;
+    this.buffers.set(p.name, { spec: p, tensors });
+    return tensors;
   }
+
+  /**
+   * A persistent buffer's first values: those of the GLOBAL tensor, whatever the mesh, so a sharded
+   * program starts from the same weights as the unsharded one. A slice of a random tensor is drawn
+   * whole on rank 0's device (same seed and per-name stream) and cut on the host.
+   */
+  private initialize(p: PersistentBuffer, tensors: DeviceTensor[]): void {
+    const init = p.init;
+    if (!init) return;
+    const layout = p.layout;
+    const upload = (global: HostArray) =>
+      tensors.forEach((t, r) => t.upload(layout ? sliceForDevice(global, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r)) : global));
+    if (init.dist === 'data') return upload(init.values);
+    // Integer state (labels kept on the device) has no random init: a constant is filled on the host.
+    if (init.dist === 'constant' && (p.type.dtype === 'i32' || p.type.dtype === 'u8')) {
+      for (const t of tensors) t.upload(allocHostArray(p.type.dtype, t.size).fill(init.value));
+      return;
+    }
+    const stream = { seed: this.seed, offset: nameOffset(p.name) };
+    if (!layout || init.dist === 'constant') {
+      tensors.forEach((t, r) => randomInit(this.session.devices[r]!, t, init, stream));
+      return;
+    }
+    const device = this.session.device;
+    const whole = device.alloc(p.type.dtype, layout.shape);
+    try {
+      randomInit(device, whole, init, stream);
+      upload(whole.download());
+    } finally {
+      whole.dispose();
+    }
+  }
+}
+
+/**
+ * The host's view of a mesh run's outputs, per passes/partition.ts's OutputAssembly: a replicated
+ * value is rank 0's; a batch-split one the data ranks' pieces in order; per-shard counts summed,
+ * per-shard means averaged.
+ */
+function assembleOutputs(v: CompiledVariant, raw: ArrayBuffer[][], mesh: MeshShape): ArrayBuffer[] {
+  const kinds = v.partition?.outputs;
+  const dataRanks = Array.from({ length: mesh.data }, (_u, d) => d * mesh.model);
+  return v.lowered.outputs.map(({ name, value }, i) => {
+    const kind = kinds?.get(name) ?? 'replicated';
+    const pieces = dataRanks.map((r) => raw[r]![i]!);
+    if (kind === 'replicated' || pieces.length === 1) return raw[0]![i]!;
+    if (kind === 'batch') {
+      const out = new Uint8Array(pieces.reduce((s, b) => s + b.byteLength, 0));
+      let at = 0;
+      for (const b of pieces) {
+        out.set(new Uint8Array(b), at);
+        at += b.byteLength;
+      }
+      return out.buffer;
+    }
+    const n = numel(value.shape);
+    if (kind === 'sum' && value.dtype === 'i32') {
+      const out = new Int32Array(n);
+      for (const b of pieces) new Int32Array(b).forEach((x, j) => (out[j]! += x));
+      return out.buffer;
+    }
+    if (value.dtype !== 'f32') return raw[0]![i]!;
+    const out = new Float32Array(n);
+    const arrays = pieces.map((b) => new Float32Array(b));
+    for (let j = 0; j < n; ++j) {
+      const xs = arrays.map((a) => a[j]!);
+      // attention_stats: [the largest logit, the mean entropy] of every shard.
+      out[j] = kind === 'attention-stats' && j === 0 ? Math.max(...xs) : xs.reduce((s, x) => s + x, 0) / xs.length;
+    }
+    return out.buffer;
+  });
 }
 
 export function shapeKey(shapes: Record<string, Shape>): string {

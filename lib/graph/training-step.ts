@@ -20,6 +20,8 @@ import { Vit22bError } from '../runtime/errors';
 import { adafactorLayout } from '../runtime/ops/adafactor';
 import { differentiate } from './autodiff';
 import type { Graph, Value } from './ir';
+import type { LeafLayout } from './passes/partition';
+import { splitOver } from './sharding';
 import { getOp } from './op-table';
 import { resolveOverrides, type ParamOverrides } from './param-overrides';
 
@@ -114,8 +116,12 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
   const names = paramNodes.map((n) => n.attrs.name as string);
   const params = paramNodes.map((n) => n.outputs[0]!);
   const grads = differentiate(g, loss, params);
-  const state = (name: string, shape: readonly number[], dtype = 'f32') =>
-    g.apply('state', [], { name, shape, dtype, init: { dist: 'constant', value: 0 } });
+  // Under a mesh a parameter is one device's slice of a global tensor (its `layout`); the gradient
+  // and the optimizer state of the same shape are slices of the same global layout.
+  const layouts = paramNodes.map((n) => n.attrs.layout as LeafLayout | undefined);
+  const state = (name: string, shape: readonly number[], dtype = 'f32', layout?: LeafLayout) =>
+    g.apply('state', [], { name, shape, dtype, init: { dist: 'constant', value: 0 }, ...(layout ? { layout } : {}) });
+  const stateLike = (name: string, i: number, dtype = 'f32') => state(name, params[i]!.shape, dtype, layouts[i]);
   const guard = (norm: Value) => {
     if (options.checkFinite === false) return;
     if (loss.dtype === 'f32') g.add('assert_finite', [loss], { what: options.loss });
@@ -124,10 +130,10 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
 
   if (mode === 'accumulate') {
     g.phase = 'update';
-    const norm = g.apply('global_norm', grads);
+    const norm = globalNorm(g, grads, layouts);
     g.setOutput('gradNorm', norm);
     guard(norm);
-    grads.forEach((d, i) => g.add('grad_accumulate', [state(`gradacc/${names[i]}`, params[i]!.shape), d]));
+    grads.forEach((d, i) => g.add('grad_accumulate', [stateLike(`gradacc/${names[i]}`, i), d]));
     g.phase = 'forward';
     return new Map(names.map((n, i) => [n, grads[i]!]));
   }
@@ -140,7 +146,7 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
     const name = names[i]!;
     let grad = d;
     if (options.accumulate) {
-      const acc = state(`gradacc/${name}`, params[i]!.shape);
+      const acc = stateLike(`gradacc/${name}`, i);
       accumulators.push(acc);
       grad = g.apply('grad_mean', [acc, d]);
     } else {
@@ -151,11 +157,12 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
     }
     taken.add(grad);
     grad.persistentName = `grad/${name}`;
+    if (layouts[i]) grad.persistentLayout = layouts[i];
     named.set(name, grad);
   });
 
   g.phase = 'update';
-  const norm = g.apply('global_norm', [...named.values()]);
+  const norm = globalNorm(g, [...named.values()], layouts);
   g.setOutput('gradNorm', norm);
   guard(norm);
   for (const acc of accumulators) g.add('grad_clear', [acc]);
@@ -173,21 +180,45 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
     const grad = named.get(name)!;
     const { lrMult, weightDecay } = resolved.get(name)!;
     if (opt.kind === 'adamw') {
-      const inputs = [p, grad, state(`adamw/m/${name}`, p.shape), state(`adamw/v/${name}`, p.shape)];
+      const inputs = [p, grad, stateLike(`adamw/m/${name}`, i), stateLike(`adamw/v/${name}`, i)];
       const hyper = { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay, lrMult, hasClip: !!clip };
       g.add('adamw_update', clip ? [...inputs, clip] : inputs, withoutUndefined(hyper));
       return;
     }
+    if (layouts[i] && splitOver(layouts[i]!.dims, 'model')) throw shardedAdafactor(name);
     const layout = adafactorLayout(p.shape, opt.minDimToFactor ?? 32);
     const second = layout.factored
       ? [state(`adafactor/vr/${name}`, [layout.rows]), state(`adafactor/vc/${name}`, [layout.cols])]
       : [state(`adafactor/v/${name}`, p.shape)];
-    const inputs = [p, grad, state(`adafactor/m/${name}`, p.shape, opt.momentumDtype ?? 'bf16'), ...second];
+    const inputs = [p, grad, stateLike(`adafactor/m/${name}`, i, opt.momentumDtype ?? 'bf16'), ...second];
     const attrs = { ...layout, beta1: opt.beta1, eps: opt.eps, weightDecay, lrMult, clipThreshold: opt.clipThreshold, hasClip: !!clip };
     g.add('adafactor_update', clip ? [...inputs, clip] : inputs, withoutUndefined(attrs));
   });
   g.phase = 'forward';
   return named;
+}
+
+/**
+ * The global gradient norm. Gradients of weights split over `model` are slices: their sums of
+ * squares add up across the model ranks. Each rank's norm of its slices is all-gathered (k floats)
+ * and global_norm over [norm of the whole ones, those k norms] is then the norm of everything,
+ * the same on every rank (every rank takes the same clipping and non-finite decisions).
+ */
+function globalNorm(g: Graph, grads: Value[], layouts: readonly (LeafLayout | undefined)[]): Value {
+  const k = g.mesh?.model ?? 1;
+  const split = (i: number) => k > 1 && !!layouts[i] && splitOver(layouts[i]!.dims, 'model');
+  const sliced = grads.filter((_d, i) => split(i));
+  if (sliced.length === 0) return g.apply('global_norm', grads);
+  const whole = grads.filter((_d, i) => !split(i));
+  const parts = g.apply('all_gather', [g.apply('global_norm', sliced)], { axis: 'model', ranks: k }); // [k]
+  return g.apply('global_norm', whole.length ? [g.apply('global_norm', whole), parts] : [parts]);
+}
+
+function shardedAdafactor(name: string): Vit22bError {
+  return new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${name}', a weight split over the model axis, is not wired yet`, {
+    expected: 'adamw, or a mesh with model=1',
+    received: 'adafactor with model > 1',
+  });
 }
 
 function withoutUndefined<T extends object>(o: T): T {

@@ -9,8 +9,11 @@ import { Vit22bError } from '../runtime/errors';
 export type { DType };
 export type Shape = readonly number[];
 
-/** Per dimension, the mesh axis ('data', 'model') that splits it, or null for replicated. */
-export type Sharding = readonly (string | null)[];
+/**
+ * Per dimension, the mesh axis ('data', 'model') that splits it, or { axis, segments } for a
+ * segmented split (sharding.ts), or null for replicated.
+ */
+export type Sharding = readonly (string | { axis: string; segments?: readonly number[] } | null)[];
 
 export interface TensorType {
   shape: Shape;

@@ -6,6 +6,7 @@
  * zero classifier kernel and its bias at headBiasInit.
  */
 import type { InitSpec } from '../graph/ops/leaf';
+import type { ShardingSpec } from '../graph/sharding';
 import { tokensOf, type ModelConfig } from './config';
 
 export interface ParamSpec {
@@ -14,7 +15,20 @@ export interface ParamSpec {
   init: InitSpec;
   /** The dense block matrices the paper counts (Q, K, V, O, MLP in and out). */
   blockMatrix: boolean;
+  /**
+   * How a `model` mesh axis splits it (absent: every device holds it whole). The block matrices are
+   * split the Megatron / ViT-22B way: projections into heads and MLP columns by columns, the
+   * projections back by rows, fused ones in segments so each device holds its heads of q, k and v
+   * and its MLP columns.
+   */
+  sharding?: ShardingSpec;
 }
+
+/** Columns split over model, in segments of these global sizes. */
+const cols = (...segments: number[]): ShardingSpec => [null, { axis: 'model', segments }];
+/** Rows split over model, in segments of these global sizes. */
+const rows = (...segments: number[]): ShardingSpec => [{ axis: 'model', segments }, null];
+const vector = (...segments: number[]): ShardingSpec => [{ axis: 'model', segments }];
 
 const zeros: InitSpec = { dist: 'constant', value: 0 };
 const ones: InitSpec = { dist: 'constant', value: 1 };
@@ -29,9 +43,13 @@ function normSpecs(c: ModelConfig, prefix: string, dim: number, center: boolean)
   return specs;
 }
 
-function dense(name: string, fanIn: number, fanOut: number, bias: boolean, blockMatrix: boolean): ParamSpec[] {
-  const specs: ParamSpec[] = [{ name: `${name}/w`, shape: [fanIn, fanOut], init: xavier(fanIn, fanOut), blockMatrix }];
-  if (bias) specs.push({ name: `${name}/b`, shape: [fanOut], init: zeros, blockMatrix: false });
+/** A dense layer; `split` 'cols' (into heads / MLP columns, the bias too) or 'rows' (back to the stream). */
+function dense(name: string, fanIn: number, fanOut: number, bias: boolean, blockMatrix: boolean, split?: { cols: number[] } | 'rows'): ParamSpec[] {
+  const w: ParamSpec = { name: `${name}/w`, shape: [fanIn, fanOut], init: xavier(fanIn, fanOut), blockMatrix };
+  if (split === 'rows') w.sharding = rows(fanIn);
+  else if (split) w.sharding = cols(...split.cols);
+  const specs: ParamSpec[] = [w];
+  if (bias) specs.push({ name: `${name}/b`, shape: [fanOut], init: zeros, blockMatrix: false, ...(split && split !== 'rows' ? { sharding: vector(...split.cols) } : {}) });
   return specs;
 }
 
@@ -44,25 +62,25 @@ function blockSpecs(c: ModelConfig, i: number): ParamSpec[] {
   const qk: ParamSpec[] = c.qkNorm ? [...normSpecs(c, `${p}/qnorm`, dh, c.qkNormCenter), ...normSpecs(c, `${p}/knorm`, dh, c.qkNormCenter)] : [];
   if (c.block === 'parallel') {
     // The fused projections: D -> 3D + F in, (D + F) -> D out (ViT-22B section 2).
-    const inW: ParamSpec = { name: `${p}/in/w`, shape: [d, 3 * d + f], init: xavier(d, 3 * d + f), blockMatrix: true };
+    const inW: ParamSpec = { name: `${p}/in/w`, shape: [d, 3 * d + f], init: xavier(d, 3 * d + f), blockMatrix: true, sharding: cols(d, d, d, f) };
     return [
       ...normSpecs(c, `${p}/norm`, d, center),
       inW,
-      ...(c.qkvBias ? [{ name: `${p}/in/b_qkv`, shape: [3 * d], init: zeros, blockMatrix: false }] : []),
-      ...(c.mlpBias ? [{ name: `${p}/in/b_mlp`, shape: [f], init: zeros, blockMatrix: false }] : []),
+      ...(c.qkvBias ? [{ name: `${p}/in/b_qkv`, shape: [3 * d], init: zeros, blockMatrix: false, sharding: vector(d, d, d) }] : []),
+      ...(c.mlpBias ? [{ name: `${p}/in/b_mlp`, shape: [f], init: zeros, blockMatrix: false, sharding: vector(f) }] : []),
       ...qk,
-      { name: `${p}/out/w`, shape: [d + f, d], init: xavier(d + f, d), blockMatrix: true },
+      { name: `${p}/out/w`, shape: [d + f, d], init: xavier(d + f, d), blockMatrix: true, sharding: rows(d, f) },
       ...(c.mlpBias ? [{ name: `${p}/out/b`, shape: [d], init: zeros, blockMatrix: false }] : []),
     ];
   }
   return [
     ...normSpecs(c, `${p}/norm1`, d, center),
-    ...dense(`${p}/attn/qkv`, d, 3 * d, c.qkvBias, true),
+    ...dense(`${p}/attn/qkv`, d, 3 * d, c.qkvBias, true, { cols: [d, d, d] }),
     ...qk,
-    ...dense(`${p}/attn/out`, d, d, c.qkvBias, true),
+    ...dense(`${p}/attn/out`, d, d, c.qkvBias, true, 'rows'),
     ...normSpecs(c, `${p}/norm2`, d, center),
-    ...dense(`${p}/mlp/in`, d, f, c.mlpBias, true),
-    ...dense(`${p}/mlp/out`, f, d, c.mlpBias, true),
+    ...dense(`${p}/mlp/in`, d, f, c.mlpBias, true, { cols: [f] }),
+    ...dense(`${p}/mlp/out`, f, d, c.mlpBias, true, 'rows'),
   ];
 }
 

@@ -48,7 +48,7 @@ class Params {
     const s = this.specs.get(name);
     if (!s) throw new Vit22bError('ERR_INTERNAL', `the ViT builder asked for a parameter with no spec: ${name}`, { expected: 'a name from paramSpecs', received: name });
     this.used.add(name);
-    return this.b.param(name, s.shape, { init: s.init });
+    return this.b.param(name, s.shape, { init: s.init, ...(s.sharding ? { sharding: s.sharding } : {}) });
   }
   has(name: string): boolean {
     return this.specs.has(name);

@@ -59,4 +59,6 @@ export interface TrainSummary {
   /** From the last evaluation, when there was one. */
   testAccuracy?: number;
   testLoss?: number;
+  /** The data x model mesh the run used ({ data: 1, model: 1 }: one device). */
+  mesh: { data: number; model: number };
 }

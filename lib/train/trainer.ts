@@ -18,6 +18,9 @@
  * before its event is yielded; a resumed run restores every buffer and continues at the next step
  * with the same data position and schedule, so it ends bitwise where the uninterrupted run would.
  */
+import type { ModelConfig } from '../model/config';
+import { checkMeshFits } from '../model/mesh-fit';
+import type { MeshShape } from '../graph/sharding';
 import { compile, type ModelFn } from '../graph/compile';
 import type { Precision } from '../graph/builder';
 import type { Program } from '../graph/program';
@@ -35,6 +38,11 @@ import { resumeCheckpoint, saveTrainerCheckpoint, type TrainerCheckpointState } 
 
 export interface TrainerOptions {
   device: Device;
+  /**
+   * Train on a data x model mesh of virtual CPU devices ({ data: 2, model: 2 }): the same step,
+   * partitioned (lib/graph/passes/partition.ts). Checkpoints hold global tensors either way.
+   */
+  mesh?: MeshShape;
   /**
    * Builds the forward graph from inputs `images` f32 [B, H, W, C] and `labels` i32 [B], with outputs
    * `loss` (f32 [], the mean over the batch) and `accuracy` (i32 [1] or [2]: top-1 and top-5 hits).
@@ -128,8 +136,10 @@ export class Trainer implements Disposable {
     this.schedule = typeof options.schedule === 'function' ? options.schedule : makeSchedule({ totalSteps: this.totalSteps, ...options.schedule });
     const [h, w, c] = options.train.dataset.imageShape;
     const b = options.train.batch;
+    if (options.mesh && options.modelConfig) checkMeshFits(options.modelConfig as ModelConfig, options.mesh, b);
     this.program = compile(options.model, {
       device: options.device,
+      ...(options.mesh ? { mesh: options.mesh } : {}),
       inputShapes: { images: [b, h, w, c], labels: [b] },
       train: { loss: 'loss', optimizer: options.optimizer, clipNorm: options.clipNorm, accumulate: this.accumulation > 1 },
       precision: options.precision,
@@ -287,6 +297,7 @@ export class Trainer implements Disposable {
       imagesPerSecond: (updates * imagesPerStep) / Math.max(total - evalTime, 1e-9),
       finalLoss,
       ...(lastEval ? { testAccuracy: lastEval.testAccuracy, testLoss: lastEval.testLoss } : {}),
+      mesh: this.program.mesh,
     };
     this.summaryValue = summary;
     log?.write({ type: 'summary', ...summary });

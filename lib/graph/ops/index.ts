@@ -4,6 +4,12 @@ import { adafactorUpdateOp } from './adafactor-update';
 import { adamwMultiUpdateOp, adamwUpdateOp } from './adamw-update';
 import { assertFiniteOp } from './assert-finite';
 import { addOp } from './add';
+import { allGatherOp } from './all-gather';
+import { allReduceOp } from './all-reduce';
+import { axisSliceOp } from './axis-slice';
+import { collectivePermuteOp } from './collective-permute';
+import { pvaryOp } from './pvary';
+import { reduceScatterOp } from './reduce-scatter';
 import { attentionGradOp, attentionOp } from './attention';
 import { attentionStatsOp } from './attention-stats';
 import { biasAddOp } from './bias-add';
@@ -75,4 +81,10 @@ export const OPS: readonly OpDef[] = [
   scatterSlicesOp,
   concatOp,
   broadcastBatchOp,
+  allGatherOp,
+  reduceScatterOp,
+  allReduceOp,
+  pvaryOp,
+  axisSliceOp,
+  collectivePermuteOp,
 ];

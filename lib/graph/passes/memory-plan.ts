@@ -6,6 +6,7 @@
  * declared in-place output shares an input's memory when that input dies at the op. The arena size
  * is known here, before anything runs.
  */
+import type { LeafLayout } from './partition';
 import { DTYPE_BYTES } from '../../runtime/dtype';
 import { Vit22bError } from '../../runtime/errors';
 import type { Graph, Node, Value } from '../ir';
@@ -20,6 +21,8 @@ export interface PersistentBuffer {
   type: TensorType;
   kind: 'param' | 'state' | 'const' | 'grad';
   init?: InitSpec;
+  /** Under a mesh: the global tensor this buffer is one device's slice of (absent: the whole). */
+  layout?: LeafLayout;
 }
 
 /** A value inside its group's buffer (passes/windows.ts): rows of rowLen elements from `offset`. */
@@ -85,11 +88,13 @@ export function planMemory(g: Graph, windows?: WindowPlan, align = ARENA_ALIGN):
             : n.attrs.data instanceof Float32Array
               ? { dist: 'data', values: n.attrs.data }
               : { dist: 'constant', value: n.attrs.value as number };
-        addPersistent(v, { name, type: v.type, kind: def.leaf, init });
+        const layout = n.attrs.layout as LeafLayout | undefined;
+        addPersistent(v, { name, type: v.type, kind: def.leaf, init, ...(layout ? { layout } : {}) });
         continue;
       }
       if (v.persistentName !== undefined) {
-        addPersistent(v, { name: v.persistentName, type: v.type, kind: 'grad', init: { dist: 'constant', value: 0 } });
+        const layout = v.persistentLayout;
+        addPersistent(v, { name: v.persistentName, type: v.type, kind: 'grad', init: { dist: 'constant', value: 0 }, ...(layout ? { layout } : {}) });
         continue;
       }
       const w = windows?.windows.get(v);

@@ -1,0 +1,197 @@
+/**
+ * Meshes and shardings: which slice of a global tensor each device of a `data` x `model` mesh holds.
+ *
+ * A mesh of t x k devices has rank r = d * k + m at coordinates (data d, model m). A tensor keeps its
+ * global name and shape; its sharding says, per dimension, whether a mesh axis splits it. A split may
+ * be *segmented*: the fused ViT-22B weight `in/w` [D, 3D + F] has column segments [D, D, D, F] (q, k,
+ * v, MLP), each cut k ways, so model rank m holds the m-th k-th of every segment (its heads of q, k
+ * and v and its MLP columns), not a contiguous block that would give rank 0 all of q. Checkpoints,
+ * timm names and `vit22b plan` speak global tensors; only devices see slices.
+ */
+import { Vit22bError } from '../runtime/errors';
+
+export type MeshAxis = 'data' | 'model';
+export const MESH_AXES: readonly MeshAxis[] = ['data', 'model'];
+
+/** Sizes of the mesh axes (t x k). */
+export interface MeshShape {
+  data: number;
+  model: number;
+}
+
+/** One split dimension: the axis that cuts it, and the global sizes of its segments (default: one). */
+export interface DimSplit {
+  axis: MeshAxis;
+  segments?: readonly number[];
+}
+
+/** Per dimension, its split or null (every device holds the whole dimension). */
+export type DimLayout = DimSplit | null;
+
+/** How a parameter spec or a leaf says it is split: an axis name is a plain (one-segment) split. */
+export type ShardingSpec = readonly (MeshAxis | DimSplit | null)[];
+
+/** Where a device sits on the mesh. */
+export interface MeshCoordinates {
+  rank: number;
+  data: number;
+  model: number;
+}
+
+const MAX_DEVICES = 64;
+
+/** A mesh shape checked: integers >= 1 on both axes, at most 64 devices (ERR_INVALID_CONFIG). */
+export function checkMesh(mesh: unknown): MeshShape {
+  if (typeof mesh !== 'object' || mesh === null) {
+    throw new Vit22bError('ERR_INVALID_CONFIG', 'a mesh is { data, model } sizes', { expected: '{ data: t, model: k }', received: String(mesh) });
+  }
+  const m = mesh as Record<string, unknown>;
+  for (const key of Object.keys(m)) {
+    if (key !== 'data' && key !== 'model') {
+      throw new Vit22bError('ERR_INVALID_CONFIG', `unknown mesh axis '${key}'`, { expected: 'data, model', received: key });
+    }
+  }
+  const size = (axis: MeshAxis) => {
+    const v = m[axis] ?? 1;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+      throw new Vit22bError('ERR_INVALID_CONFIG', `mesh ${axis} must be an integer >= 1`, { expected: 'an integer >= 1', received: String(v) });
+    }
+    return v;
+  };
+  const shape = { data: size('data'), model: size('model') };
+  if (shape.data * shape.model > MAX_DEVICES) {
+    throw new Vit22bError('ERR_INVALID_CONFIG', `a mesh of data=${shape.data} x model=${shape.model} has more than ${MAX_DEVICES} devices`, {
+      expected: `at most ${MAX_DEVICES} devices`,
+      received: `${shape.data * shape.model}`,
+    });
+  }
+  return shape;
+}
+
+export function meshSize(mesh: MeshShape): number {
+  return mesh.data * mesh.model;
+}
+
+export function coordinatesOf(mesh: MeshShape, rank: number): MeshCoordinates {
+  return { rank, data: Math.floor(rank / mesh.model), model: rank % mesh.model };
+}
+
+export function meshText(mesh: MeshShape): string {
+  return `data=${mesh.data},model=${mesh.model}`;
+}
+
+/** A ShardingSpec as DimLayouts (axis names become one-segment splits). */
+export function normalizeSharding(spec: ShardingSpec | undefined, rank: number): DimLayout[] {
+  if (spec === undefined) return new Array<DimLayout>(rank).fill(null);
+  return spec.map((s) => (s === null ? null : typeof s === 'string' ? { axis: s } : s));
+}
+
+/** The global sizes of a split's segments (one segment: the whole dimension). */
+export function segmentsOf(split: DimSplit, globalSize: number): readonly number[] {
+  return split.segments ?? [globalSize];
+}
+
+/**
+ * The local shape of a global shape under `dims`, or a typed error naming the dimension that the
+ * axis does not divide (ERR_INVALID_CONFIG: `what` names the tensor).
+ */
+export function localShape(what: string, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape): number[] {
+  return shape.map((d, i) => {
+    const split = dims[i];
+    if (!split) return d;
+    const n = mesh[split.axis];
+    const segments = segmentsOf(split, d);
+    const total = segments.reduce((a, b) => a + b, 0);
+    if (total !== d) {
+      throw new Vit22bError('ERR_INVALID_CONFIG', `${what}: the segments of dimension ${i} do not add up to its size`, {
+        expected: `${d}`,
+        received: `${segments.join(' + ')} = ${total}`,
+      });
+    }
+    for (const s of segments) {
+      if (s % n !== 0) {
+        throw new Vit22bError('ERR_INVALID_CONFIG', `${what}: dimension ${i} (${segments.length > 1 ? `segment ${s} of ${d}` : d}) is not divisible by ${split.axis}=${n}`, {
+          expected: `a multiple of ${n}`,
+          received: `${s}`,
+        });
+      }
+    }
+    return d / n;
+  });
+}
+
+/** For one dimension, the global index ranges [start, length] that axis rank `j` holds, in local order. */
+export function localRuns(globalSize: number, split: DimLayout, mesh: MeshShape, j: number): [number, number][] {
+  if (!split) return [[0, globalSize]];
+  const n = mesh[split.axis];
+  const runs: [number, number][] = [];
+  let offset = 0;
+  for (const s of segmentsOf(split, globalSize)) {
+    const len = s / n;
+    runs.push([offset + j * len, len]);
+    offset += s;
+  }
+  return runs;
+}
+
+/** The axis rank of coordinates on `axis`. */
+export function axisRank(c: MeshCoordinates, axis: MeshAxis): number {
+  return axis === 'data' ? c.data : c.model;
+}
+
+type Typed = Float32Array | Uint16Array | Int32Array | Uint8Array;
+
+/**
+ * Copies between a global row-major tensor and one device's slice of it. `toLocal` true: global ->
+ * local; false: local -> global (the slice's elements written back in place).
+ */
+function copySlice(global: Typed, local: Typed, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates, toLocal: boolean): void {
+  const runs = shape.map((d, i) => localRuns(d, dims[i] ?? null, mesh, dims[i] ? axisRank(c, dims[i]!.axis) : 0));
+  // Global strides, and the local index of each run's first element per dimension.
+  const strides = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; --i) strides[i] = strides[i + 1]! * shape[i + 1]!;
+  let out = 0;
+  const walk = (dim: number, base: number) => {
+    if (dim === shape.length) {
+      if (toLocal) local[out] = global[base]!;
+      else global[base] = local[out]!;
+      out++;
+      return;
+    }
+    const last = dim === shape.length - 1;
+    for (const [start, len] of runs[dim]!) {
+      if (last) {
+        const from = base + start;
+        if (toLocal) local.set(global.subarray(from, from + len), out);
+        else global.set(local.subarray(out, out + len), from);
+        out += len;
+      } else {
+        for (let k = 0; k < len; ++k) walk(dim + 1, base + (start + k) * strides[dim]!);
+      }
+    }
+  };
+  if (shape.length === 0) {
+    if (toLocal) local[0] = global[0]!;
+    else global[0] = local[0]!;
+    return;
+  }
+  walk(0, 0);
+}
+
+/** One device's slice of a global host tensor. */
+export function sliceForDevice<T extends Typed>(global: T, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates): T {
+  const local = localShape('tensor', shape, dims, mesh);
+  const out = new (global.constructor as new (n: number) => T)(local.reduce((a, b) => a * b, 1));
+  copySlice(global, out, shape, dims, mesh, c, true);
+  return out;
+}
+
+/** Writes one device's slice back into a global host tensor. */
+export function placeFromDevice(global: Typed, local: Typed, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates): void {
+  copySlice(global, local, shape, dims, mesh, c, false);
+}
+
+/** Whether any dimension is split over `axis`. */
+export function splitOver(dims: readonly DimLayout[], axis: MeshAxis): boolean {
+  return dims.some((d) => d?.axis === axis);
+}

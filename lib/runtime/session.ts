@@ -1,0 +1,105 @@
+/**
+ * A session: where a compiled program's memory and plans live, on one device or on every device of
+ * a mesh. It owns nothing but per-device buffers and loaded plans and marshals runs: per-rank
+ * inputs in, per-rank outputs out, one native call per step either way (a mesh step is ONE async
+ * call that drives every device's thread, lib/runtime/mesh.ts). What the buffers mean (global
+ * tensors, their slices, initialization) is the program's business (lib/graph/program.ts).
+ */
+import type { Device } from './device';
+import type { DType } from './dtype';
+import type { Mesh } from './mesh';
+import type { NativePlan } from './plan-format';
+import type { DeviceTensor } from './tensor';
+
+export interface SessionShape {
+  data: number;
+  model: number;
+}
+
+export interface SessionProfileEntry {
+  rank: number;
+  stream: number;
+  index: number;
+  kernel: string;
+  seconds: number;
+}
+
+/** A plan loaded on every device of a session. */
+export interface SessionPlan {
+  /** inputs[rank][i] for plan input i on that rank; resolves with outputs[rank][j]. */
+  run(inputs: readonly (readonly ArrayBufferView[])[], scalars: readonly number[]): Promise<ArrayBuffer[][]>;
+  setProfiling(on: boolean): void;
+  profile(): { runs: number; entries: SessionProfileEntry[] };
+  dispose(): void;
+}
+
+export class Session {
+  readonly devices: readonly Device[];
+  readonly shape: SessionShape;
+
+  constructor(readonly placement: Device | Mesh) {
+    if (isMesh(placement)) {
+      this.devices = placement.devices;
+      this.shape = { ...placement.shape };
+    } else {
+      this.devices = [placement];
+      this.shape = { data: 1, model: 1 };
+    }
+  }
+
+  get ranks(): number {
+    return this.devices.length;
+  }
+
+  /** The device of rank 0 (the one a single-device session has). */
+  get device(): Device {
+    return this.devices[0]!;
+  }
+
+  coordinates(rank: number): { rank: number; data: number; model: number } {
+    return { rank, data: Math.floor(rank / this.shape.model), model: rank % this.shape.model };
+  }
+
+  /** One buffer per rank, each of the local shape. */
+  alloc(dtype: DType, shape: readonly number[]): DeviceTensor[] {
+    const out: DeviceTensor[] = [];
+    try {
+      for (const d of this.devices) out.push(d.alloc(dtype, shape));
+    } catch (e) {
+      for (const t of out) t.dispose();
+      throw e;
+    }
+    return out;
+  }
+
+  /** `plan` on every rank; slots[rank][i] backs slot i + 1 there. */
+  loadPlan(plan: NativePlan, slots: readonly (readonly DeviceTensor[])[]): SessionPlan {
+    const p = this.placement;
+    if (isMesh(p)) {
+      const mp = p.loadPlan(plan, slots.map((s) => [...s]));
+      return {
+        run: (inputs, scalars) => mp.run(inputs.map((i) => [...i]), [...scalars]),
+        setProfiling: (on) => mp.setProfiling(on),
+        profile: () => {
+          const r = mp.profile();
+          return { runs: r.runs, entries: r.entries.map((e) => ({ rank: e.rank, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds })) };
+        },
+        dispose: () => mp.dispose(),
+      };
+    }
+    const lp = p.loadPlan(plan, slots[0] ?? []);
+    return {
+      run: async (inputs, scalars) => [await lp.run(inputs[0] ?? [], scalars)],
+      setProfiling: (on) => lp.setProfiling(on),
+      profile: () => {
+        const r = lp.profile();
+        return { runs: r.runs, entries: r.entries.map((e) => ({ rank: 0, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds })) };
+      },
+      dispose: () => lp.dispose(),
+    };
+  }
+}
+
+function isMesh(p: Device | Mesh): p is Mesh {
+  return Array.isArray((p as Mesh).devices);
+}

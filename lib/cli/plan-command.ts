@@ -7,16 +7,20 @@ import { buildVit } from '../model/vit';
 import type { Command } from './commands';
 import { resolveModel } from './model-option';
 import { parseOptions, usageError } from './parse-options';
+import { parseMesh } from './mesh-option';
+import { checkMeshFits } from '../model/mesh-fit';
 
 const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
-                  [--remat none|selective|block] [--forward] [--json]
+                  [--remat none|selective|block] [--mesh data=T,model=K] [--forward] [--json]
 
 Compiles one training step (forward, backward, AdamW update) without running it and prints what it
 needs: parameters, device memory (the activation arena from the memory planner, and persistent
 parameters, gradients and optimizer state), kernel launches and FLOPs per step. No device is used,
 so any model can be planned here, ViT-22B included.
   --preset NAME      a model preset (default tiny); --config FILE a JSON model config instead
-  --batch N          images per step (default 1)
+  --batch N          images per step (default 1; the global batch under --mesh)
+  --mesh data=T,model=K  plan ONE device of a data x model mesh: its slices of the weights, their
+                     gradients and optimizer state, its activations, and the bytes it moves per step
   --forward          plan the forward pass alone (inference) instead of a training step`;
 
 const KIND_LABEL: Record<string, string> = { param: 'parameters', grad: 'gradients', state: 'optimizer state', const: 'constants' };
@@ -39,6 +43,7 @@ export const planCommand: Command = {
         batch: { type: 'string' },
         precision: { type: 'string' },
         remat: { type: 'string' },
+        mesh: { type: 'string' },
         forward: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -58,13 +63,16 @@ export const planCommand: Command = {
     const remat = (o.remat ?? 'none') as RematPolicy;
     if (!['none', 'selective', 'block'].includes(remat)) throw usageError('--remat must be none, selective or block', PLAN_USAGE, remat);
 
+    const mesh = parseMesh(o.mesh, PLAN_USAGE) ?? { data: 1, model: 1 };
+    checkMeshFits(config, mesh, batch);
+
     const b = new GraphBuilder({ precision });
     buildVit(b, config, { batch });
     const train = o.forward ? undefined : { loss: 'loss', optimizer: { kind: 'adamw' as const } };
-    const compiled = compileGraph(b.graph, { train, remat });
+    const compiled = compileGraph(b.graph, { train, remat, mesh });
     const report = planReport(compiled.lowered.plan, compiled.memory);
     const params = countParams(config);
-    const summary = { model: modelName, config, batch, precision, remat, mode: o.forward ? 'forward' : 'train', params, ...report };
+    const summary = { model: modelName, config, batch, precision, remat, mesh, devices: mesh.data * mesh.model, mode: o.forward ? 'forward' : 'train', params, ...report };
     if (o.json) {
       io.out(JSON.stringify(summary, null, 2) + '\n');
       return 0;
@@ -73,7 +81,7 @@ export const planCommand: Command = {
     const lines = [
       `${summary.model}: ${config.depth} ${config.block} blocks, width ${config.width}, ${config.heads} heads, MLP ${config.mlpDim}, pool ${config.pool}`,
       `parameters: ${params.total.toLocaleString('en-US')} (block matrices ${params.blockMatrices.toLocaleString('en-US')})`,
-      `${summary.mode} step, batch ${batch}, ${precision}, remat ${remat}:`,
+      `${summary.mode} step, batch ${batch}, ${precision}, remat ${remat}${summary.devices > 1 ? `, per device of mesh data=${mesh.data},model=${mesh.model} (${summary.devices} devices)` : ''}:`,
       `  activation arena  ${gib(m.arenaBytes)} (${gib(m.unsharedBytes)} without reuse)`,
       ...Object.entries(m.persistentByKind).map(([k, v]) => `  ${(KIND_LABEL[k] ?? k).padEnd(17)} ${gib(v)}`),
       `  total             ${gib(m.totalBytes)}`,
@@ -83,6 +91,7 @@ export const planCommand: Command = {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}, ...)`,
       `  FLOPs             ${(report.flops / 1e12).toFixed(3)} TFLOP per step (GEMMs and attention)`,
+      ...Object.entries(report.collectives).map(([k, v]) => `  ${k.padEnd(17)} ${gib(v.bytes)} per step in ${v.calls} calls`),
     ];
     io.out(lines.join('\n') + '\n');
     return 0;

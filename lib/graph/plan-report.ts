@@ -24,7 +24,14 @@ export interface PlanReport {
   };
   /** Multiply-adds x 2 of every GEMM and attention launch of one step. */
   flops: number;
+  /**
+   * Under a mesh, per collective and axis ('all_gather over model', ...): launches per step and the
+   * bytes this device sends into it (its input: the shard it contributes).
+   */
+  collectives: Record<string, { calls: number; bytes: number }>;
 }
+
+const COLLECTIVES = new Set(['all_gather', 'reduce_scatter', 'all_reduce', 'collective_permute']);
 
 function attentionFlops(spec: Record<string, unknown>, backward: boolean): number {
   const { batch, heads, tq, tk, headDim } = spec as Record<string, number>;
@@ -36,9 +43,16 @@ export function planReport(plan: NativePlan, memory: MemoryPlan): PlanReport {
   const kernels: Record<string, number> = {};
   let flops = 0;
   let instructions = 0;
+  const collectives: PlanReport['collectives'] = {};
   for (const stream of plan.streams) {
     for (const ins of stream) {
       instructions++;
+      if (COLLECTIVES.has(ins.kernel)) {
+        const key = `${ins.kernel} over ${ins.spec.axis as string}`;
+        const c = (collectives[key] ??= { calls: 0, bytes: 0 });
+        c.calls++;
+        c.bytes += (ins.spec.x as { bytes: number }).bytes;
+      }
       kernels[ins.kernel] = (kernels[ins.kernel] ?? 0) + 1;
       const s = ins.spec as Record<string, number>;
       if (ins.kernel === 'gemm') flops += 2 * s.m! * s.n! * s.k! * (s.batch ?? 1);
@@ -61,5 +75,6 @@ export function planReport(plan: NativePlan, memory: MemoryPlan): PlanReport {
       totalBytes: memory.arenaBytes + memory.persistentBytes,
     },
     flops,
+    collectives,
   };
 }

@@ -19,3 +19,10 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected the promise to reject, but it resolved');
 }
+
+/** fn throws a Vit22bError with `code` whose message matches `message`. */
+export function expectVitError(fn: () => unknown, code: string, message: RegExp): void {
+  const e = thrownBy(fn) as { code?: string; message?: string };
+  expect(e).toMatchObject({ code });
+  expect(e.message).toMatch(message);
+}

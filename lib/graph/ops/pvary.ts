@@ -9,13 +9,13 @@ import type { Node, Value } from '../ir';
 import type { Attrs, GradContext, OpDef } from '../op-def';
 import type { TensorType } from '../types';
 import { requireArity } from './check';
-import { collectiveAttrs, requireCollectiveDType, type CollectiveAttrs } from './collective-attrs';
+import { collectiveAttrs, type CollectiveAttrs } from './collective-attrs';
 
 export const pvaryOp: OpDef = {
   name: 'pvary',
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType[] {
     requireArity('pvary', inputs, 1);
-    requireCollectiveDType('pvary', inputs[0]!);
+    // Any dtype: it is the identity (labels meet model-varying logits); only floats carry a gradient.
     collectiveAttrs('pvary', attrs);
     return [{ shape: inputs[0]!.shape, dtype: inputs[0]!.dtype }];
   },

@@ -1,0 +1,137 @@
+/**
+ * Sharded training steps against the unsharded one: a small ViT-22B-recipe model (parallel block,
+ * QK-norm, MAP head) and a classic one (sequential blocks, class token), compiled for meshes 1x1,
+ * 2x1, 1x2, 2x2, 1x4 and 4x1 (data x model) of virtual CPU devices, start from the same random
+ * weights and take 5 steps on the same batches. Loss, gradient norm, every gradient after the first
+ * step and every parameter after the last must match the unsharded run; they differ only by the
+ * order of floating-point sums (tolerances below, relative to each tensor's largest magnitude).
+ * The same mesh run twice is bitwise the same.
+ */
+import { compile } from '../../lib/graph/compile';
+import type { Program } from '../../lib/graph/program';
+import type { MeshShape } from '../../lib/graph/sharding';
+import type { OptimizerSpec } from '../../lib/graph/training-step';
+import { getPreset, type ModelConfig } from '../../lib/model';
+import { openDevice, type Device } from '../../lib/runtime';
+import { vitModel } from '../../lib/train/vit-model';
+import { normals, randomizeParams } from '../helpers/graph-harness';
+import { mulberry32, randInt } from '../helpers/prng';
+
+let device: Device;
+beforeAll(() => {
+  device = openDevice({ device: 'cpu' });
+});
+afterAll(() => device.dispose());
+
+const recipe: ModelConfig = getPreset('tiny', { imageSize: 8, patchSize: 4, channels: 3, width: 32, depth: 2, heads: 4, mlpDim: 64, numClasses: 5 });
+const classic: ModelConfig = getPreset('vit-ti/16', { imageSize: 8, patchSize: 4, channels: 3, width: 32, depth: 2, heads: 4, mlpDim: 64, numClasses: 5 });
+const BATCH = 8;
+const STEPS = 5;
+
+interface Run {
+  losses: number[];
+  gradNorms: number[];
+  /** Every gradient after step 1. */
+  grads: Map<string, Float32Array>;
+  /** Every parameter after the last step. */
+  params: Map<string, Float32Array>;
+}
+
+function batches(): { images: Float32Array; labels: Int32Array }[] {
+  const rng = mulberry32(21);
+  return Array.from({ length: STEPS }, () => ({
+    images: normals(rng, BATCH * 8 * 8 * 3),
+    labels: Int32Array.from({ length: BATCH }, () => randInt(rng, 0, 4)),
+  }));
+}
+
+async function train(config: ModelConfig, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec): Promise<Run> {
+  using p: Program = compile(vitModel(config), {
+    device,
+    ...(mesh ? { mesh } : {}),
+    precision,
+    seed: 1,
+    inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] },
+    train: { loss: 'loss', optimizer, clipNorm: 1 },
+  });
+  randomizeParams(p, mulberry32(5), 0.2);
+  const run: Run = { losses: [], gradNorms: [], grads: new Map(), params: new Map() };
+  const data = batches();
+  for (let step = 1; step <= STEPS; ++step) {
+    const out = await p.run(data[step - 1]!, { lr: 1e-2, step });
+    run.losses.push((out.loss as Float32Array)[0]!);
+    run.gradNorms.push((out.gradNorm as Float32Array)[0]!);
+    if (step === 1) for (const n of p.parameterNames()) run.grads.set(n, p.read(`grad/${n}`) as Float32Array);
+  }
+  for (const n of p.parameterNames()) run.params.set(n, p.read(n) as Float32Array);
+  return run;
+}
+
+function maxAbs(a: Float32Array): number {
+  let m = 0;
+  for (const x of a) m = Math.max(m, Math.abs(x));
+  return m;
+}
+
+/** max |a - b| <= tol * max(max|b|, floor): the tensor's scale, so tiny tensors are not over-judged. */
+function expectTensorClose(name: string, a: Float32Array, b: Float32Array, tol: number, floor = 1e-3): void {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; ++i) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  const bound = tol * Math.max(maxAbs(b), floor);
+  if (!(worst <= bound)) throw new Error(`${name}: max |sharded - unsharded| = ${worst} > ${bound} (tol ${tol} x scale)`);
+}
+
+function expectRunsClose(got: Run, want: Run, tol: { scalar: number; grad: number; param: number }): void {
+  got.losses.forEach((l, i) => expect(Math.abs(l - want.losses[i]!)).toBeLessThanOrEqual(tol.scalar * Math.abs(want.losses[i]!)));
+  got.gradNorms.forEach((g, i) => expect(Math.abs(g - want.gradNorms[i]!)).toBeLessThanOrEqual(tol.scalar * Math.abs(want.gradNorms[i]!) + 1e-6));
+  expect([...got.grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
+  for (const [n, g] of want.grads) expectTensorClose(`grad/${n}`, got.grads.get(n)!, g, tol.grad);
+  for (const [n, v] of want.params) expectTensorClose(n, got.params.get(n)!, v, tol.param);
+}
+
+const MESHES: MeshShape[] = [
+  { data: 1, model: 1 },
+  { data: 2, model: 1 },
+  { data: 1, model: 2 },
+  { data: 2, model: 2 },
+  { data: 1, model: 4 },
+  { data: 4, model: 1 },
+];
+const adamw: OptimizerSpec = { kind: 'adamw', weightDecay: 1e-4 };
+
+// fp32: summation order only (1e-4 of each tensor's scale). bf16-mixed: activations are rounded to
+// bf16 (8 bits of mantissa), so a different f32 summation order can move a stored activation by one
+// bf16 step (2^-8 relative); the looser bounds cover that, still far below a real layout error,
+// which moves gradients by O(1) of their scale.
+const TOL = {
+  fp32: { scalar: 1e-5, grad: 1e-4, param: 1e-4 },
+  'bf16-mixed': { scalar: 1e-2, grad: 5e-2, param: 5e-2 },
+} as const;
+
+describe.each(['fp32', 'bf16-mixed'] as const)('ViT-22B recipe (parallel, QK-norm, MAP), %s, AdamW', (precision) => {
+  let reference: Run;
+  beforeAll(async () => {
+    reference = await train(recipe, undefined, precision, adamw);
+  });
+  test.each(MESHES)('mesh data=$data model=$model matches the unsharded run', async (mesh) => {
+    expectRunsClose(await train(recipe, mesh, precision, adamw), reference, TOL[precision]);
+  });
+});
+
+describe('classic ViT (sequential blocks, class token, LayerNorm with bias), fp32, AdamW', () => {
+  let reference: Run;
+  beforeAll(async () => {
+    reference = await train(classic, undefined, 'fp32', adamw);
+  });
+  test.each(MESHES.slice(1))('mesh data=$data model=$model matches the unsharded run', async (mesh) => {
+    expectRunsClose(await train(classic, mesh, 'fp32', adamw), reference, TOL.fp32);
+  });
+});
+
+test('the same mesh reproduces bit for bit', async () => {
+  const a = await train(recipe, { data: 2, model: 2 }, 'fp32', adamw);
+  const b = await train(recipe, { data: 2, model: 2 }, 'fp32', adamw);
+  expect(b.losses).toEqual(a.losses);
+  for (const [n, v] of a.params) expect(Buffer.compare(Buffer.from(b.params.get(n)!.buffer), Buffer.from(v.buffer))).toBe(0);
+});

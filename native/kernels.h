@@ -14,9 +14,13 @@
 namespace vit {
 
 // Where a kernel runs: a cudaStream_t on CUDA; on the CPU the cpu::ThreadPool that runs it
-// (nullptr means the process-wide default pool).
+// (nullptr means the process-wide default pool). `comm` is the device's place in a mesh: a
+// comm::DeviceComms (native/comm/device_comms.h: its coordinates and one Communicator per axis),
+// set by the backend when the device belongs to a mesh, nullptr otherwise. Only the collective
+// kernels (all_gather, reduce_scatter, all_reduce, collective_permute, axis_slice) read it.
 struct Stream {
   void* handle = nullptr;
+  void* comm = nullptr;
 };
 
 // Dynamic scalar fields. Fields declared `dynamic` (axpby alpha/beta, the optimizers' lr, step,

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const KDIR = path.join(root, 'lib', 'kernels');
-const NOT_KERNELS = new Set(['declare.ts', 'enums.ts', 'records.ts', 'table.gen.ts', 'spec.ts', 'index.ts']);
+const NOT_KERNELS = new Set(['declare.ts', 'enums.ts', 'records.ts', 'mesh-fields.ts', 'table.gen.ts', 'spec.ts', 'index.ts']);
 
 function fail(msg) {
   console.error(`[gen-kernels] error: ${msg}`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Lists native sources for binding.gyp (gyp has no globs; it expands `<!@(node scripts/native-sources.js <set>)`).
-//   base      core/*.cc, cpu/*.cc, exec/*.cc, addon/*.cc and generated/*.cc (scripts/gen-kernels.mjs),
+//   base      core/*.cc, cpu/*.cc, exec/*.cc, comm/*.cc, addon/*.cc and generated/*.cc (scripts/gen-kernels.mjs),
 //             except the ISA-specific files
 //   avx2 | avx512 | avx512_bf16   native/cpu/*_<isa>.cc: the only files compiled with wider ISA
 //             flags, each set a static library of its own (node-gyp cannot set flags per file)
@@ -28,7 +28,7 @@ function list(dir) {
 const set = process.argv[2];
 let files;
 if (set === 'base') {
-  files = [...list('core'), ...list('cpu').filter((f) => !isaOf(f)), ...list('exec'), ...list('addon'), ...list('generated')];
+  files = [...list('core'), ...list('cpu').filter((f) => !isaOf(f)), ...list('exec'), ...list('comm'), ...list('addon'), ...list('generated')];
 } else if (ISAS.includes(set)) {
   files = list('cpu').filter((f) => isaOf(f) === set);
 } else {

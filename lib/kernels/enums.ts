@@ -21,4 +21,10 @@ rounded: nothing; + bias[j]; or + bias[j] (bias may be absent) then GELU (geluFo
 normal (mean a, std b of the untruncated normal, cut at a +- 2b).`,
     values: { constant: 'Constant', uniform: 'Uniform', normal: 'Normal', truncated_normal: 'TruncatedNormal' },
   },
+  MeshAxis: {
+    name: 'MeshAxis',
+    doc: `An axis of the device mesh (data x model, rank = data * modelSize + model): the collectives
+talk to the devices that share every other coordinate (SHARDING.md).`,
+    values: { data: 'Data', model: 'Model' },
+  },
 };

@@ -26,6 +26,13 @@ export const ERROR_CODES = [
   'ERR_INVALID_PLAN',
   /** A plan step is running on the device: await its run() before touching the device. */
   'ERR_DEVICE_BUSY',
+  /**
+   * A collective of a mesh run waited past the mesh's timeoutMs: the message names the collective, the
+   * axis, the waiting rank with its coordinates, the step and the ranks that never arrived.
+   */
+  'ERR_COLLECTIVE_TIMEOUT',
+  /** A collective stopped because another rank of the mesh failed (the run reports that rank's error). */
+  'ERR_COLLECTIVE_ABORTED',
   'ERR_USAGE',
   /** A model configuration field that is missing or wrong: `details.field` names it. */
   'ERR_INVALID_CONFIG',

@@ -11,6 +11,17 @@ export {
   type OpenDeviceOptions,
 } from './device';
 export { LoadedPlan, checkPlanShape, type PlanProfileEntry } from './plan';
+export {
+  createMesh,
+  Mesh,
+  MeshPlan,
+  MAX_MESH_DEVICES,
+  DEFAULT_MESH_TIMEOUT_MS,
+  type MeshShape,
+  type MeshOptions,
+  type MeshCoordinates,
+  type MeshProfileEntry,
+} from './mesh';
 export type { NativePlan, PlanInstruction, PlanScalar, PlanView } from './plan-format';
 export { napiCallCount } from './napi-calls';
 export { cudaStatus, type CudaStatus, type VendorLibraryStatus } from './cuda-status';

@@ -187,10 +187,28 @@ export interface NativeDevice {
   dispose(): void;
 }
 
+/**
+ * A mesh of virtual cpu devices (native/addon/mesh_handle.cc): the devices are ordinary DeviceHandles
+ * whose kernels reach the mesh's communicators. run() is ONE asynchronous N-API call that runs every
+ * rank's plan on threads of its own; launch() runs one kernel on every rank, synchronously.
+ */
+export interface NativeMesh {
+  readonly size: number;
+  run(
+    plans: readonly NativePlanHandle[],
+    inputs: readonly (readonly (ArrayBufferView | ArrayBuffer)[])[],
+    scalars?: readonly number[],
+  ): Promise<ArrayBuffer[][]>;
+  launch(kernel: string, specs: readonly object[]): void;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   build: NativeBuildInfo;
   setErrorClass(ctor: new (code: string, message: string, details: object) => Error): void;
-  DeviceHandle: new (kind: 'cpu' | 'cuda', ordinal: number) => NativeDevice;
+  /** `threads` > 0: a cpu device with a thread pool of its own (absent or 0: the process pool). */
+  DeviceHandle: new (kind: 'cpu' | 'cuda', ordinal: number, threads?: number) => NativeDevice;
+  MeshHandle: new (devices: readonly NativeDevice[], data: number, model: number, timeoutMs: number) => NativeMesh;
   cpuInfo(): NativeCpuInfo;
   /** Calls from JavaScript into this addon so far (this call itself not counted). */
   napiCalls(): number;

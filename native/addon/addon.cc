@@ -6,6 +6,7 @@
 #include "addon/buffer_handle.h"
 #include "addon/device_handle.h"
 #include "addon/errors.h"
+#include "addon/mesh_handle.h"
 #include "addon/plan_handle.h"
 #include "addon/probe_bindings.h"
 #if VIT22B_WITH_CUDA
@@ -49,6 +50,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("DeviceHandle", DeviceHandle::define(env));
   exports.Set("BufferHandle", BufferHandle::define(env));
   exports.Set("PlanHandle", PlanHandle::define(env));
+  exports.Set("MeshHandle", MeshHandle::define(env));
   exports.Set("napiCalls", Napi::Function::New(env, napiCalls, "napiCalls"));
   defineProbeBindings(env, exports);
   return exports;

@@ -11,6 +11,7 @@ struct AddonData {
   Napi::FunctionReference errorClass;   // Vit22bError from lib/runtime, once registered
   Napi::FunctionReference bufferClass;  // BufferHandle constructor, for instanceof checks
   Napi::FunctionReference planClass;    // PlanHandle constructor, for DeviceHandle.loadPlan
+  Napi::FunctionReference deviceClass;  // DeviceHandle constructor, for MeshHandle's instanceof checks
   // Calls from JavaScript into the addon (every method, accessor and constructor; napiCalls()
   // itself excepted), so a test can prove a training step costs a constant number of crossings.
   uint64_t napiCalls = 0;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "addon/addon_data.h"
 #include "addon/args.h"
 #include "addon/buffer_handle.h"
 #include "addon/errors.h"
@@ -18,8 +19,8 @@ namespace vit::addon {
 
 namespace {
 
-std::unique_ptr<Backend> makeBackend(const std::string& kind, int ordinal) {
-  if (kind == "cpu") return std::make_unique<cpu::CpuBackend>();
+std::unique_ptr<Backend> makeBackend(const std::string& kind, int ordinal, int threads) {
+  if (kind == "cpu") return std::make_unique<cpu::CpuBackend>(threads);
   if (kind == "cuda") {
 #if VIT22B_WITH_CUDA
     return std::make_unique<cuda::CudaBackend>(ordinal);
@@ -35,7 +36,7 @@ std::unique_ptr<Backend> makeBackend(const std::string& kind, int ordinal) {
 }  // namespace
 
 Napi::Function DeviceHandle::define(Napi::Env env) {
-  return DefineClass(env, "DeviceHandle",
+  Napi::Function ctor = DefineClass(env, "DeviceHandle",
                      {InstanceAccessor<&DeviceHandle::getKind>("kind"),
                       InstanceAccessor<&DeviceHandle::getName>("name"),
                       InstanceMethod<&DeviceHandle::alloc>("alloc"),
@@ -45,6 +46,8 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
                       InstanceMethod<&DeviceHandle::kernels>("kernels"),
                       InstanceMethod<&DeviceHandle::stats>("stats"),
                       InstanceMethod<&DeviceHandle::dispose>("dispose")});
+  addonData(env).deviceClass = Napi::Persistent(ctor);
+  return ctor;
 }
 
 DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceHandle>(info) {
@@ -55,7 +58,17 @@ DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
       throw Error(ErrorCode::InvalidArgument, "device ordinal out of range", "0 .. 2^31-1",
                   std::to_string(ordinal));
     }
-    state_ = std::make_shared<DeviceState>(makeBackend(kind_, static_cast<int>(ordinal)));
+    int64_t threads = info.Length() > 2 && !info[2].IsUndefined() ? countArg(info, 2, "threads") : 0;
+    if (threads > 1024) {
+      throw Error(ErrorCode::InvalidArgument, "device threads out of range", "0 .. 1024",
+                  std::to_string(threads));
+    }
+    if (threads > 0 && kind_ != "cpu") {
+      throw Error(ErrorCode::InvalidArgument, "only cpu devices take a thread count", "cpu",
+                  kind_);
+    }
+    state_ = std::make_shared<DeviceState>(
+        makeBackend(kind_, static_cast<int>(ordinal), static_cast<int>(threads)));
     accounting_ = state_;
     name_ = state_->backend->describe();
   });

@@ -12,8 +12,12 @@ namespace vit::addon {
 class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
  public:
   static Napi::Function define(Napi::Env env);
-  // new DeviceHandle(kind: 'cpu' | 'cuda', ordinal: number)
+  // new DeviceHandle(kind: 'cpu' | 'cuda', ordinal: number, threads?: number): `threads` > 0 gives
+  // a cpu device a thread pool of its own (a mesh's devices); absent or 0, the process-wide pool.
   explicit DeviceHandle(const Napi::CallbackInfo& info);
+
+  // The device's state (null once disposed), for MeshHandle.
+  const std::shared_ptr<DeviceState>& state() const { return state_; }
 
  private:
   DeviceState& live(const char* use);

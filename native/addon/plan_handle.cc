@@ -97,6 +97,18 @@ Napi::Value PlanHandle::run(const Napi::CallbackInfo& info) {
 
 void PlanHandle::startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferred deferred) {
   Napi::Env env = info.Env();
+  PreparedRun prepared = prepareRun(env, info.Length() > 0 ? info[0] : env.Undefined(),
+                                    info.Length() > 1 ? info[1] : env.Undefined());
+  auto* worker = new PlanRunWorker(env, deferred, Value(), state_, plan_, std::move(prepared.inputs),
+                                   std::move(prepared.scalars));
+  worker->Queue();
+  // Marked after Queue (which cannot settle the promise before this call returns: OnOK runs on this
+  // thread), so a failure to queue leaves the device idle.
+  state_->planRunning = true;
+}
+
+PreparedRun PlanHandle::prepareRun(Napi::Env env, const Napi::Value& inputsArg,
+                                   const Napi::Value& scalarsArg) {
   if (!state_) {
     throw Error(ErrorCode::Disposed, "cannot run a disposed plan", "a live plan", "disposed plan");
   }
@@ -104,7 +116,6 @@ void PlanHandle::startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferre
   state_->backend->ensureUsable();
   const exec::LoadedPlan& plan = *plan_;
 
-  Napi::Value inputsArg = info.Length() > 0 ? info[0] : env.Undefined();
   if (!inputsArg.IsArray()) {
     throw Error(ErrorCode::InvalidArgument, "plan run inputs must be an array",
                 "an array of " + std::to_string(plan.inputCount()) + " ArrayBufferViews",
@@ -126,7 +137,6 @@ void PlanHandle::startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferre
     }
   }
 
-  Napi::Value scalarsArg = info.Length() > 1 ? info[1] : env.Undefined();
   std::vector<double> scalars;
   if (!scalarsArg.IsUndefined()) {
     if (!scalarsArg.IsArray()) {
@@ -160,15 +170,11 @@ void PlanHandle::startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferre
     }
   }
 
-  std::vector<std::vector<uint8_t>> copies(views.size());
-  for (size_t i = 0; i < views.size(); ++i) copies[i].assign(views[i].data, views[i].data + views[i].bytes);
-
-  auto* worker = new PlanRunWorker(env, deferred, Value(), state_, plan_, std::move(copies),
-                                   std::move(scalars));
-  worker->Queue();
-  // Marked after Queue (which cannot settle the promise before this call returns: OnOK runs on this
-  // thread), so a failure to queue leaves the device idle.
-  state_->planRunning = true;
+  PreparedRun out;
+  out.inputs.resize(views.size());
+  for (size_t i = 0; i < views.size(); ++i) out.inputs[i].assign(views[i].data, views[i].data + views[i].bytes);
+  out.scalars = std::move(scalars);
+  return out;
 }
 
 // setProfiling(on): per-instruction timing from the next run on (counters reset). Refused mid-run.

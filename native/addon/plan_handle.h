@@ -25,6 +25,12 @@ struct PlanParts {
   std::vector<BufferHandle*> slots;
 };
 
+// A run's arguments, checked and copied on the JavaScript thread.
+struct PreparedRun {
+  std::vector<std::vector<uint8_t>> inputs;
+  std::vector<double> scalars;
+};
+
 class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
  public:
   static Napi::Function define(Napi::Env env);
@@ -32,6 +38,14 @@ class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
 
   explicit PlanHandle(const Napi::CallbackInfo& info);
   ~PlanHandle() override;
+
+  // The checks run() makes before a step (a live plan on an idle device, the inputs' count and
+  // sizes, the scalars, live slot buffers), throwing vit::Error; the inputs copied. MeshHandle.run
+  // makes them for every rank's plan before any rank starts.
+  PreparedRun prepareRun(Napi::Env env, const Napi::Value& inputs, const Napi::Value& scalars);
+  // Null once disposed.
+  const std::shared_ptr<DeviceState>& state() const { return state_; }
+  const std::shared_ptr<const exec::LoadedPlan>& plan() const { return plan_; }
 
  private:
   Napi::Value run(const Napi::CallbackInfo& info);

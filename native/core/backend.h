@@ -13,9 +13,18 @@
 
 namespace vit {
 
+namespace comm {
+class DeviceComms;  // native/comm/device_comms.h
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // The device's place in a mesh (its coordinates and communicators), handed to kernels as
+  // Stream::comm by stream(); null outside a mesh. Set once, by the mesh, before any run uses it.
+  void setComms(std::shared_ptr<comm::DeviceComms> comms) { comms_ = std::move(comms); }
+  comm::DeviceComms* comms() const { return comms_.get(); }
 
   virtual const char* kind() const = 0;      // "cpu" | "cuda"
   virtual std::string describe() const = 0;  // e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
@@ -56,6 +65,9 @@ class Backend {
   // The memory allocator's figures (name, value), for DeviceHandle.stats(); empty when the backend
   // has no allocator of its own.
   virtual std::vector<std::pair<std::string, double>> allocatorStats() const { return {}; }
+
+ protected:
+  std::shared_ptr<comm::DeviceComms> comms_;
 };
 
 }  // namespace vit

@@ -24,6 +24,8 @@ namespace vit {
   X(InvalidPlan, "ERR_INVALID_PLAN")                 \
   X(DeviceBusy, "ERR_DEVICE_BUSY")                   \
   X(NonFinite, "ERR_NON_FINITE")                     \
+  X(CollectiveTimeout, "ERR_COLLECTIVE_TIMEOUT")     \
+  X(CollectiveAborted, "ERR_COLLECTIVE_ABORTED")     \
   X(Internal, "ERR_INTERNAL")
 
 enum class ErrorCode {

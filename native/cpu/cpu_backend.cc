@@ -8,6 +8,10 @@
 
 namespace vit::cpu {
 
+CpuBackend::CpuBackend(int threads) {
+  if (threads > 0) pool_ = std::make_unique<ThreadPool>(threads);
+}
+
 std::string CpuBackend::describe() const { return "cpu (" + detectCpu().model + ")"; }
 
 void* CpuBackend::allocate(size_t bytes) {

@@ -91,8 +91,32 @@ export interface KernelCase {
   };
 }
 
+/**
+ * A case of a collective kernel on a whole mesh (lib/runtime/mesh.ts): every rank gets buffers of the
+ * same names and sizes with its own random data, the kernel is launched on every rank at once
+ * (Mesh.launch), and the reference sees every rank's initial buffers (float64) and returns every
+ * rank's expected outputs. Only the jest runner runs these (on the CPU: test/kernels/table.test.ts);
+ * the GPU runner skips them, saying so, because CUDA virtual-device collectives are not implemented.
+ */
+export interface MeshKernelCase {
+  name: string;
+  dtype: string;
+  layout: string;
+  mesh: { data: number; model: number };
+  /** Rank r's buffers (rank order): 'in'/'inout' with data, 'out' poisoned, as in KernelCase. */
+  buffers: Record<string, CaseBuffer>[];
+  /** Rank r's launch spec, given its buffers' handles by name. */
+  spec(buffers: Record<string, unknown>, rank: number): Record<string, unknown>;
+  /** The float64 reference of the whole mesh: initial[rank] -> expected outputs of every rank. */
+  reference(initial: Record<string, Float64Array>[]): Record<string, ArrayLike<number>>[];
+  tolerance: Tolerances;
+}
+
 export interface KernelCases {
   /** The kernel's launch name (device.native.kernels()). */
   kernel: string;
+  /** Single-device cases (every kernel needs some; for a collective: ranks 1, outside a mesh). */
   cases: KernelCase[];
+  /** Mesh cases, for the collective kernels (MeshKernelCase). */
+  meshCases?: MeshKernelCase[];
 }

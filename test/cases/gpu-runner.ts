@@ -57,6 +57,12 @@ function main(): void {
         harness.record(`${kernel} case file`, false, problems.join('; '));
         continue;
       }
+      // Mesh cases (collectives over several ranks) run on the CPU only, under jest: CUDA virtual-
+      // device collectives are not implemented (the CUDA kernels take ranks 1, checked here).
+      const meshCases = CASE_FILES[kernel]!.meshCases ?? [];
+      if (meshCases.length > 0) {
+        harness.record(`${kernel}: ${meshCases.length} mesh cases skipped`, true, 'CUDA virtual-device collectives are not implemented yet');
+      }
       for (const c of CASE_FILES[kernel]!.cases) {
         harness.check(`${kernel} ${c.name}`, () => {
           const failures = compareDevices(cpu, gpu, kernel, c);

@@ -4,9 +4,9 @@
  * poisoned outputs, comparing within a tolerance, and the finite-difference check of a backward's
  * reference. No jest and no node_modules here (only erased lib types), since it is bundled.
  */
-import type { Device, DeviceTensor } from '../../lib';
+import type { Device, DeviceTensor, Mesh } from '../../lib';
 import { rng, roundTo } from './case-kit';
-import type { CaseDType, KernelCase, KernelCases, Tolerance, Tolerances } from './case-types';
+import type { CaseDType, KernelCase, KernelCases, MeshKernelCase, Tolerance, Tolerances } from './case-types';
 
 /** Poison for 'out' buffers, as stored and as the reference sees it. */
 export const POISON_BF16_BITS = 0xffff;
@@ -26,6 +26,13 @@ export function caseFileProblems(kernel: string, loaded: KernelCases | undefined
     if (seen.has(c.name)) problems.push(`${file}: case name '${c.name}' repeats`);
     seen.add(c.name);
     problems.push(...caseProblems(c).map((p) => `${file}: case '${c.name}': ${p}`));
+  }
+  for (const c of loaded.meshCases ?? []) {
+    if (seen.has(c.name)) problems.push(`${file}: case name '${c.name}' repeats`);
+    seen.add(c.name);
+    const size = c.mesh.data * c.mesh.model;
+    if (c.buffers.length !== size) problems.push(`${file}: mesh case '${c.name}': ${c.buffers.length} ranks of buffers for a mesh of ${size}`);
+    c.buffers.forEach((b, r) => problems.push(...caseProblems({ buffers: b } as KernelCase).map((p) => `${file}: mesh case '${c.name}' rank ${r}: ${p}`)));
   }
   return problems;
 }
@@ -185,6 +192,50 @@ export function checkCase(device: Device, kernel: string, c: KernelCase): string
     if (bad) failures.push(bad);
   }
   return failures;
+}
+
+/**
+ * Runs a mesh case: every rank's buffers uploaded (or poisoned) on its device, the kernel launched
+ * on every rank at once (Mesh.launch), every rank's buffers downloaded; the failures against the
+ * float64 reference of the whole mesh (none: ok). Everything allocated is disposed.
+ */
+export function checkMeshCase(mesh: Mesh, kernel: string, c: MeshKernelCase): string[] {
+  const tensors: Record<string, DeviceTensor>[] = [];
+  try {
+    const initial: Record<string, Float64Array>[] = [];
+    const before: Record<string, ArrayBufferView>[] = [];
+    c.buffers.forEach((buffers, r) => {
+      const device = mesh.devices[r]!;
+      tensors.push({});
+      initial.push({});
+      before.push({});
+      for (const [name, b] of Object.entries(buffers)) {
+        const host = b.role === 'out' ? poisoned(b.dtype, b.size) : hostArray(b.dtype, b.data!);
+        tensors[r]![name] = device.tensor(b.dtype, [b.size], host);
+        before[r]![name] = tensors[r]![name]!.download();
+        initial[r]![name] = decode(b.dtype, before[r]![name] as unknown as ArrayLike<number>);
+      }
+    });
+    const specs = tensors.map((ts, r) => c.spec(Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer as unknown])), r));
+    // The runner launches by name with specs from case files: the untyped form.
+    const launch = mesh.launch.bind(mesh) as (kernel: string, specs: object[]) => void;
+    launch(kernel, specs);
+    const expected = c.reference(initial.map(copies));
+    const failures: string[] = [];
+    c.buffers.forEach((buffers, r) => {
+      const final: Record<string, Float64Array> = {};
+      for (const [name, b] of Object.entries(buffers)) {
+        const raw = tensors[r]![name]!.download();
+        final[name] = decode(b.dtype, raw as unknown as ArrayLike<number>);
+        if (b.role === 'in' && !sameBytes(bytesOf(raw), bytesOf(before[r]![name]!))) failures.push(`rank ${r}: the kernel wrote to 'in' buffer '${name}'`);
+      }
+      const asCase = { buffers } as KernelCase;
+      failures.push(...compareOutputs(asCase, final, expected[r] ?? {}, c.tolerance).map((f) => `rank ${r}: ${f}`));
+    });
+    return failures;
+  } finally {
+    for (const ts of tensors) for (const t of Object.values(ts)) t.dispose();
+  }
 }
 
 /** Fresh copies, so a reference that writes to its inputs cannot corrupt the next comparison. */

@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { openDevice } from '../../lib';
+import { createMesh, openDevice } from '../../lib';
 import type { KernelCases } from '../cases/case-types';
-import { caseFileProblems, checkCase, coverageKey, NOT_CASE_FILES, selectKernels } from '../cases/run-case';
+import { caseFileProblems, checkCase, checkMeshCase, coverageKey, NOT_CASE_FILES, selectKernels } from '../cases/run-case';
 
 const CASES_DIR = path.join(__dirname, '..', 'cases');
 const device = openDevice({ device: 'cpu' });
@@ -70,6 +70,24 @@ describe.each(selected.kernels)('%s', (kernel) => {
       if (failures.length > 0) throw new Error(`${kernel} ${c.name}:\n  ${failures.join('\n  ')}`);
       passed++;
       checked.add(coverageKey(kernel, c));
+    });
+  }
+
+  // Collectives on a whole mesh: a fresh mesh per case (2 threads per device, so the reductions'
+  // parallel path runs too), checked against the float64 reference of every rank.
+  for (const c of problems.length === 0 ? (loaded!.meshCases ?? []) : []) {
+    test(c.name, () => {
+      ran++;
+      const mesh = createMesh(c.mesh, { threadsPerDevice: 2, timeoutMs: 20_000 });
+      try {
+        const failures = checkMeshCase(mesh, kernel, c);
+        if (failures.length > 0) throw new Error(`${kernel} ${c.name}:\n  ${failures.join('\n  ')}`);
+        for (const d of mesh.devices) expect(d.stats()).toMatchObject({ liveBuffers: 0, reclaimedByGc: 0 });
+      } finally {
+        mesh.dispose();
+      }
+      passed++;
+      checked.add(`${kernel} ${c.dtype} ${c.layout} (mesh)`);
     });
   }
 });

@@ -1,0 +1,265 @@
+/**
+ * A mesh of virtual devices in one process (SHARDING.md): `data` x `model` cpu devices, rank
+ * r = d * model + m, each a real Device with its own backend, buffers and thread pool, joined by the
+ * `local` communicator (native/comm/local_communicator.h). The collective kernels (all_gather,
+ * reduce_scatter, all_reduce, collective_permute, axis_slice) find their peers through it; the same
+ * SPMD plan loads on every device, which learns its coordinates when it runs.
+ *
+ * CPU only for now: GPU virtual-device collectives are not implemented yet (their kernels accept
+ * ranks 1 only on CUDA, ERR_NOT_IMPLEMENTED otherwise).
+ */
+import type { KernelName, KernelSpec } from '../kernels/spec';
+import { loadCpuCapableAddon } from './addon-loader';
+import { Device } from './device';
+import { Vit22bError } from './errors';
+import type { NativeBuffer, NativeMesh } from './native-types';
+import { loadPlan, type LoadedPlan, type PlanProfileEntry } from './plan';
+import type { NativePlan } from './plan-format';
+import type { DeviceTensor } from './tensor';
+
+export interface MeshShape {
+  data: number;
+  model: number;
+}
+
+export interface MeshOptions {
+  /**
+   * Threads of each device's own pool. Default: the kernel threads of the process
+   * (VIT22B_NUM_THREADS, else the usable cores) divided evenly among the devices, at least 1.
+   */
+  threadsPerDevice?: number;
+  /**
+   * How long a rank waits in one collective for its peers before the run fails with
+   * ERR_COLLECTIVE_TIMEOUT naming the ranks that never arrived. Default 300000 (5 minutes: a peer
+   * may legitimately be busy with a long kernel; a deadlock still ends).
+   */
+  timeoutMs?: number;
+}
+
+export interface MeshCoordinates {
+  rank: number;
+  data: number;
+  model: number;
+}
+
+export interface MeshProfileEntry extends PlanProfileEntry {
+  rank: number;
+}
+
+/** The most devices a mesh may have. */
+export const MAX_MESH_DEVICES = 64;
+export const DEFAULT_MESH_TIMEOUT_MS = 300_000;
+
+function configError(message: string, field: string, expected: string, received: unknown): Vit22bError {
+  return new Vit22bError('ERR_INVALID_CONFIG', message, { field, expected, received: String(received) });
+}
+
+function checkShape(shape: MeshShape): void {
+  if (typeof shape !== 'object' || shape === null) {
+    throw configError('a mesh shape must be an object { data, model }', 'shape', '{ data: number; model: number }', shape);
+  }
+  for (const axis of ['data', 'model'] as const) {
+    const v = shape[axis];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+      throw configError(`mesh ${axis} must be an integer >= 1, got ${String(v)}`, axis, 'an integer >= 1', v);
+    }
+  }
+  if (shape.data * shape.model > MAX_MESH_DEVICES) {
+    throw configError(
+      `a mesh of ${shape.data} x ${shape.model} = ${shape.data * shape.model} devices is more than ${MAX_MESH_DEVICES}`,
+      'shape',
+      `data * model <= ${MAX_MESH_DEVICES}`,
+      `${shape.data} x ${shape.model}`,
+    );
+  }
+}
+
+function checkOption(name: string, v: unknown, lo: number, hi: number): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < lo || v > hi) {
+    throw configError(`mesh option ${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`, name, `an integer in [${lo}, ${hi}]`, v);
+  }
+}
+
+/** Creates a mesh of shape.data x shape.model cpu devices (see MeshOptions). */
+export function createMesh(shape: MeshShape, options: MeshOptions = {}): Mesh {
+  checkShape(shape);
+  checkOption('threadsPerDevice', options.threadsPerDevice, 1, 1024);
+  checkOption('timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
+  return new Mesh({ data: shape.data, model: shape.model }, options);
+}
+
+/** Per-rank argument arrays must have one entry per rank. */
+function perRank<T>(what: string, xs: readonly T[], size: number): void {
+  if (!Array.isArray(xs) || xs.length !== size) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `${what} must have one entry per rank of the mesh (${size})`, {
+      expected: `${size} entries`,
+      received: Array.isArray(xs) ? `${xs.length} entries` : typeof xs,
+    });
+  }
+}
+
+export class Mesh implements Disposable {
+  readonly shape: MeshShape;
+  readonly size: number;
+  /** Rank order. Each an ordinary Device (alloc, upload, download, launch, loadPlan) outside a run. */
+  readonly devices: Device[];
+  /** Threads of each device's pool. */
+  readonly threadsPerDevice: number;
+  readonly timeoutMs: number;
+  /** @internal */ readonly native: NativeMesh;
+
+  /** @internal Use createMesh. */
+  constructor(shape: MeshShape, options: MeshOptions) {
+    this.shape = Object.freeze({ ...shape });
+    this.size = shape.data * shape.model;
+    const addon = loadCpuCapableAddon();
+    this.threadsPerDevice = options.threadsPerDevice ?? Math.max(1, Math.floor(addon.native.cpuInfo().kernelThreads / this.size));
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_MESH_TIMEOUT_MS;
+    const devices: Device[] = [];
+    try {
+      for (let r = 0; r < this.size; r++) {
+        const c = this.coordinates(r);
+        const native = new addon.native.DeviceHandle('cpu', 0, this.threadsPerDevice);
+        devices.push(
+          new Device(native, {
+            requested: 'cpu',
+            kind: 'cpu',
+            reason: `mesh ${shape.data} x ${shape.model}, rank ${r} (data ${c.data}, model ${c.model})`,
+            addonPath: addon.path,
+          }),
+        );
+      }
+      this.native = new addon.native.MeshHandle(
+        devices.map((d) => d.native),
+        shape.data,
+        shape.model,
+        this.timeoutMs,
+      );
+    } catch (e) {
+      for (const d of devices) d.dispose();
+      throw e;
+    }
+    this.devices = devices;
+  }
+
+  /** Rank r's coordinates: data = floor(r / model), model = r % model. */
+  coordinates(rank: number): MeshCoordinates {
+    if (!Number.isSafeInteger(rank) || rank < 0 || rank >= this.size) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `rank ${rank} is not a rank of this ${this.shape.data} x ${this.shape.model} mesh`, {
+        expected: `an integer in [0, ${this.size - 1}]`,
+        received: String(rank),
+      });
+    }
+    return { rank, data: Math.floor(rank / this.shape.model), model: rank % this.shape.model };
+  }
+
+  /**
+   * Loads a plan on every rank: the same plan everywhere (SPMD), or one per rank (tests: a plan that
+   * skips a peer). slots[rank][i] backs slot i + 1 on that rank's device. Each rank gets its own
+   * validated LoadedPlan and arena (Device.loadPlan).
+   */
+  loadPlan(plan: NativePlan | readonly NativePlan[], slots: readonly (readonly DeviceTensor[])[]): MeshPlan {
+    const plans = Array.isArray(plan) ? (plan as readonly NativePlan[]) : this.devices.map(() => plan as NativePlan);
+    perRank('loadPlan plans', plans, this.size);
+    perRank('loadPlan slots', slots, this.size);
+    const loaded: LoadedPlan[] = [];
+    try {
+      for (let r = 0; r < this.size; r++) {
+        try {
+          loaded.push(loadPlan(this.devices[r]!.native, plans[r]!, slots[r]!));
+        } catch (e) {
+          throw atRank(this, r, e);
+        }
+      }
+    } catch (e) {
+      for (const p of loaded) p.dispose();
+      throw e;
+    }
+    return new MeshPlan(this, loaded);
+  }
+
+  /**
+   * One kernel launched on every rank at once (specs[rank] names that rank's buffers). Synchronous:
+   * it returns when every rank is done, so the collectives meet without a plan (the kernel harness
+   * uses it). A failure on any rank aborts the others and throws the first real error, its message
+   * naming the rank and its coordinates.
+   */
+  launch<K extends KernelName>(kernel: K, specs: readonly KernelSpec<K, NativeBuffer>[]): void {
+    perRank('launch specs', specs, this.size);
+    this.native.launch(kernel, specs as readonly object[]);
+  }
+
+  /** Disposes the devices (their tensors keep their memory until disposed). ERR_DEVICE_BUSY mid-run. */
+  dispose(): void {
+    this.native.dispose();
+    for (const d of this.devices) d.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function atRank(mesh: Mesh, rank: number, e: unknown): unknown {
+  if (!(e instanceof Vit22bError)) return e;
+  const c = mesh.coordinates(rank);
+  return new Vit22bError(e.code, `rank ${rank} (data ${c.data}, model ${c.model}): ${e.message}`, { ...e.details, rank });
+}
+
+/** A plan loaded on every rank of a mesh. */
+export class MeshPlan implements Disposable {
+  /** @internal Created by Mesh.loadPlan. */
+  constructor(
+    readonly mesh: Mesh,
+    /** Rank order. */
+    readonly plans: readonly LoadedPlan[],
+  ) {}
+
+  /**
+   * One step on every rank as ONE asynchronous N-API call: the ranks run at once on threads of the
+   * mesh's own, each uploading inputs[rank], running its plan and downloading its outputs; resolves
+   * with outputs[rank][i]. `scalars` are the run scalars of every rank. The first failure anywhere
+   * aborts the collectives of the others (they stop at their next one instead of waiting), and the
+   * promise rejects with that failure's code, its message naming the rank, its coordinates
+   * ('rank 1 (data 0, model 1)') and the instruction. Bad inputs reject before anything runs.
+   */
+  run(inputs: readonly (readonly ArrayBufferView[])[], scalars: readonly number[] = []): Promise<ArrayBuffer[][]> {
+    try {
+      perRank('mesh run inputs', inputs, this.mesh.size);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.mesh.native.run(
+      this.plans.map((p) => p.native),
+      inputs,
+      scalars,
+    );
+  }
+
+  /** Per-instruction timing on every rank from the next run on (LoadedPlan.setProfiling). */
+  setProfiling(on: boolean): void {
+    for (const p of this.plans) p.setProfiling(on);
+  }
+
+  /** Seconds per instruction of every rank, summed over the profiled runs. */
+  profile(): { runs: number; entries: MeshProfileEntry[] } {
+    const entries: MeshProfileEntry[] = [];
+    let runs = 0;
+    this.plans.forEach((p, rank) => {
+      const one = p.profile();
+      runs = Math.max(runs, one.runs);
+      for (const e of one.entries) entries.push({ rank, ...e });
+    });
+    return { runs, entries };
+  }
+
+  /** Frees every rank's arena (idempotent). ERR_DEVICE_BUSY mid-run. */
+  dispose(): void {
+    for (const p of this.plans) p.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

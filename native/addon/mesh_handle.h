@@ -1,0 +1,44 @@
+// A mesh of virtual cpu devices as a JavaScript object (lib/runtime/mesh.ts):
+//   new MeshHandle(devices: DeviceHandle[], data, model, timeoutMs)
+//   run(plans: PlanHandle[], inputs: ArrayBufferView[][], scalars: number[]) -> Promise<ArrayBuffer[][]>
+//   launch(kernel, specs: object[]): one kernel on every rank at once (synchronous)
+//   dispose()
+// The devices stay ordinary DeviceHandles (alloc, launch, loadPlan as before); the mesh attaches
+// its communicators to their backends (Backend::setComms -> Stream::comm) once, at construction.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "addon/device_state.h"
+#include "comm/local_mesh.h"
+
+namespace vit::addon {
+
+class MeshHandle : public Napi::ObjectWrap<MeshHandle> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit MeshHandle(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value run(const Napi::CallbackInfo& info);
+  Napi::Value launch(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value getSize(const Napi::CallbackInfo& info);
+
+  void startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferred deferred);
+  void requireLive(const char* use) const;
+  // An error of rank r found on the JavaScript thread, its message prefixed with the rank.
+  Error atRank(int rank, const Error& e) const;
+
+  std::shared_ptr<comm::LocalMesh> mesh_;  // null once disposed
+  std::vector<std::shared_ptr<DeviceState>> devices_;
+  uint64_t runs_ = 0;
+  uint64_t launches_ = 0;
+  // True while a run is in flight (also marked on every device), so dispose waits for it.
+  std::shared_ptr<std::atomic<bool>> running_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+}  // namespace vit::addon

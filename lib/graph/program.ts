@@ -344,7 +344,8 @@ export class Program implements Disposable {
           received: Object.keys(inputs).join(', ') || '(none)',
         });
       }
-      shapes[name] = ArrayBuffer.isView(given) ? value.shape : (given as { shape: Shape }).shape;
+      // A flat array has the shape the program was compiled for: the global one under a mesh.
+      shapes[name] = ArrayBuffer.isView(given) ? (main.partition?.inputs.get(name)?.shape ?? value.shape) : (given as { shape: Shape }).shape;
     }
     for (const name of Object.keys(inputs)) {
       if (!(name in shapes)) {

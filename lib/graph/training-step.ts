@@ -185,14 +185,22 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
       g.add('adamw_update', clip ? [...inputs, clip] : inputs, withoutUndefined(hyper));
       return;
     }
-    if (layouts[i] && splitOver(layouts[i]!.dims, 'model')) throw shardedAdafactor(name);
-    const layout = adafactorLayout(p.shape, opt.minDimToFactor ?? 32);
-    const second = layout.factored
+    const minDim = opt.minDimToFactor ?? 32;
+    // Whether to factor is the global tensor's property; rows and cols are this device's slice.
+    const factored = adafactorLayout(layouts[i]?.shape ?? p.shape, minDim).factored;
+    const layout = { ...adafactorLayout(p.shape, minDim), factored };
+    const hyper = { beta1: opt.beta1, eps: opt.eps, weightDecay, lrMult, clipThreshold: opt.clipThreshold, hasClip: !!clip };
+    const momentum = stateLike(`adafactor/m/${name}`, i, opt.momentumDtype ?? 'bf16');
+    const splitDim = (g.mesh?.model ?? 1) > 1 && layouts[i] ? layouts[i]!.dims.findIndex((d) => d?.axis === 'model') : -1;
+    if (factored && splitDim >= 0) {
+      shardedAdafactor(g, { name, p, grad, momentum, clip, layout, hyper, dims: layouts[i]!, splitDim, state });
+      return;
+    }
+    const second = factored
       ? [state(`adafactor/vr/${name}`, [layout.rows]), state(`adafactor/vc/${name}`, [layout.cols])]
-      : [state(`adafactor/v/${name}`, p.shape)];
-    const inputs = [p, grad, stateLike(`adafactor/m/${name}`, i, opt.momentumDtype ?? 'bf16'), ...second];
-    const attrs = { ...layout, beta1: opt.beta1, eps: opt.eps, weightDecay, lrMult, clipThreshold: opt.clipThreshold, hasClip: !!clip };
-    g.add('adafactor_update', clip ? [...inputs, clip] : inputs, withoutUndefined(attrs));
+      : [stateLike(`adafactor/v/${name}`, i)];
+    const inputs = [p, grad, momentum, ...second];
+    g.add('adafactor_update', clip ? [...inputs, clip] : inputs, withoutUndefined({ ...layout, ...hyper }));
   });
   g.phase = 'forward';
   return named;
@@ -214,11 +222,63 @@ function globalNorm(g: Graph, grads: Value[], layouts: readonly (LeafLayout | un
   return g.apply('global_norm', whole.length ? [g.apply('global_norm', whole), parts] : [parts]);
 }
 
-function shardedAdafactor(name: string): Vit22bError {
-  return new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${name}', a weight split over the model axis, is not wired yet`, {
-    expected: 'adamw, or a mesh with model=1',
-    received: 'adafactor with model > 1',
-  });
+/**
+ * Adafactor of a factored weight split over `model`: its row and column means are over the GLOBAL
+ * matrix, so each device sums its slice's statistics (adafactor_stats), the sums are all-reduced
+ * over model, and the update uses them. A column shard (the in-projections) needs the row sums of
+ * every column; a row shard (the out-projections) the column sums of every row and the sum of the
+ * updated vr over every row (mean(vr) normalizes the estimate). The statistic held whole (vr of a
+ * column shard, vc of a row shard) comes out the same on every device.
+ */
+function shardedAdafactor(
+  g: Graph,
+  a: {
+    name: string;
+    p: Value;
+    grad: Value;
+    momentum: Value;
+    clip?: Value;
+    layout: { rows: number; cols: number; factored: boolean };
+    hyper: Record<string, unknown>;
+    dims: LeafLayout;
+    splitDim: number;
+    state: (name: string, shape: readonly number[], dtype?: string, layout?: LeafLayout) => Value;
+  },
+): void {
+  const { name, layout, dims } = a;
+  const k = g.mesh!.model;
+  const split = dims.dims[a.splitDim]!;
+  const global = adafactorLayout(dims.shape, 1);
+  if ((a.hyper.clipThreshold as number | undefined) ?? 0) {
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor's block-RMS clipping of '${name}', a weight split over model, needs a global sum not wired yet`, {
+      expected: 'clipThreshold 0 (the recipe) under a model axis',
+      received: String(a.hyper.clipThreshold),
+    });
+  }
+  const eps = a.hyper.eps as number | undefined;
+  const clipIn = a.clip ? [a.clip] : [];
+  const reduce = (v: Value) => g.apply('all_reduce', [v], { axis: 'model', ranks: k });
+  const base = withoutUndefined({ ...layout, ...a.hyper });
+  if (a.splitDim === dims.shape.length - 1) {
+    const vr = a.state(`adafactor/vr/${name}`, [layout.rows]);
+    const vc = a.state(`adafactor/vc/${name}`, [layout.cols], 'f32', { shape: [global.cols], dims: [split] });
+    const stats = g.add('adafactor_stats', [a.grad, ...clipIn], withoutUndefined({ rows: layout.rows, cols: layout.cols, eps, hasClip: !!a.clip, totalCols: global.cols }));
+    const rowSums = reduce(stats.outputs[0]!);
+    g.add('adafactor_update', [a.p, a.grad, a.momentum, vr, vc, ...clipIn, rowSums], { ...base, stats: { rowSums: true, totalCols: global.cols } });
+    return;
+  }
+  if (dims.shape.length !== 2 || a.splitDim !== 0) {
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${name}': a split of dimension ${a.splitDim} of a rank-${dims.shape.length} weight is neither a row nor a column shard`, {
+      expected: 'a matrix split by rows or by columns',
+      received: JSON.stringify(dims.dims),
+    });
+  }
+  const vr = a.state(`adafactor/vr/${name}`, [layout.rows], 'f32', { shape: [global.rows], dims: [split] });
+  const vc = a.state(`adafactor/vc/${name}`, [layout.cols]);
+  const stats = g.add('adafactor_stats', [a.grad, ...clipIn, vr], withoutUndefined({ rows: layout.rows, cols: layout.cols, eps, hasClip: !!a.clip, vrSum: true, totalCols: layout.cols }));
+  const colSums = reduce(stats.outputs[1]!);
+  const vrSum = reduce(stats.outputs[2]!);
+  g.add('adafactor_update', [a.p, a.grad, a.momentum, vr, vc, ...clipIn, colSums, vrSum], { ...base, stats: { colSums: true, vrSum: true, totalRows: global.rows } });
 }
 
 function withoutUndefined<T extends object>(o: T): T {

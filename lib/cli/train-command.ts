@@ -30,7 +30,7 @@ export const trainCommand: Command = {
     using device = openDevice({ device: setup.device as DeviceRequest });
     using trainer = new Trainer({ device, ...setup.trainer });
     if (setup.trainer.progress !== 'none') {
-      process.stderr.write(`vit22b train: ${setup.modelName} on ${setup.dataDescription}, ${device.name}, ${trainer.totalSteps} steps of ${setup.microBatch * trainer.accumulation} images\n`);
+      process.stderr.write(`vit22b train: ${setup.modelName} on ${setup.dataDescription}, ${placeText(device.name, trainer.program.mesh)}, ${trainer.totalSteps} steps of ${setup.microBatch * trainer.accumulation} images\n`);
     }
     const s = await trainer.run();
     if (o.json) {
@@ -42,3 +42,9 @@ export const trainCommand: Command = {
     return 0;
   },
 };
+
+/** The device, or the mesh of virtual devices a run is sharded over. */
+function placeText(device: string, mesh: { data: number; model: number }): string {
+  const n = mesh.data * mesh.model;
+  return n === 1 ? device : `a mesh data=${mesh.data},model=${mesh.model} of ${n} virtual CPU devices`;
+}

@@ -90,17 +90,17 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
   if (!options || typeof options !== 'object' || (!options.device && !options.mesh)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile needs options with a device (or a mesh)', { expected: '{ device, ... } or { mesh, ... }', received: String(options) });
   }
-  const { session, owned, shape } = placementOf(options);
+  const { session, shape } = placementOf(options);
   try {
-    return compileOn(model, { ...options, mesh: shape }, session, owned);
+    return compileOn(model, { ...options, mesh: shape }, session);
   } catch (e) {
-    owned?.dispose();
+    session.dispose();
     throw e;
   }
 }
 
 /** Where a program runs: one device, a mesh given, or a CPU mesh created for (and owned by) it. */
-function placementOf(options: CompileOptions): { session: Session; owned?: Mesh; shape?: MeshShape } {
+function placementOf(options: CompileOptions): { session: Session; shape?: MeshShape } {
   const m = options.mesh;
   if (m === undefined) return { session: new Session(options.device!) };
   if (Array.isArray((m as Mesh).devices)) {
@@ -115,10 +115,10 @@ function placementOf(options: CompileOptions): { session: Session; owned?: Mesh;
     });
   }
   const mesh = createMesh(shape);
-  return { session: new Session(mesh), owned: mesh, shape };
+  return { session: new Session(mesh, mesh), shape };
 }
 
-function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: MeshShape }, session: Session, owned?: Mesh): Program {
+function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: MeshShape }, session: Session): Program {
   const seed = options.seed ?? 0;
   if (typeof model === 'function') {
     const first = options.inputShapes;
@@ -134,7 +134,7 @@ function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: Me
       if (mode !== 'forward' && !options.train) throw untrainable(mode);
       return { key: shapeKey(shapes), mode, ...compileGraph(b.graph, options, mode) };
     };
-    const program = new Program(session, build, seed, shapeKey(first), options.train ? 'train' : 'forward', !!options.train?.accumulate, owned);
+    const program = new Program(session, build, seed, shapeKey(first), options.train ? 'train' : 'forward', !!options.train?.accumulate);
     program.variant(first);
     return program;
   }
@@ -160,7 +160,7 @@ function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: Me
     used = true;
     return { key: shapeKey(s), mode, ...compileGraph(model, options, mode) };
   };
-  const program = new Program(session, build, seed, shapeKey(shapes), defaultMode, !!options.train?.accumulate, owned);
+  const program = new Program(session, build, seed, shapeKey(shapes), defaultMode, !!options.train?.accumulate);
   program.variant(shapes);
   return program;
 }

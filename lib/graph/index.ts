@@ -24,4 +24,6 @@ export { lower } from './passes/lower';
 export { getOp, opNames } from './op-table';
 export type { OpDef, GradContext, LowerContext } from './op-def';
 export type { TensorType, Shape, Sharding } from './types';
+export { checkMesh, meshText, sliceForDevice, placeFromDevice, type MeshAxis, type DimSplit, type DimLayout, type ShardingSpec } from './sharding';
+export { partition, type PartitionResult, type OutputAssembly, type LeafLayout } from './passes/partition';
 export { planReport, type PlanReport } from './plan-report';

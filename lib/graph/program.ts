@@ -80,8 +80,8 @@ export function nameOffset(name: string): number {
 
 export class Program implements Disposable {
   private readonly variants = new Map<string, CompiledVariant>();
-  /** Per name, the buffer on each rank of the session (one on a single device). */
-  private readonly buffers = new Map<string, { spec: PersistentBuffer; tensors: DeviceTensor[] }>();
+  /** What each persistent buffer holds; the session holds the buffers themselves, one per rank. */
+  private readonly specs = new Map<string, PersistentBuffer>();
   private disposed = false;
 
   /** @internal Built by compile(). */
@@ -94,8 +94,6 @@ export class Program implements Disposable {
     readonly defaultMode: ProgramMode,
     /** Compiled with train.accumulate: run mode 'accumulate' exists. */
     readonly accumulates = false,
-    /** Disposed with the program (a mesh that compile() created for it). */
-    private readonly owned?: Disposable,
   ) {}
 
   /** The device (rank 0's under a mesh). */
@@ -121,7 +119,7 @@ export class Program implements Disposable {
    */
   discardAccumulated(): void {
     this.live();
-    for (const [name, b] of this.buffers) if (name.startsWith('gradacc/')) for (const t of b.tensors) t.upload(allocHostArray(b.spec.type.dtype, numel(b.spec.type.shape)));
+    for (const [name, spec] of this.specs) if (name.startsWith('gradacc/')) for (const t of this.session.buffer(name)) t.upload(allocHostArray(spec.type.dtype, numel(spec.type.shape)));
     this.microBatches = 0;
   }
 
@@ -159,7 +157,7 @@ export class Program implements Disposable {
     const all = [...this.variants.values()];
     return {
       arenaBytes: Math.max(0, ...all.map((v) => v.memory.arenaBytes)),
-      persistentBytes: [...this.buffers.values()].reduce((s, b) => s + b.tensors[0]!.bytes, 0),
+      persistentBytes: [...this.specs.keys()].reduce((s, name) => s + this.session.buffer(name)[0]!.bytes, 0),
       unsharedBytes: Math.max(0, ...all.map((v) => v.memory.unsharedBytes)),
     };
   }
@@ -190,12 +188,12 @@ export class Program implements Disposable {
 
   /** Names of the persistent buffers (parameters, `grad/...`, optimizer state). */
   bufferNames(): string[] {
-    return [...this.buffers.keys()];
+    return [...this.specs.keys()];
   }
 
   /** Names of the trainable parameters. */
   parameterNames(): string[] {
-    return [...this.buffers.values()].filter((b) => b.spec.kind === 'param').map((b) => b.spec.name);
+    return [...this.specs.values()].filter((spec) => spec.kind === 'param').map((spec) => spec.name);
   }
 
   /** The (global) shape of a persistent buffer. */
@@ -290,11 +288,9 @@ export class Program implements Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const v of this.variants.values()) v.runner.dispose();
-    for (const b of this.buffers.values()) for (const t of b.tensors) t.dispose();
+    this.session.dispose();
     this.variants.clear();
-    this.buffers.clear();
-    this.owned?.[Symbol.dispose]();
+    this.specs.clear();
   }
 
   [Symbol.dispose](): void {
@@ -322,14 +318,14 @@ export class Program implements Disposable {
 
   private buffer(name: string) {
     this.live();
-    const b = this.buffers.get(name);
-    if (!b) {
+    const spec = this.specs.get(name);
+    if (!spec) {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', `no persistent buffer named '${name}'`, {
-        expected: `one of ${this.bufferNames().slice(0, 20).join(', ')}${this.buffers.size > 20 ? ', ...' : ''}`,
+        expected: `one of ${this.bufferNames().slice(0, 20).join(', ')}${this.specs.size > 20 ? ', ...' : ''}`,
         received: name,
       });
     }
-    return b;
+    return { spec, tensors: this.session.buffer(name) };
   }
 
   /** Input shapes: given ones, else those the default variant was compiled for. */
@@ -357,24 +353,24 @@ export class Program implements Disposable {
 
   /** The buffer of a persistent value on every rank, initialized on first use. */
   private persistentTensors(p: PersistentBuffer): DeviceTensor[] {
-    const have = this.buffers.get(p.name);
+    const have = this.specs.get(p.name);
     if (have) {
-      if (!sameShape(have.spec.type.shape, p.type.shape) || have.spec.type.dtype !== p.type.dtype) {
+      if (!sameShape(have.type.shape, p.type.shape) || have.type.dtype !== p.type.dtype) {
         throw new Vit22bError('ERR_SHAPE_MISMATCH', `persistent buffer '${p.name}' changes type between input shapes`, {
-          expected: `${have.spec.type.dtype}${shapeText(have.spec.type.shape)}`,
+          expected: `${have.type.dtype}${shapeText(have.type.shape)}`,
           received: `${p.type.dtype}${shapeText(p.type.shape)}`,
         });
       }
-      return have.tensors;
+      return this.session.buffer(p.name);
     }
-    const tensors = this.session.alloc(p.type.dtype, p.type.shape);
+    const tensors = this.session.allocBuffer(p.name, p.type.dtype, p.type.shape);
     try {
       this.initialize(p, tensors);
     } catch (e) {
-      for (const t of tensors) t.dispose();
+      this.session.freeBuffer(p.name);
       throw e;
     }
-    this.buffers.set(p.name, { spec: p, tensors });
+    this.specs.set(p.name, p);
     return tensors;
   }
 

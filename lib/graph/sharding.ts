@@ -9,15 +9,13 @@
  * timm names and `vit22b plan` speak global tensors; only devices see slices.
  */
 import { Vit22bError } from '../runtime/errors';
+import type { MeshShape } from '../runtime/mesh';
 
 export type MeshAxis = 'data' | 'model';
 export const MESH_AXES: readonly MeshAxis[] = ['data', 'model'];
 
-/** Sizes of the mesh axes (t x k). */
-export interface MeshShape {
-  data: number;
-  model: number;
-}
+/** Sizes of the mesh axes (t x k): the runtime's mesh shape. */
+export type { MeshShape };
 
 /** One split dimension: the axis that cuts it, and the global sizes of its segments (default: one). */
 export interface DimSplit {

@@ -4,3 +4,4 @@ export { getPreset, presetNames } from './presets';
 export { paramSpecs, countParams, sequenceLength, type ParamSpec, type ParamCounts } from './params';
 export { buildVit, type VitBuildOptions } from './vit';
 export { sincos2d } from './sincos';
+export { checkMeshFits } from './mesh-fit';

@@ -7,6 +7,7 @@
  */
 import type { Device } from './device';
 import type { DType } from './dtype';
+import { Vit22bError } from './errors';
 import type { Mesh } from './mesh';
 import type { NativePlan } from './plan-format';
 import type { DeviceTensor } from './tensor';
@@ -33,11 +34,18 @@ export interface SessionPlan {
   dispose(): void;
 }
 
-export class Session {
+export class Session implements Disposable {
   readonly devices: readonly Device[];
   readonly shape: SessionShape;
+  /** Named persistent buffers, one per rank. */
+  private readonly buffers = new Map<string, DeviceTensor[]>();
+  private readonly plans: SessionPlan[] = [];
 
-  constructor(readonly placement: Device | Mesh) {
+  /** `owned`: disposed with the session (a mesh created for it). */
+  constructor(
+    readonly placement: Device | Mesh,
+    private readonly owned?: Disposable,
+  ) {
     if (isMesh(placement)) {
       this.devices = placement.devices;
       this.shape = { ...placement.shape };
@@ -72,8 +80,47 @@ export class Session {
     return out;
   }
 
-  /** `plan` on every rank; slots[rank][i] backs slot i + 1 there. */
+  /** A named buffer on every rank (ERR_INTERNAL if the name is taken). */
+  allocBuffer(name: string, dtype: DType, shape: readonly number[]): DeviceTensor[] {
+    if (this.buffers.has(name)) {
+      throw new Vit22bError('ERR_INTERNAL', `session buffer '${name}' exists`, { expected: 'a new name', received: name });
+    }
+    const tensors = this.alloc(dtype, shape);
+    this.buffers.set(name, tensors);
+    return tensors;
+  }
+
+  /** The named buffer's tensors, rank by rank. */
+  buffer(name: string): DeviceTensor[] {
+    const b = this.buffers.get(name);
+    if (!b) throw new Vit22bError('ERR_INTERNAL', `no session buffer '${name}'`, { expected: 'an allocated buffer', received: name });
+    return b;
+  }
+
+  freeBuffer(name: string): void {
+    for (const t of this.buffers.get(name) ?? []) t.dispose();
+    this.buffers.delete(name);
+  }
+
+  /** Frees every loaded plan and named buffer, then what the session owns (its mesh). */
+  dispose(): void {
+    for (const p of this.plans.splice(0)) p.dispose();
+    for (const name of [...this.buffers.keys()]) this.freeBuffer(name);
+    this.owned?.[Symbol.dispose]();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `plan` on every rank; slots[rank][i] backs slot i + 1 there. Disposed with the session. */
   loadPlan(plan: NativePlan, slots: readonly (readonly DeviceTensor[])[]): SessionPlan {
+    const loaded = this.load(plan, slots);
+    this.plans.push(loaded);
+    return loaded;
+  }
+
+  private load(plan: NativePlan, slots: readonly (readonly DeviceTensor[])[]): SessionPlan {
     const p = this.placement;
     if (isMesh(p)) {
       const mp = p.loadPlan(plan, slots.map((s) => [...s]));

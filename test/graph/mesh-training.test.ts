@@ -126,7 +126,8 @@ describe.each(['fp32', 'bf16-mixed'] as const)('ViT-22B recipe (parallel, QK-nor
 
 // Adafactor keeps its momentum in bf16 (the recipe): a summation-order difference can flip a stored
 // momentum by one bf16 step, which moves that element's update by 2^-8 of lr; hence 1e-3 on params.
-const adafactor: OptimizerSpec = { kind: 'adafactor', weightDecay: 0.03 };
+// eps (epsilon1, added to grad^2) 1e-6 for the reason AdamW's eps is raised above.
+const adafactor: OptimizerSpec = { kind: 'adafactor', weightDecay: 0.03, eps: 1e-6 };
 describe('ViT-22B recipe, fp32, Adafactor (factored, with row and column shards)', () => {
   let reference: Run;
   beforeAll(async () => {

@@ -105,6 +105,21 @@ function positiveInt(name: string, v: unknown, min = 1): number {
   return v;
 }
 
+/** Where a step's micro-batches come from (see Trainer.trainStep). */
+export interface MicroBatches {
+  take(): Promise<SourceBatch>;
+  prefetch(): void;
+}
+
+/** What one optimizer step did: the mean loss over its micro-batches, top-1 hits, images, the gradient norm, or the non-finite failure that stopped it. */
+export interface StepResult {
+  loss: number;
+  hits: number;
+  images: number;
+  gradNorm: number;
+  failure?: Vit22bError;
+}
+
 export class Trainer implements Disposable {
   readonly program: Program;
   readonly schedule: Schedule;
@@ -159,6 +174,39 @@ export class Trainer implements Disposable {
     return evaluate(this.program, source, {});
   }
 
+  /**
+   * One optimizer step: `accumulation` micro-batches taken from `batches` (each run as soon as it is
+   * taken; `prefetch` is called once its run has started, so the caller can build the next batch on
+   * the JavaScript thread while the device works), their gradients accumulated and the update
+   * applied. A non-finite loss or gradient in any micro-batch makes the whole step a failure (its
+   * remaining micro-batches are taken but not run, the accumulators are cleared, nothing is
+   * updated); any other error is thrown.
+   */
+  async trainStep(batches: MicroBatches, scalars: { lr: number; step: number }): Promise<StepResult> {
+    const k = this.accumulation;
+    const [h, w, c] = this.options.train.dataset.imageShape;
+    const r: StepResult = { loss: 0, hits: 0, images: 0, gradNorm: NaN };
+    for (let micro = 0; micro < k; ++micro) {
+      const batch = await batches.take();
+      const pending = r.failure ? undefined : this.program.run(inputsOf(batch, h, w, c), scalars, { mode: micro < k - 1 ? 'accumulate' : 'train' });
+      batches.prefetch();
+      if (!pending) continue; // the rest of a step whose micro-batch failed: consumed, not run
+      try {
+        const out = await pending;
+        r.loss += (out.loss as Float32Array)[0]!;
+        r.hits += (out.accuracy as Int32Array | undefined)?.[0] ?? 0;
+        r.images += batch.labels.length;
+        if (micro === k - 1) r.gradNorm = (out.gradNorm as Float32Array)[0]!;
+      } catch (e) {
+        if (!isVit22bError(e, 'ERR_NON_FINITE')) throw e;
+        r.failure = e;
+      }
+    }
+    if (r.failure && k > 1) this.program.discardAccumulated();
+    r.loss /= k;
+    return r;
+  }
+
   /** Runs the whole schedule, yielding an event per step, skipped step and evaluation. */
   async *steps(): AsyncGenerator<TrainerEvent, TrainSummary, undefined> {
     if (this.started) {
@@ -168,7 +216,6 @@ export class Trainer implements Disposable {
     const o = this.options;
     const k = this.accumulation;
     const source = o.train;
-    const [h, w, c] = source.dataset.imageShape;
     const imagesPerStep = source.batch * k;
     const evalEvery = o.evalEvery ?? 0;
     const log = o.out !== undefined ? new MetricsLog(o.out) : undefined;
@@ -218,30 +265,19 @@ export class Trainer implements Disposable {
     let next = fetchBatch(source, dataStep);
     let lastEnd = performance.now();
 
+    const micro: MicroBatches = {
+      take: () => next,
+      // The next batch is built here, on the JavaScript thread, while the step runs natively.
+      prefetch: () => {
+        if (++dataStep < this.totalSteps * k) next = fetchBatch(source, dataStep);
+      },
+    };
+
     for (let step = firstStep; step <= this.totalSteps; ++step) {
       const lr = this.schedule(step);
-      const scalars = { lr, step: updates + 1 };
-      let loss = 0, hits = 0, images = 0, gradNorm = NaN;
-      let failure: Vit22bError | undefined;
-      for (let micro = 0; micro < k; ++micro) {
-        const batch = await next;
-        const pending = failure ? undefined : this.program.run(inputsOf(batch, h, w, c), scalars, { mode: micro < k - 1 ? 'accumulate' : 'train' });
-        // The next batch is built here, on the JavaScript thread, while the step runs natively.
-        if (++dataStep < this.totalSteps * k) next = fetchBatch(source, dataStep);
-        if (!pending) continue; // the rest of a step whose micro-batch failed: consumed, not run
-        try {
-          const out = await pending;
-          loss += (out.loss as Float32Array)[0]!;
-          hits += (out.accuracy as Int32Array | undefined)?.[0] ?? 0;
-          images += batch.labels.length;
-          if (micro === k - 1) gradNorm = (out.gradNorm as Float32Array)[0]!;
-        } catch (e) {
-          if (!isVit22bError(e, 'ERR_NON_FINITE')) throw e;
-          failure = e;
-        }
-      }
+      const result = await this.trainStep(micro, { lr, step: updates + 1 });
+      const { loss, hits, images, gradNorm, failure } = result;
       if (failure) {
-        if (k > 1) this.program.discardAccumulated();
         if (o.onNonFinite !== 'skip') {
           const err = new Vit22bError('ERR_NON_FINITE', `training step ${step}: ${failure.message}`, { ...failure.details, step });
           log?.write({ type: 'error', step, code: err.code, message: err.message, seconds: seconds() });
@@ -258,7 +294,7 @@ export class Trainer implements Disposable {
       }
       updates++;
       const now = performance.now();
-      finalLoss = loss / k;
+      finalLoss = loss;
       const ev: StepEvent = {
         type: 'step',
         step,

@@ -30,6 +30,7 @@ export interface PlanView {
  * spec fields documented as dynamic accept the object forms:
  *   adamw, adamw_multi:  lr, step, gradScale, weightDecay
  *   adafactor:           lr, decay, gradScale, weightDecay
+ *   adafactor_stats:     gradScale, decay
  *   axpby:               alpha, beta
  */
 export type PlanScalar = number | { scalar: number } | { read: PlanView };

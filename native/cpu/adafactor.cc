@@ -20,13 +20,20 @@
 // As in optax.ema with a bf16 accumulator, the update uses m in f32 and only the stored state is
 // rounded to bf16. All arithmetic is f32 except the two tensor-wide reductions (mean of vr, sum of
 // u^2), which are double. Row sums, column sums and the u^2 sum are each computed in a fixed order
-// over fixed-size row blocks, so the result does not depend on the thread count.
+// over fixed-size row blocks (cpu/adafactor_sums.h), so the result does not depend on the thread count.
+//
+// A shard of a sharded parameter (factored only; lib/kernels/adafactor.ts "Sharded"): the caller's
+// rowSums[i] (sum_j s[i, j] over the global row) and colSums[j] replace the sums above, the means
+// divide by the global totalCols / totalRows, and mean_i(vr) = vrSum / totalRows with the caller's
+// vrSum (the sum of the updated vr over every global row) when given. adafactor_stats.cc makes
+// the per-shard parts of these sums, the caller all-reduces them.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/bf16.h"
 #include "core/status.h"
+#include "cpu/adafactor_sums.h"
 #include "cpu/thread_pool.h"
 #include "kernels.h"
 
@@ -34,45 +41,17 @@ namespace vit::cpu {
 
 namespace {
 
-constexpr int64_t kRowBlock = 64;   // rows per task in the factored passes
-constexpr int64_t kChunk = 1 << 14;  // elements per task in the unfactored passes
-
-ThreadPool& poolOf(Stream stream) {
-  return stream.handle ? *static_cast<ThreadPool*>(stream.handle) : defaultThreadPool();
-}
-
-template <typename Fn>
-void forEachTask(Stream stream, int64_t tasks, const Fn& fn) {
-  auto body = [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) fn(t);
-  };
-  if (tasks <= 1) {
-    body(0, tasks);
-  } else {
-    poolOf(stream).parallelFor(tasks, body);
-  }
-}
+using adafactor_sums::blockColumnSum;
+using adafactor_sums::forEachTask;
+using adafactor_sums::kChunk;
+using adafactor_sums::kRowBlock;
+using adafactor_sums::laneSum;
+using adafactor_sums::scratch;
+using adafactor_sums::squarePlusEps;
 
 // g = gradScale * grad over [begin, begin + len) into out.
 void loadGrad(const AdafactorArgs& a, int64_t begin, int64_t len, float* __restrict out) {
-  if (a.gradType == DType::F32) {
-    const float* g = static_cast<const float*>(a.grad) + begin;
-    for (int64_t j = 0; j < len; ++j) out[j] = a.gradScale * g[j];
-  } else {
-    const uint16_t* g = static_cast<const uint16_t*>(a.grad) + begin;
-    for (int64_t j = 0; j < len; ++j) out[j] = a.gradScale * bf16ToFloat(g[j]);
-  }
-}
-
-// Sum in eight interleaved f32 lanes, combined in a fixed order: vectorizable and deterministic.
-float laneSum(const float* x, int64_t len) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= len; j += 8) {
-    for (int l = 0; l < 8; ++l) acc[l] += x[j + l];
-  }
-  for (int l = 0; j < len; ++j, ++l) acc[l] += x[j];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  adafactor_sums::loadScaledGrad(a.gradType, a.grad, a.gradScale, begin, len, out);
 }
 
 double squaredSum(const float* u, int64_t len) {
@@ -112,43 +91,52 @@ float clipFactor(const AdafactorArgs& a, const std::vector<double>& partialSquar
   return static_cast<float>(1.0 / std::max(1.0, rms / a.clipThreshold));
 }
 
-thread_local std::vector<float> rowScratch;  // one row (factored) or chunk (unfactored) of u
-
-float* scratch(int64_t len) {
-  if (static_cast<int64_t>(rowScratch.size()) < len) rowScratch.resize(len);
-  return rowScratch.data();
-}
-
 void factoredStep(Stream stream, const AdafactorArgs& a) {
   const int64_t rows = a.rows, cols = a.cols;
   const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
   const float d = a.decay, oneMinusD = static_cast<float>(1.0 - a.decay);
-  std::vector<float> colPartial(blocks * cols);  // [blocks, cols]: column sums of s per row block
+  // The global matrix's dims (a shard's: adafactor.ts "Sharded"); rows, cols when unsharded.
+  const int64_t totalRows = a.totalRows ? a.totalRows : rows;
+  const int64_t totalCols = a.totalCols ? a.totalCols : cols;
+  const float rowCount = static_cast<float>(totalRows), colCount = static_cast<float>(totalCols);
+  const bool ownRows = a.rowSums == nullptr, ownCols = a.colSums == nullptr;
+  std::vector<float> colPartial(ownCols ? blocks * cols : 0);  // [blocks, cols]: column sums of s per row block
 
-  // Pass 1: row means (complete per row) and per-block column sums of s.
-  forEachTask(stream, blocks, [&](int64_t blk) {
-    float* s = scratch(cols);
-    float* part = colPartial.data() + blk * cols;
-    std::fill(part, part + cols, 0.0f);
-    for (int64_t i = blk * kRowBlock; i < std::min(rows, (blk + 1) * kRowBlock); ++i) {
-      loadGrad(a, i * cols, cols, s);
-      for (int64_t j = 0; j < cols; ++j) s[j] = s[j] * s[j] + a.eps;
-      for (int64_t j = 0; j < cols; ++j) part[j] += s[j];
-      a.vr[i] = d * a.vr[i] + oneMinusD * (laneSum(s, cols) / static_cast<float>(cols));
-    }
-  });
+  // Pass 1: row means (complete per row, or the caller's global row sums) and per-block column
+  // sums of s (unless the caller gives the global column sums).
+  if (ownRows || ownCols) {
+    forEachTask(stream, blocks, [&](int64_t blk) {
+      float* s = scratch(cols);
+      float* part = ownCols ? colPartial.data() + blk * cols : nullptr;
+      if (part) std::fill(part, part + cols, 0.0f);
+      for (int64_t i = blk * kRowBlock; i < std::min(rows, (blk + 1) * kRowBlock); ++i) {
+        loadGrad(a, i * cols, cols, s);
+        squarePlusEps(s, cols, a.eps);
+        if (part) {
+          for (int64_t j = 0; j < cols; ++j) part[j] += s[j];
+        }
+        const float rowSum = ownRows ? laneSum(s, cols) : a.rowSums[i];
+        a.vr[i] = d * a.vr[i] + oneMinusD * (rowSum / colCount);
+      }
+    });
+  } else {
+    for (int64_t i = 0; i < rows; ++i) a.vr[i] = d * a.vr[i] + oneMinusD * (a.rowSums[i] / colCount);
+  }
   // Pass 2: column means, summing the block partials in block order.
   const int64_t colTasks = (cols + kChunk - 1) / kChunk;
   forEachTask(stream, colTasks, [&](int64_t t) {
     for (int64_t j = t * kChunk; j < std::min(cols, (t + 1) * kChunk); ++j) {
-      float sum = 0;
-      for (int64_t blk = 0; blk < blocks; ++blk) sum += colPartial[blk * cols + j];
-      a.vc[j] = d * a.vc[j] + oneMinusD * (sum / static_cast<float>(rows));
+      const float sum = ownCols ? blockColumnSum(colPartial, blocks, cols, j) : a.colSums[j];
+      a.vc[j] = d * a.vc[j] + oneMinusD * (sum / rowCount);
     }
   });
   double vrSum = 0;
-  for (int64_t i = 0; i < rows; ++i) vrSum += a.vr[i];
-  const double vrMean = vrSum / static_cast<double>(rows);
+  if (a.vrSum) {
+    vrSum = *a.vrSum;  // the caller's sum over every global row
+  } else {
+    for (int64_t i = 0; i < rows; ++i) vrSum += a.vr[i];
+  }
+  const double vrMean = vrSum / static_cast<double>(totalRows);
   // 1 / sqrt(v_hat) = rowFactor[i] * colFactor[j].
   std::vector<float> rowFactor(rows), colFactor(cols);
   for (int64_t i = 0; i < rows; ++i) {

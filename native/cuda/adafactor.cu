@@ -12,6 +12,9 @@
 //   5. (clipThreshold > 0) sumSquaresKernel + clipKernel: the block-RMS clip factor of
 //      u = g * rowFactor[i] * colFactor[j], summed in double over a fixed partition
 //   6. updateKernel     m = b1 m + (1 - b1) u clip;  param -= lr (lrMult m + wd param)
+// A shard (lib/kernels/adafactor.ts "Sharded"): the caller's rowSums replace step 1's sums
+// (vrFromSumsKernel), its colSums step 2's (colFinalKernel reads them), its vrSum step 4's sum of vr;
+// the means divide by totalCols / totalRows.
 // Unfactored (v [rows, cols]):
 //   no clip: one elementwise kernel (v update, u = g / sqrt(v), momentum, param);
 //   clip: v update + sum of u^2, the clip factor, then the update reading the new v.
@@ -95,10 +98,11 @@ __device__ __forceinline__ void applyUpdate(const Step& s, float u, float clip, 
 
 // ---- factored ---------------------------------------------------------------------------------
 
-// 1. vr[i] = d vr[i] + (1 - d) (sum_j s[i, j] / cols), kRowThreads threads per row.
+// 1. vr[i] = d vr[i] + (1 - d) (sum_j s[i, j] / colCount), kRowThreads threads per row.
 template <typename G, int kRowThreads>
 __global__ void __launch_bounds__(kBlockThreads)
-    rowKernel(StepArg sArg, int64_t rows, int64_t cols, const G* __restrict__ grad, float* __restrict__ vr) {
+    rowKernel(StepArg sArg, int64_t rows, int64_t cols, float colCount, const G* __restrict__ grad,
+              float* __restrict__ vr) {
   const Step s = sArg.get();
   constexpr int kRowsPerBlock = kBlockThreads / kRowThreads;
   __shared__ float shared[kRowThreads / 32];
@@ -110,8 +114,18 @@ __global__ void __launch_bounds__(kBlockThreads)
     for (int64_t j = t; j < cols; j += kRowThreads) sum += squarePlusEps(s, gradAt(s, grad, i * cols + j));
     sum = blockAllSum<kRowThreads>(sum, shared);
     if (t == 0) {
-      vr[i] = __fadd_rn(__fmul_rn(s.d, vr[i]), __fmul_rn(s.oneMinusD, __fdiv_rn(sum, static_cast<float>(cols))));
+      vr[i] = __fadd_rn(__fmul_rn(s.d, vr[i]), __fmul_rn(s.oneMinusD, __fdiv_rn(sum, colCount)));
     }
+  }
+}
+
+// 1 (sharded). vr[i] = d vr[i] + (1 - d) (rowSums[i] / colCount), the caller's global row sums.
+__global__ void vrFromSumsKernel(StepArg sArg, int64_t rows, float colCount, const float* __restrict__ rowSums,
+                                 float* __restrict__ vr) {
+  const Step s = sArg.get();
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < rows; i += stride) {
+    vr[i] = __fadd_rn(__fmul_rn(s.d, vr[i]), __fmul_rn(s.oneMinusD, __fdiv_rn(rowSums[i], colCount)));
   }
 }
 
@@ -147,30 +161,43 @@ __global__ void __launch_bounds__(kColTile * kRowLanes)
   }
 }
 
-// 3. vc[j] = d vc[j] + (1 - d) (column sum / rows); colFactor[j] = 1 / sqrt(vc[j]) with the CPU's
-// mix of precisions: the square root of the f32 vc in f32, the reciprocal in double.
-__global__ void colFinalKernel(StepArg sArg, int64_t rows, int64_t cols, int64_t rowBlocks,
-                               const float* __restrict__ part, float* __restrict__ vc,
-                               float* __restrict__ colFactor) {
+// 3. vc[j] = d vc[j] + (1 - d) (column sum / rowCount); colFactor[j] = 1 / sqrt(vc[j]) with the
+// CPU's mix of precisions: the square root of the f32 vc in f32, the reciprocal in double. The
+// column sum is the caller's colSums[j] when given (a shard), else the partials' sum.
+__global__ void colFinalKernel(StepArg sArg, float rowCount, int64_t cols, int64_t rowBlocks,
+                               const float* __restrict__ part, const float* __restrict__ colSums,
+                               float* __restrict__ vc, float* __restrict__ colFactor) {
   const Step s = sArg.get();
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols; j += stride) {
     float sum = 0.0f;
-    for (int64_t rb = 0; rb < rowBlocks; ++rb) sum += part[rb * cols + j];
-    const float v = __fadd_rn(__fmul_rn(s.d, vc[j]), __fmul_rn(s.oneMinusD, __fdiv_rn(sum, static_cast<float>(rows))));
+    if (colSums) {
+      sum = colSums[j];
+    } else {
+      for (int64_t rb = 0; rb < rowBlocks; ++rb) sum += part[rb * cols + j];
+    }
+    const float v = __fadd_rn(__fmul_rn(s.d, vc[j]), __fmul_rn(s.oneMinusD, __fdiv_rn(sum, rowCount)));
     vc[j] = v;
     colFactor[j] = static_cast<float>(1.0 / static_cast<double>(__fsqrt_rn(v)));
   }
 }
 
-// 4. One block: mean(vr) in double, then rowFactor[i] = float(1 / sqrt(vr[i] / mean)) in double.
+// 4. One block: mean(vr) in double (the caller's vrSum / totalRows for a shard), then
+// rowFactor[i] = float(1 / sqrt(vr[i] / mean)) in double.
 constexpr int kFactorThreads = 1024;
 __global__ void __launch_bounds__(kFactorThreads)
-    rowFactorKernel(int64_t rows, const float* __restrict__ vr, float* __restrict__ rowFactor) {
+    rowFactorKernel(int64_t rows, int64_t totalRows, const float* __restrict__ vrSum, const float* __restrict__ vr,
+                    float* __restrict__ rowFactor) {
   __shared__ double shared[kFactorThreads / 32];
-  double sum = 0.0;
-  for (int64_t i = threadIdx.x; i < rows; i += kFactorThreads) sum += vr[i];
-  const double mean = blockAllSum<kFactorThreads>(sum, shared) / static_cast<double>(rows);
+  double total;
+  if (vrSum) {
+    total = static_cast<double>(*vrSum);
+  } else {
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < rows; i += kFactorThreads) sum += vr[i];
+    total = blockAllSum<kFactorThreads>(sum, shared);
+  }
+  const double mean = total / static_cast<double>(totalRows);
   for (int64_t i = threadIdx.x; i < rows; i += kFactorThreads) {
     rowFactor[i] = static_cast<float>(1.0 / sqrt(static_cast<double>(vr[i]) / mean));
   }
@@ -343,18 +370,27 @@ void factoredStep(cudaStream_t stream, const AdafactorArgs& a) {
   float* rowFactor = colFactor + cols;
   float* part = rowFactor + rows;
 
-  if (cols <= kWarpRowMaxCols) {
-    rowKernel<G, 32><<<gridFor(rows, kBlockThreads / 32), kBlockThreads, 0, stream>>>(s, rows, cols, grad, a.vr);
+  // The global matrix's dims (a shard's); rows, cols when unsharded.
+  const int64_t totalRows = a.totalRows ? a.totalRows : rows;
+  const float rowCount = static_cast<float>(totalRows);
+  const float colCount = static_cast<float>(a.totalCols ? a.totalCols : cols);
+
+  if (a.rowSums) {
+    vrFromSumsKernel<<<gridFor(rows, 256), 256, 0, stream>>>(s, rows, colCount, a.rowSums, a.vr);
+  } else if (cols <= kWarpRowMaxCols) {
+    rowKernel<G, 32><<<gridFor(rows, kBlockThreads / 32), kBlockThreads, 0, stream>>>(s, rows, cols, colCount, grad, a.vr);
   } else {
-    rowKernel<G, kBlockThreads><<<gridFor(rows, 1), kBlockThreads, 0, stream>>>(s, rows, cols, grad, a.vr);
+    rowKernel<G, kBlockThreads><<<gridFor(rows, 1), kBlockThreads, 0, stream>>>(s, rows, cols, colCount, grad, a.vr);
   }
   checkLaunch("adafactor (row statistics)");
-  dim3 grid(static_cast<unsigned>(colTiles), static_cast<unsigned>(rowBlocks));
-  colPartialKernel<G><<<grid, kColTile * kRowLanes, 0, stream>>>(s, rows, cols, rowBlocks, grad, part);
-  checkLaunch("adafactor (column partial sums)");
-  colFinalKernel<<<gridFor(cols, 256), 256, 0, stream>>>(s, rows, cols, rowBlocks, part, a.vc, colFactor);
+  if (!a.colSums) {
+    dim3 grid(static_cast<unsigned>(colTiles), static_cast<unsigned>(rowBlocks));
+    colPartialKernel<G><<<grid, kColTile * kRowLanes, 0, stream>>>(s, rows, cols, rowBlocks, grad, part);
+    checkLaunch("adafactor (column partial sums)");
+  }
+  colFinalKernel<<<gridFor(cols, 256), 256, 0, stream>>>(s, rowCount, cols, rowBlocks, part, a.colSums, a.vc, colFactor);
   checkLaunch("adafactor (column statistics)");
-  rowFactorKernel<<<1, kFactorThreads, 0, stream>>>(rows, a.vr, rowFactor);
+  rowFactorKernel<<<1, kFactorThreads, 0, stream>>>(rows, totalRows, a.vrSum, a.vr, rowFactor);
   checkLaunch("adafactor (row factors)");
   const float* clip = nullptr;
   if (a.clipThreshold > 0.0f) {

@@ -11,7 +11,9 @@
  *   u = g / sqrt(v_hat);  clipThreshold > 0: u /= max(1, rms(u) / clipThreshold)
  *   m = beta1 m + (1-beta1) u;  param -= lr (lrMult m + weightDecay param)
  * The stored momentum is the f32 m rounded to bf16 when momentumType is bf16; the update uses the f32
- * m. One case checks a known answer instead: a rank-1 gradient a b^T, which the factored estimate
+ * m. Sharded cases (a shard of a [totalRows, totalCols] parameter, lib/kernels/adafactor.ts "Sharded")
+ * take the given rowSums / colSums in place of the shard's own sums, divide by totalCols / totalRows,
+ * and take mean(vr) = vrSum / totalRows when vrSum is given. One case checks a known answer instead: a rank-1 gradient a b^T, which the factored estimate
  * matches exactly (u = sign(g)).
  *
  * CPU tolerance, test/kernels/adafactor.test.ts's bounds (f32 kernel, sums of up to a few hundred
@@ -66,6 +68,9 @@ interface Shape {
   rows: number;
   cols: number;
   factored: boolean;
+  /** A shard's global dims (default rows, cols); the stats buffers are then in `init`. */
+  totalRows?: number;
+  totalCols?: number;
 }
 
 interface StepResult {
@@ -89,19 +94,24 @@ function adafactorStep(sh: Shape, init: Record<string, ArrayLike<number>>, hy: H
   if (sh.factored) {
     const vr = new Float64Array(rows);
     const vc = new Float64Array(cols);
+    const totalRows = sh.totalRows ?? rows;
+    const totalCols = sh.totalCols ?? cols;
     for (let i = 0; i < rows; i++) {
       let sum = 0;
       for (let j = 0; j < cols; j++) sum += sq[i * cols + j]!;
-      vr[i] = d * init.vr![i]! + (1 - d) * (sum / cols);
+      if (init.rowSums) sum = init.rowSums[i]!;
+      vr[i] = d * init.vr![i]! + (1 - d) * (sum / totalCols);
     }
     for (let j = 0; j < cols; j++) {
       let sum = 0;
       for (let i = 0; i < rows; i++) sum += sq[i * cols + j]!;
-      vc[j] = d * init.vc![j]! + (1 - d) * (sum / rows);
+      if (init.colSums) sum = init.colSums[j]!;
+      vc[j] = d * init.vc![j]! + (1 - d) * (sum / totalRows);
     }
     let vrSum = 0;
     for (let i = 0; i < rows; i++) vrSum += vr[i]!;
-    const vrMean = vrSum / rows;
+    if (init.vrSum) vrSum = init.vrSum[0]!;
+    const vrMean = vrSum / totalRows;
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < cols; j++) u[i * cols + j] = g[i * cols + j]! / Math.sqrt((vr[i]! * vc[j]!) / vrMean);
     }
@@ -157,10 +167,20 @@ function tolerances(sh: Shape, momentumType: DT, r: StepResult, hy: Hyper): { cp
   return { cpu, gpu };
 }
 
+/** Which global statistics a sharded case passes (the values are drawn near the shard's own). */
+interface ShardStats {
+  rowSums?: boolean;
+  colSums?: boolean;
+  vrSum?: boolean;
+}
+
 interface CaseOptions {
   rows: number;
   cols: number;
   factored: boolean;
+  totalRows?: number;
+  totalCols?: number;
+  stats?: ShardStats;
   gradType: DT;
   momentumType: DT;
   seed: number;
@@ -180,6 +200,35 @@ function initialBuffers(o: CaseOptions): Record<string, CaseBuffer> {
   if (o.factored) {
     b.vr = { dtype: 'f32', size: o.rows, role: 'inout', data: pos(o.rows, o.seed + 3) };
     b.vc = { dtype: 'f32', size: o.cols, role: 'inout', data: pos(o.cols, o.seed + 4) };
+    // A shard's global statistics: the shard's own sums of s scaled up to the global dims, times a
+    // random factor in [0.5, 2) (any positive values are valid inputs; these keep u near 1).
+    const r = rng(o.seed + 5);
+    const grad = roundTo(o.gradType, b.grad!.data!);
+    const scale = Math.fround(o.hyper.gradScale ?? 1);
+    const s = (i: number, j: number): number => (scale * grad[i * o.cols + j]!) ** 2;
+    const jitter = (): number => 0.5 + 1.5 * r();
+    if (o.stats?.rowSums) {
+      const k = (o.totalCols ?? o.cols) / o.cols;
+      b.rowSums = { dtype: 'f32', size: o.rows, role: 'in', data: Float64Array.from({ length: o.rows }, (_, i) => {
+        let sum = 0;
+        for (let j = 0; j < o.cols; j++) sum += s(i, j);
+        return k * sum * jitter();
+      }) };
+    }
+    if (o.stats?.colSums) {
+      const k = (o.totalRows ?? o.rows) / o.rows;
+      b.colSums = { dtype: 'f32', size: o.cols, role: 'in', data: Float64Array.from({ length: o.cols }, (_, j) => {
+        let sum = 0;
+        for (let i = 0; i < o.rows; i++) sum += s(i, j);
+        return k * sum * jitter();
+      }) };
+    }
+    if (o.stats?.vrSum) {
+      const vr = b.vr.data!;
+      let sum = 0;
+      for (let i = 0; i < o.rows; i++) sum += vr[i]!;
+      b.vrSum = { dtype: 'f32', size: 1, role: 'in', data: [((o.totalRows ?? o.rows) / o.rows) * (sum + 1e-5) * jitter()] };
+    }
   } else {
     b.v = { dtype: 'f32', size: n, role: 'inout', data: pos(n, o.seed + 3) };
   }
@@ -198,6 +247,9 @@ function specOf(o: Shape & { gradType: DT; momentumType: DT }, hy: Hyper): (b: R
     param: b.param, grad: b.grad, momentum: b.momentum,
     ...(o.factored ? { vr: b.vr, vc: b.vc } : { v: b.v }),
     ...hy,
+    ...(o.totalRows !== undefined ? { totalRows: o.totalRows } : {}),
+    ...(o.totalCols !== undefined ? { totalCols: o.totalCols } : {}),
+    ...Object.fromEntries((['rowSums', 'colSums', 'vrSum'] as const).filter((k) => b[k] !== undefined).map((k) => [k, b[k]])),
   });
 }
 
@@ -211,11 +263,13 @@ function adafactorCase(o: CaseOptions): KernelCase {
     hy.lrMult !== 1 ? `lrMult ${hy.lrMult}` : '',
     hy.weightDecay > 0 ? `wd ${hy.weightDecay}` : '',
     hy.gradScale !== 1 ? `gradScale ${hy.gradScale}` : '',
+    o.totalRows !== undefined || o.totalCols !== undefined ? `shard of [${o.totalRows ?? o.rows}, ${o.totalCols ?? o.cols}]` : '',
+    ...(['rowSums', 'colSums', 'vrSum'] as const).filter((k) => o.stats?.[k]).map((k) => `given ${k}`),
   ].filter(Boolean);
   return {
     name: `${o.factored ? 'factored' : 'unfactored'} [${o.rows}, ${o.cols}], ${o.gradType} grad, ${o.momentumType} momentum, ${flags.join(', ')}`,
     dtype: `${o.gradType} grad, ${o.momentumType} momentum`,
-    layout: o.factored ? 'factored' : 'unfactored',
+    layout: o.stats || o.totalRows !== undefined || o.totalCols !== undefined ? 'factored shard' : o.factored ? 'factored' : 'unfactored',
     buffers,
     spec: specOf(o, hy),
     reference: (initial) => adafactorStep(o, initial, hy).out,
@@ -314,6 +368,18 @@ add(9, 1031, true, 'f32', 'f32', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5,
 add(1100, 40, true, 'bf16', 'f32', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
 add(1, 100003, false, 'f32', 'bf16', 5, { clipThreshold: 0.5, lr: 0.03, lrMult: 0.5, weightDecay: 0.1, gradScale: 0.8 });
 cases.push(rankOneCase());
+// Shards of a sharded parameter (lib/kernels/adafactor.ts "Sharded"): a column shard (its rows are
+// whole: the global row sums given, vr is the whole vr), a row shard (the global column sums and the
+// sum of the updated vr given), both at once, and explicit totals equal to the shard's own dims
+// (the unsharded step). test/train/adafactor-sharded.test.ts checks shards against the whole.
+const shard = (rows: number, cols: number, gradType: DT, momentumType: DT, step: number, h: Partial<Hyper>, s: Pick<CaseOptions, 'totalRows' | 'totalCols' | 'stats'>): void => {
+  cases.push(adafactorCase({ rows, cols, factored: true, gradType, momentumType, seed: rows * 1013 + cols * 11 + cases.length * 103, step, hyper: h, ...s }));
+};
+shard(40, 48, 'f32', 'bf16', 3, { lrMult: 0.5, weightDecay: 0.03 }, { totalCols: 96, stats: { rowSums: true } });
+shard(129, 33, 'bf16', 'f32', 2, { gradScale: 0.4, lr: 3e-3 }, { totalRows: 516, stats: { colSums: true, vrSum: true } });
+shard(33, 600, 'bf16', 'bf16', 5, { lr: 0.03, weightDecay: 0.1, gradScale: 0.8 }, { totalRows: 66, totalCols: 1800, stats: { rowSums: true, colSums: true, vrSum: true } });
+shard(65, 40, 'f32', 'f32', 4, { lr: 1e-2 }, { totalRows: 65, totalCols: 40 });
+shard(17, 1031, 'f32', 'f32', 7, { lr: 1e-2, weightDecay: 0.1 }, { totalRows: 1100, stats: { colSums: true, vrSum: true } });
 
 const adafactor: KernelCases = { kernel: 'adafactor', cases };
 export default adafactor;

@@ -1,5 +1,6 @@
 /** Every op definition, in one list (op-table.ts indexes it by name). */
 import type { OpDef } from '../op-def';
+import { adafactorStatsOp } from './adafactor-stats';
 import { adafactorUpdateOp } from './adafactor-update';
 import { adamwMultiUpdateOp, adamwUpdateOp } from './adamw-update';
 import { assertFiniteOp } from './assert-finite';
@@ -71,6 +72,7 @@ export const OPS: readonly OpDef[] = [
   clipScaleOp,
   adamwUpdateOp,
   adamwMultiUpdateOp,
+  adafactorStatsOp,
   adafactorUpdateOp,
   assertFiniteOp,
   gradAccumulateOp,

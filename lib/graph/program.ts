@@ -9,7 +9,7 @@ import type { Session, SessionPlan } from '../runtime/session';
 import { allocHostArray, DTYPE_BYTES, type DType, type HostArray } from '../runtime/dtype';
 import { toBf16 } from '../runtime/bf16';
 import { Vit22bError } from '../runtime/errors';
-import { adafactorDecay } from '../runtime/ops/adafactor';
+import { derivedRunScalar } from '../train/optimizers';
 import { randomInit } from '../runtime/ops/random';
 import type { DeviceTensor } from '../runtime/tensor';
 import type { Graph } from './ir';
@@ -299,13 +299,13 @@ export class Program implements Disposable {
 
   /**
    * The value of run scalar `name`: given by the caller, except 'gradMean' (1 / the micro-batches
-   * of this step, from the program's own count) and 'decay' (Adafactor's beta2_t = min(0.999,
-   * 1 - step^-0.8), derived from 'step' unless given).
+   * of this step, from the program's own count); one the caller does not give may be derived by an
+   * optimizer module (Adafactor's decay from 'step', lib/train/optimizers/adafactor.ts).
    */
   private scalarValue(name: string, scalars: Record<string, number>): number {
     let s: number | undefined = scalars[name];
     if (name === 'gradMean') s = 1 / (this.microBatches + 1);
-    else if (name === 'decay' && s === undefined && typeof scalars.step === 'number') s = adafactorDecay(scalars.step);
+    else if (s === undefined) s = derivedRunScalar(name, scalars);
     if (typeof s !== 'number' || !Number.isFinite(s)) {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', `run needs the scalar '${name}'`, { expected: 'a finite number', received: String(s) });
     }

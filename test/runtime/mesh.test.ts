@@ -309,6 +309,13 @@ describe('failures', () => {
       ) as Vit22bError;
       expect(e.code).toBe('ERR_INVALID_ARGUMENT');
       expect(e.message).toContain("all_reduce says ranks 4, but the 'model' axis of rank 0 (data 0, model 0)'s mesh (1 x 2) has 2 devices");
+      // A collective of several devices on one device alone would wait for peers that never come.
+      const alone = thrownBy(() =>
+        mesh.devices[1]!.native.launch('all_reduce', { axis: 'model', ranks: 2, dtype: 'f32', count: 4, x: xs[1]!.buffer, y: ys[1]!.buffer }),
+      ) as Vit22bError;
+      expect(alone.code).toBe('ERR_INVALID_ARGUMENT');
+      expect(alone.message).toContain("all_reduce over mesh axis 'model' (2 devices) runs only in a mesh step");
+      expect(alone.message).toContain('rank 1 (data 0, model 1) was called alone');
       // One launch on every rank: the sum of all ones is 2.
       mesh.launch('all_reduce', [0, 1].map((r) => ({ axis: 'model' as const, ranks: 2, dtype: 'f32' as const, count: 4, x: xs[r]!.buffer, y: ys[r]!.buffer })));
       for (const y of ys) expect(Array.from(y.download() as Float32Array)).toEqual([2, 2, 2, 2]);

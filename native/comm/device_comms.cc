@@ -62,6 +62,13 @@ Communicator& communicatorFor(Stream stream, MeshAxis axis, int64_t ranks, const
                 "ranks 1 outside a mesh", "ranks " + std::to_string(ranks));
   }
   Communicator& c = comms->axis(axis);
+  if (c.size() > 1 && !comms->inMeshCall()) {
+    throw Error(ErrorCode::InvalidArgument,
+                k + " over mesh axis '" + ax + "' (" + std::to_string(c.size()) +
+                    " devices) runs only in a mesh step, where every rank takes part (MeshPlan.run "
+                    "or Mesh.launch); " + comms->place().describe() + " was called alone",
+                "MeshPlan.run or Mesh.launch", "a launch or plan run of one device");
+  }
   if (c.size() != ranks) {
     throw Error(ErrorCode::InvalidArgument,
                 k + " says ranks " + std::to_string(ranks) + ", but the '" + ax + "' axis of " +

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,10 +44,17 @@ class DeviceComms {
   void setStep(std::string step) { step_ = std::move(step); }
   const std::string& step() const { return step_; }
 
+  // True while the mesh runs every rank at once (LocalMesh::runOnEveryRank): a collective over
+  // several devices called outside one (a plain Device launch or plan run of one rank) would wait
+  // for peers that never come, so communicatorFor refuses it instead.
+  void setInMeshCall(bool on) { inMeshCall_ = on; }
+  bool inMeshCall() const { return inMeshCall_; }
+
  private:
   MeshPlace place_;
   std::array<std::unique_ptr<Communicator>, 2> axes_;  // [MeshAxis::Data, MeshAxis::Model]
   std::string step_ = "outside a mesh run";
+  std::atomic<bool> inMeshCall_{false};
 };
 
 // A mesh axis of one device: every collective is a copy (all_reduce scales). Also what a device

@@ -62,6 +62,9 @@ void LocalGroup::barrier(int axisRank, const Post* post, const char* op, const c
         missing += (missing.empty() ? "" : ", ") + member(j).describe();
         missingShort += (missingShort.empty() ? "" : ", ") + std::to_string(member(j).rank);
       }
+      // Withdraw, so the group's count stays true for whoever comes next.
+      arrived_[static_cast<size_t>(axisRank)] = 0;
+      --arrivedCount_;
       throw Error(ErrorCode::CollectiveTimeout,
                   where + ": timed out after " + std::to_string(timeout_.count()) + " ms " + phase +
                       "; never arrived: " + missing,
@@ -70,7 +73,11 @@ void LocalGroup::barrier(int axisRank, const Post* post, const char* op, const c
                   "missing ranks " + missingShort);
     }
   }
-  if (generation_ == gen) throw aborted();
+  if (generation_ == gen) {
+    arrived_[static_cast<size_t>(axisRank)] = 0;
+    --arrivedCount_;
+    throw aborted();
+  }
 }
 
 void LocalGroup::abort() {

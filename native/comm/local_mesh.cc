@@ -69,7 +69,10 @@ void LocalMesh::reset() {
 std::optional<Error> LocalMesh::runOnEveryRank(const std::string& step,
                                                const std::function<void(int)>& body) {
   reset();
-  for (auto& c : comms_) c->setStep(step);
+  for (auto& c : comms_) {
+    c->setStep(step);
+    c->setInMeshCall(true);
+  }
   std::mutex mutex;
   std::optional<Error> first;         // the first failure that is not ERR_COLLECTIVE_ABORTED
   std::optional<Error> firstAborted;  // the first that is
@@ -110,6 +113,7 @@ std::optional<Error> LocalMesh::runOnEveryRank(const std::string& step,
     }
   }
   for (std::thread& t : threads) t.join();
+  for (auto& c : comms_) c->setInMeshCall(false);
   if (startFailure) {
     reset();
     return startFailure;

@@ -9,7 +9,7 @@
  * timm names and `vit22b plan` speak global tensors; only devices see slices.
  */
 import { Vit22bError } from '../runtime/errors';
-import type { MeshShape } from '../runtime/mesh';
+import { checkMeshShape, type MeshShape } from '../runtime/mesh';
 
 export type MeshAxis = 'data' | 'model';
 export const MESH_AXES: readonly MeshAxis[] = ['data', 'model'];
@@ -36,35 +36,8 @@ export interface MeshCoordinates {
   model: number;
 }
 
-const MAX_DEVICES = 64;
-
-/** A mesh shape checked: integers >= 1 on both axes, at most 64 devices (ERR_INVALID_CONFIG). */
-export function checkMesh(mesh: unknown): MeshShape {
-  if (typeof mesh !== 'object' || mesh === null) {
-    throw new Vit22bError('ERR_INVALID_CONFIG', 'a mesh is { data, model } sizes', { expected: '{ data: t, model: k }', received: String(mesh) });
-  }
-  const m = mesh as Record<string, unknown>;
-  for (const key of Object.keys(m)) {
-    if (key !== 'data' && key !== 'model') {
-      throw new Vit22bError('ERR_INVALID_CONFIG', `unknown mesh axis '${key}'`, { expected: 'data, model', received: key });
-    }
-  }
-  const size = (axis: MeshAxis) => {
-    const v = m[axis] ?? 1;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-      throw new Vit22bError('ERR_INVALID_CONFIG', `mesh ${axis} must be an integer >= 1`, { expected: 'an integer >= 1', received: String(v) });
-    }
-    return v;
-  };
-  const shape = { data: size('data'), model: size('model') };
-  if (shape.data * shape.model > MAX_DEVICES) {
-    throw new Vit22bError('ERR_INVALID_CONFIG', `a mesh of data=${shape.data} x model=${shape.model} has more than ${MAX_DEVICES} devices`, {
-      expected: `at most ${MAX_DEVICES} devices`,
-      received: `${shape.data * shape.model}`,
-    });
-  }
-  return shape;
-}
+/** A mesh shape checked (the runtime's one check: lib/runtime/mesh.ts). */
+export const checkMesh: (mesh: unknown) => MeshShape = checkMeshShape;
 
 export function meshSize(mesh: MeshShape): number {
   return mesh.data * mesh.model;

@@ -13,6 +13,7 @@ export {
 export { LoadedPlan, checkPlanShape, type PlanProfileEntry } from './plan';
 export {
   createMesh,
+  checkMeshShape,
   Mesh,
   MeshPlan,
   MAX_MESH_DEVICES,

@@ -54,24 +54,35 @@ function configError(message: string, field: string, expected: string, received:
   return new Vit22bError('ERR_INVALID_CONFIG', message, { field, expected, received: String(received) });
 }
 
-function checkShape(shape: MeshShape): void {
+/**
+ * A mesh shape checked (ERR_INVALID_CONFIG naming the numbers): an object of the axes `data` and
+ * `model` (a missing one is 1), integers >= 1, at most MAX_MESH_DEVICES devices. The one check of a
+ * mesh shape: createMesh, compile({ mesh }) and the CLI's --mesh all use it.
+ */
+export function checkMeshShape(shape: unknown): MeshShape {
   if (typeof shape !== 'object' || shape === null) {
     throw configError('a mesh shape must be an object { data, model }', 'shape', '{ data: number; model: number }', shape);
   }
+  const given = shape as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key !== 'data' && key !== 'model') throw configError(`unknown mesh axis '${key}'`, key, 'data, model', key);
+  }
   for (const axis of ['data', 'model'] as const) {
-    const v = shape[axis];
+    const v = given[axis] ?? 1;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
       throw configError(`mesh ${axis} must be an integer >= 1, got ${String(v)}`, axis, 'an integer >= 1', v);
     }
   }
-  if (shape.data * shape.model > MAX_MESH_DEVICES) {
+  const out = { data: (given.data ?? 1) as number, model: (given.model ?? 1) as number };
+  if (out.data * out.model > MAX_MESH_DEVICES) {
     throw configError(
-      `a mesh of ${shape.data} x ${shape.model} = ${shape.data * shape.model} devices is more than ${MAX_MESH_DEVICES}`,
+      `a mesh of ${out.data} x ${out.model} = ${out.data * out.model} devices is more than ${MAX_MESH_DEVICES}`,
       'shape',
       `data * model <= ${MAX_MESH_DEVICES}`,
-      `${shape.data} x ${shape.model}`,
+      `${out.data} x ${out.model}`,
     );
   }
+  return out;
 }
 
 function checkOption(name: string, v: unknown, lo: number, hi: number): void {
@@ -83,10 +94,10 @@ function checkOption(name: string, v: unknown, lo: number, hi: number): void {
 
 /** Creates a mesh of shape.data x shape.model cpu devices (see MeshOptions). */
 export function createMesh(shape: MeshShape, options: MeshOptions = {}): Mesh {
-  checkShape(shape);
+  const checked = checkMeshShape(shape);
   checkOption('threadsPerDevice', options.threadsPerDevice, 1, 1024);
   checkOption('timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
-  return new Mesh({ data: shape.data, model: shape.model }, options);
+  return new Mesh(checked, options);
 }
 
 /** Per-rank argument arrays must have one entry per rank. */

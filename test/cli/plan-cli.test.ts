@@ -34,3 +34,23 @@ test('plan of ViT-22B (text) names its size; bad options are usage errors', asyn
   expect(unknown.code).not.toBe(0);
   expect(unknown.err).toMatch(/ERR_INVALID_CONFIG/);
 });
+
+test('plan --mesh: one device of the mesh holds 1/k of the block matrices; the paper mesh for ViT-22B', async () => {
+  const one = JSON.parse((await cli(['plan', '--preset', 'tiny', '--batch', '8', '--json'])).out);
+  const m = JSON.parse((await cli(['plan', '--preset', 'tiny', '--batch', '8', '--mesh', 'data=2,model=4', '--json'])).out);
+  expect(m.mesh).toEqual({ data: 2, model: 4 });
+  expect(m.devices).toBe(8);
+  expect(m.memory.persistentByKind.param).toBeLessThan(one.memory.persistentByKind.param / 2);
+  expect(Object.keys(m.collectives).sort()).toEqual(['all_gather over model', 'all_reduce over data', 'all_reduce over model', 'reduce_scatter over model']);
+  expect(one.collectives).toEqual({});
+  const paper = await cli(['plan', '--preset', 'vit-22b/14', '--mesh', 'data=2,model=8', '--batch', '1024', '--precision', 'bf16-mixed']);
+  expect(paper.code).toBe(0);
+  expect(paper.out).toMatch(/per device of mesh data=2,model=8 \(16 devices\)/);
+  expect(paper.out).toMatch(/parameters\s+11\.\d\d GiB/);
+  const bad = await cli(['plan', '--preset', 'vit-22b/14', '--mesh', 'model=5']);
+  expect(bad.code).not.toBe(0);
+  expect(bad.err).toMatch(/heads 48 is not divisible by model=5/);
+  const usage = await cli(['plan', '--mesh', 'tensor=2']);
+  expect(usage.code).toBe(2);
+  expect(usage.err).toMatch(/--mesh takes data=T,model=K/);
+});

@@ -79,3 +79,19 @@ test('node dist/cli.js bench step --json prints images per second of the trainin
   expect(b).toMatchObject({ benchmark: 'step', model: 'tiny', batch: 16, optimizer: 'adamw', precision: 'fp32' });
   expect(b.imagesPerSecond as number).toBeGreaterThan(0);
 });
+
+test('train --mesh data=2,model=2 learns the same run as one device (same seed) and reports its mesh', async () => {
+  const args = ['train', '--steps', '15', '--batch', '16', '--lr', '3e-3', '--progress', 'none', '--seed', '4', '--json'];
+  const one = JSON.parse((await cli(args)).out) as { finalLoss: number; testAccuracy: number; mesh: unknown };
+  const r = await cli([...args, '--mesh', 'data=2,model=2']);
+  expect(r.code).toBe(0);
+  const mesh = JSON.parse(r.out) as typeof one;
+  expect(one.mesh).toEqual({ data: 1, model: 1 });
+  expect(mesh.mesh).toEqual({ data: 2, model: 2 });
+  // The same steps up to summation order: losses agree far below their change over the run.
+  expect(Math.abs(mesh.finalLoss - one.finalLoss)).toBeLessThan(1e-3);
+  expect(Math.abs(mesh.testAccuracy - one.testAccuracy)).toBeLessThanOrEqual(0.01);
+  const bad = await cli(['train', '--steps', '1', '--mesh', 'model=3']);
+  expect(bad.code).not.toBe(0);
+  expect(bad.err).toMatch(/ERR_(USAGE|INVALID_CONFIG).*heads 4 is not divisible by model=3/s);
+});

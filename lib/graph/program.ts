@@ -1,8 +1,14 @@
 /**
- * A compiled program on a device: persistent buffers (parameters, gradients, optimizer state,
- * constants) that live across steps, and one loaded plan per set of input shapes. A step is
+ * A compiled program: persistent buffers (parameters, gradients, optimizer state, constants) that
+ * live across steps, and one loaded plan per set of input shapes, on one device or on every device
+ * of a mesh (its session, lib/runtime/session.ts, holds the buffers and plans). A step is
  * `run(inputs, scalars)`: one asynchronous native call that uploads the inputs, runs every kernel
  * and resolves with the outputs, leaving the JavaScript thread free meanwhile.
+ *
+ * The program speaks global tensors: under a mesh, `read` assembles a buffer from the devices'
+ * slices and `write` cuts one (passes/partition.ts's layouts), `run` splits the global batch over
+ * the data axis and assembles the outputs, and parameters start from the values of the unsharded
+ * program (the same seed gives the same weights on any mesh).
  */
 import type { Device } from '../runtime/device';
 import type { Session, SessionPlan } from '../runtime/session';

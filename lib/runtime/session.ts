@@ -32,6 +32,8 @@ export interface SessionPlan {
   setProfiling(on: boolean): void;
   profile(): { runs: number; entries: SessionProfileEntry[] };
   dispose(): void;
+  /** How steps run (LoadedPlan.execution; rank 0's on a mesh). */
+  readonly execution: string;
 }
 
 export class Session implements Disposable {
@@ -132,6 +134,9 @@ export class Session implements Disposable {
           return { runs: r.runs, entries: r.entries.map((e) => ({ rank: e.rank, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds })) };
         },
         dispose: () => mp.dispose(),
+        get execution() {
+          return mp.plans[0]!.execution;
+        },
       };
     }
     const lp = p.loadPlan(plan, slots[0] ?? []);
@@ -143,6 +148,9 @@ export class Session implements Disposable {
         return { runs: r.runs, entries: r.entries.map((e) => ({ rank: 0, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds })) };
       },
       dispose: () => lp.dispose(),
+      get execution() {
+        return lp.execution;
+      },
     };
   }
 }

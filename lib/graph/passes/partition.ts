@@ -362,8 +362,8 @@ class Partitioner {
     const last = x.shape.length - 1;
     if (w.shape.length !== 2) throw notSupported(op, 'a right operand that is not a matrix', `rank ${w.shape.length}`);
     if (x.dims.slice(0, -1).some((d) => d && d.axis !== 'data')) x = x.dims.slice(0, -1).reduce((l, d, i) => (d && d.axis !== 'data' ? this.gather(l, i) : l), x);
-    if (w.dims[0] && w.dims[1] && w.dims[0].axis === w.dims[1].axis) throw notSupported(op, 'a weight split twice over one axis', JSON.stringify(w.dims));
     const kSplit = w.dims[0];
+    if (kSplit && w.dims[1]) throw notSupported(op, 'a weight split on both dimensions', JSON.stringify(w.dims));
     if (!kSplit) {
       x = this.gather(x, last);
       const u = this.unifyVarying([x, w]);
@@ -379,7 +379,6 @@ class Partitioner {
     const ranks = this.mesh[axis];
     const outLast = partial.shape.length - 1;
     const dims = [...x.dims.slice(0, -1), null as DimLayout];
-    if (w.dims[1]) throw notSupported(op, 'a weight split on both dimensions', JSON.stringify(w.dims));
     if (partial.shape[outLast]! % ranks === 0) {
       const v = reduceScatterDim(this.out, partial, outLast, axis, ranks);
       dims[outLast] = { axis };
@@ -568,14 +567,13 @@ export function mapReshapeDims(from: Shape, to: Shape, dims: readonly DimLayout[
     // Only the leading dimension of a source group may be split, and only in one segment onto the
     // leading dimension of the target group.
     for (let k = 0; k < gi.length; ++k) {
-      const [size, index] = gi[k]!;
+      const index = gi[k]![1];
       const split = dims[index];
       if (!split) continue;
       const n = mesh[split.axis];
       const lead = gj[0]!;
       const oneToOne = gi.length === 1 && gj.length === 1;
       if (k !== 0 || (!oneToOne && split.segments) || lead[0] % n !== 0) return { ok: false, blocked: index };
-      void size;
       out[lead[1]] = split;
     }
   }

@@ -11,7 +11,7 @@ import { parseMesh } from './mesh-option';
 import { checkMeshFits } from '../model/mesh-fit';
 
 const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
-                  [--remat none|selective|block] [--mesh data=T,model=K] [--forward] [--json]
+                  [--remat none|selective|block] [--mesh data=T,model=K] [--zero 0|3] [--forward] [--json]
 
 Compiles one training step (forward, backward, AdamW update) without running it and prints what it
 needs: parameters, device memory (the activation arena from the memory planner, and persistent
@@ -21,6 +21,7 @@ so any model can be planned here, ViT-22B included.
   --batch N          images per step (default 1; the global batch under --mesh)
   --mesh data=T,model=K  plan ONE device of a data x model mesh: its slices of the weights, their
                      gradients and optimizer state, its activations, and the bytes it moves per step
+  --zero 3           with --mesh: ZeRO-3 over data (weights, gradients and optimizer state split t ways)
   --forward          plan the forward pass alone (inference) instead of a training step`;
 
 const KIND_LABEL: Record<string, string> = { param: 'parameters', grad: 'gradients', state: 'optimizer state', const: 'constants' };
@@ -44,6 +45,7 @@ export const planCommand: Command = {
         precision: { type: 'string' },
         remat: { type: 'string' },
         mesh: { type: 'string' },
+        zero: { type: 'string' },
         forward: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -69,10 +71,12 @@ export const planCommand: Command = {
     const b = new GraphBuilder({ precision });
     buildVit(b, config, { batch });
     const train = o.forward ? undefined : { loss: 'loss', optimizer: { kind: 'adamw' as const } };
-    const compiled = compileGraph(b.graph, { train, remat, mesh });
+    const zero = o.zero === undefined ? 0 : o.zero === '0' || o.zero === '3' ? (Number(o.zero) as 0 | 3) : undefined;
+    if (zero === undefined) throw usageError('--zero must be 0 or 3', PLAN_USAGE, String(o.zero));
+    const compiled = compileGraph(b.graph, { train, remat, mesh, zero });
     const report = planReport(compiled.lowered.plan, compiled.memory);
     const params = countParams(config);
-    const summary = { model: modelName, config, batch, precision, remat, mesh, devices: mesh.data * mesh.model, mode: o.forward ? 'forward' : 'train', params, ...report };
+    const summary = { model: modelName, config, batch, precision, remat, mesh, zero, devices: mesh.data * mesh.model, mode: o.forward ? 'forward' : 'train', params, ...report };
     if (o.json) {
       io.out(JSON.stringify(summary, null, 2) + '\n');
       return 0;

@@ -43,6 +43,7 @@ export const TRAIN_OPTION_SPEC = {
   precision: { type: 'string' },
   remat: { type: 'string' },
   mesh: { type: 'string' },
+  zero: { type: 'string' },
   out: { type: 'string' },
   seed: { type: 'string' },
   'eval-every': { type: 'string' },
@@ -80,6 +81,7 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --precision P        fp32 (default) | bf16-mixed
   --remat POLICY       none (default) | selective | block
 ${MESH_HELP}
+  --zero 0|3           3: ZeRO-3 over the mesh's data axis (weights, gradients, AdamW state split)
   --seed S             parameters, data order and augmentation (default 0)
   --eval-every N       evaluate on the whole test set every N steps (always at the end; default
                        once an epoch on real data)
@@ -159,6 +161,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       precision: choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], 'fp32', usage) as Precision,
       remat: choice(o.remat, 'remat', ['none', 'selective', 'block'], 'none', usage) as RematPolicy,
       ...(mesh ? { mesh: checkMeshFits(config, mesh, microBatch) } : {}),
+      ...(o.zero !== undefined ? { zero: Number(choice(o.zero, 'zero', ['0', '3'], '0', usage)) as 0 | 3 } : {}),
       seed,
       accumulation: k,
       // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.

@@ -36,6 +36,11 @@ export interface CompileOptions {
    * such as { data: 2, model: 2 } (the program creates and owns a CPU mesh) or a Mesh of your own.
    */
   mesh?: MeshShape | Mesh;
+  /**
+   * 3: ZeRO-3 over the mesh's data axis (passes/partition.ts): large parameters, their gradients
+   * and optimizer state split over data, gathered where used. 0 (default): replicated over data.
+   */
+  zero?: 0 | 3;
   /** 'fp32' (default) or 'bf16-mixed' (see GraphBuilder). */
   precision?: Precision;
   /** Append gradients and this optimizer update: the program is a whole training step. */
@@ -58,7 +63,10 @@ export interface CompileOptions {
 export function compileGraph(global: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed' | 'mesh'> & { mesh?: MeshShape }, mode: ProgramMode = options.train ? 'train' : 'forward') {
   // Partition the forward graph, then differentiate the per-device graph (SHARDING.md decision 1).
   const mesh = options.mesh ? checkMesh(options.mesh) : undefined;
-  const sharded = mesh && meshSize(mesh) > 1 ? partition(global, mesh) : undefined;
+  if (options.zero !== undefined && options.zero !== 0 && options.zero !== 3) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'zero must be 0 or 3', { expected: '0 | 3', received: String(options.zero) });
+  }
+  const sharded = mesh && meshSize(mesh) > 1 ? partition(global, mesh, { zero: options.zero }) : undefined;
   const g = sharded?.graph ?? global;
   if (options.train && mode !== 'forward') appendTrainingStep(g, options.train, mode);
   eliminateDeadCode(g);

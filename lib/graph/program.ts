@@ -224,8 +224,9 @@ export class Program implements Disposable {
     const layout = b.spec.layout;
     if (!layout) return b.tensors[0]!.download();
     const global = allocHostArray(b.spec.type.dtype, numel(layout.shape));
-    // Slices differ only along model (weights are whole over data): the data-rank-0 devices cover it.
-    for (let r = 0; r < this.session.shape.model; ++r) {
+    // Without a split over data (ZeRO-3), the data-rank-0 devices hold every distinct slice.
+    const ranks = layout.dims.some((d) => d?.axis === 'data') ? this.session.ranks : this.session.shape.model;
+    for (let r = 0; r < ranks; ++r) {
       placeFromDevice(global, b.tensors[r]!.download(), layout.shape, layout.dims, this.session.shape, this.session.coordinates(r));
     }
     return global;

@@ -20,7 +20,7 @@ import { Vit22bError } from '../runtime/errors';
 import { differentiate } from './autodiff';
 import type { Graph, Value } from './ir';
 import type { LeafLayout } from './passes/partition';
-import { splitOver } from './sharding';
+import { MESH_AXES, splitOver, type MeshAxis } from './sharding';
 import { getOp } from './op-table';
 import { resolveOverrides } from './param-overrides';
 import { OPTIMIZER_KINDS, optimizerModule, type OptimizerSpec } from '../train/optimizers';
@@ -154,17 +154,26 @@ export function appendTrainingStep(g: Graph, options: TrainingStepOptions, mode:
 }
 
 /**
- * The global gradient norm. Gradients of weights split over `model` are slices: their sums of
- * squares add up across the model ranks. Each rank's norm of its slices is all-gathered (k floats)
- * and global_norm over [norm of the whole ones, those k norms] is then the norm of everything,
- * the same on every rank (every rank takes the same clipping and non-finite decisions).
+ * The global gradient norm. Gradients of weights split over a mesh axis (`model`, or `data` under
+ * ZeRO-3) are slices: their sums of squares add up across that axis. The slices are grouped by the
+ * axes that split them; each group's norm on this rank is all-gathered over those axes (a few
+ * floats), and global_norm over [the whole ones' norm, every gathered norm] is then the norm of
+ * everything, the same on every rank (every rank takes the same clipping and non-finite decisions).
  */
 function globalNorm(g: Graph, grads: Value[], layouts: readonly (LeafLayout | undefined)[]): Value {
-  const k = g.mesh?.model ?? 1;
-  const split = (i: number) => k > 1 && !!layouts[i] && splitOver(layouts[i]!.dims, 'model');
-  const sliced = grads.filter((_d, i) => split(i));
-  if (sliced.length === 0) return g.apply('global_norm', grads);
-  const whole = grads.filter((_d, i) => !split(i));
-  const parts = g.apply('all_gather', [g.apply('global_norm', sliced)], { axis: 'model', ranks: k }); // [k]
-  return g.apply('global_norm', whole.length ? [g.apply('global_norm', whole), parts] : [parts]);
+  const mesh = g.mesh ?? { data: 1, model: 1 };
+  const axesOf = (i: number) => MESH_AXES.filter((a) => mesh[a] > 1 && !!layouts[i] && splitOver(layouts[i]!.dims, a));
+  const groups = new Map<string, Value[]>();
+  grads.forEach((d, i) => {
+    const key = axesOf(i).join(',');
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  });
+  if (groups.size === 1 && groups.has('')) return g.apply('global_norm', grads);
+  const parts: Value[] = [];
+  for (const [key, members] of groups) {
+    let norm = g.apply('global_norm', members);
+    if (key !== '') for (const axis of key.split(',') as MeshAxis[]) norm = g.apply('all_gather', [norm], { axis, ranks: mesh[axis] });
+    parts.push(norm);
+  }
+  return g.apply('global_norm', parts);
 }

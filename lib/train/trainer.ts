@@ -43,6 +43,8 @@ export interface TrainerOptions {
    * partitioned (lib/graph/passes/partition.ts). Checkpoints hold global tensors either way.
    */
   mesh?: MeshShape;
+  /** 3: ZeRO-3 over the mesh's data axis (compile's `zero`). */
+  zero?: 0 | 3;
   /**
    * Builds the forward graph from inputs `images` f32 [B, H, W, C] and `labels` i32 [B], with outputs
    * `loss` (f32 [], the mean over the batch) and `accuracy` (i32 [1] or [2]: top-1 and top-5 hits).
@@ -155,6 +157,7 @@ export class Trainer implements Disposable {
     this.program = compile(options.model, {
       device: options.device,
       ...(options.mesh ? { mesh: options.mesh } : {}),
+      ...(options.zero !== undefined ? { zero: options.zero } : {}),
       inputShapes: { images: [b, h, w, c], labels: [b] },
       train: { loss: 'loss', optimizer: options.optimizer, clipNorm: options.clipNorm, accumulate: this.accumulation > 1 },
       precision: options.precision,

@@ -7,7 +7,7 @@
  * order of floating-point sums (tolerances below, relative to each tensor's largest magnitude).
  * The same mesh run twice is bitwise the same.
  */
-import { compile } from '../../lib/graph/compile';
+import { compile, type CompileOptions } from '../../lib/graph/compile';
 import type { Program } from '../../lib/graph/program';
 import type { MeshShape } from '../../lib/graph/sharding';
 import type { OptimizerSpec } from '../../lib/graph/training-step';
@@ -45,10 +45,11 @@ function batches(): { images: Float32Array; labels: Int32Array }[] {
   }));
 }
 
-async function train(config: ModelConfig, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec): Promise<Run> {
+async function train(config: ModelConfig, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec, extra: Partial<CompileOptions> = {}): Promise<Run> {
   using p: Program = compile(vitModel(config), {
     device,
     ...(mesh ? { mesh } : {}),
+    ...extra,
     precision,
     seed: 1,
     inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] },
@@ -153,4 +154,21 @@ test('the same mesh reproduces bit for bit', async () => {
   const b = await train(recipe, { data: 2, model: 2 }, 'fp32', adamw);
   expect(b.losses).toEqual(a.losses);
   for (const [n, v] of a.params) expect(Buffer.compare(Buffer.from(b.params.get(n)!.buffer), Buffer.from(v.buffer))).toBe(0);
+});
+
+describe('ZeRO-3 (large weights, gradients and AdamW state split over data too)', () => {
+  let reference: Run;
+  beforeAll(async () => {
+    reference = await train(recipe, undefined, 'fp32', adamw);
+  });
+  test.each([
+    { data: 2, model: 1 },
+    { data: 2, model: 2 },
+    { data: 4, model: 1 },
+  ])('mesh data=$data model=$model with zero 3 matches the unsharded run', async (mesh) => {
+    expectRunsClose(await train(recipe, mesh, 'fp32', adamw, { zero: 3 }), reference, TOL.fp32);
+  });
+  test('with remat block it re-gathers the weights for the backward and still matches', async () => {
+    expectRunsClose(await train(recipe, { data: 2, model: 2 }, 'fp32', adamw, { zero: 3, remat: 'block' }), reference, TOL.fp32);
+  });
 });

@@ -134,3 +134,31 @@ test('reshapes keep a split that leads its group, and ask for a gather otherwise
   // Segments survive only one-to-one.
   expect(mapReshapeDims([2, 48], [2, 3, 16], [null, { axis: 'model', segments: [16, 16, 16] }], m)).toEqual({ ok: false, blocked: 1 });
 });
+
+test('ZeRO-3 splits large weights, their gradients and AdamW state over data; remat block gathers them again for the backward', () => {
+  const build = (zero: 0 | 3, remat: 'none' | 'block' = 'none') => {
+    const b = new GraphBuilder({ precision: 'fp32' });
+    buildVit(b, recipe, { batch: 8 });
+    return compileGraph(b.graph, { train: { loss: 'loss', optimizer: { kind: 'adamw' } }, mesh: { data: 2, model: 2 }, zero, remat });
+  };
+  const plain = build(0);
+  const zero = build(3);
+  const find = (c: ReturnType<typeof build>, name: string) => c.memory.persistent.find((p) => p.name === name)!;
+  // in/w [32, 160]: columns over model in segments, rows over data.
+  expect(find(zero, 'block0/in/w').type.shape).toEqual([16, 80]);
+  expect(find(zero, 'block0/in/w').layout!.dims).toEqual([{ axis: 'data' }, { axis: 'model', segments: [32, 32, 32, 64] }]);
+  expect(find(zero, 'grad/block0/in/w').type.shape).toEqual([16, 80]);
+  expect(find(zero, 'adamw/v/block0/in/w').type.shape).toEqual([16, 80]);
+  // Small ones stay whole (a norm scale of 32).
+  expect(find(zero, 'block0/norm/scale').type.shape).toEqual([32]);
+  const bytes = (c: ReturnType<typeof build>) => c.memory.persistentBytes;
+  expect(bytes(zero)).toBeLessThan(0.6 * bytes(plain));
+  const gathers = (c: ReturnType<typeof build>, phase: string) =>
+    c.lowered.plan.streams[0]!.filter((ins, i) => ins.kernel === 'all_gather' && ins.spec.axis === 'data' && c.lowered.origins[i]!.phase === phase).length;
+  expect(gathers(zero, 'forward')).toBeGreaterThan(0);
+  expect(gathers(zero, 'backward')).toBe(0);
+  const regathered = build(3, 'block');
+  expect(gathers(regathered, 'backward')).toBeGreaterThan(0);
+  // Gradients come back as reduce-scatters over data instead of all-reduces.
+  expect(zero.lowered.plan.streams[0]!.some((ins) => ins.kernel === 'reduce_scatter' && ins.spec.axis === 'data')).toBe(true);
+});

@@ -44,6 +44,20 @@ export interface LeafLayout {
  */
 export type OutputAssembly = 'replicated' | 'batch' | 'sum' | 'mean' | 'attention-stats';
 
+/**
+ * Options of the pass. `zero: 3` shards every large parameter over `data` too (ZeRO-3): each data
+ * rank stores 1/t of it (and of its gradient and optimizer state), all-gathers it where it is used,
+ * and the all-gather's gradient, a reduce-scatter over data, leaves each rank the summed gradient of
+ * its own slice. With `remat: 'block'` the gathered weights are recomputed (gathered again) for the
+ * backward instead of kept alive across the step, as ZeRO-3 does.
+ */
+export interface PartitionOptions {
+  zero?: 0 | 3;
+}
+
+/** Parameters of fewer elements per device stay whole on every data rank under ZeRO-3: gathering them would cost more in latency than the memory it saves. */
+export const ZERO3_MIN_ELEMENTS = 1024;
+
 export interface PartitionResult {
   graph: Graph;
   inputs: Map<string, LeafLayout>;
@@ -84,6 +98,7 @@ class Partitioner {
   constructor(
     private readonly src: Graph,
     readonly mesh: MeshShape,
+    private readonly options: PartitionOptions = {},
   ) {
     this.out.precision = src.precision;
     this.out.mesh = mesh;
@@ -304,9 +319,27 @@ class Partitioner {
     const local = localShape(`${node.op} '${name}'`, shape, dims, this.mesh);
     const { sharding: _drop, ...rest } = a as Record<string, unknown>;
     void _drop;
+    const zeroDim = node.op === 'param' ? this.zeroDim(shape, dims, node.outputs[0]!.dtype) : -1;
+    if (zeroDim >= 0) {
+      // ZeRO-3: stored split over data too, gathered whole (over data) for its users.
+      const stored = [...dims];
+      stored[zeroDim] = { axis: 'data' };
+      const storedLocal = localShape(`${node.op} '${name}'`, shape, stored, this.mesh);
+      const leaf = this.apply(node.op, [], { ...rest, shape: storedLocal, layout: { shape, dims: stored } }).outputs[0]!;
+      const v = gatherDim(this.out, leaf, zeroDim, 'data', this.mesh.data, [shape[zeroDim]!]);
+      return this.local(node.outputs[0]!, v, dims, new Set(['data', ...dims.filter((d): d is DimSplit => !!d).map((d) => d.axis)]));
+    }
     const layout: LeafLayout = { shape, dims };
     const v = this.apply(node.op, [], { ...rest, shape: local, layout }).outputs[0]!;
     return this.local(node.outputs[0]!, v, dims, new Set(dims.filter((d): d is DimSplit => !!d).map((d) => d.axis)));
+  }
+
+  /** The dimension ZeRO-3 splits over data (the first whole one that data divides), or -1. */
+  private zeroDim(shape: Shape, dims: readonly DimLayout[], dtype: string): number {
+    if (this.options.zero !== 3 || !this.active('data') || (dtype !== 'f32' && dtype !== 'bf16')) return -1;
+    const local = localShape('param', shape, dims, this.mesh);
+    if (local.reduce((a, b) => a * b, 1) < ZERO3_MIN_ELEMENTS) return -1;
+    return shape.findIndex((d, i) => !dims[i] && d % this.mesh.data === 0);
   }
 
   private elementwise(node: Node): Local {
@@ -582,6 +615,6 @@ export function mapReshapeDims(from: Shape, to: Shape, dims: readonly DimLayout[
 }
 
 /** The SPMD graph of `g` for `mesh` (see the file comment). `g` itself is left as it was. */
-export function partition(g: Graph, mesh: MeshShape): PartitionResult {
-  return new Partitioner(g, mesh).run();
+export function partition(g: Graph, mesh: MeshShape, options: PartitionOptions = {}): PartitionResult {
+  return new Partitioner(g, mesh, options).run();
 }

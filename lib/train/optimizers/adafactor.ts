@@ -44,6 +44,12 @@ export const adafactor: OptimizerModule<AdafactorSpec> = {
     const hyper = { beta1: spec.beta1, eps: spec.eps, weightDecay: c.weightDecay, lrMult: c.lrMult, clipThreshold: spec.clipThreshold, hasClip: !!c.clip };
     const momentum = c.state(`adafactor/m/${c.name}`, { dtype: spec.momentumDtype ?? 'bf16' });
     const modelRanks = c.g.mesh?.model ?? 1;
+    if (factored && (c.g.mesh?.data ?? 1) > 1 && c.layout?.dims.some((d) => d?.axis === 'data')) {
+      throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${c.name}', a weight split over data (ZeRO-3), needs its factored statistics reduced over data: not wired yet`, {
+        expected: 'adamw with zero 3, or adafactor without it',
+        received: 'adafactor with zero 3',
+      });
+    }
     const splitDim = modelRanks > 1 && c.layout ? c.layout.dims.findIndex((d) => d?.axis === 'model') : -1;
     const clipIn = c.clip ? [c.clip] : [];
     const base = withoutUndefined({ ...layout, ...hyper });

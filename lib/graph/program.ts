@@ -23,7 +23,7 @@ import type { LoweredProgram } from './passes/lower';
 import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
 import type { WindowReport } from './passes/windows';
 import type { PartitionResult } from './passes/partition';
-import { placeFromDevice, sliceForDevice, type MeshShape } from './sharding';
+import { placeFromDevice, sliceForDevice, type DimLayout, type MeshCoordinates, type MeshShape } from './sharding';
 import { numel, sameShape, shapeText, type Shape } from './types';
 
 /** An input given with its shape (for programs compiled per input shape), or a flat host array. */
@@ -72,6 +72,15 @@ export interface MemoryReport {
   persistentBytes: number;
   /** What the arena would need without reusing memory between values. */
   unsharedBytes: number;
+}
+
+/** One persistent buffer as the devices hold it (Program.slices). */
+export interface BufferSlices {
+  shape: Shape;
+  dtype: DType;
+  dims: readonly DimLayout[];
+  mesh: MeshShape;
+  ranks: { coords: MeshCoordinates; read(): HostArray; write(data: HostArray): void }[];
 }
 
 /** A stable per-name Philox offset, so a parameter's initial values do not depend on creation order. */
@@ -230,6 +239,23 @@ export class Program implements Disposable {
       placeFromDevice(global, b.tensors[r]!.download(), layout.shape, layout.dims, this.session.shape, this.session.coordinates(r));
     }
     return global;
+  }
+
+  /**
+   * What each device holds of a persistent buffer, without assembling the global tensor (sharded
+   * checkpoints, lib/io/sharded-checkpoint.ts): the global shape and dtype, how it is split, and per
+   * rank its coordinates and a reader and writer of its local slice.
+   */
+  slices(name: string): BufferSlices {
+    const b = this.buffer(name);
+    const shape = b.spec.layout?.shape ?? b.spec.type.shape;
+    return {
+      shape,
+      dtype: b.spec.type.dtype,
+      dims: b.spec.layout?.dims ?? shape.map(() => null),
+      mesh: this.session.shape,
+      ranks: b.tensors.map((t, r) => ({ coords: this.session.coordinates(r), read: () => t.download(), write: (a: HostArray) => t.upload(a) })),
+    };
   }
 
   /** Overwrites a persistent buffer with a global tensor (a checkpoint restore, a test setting weights). */

@@ -39,3 +39,4 @@ export {
   type NativeParams,
   type TimmExportOptions,
 } from './timm-names';
+export { saveShardedCheckpoint, loadShardedCheckpoint, readShardIndex, SHARDED_FORMAT, type ShardIndex, type ShardedTensor, type Chunk, type Box } from './sharded-checkpoint';

@@ -168,6 +168,10 @@ describe('ZeRO-3 (large weights, gradients and AdamW state split over data too)'
   ])('mesh data=$data model=$model with zero 3 matches the unsharded run', async (mesh) => {
     expectRunsClose(await train(recipe, mesh, 'fp32', adamw, { zero: 3 }), reference, TOL.fp32);
   });
+  test('bf16-mixed: weights gathered in bf16 (cast on the slice) match the unsharded bf16-mixed run', async () => {
+    const want = await train(recipe, undefined, 'bf16-mixed', adamw);
+    expectRunsClose(await train(recipe, { data: 2, model: 2 }, 'bf16-mixed', adamw, { zero: 3 }), want, TOL['bf16-mixed']);
+  });
   test('with remat block it re-gathers the weights for the backward and still matches', async () => {
     expectRunsClose(await train(recipe, { data: 2, model: 2 }, 'fp32', adamw, { zero: 3, remat: 'block' }), reference, TOL.fp32);
   });

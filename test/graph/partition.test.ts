@@ -162,3 +162,12 @@ test('ZeRO-3 splits large weights, their gradients and AdamW state over data; re
   // Gradients come back as reduce-scatters over data instead of all-reduces.
   expect(zero.lowered.plan.streams[0]!.some((ins) => ins.kernel === 'reduce_scatter' && ins.spec.axis === 'data')).toBe(true);
 });
+
+test('ZeRO-3 under bf16-mixed gathers the weights in bf16', () => {
+  const b = new GraphBuilder({ precision: 'bf16-mixed' });
+  buildVit(b, recipe, { batch: 8 });
+  const c = compileGraph(b.graph, { train: { loss: 'loss', optimizer: { kind: 'adamw' } }, mesh: { data: 2, model: 1 }, zero: 3 });
+  // (The update phase also all-gathers each rank's gradient-norm part over data: one f32 each.)
+  const dtypes = new Set(c.lowered.plan.streams[0]!.filter((ins, i) => ins.kernel === 'all_gather' && ins.spec.axis === 'data' && c.lowered.origins[i]!.phase === 'forward').map((ins) => ins.spec.dtype));
+  expect(dtypes).toEqual(new Set(['bf16']));
+});

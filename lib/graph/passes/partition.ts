@@ -92,6 +92,9 @@ class Partitioner {
   readonly out = new Graph();
   private readonly map = new Map<Value, Local>();
   private readonly pvaries = new Map<Value, Map<MeshAxis, Value>>();
+  /** Casts of ZeRO-3 weights done before their gather (global cast output -> its local value). */
+  private readonly castFirst = new Map<Value, Local>();
+  private readonly readers: Map<Value, Node[]>;
   readonly inputs = new Map<string, LeafLayout>();
   readonly outputs = new Map<string, OutputAssembly>();
 
@@ -102,6 +105,7 @@ class Partitioner {
   ) {
     this.out.precision = src.precision;
     this.out.mesh = mesh;
+    this.readers = src.consumers();
   }
 
   private active(axis: MeshAxis): boolean {
@@ -212,7 +216,12 @@ class Partitioner {
         const v = this.apply('const', [], a).outputs[0]!;
         return [this.local(node.outputs[0]!, v, node.outputs[0]!.shape.map(() => null), new Set())];
       }
-      case 'cast':
+      case 'cast': {
+        const first = this.castFirst.get(node.outputs[0]!);
+        if (first) return [first];
+        const x = this.get(node.inputs[0]!, op);
+        return [this.local(node.outputs[0]!, this.apply(op, [x.v], a).outputs[0]!, [...x.dims], x.varying)];
+      }
       case 'scale':
       case 'gelu':
       case 'copy': {
@@ -326,8 +335,17 @@ class Partitioner {
       stored[zeroDim] = { axis: 'data' };
       const storedLocal = localShape(`${node.op} '${name}'`, shape, stored, this.mesh);
       const leaf = this.apply(node.op, [], { ...rest, shape: storedLocal, layout: { shape, dims: stored } }).outputs[0]!;
+      const varying = new Set<MeshAxis>(['data', ...dims.filter((d): d is DimSplit => !!d).map((d) => d.axis)]);
+      // Under bf16-mixed a weight read only through casts to bf16 is cast on its slice and gathered
+      // in bf16: half the bytes on the wire (and its gradient reduce-scattered in bf16, summed in f32).
+      const casts = this.readers.get(node.outputs[0]!) ?? [];
+      if (casts.length > 0 && casts.every((c) => c.op === 'cast' && c.attrs.dtype === 'bf16')) {
+        const half = this.out.apply('cast', [leaf], { dtype: 'bf16' });
+        const gathered = gatherDim(this.out, half, zeroDim, 'data', this.mesh.data, [shape[zeroDim]!]);
+        for (const c of casts) this.castFirst.set(c.outputs[0]!, this.local(c.outputs[0]!, gathered, dims, varying));
+      }
       const v = gatherDim(this.out, leaf, zeroDim, 'data', this.mesh.data, [shape[zeroDim]!]);
-      return this.local(node.outputs[0]!, v, dims, new Set(['data', ...dims.filter((d): d is DimSplit => !!d).map((d) => d.axis)]));
+      return this.local(node.outputs[0]!, v, dims, varying);
     }
     const layout: LeafLayout = { shape, dims };
     const v = this.apply(node.op, [], { ...rest, shape: local, layout }).outputs[0]!;

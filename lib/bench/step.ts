@@ -4,6 +4,8 @@
  * after warm-up steps. Inputs are fixed pseudo-random images and labels (the step's cost does not
  * depend on their values).
  */
+import * as fs from 'node:fs';
+
 import { compile } from '../graph/compile';
 import { planReport } from '../graph/plan-report';
 import type { Precision } from '../graph/builder';
@@ -31,6 +33,8 @@ export interface StepBenchOptions {
   seconds?: number;
   /** The card's dense bf16 peak in TFLOP/s, for a card lib/bench/mfu.ts does not know. */
   peakTflops?: number;
+  /** Write one extra, profiled step's timeline here (Chrome trace JSON; Program.timeline). */
+  trace?: string;
 }
 
 export interface StepBenchResult {
@@ -85,6 +89,16 @@ export async function benchStep(device: Device, o: StepBenchOptions): Promise<St
     const t0 = performance.now();
     await run();
     times.push((performance.now() - t0) / 1e3);
+  }
+  if (o.trace !== undefined) {
+    // One more step, profiled, for its timeline (not counted in the times).
+    program.setProfiling(true);
+    try {
+      await run();
+      fs.writeFileSync(o.trace, JSON.stringify(program.timeline()) + '\n');
+    } finally {
+      program.setProfiling(false);
+    }
   }
   times.sort((a, b) => a - b);
   const median = times[times.length >> 1]!;

@@ -22,7 +22,8 @@ export const BENCH_STEP_USAGE = `usage: vit22b bench step [--preset NAME | --con
                          [--device auto|cpu|cuda] [--optimizer adamw|adafactor]
                          [--precision fp32|bf16-mixed] [--remat none|selective|block]
                          [--steps N] [--warmup N] [--seconds S] [--peak-tflops T]
-                         [--peer torch] [--peer-modes eager,compile] [--peer-timeout S] [--json]
+                         [--peer torch] [--peer-modes eager,compile] [--peer-timeout S]
+                         [--trace FILE] [--json]
 
 Times whole training steps (forward, backward, clipping, optimizer: one native call each) on random
 inputs and prints images per second (batch / median step time) and the model FLOPs utilization.
@@ -34,6 +35,7 @@ inputs and prints images per second (batch / median step time) and the model FLO
   --precision      default bf16-mixed on CUDA, fp32 on the CPU
   --peak-tflops T  the card's dense bf16 peak, for a card not in the table (H100 SXM 989.4,
                    H100 PCIe 756, H200 989.4, A100 312 TFLOP/s)
+  --trace FILE     write one extra, profiled step's timeline (Chrome trace JSON: Perfetto, chrome://tracing)
   --peer torch     also time the same model in PyTorch (bench/step_torch_gpu.py, from a clone;
                    $PYTHON or python3 with torch): bf16 autocast, scaled_dot_product_attention,
                    fused AdamW, eager and torch.compile; same batch, same timing; prints the ratios
@@ -61,6 +63,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
       warmup: { type: 'string' },
       seconds: { type: 'string' },
       'peak-tflops': { type: 'string' },
+      trace: { type: 'string' },
       peer: { type: 'string' },
       'peer-modes': { type: 'string' },
       'peer-timeout': { type: 'string' },
@@ -145,7 +148,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
   for (;;) {
     try {
       io.err(`bench step: vit22b, batch ${batch}...\n`);
-      ours = await benchStep(dev, { config: model.config, name: model.name, batch, optimizer, precision, remat, steps, warmup, seconds, peakTflops });
+      ours = await benchStep(dev, { config: model.config, name: model.name, batch, optimizer, precision, remat, steps, warmup, seconds, peakTflops, ...(o.trace !== undefined ? { trace: o.trace } : {}) });
       break;
     } catch (e) {
       const next = auto && e instanceof Vit22bError && e.code === 'ERR_DEVICE_OOM' ? smallerBatch(batch) : undefined;

@@ -44,6 +44,7 @@ export const TRAIN_OPTION_SPEC = {
   remat: { type: 'string' },
   mesh: { type: 'string' },
   zero: { type: 'string' },
+  trace: { type: 'string' },
   out: { type: 'string' },
   seed: { type: 'string' },
   'eval-every': { type: 'string' },
@@ -82,6 +83,7 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --remat POLICY       none (default) | selective | block
 ${MESH_HELP}
   --zero 0|3           3: ZeRO-3 over the mesh's data axis (weights, gradients, AdamW state split)
+  --trace FILE         write the second step's timeline (Chrome trace JSON: Perfetto, chrome://tracing)
   --seed S             parameters, data order and augmentation (default 0)
   --eval-every N       evaluate on the whole test set every N steps (always at the end; default
                        once an epoch on real data)
@@ -162,6 +164,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       remat: choice(o.remat, 'remat', ['none', 'selective', 'block'], 'none', usage) as RematPolicy,
       ...(mesh ? { mesh: checkMeshFits(config, mesh, microBatch) } : {}),
       ...(o.zero !== undefined ? { zero: Number(choice(o.zero, 'zero', ['0', '3'], '0', usage)) as 0 | 3 } : {}),
+      ...(o.trace !== undefined ? { trace: { file: o.trace } } : {}),
       seed,
       accumulation: k,
       // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.

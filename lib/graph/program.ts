@@ -23,6 +23,7 @@ import type { LoweredProgram } from './passes/lower';
 import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
 import type { WindowReport } from './passes/windows';
 import type { PartitionResult } from './passes/partition';
+import { chromeTrace, type ChromeTrace } from './timeline';
 import { placeFromDevice, sliceForDevice, type DimLayout, type MeshCoordinates, type MeshShape } from './sharding';
 import { numel, sameShape, shapeText, type Shape } from './types';
 
@@ -199,6 +200,19 @@ export class Program implements Disposable {
       rows.set(key, row);
     }
     return [...rows.values()].sort((a, b) => b.secondsPerStep - a.secondsPerStep);
+  }
+
+  /**
+   * The last profiled step of the main variant as a Chrome trace (timeline.ts): one track per device
+   * and plan stream. Turn profiling on, run a step, then call this.
+   */
+  timeline(): ChromeTrace {
+    this.live();
+    const { entries } = this.main.runner.profile();
+    if (!entries.some((e) => e.endNs > 0)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'no profiled step to draw: call setProfiling(true) and run a step first', { expected: 'a profiled run', received: 'none' });
+    }
+    return chromeTrace({ entries, origins: this.main.lowered.origins, coordinates: (r) => this.session.coordinates(r) });
   }
 
   /** Names of the persistent buffers (parameters, `grad/...`, optimizer state). */

@@ -165,7 +165,7 @@ export interface NativePlanHandle {
   readonly execution: string;
   run(inputs: readonly (ArrayBufferView | ArrayBuffer)[], scalars?: readonly number[]): Promise<ArrayBuffer[]>;
   setProfiling(on: boolean): void;
-  profile(): { runs: number; entries: { stream: number; index: number; ns: number }[] };
+  profile(): { runs: number; entries: { stream: number; index: number; ns: number; startNs: number; endNs: number }[] };
   dispose(): void;
 }
 

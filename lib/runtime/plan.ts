@@ -48,7 +48,11 @@ export interface PlanProfileEntry {
   index: number;
   kernel: string;
   note: string;
+  /** Summed over the profiled runs. */
   seconds: number;
+  /** The span of the last profiled run, in steady-clock nanoseconds (one clock for every device of the process). */
+  startNs: number;
+  endNs: number;
 }
 
 /** A plan loaded on a device, ready to run steps. Free its arena with dispose() (or `using`). */
@@ -107,7 +111,7 @@ export class LoadedPlan implements Disposable {
       runs: raw.runs,
       entries: raw.entries.map((e) => {
         const ins = this.plan.streams[e.stream]![e.index]!;
-        return { stream: e.stream, index: e.index, kernel: ins.kernel, note: ins.note ?? '', seconds: e.ns / 1e9 };
+        return { stream: e.stream, index: e.index, kernel: ins.kernel, note: ins.note ?? '', seconds: e.ns / 1e9, startNs: e.startNs, endNs: e.endNs };
       }),
     };
   }

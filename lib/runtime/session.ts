@@ -23,6 +23,9 @@ export interface SessionProfileEntry {
   index: number;
   kernel: string;
   seconds: number;
+  /** The last profiled run's span (steady-clock ns). */
+  startNs: number;
+  endNs: number;
 }
 
 /** A plan loaded on every device of a session. */
@@ -131,7 +134,7 @@ export class Session implements Disposable {
         setProfiling: (on) => mp.setProfiling(on),
         profile: () => {
           const r = mp.profile();
-          return { runs: r.runs, entries: r.entries.map((e) => ({ rank: e.rank, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds })) };
+          return { runs: r.runs, entries: r.entries.map((e) => ({ rank: e.rank, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds, startNs: e.startNs, endNs: e.endNs })) };
         },
         dispose: () => mp.dispose(),
         get execution() {
@@ -145,7 +148,7 @@ export class Session implements Disposable {
       setProfiling: (on) => lp.setProfiling(on),
       profile: () => {
         const r = lp.profile();
-        return { runs: r.runs, entries: r.entries.map((e) => ({ rank: 0, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds })) };
+        return { runs: r.runs, entries: r.entries.map((e) => ({ rank: 0, stream: e.stream, index: e.index, kernel: e.kernel, seconds: e.seconds, startNs: e.startNs, endNs: e.endNs })) };
       },
       dispose: () => lp.dispose(),
       get execution() {

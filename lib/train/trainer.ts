@@ -18,6 +18,8 @@
  * before its event is yielded; a resumed run restores every buffer and continues at the next step
  * with the same data position and schedule, so it ends bitwise where the uninterrupted run would.
  */
+import * as fs from 'node:fs';
+
 import type { ModelConfig } from '../model/config';
 import { checkMeshFits } from '../model/mesh-fit';
 import type { MeshShape } from '../graph/sharding';
@@ -45,6 +47,12 @@ export interface TrainerOptions {
   mesh?: MeshShape;
   /** 3: ZeRO-3 over the mesh's data axis (compile's `zero`). */
   zero?: 0 | 3;
+  /**
+   * Write the timeline of one step (default: the second, or the only one) to this file as Chrome
+   * trace JSON (Program.timeline; open it in Perfetto or chrome://tracing). That step is profiled:
+   * a synchronization after each instruction, so it runs a little slower than the others.
+   */
+  trace?: { file: string; step?: number };
   /**
    * Builds the forward graph from inputs `images` f32 [B, H, W, C] and `labels` i32 [B], with outputs
    * `loss` (f32 [], the mean over the batch) and `accuracy` (i32 [1] or [2]: top-1 and top-5 hits).
@@ -278,7 +286,19 @@ export class Trainer implements Disposable {
 
     for (let step = firstStep; step <= this.totalSteps; ++step) {
       const lr = this.schedule(step);
+      const traced = o.trace !== undefined && step === (o.trace.step ?? Math.min(firstStep + 1, this.totalSteps));
+      if (traced) this.program.setProfiling(true);
       const result = await this.trainStep(micro, { lr, step: updates + 1 });
+      if (traced) {
+        try {
+          if (!result.failure) {
+            fs.writeFileSync(o.trace!.file, JSON.stringify(this.program.timeline()) + '\n');
+            log?.write({ type: 'trace', step, path: o.trace!.file, seconds: seconds() });
+          }
+        } finally {
+          this.program.setProfiling(false);
+        }
+      }
       const { loss, hits, images, gradNorm, failure } = result;
       if (failure) {
         if (o.onNonFinite !== 'skip') {

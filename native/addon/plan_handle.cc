@@ -191,7 +191,8 @@ Napi::Value PlanHandle::setProfiling(const Napi::CallbackInfo& info) {
   });
 }
 
-// profile() -> { runs, entries: [{ stream, index, ns }] } in execution order. Refused mid-run.
+// profile() -> { runs, entries: [{ stream, index, ns, startNs, endNs }] } in execution order.
+// Refused mid-run.
 Napi::Value PlanHandle::profile(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] {
     if (!state_) throw Error(ErrorCode::Disposed, "this plan was disposed", "a live plan", "disposed");
@@ -206,6 +207,9 @@ Napi::Value PlanHandle::profile(const Napi::CallbackInfo& info) {
       e.Set("stream", static_cast<double>(plan_->order()[k].stream));
       e.Set("index", static_cast<double>(plan_->order()[k].index));
       e.Set("ns", static_cast<double>(ns[k]));
+      // The last profiled run's span (steady-clock ns; exact in a double for ~104 days of uptime).
+      e.Set("startNs", static_cast<double>(plan_->lastStartNs()[k]));
+      e.Set("endNs", static_cast<double>(plan_->lastEndNs()[k]));
       entries.Set(static_cast<uint32_t>(k), e);
     }
     out.Set("entries", entries);

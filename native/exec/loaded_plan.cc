@@ -93,8 +93,7 @@ void LoadedPlan::runSerial(Backend& backend, const std::vector<double>& scalars)
       ins.call(run);
       if (profile) {
         backend.synchronize();
-        profileNs_[k] += static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+        noteTiming(k, t0);
       }
     } catch (const Error& e) {
       throw locatedError(ins.where, e);
@@ -169,8 +168,7 @@ void LoadedPlan::execute(RunContext& run, size_t begin, size_t end, bool profile
       if (ins.records) runtime_->recordEvent(step.stream, ins.record);
       if (profile) {
         runtime_->synchronize();
-        profileNs_[k] += static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+        noteTiming(k, t0);
       }
     } catch (...) {
       rethrowLocated(ins.where);
@@ -210,9 +208,21 @@ std::string LoadedPlan::graphStatus() const {
   return "streams";
 }
 
+void LoadedPlan::noteTiming(size_t k, std::chrono::steady_clock::time_point t0) const {
+  const auto t1 = std::chrono::steady_clock::now();
+  profileNs_[k] += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  const auto ns = [](std::chrono::steady_clock::time_point t) {
+    return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  };
+  lastStartNs_[k] = ns(t0);
+  lastEndNs_[k] = ns(t1);
+}
+
 void LoadedPlan::setProfiling(bool on) const {
   profiling_ = on;
   profileNs_.assign(order_.size(), 0);
+  lastStartNs_.assign(order_.size(), 0);
+  lastEndNs_.assign(order_.size(), 0);
   profiledRuns_ = 0;
 }
 

@@ -4,6 +4,7 @@
 // them alive and unchanged for as long as this plan may run.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -79,6 +80,10 @@ class LoadedPlan {
   void setProfiling(bool on) const;
   // Nanoseconds per position of the execution order, summed over profiled runs.
   const std::vector<uint64_t>& profileNs() const { return profileNs_; }
+  // When each instruction of the last profiled run started and ended, in steady-clock nanoseconds
+  // (the same clock for every device of a process, so a mesh's ranks line up in one timeline).
+  const std::vector<int64_t>& lastStartNs() const { return lastStartNs_; }
+  const std::vector<int64_t>& lastEndNs() const { return lastEndNs_; }
   const std::vector<StepRef>& order() const { return order_; }
   uint64_t profiledRuns() const { return profiledRuns_; }
 
@@ -102,6 +107,8 @@ class LoadedPlan {
   // Captures segment `i` into its graph. False (graphs off from now on, reason kept) when the
   // capture failed for any reason but a lost device.
   bool capture(RunContext& run, size_t i) const;
+  // Adds instruction k's time since t0 to its profile and keeps its span for the timeline.
+  void noteTiming(size_t k, std::chrono::steady_clock::time_point t0) const;
 
   std::vector<std::vector<PreparedInstruction>> streams_;
   std::vector<StepRef> order_;
@@ -117,6 +124,8 @@ class LoadedPlan {
   mutable std::string graphFailure_;
   mutable bool profiling_ = false;
   mutable std::vector<uint64_t> profileNs_;
+  mutable std::vector<int64_t> lastStartNs_;
+  mutable std::vector<int64_t> lastEndNs_;
   mutable uint64_t profiledRuns_ = 0;
 };
 

@@ -1,6 +1,9 @@
 #include "exec/loaded_plan.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <exception>
 #include <new>
@@ -35,14 +38,20 @@ LoadedPlan::LoadedPlan(std::vector<std::vector<PreparedInstruction>> streams,
     : streams_(std::move(streams)), order_(std::move(order)), inputs_(std::move(inputs)),
       outputs_(std::move(outputs)), scalarCount_(scalarCount), runtime_(std::move(runtime)),
       runScalarUses_(std::move(runScalarUses)) {
-  if (!runtime_) return;
-  // Segments: each hostSync instruction alone (direct), the runs between them captured.
+  positionOf_.resize(streams_.size());
+  for (size_t s = 0; s < streams_.size(); ++s) positionOf_[s].assign(streams_[s].size(), 0);
   for (size_t k = 0; k < order_.size(); ++k) {
+    positionOf_[order_[k].stream][order_[k].index] = k;
     const PreparedInstruction& ins = streams_[order_[k].stream][order_[k].index];
     if (ins.records) {
       if (recordedAt_.size() <= ins.record) recordedAt_.resize(ins.record + 1, 0);
       recordedAt_[ins.record] = k;
     }
+  }
+  if (!runtime_) return;
+  // Segments: each hostSync instruction alone (direct), the runs between them captured.
+  for (size_t k = 0; k < order_.size(); ++k) {
+    const PreparedInstruction& ins = streams_[order_[k].stream][order_[k].index];
     if (ins.hostSync) {
       segments_.push_back(Segment{k, k + 1, false});
     } else if (segments_.empty() || !segments_.back().captured) {
@@ -73,6 +82,8 @@ void LoadedPlan::run(Backend& backend, const std::vector<std::vector<uint8_t>>& 
   }
   if (runtime_) {
     runStreams(backend, scalars);
+  } else if (streams_.size() > 1) {
+    runThreaded(backend, scalars);
   } else {
     runSerial(backend, scalars);
   }
@@ -104,6 +115,84 @@ void LoadedPlan::runSerial(Backend& backend, const std::vector<double>& scalars)
                          Error(ErrorCode::Internal, std::string("internal error: ") + e.what()));
     }
   }
+  backend.synchronize();
+  if (profile) ++profiledRuns_;
+}
+
+// The CPU with several plan streams: each stream on a thread of its own (stream 0 on the calling
+// thread), each instruction starting once the events it waits on are recorded. Kernels of two
+// streams share the device's thread pool, which takes their parallel sections in turns, so a
+// collective that waits for its peers on the communication stream leaves the compute stream free.
+// A missing wait in a plan is then a race that tests can see, not luck of a serial order. The
+// first failure stops every stream at its next wait and is rethrown once all have stopped.
+void LoadedPlan::runThreaded(Backend& backend, const std::vector<double>& scalars) const {
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<char> recorded;
+    bool failed = false;
+    std::exception_ptr error;
+  } shared;
+  shared.recorded.assign(recordedAt_.size(), 0);
+  const bool profile = profiling_;
+  // Event waits have a deadline too: a wait can only outlast it if a kernel never returns.
+  const auto deadline = std::chrono::steady_clock::now() + kStreamWaitLimit;
+  auto runStream = [&](size_t s) {
+    backend.bindThread();
+    RunContext run(backend, &scalars);
+    const auto& list = streams_[s];
+    for (size_t i = 0; i < list.size(); ++i) {
+      const PreparedInstruction& ins = list[i];
+      try {
+        {
+          std::unique_lock<std::mutex> lock(shared.mutex);
+          for (uint64_t e : ins.waits) {
+            const bool ok = shared.changed.wait_until(lock, deadline, [&] { return shared.failed || shared.recorded[e] != 0; });
+            if (shared.failed) return;
+            if (!ok) {
+              throw Error(ErrorCode::Internal, "waited too long for event " + std::to_string(e) + " of another plan stream",
+                          "the event recorded within " + std::to_string(kStreamWaitLimit.count()) + " s", "not recorded");
+            }
+          }
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        ins.call(run);
+        if (profile) noteTiming(positionOf_[s][i], t0);
+        if (ins.records) {
+          std::lock_guard<std::mutex> lock(shared.mutex);
+          shared.recorded[ins.record] = 1;
+          shared.changed.notify_all();
+        }
+      } catch (...) {
+        std::exception_ptr located;
+        try {
+          rethrowLocated(ins.where);
+        } catch (...) {
+          located = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lock(shared.mutex);
+        if (!shared.failed) shared.error = located;
+        shared.failed = true;
+        shared.changed.notify_all();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  try {
+    for (size_t s = 1; s < streams_.size(); ++s) threads.emplace_back(runStream, s);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(shared.mutex);
+      shared.failed = true;
+      shared.changed.notify_all();
+    }
+    for (std::thread& t : threads) t.join();
+    throw Error(ErrorCode::HostOom, "could not start a thread for a plan stream", "a thread per plan stream", "thread creation failed");
+  }
+  runStream(0);
+  for (std::thread& t : threads) t.join();
+  if (shared.error) std::rethrow_exception(shared.error);
   backend.synchronize();
   if (profile) ++profiledRuns_;
 }

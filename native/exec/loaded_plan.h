@@ -50,7 +50,8 @@ struct RunScalarUse {
 //     kernel synchronizes or allocates, say) turns graphs off for this plan (graphStatus() says
 //     why) and the step runs directly; an ERR_DEVICE_LOST is never retried.
 //   - graphs are off altogether while profiling, and with VIT22B_CUDA_GRAPHS=0.
-// Without a runtime (CPU) the plan runs serially in `order` on the backend's stream, as before.
+// Without a runtime (the CPU) a one-stream plan runs serially in `order` on the backend's stream, and a
+// plan of several streams runs each stream on a thread of its own, ordered by its events (runThreaded).
 class LoadedPlan {
  public:
   LoadedPlan(std::vector<std::vector<PreparedInstruction>> streams, std::vector<StepRef> order,
@@ -101,6 +102,8 @@ class LoadedPlan {
 
   void runSerial(Backend& backend, const std::vector<double>& scalars) const;
   void runStreams(Backend& backend, const std::vector<double>& scalars) const;
+  void runThreaded(Backend& backend, const std::vector<double>& scalars) const;
+  static constexpr std::chrono::seconds kStreamWaitLimit{600};
   // Instructions order_[begin, end) on their streams; waits on events recorded before `begin` are
   // skipped (the fork at the segment's start covers them). Errors carry the instruction's place.
   void execute(RunContext& run, size_t begin, size_t end, bool profile) const;
@@ -119,6 +122,7 @@ class LoadedPlan {
   std::vector<RunScalarUse> runScalarUses_;
   std::vector<Segment> segments_;
   std::vector<size_t> recordedAt_;  // event -> position in order_ of the instruction recording it
+  std::vector<std::vector<size_t>> positionOf_;  // [stream][index] -> position in order_
   mutable bool warmedUp_ = false;      // one successful direct run done
   mutable bool graphsFailed_ = false;
   mutable std::string graphFailure_;

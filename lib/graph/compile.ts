@@ -12,11 +12,12 @@ import { Vit22bError } from '../runtime/errors';
 import { createMesh, type Mesh } from '../runtime/mesh';
 import { Session } from '../runtime/session';
 import { GraphBuilder, type Precision } from './builder';
-import type { Graph } from './ir';
+import type { Graph, Node } from './ir';
 import { eliminateDeadCode } from './passes/dce';
 import { fuse } from './passes/fusion';
 import { lower } from './passes/lower';
 import { partition } from './passes/partition';
+import { streamAssignment, type OverlapMode } from './passes/streams';
 import { planMemory, type MemoryPlan } from './passes/memory-plan';
 import { planWindows } from './passes/windows';
 import { rematerialize, type RematPolicy } from './passes/remat';
@@ -41,6 +42,11 @@ export interface CompileOptions {
    * and optimizer state split over data, gathered where used. 0 (default): replicated over data.
    */
   zero?: 0 | 3;
+  /**
+   * 'streams': collectives run on a communication stream of their own, overlapping the compute that
+   * does not depend on them (passes/streams.ts); 'none' (default): one stream. Same results.
+   */
+  overlap?: OverlapMode;
   /** 'fp32' (default) or 'bf16-mixed' (see GraphBuilder). */
   precision?: Precision;
   /** Append gradients and this optimizer update: the program is a whole training step. */
@@ -73,8 +79,13 @@ export function compileGraph(global: Graph, options: Omit<CompileOptions, 'devic
   const fusion = options.fusion === false ? undefined : fuse(g);
   const recomputed = rematerialize(g, options.remat ?? 'none');
   eliminateDeadCode(g);
-  const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false);
-  const lowered = lower(g, memory, windows?.plan);
+  const overlap = options.overlap ?? 'none';
+  if (overlap !== 'none' && overlap !== 'streams') {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', "overlap must be 'none' or 'streams'", { expected: 'none | streams', received: String(overlap) });
+  }
+  const streamOf = streamAssignment(overlap);
+  const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false, streamOf);
+  const lowered = lower(g, memory, windows?.plan, streamOf);
   return { graph: g, memory, lowered, fusion, recomputed, windows, ...(sharded ? { partition: sharded } : {}) };
 }
 
@@ -83,12 +94,12 @@ export function compileGraph(global: Graph, options: Omit<CompileOptions, 'devic
  * else none (a concatenation allocated at its first piece, or a base kept alive for its windows,
  * can raise the peak; copies never do more than the plan without windows).
  */
-function planWithWindows(g: Graph, on: boolean): { windows?: ReturnType<typeof planWindows>; memory: MemoryPlan } {
-  const plain = planMemory(g);
+function planWithWindows(g: Graph, on: boolean, streamOf: (n: Node) => number): { windows?: ReturnType<typeof planWindows>; memory: MemoryPlan } {
+  const plain = planMemory(g, undefined, undefined, streamOf);
   if (!on) return { memory: plain };
   for (const pieces of [true, false]) {
     const windows = planWindows(g, { pieces });
-    const memory = planMemory(g, windows.plan);
+    const memory = planMemory(g, windows.plan, undefined, streamOf);
     if (memory.arenaBytes <= plain.arenaBytes) return { windows, memory };
   }
   return { memory: plain };

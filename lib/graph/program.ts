@@ -188,11 +188,11 @@ export class Program implements Disposable {
   profile(): ProfileRow[] {
     this.live();
     const { runs, entries } = this.main.runner.profile();
-    const origins = this.main.lowered.origins;
+    const origins = this.main.lowered.streamOrigins;
     const rows = new Map<string, ProfileRow>();
     for (const e of entries) {
       if (e.rank !== 0) continue;
-      const { op, phase } = e.stream === 0 ? origins[e.index]! : { op: '?', phase: '?' };
+      const { op, phase } = origins[e.stream]?.[e.index] ?? { op: '?', phase: '?' };
       const key = `${op}|${e.kernel}|${phase}`;
       const row = rows.get(key) ?? { op, kernel: e.kernel, phase, calls: 0, secondsPerStep: 0 };
       row.calls++;
@@ -212,7 +212,7 @@ export class Program implements Disposable {
     if (!entries.some((e) => e.endNs > 0)) {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', 'no profiled step to draw: call setProfiling(true) and run a step first', { expected: 'a profiled run', received: 'none' });
     }
-    return chromeTrace({ entries, origins: this.main.lowered.origins, coordinates: (r) => this.session.coordinates(r) });
+    return chromeTrace({ entries, origins: this.main.lowered.streamOrigins, coordinates: (r) => this.session.coordinates(r) });
   }
 
   /** Names of the persistent buffers (parameters, `grad/...`, optimizer state). */

@@ -25,8 +25,8 @@ export interface ChromeTrace {
 
 export interface TimelineInput {
   entries: readonly SessionProfileEntry[];
-  /** What stream-0 instruction i lowers (LoweredProgram.origins). */
-  origins: readonly { op: string; phase: string; scope: string }[];
+  /** What instruction i of each stream lowers (LoweredProgram.streamOrigins). */
+  origins: readonly (readonly { op: string; phase: string; scope: string }[])[];
   coordinates(rank: number): { data: number; model: number };
 }
 
@@ -43,7 +43,7 @@ export function chromeTrace({ entries, origins, coordinates }: TimelineInput): C
     }
   }
   for (const e of timed) {
-    const origin = e.stream === 0 ? origins[e.index] : undefined;
+    const origin = origins[e.stream]?.[e.index];
     events.push({
       name: e.kernel,
       ph: 'X',

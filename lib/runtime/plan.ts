@@ -10,6 +10,7 @@
 import { Vit22bError } from './errors';
 import type { NativeDevice, NativePlanHandle } from './native-types';
 import type { NativePlan } from './plan-format';
+import { findHazards } from './plan-hazards';
 import { DeviceTensor } from './tensor';
 
 function planError(field: string, expected: string, received: unknown): Vit22bError {
@@ -41,6 +42,28 @@ export function checkPlanShape(plan: unknown): asserts plan is NativePlan {
   streams.forEach((s, i) => {
     if (!Array.isArray(s)) throw planError(`streams[${i}]`, 'an array of instructions', s);
   });
+}
+
+const raceFree = new WeakSet<NativePlan>();
+
+/**
+ * A plan of several streams must order, by events, every two instructions of different streams that
+ * touch the same bytes with at least one writing (plan-hazards.ts): otherwise its results depend on
+ * timing. ERR_INVALID_PLAN naming the first such pair.
+ */
+export function checkNoRaces(plan: NativePlan): void {
+  // A mesh loads one plan object on every device: it is checked once.
+  if (plan.streams.length < 2 || raceFree.has(plan)) return;
+  const [h] = findHazards(plan);
+  if (!h) {
+    raceFree.add(plan);
+    return;
+  }
+  throw new Vit22bError(
+    'ERR_INVALID_PLAN',
+    `invalid plan: stream ${h.a[0]} instruction ${h.a[1]} ('${h.notes[0]}') and stream ${h.b[0]} instruction ${h.b[1]} ('${h.notes[1]}') touch the same bytes of slot ${h.slot}, ${h.writes === 'both' ? 'both writing' : `${h.writes === 'a' ? 'the first' : 'the second'} writing`}, with no event ordering them`,
+    { expected: 'an event chain ordering one before the other', received: 'unordered', race: h },
+  );
 }
 
 export interface PlanProfileEntry {
@@ -129,6 +152,7 @@ export class LoadedPlan implements Disposable {
 /** Device.loadPlan's body: slots[i] is the tensor for slot i + 1 (slot 0 is the arena). */
 export function loadPlan(device: NativeDevice, plan: NativePlan, slots: readonly DeviceTensor[]): LoadedPlan {
   checkPlanShape(plan);
+  checkNoRaces(plan);
   if (!Array.isArray(slots)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'loadPlan slots must be an array of DeviceTensors', {
       expected: 'DeviceTensor[]',

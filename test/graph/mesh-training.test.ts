@@ -176,3 +176,18 @@ describe('ZeRO-3 (large weights, gradients and AdamW state split over data too)'
     expectRunsClose(await train(recipe, { data: 2, model: 2 }, 'fp32', adamw, { zero: 3, remat: 'block' }), reference, TOL.fp32);
   });
 });
+
+describe("overlap 'streams' (collectives on a communication stream, run on their own thread)", () => {
+  test.each([
+    [{ data: 2, model: 1 }, {}],
+    [{ data: 2, model: 2 }, {}],
+    [{ data: 2, model: 2 }, { zero: 3 as const }],
+    [{ data: 1, model: 4 }, { remat: 'block' as const }],
+  ])('mesh %j %j gives bitwise the one-stream results', async (mesh, extra) => {
+    const serial = await train(recipe, mesh, 'fp32', adamw, extra);
+    const streams = await train(recipe, mesh, 'fp32', adamw, { ...extra, overlap: 'streams' });
+    expect(streams.losses).toEqual(serial.losses);
+    for (const [n, v] of serial.params) if (!Buffer.from(streams.params.get(n)!.buffer).equals(Buffer.from(v.buffer))) throw new Error(`${n} differs with overlap streams`);
+    for (const [n, v] of serial.grads) if (!Buffer.from(streams.grads.get(n)!.buffer).equals(Buffer.from(v.buffer))) throw new Error(`grad/${n} differs with overlap streams`);
+  });
+});

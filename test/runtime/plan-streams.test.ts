@@ -4,6 +4,8 @@
 // too early reads them and gives a visibly different result.
 import { openDevice, type Device, type PlanInstruction } from '../../lib';
 import { planOf, slotView } from '../helpers/plan-builder';
+import { thrownBy } from '../helpers/errors';
+import type { Vit22bError } from '../../lib/runtime/errors';
 
 let device: Device;
 beforeAll(() => {
@@ -75,5 +77,24 @@ describe('events between streams', () => {
     const [a, b] = await runWithSlots([s0, s1, []], 0, [1, 2, 3, 4]);
     expect(a).toEqual([4, 8, 12, 16]);
     expect(b).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('races between streams are refused at load', () => {
+  test('stream 1 reading what stream 0 writes, without an event, is ERR_INVALID_PLAN naming both; with the event it loads', () => {
+    using a = device.tensor('f32', [n], new Float32Array([1, 2, 3, 4]));
+    using b = device.tensor('f32', [n], new Float32Array(n));
+    using c = device.tensor('f32', [n], new Float32Array(n));
+    const racy = [[axpby(2, A, 0, B, 'b = 2a')], [axpby(1, B, 0, C, 'c = b')]];
+    const e = thrownBy(() => device.loadPlan(planOf({ arena: 64, slots: [16, 16, 16], streams: racy, events: 0 }), [a, b, c])) as Vit22bError;
+    expect(e.code).toBe('ERR_INVALID_PLAN');
+    expect(e.message).toMatch(/stream 0 instruction 0 \('b = 2a'\) and stream 1 instruction 0 \('c = b'\) touch the same bytes of slot 2, the first writing/);
+    const ordered = [[axpby(2, A, 0, B, 'b = 2a', { record: 0 })], [axpby(1, B, 0, C, 'c = b', { wait: [0] })]];
+    using ok = device.loadPlan(planOf({ arena: 64, slots: [16, 16, 16], streams: ordered, events: 1 }), [a, b, c]);
+    expect(ok.instructions).toBe(2);
+    // Two streams reading the same bytes is no race.
+    const reads = [[axpby(1, A, 0, B, 'b = a')], [axpby(1, A, 0, C, 'c = a')]];
+    using both = device.loadPlan(planOf({ arena: 64, slots: [16, 16, 16], streams: reads, events: 0 }), [a, b, c]);
+    expect(both.instructions).toBe(2);
   });
 });

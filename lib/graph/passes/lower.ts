@@ -22,7 +22,15 @@ export interface LoweredProgram {
   /** Runtime scalars in plan order: the run scalar `name` ('lr', 'step', ...) times `factor`. */
   scalars: RunScalar[];
   /** For each instruction of stream 0, the node it lowers (profiles group time by op and phase). */
-  origins: { op: string; phase: string; scope: string }[];
+  origins: Origin[];
+  /** The same for every stream: streamOrigins[stream][index]. */
+  streamOrigins: Origin[][];
+}
+
+export interface Origin {
+  op: string;
+  phase: string;
+  scope: string;
 }
 
 export interface RunScalar {
@@ -30,14 +38,33 @@ export interface RunScalar {
   factor: number;
 }
 
-export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan): LoweredProgram {
+/**
+ * `streamOf` (passes/streams.ts) puts each node's instructions on a stream. Across streams, events
+ * order what the memory says must be ordered: a node waits for the instructions that produced its
+ * inputs on another stream (through nodes that emit nothing: views, windows), and a node that
+ * writes persistent memory in place (an optimizer update) waits for every reader of it on another
+ * stream (a collective gathering a weight). Within a stream, order is the schedule's.
+ */
+export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, streamOf: (n: Node) => number = () => 0): LoweredProgram {
   const readers = new Set<Value>();
   for (const n of g.nodes) for (const v of n.inputs) readers.add(v);
   for (const v of g.outputs.values()) readers.add(v);
   const scalars: RunScalar[] = [];
-  const instructions: PlanInstruction[] = [];
-  const origins: LoweredProgram['origins'] = [];
+  const streams: PlanInstruction[][] = [[]];
+  const streamOrigins: Origin[][] = [[]];
+  let events = 0;
+  /** The instructions whose writes a value holds (its producer's last, or its sources' through nodes that emitted nothing). */
+  const producedBy = new Map<Value, { stream: number; ins: PlanInstruction }[]>();
+  /** Instructions that read a persistent value, by stream (for writers of it in place). */
+  const readersOf = new Map<Value, { stream: number; ins: PlanInstruction }[]>();
+  const eventOf = (ins: PlanInstruction) => (ins.record ??= events++);
   let current: Node | undefined;
+  let currentStream = 0;
+  // Waits not yet attached, per stream. A node that emits nothing (a view, a window) passes its
+  // waits on to the next instruction of its stream: nothing in between touches memory, so the
+  // memory planner's notion of where a stream waits (passes/streams.ts) stays true.
+  const pendingWaits: number[][] = [[]];
+  let emitted: PlanInstruction[] = [];
 
   const strided = (v: Value): { view: PlanView; window?: Window } => {
     const loc = memory.location.get(v);
@@ -88,15 +115,47 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan): Lower
     },
     emit(kernel, spec) {
       const n = current!;
-      instructions.push({ kernel, spec, note: `#${n.id} ${n.op}${n.scope ? ` in ${n.scope}` : ''} (${n.phase})` });
-      origins.push({ op: n.op, phase: n.phase, scope: n.scope });
+      const ins: PlanInstruction = { kernel, spec, note: `#${n.id} ${n.op}${n.scope ? ` in ${n.scope}` : ''} (${n.phase})` };
+      while (streams.length <= currentStream) {
+        streams.push([]);
+        streamOrigins.push([]);
+        pendingWaits.push([]);
+      }
+      // The node's first instruction carries its waits; later ones follow it on the same stream.
+      const waits = pendingWaits[currentStream]!;
+      if (waits.length) ins.wait = [...new Set(waits)];
+      pendingWaits[currentStream] = [];
+      streams[currentStream]!.push(ins);
+      streamOrigins[currentStream]!.push({ op: n.op, phase: n.phase, scope: n.scope });
+      emitted.push(ins);
     },
   };
+  const sources = (v: Value) => producedBy.get(v) ?? [];
   for (const n of g.nodes) {
     current = n;
-    getOp(n.op).lower(ctx, n);
+    currentStream = streamOf(n);
+    emitted = [];
+    const def = getOp(n.op);
+    const waits: number[] = [];
+    for (const v of n.inputs) for (const p of sources(v)) if (p.stream !== currentStream) waits.push(eventOf(p.ins));
+    if (def.effect) {
+      for (const v of n.inputs) for (const r of readersOf.get(v) ?? []) if (r.stream !== currentStream) waits.push(eventOf(r.ins));
+    }
+    while (pendingWaits.length <= currentStream) pendingWaits.push([]);
+    pendingWaits[currentStream]!.push(...waits);
+    def.lower(ctx, n);
+    if (emitted.length === 0) {
+      // Nothing ran (a view, a window): its outputs hold what its inputs held.
+      const through = n.inputs.flatMap(sources);
+      for (const o of n.outputs) producedBy.set(o, through);
+    } else {
+      const last = { stream: currentStream, ins: emitted[emitted.length - 1]! };
+      for (const o of n.outputs) producedBy.set(o, [last]);
+      for (const v of n.inputs) if (def.leaf === undefined && getOp(v.node.op).leaf !== undefined) readersOf.set(v, [...(readersOf.get(v) ?? []), last]);
+    }
   }
   current = undefined;
+  const origins = streamOrigins[0]!;
 
   const inputs = g.leaves('input').map((n) => ({ name: n.attrs.name as string, value: n.outputs[0]! }));
   const outputs = [...g.outputs].map(([name, value]) => ({ name, value }));
@@ -104,11 +163,11 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan): Lower
     version: 1,
     arenaBytes: memory.arenaBytes,
     slotBytes: [memory.arenaBytes, ...memory.persistent.map((p) => byteSize(p.type))],
-    events: 0,
-    streams: [instructions],
+    events,
+    streams,
     inputs: inputs.map((i) => view(i.value)),
     outputs: outputs.map((o) => view(o.value)),
     scalars: scalars.length,
   };
-  return { plan, inputs, outputs, scalars, origins };
+  return { plan, inputs, outputs, scalars, origins, streamOrigins };
 }

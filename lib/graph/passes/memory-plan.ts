@@ -7,6 +7,7 @@
  * is known here, before anything runs.
  */
 import type { LeafLayout } from './partition';
+import { concurrentSpans } from './streams';
 import { DTYPE_BYTES } from '../../runtime/dtype';
 import { Vit22bError } from '../../runtime/errors';
 import type { Graph, Node, Value } from '../ir';
@@ -57,13 +58,25 @@ function inPlacePairs(n: Node): readonly (readonly [number, number])[] {
   return typeof p === 'function' ? p(n) : (p ?? []);
 }
 
-export function planMemory(g: Graph, windows?: WindowPlan, align = ARENA_ALIGN): MemoryPlan {
+/**
+ * `streamOf` (passes/streams.ts): with nodes on several streams, the buffers a collective reads or
+ * writes stay reserved from when it may start (right after its inputs' producers) until compute has
+ * waited for it, since compute in between runs concurrently with it.
+ */
+export function planMemory(g: Graph, windows?: WindowPlan, align = ARENA_ALIGN, streamOf?: (n: Node) => number): MemoryPlan {
   const index = new Map<Node, number>(g.nodes.map((n, i) => [n, i]));
   const end = g.nodes.length;
   const outputs = new Set(g.outputs.values());
   const lastRead = new Map<Value, number>();
   for (const n of g.nodes) for (const v of n.inputs) lastRead.set(v, index.get(n)!);
   for (const v of outputs) lastRead.set(v, end);
+  const startAt = new Map<Value, number>();
+  if (streamOf) {
+    for (const [n, { start, join }] of concurrentSpans(g, streamOf)) {
+      for (const v of [...n.inputs, ...n.outputs]) lastRead.set(v, Math.max(lastRead.get(v) ?? index.get(n)!, join));
+      for (const o of n.outputs) startAt.set(o, start);
+    }
+  }
   const used = (v: Value) => lastRead.has(v) || v.persistentName !== undefined;
 
   const location = new Map<Value, Location>();
@@ -156,7 +169,7 @@ export function planMemory(g: Graph, windows?: WindowPlan, align = ARENA_ALIGN):
         continue;
       }
       // Inputs are uploaded before the first instruction, so they are live from the start.
-      const start = def.leaf === 'input' ? 0 : i;
+      const start = def.leaf === 'input' ? 0 : Math.min(i, startAt.get(v) ?? i);
       location.set(v, { kind: 'arena', group: groups.length });
       groups.push({ bytes: byteSize(v.type), start, end: lastRead.get(v) ?? i });
     }

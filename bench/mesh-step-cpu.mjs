@@ -6,7 +6,9 @@
 // hits them alike. Then one profiled run per mesh gives the share of rank 0's step spent in
 // collectives (all_gather, reduce_scatter, all_reduce; a collective's time includes waiting for
 // its slowest peer) and in axis_slice (a local copy of this rank's block).
-// Usage: node bench/mesh-step-cpu.mjs [batch] [rounds] [meshes, e.g. 1x2,2x1]
+// A mesh written with a trailing "s" (1x2s) runs its collectives on a communication stream of their
+// own (overlap 'streams': a thread per plan stream on the CPU).
+// Usage: node bench/mesh-step-cpu.mjs [batch] [rounds] [meshes, e.g. 1x2,2x1,1x2s,2x1s]
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -14,23 +16,25 @@ const { openDevice, compile, getPreset, vitModel, systemInfo } = require('../dis
 
 const batch = Number(process.argv[2] ?? 32);
 const rounds = Number(process.argv[3] ?? 5);
-const meshes = (process.argv[4] ?? '1x2,2x1').split(',').map((m) => {
-  const [data, model] = m.split('x').map(Number);
-  return { data, model };
+const meshes = (process.argv[4] ?? '1x2,2x1,1x2s,2x1s').split(',').map((m) => {
+  const streams = m.endsWith('s');
+  const [data, model] = m.replace(/s$/, '').split('x').map(Number);
+  return { data, model, streams };
 });
 const steps = 4;
 const info = systemInfo();
 const device = openDevice({ device: 'cpu' });
 const config = getPreset('tiny');
-const variants = [{ data: 1, model: 1 }, ...meshes].map((mesh) => {
+const variants = [{ data: 1, model: 1, streams: false }, ...meshes].map((mesh) => {
   const program = compile(vitModel(config), {
     device,
-    ...(mesh.data * mesh.model > 1 ? { mesh } : {}),
+    ...(mesh.data * mesh.model > 1 ? { mesh: { data: mesh.data, model: mesh.model } } : {}),
+    ...(mesh.streams ? { overlap: 'streams' } : {}),
     inputShapes: { images: [batch, 28, 28, 1], labels: [batch] },
     train: { loss: 'loss', optimizer: { kind: 'adamw', weightDecay: 1e-4 }, clipNorm: 1 },
     seed: 0,
   });
-  return { name: `${mesh.data}x${mesh.model}`, mesh, program, times: [] };
+  return { name: `${mesh.data}x${mesh.model}${mesh.streams ? 's' : ''}`, mesh, program, times: [] };
 });
 
 let seed = 1;

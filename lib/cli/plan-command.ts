@@ -8,10 +8,12 @@ import type { Command } from './commands';
 import { resolveModel } from './model-option';
 import { parseOptions, usageError } from './parse-options';
 import { parseMesh } from './mesh-option';
+import type { OverlapMode } from '../graph/passes/streams';
 import { checkMeshFits } from '../model/mesh-fit';
 
 const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
-                  [--remat none|selective|block] [--mesh data=T,model=K] [--zero 0|3] [--forward] [--json]
+                  [--remat none|selective|block] [--mesh data=T,model=K] [--zero 0|3]
+                  [--overlap none|streams] [--forward] [--json]
 
 Compiles one training step (forward, backward, AdamW update) without running it and prints what it
 needs: parameters, device memory (the activation arena from the memory planner, and persistent
@@ -22,6 +24,8 @@ so any model can be planned here, ViT-22B included.
   --mesh data=T,model=K  plan ONE device of a data x model mesh: its slices of the weights, their
                      gradients and optimizer state, its activations, and the bytes it moves per step
   --zero 3           with --mesh: ZeRO-3 over data (weights, gradients and optimizer state split t ways)
+  --overlap streams  collectives on a communication stream of their own (the arena grows: a
+                     collective's buffers stay reserved while compute may run beside it)
   --forward          plan the forward pass alone (inference) instead of a training step`;
 
 const KIND_LABEL: Record<string, string> = { param: 'parameters', grad: 'gradients', state: 'optimizer state', const: 'constants' };
@@ -46,6 +50,7 @@ export const planCommand: Command = {
         remat: { type: 'string' },
         mesh: { type: 'string' },
         zero: { type: 'string' },
+        overlap: { type: 'string' },
         forward: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -73,10 +78,12 @@ export const planCommand: Command = {
     const train = o.forward ? undefined : { loss: 'loss', optimizer: { kind: 'adamw' as const } };
     const zero = o.zero === undefined ? 0 : o.zero === '0' || o.zero === '3' ? (Number(o.zero) as 0 | 3) : undefined;
     if (zero === undefined) throw usageError('--zero must be 0 or 3', PLAN_USAGE, String(o.zero));
-    const compiled = compileGraph(b.graph, { train, remat, mesh, zero });
+    const overlap = (o.overlap ?? 'none') as OverlapMode;
+    if (overlap !== 'none' && overlap !== 'streams') throw usageError('--overlap must be none or streams', PLAN_USAGE, String(o.overlap));
+    const compiled = compileGraph(b.graph, { train, remat, mesh, zero, overlap });
     const report = planReport(compiled.lowered.plan, compiled.memory);
     const params = countParams(config);
-    const summary = { model: modelName, config, batch, precision, remat, mesh, zero, devices: mesh.data * mesh.model, mode: o.forward ? 'forward' : 'train', params, ...report };
+    const summary = { model: modelName, config, batch, precision, remat, mesh, zero, overlap, streams: compiled.lowered.plan.streams.length, devices: mesh.data * mesh.model, mode: o.forward ? 'forward' : 'train', params, ...report };
     if (o.json) {
       io.out(JSON.stringify(summary, null, 2) + '\n');
       return 0;

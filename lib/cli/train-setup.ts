@@ -3,6 +3,7 @@
  * to the data, the data loaders and the Trainer's options.
  */
 import { MESH_HELP, parseMesh } from './mesh-option';
+import type { OverlapMode } from '../graph/passes/streams';
 import { checkMeshFits } from '../model/mesh-fit';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -45,6 +46,7 @@ export const TRAIN_OPTION_SPEC = {
   mesh: { type: 'string' },
   zero: { type: 'string' },
   trace: { type: 'string' },
+  overlap: { type: 'string' },
   out: { type: 'string' },
   seed: { type: 'string' },
   'eval-every': { type: 'string' },
@@ -83,6 +85,7 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --remat POLICY       none (default) | selective | block
 ${MESH_HELP}
   --zero 0|3           3: ZeRO-3 over the mesh's data axis (weights, gradients, AdamW state split)
+  --overlap none|streams  streams: collectives on a communication stream of their own (with --mesh)
   --trace FILE         write the second step's timeline (Chrome trace JSON: Perfetto, chrome://tracing)
   --seed S             parameters, data order and augmentation (default 0)
   --eval-every N       evaluate on the whole test set every N steps (always at the end; default
@@ -165,6 +168,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       ...(mesh ? { mesh: checkMeshFits(config, mesh, microBatch) } : {}),
       ...(o.zero !== undefined ? { zero: Number(choice(o.zero, 'zero', ['0', '3'], '0', usage)) as 0 | 3 } : {}),
       ...(o.trace !== undefined ? { trace: { file: o.trace } } : {}),
+      ...(o.overlap !== undefined ? { overlap: choice(o.overlap, 'overlap', ['none', 'streams'], 'none', usage) as OverlapMode } : {}),
       seed,
       accumulation: k,
       // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.

@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import type { ModelConfig } from '../model/config';
 import { checkMeshFits } from '../model/mesh-fit';
 import type { MeshShape } from '../graph/sharding';
+import type { OverlapMode } from '../graph/passes/streams';
 import { compile, type ModelFn } from '../graph/compile';
 import type { Precision } from '../graph/builder';
 import type { Program } from '../graph/program';
@@ -47,6 +48,8 @@ export interface TrainerOptions {
   mesh?: MeshShape;
   /** 3: ZeRO-3 over the mesh's data axis (compile's `zero`). */
   zero?: 0 | 3;
+  /** 'streams': collectives on a communication stream of their own (compile's `overlap`). */
+  overlap?: OverlapMode;
   /**
    * Write the timeline of one step (default: the second, or the only one) to this file as Chrome
    * trace JSON (Program.timeline; open it in Perfetto or chrome://tracing). That step is profiled:
@@ -166,6 +169,7 @@ export class Trainer implements Disposable {
       device: options.device,
       ...(options.mesh ? { mesh: options.mesh } : {}),
       ...(options.zero !== undefined ? { zero: options.zero } : {}),
+      ...(options.overlap !== undefined ? { overlap: options.overlap } : {}),
       inputShapes: { images: [b, h, w, c], labels: [b] },
       train: { loss: 'loss', optimizer: options.optimizer, clipNorm: options.clipNorm, accumulate: this.accumulation > 1 },
       precision: options.precision,

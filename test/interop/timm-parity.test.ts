@@ -54,6 +54,8 @@ const cases: [string, Partial<ModelConfig>, boolean][] = [
   ['sequential, token, LayerNorm, QK-norm, biases', { block: 'sequential', pool: 'token', norm: 'layernorm', normBias: true, qkNormCenter: true, qkvBias: true }, false],
   ['sequential, map, RmsNorm, no QK-norm, no biases, tanh GELU', { block: 'sequential', qkNorm: false, mlpBias: false, gelu: 'tanh' }, false],
   ['sequential, gap, RmsNorm, QK-norm, biases, 3 blocks', { block: 'sequential', pool: 'gap', qkvBias: true, depth: 3 }, false],
+  ['sequential, avg + fc_norm, LayerNorm, biases (timm ViT default for avg)', { block: 'sequential', pool: 'gap', fcNorm: true, norm: 'layernorm', normBias: true, qkNorm: false, qkvBias: true }, false],
+  ['parallel, avg + fc_norm, RmsNorm, QK-norm', { pool: 'gap', fcNorm: true }, false],
 ];
 
 /** max |a - b| / max |b| over a tensor. */

@@ -18,6 +18,14 @@ import { resolveModel } from './model-option';
 
 export const INTEROP_OPTION_SPEC = {
   config: { type: 'string' },
+  images: { type: 'string' },
+  checkpoint: { type: 'string' },
+  labels: { type: 'string' },
+  top: { type: 'string' },
+  normalize: { type: 'string' },
+  'crop-pct': { type: 'string' },
+  precision: { type: 'string' },
+  json: { type: 'boolean' },
   weights: { type: 'string' },
   'weights-format': { type: 'string' },
   input: { type: 'string' },
@@ -77,7 +85,7 @@ function readF32(f: SafetensorsFile, name: string): Float32Array {
   return f.readHost(name) as Float32Array;
 }
 
-function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig): { params: NativeParams; fused: boolean } {
+export function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig): { params: NativeParams; fused: boolean } {
   using f = SafetensorsFile.open(file);
   if (format === 'timm') {
     const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readF32(f, n) }]));

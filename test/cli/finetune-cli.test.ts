@@ -101,6 +101,32 @@ test('predict --images --checkpoint prints top-k labels; --json probabilities eq
   expect(Math.abs(b[0]!.predictions[0]!.probability - results[0]!.predictions[0]!.probability)).toBeLessThan(0.05);
 }, 120_000);
 
+test('export --format timm, then predict --images with the timm file gives the checkpoint\'s probabilities; train --init it with another class count', async () => {
+  const e = await cli(['export', '--checkpoint', at('ck'), '--output', at('timm.safetensors'), '--json']);
+  expect(e.code).toBe(0);
+  expect(JSON.parse(e.out)).toMatchObject({ format: 'timm', step: 4 });
+  using f = SafetensorsFile.open(at('timm.safetensors'));
+  expect(f.has('fc_norm.weight') && f.has('blocks.1.mlp.fc2.bias') && !f.has('norm.weight')).toBe(true);
+  const viaCk = JSON.parse((await cli(['predict', '--images', at('images'), '--checkpoint', at('ck'), '--normalize', 'imagenet', '--json'])).out) as { predictions: { probability: number; index: number }[] }[];
+  const viaTimm = JSON.parse((await cli(['predict', '--images', at('images'), '--config', at('timm.json'), '--weights', at('timm.safetensors'), '--weights-format', 'timm', '--normalize', 'imagenet', '--json'])).out) as typeof viaCk;
+  viaTimm.forEach((r, i) => r.predictions.forEach((p, j) => {
+    expect(p.index).toBe(viaCk[i]!.predictions[j]!.index);
+    expect(Math.abs(p.probability - viaCk[i]!.predictions[j]!.probability)).toBeLessThan(1e-6);
+  }));
+  fs.writeFileSync(at('cfg2.json'), JSON.stringify({ ...config, imageSize: 12 }));
+  fs.mkdirSync(at('two', 'a'), { recursive: true });
+  fs.mkdirSync(at('two', 'b'), { recursive: true });
+  for (const n of ['0', '1', '2']) {
+    fs.copyFileSync(at('images', 'cat', `${n}.png`), at('two', 'a', `${n}.png`));
+    fs.copyFileSync(at('images', 'dog', `${n}.png`), at('two', 'b', `${n}.png`));
+  }
+  const t = await cli(['train', '--config', at('cfg2.json'), '--data', at('two'), '--init', at('timm.safetensors'), '--weights-format', 'timm', '--head-lr-mult', '10', '--layer-decay', '0.75', '--steps', '2', '--batch', '6', '--progress', 'none', '--json']);
+  expect(t.code).toBe(0);
+  expect(t.err).toMatch(/classifier is re-initialized: the weights have 3 classes, the task 2/);
+  expect(t.err).toMatch(/2x2 to a 3x3 patch grid/);
+  expect(Number.isFinite(JSON.parse(t.out).finalLoss)).toBe(true);
+}, 120_000);
+
 test('bad images, missing paths and label files are typed errors', async () => {
   fs.mkdirSync(at('bad'), { recursive: true });
   fs.writeFileSync(at('bad', 'a.png'), 'not a png');

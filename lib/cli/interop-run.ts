@@ -6,6 +6,7 @@
 import { compile } from '../graph/compile';
 import type { Program } from '../graph/program';
 import { nativeToTimm, timmToNative, usesFusedOutProj, type NativeParams, type TimmStateDict } from '../io/timm-names';
+import { readFloatTensor } from '../io/float-weights';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import type { ModelConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
@@ -88,7 +89,7 @@ function readF32(f: SafetensorsFile, name: string): Float32Array {
 export function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig): { params: NativeParams; fused: boolean } {
   using f = SafetensorsFile.open(file);
   if (format === 'timm') {
-    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readF32(f, n) }]));
+    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
     return { params: timmToNative(config, sd), fused: usesFusedOutProj(sd) };
   }
   const specs = paramSpecs(config);
@@ -100,7 +101,7 @@ export function readWeights(file: string, format: 'native' | 'timm', config: Mod
     if (!f.has(s.name)) throw fileError(file, s.name, `no tensor for parameter ${s.name}`, s.name, 'absent');
     const shape = f.entry(s.name).shape;
     if (shape.join(',') !== s.shape.join(',')) throw fileError(file, s.name, `${s.name} has the wrong shape`, JSON.stringify(s.shape), JSON.stringify(shape), 'ERR_SHAPE_MISMATCH');
-    params.set(s.name, readF32(f, s.name));
+    params.set(s.name, readFloatTensor(f, s.name));
   }
   return { params, fused: false };
 }

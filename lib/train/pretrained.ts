@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MODEL_FILE, resolveCheckpoint } from '../io/checkpoint';
 import { readManifest, verifyCheckpointFiles } from '../io/checkpoint-manifest';
+import { readFloatTensor } from '../io/float-weights';
 import { SafetensorsFile } from '../io/safetensors';
 import { timmToNative, type NativeParams, type TimmStateDict } from '../io/timm-names';
 import { validateConfig, type ModelConfig } from '../model/config';
@@ -41,14 +42,6 @@ export interface PretrainedWeights {
 
 function invalid(field: string, message: string, expected: string, received: string, file: string): Vit22bError {
   return new Vit22bError('ERR_INVALID_CONFIG', `--init ${file}: ${message}`, { field, expected, received, file });
-}
-
-function readF32(f: SafetensorsFile, name: string): Float32Array {
-  const e = f.entry(name);
-  if (e.dtype !== 'F32') {
-    throw new Vit22bError('ERR_DTYPE_MISMATCH', `${f.file}: ${name} must be F32`, { file: f.file, tensor: name, expected: 'F32', received: e.dtype });
-  }
-  return f.readHost(name) as Float32Array;
 }
 
 /** The safetensors file behind `file`: itself, or a verified checkpoint's model.safetensors. */
@@ -119,7 +112,7 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
   const fromConfig = validateConfig({ ...target, imageSize: g.grid * p, numClasses: Math.max(g.numClasses, 1) });
   let params: NativeParams;
   if (format === 'timm') {
-    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readF32(f, n) }]));
+    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
     if (g.numClasses === 0) {
       // Fill the absent classifier with zeros so the mapping sees a whole model; dropped below.
       sd.set('head.weight', { shape: [1, target.width], data: new Float32Array(target.width) });
@@ -138,7 +131,7 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
       if (shape.join(',') !== s.shape.join(',')) {
         throw new Vit22bError('ERR_SHAPE_MISMATCH', `--init ${init.file}: ${s.name} is [${shape.join(', ')}], the model's [${s.shape.join(', ')}]`, { file: source, tensor: s.name, expected: JSON.stringify(s.shape), received: JSON.stringify(shape) });
       }
-      params.set(s.name, readF32(f, s.name));
+      params.set(s.name, readFloatTensor(f, s.name));
     }
   }
   const notes: string[] = [];

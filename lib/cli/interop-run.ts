@@ -7,6 +7,7 @@ import { compile } from '../graph/compile';
 import type { Program } from '../graph/program';
 import { nativeToTimm, timmToNative, usesFusedOutProj, type NativeParams, type TimmStateDict } from '../io/timm-names';
 import { readFloatTensor } from '../io/float-weights';
+import { foldLayerScale } from '../io/timm-layer-scale';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import type { ModelConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
@@ -86,10 +87,12 @@ function readF32(f: SafetensorsFile, name: string): Float32Array {
   return f.readHost(name) as Float32Array;
 }
 
-export function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig): { params: NativeParams; fused: boolean } {
+/** `foldScale`: fold timm LayerScale into the projections (forward only: predict, never grad). */
+export function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig, foldScale = false): { params: NativeParams; fused: boolean } {
   using f = SafetensorsFile.open(file);
   if (format === 'timm') {
-    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
+    let sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
+    if (foldScale) sd = foldLayerScale(sd).sd;
     return { params: timmToNative(config, sd), fused: usesFusedOutProj(sd) };
   }
   const specs = paramSpecs(config);
@@ -157,7 +160,7 @@ export function loadInterop(o: InteropArgs, usage: string, mode: 'predict' | 'gr
   const layout = choice(o.layout, 'layout', ['nhwc', 'nchw'], 'nhwc', usage);
   const loss = choice(o.loss, 'loss', ['softmax', 'sigmoid'], 'softmax', usage) as 'softmax' | 'sigmoid';
   const device = choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage);
-  const { params, fused } = readWeights(weights, format, config);
+  const { params, fused } = readWeights(weights, format, config, mode === 'predict');
   const inputs = readInput(input, config, layout, mode === 'grad', mode === 'grad' && loss === 'sigmoid');
   return { config, format, fusedOutProj: fused, params, ...inputs, output, device, loss };
 }

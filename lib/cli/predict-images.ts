@@ -113,7 +113,7 @@ export async function predictImages(o: PredictImagesArgs, usage: string, io: Cli
     if (o.config === undefined || o.weights === undefined) throw usageError('--images needs --checkpoint DIR, or --config FILE and --weights FILE', usage, 'missing');
     const config = resolveModel(undefined, o.config).config;
     const format = choice(o['weights-format'], 'weights-format', ['native', 'timm'], 'native', usage) as 'native' | 'timm';
-    const { params } = readWeights(o.weights, format, config);
+    const { params } = readWeights(o.weights, format, config, true);
     model = { config, task: {}, load: (p) => params.forEach((v, n) => p.write(n, v)) };
   }
   const { config } = model;

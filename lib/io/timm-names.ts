@@ -289,8 +289,8 @@ export function refusedTimmOption(c: ModelConfig, sd: TimmStateDict): void {
   };
   const reg = sd.get('reg_token');
   if (reg) refuse('reg_tokens', 'register tokens (reg_tokens) are not supported', 'reg_tokens=0', `reg_tokens=${reg.shape[1] ?? '?'}`);
-  const ls = names.find((n) => /^blocks\.\d+\.ls[12]\.gamma$/.test(n));
-  if (ls) refuse('init_values', 'LayerScale (init_values) is not supported', 'init_values=None', ls);
+  const ls = names.find((n) => /^blocks\.\d+\.ls[12]?\.gamma$/.test(n));
+  if (ls) refuse('init_values', 'LayerScale (init_values) has no parameter of ours (train --init and predict fold it into the projections: foldLayerScale)', 'init_values=None', ls);
   const pre = names.find((n) => n.startsWith('norm_pre.'));
   if (pre) refuse('pre_norm', 'a norm before the blocks (pre_norm=True, CLIP-style) is not supported', 'pre_norm=False', pre);
   const cls = sd.get('cls_token');

@@ -16,6 +16,7 @@ import { MODEL_FILE, resolveCheckpoint } from '../io/checkpoint';
 import { readManifest, verifyCheckpointFiles } from '../io/checkpoint-manifest';
 import { readFloatTensor } from '../io/float-weights';
 import { SafetensorsFile } from '../io/safetensors';
+import { foldLayerScale } from '../io/timm-layer-scale';
 import { timmToNative, type NativeParams, type TimmStateDict } from '../io/timm-names';
 import { validateConfig, type ModelConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
@@ -111,8 +112,11 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
   // The weights' own config: the target's, at the weights' image size and class count.
   const fromConfig = validateConfig({ ...target, imageSize: g.grid * p, numClasses: Math.max(g.numClasses, 1) });
   let params: NativeParams;
+  const notes: string[] = [];
   if (format === 'timm') {
-    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
+    const read: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
+    const { sd, folded } = foldLayerScale(read);
+    if (folded) notes.push(`LayerScale (${folded} gammas) folded into attn.proj / mlp.fc2: the same function, gamma no longer a separate parameter`);
     if (g.numClasses === 0) {
       // Fill the absent classifier with zeros so the mapping sees a whole model; dropped below.
       sd.set('head.weight', { shape: [1, target.width], data: new Float32Array(target.width) });
@@ -134,7 +138,6 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
       params.set(s.name, readFloatTensor(f, s.name));
     }
   }
-  const notes: string[] = [];
   if (g.numClasses !== target.numClasses) {
     params.delete('head/w');
     params.delete('head/b');

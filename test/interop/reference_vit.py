@@ -80,18 +80,31 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+class LayerScale(nn.Module):
+    """timm's LayerScale (init_values): a learned per-channel factor on a residual branch."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
 class Block(nn.Module):
     def __init__(self, cfg, proj_bias):
         super().__init__()
         d, norm = cfg["width"], norm_layer(cfg)
         self.norm1 = norm(d)
         self.attn = Attention(d, cfg["heads"], cfg["qkvBias"], cfg["qkNorm"], proj_bias, norm)
+        self.ls1 = LayerScale(d) if cfg.get("layerScale") else nn.Identity()
         self.norm2 = norm(d)
         self.mlp = Mlp(d, cfg["mlpDim"], act_layer(cfg), bias=proj_bias)
+        self.ls2 = LayerScale(d) if cfg.get("layerScale") else nn.Identity()
 
     def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.ls1(self.attn(self.norm1(x)))
+        return x + self.ls2(self.mlp(self.norm2(x)))
 
 
 class ParallelScalingBlock(nn.Module):

@@ -124,6 +124,7 @@ test('fcNorm maps final_norm to fc_norm.* (norm.* without it), and needs pool ga
 test.each<[string, Partial<ModelConfig>, (sd: Map<string, { shape: number[]; data: Float32Array }>) => void]>([
   ['reg_tokens', {}, (sd) => sd.set('reg_token', { shape: [1, 4, 8], data: new Float32Array(32) })],
   ['init_values', {}, (sd) => sd.set('blocks.0.ls1.gamma', { shape: [8], data: new Float32Array(8) })],
+  ['init_values', {}, (sd) => sd.set('blocks.0.ls.gamma', { shape: [8], data: new Float32Array(8) })],
   ['pre_norm', {}, (sd) => sd.set('norm_pre.weight', { shape: [8], data: new Float32Array(8) })],
   ['class_token', {}, (sd) => sd.set('cls_token', { shape: [1, 1, 8], data: new Float32Array(8) })],
   ['class_token', { pool: 'gap' }, (sd) => sd.set('cls_token', { shape: [1, 1, 8], data: new Float32Array(8) })],
@@ -139,4 +140,24 @@ test.each<[string, Partial<ModelConfig>, (sd: Map<string, { shape: number[]; dat
   expect([e.code, e.details.field]).toEqual(['ERR_INVALID_CONFIG', option]);
   expect(e.details.expected).toBeDefined();
   expect(e.details.received).toBeDefined();
+});
+
+test('foldLayerScale scales the rows (and bias) of attn.proj / mlp.fc2 by gamma and drops gamma; without a target it is ERR_INVALID_CONFIG', async () => {
+  const { foldLayerScale } = await import('../../lib/io/timm-layer-scale');
+  const c = validateConfig({ ...base, block: 'sequential', norm: 'layernorm', normBias: true, qkNormCenter: true, qkvBias: true, pool: 'gap' });
+  const sd = nativeToTimm(c, randomParams(c, 9));
+  const gamma = Float32Array.from({ length: 8 }, (_, i) => 0.5 + i);
+  sd.set('blocks.1.ls2.gamma', { shape: [8], data: gamma });
+  const { sd: out, folded } = foldLayerScale(sd);
+  expect(folded).toBe(1);
+  expect(out.has('blocks.1.ls2.gamma')).toBe(false);
+  const w = sd.get('blocks.1.mlp.fc2.weight')!;
+  const fw = out.get('blocks.1.mlp.fc2.weight')!;
+  expect(fw.data[3 * 12 + 5]).toBe(Math.fround(w.data[3 * 12 + 5]! * gamma[3]!));
+  expect(out.get('blocks.1.mlp.fc2.bias')!.data[7]).toBe(Math.fround(sd.get('blocks.1.mlp.fc2.bias')!.data[7]! * gamma[7]!));
+  expect(out.get('blocks.0.mlp.fc2.weight')).toBe(sd.get('blocks.0.mlp.fc2.weight'));
+  const lone = new Map(sd);
+  lone.delete('blocks.1.mlp.fc2.weight');
+  const e = thrownBy(() => foldLayerScale(lone)) as Vit22bError;
+  expect([e.code, e.details.field]).toEqual(['ERR_INVALID_CONFIG', 'init_values']);
 });

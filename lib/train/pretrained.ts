@@ -17,7 +17,7 @@ import { readManifest, verifyCheckpointFiles } from '../io/checkpoint-manifest';
 import { readFloatTensor } from '../io/float-weights';
 import { SafetensorsFile } from '../io/safetensors';
 import { foldLayerScale } from '../io/timm-layer-scale';
-import { timmToNative, type NativeParams, type TimmStateDict } from '../io/timm-names';
+import { refusedTimmOption, timmToNative, type NativeParams, type TimmStateDict } from '../io/timm-names';
 import { validateConfig, type ModelConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
 import { resamplePosEmbed } from '../model/resample-pos';
@@ -107,6 +107,9 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
   const source = weightsFile(init.file, format);
   using f = SafetensorsFile.open(source);
   const shapes = new Map(f.names().map((n) => [n, f.entry(n).shape]));
+  // Refused timm options first (a class token with MAP, register tokens...): they name the model's
+  // real difference, where the geometry below would only see an odd position table.
+  if (format === 'timm') refusedTimmOption(target, new Map([...shapes].filter(([n]) => !/\.ls[12]\.gamma$/.test(n)).map(([n, shape]) => [n, { shape, data: new Float32Array(0) }])));
   const g = geometry(shapes, format, target, init.file);
   const p = target.patchSize;
   // The weights' own config: the target's, at the weights' image size and class count.

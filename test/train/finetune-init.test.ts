@@ -226,7 +226,7 @@ test('the same class count keeps the classifier: the first loss itself depends o
   expect(rel(s.finalLoss, refLoss)).toBeLessThanOrEqual(1e-6);
 }, 120_000);
 
-test('a channel-count mismatch is ERR_INVALID_CONFIG naming channels; a missing file is ERR_DATA_NOT_FOUND', async () => {
+test('a channel-count mismatch is ERR_INVALID_CONFIG naming channels, a class token under MAP names class_token; a missing file is ERR_DATA_NOT_FOUND', async () => {
   const file = path.join(tmp, 'pretrained-timm.safetensors');
   const grey = validateConfig({ ...target, channels: 1 });
   const make = (init: { file: string; format: 'timm' | 'native' }, c: ModelConfig) => () =>
@@ -235,6 +235,9 @@ test('a channel-count mismatch is ERR_INVALID_CONFIG naming channels; a missing 
   expect([e.code, e.details.field, e.details.expected, e.details.received]).toEqual(['ERR_INVALID_CONFIG', 'channels', '1', '3']);
   const m = thrownBy(make({ file: path.join(tmp, 'nope.safetensors'), format: 'timm' }, target)) as Vit22bError;
   expect(m.code).toBe('ERR_DATA_NOT_FOUND');
+  const map = validateConfig({ ...target, pool: 'map' });
+  const cls = thrownBy(make({ file, format: 'timm' }, map)) as Vit22bError;
+  expect([cls.code, cls.details.field]).toEqual(['ERR_INVALID_CONFIG', 'class_token']);
   const w = thrownBy(make({ file, format: 'native' }, target)) as Vit22bError;
   expect(w.code).toBe('ERR_INVALID_ARGUMENT');
 });

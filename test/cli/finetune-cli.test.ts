@@ -143,6 +143,8 @@ test('bad images, missing paths and label files are typed errors', async () => {
   expect(labels).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: '3 lines', received: '2 lines' });
   const both = await cli(['predict', '--images', at('images'), '--checkpoint', at('ck'), '--config', at('cfg.json')]);
   expect(both.code).toBe(2);
+  const grad = await cli(['grad', '--images', at('images'), '--config', at('cfg.json')]);
+  expect([grad.code, grad.err]).toEqual([2, expect.stringMatching(/--images is an option of vit22b predict/)]);
 });
 
 test('train --init from a checkpoint at another image size resamples and says so; --freeze body keeps the body bit for bit', async () => {

@@ -8,6 +8,7 @@ import { planCommand } from './plan-command';
 import { evalCommand } from './eval-command';
 import { trainCommand } from './train-command';
 import { predictCommand } from './predict-command';
+import { exportCommand } from './export-command';
 import { gradCommand } from './grad-command';
 import { probeCommand } from './probe-command';
 import { fewshotCommand } from './fewshot-command';
@@ -75,6 +76,7 @@ export const COMMANDS: Command[] = [
   trainCommand,
   evalCommand,
   predictCommand,
+  exportCommand,
   gradCommand,
   probeCommand,
   fewshotCommand,

@@ -1,7 +1,7 @@
 /** `vit22b grad`: the loss of a labelled batch and every parameter's gradient, under the weights' own names. */
 import type { Command } from './commands';
 import { INTEROP_OPTION_SPEC, INTEROP_OPTIONS_HELP, runInterop } from './interop-run';
-import { parseOptions } from './parse-options';
+import { parseOptions, usageError } from './parse-options';
 
 const GRAD_USAGE = `usage: vit22b grad --config FILE --weights FILE [--weights-format native|timm] --input FILE --output FILE [--layout nhwc|nchw] [--loss softmax|sigmoid]
 
@@ -24,6 +24,9 @@ export const gradCommand: Command = {
       io.out(GRAD_USAGE + '\n');
       return 0;
     }
+    // The option list is predict's too; its image-file options mean nothing here.
+    const predictOnly = (['images', 'checkpoint', 'labels', 'top', 'normalize', 'crop-pct', 'precision'] as const).find((k) => o[k] !== undefined);
+    if (predictOnly) throw usageError(`--${predictOnly} is an option of vit22b predict, not grad`, GRAD_USAGE, `--${predictOnly}`);
     const { output, tensors } = await runInterop(o, GRAD_USAGE, 'grad');
     const loss = (tensors.loss!.data as Float32Array)[0]!;
     io.out(`loss ${loss}; wrote it and ${Object.keys(tensors).length - 1} gradients to ${output}\n`);

@@ -6,6 +6,8 @@
 import { compile } from '../graph/compile';
 import type { Program } from '../graph/program';
 import { nativeToTimm, timmToNative, usesFusedOutProj, type NativeParams, type TimmStateDict } from '../io/timm-names';
+import { readFloatTensor } from '../io/float-weights';
+import { foldLayerScale } from '../io/timm-layer-scale';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import type { ModelConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
@@ -18,6 +20,14 @@ import { resolveModel } from './model-option';
 
 export const INTEROP_OPTION_SPEC = {
   config: { type: 'string' },
+  images: { type: 'string' },
+  checkpoint: { type: 'string' },
+  labels: { type: 'string' },
+  top: { type: 'string' },
+  normalize: { type: 'string' },
+  'crop-pct': { type: 'string' },
+  precision: { type: 'string' },
+  json: { type: 'boolean' },
   weights: { type: 'string' },
   'weights-format': { type: 'string' },
   input: { type: 'string' },
@@ -77,10 +87,12 @@ function readF32(f: SafetensorsFile, name: string): Float32Array {
   return f.readHost(name) as Float32Array;
 }
 
-function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig): { params: NativeParams; fused: boolean } {
+/** `foldScale`: fold timm LayerScale into the projections (forward only: predict, never grad). */
+export function readWeights(file: string, format: 'native' | 'timm', config: ModelConfig, foldScale = false): { params: NativeParams; fused: boolean } {
   using f = SafetensorsFile.open(file);
   if (format === 'timm') {
-    const sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readF32(f, n) }]));
+    let sd: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
+    if (foldScale) sd = foldLayerScale(sd).sd;
     return { params: timmToNative(config, sd), fused: usesFusedOutProj(sd) };
   }
   const specs = paramSpecs(config);
@@ -92,7 +104,7 @@ function readWeights(file: string, format: 'native' | 'timm', config: ModelConfi
     if (!f.has(s.name)) throw fileError(file, s.name, `no tensor for parameter ${s.name}`, s.name, 'absent');
     const shape = f.entry(s.name).shape;
     if (shape.join(',') !== s.shape.join(',')) throw fileError(file, s.name, `${s.name} has the wrong shape`, JSON.stringify(s.shape), JSON.stringify(shape), 'ERR_SHAPE_MISMATCH');
-    params.set(s.name, readF32(f, s.name));
+    params.set(s.name, readFloatTensor(f, s.name));
   }
   return { params, fused: false };
 }
@@ -148,7 +160,7 @@ export function loadInterop(o: InteropArgs, usage: string, mode: 'predict' | 'gr
   const layout = choice(o.layout, 'layout', ['nhwc', 'nchw'], 'nhwc', usage);
   const loss = choice(o.loss, 'loss', ['softmax', 'sigmoid'], 'softmax', usage) as 'softmax' | 'sigmoid';
   const device = choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage);
-  const { params, fused } = readWeights(weights, format, config);
+  const { params, fused } = readWeights(weights, format, config, mode === 'predict');
   const inputs = readInput(input, config, layout, mode === 'grad', mode === 'grad' && loss === 'sigmoid');
   return { config, format, fusedOutProj: fused, params, ...inputs, output, device, loss };
 }

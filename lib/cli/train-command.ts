@@ -29,6 +29,8 @@ export const trainCommand: Command = {
     const setup = await trainSetup(o, TRAIN_USAGE);
     using device = openDevice({ device: setup.device as DeviceRequest });
     using trainer = new Trainer({ device, ...setup.trainer });
+    // Always said, whatever --progress: a silently re-initialized classifier would surprise.
+    for (const note of trainer.initNotes) io.err(`vit22b train: --init ${setup.trainer.init!.file}: ${note}\n`);
     if (setup.trainer.progress !== 'none') {
       process.stderr.write(`vit22b train: ${setup.modelName} on ${setup.dataDescription}, ${placeText(device.name, trainer.program.mesh)}, ${trainer.totalSteps} steps of ${setup.microBatch * trainer.accumulation} images\n`);
     }

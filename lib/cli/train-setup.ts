@@ -18,6 +18,8 @@ import type { ProgressMode } from '../train/progress';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedules';
 import type { TrainerOptions } from '../train/trainer';
 import { vitModel } from '../train/vit-model';
+import { fineTuneOverrides } from '../train/finetune-overrides';
+import type { ParamOverrides } from '../graph/param-overrides';
 import { loadData } from './data-option';
 import { resolveModel } from './model-option';
 import { choice, finiteNumber, positiveInt } from './option-values';
@@ -56,6 +58,13 @@ export const TRAIN_OPTION_SPEC = {
   keep: { type: 'string' },
   'checkpoint-dir': { type: 'string' },
   resume: { type: 'string' },
+  extend: { type: 'boolean' },
+  init: { type: 'string' },
+  'weights-format': { type: 'string' },
+  'head-lr-mult': { type: 'string' },
+  'layer-decay': { type: 'string' },
+  freeze: { type: 'string' },
+  normalize: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -99,6 +108,19 @@ ${MESH_HELP}
   --checkpoint-dir DIR where checkpoints go
   --resume DIR         continue from the newest committed checkpoint in DIR (or a step-<n>
                        directory): the same data order and schedule, from step n + 1
+  --extend             with --resume and a larger --steps: continue a finished (or stopped) run
+                       for more steps; the schedule is re-derived for the new total and the data
+                       order continues. A new run: not bit-exact with a longer original one
+  --init FILE          start from pretrained weights (fresh optimizer state): a checkpoint
+                       directory or safetensors file; another class count re-initializes the
+                       classifier, another image size resamples the position embeddings
+  --weights-format F   native (default: our names) | timm (a VisionTransformer state dict)
+  --head-lr-mult M     the classifier's learning rate is M x --lr (default 1)
+  --layer-decay D      layer-wise decay: block i of L learns at D^(L-i) x --lr, embeddings D^(L+1)
+  --freeze WHAT        none (default) | body: train the classifier only (the rest: lr 0, no decay)
+  --normalize N        data (default: the training set's mean and std) | imagenet (timm's
+                       0.485,0.456,0.406 / 0.229,0.224,0.225) | inception (0.5 / 0.5): use the
+                       pretrained weights' recipe
   --json               print the final summary as one JSON object on stdout`;
 
 export interface TrainSetup {
@@ -120,17 +142,17 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
   const k = positiveInt(o.accumulate, 'accumulate', 1, usage);
   if (batch % k !== 0) throw usageError(`--batch (${batch}) must be a multiple of --accumulate (${k})`, usage, `${batch} / ${k}`);
   const microBatch = batch / k;
+  const normalize = normalization(choice(o.normalize, 'normalize', NORMALIZE_KINDS, 'data', usage) as NormalizeKind, data.train, usage);
   const train = new DataLoader(data.train, {
     batch: microBatch,
     seed,
     shuffle: true,
     dropLast: true,
     augment: o.augment ? { crop: { padding: 2 }, flip: true } : {},
+    normalize,
   });
   // The test set is normalized with the training set's statistics and read in order, whole.
-  const test = data.test
-    ? new DataLoader(data.test, { batch, seed, shuffle: false, dropLast: false, lastBatch: 'short', normalize: { mean: data.train.mean, std: data.train.std } })
-    : undefined;
+  const test = data.test ? new DataLoader(data.test, { batch, seed, shuffle: false, dropLast: false, lastBatch: 'short', normalize }) : undefined;
   if (o.steps !== undefined && o.epochs !== undefined) throw usageError('give --steps or --epochs, not both', usage, `--steps ${o.steps} --epochs ${o.epochs}`);
   const stepsPerEpoch = Math.max(1, Math.floor(train.stepsPerEpoch / k));
   const epochs = o.epochs !== undefined ? finiteNumber(o.epochs, 'epochs', 1, usage, 1e-9) : undefined;
@@ -140,8 +162,16 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       : positiveInt(o.steps, 'steps', defaults.steps ?? (dataKind === 'synthetic' ? 200 : DATASET_EPOCHS * stepsPerEpoch), usage, defaults.steps === 0 ? 0 : 1);
   const optimizerKind = choice(o.optimizer, 'optimizer', ['adamw', 'adafactor'], 'adamw', usage);
   const wd = finiteNumber(o['weight-decay'], 'weight-decay', optimizerKind === 'adamw' ? 1e-4 : 0.03, usage, 0);
-  const optimizer: OptimizerSpec =
-    optimizerKind === 'adamw' ? { kind: 'adamw', weightDecay: wd } : { kind: 'adafactor', weightDecay: wd, overrides: { 'head/w': { weightDecay: 100 * wd } } };
+  const baseOverrides: ParamOverrides = optimizerKind === 'adamw' ? {} : { 'head/w': { weightDecay: 100 * wd } };
+  const overrides = fineTuneOverrides(config, {
+    headLrMult: o['head-lr-mult'] !== undefined ? finiteNumber(o['head-lr-mult'], 'head-lr-mult', 1, usage, 0) : undefined,
+    layerDecay: o['layer-decay'] !== undefined ? finiteNumber(o['layer-decay'], 'layer-decay', 1, usage, 1e-9, 1) : undefined,
+    freeze: choice(o.freeze, 'freeze', ['none', 'body'], 'none', usage) as 'none' | 'body',
+  }, baseOverrides);
+  const optimizer: OptimizerSpec = { kind: optimizerKind as 'adamw' | 'adafactor', weightDecay: wd, ...(Object.keys(overrides).length ? { overrides } : {}) };
+  if (o['weights-format'] !== undefined && o.init === undefined) throw usageError('--weights-format needs --init', usage, `--weights-format ${o['weights-format']}`);
+  if (o.extend && o.resume === undefined) throw usageError('--extend needs --resume (the run to extend)', usage, '--extend');
+  const init = o.init !== undefined ? { file: o.init, format: choice(o['weights-format'], 'weights-format', ['native', 'timm'], 'native', usage) as 'native' | 'timm' } : undefined;
   const schedule = choice(o.schedule, 'schedule', SCHEDULE_KINDS, 'cosine', usage) as ScheduleKind;
   const clip = finiteNumber(o.clip, 'clip', 1, usage, 0);
   const mesh = parseMesh(o.mesh, usage);
@@ -176,8 +206,12 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       out: o.out,
       onNonFinite: o['skip-non-finite'] ? 'skip' : 'stop',
       progress: choice(o.progress, 'progress', ['auto', 'bar', 'lines', 'none'], 'auto', usage) as ProgressMode,
-      runInfo: { model: model.name, data: data.description, ...(o.resume !== undefined ? { resume: o.resume } : {}) },
+      runInfo: { model: model.name, data: data.description, ...(o.resume !== undefined ? { resume: o.resume } : {}), ...(init ? { init: init.file, initFormat: init.format } : {}) },
       ...checkpointOptions(o, usage),
+      ...(o.extend ? { extend: true } : {}),
+      ...(init ? { init } : {}),
+      // What `vit22b predict --checkpoint` needs to read images and name classes like this run.
+      task: { classNames: data.train.classNames ?? Array.from({ length: data.train.numClasses }, (_, i) => String(i)), normalize: normalize ?? { mean: [...data.train.mean], std: [...data.train.std] } },
       modelConfig: config,
     },
   };
@@ -193,6 +227,24 @@ function checkpointOptions(o: TrainArgs, usage: string): Partial<TrainerOptions>
   if (saveEvery > 0 && checkpointDir === undefined) throw usageError('--save-every needs --checkpoint-dir, --resume or --out (where checkpoints go)', usage, `--save-every ${saveEvery}`);
   if (keep !== undefined && saveEvery === 0) throw usageError('--keep needs --save-every', usage, `--keep ${keep}`);
   return { saveEvery, keep, checkpointDir, resumeFrom: o.resume };
+}
+
+export const NORMALIZE_KINDS = ['data', 'imagenet', 'inception'] as const;
+export type NormalizeKind = (typeof NORMALIZE_KINDS)[number];
+/** The normalizations of pretrained weights' recipes (timm's IMAGENET_DEFAULT_* and IMAGENET_INCEPTION_*). */
+export const NORMALIZATIONS: Record<Exclude<NormalizeKind, 'data'>, { mean: number[]; std: number[] }> = {
+  imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  inception: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+};
+
+/** undefined for 'data' (the loader's default: the set's own statistics); a recipe's, per channel. */
+function normalization(kind: NormalizeKind, train: { imageShape: readonly number[] }, usage: string): { mean: number[]; std: number[] } | undefined {
+  if (kind === 'data') return undefined;
+  const channels = train.imageShape[2]!;
+  const n = NORMALIZATIONS[kind];
+  if (channels === 3) return n;
+  if (kind === 'inception') return { mean: Array(channels).fill(0.5), std: Array(channels).fill(0.5) };
+  throw usageError(`--normalize ${kind} is for RGB images; the data has ${channels} channel(s)`, usage, `${channels} channels`);
 }
 
 /**

@@ -17,11 +17,13 @@
  *   attn_out_proj and mlp_out_proj their two biases only ever appear summed: import adds them, export
  *   puts the sum on attn_out_proj.bias and zero on mlp_out_proj.bias, and a gradient goes to both
  *   (d/da (a + m) = d/dm (a + m)). The forward and every gradient are exact either way.
- * - global_pool 'avg' in timm applies `fc_norm` after pooling by default; ours normalizes before
- *   (timm's fc_norm=False), which is not the same function, so a state dict with fc_norm.* is refused.
+ * - global_pool 'avg' in timm applies `fc_norm` after pooling by default (then `norm` is Identity):
+ *   our config's fcNorm (pool 'gap') is that; final_norm maps to fc_norm.* with it, to norm.* without.
  * - GELU: timm's nn.GELU is our gelu 'erf' (its 'gelu_tanh' is our 'tanh'): set `gelu` in the config.
- * Not mapped (refused as unexpected names): register tokens, LayerScale (init_values), norm_pre,
- * a class token with a pooling other than 'token'.
+ * Not mapped, refused by refusedTimmOption with ERR_INVALID_CONFIG naming timm's option: register
+ * tokens (reg_tokens), LayerScale (init_values), norm_pre (pre_norm), a class token with a pooling
+ * other than 'token' (class_token), a position embedding without the class token's row
+ * (no_embed_class), fc_norm on a model configured without it (fc_norm).
  */
 import type { ModelConfig } from '../model/config';
 import { sequenceLength } from '../model/params';
@@ -235,7 +237,7 @@ function rules(c: ModelConfig, fusedOut: boolean): Rule[] {
   out.push(same('pos_embed', [1, sequenceLength(c), d], 'pos'));
   out.push(patchEmbed(c), same('patch_embed.proj.bias', [d], 'embed/b'));
   for (let i = 0; i < c.depth; ++i) out.push(...(c.block === 'parallel' ? parallelBlock(c, i, fusedOut) : sequentialBlock(c, i)));
-  out.push(...norm(c, 'norm', 'final_norm', d, c.norm === 'layernorm'));
+  out.push(...norm(c, c.fcNorm ? 'fc_norm' : 'norm', 'final_norm', d, c.norm === 'layernorm'));
   if (c.pool === 'map') out.push(...mapHead(c));
   out.push(...linear('head', 'head', d, c.numClasses, true));
   return out;
@@ -251,11 +253,11 @@ export function usesFusedOutProj(sd: TimmStateDict): boolean {
 /** timm state dict -> our parameters; every name must be known and present, every shape exact. */
 export function timmToNative(c: ModelConfig, sd: TimmStateDict): NativeParams {
   const all = rules(c, usesFusedOutProj(sd));
+  refusedTimmOption(c, sd);
   const expected = new Set(all.flatMap((r) => r.timm.map((t) => t.name)));
   const unexpected = [...sd.keys()].filter((k) => !expected.has(k));
   if (unexpected.length) {
-    const hint = unexpected.some((k) => k.startsWith('fc_norm.')) ? " (fc_norm normalizes after pooling; build the timm model with fc_norm=False)" : '';
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', `timm interop: tensors this model has no place for${hint}: ${unexpected.slice(0, 8).join(', ')}`, {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `timm interop: tensors this model has no place for: ${unexpected.slice(0, 8).join(', ')}`, {
       expected: 'names of the configured model',
       received: unexpected.join(', '),
     });
@@ -273,6 +275,35 @@ export function timmToNative(c: ModelConfig, sd: TimmStateDict): NativeParams {
     r.toNative(src).forEach((v, k) => out.set(r.native[k]!, v));
   }
   return out;
+}
+
+/**
+ * timm VisionTransformer options a state dict shows and that we do not implement (or that the config
+ * does not ask for): ERR_INVALID_CONFIG naming timm's option, before any name-by-name complaint, so
+ * the user learns which model this is rather than which tensor is extra.
+ */
+export function refusedTimmOption(c: ModelConfig, sd: TimmStateDict): void {
+  const names = [...sd.keys()];
+  const refuse = (option: string, message: string, expected: string, received: string): never => {
+    throw new Vit22bError('ERR_INVALID_CONFIG', `timm interop: ${message}`, { field: option, option, expected, received });
+  };
+  const reg = sd.get('reg_token');
+  if (reg) refuse('reg_tokens', 'register tokens (reg_tokens) are not supported', 'reg_tokens=0', `reg_tokens=${reg.shape[1] ?? '?'}`);
+  const ls = names.find((n) => /^blocks\.\d+\.ls[12]?\.gamma$/.test(n));
+  if (ls) refuse('init_values', 'LayerScale (init_values) has no parameter of ours (train --init and predict fold it into the projections: foldLayerScale)', 'init_values=None', ls);
+  const pre = names.find((n) => n.startsWith('norm_pre.'));
+  if (pre) refuse('pre_norm', 'a norm before the blocks (pre_norm=True, CLIP-style) is not supported', 'pre_norm=False', pre);
+  const cls = sd.get('cls_token');
+  if (cls && c.pool !== 'token') {
+    refuse('class_token', `a class token is only supported with pool 'token' (timm global_pool='token'); this model pools by '${c.pool}'`, "class_token=False, or global_pool='token'", `class_token=True with pool '${c.pool}'`);
+  }
+  const pos = sd.get('pos_embed');
+  if (cls && pos && pos.shape[1] === sequenceLength(c) - 1) {
+    refuse('no_embed_class', 'position embeddings without a row for the class token (no_embed_class=True) are not supported', `pos_embed [1, ${sequenceLength(c)}, D]`, JSON.stringify(pos.shape));
+  }
+  const fc = names.find((n) => n.startsWith('fc_norm.'));
+  if (fc && !c.fcNorm) refuse('fc_norm', 'the state dict normalizes after pooling (fc_norm): set "fcNorm": true (with pool \'gap\') in the config', 'fcNorm: true', 'fcNorm: false');
+  if (!fc && c.fcNorm && names.some((n) => n.startsWith('norm.'))) refuse('fc_norm', 'the config has fcNorm but the state dict normalizes before pooling (norm.*, fc_norm=False)', 'fcNorm: false', 'fcNorm: true');
 }
 
 /** Our parameters (or their gradients) -> a timm state dict under timm's names and layouts. */

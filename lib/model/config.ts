@@ -38,10 +38,15 @@ export interface ModelConfig {
   normEps?: number;
   /** GELU form: 'tanh' (ViT-22B; the default) or 'erf' (torch's nn.GELU, timm's default). */
   gelu?: GeluForm;
+  /**
+   * With pool 'gap': normalize the pooled features (timm's fc_norm, its default for average pooling)
+   * instead of every token before pooling. Optional, default false.
+   */
+  fcNorm?: boolean;
 }
 
 /** Fields that may be left out; validateConfig fills them in so older configs keep working. */
-const OPTIONAL: ReadonlySet<string> = new Set(['normEps', 'gelu']);
+const OPTIONAL: Readonly<Record<string, unknown>> = { normEps: DEFAULT_NORM_EPS, gelu: DEFAULT_GELU, fcNorm: false };
 
 const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | readonly string[]; min?: number } } = {
   imageSize: { kind: 'int', min: 1 },
@@ -64,6 +69,7 @@ const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | re
   headBiasInit: { kind: 'number' },
   normEps: { kind: 'number', min: Number.MIN_VALUE },
   gelu: { kind: ['tanh', 'erf'] },
+  fcNorm: { kind: 'bool' },
 };
 
 function configError(field: string, message: string, expected: string, received: unknown): Vit22bError {
@@ -86,7 +92,7 @@ export function validateConfig(input: unknown): ModelConfig {
   const out: Record<string, unknown> = {};
   for (const [field, rule] of Object.entries(FIELDS)) {
     let v = raw[field];
-    if (v === undefined && OPTIONAL.has(field)) v = field === 'normEps' ? DEFAULT_NORM_EPS : DEFAULT_GELU;
+    if (v === undefined && field in OPTIONAL) v = OPTIONAL[field];
     if (v === undefined) throw configError(field, 'is missing', describe(rule), 'undefined');
     if (Array.isArray(rule.kind)) {
       if (!rule.kind.includes(v as string)) throw configError(field, 'has an unknown value', rule.kind.join(' | '), v);
@@ -103,6 +109,7 @@ export function validateConfig(input: unknown): ModelConfig {
   if (c.imageSize % c.patchSize !== 0) {
     throw configError('patchSize', `must divide the image size ${c.imageSize}`, `a divisor of ${c.imageSize}`, c.patchSize);
   }
+  if (c.fcNorm && c.pool !== 'gap') throw configError('fcNorm', "normalizes pooled features: it needs pool 'gap'", "false, or pool 'gap'", c.fcNorm);
   if (c.posEmb === 'sincos2d' && (c.width / c.heads) % 1 !== 0) throw configError('posEmb', 'needs an integer head width', 'width divisible by heads', c.width);
   if (c.posEmb === 'sincos2d' && c.width % 4 !== 0) throw configError('width', 'must be a multiple of 4 for sincos2d position embeddings', 'a multiple of 4', c.width);
   return c;

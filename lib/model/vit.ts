@@ -158,6 +158,8 @@ export function buildVit(b: GraphBuilder, c: ModelConfig, o: VitBuildOptions): v
     x = b.scope(`block${i}`, () => (c.block === 'parallel' ? parallelBlock : sequentialBlock)(b, p, c, i, input, !!o.attentionStats));
   }
   const pooled = b.scope('head', () => {
+    // timm's fc_norm: the final norm moves after average pooling (a different function, not a reordering).
+    if (c.fcNorm) return norm(b, p, 'final_norm', b.meanPool(x), c.norm === 'layernorm');
     const y = norm(b, p, 'final_norm', x, c.norm === 'layernorm');
     if (c.pool === 'gap') return b.meanPool(y);
     if (c.pool === 'token') return b.reshape(b.slice(y, 1, 0, 1), [batch, c.width]);

@@ -7,6 +7,8 @@ export type { BatchSource, SourceBatch } from './batch-source';
 export type { StepEvent, SkipEvent, EvalEvent, TrainerEvent, TrainSummary } from './events';
 export { MetricsLog } from './metrics-log';
 export { vitModel, type VitModelOptions } from './vit-model';
+export { loadPretrained, type PretrainedInit, type PretrainedWeights } from './pretrained';
+export { fineTuneOverrides, type FineTuneOptions } from './finetune-overrides';
 export { ProgressReporter, formatDuration, type ProgressMode, type ProgressStream } from './progress';
 /** The precision policy, passed through to the compiler: 'fp32' | 'bf16-mixed'. */
 export type { Precision } from '../graph/builder';

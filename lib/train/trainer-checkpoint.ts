@@ -26,6 +26,8 @@ export interface TrainerCheckpointState {
   precision: string;
   clipNorm: number | null;
   modelConfig: unknown;
+  /** Class names and input normalization, for prediction from the checkpoint (not checked on resume). */
+  task?: unknown;
 }
 
 /** Fields a resumed run must share with the checkpoint for the continuation to be exact. */
@@ -40,12 +42,28 @@ export function saveTrainerCheckpoint(dir: string, program: Program, state: Trai
  * Loads `from` (a checkpoint, or a directory of them: the newest that verifies) into `program` after
  * checking it against this run; returns where the run continues.
  */
-export function resumeCheckpoint(from: string, program: Program, current: TrainerCheckpointState): { path: string; step: number; updates: number; skipped: number } {
+/** What an extension (options.extend) may change: the length of the run, hence its schedule. */
+const EXTENDABLE: ReadonlySet<string> = new Set(['totalSteps', 'schedule']);
+
+export function resumeCheckpoint(
+  from: string,
+  program: Program,
+  current: TrainerCheckpointState,
+  options: { extend?: boolean } = {},
+): { path: string; step: number; updates: number; skipped: number } {
   const dir = resolveCheckpoint(from);
   const loaded = loadCheckpoint(dir, program, { config: current.modelConfig ?? undefined });
   const saved = loaded.trainer.trainerState as Partial<TrainerCheckpointState>;
   const file = path.join(dir, 'trainer.json');
+  if (options.extend && !(current.totalSteps > loaded.step)) {
+    throw checkpointError(file, 'extend-too-short', `extending needs more steps than the checkpoint's ${loaded.step}`, {
+      field: 'totalSteps',
+      expected: `more than ${loaded.step}`,
+      received: String(current.totalSteps),
+    });
+  }
   for (const k of MUST_MATCH) {
+    if (options.extend && EXTENDABLE.has(k)) continue;
     if (JSON.stringify(saved[k]) !== JSON.stringify(current[k])) {
       throw checkpointError(file, 'trainer-mismatch', `the checkpoint's ${k} differs from this run's: resuming would not continue the same run`, {
         field: k,

@@ -37,6 +37,7 @@ import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from
 import { MetricsLog } from './metrics-log';
 import { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 import { makeSchedule, type Schedule, type ScheduleSpec } from './schedules';
+import { loadPretrained, type PretrainedInit } from './pretrained';
 import { resumeCheckpoint, saveTrainerCheckpoint, type TrainerCheckpointState } from './trainer-checkpoint';
 
 export interface TrainerOptions {
@@ -103,6 +104,20 @@ export interface TrainerOptions {
   resumeFrom?: string;
   /** The model config, recorded in checkpoints and checked against one resumed from. */
   modelConfig?: unknown;
+  /**
+   * Start from pretrained weights (needs modelConfig): ours or timm's, with the classifier
+   * re-initialized for another class count and position embeddings resampled for another image size
+   * (lib/train/pretrained.ts). The optimizer state starts fresh. A resumeFrom checkpoint overrides it.
+   */
+  init?: PretrainedInit;
+  /**
+   * With resumeFrom: continue a run for more steps than it was started with (a larger `steps`). The
+   * schedule is re-derived for the new total, the data order continues where the checkpoint left
+   * it. This is a new run: it does not end bitwise where a run started with the larger `steps` would.
+   */
+  extend?: boolean;
+  /** Recorded in checkpoints for prediction (vit22b predict --checkpoint): class names and the input normalization. */
+  task?: { classNames?: readonly string[]; normalize?: { mean: readonly number[]; std: readonly number[] } };
 }
 
 export interface TrainerCallbacks {
@@ -138,6 +153,8 @@ export class Trainer implements Disposable {
   readonly schedule: Schedule;
   readonly accumulation: number;
   readonly totalSteps: number;
+  /** What `init` adapted (a re-initialized classifier, resampled position embeddings), one sentence each. */
+  readonly initNotes: string[] = [];
   private readonly options: TrainerOptions;
   private summaryValue?: TrainSummary;
   private started = false;
@@ -176,6 +193,19 @@ export class Trainer implements Disposable {
       remat: options.remat,
       seed: options.seed ?? 0,
     });
+    if (options.init !== undefined) {
+      if (!options.modelConfig) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', 'trainer option init needs modelConfig (the weights are adapted to it)', { field: 'modelConfig', expected: 'a ModelConfig', received: 'undefined' });
+      }
+      try {
+        const w = loadPretrained(options.init, options.modelConfig as ModelConfig);
+        for (const [n, v] of w.params) this.program.write(n, v);
+        this.initNotes.push(...w.notes);
+      } catch (e) {
+        this.program.dispose();
+        throw e;
+      }
+    }
   }
 
   /** The last run's summary (after steps() has finished). */
@@ -249,6 +279,7 @@ export class Trainer implements Disposable {
       clipNorm: o.clipNorm,
       precision: o.precision ?? 'fp32',
       seed: o.seed ?? 0,
+      ...(o.init ? { init: o.init.file, initNotes: this.initNotes } : {}),
       parameters: this.program.parameterNames().reduce((s, n) => s + this.program.bufferShape(n).reduce((a, d) => a * d, 1), 0),
       ...o.runInfo,
     });
@@ -263,7 +294,7 @@ export class Trainer implements Disposable {
     let dataStep = 0;
     let firstStep = 1;
     if (o.resumeFrom !== undefined) {
-      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0));
+      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0), { extend: o.extend ?? false });
       firstStep = r.step + 1;
       updates = r.updates;
       skipped = r.skipped;
@@ -385,6 +416,7 @@ export class Trainer implements Disposable {
       precision: o.precision ?? 'fp32',
       clipNorm: o.clipNorm ?? null,
       modelConfig: o.modelConfig ?? null,
+      ...(o.task ? { task: o.task } : {}),
     };
   }
 

@@ -8,7 +8,7 @@ import { run } from '../../lib/cli/run';
 import { DIST_CLI, REPO_ROOT } from '../helpers/paths';
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const COMMANDS = ['train', 'eval', 'predict', 'grad', 'probe', 'fewshot', 'study', 'bench', 'plan', 'info'];
+const COMMANDS = ['train', 'eval', 'predict', 'export', 'grad', 'probe', 'fewshot', 'study', 'bench', 'plan', 'info'];
 const UNAVAILABLE_CODES = ['no-driver', 'driver-too-old', 'no-device', 'unsupported-device', 'error', 'addon-missing', 'cublaslt-missing'];
 // Independent of vit22b: without the NVIDIA kernel driver, CUDA cannot be available.
 const NO_NVIDIA_DRIVER = !fs.existsSync('/proc/driver/nvidia/version');

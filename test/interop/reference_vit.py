@@ -1,6 +1,6 @@
 """Reference ViT in PyTorch following timm's VisionTransformer semantics and state-dict names
 (Block, ParallelScalingBlock, RmsNorm / LayerNorm, QK-norm, AttentionPoolLatent, 'avg' with
-fc_norm=False, 'token' with a class token). Our own code: timm is not imported.
+or without fc_norm, 'token' with a class token). Our own code: timm is not imported.
 
 usage: reference_vit.py CONFIG_JSON OUT_DIR
 CONFIG_JSON: a vit22b model config plus "batch", "seed", "fuseOutProj" and "loss" ("softmax", the
@@ -80,18 +80,31 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+class LayerScale(nn.Module):
+    """timm's LayerScale (init_values): a learned per-channel factor on a residual branch."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
 class Block(nn.Module):
     def __init__(self, cfg, proj_bias):
         super().__init__()
         d, norm = cfg["width"], norm_layer(cfg)
         self.norm1 = norm(d)
         self.attn = Attention(d, cfg["heads"], cfg["qkvBias"], cfg["qkNorm"], proj_bias, norm)
+        self.ls1 = LayerScale(d) if cfg.get("layerScale") else nn.Identity()
         self.norm2 = norm(d)
         self.mlp = Mlp(d, cfg["mlpDim"], act_layer(cfg), bias=proj_bias)
+        self.ls2 = LayerScale(d) if cfg.get("layerScale") else nn.Identity()
 
     def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.ls1(self.attn(self.norm1(x)))
+        return x + self.ls2(self.mlp(self.norm2(x)))
 
 
 class ParallelScalingBlock(nn.Module):
@@ -179,7 +192,10 @@ class VisionTransformer(nn.Module):
         else:
             blocks = [Block(cfg, cfg["mlpBias"]) for _ in range(cfg["depth"])]
         self.blocks = nn.ModuleList(blocks)
-        self.norm = norm_layer(cfg)(d)  # fc_norm=False: the norm comes before pooling
+        # fc_norm (timm's default for global_pool='avg'): the norm moves after pooling, norm is Identity.
+        self.fc_norm_on = bool(cfg.get("fcNorm", False))
+        self.norm = nn.Identity() if self.fc_norm_on else norm_layer(cfg)(d)
+        self.fc_norm = norm_layer(cfg)(d) if self.fc_norm_on else nn.Identity()
         self.attn_pool = AttentionPoolLatent(cfg) if self.pool == "map" else None
         self.head = nn.Linear(d, cfg["numClasses"])
 
@@ -194,7 +210,7 @@ class VisionTransformer(nn.Module):
         if self.pool == "map":
             features = self.attn_pool(x)
         elif self.pool == "gap":
-            features = x.mean(dim=1)
+            features = self.fc_norm(x.mean(dim=1))
         else:
             features = x[:, 0]
         return self.head(features), features

@@ -60,6 +60,7 @@ test.each<[string, Partial<ModelConfig>, boolean]>([
   ['parallel, separate out projections', {}, false],
   ['parallel, fused out_proj, qkv bias, token', { qkvBias: true, pool: 'token' }, true],
   ['sequential, LayerNorm, gap, biases', { block: 'sequential', norm: 'layernorm', normBias: true, qkNormCenter: true, qkvBias: true, pool: 'gap' }, false],
+  ['parallel, gap with fc_norm', { pool: 'gap', fcNorm: true }, false],
 ])('%s: export then import gives our parameters back bit for bit', (_name, over, fuseOutProj) => {
   const c = { ...base, ...over };
   const params = randomParams(c, 7);
@@ -93,10 +94,10 @@ test('timm layouts: conv patch weight, transposed linears, [mlp, q, k, v] in_pro
 
 test('state dicts with unknown, missing or misshapen tensors are typed errors naming them', () => {
   const sd = nativeToTimm(base, randomParams(base, 1));
-  const withFcNorm = new Map(sd).set('fc_norm.weight', { shape: [8], data: new Float32Array(8) });
-  const unknown = thrownBy(() => timmToNative(base, withFcNorm)) as Vit22bError;
+  const withExtra = new Map(sd).set('extra.weight', { shape: [8], data: new Float32Array(8) });
+  const unknown = thrownBy(() => timmToNative(base, withExtra)) as Vit22bError;
   expect(unknown.code).toBe('ERR_INVALID_ARGUMENT');
-  expect(unknown.message).toMatch(/fc_norm=False.*fc_norm\.weight/);
+  expect(unknown.message).toMatch(/extra\.weight/);
 
   const missing = new Map(sd);
   missing.delete('blocks.1.mlp_bias');
@@ -108,4 +109,55 @@ test('state dicts with unknown, missing or misshapen tensors are typed errors na
   const s = thrownBy(() => timmToNative(base, misshapen)) as Vit22bError;
   expect(s.code).toBe('ERR_SHAPE_MISMATCH');
   expect(s.details.tensor).toBe('head.weight');
+});
+
+test('fcNorm maps final_norm to fc_norm.* (norm.* without it), and needs pool gap', () => {
+  const c = validateConfig({ ...base, pool: 'gap', fcNorm: true });
+  const sd = nativeToTimm(c, randomParams(c, 2));
+  expect(sd.has('fc_norm.weight')).toBe(true);
+  expect(sd.has('norm.weight')).toBe(false);
+  const e = thrownBy(() => validateConfig({ ...base, fcNorm: true })) as Vit22bError;
+  expect([e.code, e.details.field]).toEqual(['ERR_INVALID_CONFIG', 'fcNorm']);
+});
+
+/** A state dict of `c` with timm tensors added (and some removed): one refused timm option each. */
+test.each<[string, Partial<ModelConfig>, (sd: Map<string, { shape: number[]; data: Float32Array }>) => void]>([
+  ['reg_tokens', {}, (sd) => sd.set('reg_token', { shape: [1, 4, 8], data: new Float32Array(32) })],
+  ['init_values', {}, (sd) => sd.set('blocks.0.ls1.gamma', { shape: [8], data: new Float32Array(8) })],
+  ['init_values', {}, (sd) => sd.set('blocks.0.ls.gamma', { shape: [8], data: new Float32Array(8) })],
+  ['pre_norm', {}, (sd) => sd.set('norm_pre.weight', { shape: [8], data: new Float32Array(8) })],
+  ['class_token', {}, (sd) => sd.set('cls_token', { shape: [1, 1, 8], data: new Float32Array(8) })],
+  ['class_token', { pool: 'gap' }, (sd) => sd.set('cls_token', { shape: [1, 1, 8], data: new Float32Array(8) })],
+  ['no_embed_class', { pool: 'token' }, (sd) => sd.set('pos_embed', { shape: [1, 4, 8], data: new Float32Array(32) })],
+  ['fc_norm', { pool: 'gap' }, (sd) => { sd.set('fc_norm.weight', sd.get('norm.weight')!); sd.delete('norm.weight'); }],
+  ['fc_norm', { pool: 'gap', fcNorm: true }, (sd) => { sd.set('norm.weight', sd.get('fc_norm.weight')!); sd.delete('fc_norm.weight'); }],
+])('a timm state dict using %s (unsupported or not configured) is ERR_INVALID_CONFIG naming it', (option, over, edit) => {
+  const c = validateConfig({ ...base, ...over });
+  const sd = nativeToTimm(c, randomParams(c, 5));
+  edit(sd);
+  const e = thrownBy(() => timmToNative(c, sd)) as Vit22bError;
+  expect(e).toBeInstanceOf(Vit22bError);
+  expect([e.code, e.details.field]).toEqual(['ERR_INVALID_CONFIG', option]);
+  expect(e.details.expected).toBeDefined();
+  expect(e.details.received).toBeDefined();
+});
+
+test('foldLayerScale scales the rows (and bias) of attn.proj / mlp.fc2 by gamma and drops gamma; without a target it is ERR_INVALID_CONFIG', async () => {
+  const { foldLayerScale } = await import('../../lib/io/timm-layer-scale');
+  const c = validateConfig({ ...base, block: 'sequential', norm: 'layernorm', normBias: true, qkNormCenter: true, qkvBias: true, pool: 'gap' });
+  const sd = nativeToTimm(c, randomParams(c, 9));
+  const gamma = Float32Array.from({ length: 8 }, (_, i) => 0.5 + i);
+  sd.set('blocks.1.ls2.gamma', { shape: [8], data: gamma });
+  const { sd: out, folded } = foldLayerScale(sd);
+  expect(folded).toBe(1);
+  expect(out.has('blocks.1.ls2.gamma')).toBe(false);
+  const w = sd.get('blocks.1.mlp.fc2.weight')!;
+  const fw = out.get('blocks.1.mlp.fc2.weight')!;
+  expect(fw.data[3 * 12 + 5]).toBe(Math.fround(w.data[3 * 12 + 5]! * gamma[3]!));
+  expect(out.get('blocks.1.mlp.fc2.bias')!.data[7]).toBe(Math.fround(sd.get('blocks.1.mlp.fc2.bias')!.data[7]! * gamma[7]!));
+  expect(out.get('blocks.0.mlp.fc2.weight')).toBe(sd.get('blocks.0.mlp.fc2.weight'));
+  const lone = new Map(sd);
+  lone.delete('blocks.1.mlp.fc2.weight');
+  const e = thrownBy(() => foldLayerScale(lone)) as Vit22bError;
+  expect([e.code, e.details.field]).toEqual(['ERR_INVALID_CONFIG', 'init_values']);
 });

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildVit, openDevice, validateConfig, type Device, type ModelConfig } from '../../lib';
 import { nativeToTimm, timmToNative, type TimmStateDict } from '../../lib/io/timm-names';
+import { foldLayerScale } from '../../lib/io/timm-layer-scale';
 import { compileStep } from '../helpers/graph-harness';
 import { readSafetensors, type LiteTensor } from '../helpers/safetensors-lite';
 
@@ -54,6 +55,8 @@ const cases: [string, Partial<ModelConfig>, boolean][] = [
   ['sequential, token, LayerNorm, QK-norm, biases', { block: 'sequential', pool: 'token', norm: 'layernorm', normBias: true, qkNormCenter: true, qkvBias: true }, false],
   ['sequential, map, RmsNorm, no QK-norm, no biases, tanh GELU', { block: 'sequential', qkNorm: false, mlpBias: false, gelu: 'tanh' }, false],
   ['sequential, gap, RmsNorm, QK-norm, biases, 3 blocks', { block: 'sequential', pool: 'gap', qkvBias: true, depth: 3 }, false],
+  ['sequential, avg + fc_norm, LayerNorm, biases (timm ViT default for avg)', { block: 'sequential', pool: 'gap', fcNorm: true, norm: 'layernorm', normBias: true, qkNorm: false, qkvBias: true }, false],
+  ['parallel, avg + fc_norm, RmsNorm, QK-norm', { pool: 'gap', fcNorm: true }, false],
 ];
 
 /** max |a - b| / max |b| over a tensor. */
@@ -75,11 +78,11 @@ function nchwToNhwc(t: LiteTensor): Float32Array {
   return out;
 }
 
-function runReference(config: ModelConfig, fuseOutProj: boolean, seed: number): { weights: Map<string, LiteTensor>; input: Map<string, LiteTensor>; ref: Map<string, LiteTensor> } {
+function runReference(config: ModelConfig, fuseOutProj: boolean, seed: number, extra: Record<string, unknown> = {}): { weights: Map<string, LiteTensor>; input: Map<string, LiteTensor>; ref: Map<string, LiteTensor> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-timm-'));
   try {
     const cfgFile = path.join(dir, 'config.json');
-    fs.writeFileSync(cfgFile, JSON.stringify({ ...config, batch: 3, seed, fuseOutProj }));
+    fs.writeFileSync(cfgFile, JSON.stringify({ ...config, batch: 3, seed, fuseOutProj, ...extra }));
     const r = spawnSync(PYTHON, [SCRIPT, cfgFile, dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`reference_vit.py failed (${r.status}): ${r.stderr}`);
     return {
@@ -150,6 +153,28 @@ if (!hasTorch && !required) {
         expect(errors.features).toBeLessThanOrEqual(1e-5);
         expect(errors.loss).toBeLessThanOrEqual(1e-5);
       });
+    });
+
+    // LayerScale (DeiT III, DINOv2) folded into attn.proj / mlp.fc2: the forward is the same
+    // function (logits and features to 1e-5); gradients under timm's names do not exist for it.
+    test('sequential, token, LayerNorm, LayerScale folded (forward)', async () => {
+      const config = validateConfig({ ...base, block: 'sequential', pool: 'token', norm: 'layernorm', normBias: true, qkNorm: false, qkvBias: true });
+      const { weights, input, ref } = runReference(config, false, 300, { layerScale: true });
+      const sd = asStateDict(weights);
+      expect(sd.has('blocks.1.ls2.gamma')).toBe(true);
+      const { sd: folded, folded: n } = foldLayerScale(sd);
+      expect(n).toBe(2 * config.depth);
+      const params = timmToNative(config, folded);
+      const batch = input.get('labels')!.shape[0]!;
+      const s = config.imageSize;
+      using p = compileStep(device, (b) => buildVit(b, config, { batch, logits: true, features: true }), { images: [batch, s, s, config.channels], labels: [batch] });
+      for (const [k, v] of params) p.write(k, v);
+      const out = await p.run({ images: nchwToNhwc(input.get('images')!), labels: input.get('labels')!.data as Int32Array }, { lr: 0, step: 1 });
+      const logits = relError(out.logits as Float32Array, ref.get('logits')!.data);
+      const features = relError(out.features as Float32Array, ref.get('features')!.data);
+      console.log(`LayerScale folded: logits ${logits.toExponential(2)}, features ${features.toExponential(2)}`);
+      expect(logits).toBeLessThanOrEqual(1e-5);
+      expect(features).toBeLessThanOrEqual(1e-5);
     });
   });
 }

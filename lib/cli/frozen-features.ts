@@ -4,7 +4,7 @@
  */
 import { DataLoader } from '../data/loader';
 import { compileFeatureProgram, extractFeatures, extractPixels, type Features } from '../eval/features';
-import { loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
+import { describeSkippedCheckpoint, loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
 import { writeSafetensors } from '../io/safetensors';
 import { openDevice, type Device, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
@@ -58,7 +58,7 @@ export async function frozenFeatures(o: FrozenArgs, usage: string, options: { pi
   const device = openDevice({ device: setup.device as DeviceRequest });
   try {
     using program = compileFeatureProgram(device, setup.config, loaders[0]!.batch);
-    const dir = resolveCheckpoint(o.checkpoint);
+    const dir = resolveCheckpoint(o.checkpoint, (at, e) => process.stderr.write(describeSkippedCheckpoint(at, e) + '\n'));
     const { step } = loadCheckpoint(dir, program, { config: setup.config, parametersOnly: true });
     const train = await extractFeatures(program, loaders[0]!, setup.config.width);
     const test = await extractFeatures(program, loaders[1]!, setup.config.width);

@@ -3,7 +3,8 @@
  * data. Validation follows the reference implementation (huggingface/safetensors) rule by rule, and
  * every rejection is ERR_SAFETENSORS with `details.file` and a stable `details.rule`:
  *
- *   file-unreadable       the file cannot be opened (missing, a directory, no permission)
+ *   file-unreadable       the file cannot be opened (missing, no permission), or is a directory, FIFO,
+ *                         device or socket (refused before any read; details.reason says which)
  *   file-too-short        fewer than 8 bytes
  *   header-too-large      N above the cap (100 MB, the reference's)
  *   header-truncated      N runs past the end of the file
@@ -190,9 +191,10 @@ function isNonNegativeSafeInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function describe(v: unknown): string {
+// Depth-capped: a header of 10,000 nested arrays must end in ERR_SAFETENSORS, not a stack overflow.
+function describe(v: unknown, depth = 0): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return `[${v.slice(0, 8).map(describe).join(', ')}${v.length > 8 ? ', ...' : ''}]`;
+  if (Array.isArray(v)) return depth >= 2 ? '[...]' : `[${v.slice(0, 8).map((x) => describe(x, depth + 1)).join(', ')}${v.length > 8 ? ', ...' : ''}]`;
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'object') return 'an object';
   return String(v);

@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import type { HostArray } from '../runtime/dtype';
 import { writeAll, writeFileAtomic } from './atomic-file';
+import { openRegularFile, readFully } from './regular-file';
 import { headerLength, METADATA_KEY, parseHeader, safetensorsError, type SafetensorsEntry, type SafetensorsHeader } from './safetensors-header';
 import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensors-dtype';
 
@@ -50,19 +51,10 @@ export class SafetensorsFile implements Disposable {
 
   /** Opens `file` and validates its header (reading the header's bytes and nothing else). */
   static open(file: string): SafetensorsFile {
-    let fd: number;
+    // A FIFO, a device or a directory is refused before any read (a read of one could wait forever).
+    // The rule stays file-unreadable (stable since the first release); details.reason says which.
+    const { fd, size } = openRegularFile(file, (reason, message, extra) => safetensorsError(file, 'file-unreadable', message.replace(`${file} `, ''), { ...extra, reason }));
     try {
-      fd = fs.openSync(file, 'r');
-      if (!fs.fstatSync(fd).isFile()) {
-        fs.closeSync(fd);
-        throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-      }
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? String(e);
-      throw safetensorsError(file, 'file-unreadable', `cannot open (${code})`, { received: code });
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
       const prefix = new Uint8Array(8);
       const got = readAt(fd, prefix, 0);
       const n = headerLength(prefix.subarray(0, got), size, file);
@@ -138,15 +130,9 @@ export class SafetensorsFile implements Disposable {
   }
 }
 
-/** Reads until `into` is full or the file ends; returns the bytes read. */
+/** Reads until `into` is full or the file ends, in chunks (a tensor may be 2 GiB or more); returns the bytes read. */
 function readAt(fd: number, into: Uint8Array, position: number): number {
-  let done = 0;
-  while (done < into.length) {
-    const got = fs.readSync(fd, into, done, into.length - done, position + done);
-    if (got === 0) break;
-    done += got;
-  }
-  return done;
+  return readFully(fd, into, position);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import type { Program } from '../graph/program';
-import { checkpointError, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../io/checkpoint';
+import { checkpointError, loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointSkipHandler } from '../io/checkpoint';
 
 export interface TrainerCheckpointState {
   /** Steps done (updates + skipped); the resumed run starts at step + 1. */
@@ -40,8 +40,8 @@ export function saveTrainerCheckpoint(dir: string, program: Program, state: Trai
  * Loads `from` (a checkpoint, or a directory of them: the newest that verifies) into `program` after
  * checking it against this run; returns where the run continues.
  */
-export function resumeCheckpoint(from: string, program: Program, current: TrainerCheckpointState): { path: string; step: number; updates: number; skipped: number } {
-  const dir = resolveCheckpoint(from);
+export function resumeCheckpoint(from: string, program: Program, current: TrainerCheckpointState, onSkip?: CheckpointSkipHandler): { path: string; step: number; updates: number; skipped: number } {
+  const dir = resolveCheckpoint(from, onSkip);
   const loaded = loadCheckpoint(dir, program, { config: current.modelConfig ?? undefined });
   const saved = loaded.trainer.trainerState as Partial<TrainerCheckpointState>;
   const file = path.join(dir, 'trainer.json');

@@ -32,6 +32,8 @@ import { fetchBatch, type BatchSource, type SourceBatch } from './batch-source';
 import { evaluate } from './evaluate';
 import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from './events';
 import { MetricsLog } from './metrics-log';
+import { describeSkippedCheckpoint } from '../io/checkpoint';
+import { lockCheckpointDir } from '../io/checkpoint-lock';
 import { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 import { makeSchedule, type Schedule, type ScheduleSpec } from './schedules';
 import { resumeCheckpoint, saveTrainerCheckpoint, type TrainerCheckpointState } from './trainer-checkpoint';
@@ -213,6 +215,17 @@ export class Trainer implements Disposable {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', 'a Trainer runs once (create another for another run)', { expected: 'a fresh Trainer', received: 'one already started' });
     }
     this.started = true;
+    // One writer per checkpoint directory for the whole run: a second run with the same directory is
+    // refused here, before it trains, rather than overwriting this one's checkpoints.
+    const release = (this.options.saveEvery ?? 0) > 0 ? lockCheckpointDir(this.options.checkpointDir!) : undefined;
+    try {
+      return yield* this.runSteps();
+    } finally {
+      release?.();
+    }
+  }
+
+  private async *runSteps(): AsyncGenerator<TrainerEvent, TrainSummary, undefined> {
     const o = this.options;
     const k = this.accumulation;
     const source = o.train;
@@ -248,7 +261,11 @@ export class Trainer implements Disposable {
     let dataStep = 0;
     let firstStep = 1;
     if (o.resumeFrom !== undefined) {
-      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0));
+      // A corrupt newer checkpoint passed over for an older one is said, never silent.
+      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0), (at, e) => {
+        (o.progressStream ?? process.stderr).write(describeSkippedCheckpoint(at, e) + '\n');
+        log?.write({ type: 'checkpoint-skipped', path: at, code: e.code, rule: e.details.rule, message: e.message, seconds: seconds() });
+      });
       firstStep = r.step + 1;
       updates = r.updates;
       skipped = r.skipped;
@@ -261,6 +278,17 @@ export class Trainer implements Disposable {
         const at = saveTrainerCheckpoint(o.checkpointDir!, this.program, this.checkpointState(step, updates, skipped), o.modelConfig, o.keep);
         log?.write({ type: 'checkpoint', step, path: at, seconds: seconds() });
       }
+    };
+    const evaluateAt = async (step: number): Promise<EvalEvent> => {
+      const e0 = performance.now();
+      const r = await evaluate(this.program, o.test!, {});
+      const evalSeconds = (performance.now() - e0) / 1e3;
+      evalTime += evalSeconds;
+      const ev: EvalEvent = { type: 'eval', step, ...r, evalSeconds, seconds: seconds() };
+      log?.write(ev as unknown as Record<string, unknown>);
+      progress?.eval(ev);
+      lastEnd = performance.now();
+      return ev;
     };
     let next = fetchBatch(source, dataStep);
     let lastEnd = performance.now();
@@ -289,6 +317,8 @@ export class Trainer implements Disposable {
         progress?.skip(ev);
         save(step);
         yield ev;
+        // A skipped last step still ends with the final evaluation (the run has a test set).
+        if (o.test && step === this.totalSteps) yield (lastEval = await evaluateAt(step));
         lastEnd = performance.now();
         continue;
       }
@@ -313,17 +343,7 @@ export class Trainer implements Disposable {
       // Saved before the step is reported, so a consumer that stops here finds it on disk.
       save(step);
       yield ev;
-      if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) {
-        const e0 = performance.now();
-        const r = await evaluate(this.program, o.test, {});
-        const evalSeconds = (performance.now() - e0) / 1e3;
-        evalTime += evalSeconds;
-        lastEval = { type: 'eval', step, ...r, evalSeconds, seconds: seconds() };
-        log?.write(lastEval as unknown as Record<string, unknown>);
-        progress?.eval(lastEval);
-        yield lastEval;
-        lastEnd = performance.now();
-      }
+      if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) yield (lastEval = await evaluateAt(step));
     }
     const total = seconds();
     const summary: TrainSummary = {

@@ -4,9 +4,9 @@
  * gzipped, told apart by their first two bytes rather than the file name, because both kinds are
  * distributed under both kinds of names.
  */
-import * as fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
+import { readRegularFile } from '../io/regular-file';
 import { Vit22bError } from '../runtime/errors';
 
 export type IdxDType = 'u8' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
@@ -38,6 +38,9 @@ export const IDX_DTYPE_CODE: Readonly<Record<IdxDType, number>> = {
   f32: 0x0d,
   f64: 0x0e,
 };
+
+/** The largest IDX file (raw or inflated) we read: Fashion-MNIST's largest is 47 MB. */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
@@ -137,22 +140,17 @@ function decode(bytes: Uint8Array, offset: number, count: number, dtype: IdxDTyp
  * or anything parseIdx rejects.
  */
 export function readIdx(file: string): IdxArray {
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new Vit22bError('ERR_DATA_NOT_FOUND', `cannot read ${file} (${code})`, {
-      file,
-      searched: [file],
-      reason: code === 'ENOENT' ? 'missing' : 'unreadable',
-      cause: (e as Error).message,
-    });
-  }
+  // A FIFO or device under the name is refused (a read would never end), as is a file too large.
+  const raw = readRegularFile(file, MAX_IDX_BYTES, (reason, message, extra) =>
+    reason === 'file-unreadable'
+      ? new Vit22bError('ERR_DATA_NOT_FOUND', message, { file, searched: [file], reason: extra.received === 'ENOENT' ? 'missing' : 'unreadable', cause: extra.received })
+      : corrupt(file, reason, message, extra),
+  );
   let bytes: Uint8Array = raw;
   if (isGzip(raw)) {
     try {
-      bytes = gunzipSync(raw);
+      // Capped: a small gzip bomb must not inflate to all of memory.
+      bytes = gunzipSync(raw, { maxOutputLength: MAX_IDX_BYTES });
     } catch (e) {
       throw corrupt(file, 'bad-gzip', `gzip stream cannot be decompressed: ${(e as Error).message}`, {
         cause: (e as Error).message,

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { fileKind } from '../io/regular-file';
 import { Vit22bError } from '../runtime/errors';
 import { channelStats, type Dataset } from './dataset';
 import { loadOptionalDependency } from './optional-dependency';
@@ -67,12 +68,37 @@ function listImages(dir: string, skipped: { count: number }): string[] {
     if (e.isDirectory()) {
       out.push(...listImages(full, skipped));
     } else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) {
+      // A FIFO named x.png would make the decoder wait for a writer forever; a device never ends.
+      // stat (not open) is safe on both; a symlink counts by what it points to.
+      const kind = e.isFile() ? undefined : statKind(full);
+      if (kind !== undefined) {
+        throw new Vit22bError('ERR_DATA_CORRUPT', `${full} is ${kind}, not a regular image file`, { file: full, reason: 'not-a-regular-file', expected: 'a regular file', received: kind });
+      }
       out.push(full);
     } else {
       skipped.count++;
     }
   }
   return out;
+}
+
+/** undefined for a regular file (through symlinks), else what the path is, in words. */
+function statKind(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? undefined : fileKind(st);
+  } catch (e) {
+    return `unreadable (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+}
+
+/** The class names of an image folder (its sub-folders, hidden ones excepted), in code-point order. */
+export function imageFolderClasses(root: string): string[] {
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort(byCodePoint);
 }
 
 function checkOptions(options: ImageFolderOptions): { height: number; width: number; channels: 1 | 3; fit: string; concurrency: number } {
@@ -112,11 +138,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   }
   if (!isDir) throw notFound(`image folder ${root} does not exist or is not a folder`, { file: root, searched: [root], reason: 'missing' });
 
-  const classNames = fs
-    .readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort(byCodePoint);
+  const classNames = imageFolderClasses(root);
   if (classNames.length === 0) {
     throw notFound(`image folder ${root} has no class sub-folders (expected ${root}/<class>/<image>)`, {
       file: root,

@@ -58,7 +58,8 @@ export function hashFile(file: string, expectedBytes?: number): { bytes: number;
   } finally {
     fs.closeSync(fd);
   }
-  return { bytes, sha256: hash.digest('hex') };
+  // The size on disk when opened, if larger than what was read: the error then names the real size.
+  return { bytes: Math.max(bytes, size), sha256: hash.digest('hex') };
 }
 
 /** Reads a checkpoint's JSON file: a regular file, not above MAX_JSON_BYTES, as UTF-8 text. */

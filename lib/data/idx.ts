@@ -141,10 +141,12 @@ function decode(bytes: Uint8Array, offset: number, count: number, dtype: IdxDTyp
  */
 export function readIdx(file: string): IdxArray {
   // A FIFO or device under the name is refused (a read would never end), as is a file too large.
+  // A FIFO, device or folder under the name is refused unread (a read would never end), with the
+  // same code as a missing file (stable: a folder always was ERR_DATA_NOT_FOUND 'unreadable').
   const raw = readRegularFile(file, MAX_IDX_BYTES, (reason, message, extra) =>
-    reason === 'file-unreadable'
-      ? new Vit22bError('ERR_DATA_NOT_FOUND', message, { file, searched: [file], reason: extra.received === 'ENOENT' ? 'missing' : 'unreadable', cause: extra.received })
-      : corrupt(file, reason, message, extra),
+    reason === 'file-too-large'
+      ? corrupt(file, reason, message, extra)
+      : new Vit22bError('ERR_DATA_NOT_FOUND', message, { ...extra, file, searched: [file], reason: extra.received === 'ENOENT' ? 'missing' : 'unreadable', kind: reason }),
   );
   let bytes: Uint8Array = raw;
   if (isGzip(raw)) {

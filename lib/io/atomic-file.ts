@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ioError, isSystemError } from './output-path';
 
 /** A temporary name beside `file`, unique per process and call. */
 export function tempNameFor(file: string): string {
@@ -34,7 +35,12 @@ export function fsyncDir(dir: string): void {
  */
 export function writeFileAtomic(file: string, write: (fd: number) => void): void {
   const tmp = tempNameFor(file);
-  const fd = fs.openSync(tmp, 'wx');
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'wx');
+  } catch (e) {
+    throw ioError(e, file, 'write');
+  }
   try {
     try {
       write(fd);
@@ -45,7 +51,8 @@ export function writeFileAtomic(file: string, write: (fd: number) => void): void
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    // ENOSPC, EIO, or a folder under the target name (rename's EISDIR): typed, naming the file.
+    throw isSystemError(e) ? ioError(e, file, 'write') : e;
   }
   fsyncDir(path.dirname(path.resolve(file)));
 }

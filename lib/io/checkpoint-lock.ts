@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { checkpointError } from './checkpoint-manifest';
+import { ioError, makeDirectory } from './output-path';
 import { readRegularFile } from './regular-file';
 
 export const LOCK_FILE = '.lock';
@@ -78,7 +79,7 @@ export function lockCheckpointDir(dir: string): () => void {
     mine.count++;
     return releaser(key);
   }
-  fs.mkdirSync(key, { recursive: true });
+  makeDirectory(key);
   const file = path.join(key, LOCK_FILE);
   const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   // Two tries: the second after removing a stale lock.
@@ -94,7 +95,7 @@ export function lockCheckpointDir(dir: string): () => void {
       }
       return releaser(key);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(e, file, 'create the checkpoint lock');
     }
     const other = readOwner(file);
     if (attempt === 0 && isStale(file, other)) {

@@ -44,7 +44,7 @@ export const MAX_JSON_BYTES = 64 << 20;
  */
 export function hashFile(file: string, expectedBytes?: number): { bytes: number; sha256: string } {
   const hash = createHash('sha256');
-  const { fd, size } = openRegularFile(file, (reason, message, extra) => checkpointError(file, reason === 'not-a-regular-file' ? 'not-a-regular-file' : 'file-missing', message, extra));
+  const { fd, size } = openRegularFile(file, (reason, message, extra) => checkpointError(file, reason === 'not-a-regular-file' ? 'not-a-regular-file' : 'file-missing', message.replace(`${file} `, ''), extra));
   const limit = expectedBytes === undefined ? size : expectedBytes + 1;
   const chunk = new Uint8Array(8 << 20);
   let bytes = 0;
@@ -64,7 +64,7 @@ export function hashFile(file: string, expectedBytes?: number): { bytes: number;
 
 /** Reads a checkpoint's JSON file: a regular file, not above MAX_JSON_BYTES, as UTF-8 text. */
 export function readCheckpointJson(file: string, missingRule: string): string {
-  return readRegularFile(file, MAX_JSON_BYTES, (reason, message, extra) => checkpointError(file, reason === 'file-unreadable' ? missingRule : reason, message, extra)).toString('utf8');
+  return readRegularFile(file, MAX_JSON_BYTES, (reason, message, extra) => checkpointError(file, reason === 'file-unreadable' ? missingRule : reason, message.replace(`${file} `, ''), extra)).toString('utf8');
 }
 
 /** Reads and checks manifest.json's shape (not the files: verifyCheckpointFiles does that). */

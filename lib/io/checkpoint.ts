@@ -34,6 +34,7 @@ import {
   type CheckpointManifest,
 } from './checkpoint-manifest';
 import { lockCheckpointDir, pidAlive } from './checkpoint-lock';
+import { ioError, isSystemError } from './output-path';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
 
@@ -110,7 +111,11 @@ export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
 function saveLocked(dir: string, o: SaveCheckpointOptions): string {
   const final = path.join(dir, stepDirName(o.step));
   const tmp = path.join(dir, `.tmp-${stepDirName(o.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(tmp);
+  try {
+    fs.mkdirSync(tmp);
+  } catch (e) {
+    throw ioError(e, tmp, 'create the folder');
+  }
   try {
     const { model, optimizer } = partition(o.program);
     const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
@@ -140,7 +145,8 @@ function saveLocked(dir: string, o: SaveCheckpointOptions): string {
     fsyncDir(dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    // A full disk or a read-only file system: ERR_IO naming the path, not a raw Node error.
+    throw isSystemError(e) ? ioError(e, e.path ?? final, 'save the checkpoint') : e;
   }
   if (o.keep !== undefined) pruneCheckpoints(dir, o.keep);
   else removeOrphanTemporaries(dir);
@@ -196,7 +202,10 @@ export function describeSkippedCheckpoint(at: string, e: Vit22bError): string {
 /** `from` itself if it is a checkpoint (has a manifest), else the newest in it that verifies; ERR_CHECKPOINT none-found if none. */
 export function resolveCheckpoint(from: string, onSkip?: CheckpointSkipHandler): string {
   const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from, onSkip);
-  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)');
+  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)', {
+      expected: 'a step-<n> directory with a manifest, or a directory holding one that verifies',
+      received: `${listCheckpoints(from).length} committed, none verifying`,
+    });
   return dir;
 }
 

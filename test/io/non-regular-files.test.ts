@@ -72,10 +72,10 @@ describe.each(kinds)('%s in place of a file', (_what, make, kind) => {
     expect(e.received).toMatch(kind);
   });
 
-  test('IDX: ERR_DATA_CORRUPT not-a-regular-file', () => {
+  test('IDX: ERR_DATA_NOT_FOUND unreadable, kind not-a-regular-file', () => {
     const p = make();
     const e = thrownBy(() => readIdx(p)) as Vit22bError;
-    expect(e).toMatchObject({ code: 'ERR_DATA_CORRUPT', expected: 'a regular file', details: { file: p, reason: 'not-a-regular-file' } });
+    expect(e).toMatchObject({ code: 'ERR_DATA_NOT_FOUND', expected: 'a regular file', details: { file: p, reason: 'unreadable', kind: 'not-a-regular-file' } });
   });
 
   test('--config: ERR_INVALID_CONFIG naming the file', () => {

@@ -3,6 +3,7 @@
  * JSON file holding either a whole model config or `{ "preset": NAME, ...overrides }`. Validated by
  * lib/model (ERR_INVALID_CONFIG naming the field).
  */
+import { jsonDepth, MAX_JSON_DEPTH } from '../io/json-depth';
 import { readRegularFile } from '../io/regular-file';
 
 import { getPreset, validateConfig, type ModelConfig } from '../model';
@@ -21,7 +22,10 @@ export function resolveModel(preset: string | undefined, configFile: string | un
   let raw: unknown;
   try {
     // A regular file of at most 1 MB: a FIFO or /dev/zero given as --config must not hang the command.
-    raw = JSON.parse(readRegularFile(configFile, 1 << 20, (reason, message, extra) => new Vit22bError('ERR_INVALID_CONFIG', message, { ...extra, file: configFile, reason })).toString('utf8'));
+    const text = readRegularFile(configFile, 1 << 20, (reason, message, extra) => new Vit22bError('ERR_INVALID_CONFIG', message, { ...extra, file: configFile, reason })).toString('utf8');
+    // Error messages describe values with JSON.stringify (recursive): refuse absurd nesting first.
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+    raw = JSON.parse(text);
   } catch (e) {
     throw new Vit22bError('ERR_INVALID_CONFIG', `cannot read the model config ${configFile}: ${(e as Error).message}`, {
       expected: 'a readable JSON file',

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Vit22bError } from '../runtime/errors';
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
 import { openRegularFile, readRegularFile } from './regular-file';
 
 export const CHECKPOINT_FORMAT = 'vit22b-checkpoint';
@@ -71,6 +72,7 @@ export function readCheckpointJson(file: string, missingRule: string): string {
 export function readManifest(dir: string): CheckpointManifest {
   const file = path.join(dir, MANIFEST_FILE);
   const text = readCheckpointJson(file, 'manifest-missing');
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw checkpointError(file, 'manifest-invalid', `nests deeper than ${MAX_JSON_DEPTH} levels`, { expected: `depth <= ${MAX_JSON_DEPTH}`, received: `depth ${jsonDepth(text)}` });
   let m: unknown;
   try {
     m = JSON.parse(text);

@@ -34,6 +34,7 @@ import {
   type CheckpointManifest,
 } from './checkpoint-manifest';
 import { lockCheckpointDir, pidAlive } from './checkpoint-lock';
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
 import { ioError, isSystemError } from './output-path';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
@@ -242,18 +243,20 @@ function removeOrphanTemporaries(dir: string): void {
   }
 }
 
-/** Reads trainer.json (already hash-verified). */
-function readTrainerJson(dir: string): TrainerJson {
+/** Reads and checks trainer.json's shape (loadCheckpoint verifies its hash first). */
+export function readTrainerJson(dir: string): TrainerJson {
   const file = path.join(dir, TRAINER_FILE);
   const text = readCheckpointJson(file, 'file-missing');
+  // Compared with JSON.stringify later (recursive): a deep file is refused here instead.
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw checkpointError(file, 'trainer-state-invalid', `nests deeper than ${MAX_JSON_DEPTH} levels`, { expected: `depth <= ${MAX_JSON_DEPTH}`, received: `depth ${jsonDepth(text)}` });
   let t: TrainerJson;
   try {
     t = JSON.parse(text) as TrainerJson;
   } catch {
     throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not JSON');
   }
-  if (!t || t.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(t.step) || typeof t.trainerState !== 'object' || t.trainerState === null) {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state');
+  if (!t || typeof t !== 'object' || t.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(t.step) || typeof t.trainerState !== 'object' || t.trainerState === null || Array.isArray(t.trainerState)) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state', { expected: `{ format: "${CHECKPOINT_FORMAT}", step, trainerState: {...} }` });
   }
   return t;
 }

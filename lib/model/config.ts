@@ -74,9 +74,20 @@ const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | re
 function configError(field: string, message: string, expected: string, received: unknown): Vit22bError {
   return new Vit22bError('ERR_INVALID_CONFIG', `model config: ${field} ${message}`, {
     expected,
-    received: typeof received === 'string' ? received : JSON.stringify(received) ?? String(received),
+    received: typeof received === 'string' ? received : shortJson(received),
     field,
   });
+}
+
+/** A value for a message: JSON, cut short; a value too deep for JSON.stringify's recursion says so. */
+function shortJson(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = Array.isArray(v) ? '[...] (too deeply nested)' : '{...} (too deeply nested)';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 /** Checks every field and relation; returns a clean copy (unknown fields are an error too). */

@@ -43,19 +43,31 @@ export function saveTrainerCheckpoint(dir: string, program: Program, state: Trai
 export function resumeCheckpoint(from: string, program: Program, current: TrainerCheckpointState, onSkip?: CheckpointSkipHandler): { path: string; step: number; updates: number; skipped: number } {
   const dir = resolveCheckpoint(from, onSkip);
   const loaded = loadCheckpoint(dir, program, { config: current.modelConfig ?? undefined });
-  const saved = loaded.trainer.trainerState as Partial<TrainerCheckpointState>;
-  const file = path.join(dir, 'trainer.json');
+  const saved = checkResumeState(path.join(dir, 'trainer.json'), loaded.trainer.trainerState, current, loaded.step);
+  return { path: dir, step: loaded.step, updates: saved.updates, skipped: saved.skipped };
+}
+
+/**
+ * A checkpoint's trainer state against this run's: every MUST_MATCH field equal, and the counts a
+ * resume continues from present and sane. Any JSON value may arrive here (trainer.json is input).
+ */
+export function checkResumeState(file: string, trainerState: unknown, current: TrainerCheckpointState, step: number): { updates: number; skipped: number } {
+  const saved = (trainerState ?? {}) as Partial<TrainerCheckpointState>;
   for (const k of MUST_MATCH) {
     if (JSON.stringify(saved[k]) !== JSON.stringify(current[k])) {
       throw checkpointError(file, 'trainer-mismatch', `the checkpoint's ${k} differs from this run's: resuming would not continue the same run`, {
         field: k,
-        expected: JSON.stringify(current[k]),
-        received: JSON.stringify(saved[k]),
+        expected: String(JSON.stringify(current[k])),
+        received: String(JSON.stringify(saved[k])),
       });
     }
   }
-  if (!Number.isSafeInteger(saved.updates) || !Number.isSafeInteger(saved.skipped) || saved.step !== loaded.step) {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json lacks the step, updates or skipped counts');
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!count(saved.updates) || !count(saved.skipped) || saved.step !== step) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json lacks the step, updates or skipped counts', {
+      expected: `step ${step}, updates and skipped: integers >= 0`,
+      received: `step ${String(saved.step)}, updates ${String(saved.updates)}, skipped ${String(saved.skipped)}`,
+    });
   }
-  return { path: dir, step: loaded.step, updates: saved.updates!, skipped: saved.skipped! };
+  return { updates: saved.updates!, skipped: saved.skipped! };
 }

@@ -7,6 +7,7 @@
 import { gunzipSync } from 'node:zlib';
 
 import { readRegularFile } from '../io/regular-file';
+import { requireBytes, requireString } from '../runtime/arg-checks';
 import { Vit22bError } from '../runtime/errors';
 
 export type IdxDType = 'u8' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
@@ -59,6 +60,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  * header promises), `size-mismatch` (more bytes than the header promises).
  */
 export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
+  requireBytes(bytes, 'parseIdx bytes');
   if (bytes.length < 4) {
     throw corrupt(file, 'truncated', `${bytes.length} bytes is shorter than the 4-byte IDX magic`, {
       expected: 'at least 4 bytes',
@@ -140,6 +142,7 @@ function decode(bytes: Uint8Array, offset: number, count: number, dtype: IdxDTyp
  * or anything parseIdx rejects.
  */
 export function readIdx(file: string): IdxArray {
+  requireString(file, 'readIdx file');
   // A FIFO or device under the name is refused (a read would never end), as is a file too large.
   // A FIFO, device or folder under the name is refused unread (a read would never end), with the
   // same code as a missing file (stable: a folder always was ERR_DATA_NOT_FOUND 'unreadable').

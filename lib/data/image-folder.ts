@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { fileKind } from '../io/regular-file';
+import { requireObject, requireString } from '../runtime/arg-checks';
 import { Vit22bError } from '../runtime/errors';
 import { channelStats, type Dataset } from './dataset';
 import { loadOptionalDependency } from './optional-dependency';
@@ -128,6 +129,8 @@ function checkOptions(options: ImageFolderOptions): { height: number; width: num
  * does not decode; ERR_DEPENDENCY_MISSING when sharp is not installed.
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderDataset> {
+  requireString(dir, 'loadImageFolder dir');
+  requireObject(options, 'loadImageFolder options', '{ imageSize, ... }');
   const { height, width, channels, fit, concurrency } = checkOptions(options);
   const root = path.resolve(dir);
   let isDir = false;

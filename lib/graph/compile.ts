@@ -90,6 +90,9 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
   if (!options || typeof options !== 'object' || (!options.device && !options.mesh)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile needs options with a device (or a mesh)', { expected: '{ device, ... } or { mesh, ... }', received: String(options) });
   }
+  if (typeof model !== 'function' && (typeof model !== 'object' || model === null || typeof (model as Graph).leaves !== 'function')) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile takes a model function or a Graph', { field: 'model', expected: '(b, shapes) => void, or a Graph', received: model === null ? 'null' : typeof model });
+  }
   const { session, shape } = placementOf(options);
   try {
     return compileOn(model, { ...options, mesh: shape }, session);

@@ -36,6 +36,7 @@ import {
 import { lockCheckpointDir, pidAlive } from './checkpoint-lock';
 import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
 import { ioError, isSystemError } from './output-path';
+import { requireObject, requireString } from '../runtime/arg-checks';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
 
@@ -100,6 +101,8 @@ export function stepDirName(step: number): string {
 
 /** Saves a checkpoint of `program` as `<dir>/step-<step>` (atomically); returns its path. */
 export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
+  requireString(dir, 'saveCheckpoint dir');
+  requireObject(o, 'saveCheckpoint options', '{ program, step, ... }');
   if (!Number.isSafeInteger(o.step) || o.step < 0) throw checkpointError(dir, 'step-invalid', 'step must be a non-negative integer', { received: String(o.step) });
   const release = lockCheckpointDir(dir);
   try {
@@ -202,6 +205,7 @@ export function describeSkippedCheckpoint(at: string, e: Vit22bError): string {
 
 /** `from` itself if it is a checkpoint (has a manifest), else the newest in it that verifies; ERR_CHECKPOINT none-found if none. */
 export function resolveCheckpoint(from: string, onSkip?: CheckpointSkipHandler): string {
+  requireString(from, 'resolveCheckpoint from');
   const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from, onSkip);
   if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)', {
       expected: 'a step-<n> directory with a manifest, or a directory holding one that verifies',
@@ -216,6 +220,7 @@ export function resolveCheckpoint(from: string, onSkip?: CheckpointSkipHandler):
  */
 export function pruneCheckpoints(dir: string, keep: number): void {
   if (!Number.isSafeInteger(keep) || keep < 1) throw checkpointError(dir, 'keep-invalid', 'keep must be an integer >= 1', { received: String(keep) });
+  if (listCheckpoints(dir).length === 0 && !fs.existsSync(dir)) return; // nothing to prune: no folder made either
   const release = lockCheckpointDir(dir);
   try {
     for (const c of listCheckpoints(dir).slice(keep)) fs.rmSync(c.path, { recursive: true, force: true });
@@ -274,6 +279,8 @@ function canonical(v: unknown): string {
  * (evaluation: the program's optimizer may differ). Nothing is written unless everything checks.
  */
 export function loadCheckpoint(dir: string, program: Program, options: { config?: unknown; parametersOnly?: boolean } = {}): LoadedCheckpoint {
+  requireString(dir, 'loadCheckpoint dir');
+  requireObject(program, 'loadCheckpoint program', 'a compiled Program');
   const manifest = readManifest(dir);
   requireListed(dir, manifest, options.parametersOnly ? [MODEL_FILE, TRAINER_FILE] : [MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE]);
   verifyCheckpointFiles(dir, manifest);

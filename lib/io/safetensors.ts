@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import type { HostArray } from '../runtime/dtype';
 import { writeAll, writeFileAtomic } from './atomic-file';
 import { openRegularFile, readFully } from './regular-file';
+import { requireBytes, requireObject, requireString } from '../runtime/arg-checks';
 import { headerLength, METADATA_KEY, parseHeader, safetensorsError, type SafetensorsEntry, type SafetensorsHeader } from './safetensors-header';
 import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensors-dtype';
 
@@ -30,6 +31,7 @@ export interface SafetensorsTensor {
 
 /** Validates a whole safetensors file held in memory (tests, small files); returns its header. */
 export function parseSafetensors(bytes: Uint8Array, file = '<memory>'): SafetensorsHeader {
+  requireBytes(bytes, 'parseSafetensors bytes');
   const n = headerLength(bytes, bytes.length, file);
   return parseHeader(bytes.subarray(8, 8 + n), bytes.length, file);
 }
@@ -51,6 +53,7 @@ export class SafetensorsFile implements Disposable {
 
   /** Opens `file` and validates its header (reading the header's bytes and nothing else). */
   static open(file: string): SafetensorsFile {
+    requireString(file, 'SafetensorsFile.open file');
     // A FIFO, a device or a directory is refused before any read (a read of one could wait forever).
     // The rule stays file-unreadable (stable since the first release); details.reason says which.
     const { fd, size } = openRegularFile(file, (reason, message, extra) => safetensorsError(file, 'file-unreadable', message.replace(`${file} `, ''), { ...extra, reason }));
@@ -140,6 +143,7 @@ function readAt(fd: number, into: Uint8Array, position: number): number {
  * with spaces to a multiple of 8 so the data starts 8-byte aligned, as the reference writer does.
  */
 export function encodeHeader(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>, file = '<memory>'): Uint8Array {
+  requireObject(tensors, 'tensors', 'an object of { dtype, shape, data }');
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object' || Object.values(metadata).some((v) => typeof v !== 'string')) {
@@ -149,7 +153,8 @@ export function encodeHeader(tensors: Record<string, SafetensorsTensor>, metadat
   }
   let offset = 0;
   for (const name of Object.keys(tensors).sort()) {
-    const t = tensors[name]!;
+    const t = requireObject(tensors[name], `tensor ${JSON.stringify(name)}`, '{ dtype, shape, data }');
+    if (!ArrayBuffer.isView(t.data)) throw safetensorsError(file, 'data-invalid', `tensor ${JSON.stringify(name)} has no data`, { tensor: name, expected: 'data: a TypedArray', received: String(t.data) });
     if (name === METADATA_KEY) throw safetensorsError(file, 'name-reserved', `${METADATA_KEY} is reserved and cannot name a tensor`, { tensor: name });
     if (!isSafetensorsDType(t.dtype)) throw safetensorsError(file, 'dtype-unknown', `tensor ${JSON.stringify(name)} has an unknown dtype`, { tensor: name, received: String(t.dtype) });
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

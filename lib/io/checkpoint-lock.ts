@@ -27,6 +27,22 @@ export interface LockOwner {
   startedAt: string;
   /** Distinguishes two holders with the same pid (a pid reused after a crash). */
   token: string;
+  /** The kernel's start time of the process (Linux: /proc/<pid>/stat field 22), when known. */
+  processStart?: string;
+}
+
+/**
+ * When `pid` started, in clock ticks since boot (Linux), or undefined. A lock whose pid is alive
+ * but started at another time belongs to a process that is gone: the pid was reused.
+ */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 const held = new Map<string, { token: string; count: number }>();
@@ -65,7 +81,9 @@ function isStale(file: string, owner: LockOwner | undefined): boolean {
   }
   if (owner.hostname !== os.hostname()) return false;
   if (owner.pid === process.pid) return !held.has(path.dirname(file)) || held.get(path.dirname(file))!.token !== owner.token;
-  return !pidAlive(owner.pid);
+  if (!pidAlive(owner.pid)) return true;
+  const now = owner.processStart === undefined ? undefined : processStart(owner.pid);
+  return now !== undefined && now !== owner.processStart;
 }
 
 /**
@@ -81,7 +99,8 @@ export function lockCheckpointDir(dir: string): () => void {
   }
   makeDirectory(key);
   const file = path.join(key, LOCK_FILE);
-  const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+  const start = processStart(process.pid);
+  const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex'), ...(start ? { processStart: start } : {}) };
   // Two tries: the second after removing a stale lock.
   for (let attempt = 0; attempt < 2; ++attempt) {
     try {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 import { hashFile } from '../../lib/io/checkpoint-manifest';
 import { loadCheckpoint, saveCheckpoint, pruneCheckpoints } from '../../lib/io/checkpoint';
-import { LOCK_FILE, lockCheckpointDir } from '../../lib/io/checkpoint-lock';
+import { LOCK_FILE, lockCheckpointDir, processStart } from '../../lib/io/checkpoint-lock';
 import { openDevice, type Device } from '../../lib/runtime';
 import { Vit22bError } from '../../lib/runtime/errors';
 import { Trainer, type TrainerOptions } from '../../lib/train/trainer';
@@ -129,6 +129,17 @@ describe('one writer per checkpoint directory', () => {
     writeLock(dir, deadPid(), 'some-other-host');
     using t = new Trainer(options());
     expect(thrownBy(() => saveCheckpoint(dir, { program: t.program, step: 1 }))).toMatchObject({ code: 'ERR_CHECKPOINT', details: { rule: 'locked' } });
+  });
+
+  test('a lock whose pid is alive but started at another time (a reused pid) is stale', () => {
+    const dir = freshDir();
+    const pid = livePid();
+    expect(processStart(pid)).toMatch(/^\d+$/);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid, hostname: os.hostname(), startedAt: '2026-01-01T00:00:00.000Z', token: 'x', processStart: '1' }));
+    using t = new Trainer(options());
+    saveCheckpoint(dir, { program: t.program, step: 1 });
+    expect(fs.readdirSync(dir).sort()).toEqual(['step-1']);
   });
 
   test('a stale lock (its pid is gone) is taken over, and released after the save', () => {

@@ -13,10 +13,13 @@ export function tempNameFor(file: string): string {
   return `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-/** Writes all of `bytes` at the descriptor's current position (writeSync may write less than asked). */
-export function writeAll(fd: number, bytes: Uint8Array): void {
+/**
+ * Writes all of `bytes` at the descriptor's current position (writeSync may write less than asked),
+ * in chunks of at most 1 GiB: fs.writeSync refuses a length of 2 GiB or more.
+ */
+export function writeAll(fd: number, bytes: Uint8Array, maxChunk = 1 << 30): void {
   let done = 0;
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, Math.min(maxChunk, bytes.length - done));
 }
 
 /** fsyncs a directory, so renames and creations inside it are durable. */

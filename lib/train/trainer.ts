@@ -287,7 +287,6 @@ export class Trainer implements Disposable {
       const ev: EvalEvent = { type: 'eval', step, ...r, evalSeconds, seconds: seconds() };
       log?.write(ev as unknown as Record<string, unknown>);
       progress?.eval(ev);
-      lastEnd = performance.now();
       return ev;
     };
     let next = fetchBatch(source, dataStep);
@@ -343,7 +342,10 @@ export class Trainer implements Disposable {
       // Saved before the step is reported, so a consumer that stops here finds it on disk.
       save(step);
       yield ev;
-      if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) yield (lastEval = await evaluateAt(step));
+      if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) {
+        yield (lastEval = await evaluateAt(step));
+        lastEnd = performance.now();
+      }
     }
     const total = seconds();
     const summary: TrainSummary = {

@@ -14,6 +14,7 @@ import { readIdx } from '../../lib/data/idx';
 import { hashFile, readManifest, verifyCheckpointFiles, type CheckpointManifest } from '../../lib/io/checkpoint-manifest';
 import { SafetensorsFile } from '../../lib/io/safetensors';
 import { readFully } from '../../lib/io/regular-file';
+import { writeAll } from '../../lib/io/atomic-file';
 import { Vit22bError } from '../../lib/runtime/errors';
 import { thrownBy, rejectionOf } from '../helpers/errors';
 
@@ -106,6 +107,18 @@ test('a checkpoint file larger than the manifest says is not read past its size 
   const capped = hashFile(p, 100);
   expect(capped.bytes).toBe(1 << 20);
   expect(capped.sha256).not.toBe(full.sha256);
+});
+
+test('writes of 2 GiB or more go in chunks fs.writeSync accepts (shown with a small chunk)', () => {
+  const p = path.join(tmp, 'wchunks.bin');
+  const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
+  const fd = fs.openSync(p, 'w');
+  try {
+    writeAll(fd, data, 7);
+  } finally {
+    fs.closeSync(fd);
+  }
+  expect(fs.readFileSync(p).equals(Buffer.from(data))).toBe(true);
 });
 
 test('reads of 2 GiB or more go in chunks fs.readSync accepts (shown with a small chunk)', () => {

@@ -34,6 +34,11 @@ export interface ImageFolderOptions {
   concurrency?: number;
   /** The data set's name; the folder's base name by default. */
   name?: string;
+  /**
+   * The longest one image may take to decode, in ms (default 120,000): past it the file is reported
+   * as ERR_DATA_CORRUPT `decode-timeout` instead of the load waiting forever.
+   */
+  decodeTimeoutMs?: number;
 }
 
 /** The Dataset, plus how many files were skipped because they are not JPEG or PNG. */
@@ -83,6 +88,16 @@ function listImages(dir: string, skipped: { count: number }): string[] {
   return out;
 }
 
+/** `work`, or `timeout()` thrown once `ms` have passed without it settling (the timer never holds the process). */
+export function withDeadline<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timeout()), ms);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** undefined for a regular file (through symlinks), else what the path is, in words. */
 function statKind(file: string): string | undefined {
   try {
@@ -102,7 +117,7 @@ export function imageFolderClasses(root: string): string[] {
     .sort(byCodePoint);
 }
 
-function checkOptions(options: ImageFolderOptions): { height: number; width: number; channels: 1 | 3; fit: string; concurrency: number } {
+function checkOptions(options: ImageFolderOptions): { height: number; width: number; channels: 1 | 3; fit: string; concurrency: number; decodeTimeoutMs: number } {
   const bad = (field: string, expected: string, received: unknown): never => {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `loadImageFolder: ${field} must be ${expected}`, {
       field,
@@ -119,7 +134,9 @@ function checkOptions(options: ImageFolderOptions): { height: number; width: num
   if (fit !== 'cover' && fit !== 'fill' && fit !== 'contain') bad('fit', "'cover', 'fill' or 'contain'", fit);
   const concurrency = options.concurrency ?? 8;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) bad('concurrency', 'a positive integer', concurrency);
-  return { height: height!, width: width!, channels, fit, concurrency };
+  const decodeTimeoutMs = options.decodeTimeoutMs ?? 120_000;
+  if (!Number.isSafeInteger(decodeTimeoutMs) || decodeTimeoutMs < 1) bad('decodeTimeoutMs', 'a positive integer (ms)', decodeTimeoutMs);
+  return { height: height!, width: width!, channels, fit, concurrency, decodeTimeoutMs };
 }
 
 /**
@@ -131,7 +148,7 @@ function checkOptions(options: ImageFolderOptions): { height: number; width: num
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderDataset> {
   requireString(dir, 'loadImageFolder dir');
   requireObject(options, 'loadImageFolder options', '{ imageSize, ... }');
-  const { height, width, channels, fit, concurrency } = checkOptions(options);
+  const { height, width, channels, fit, concurrency, decodeTimeoutMs } = checkOptions(options);
   const root = path.resolve(dir);
   let isDir = false;
   try {
@@ -181,14 +198,26 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     let info: { width: number; height: number; channels: number };
     try {
       // failOn 'warning': a truncated file is an error, not a half-grey image.
-      ({ data, info } = await sharp(file, { failOn: 'warning' })
-        .rotate()
-        .resize(width, height, { fit, position: 'centre' })
-        .flatten()
-        .toColourspace(channels === 3 ? 'srgb' : 'b-w')
-        .raw()
-        .toBuffer({ resolveWithObject: true }));
+      ({ data, info } = await withDeadline(
+        sharp(file, { failOn: 'warning' })
+          .rotate()
+          .resize(width, height, { fit, position: 'centre' })
+          .flatten()
+          .toColourspace(channels === 3 ? 'srgb' : 'b-w')
+          .raw()
+          .toBuffer({ resolveWithObject: true }),
+        decodeTimeoutMs,
+        () =>
+          new Vit22bError('ERR_DATA_CORRUPT', `${file}: decoding took longer than ${decodeTimeoutMs} ms`, {
+            file,
+            index,
+            reason: 'decode-timeout',
+            expected: `a decode within ${decodeTimeoutMs} ms`,
+            received: 'no result',
+          }),
+      ));
     } catch (e) {
+      if (e instanceof Vit22bError) throw e;
       throw new Vit22bError('ERR_DATA_CORRUPT', `${file}: cannot decode the image: ${(e as Error).message}`, {
         file,
         index,

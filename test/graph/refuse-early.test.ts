@@ -10,7 +10,7 @@ import { getPreset, validateConfig } from '../../lib/model';
 import { buildVit } from '../../lib/model/vit';
 import { openDevice, type Device } from '../../lib/runtime';
 import { Vit22bError } from '../../lib/runtime/errors';
-import { memorySupply } from '../../lib/runtime/memory-supply';
+import { checkMemoryFits, memorySupply } from '../../lib/runtime/memory-supply';
 import { thrownBy, rejectionOf } from '../helpers/errors';
 import { toyModel } from '../helpers/toy-data';
 
@@ -86,4 +86,18 @@ test("preset names and config keys that are Object.prototype's: unknown, not 'im
     const e = thrownBy(() => validateConfig({ ...getPreset('tiny'), ...raw })) as Vit22bError;
     expect(e).toMatchObject({ code: 'ERR_INVALID_CONFIG', details: { field: key } });
   }
+});
+
+test('on CUDA the supply is the card less what this process holds in use: ERR_DEVICE_OOM naming both', () => {
+  const card = {
+    kind: 'cuda',
+    name: 'a test card',
+    selection: { memoryBytes: 80 * 2 ** 30 },
+    stats: () => ({ liveBuffers: 0, liveBytes: 0, reclaimedByGc: 0, allocator: { allocatedBytes: 30 * 2 ** 30, cachedBytes: 5 * 2 ** 30 } }),
+  } as unknown as Device;
+  expect(memorySupply(card)).toMatchObject({ bytes: 50 * 2 ** 30 });
+  expect(() => checkMemoryFits(card, 49 * 2 ** 30, { arena: 49 * 2 ** 30 })).not.toThrow();
+  const e = thrownBy(() => checkMemoryFits(card, 51 * 2 ** 30, { arena: 40 * 2 ** 30, buffers: 11 * 2 ** 30 })) as Vit22bError;
+  expect(e).toMatchObject({ code: 'ERR_DEVICE_OOM', received: `${51 * 2 ** 30} bytes needed`, details: { needBytes: 51 * 2 ** 30, supplyBytes: 50 * 2 ** 30 } });
+  expect(e.expected).toContain(`at most ${50 * 2 ** 30} bytes`);
 });

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { resolveModel } from '../../lib/cli/model-option';
-import { loadImageFolder } from '../../lib/data/image-folder';
+import { loadImageFolder, withDeadline } from '../../lib/data/image-folder';
 import { readIdx } from '../../lib/data/idx';
 import { hashFile, readManifest, verifyCheckpointFiles, type CheckpointManifest } from '../../lib/io/checkpoint-manifest';
 import { SafetensorsFile } from '../../lib/io/safetensors';
@@ -133,4 +133,11 @@ test('reads of 2 GiB or more go in chunks fs.readSync accepts (shown with a smal
   } finally {
     fs.closeSync(fd);
   }
+});
+
+test('withDeadline: a wait that never ends is a typed error once its deadline passes', async () => {
+  const never = new Promise<number>(() => {});
+  const e = await rejectionOf(withDeadline(never, 20, () => new Vit22bError('ERR_DATA_CORRUPT', 'late', { reason: 'decode-timeout' })));
+  expect(e).toMatchObject({ code: 'ERR_DATA_CORRUPT', details: { reason: 'decode-timeout' } });
+  await expect(withDeadline(Promise.resolve(7), 20, () => new Error('no'))).resolves.toBe(7);
 });

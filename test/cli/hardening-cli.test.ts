@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import { ioError } from '../../lib/io/output-path';
 import { cli } from '../helpers/cli-run';
+import { DIST_CLI } from '../helpers/paths';
 
 let tmp: string;
 beforeAll(() => {
@@ -26,12 +27,21 @@ function expectTyped(r: { code: number; out: string; err: string }, code: string
   expect(r.err).not.toMatch(/\n\s+at /); // no stack frames
 }
 
-test('--out naming a file: ERR_IO naming it, before training', async () => {
+test('--out or --checkpoint-dir naming a file: ERR_IO naming it, before the data is even looked for', async () => {
   const file = path.join(tmp, 'a-file');
   fs.writeFileSync(file, 'x');
-  const r = await cli([...BASE, '--out', file]);
-  expectTyped(r, 'ERR_IO', file);
-  expect(r.err).toContain('received: ENOTDIR');
+  for (const flag of ['--out', '--checkpoint-dir']) {
+    const r = await cli([...BASE, '--data', path.join(tmp, 'no-such-data'), flag, file]);
+    expectTyped(r, 'ERR_IO', file);
+    expect(r.err).toContain('received: ENOTDIR');
+  }
+});
+
+test('a crash outside run() (an unhandled rejection) is still a typed report without a stack, exit 1', () => {
+  const r = require('node:child_process').spawnSync(process.execPath, ['-e', `process.argv.push('--json'); require(${JSON.stringify(DIST_CLI)}); Promise.reject(new TypeError('boom'));`, '--', 'info'], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(1);
+  expect(r.stdout + r.stderr).toContain('ERR_INTERNAL');
+  expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /);
 });
 
 test('--out under /proc and /sys: ERR_IO, no endless loop', async () => {

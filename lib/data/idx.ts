@@ -158,6 +158,8 @@ export function readIdx(file: string): IdxArray {
       bytes = gunzipSync(raw, { maxOutputLength: MAX_IDX_BYTES });
     } catch (e) {
       throw corrupt(file, 'bad-gzip', `gzip stream cannot be decompressed: ${(e as Error).message}`, {
+        expected: `a gzip stream inflating to at most ${MAX_IDX_BYTES} bytes`,
+        received: (e as Error).message,
         cause: (e as Error).message,
       });
     }

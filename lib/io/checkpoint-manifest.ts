@@ -76,8 +76,8 @@ export function readManifest(dir: string): CheckpointManifest {
   let m: unknown;
   try {
     m = JSON.parse(text);
-  } catch {
-    throw checkpointError(file, 'manifest-invalid', 'manifest is not JSON');
+  } catch (e) {
+    throw checkpointError(file, 'manifest-invalid', 'manifest is not JSON', { expected: 'JSON', received: (e as Error).message });
   }
   const o = m as Partial<CheckpointManifest> | null;
   const fileOk = (f: unknown) => {
@@ -85,7 +85,10 @@ export function readManifest(dir: string): CheckpointManifest {
     return !!x && typeof x.name === 'string' && path.basename(x.name) === x.name && x.name !== MANIFEST_FILE && Number.isSafeInteger(x.bytes) && x.bytes >= 0 && /^[0-9a-f]{64}$/.test(String(x.sha256));
   };
   if (!o || o.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(o.step) || !Array.isArray(o.files) || !o.files.every(fileOk)) {
-    throw checkpointError(file, 'manifest-invalid', `not a ${CHECKPOINT_FORMAT} manifest`, { expected: `{ format: "${CHECKPOINT_FORMAT}", step, files: [{ name, bytes, sha256 }] }` });
+    throw checkpointError(file, 'manifest-invalid', `not a ${CHECKPOINT_FORMAT} manifest`, {
+      expected: `{ format: "${CHECKPOINT_FORMAT}", step, files: [{ name, bytes, sha256 }] }`,
+      received: o === null || typeof o !== 'object' ? String(o) : `keys ${Object.keys(o).slice(0, 8).join(', ') || '(none)'}`,
+    });
   }
   if (o.version !== CHECKPOINT_VERSION) {
     throw checkpointError(file, 'version-unsupported', `checkpoint format version ${String(o.version)} is not supported`, { expected: String(CHECKPOINT_VERSION), received: String(o.version) });

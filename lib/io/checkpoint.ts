@@ -257,11 +257,14 @@ export function readTrainerJson(dir: string): TrainerJson {
   let t: TrainerJson;
   try {
     t = JSON.parse(text) as TrainerJson;
-  } catch {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not JSON');
+  } catch (e) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not JSON', { expected: 'JSON', received: (e as Error).message });
   }
   if (!t || typeof t !== 'object' || t.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(t.step) || typeof t.trainerState !== 'object' || t.trainerState === null || Array.isArray(t.trainerState)) {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state', { expected: `{ format: "${CHECKPOINT_FORMAT}", step, trainerState: {...} }` });
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state', {
+      expected: `{ format: "${CHECKPOINT_FORMAT}", step, trainerState: {...} }`,
+      received: t === null || typeof t !== 'object' ? String(t) : `keys ${Object.keys(t).slice(0, 8).join(', ') || '(none)'}`,
+    });
   }
   return t;
 }

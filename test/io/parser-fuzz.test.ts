@@ -46,6 +46,10 @@ function fuzz(name: string, codes: string[], makeCase: (rng: Rng, i: number) => 
       if (!(e instanceof Vit22bError) || !codes.includes(e.code)) {
         throw new Error(`${name}: case ${i} (seed ${SEED}) threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
+      // Every rejection says what was expected and what was found.
+      if (typeof e.expected !== 'string' || typeof e.received !== 'string') {
+        throw new Error(`${name}: case ${i} (seed ${SEED}): ${e.code} ${String(e.details.rule ?? e.details.reason)} lacks expected/received: ${e.message}`);
+      }
       const rule = String(e.details.rule ?? e.details.reason ?? e.code);
       outcomes[rule] = (outcomes[rule] ?? 0) + 1;
     }

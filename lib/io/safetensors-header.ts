@@ -83,7 +83,7 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
   try {
     text = utf8.decode(headerBytes);
   } catch {
-    throw safetensorsError(file, 'header-utf8', 'header is not valid UTF-8');
+    throw safetensorsError(file, 'header-utf8', 'header is not valid UTF-8', { expected: 'UTF-8 text', received: 'invalid UTF-8 bytes' });
   }
   if (!text.startsWith('{')) {
     throw safetensorsError(file, 'header-start', "header does not begin with '{'", { expected: '{', received: JSON.stringify(text.slice(0, 1)) });
@@ -93,11 +93,11 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
     json = JSON.parse(text);
   } catch (e) {
     // Any throw (a SyntaxError, or a RangeError from absurd nesting) is a bad header, never a crash.
-    throw safetensorsError(file, 'header-json', `header is not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw safetensorsError(file, 'header-json', `header is not JSON (${e instanceof Error ? e.message : String(e)})`, { expected: 'a JSON object', received: e instanceof Error ? e.message : String(e) });
   }
   // JSON that begins with '{' and parses is an object: header-start already refused the rest.
   const dup = findDuplicateKey(text);
-  if (dup !== undefined) throw safetensorsError(file, 'duplicate-key', `key ${JSON.stringify(dup)} appears twice in one object`, { key: dup });
+  if (dup !== undefined) throw safetensorsError(file, 'duplicate-key', `key ${JSON.stringify(dup)} appears twice in one object`, { key: dup, expected: 'each key once per object', received: `${JSON.stringify(dup)} twice` });
   const literal = findNonIntegerNumber(text);
   if (literal !== undefined) {
     throw safetensorsError(file, 'number-not-integer', `the number ${literal} is not an integer literal`, { expected: 'digits only (shapes and offsets are unsigned integers)', received: literal });
@@ -174,7 +174,7 @@ function checkEntry(name: string, value: unknown, dataStart: number, file: strin
   let bytes = BigInt(SAFETENSORS_DTYPE_BYTES[dtype]);
   for (const d of shape as number[]) bytes *= BigInt(d);
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw safetensorsError(file, 'size-overflow', `${at}: shape x dtype size overflows`, { tensor: name, received: `[${(shape as number[]).join(', ')}] ${dtype}` });
+    throw safetensorsError(file, 'size-overflow', `${at}: shape x dtype size overflows`, { tensor: name, expected: `at most ${Number.MAX_SAFE_INTEGER} bytes`, received: `[${(shape as number[]).join(', ')}] ${dtype}` });
   }
   const [begin, end] = offsets as [number, number];
   if (end - begin !== Number(bytes)) {

@@ -62,7 +62,8 @@ export class SafetensorsFile implements Disposable {
       const got = readAt(fd, prefix, 0);
       const n = headerLength(prefix.subarray(0, got), size, file);
       const headerBytes = new Uint8Array(n);
-      if (readAt(fd, headerBytes, 8) !== n) throw safetensorsError(file, 'header-truncated', 'the file ended inside the header');
+      const got8 = readAt(fd, headerBytes, 8);
+      if (got8 !== n) throw safetensorsError(file, 'header-truncated', 'the file ended inside the header', { expected: `${n} header bytes`, received: `${got8} bytes` });
       return new SafetensorsFile(file, fd, parseHeader(headerBytes, size, file));
     } catch (e) {
       fs.closeSync(fd);

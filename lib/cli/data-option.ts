@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { loadFashionMnist, loadImageFolder, syntheticDataset, type Dataset } from '../data';
+import { imageFolderClasses } from '../data/image-folder';
+import { Vit22bError } from '../runtime/errors';
 import type { ModelConfig } from '../model';
 
 export interface LoadedData {
@@ -47,10 +49,32 @@ export async function loadData(req: DataRequest, config: ModelConfig): Promise<L
   const trainDir = split(['train']);
   const testDir = split(['test', 'val', 'validation']);
   if (trainDir && testDir) {
+    checkSameClasses(trainDir, testDir);
     const train = await loadImageFolder(trainDir, options);
     const test = await loadImageFolder(testDir, options);
     return { train, test, description: `image folder ${root} (${train.size} train, ${test.size} test, ${train.numClasses} classes)` };
   }
   const train = await loadImageFolder(root, options);
   return { train, description: `image folder ${root} (${train.size} images, ${train.numClasses} classes; no train/ and test/ inside, so no test set)` };
+}
+
+/**
+ * Class ids come from the sorted folder names, so test/{a,c} against train/{a,b} would score "c"
+ * images as "b" and report a meaningless accuracy; an extra test class would fail only after the
+ * whole training. Both are refused before any image is decoded.
+ */
+function checkSameClasses(trainDir: string, testDir: string): void {
+  const train = imageFolderClasses(trainDir);
+  const test = imageFolderClasses(testDir);
+  if (train.length === test.length && train.every((n, i) => n === test[i])) return;
+  const missing = train.filter((n) => !test.includes(n));
+  const extra = test.filter((n) => !train.includes(n));
+  throw new Vit22bError('ERR_DATA_CORRUPT', `the classes of ${testDir} differ from those of ${trainDir}${extra.length ? `: ${extra.join(', ')} only in the test set` : ''}${missing.length ? `${extra.length ? ';' : ':'} ${missing.join(', ')} missing from the test set` : ''}`, {
+    file: testDir,
+    reason: 'class-mismatch',
+    expected: train.join(', '),
+    received: test.join(', '),
+    missing,
+    extra,
+  });
 }

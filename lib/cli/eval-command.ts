@@ -8,7 +8,7 @@ import { openDevice, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
 import { Trainer } from '../train/trainer';
 import type { Command } from './commands';
-import { loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
+import { describeSkippedCheckpoint, loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
 import { parseOptions, usageError } from './parse-options';
 import { TRAIN_OPTION_SPEC, TRAIN_OPTIONS_HELP, trainSetup } from './train-setup';
 
@@ -45,7 +45,7 @@ export const evalCommand: Command = {
     using device = openDevice({ device: setup.device as DeviceRequest });
     // The trainer runs only when there is something to train; its program is what gets evaluated.
     using trainer = new Trainer({ device, ...setup.trainer, test: undefined, steps: Math.max(trainSteps, 1) });
-    if (o.checkpoint !== undefined) trainSteps = loadCheckpoint(resolveCheckpoint(o.checkpoint), trainer.program, { config: setup.config, parametersOnly: true }).step;
+    if (o.checkpoint !== undefined) trainSteps = loadCheckpoint(resolveCheckpoint(o.checkpoint, (at, e) => io.err(describeSkippedCheckpoint(at, e) + '\n')), trainer.program, { config: setup.config, parametersOnly: true }).step;
     else if (trainSteps > 0) await trainer.run();
     const t0 = performance.now();
     const r = await trainer.evaluate(setup.trainer.test);

@@ -4,7 +4,8 @@
  */
 import { DataLoader } from '../data/loader';
 import { compileFeatureProgram, extractFeatures, extractPixels, type Features } from '../eval/features';
-import { loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
+import { describeSkippedCheckpoint, loadCheckpoint, resolveCheckpoint } from '../io/checkpoint';
+import { checkOutputFile } from '../io/output-path';
 import { writeSafetensors } from '../io/safetensors';
 import { openDevice, type Device, type DeviceRequest } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
@@ -51,6 +52,8 @@ export async function frozenFeatures(o: FrozenArgs, usage: string, options: { pi
   if (!(trainSource instanceof DataLoader) || !(testSource instanceof DataLoader)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'frozen features need a data set with a test split', { expected: 'synthetic, fashion-mnist or a folder with test/ inside', received: o.data ?? 'synthetic' });
   }
+  // Before any feature is computed: a --features-out that cannot be written fails now.
+  if (o['features-out'] !== undefined) checkOutputFile(o['features-out']);
   const batch = testSource.batch;
   // In order, unaugmented, and both normalized with the training set's statistics.
   const normalize = { mean: trainSource.dataset.mean, std: trainSource.dataset.std };
@@ -58,7 +61,7 @@ export async function frozenFeatures(o: FrozenArgs, usage: string, options: { pi
   const device = openDevice({ device: setup.device as DeviceRequest });
   try {
     using program = compileFeatureProgram(device, setup.config, loaders[0]!.batch);
-    const dir = resolveCheckpoint(o.checkpoint);
+    const dir = resolveCheckpoint(o.checkpoint, (at, e) => process.stderr.write(describeSkippedCheckpoint(at, e) + '\n'));
     const { step } = loadCheckpoint(dir, program, { config: setup.config, parametersOnly: true });
     const train = await extractFeatures(program, loaders[0]!, setup.config.width);
     const test = await extractFeatures(program, loaders[1]!, setup.config.width);

@@ -8,6 +8,7 @@ import type { Program } from '../graph/program';
 import { nativeToTimm, timmToNative, usesFusedOutProj, type NativeParams, type TimmStateDict } from '../io/timm-names';
 import { readFloatTensor } from '../io/float-weights';
 import { foldLayerScale } from '../io/timm-layer-scale';
+import { checkOutputFile } from '../io/output-path';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import type { ModelConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
@@ -156,6 +157,8 @@ export function loadInterop(o: InteropArgs, usage: string, mode: 'predict' | 'gr
   const weights = required(o, 'weights', usage);
   const input = required(o, 'input', usage);
   const output = required(o, 'output', usage);
+  // Checked before the weights are read and the model runs: a bad --output fails in a second.
+  checkOutputFile(output);
   const format = choice(o['weights-format'], 'weights-format', ['native', 'timm'], 'native', usage) as 'native' | 'timm';
   const layout = choice(o.layout, 'layout', ['nhwc', 'nchw'], 'nhwc', usage);
   const loss = choice(o.loss, 'loss', ['softmax', 'sigmoid'], 'softmax', usage) as 'softmax' | 'sigmoid';

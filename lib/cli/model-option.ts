@@ -3,7 +3,8 @@
  * JSON file holding either a whole model config or `{ "preset": NAME, ...overrides }`. Validated by
  * lib/model (ERR_INVALID_CONFIG naming the field).
  */
-import * as fs from 'node:fs';
+import { jsonDepth, MAX_JSON_DEPTH } from '../io/json-depth';
+import { readRegularFile } from '../io/regular-file';
 
 import { getPreset, validateConfig, type ModelConfig } from '../model';
 import { Vit22bError } from '../runtime/errors';
@@ -20,7 +21,11 @@ export function resolveModel(preset: string | undefined, configFile: string | un
   if (configFile === undefined) return { name: preset ?? fallback, config: getPreset(preset ?? fallback) };
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    // A regular file of at most 1 MB: a FIFO or /dev/zero given as --config must not hang the command.
+    const text = readRegularFile(configFile, 1 << 20, (reason, message, extra) => new Vit22bError('ERR_INVALID_CONFIG', message, { ...extra, file: configFile, reason })).toString('utf8');
+    // Error messages describe values with JSON.stringify (recursive): refuse absurd nesting first.
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new Error(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+    raw = JSON.parse(text);
   } catch (e) {
     throw new Vit22bError('ERR_INVALID_CONFIG', `cannot read the model config ${configFile}: ${(e as Error).message}`, {
       expected: 'a readable JSON file',

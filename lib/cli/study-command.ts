@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { openDevice, type DeviceRequest } from '../runtime/device';
 import { DEFAULT_STUDY_LRS, qkNormStudy, type StudyRun } from '../study/qk-norm';
 import { studyFigure, studyTable } from '../study/qk-norm-report';
+import { ensureOutputDir } from '../io/output-path';
 import type { Command } from './commands';
 import { loadData } from './data-option';
 import { resolveModel } from './model-option';
@@ -78,6 +79,8 @@ export const studyCommand: Command = {
     const data = await loadData({ data: o.data ?? 'fashion-mnist', dataDir: o['data-dir'], seed }, model.config);
     const config = fitToData(model.config, data.train.imageShape, data.train.numClasses, model.name);
     const out = path.resolve(o.out ?? 'qk-norm-study');
+    // Before the 12-minute study: a --out that cannot be written fails now.
+    ensureOutputDir(out);
     using device = openDevice({ device: choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', STUDY_USAGE) as DeviceRequest });
     const lrs = o.lrs !== undefined ? numberList(o.lrs, 'lrs', STUDY_USAGE, false) : DEFAULT_STUDY_LRS;
     if (!o.json) io.err(`vit22b study qk-norm: ${model.name} on ${data.description}, ${device.name}, ${lrs.length} learning rates x 2\n`);
@@ -93,7 +96,6 @@ export const studyCommand: Command = {
       seed,
       onRun: o.json ? undefined : (r, i, total) => io.err(runLine(r, i, total)),
     });
-    fs.mkdirSync(out, { recursive: true });
     const table = studyTable(study);
     const record = { model: model.name, data: data.description, device: device.name, ...study };
     // JSON has no NaN: a diverged run's final loss is written as null.

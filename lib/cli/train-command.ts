@@ -4,6 +4,7 @@ import { Trainer } from '../train/trainer';
 import type { Command } from './commands';
 import { parseOptions } from './parse-options';
 import { TRAIN_OPTION_SPEC, TRAIN_OPTIONS_HELP, trainSetup } from './train-setup';
+import { ensureOutputDir } from '../io/output-path';
 
 const TRAIN_USAGE = `usage: vit22b train [options]
 
@@ -26,6 +27,8 @@ export const trainCommand: Command = {
       io.out(TRAIN_USAGE + '\n');
       return 0;
     }
+    // Outputs first: a bad --out or --checkpoint-dir fails before data is loaded or a model compiled.
+    for (const dir of [o.out, o['checkpoint-dir']]) if (dir !== undefined) ensureOutputDir(dir);
     const setup = await trainSetup(o, TRAIN_USAGE);
     using device = openDevice({ device: setup.device as DeviceRequest });
     using trainer = new Trainer({ device, ...setup.trainer });

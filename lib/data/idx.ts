@@ -4,9 +4,10 @@
  * gzipped, told apart by their first two bytes rather than the file name, because both kinds are
  * distributed under both kinds of names.
  */
-import * as fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
+import { readRegularFile } from '../io/regular-file';
+import { requireBytes, requireString } from '../runtime/arg-checks';
 import { Vit22bError } from '../runtime/errors';
 
 export type IdxDType = 'u8' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
@@ -39,6 +40,9 @@ export const IDX_DTYPE_CODE: Readonly<Record<IdxDType, number>> = {
   f64: 0x0e,
 };
 
+/** The largest IDX file (raw or inflated) we read: Fashion-MNIST's largest is 47 MB. */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
 function corrupt(file: string, reason: string, message: string, extra: Record<string, unknown> = {}): Vit22bError {
@@ -56,6 +60,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  * header promises), `size-mismatch` (more bytes than the header promises).
  */
 export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
+  requireBytes(bytes, 'parseIdx bytes');
   if (bytes.length < 4) {
     throw corrupt(file, 'truncated', `${bytes.length} bytes is shorter than the 4-byte IDX magic`, {
       expected: 'at least 4 bytes',
@@ -137,24 +142,24 @@ function decode(bytes: Uint8Array, offset: number, count: number, dtype: IdxDTyp
  * or anything parseIdx rejects.
  */
 export function readIdx(file: string): IdxArray {
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new Vit22bError('ERR_DATA_NOT_FOUND', `cannot read ${file} (${code})`, {
-      file,
-      searched: [file],
-      reason: code === 'ENOENT' ? 'missing' : 'unreadable',
-      cause: (e as Error).message,
-    });
-  }
+  requireString(file, 'readIdx file');
+  // A FIFO or device under the name is refused (a read would never end), as is a file too large.
+  // A FIFO, device or folder under the name is refused unread (a read would never end), with the
+  // same code as a missing file (stable: a folder always was ERR_DATA_NOT_FOUND 'unreadable').
+  const raw = readRegularFile(file, MAX_IDX_BYTES, (reason, message, extra) =>
+    reason === 'file-too-large'
+      ? corrupt(file, reason, message, extra)
+      : new Vit22bError('ERR_DATA_NOT_FOUND', message, { ...extra, file, searched: [file], reason: extra.received === 'ENOENT' ? 'missing' : 'unreadable', kind: reason }),
+  );
   let bytes: Uint8Array = raw;
   if (isGzip(raw)) {
     try {
-      bytes = gunzipSync(raw);
+      // Capped: a small gzip bomb must not inflate to all of memory.
+      bytes = gunzipSync(raw, { maxOutputLength: MAX_IDX_BYTES });
     } catch (e) {
       throw corrupt(file, 'bad-gzip', `gzip stream cannot be decompressed: ${(e as Error).message}`, {
+        expected: `a gzip stream inflating to at most ${MAX_IDX_BYTES} bytes`,
+        received: (e as Error).message,
         cause: (e as Error).message,
       });
     }

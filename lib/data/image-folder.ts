@@ -13,6 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { fileKind } from '../io/regular-file';
+import { requireObject, requireString } from '../runtime/arg-checks';
 import { Vit22bError } from '../runtime/errors';
 import { channelStats, type Dataset } from './dataset';
 import { loadOptionalDependency } from './optional-dependency';
@@ -32,6 +34,11 @@ export interface ImageFolderOptions {
   concurrency?: number;
   /** The data set's name; the folder's base name by default. */
   name?: string;
+  /**
+   * The longest one image may take to decode, in ms (default 120,000): past it the file is reported
+   * as ERR_DATA_CORRUPT `decode-timeout` instead of the load waiting forever.
+   */
+  decodeTimeoutMs?: number;
 }
 
 /** The Dataset, plus how many files were skipped because they are not JPEG or PNG. */
@@ -67,6 +74,12 @@ function listImages(dir: string, skipped: { count: number }): string[] {
     if (e.isDirectory()) {
       out.push(...listImages(full, skipped));
     } else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) {
+      // A FIFO named x.png would make the decoder wait for a writer forever; a device never ends.
+      // stat (not open) is safe on both; a symlink counts by what it points to.
+      const kind = e.isFile() ? undefined : statKind(full);
+      if (kind !== undefined) {
+        throw new Vit22bError('ERR_DATA_CORRUPT', `${full} is ${kind}, not a regular image file`, { file: full, reason: 'not-a-regular-file', expected: 'a regular file', received: kind });
+      }
       out.push(full);
     } else {
       skipped.count++;
@@ -75,7 +88,36 @@ function listImages(dir: string, skipped: { count: number }): string[] {
   return out;
 }
 
-function checkOptions(options: ImageFolderOptions): { height: number; width: number; channels: 1 | 3; fit: string; concurrency: number } {
+/** `work`, or `timeout()` thrown once `ms` have passed without it settling (the timer never holds the process). */
+export function withDeadline<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timeout()), ms);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** undefined for a regular file (through symlinks), else what the path is, in words. */
+function statKind(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? undefined : fileKind(st);
+  } catch (e) {
+    return `unreadable (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+}
+
+/** The class names of an image folder (its sub-folders, hidden ones excepted), in code-point order. */
+export function imageFolderClasses(root: string): string[] {
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort(byCodePoint);
+}
+
+function checkOptions(options: ImageFolderOptions): { height: number; width: number; channels: 1 | 3; fit: string; concurrency: number; decodeTimeoutMs: number } {
   const bad = (field: string, expected: string, received: unknown): never => {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `loadImageFolder: ${field} must be ${expected}`, {
       field,
@@ -92,7 +134,9 @@ function checkOptions(options: ImageFolderOptions): { height: number; width: num
   if (fit !== 'cover' && fit !== 'fill' && fit !== 'contain') bad('fit', "'cover', 'fill' or 'contain'", fit);
   const concurrency = options.concurrency ?? 8;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) bad('concurrency', 'a positive integer', concurrency);
-  return { height: height!, width: width!, channels, fit, concurrency };
+  const decodeTimeoutMs = options.decodeTimeoutMs ?? 120_000;
+  if (!Number.isSafeInteger(decodeTimeoutMs) || decodeTimeoutMs < 1) bad('decodeTimeoutMs', 'a positive integer (ms)', decodeTimeoutMs);
+  return { height: height!, width: width!, channels, fit, concurrency, decodeTimeoutMs };
 }
 
 /**
@@ -102,7 +146,9 @@ function checkOptions(options: ImageFolderOptions): { height: number; width: num
  * does not decode; ERR_DEPENDENCY_MISSING when sharp is not installed.
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions): Promise<ImageFolderDataset> {
-  const { height, width, channels, fit, concurrency } = checkOptions(options);
+  requireString(dir, 'loadImageFolder dir');
+  requireObject(options, 'loadImageFolder options', '{ imageSize, ... }');
+  const { height, width, channels, fit, concurrency, decodeTimeoutMs } = checkOptions(options);
   const root = path.resolve(dir);
   let isDir = false;
   try {
@@ -112,11 +158,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   }
   if (!isDir) throw notFound(`image folder ${root} does not exist or is not a folder`, { file: root, searched: [root], reason: 'missing' });
 
-  const classNames = fs
-    .readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort(byCodePoint);
+  const classNames = imageFolderClasses(root);
   if (classNames.length === 0) {
     throw notFound(`image folder ${root} has no class sub-folders (expected ${root}/<class>/<image>)`, {
       file: root,
@@ -156,14 +198,26 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
     let info: { width: number; height: number; channels: number };
     try {
       // failOn 'warning': a truncated file is an error, not a half-grey image.
-      ({ data, info } = await sharp(file, { failOn: 'warning' })
-        .rotate()
-        .resize(width, height, { fit, position: 'centre' })
-        .flatten()
-        .toColourspace(channels === 3 ? 'srgb' : 'b-w')
-        .raw()
-        .toBuffer({ resolveWithObject: true }));
+      ({ data, info } = await withDeadline(
+        sharp(file, { failOn: 'warning' })
+          .rotate()
+          .resize(width, height, { fit, position: 'centre' })
+          .flatten()
+          .toColourspace(channels === 3 ? 'srgb' : 'b-w')
+          .raw()
+          .toBuffer({ resolveWithObject: true }),
+        decodeTimeoutMs,
+        () =>
+          new Vit22bError('ERR_DATA_CORRUPT', `${file}: decoding took longer than ${decodeTimeoutMs} ms`, {
+            file,
+            index,
+            reason: 'decode-timeout',
+            expected: `a decode within ${decodeTimeoutMs} ms`,
+            received: 'no result',
+          }),
+      ));
     } catch (e) {
+      if (e instanceof Vit22bError) throw e;
       throw new Vit22bError('ERR_DATA_CORRUPT', `${file}: cannot decode the image: ${(e as Error).message}`, {
         file,
         index,

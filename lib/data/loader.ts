@@ -19,6 +19,7 @@ import { Vit22bError } from '../runtime/errors';
 import { augmentationFor, IDENTITY_AUGMENTATION, normalizationTable, writeExample, type AugmentOptions } from './augment';
 import { checkDataset, type Dataset } from './dataset';
 import { hashWords, Mulberry32, permutation, STREAM } from './seeded-random';
+import { requireObject } from '../runtime/arg-checks';
 
 export interface DataLoaderOptions {
   /** Examples per rank per step. The global batch is batch * worldSize. */
@@ -91,6 +92,8 @@ export class DataLoader {
   private readonly orders = new Map<number, Uint32Array>();
 
   constructor(dataset: Dataset, options: DataLoaderOptions) {
+    requireObject(dataset, 'DataLoader dataset', 'a Dataset');
+    requireObject(options, 'DataLoader options', '{ batch, seed, ... }');
     checkDataset(dataset);
     this.dataset = dataset;
     this.batch = checkInteger('batch', options.batch, 1);

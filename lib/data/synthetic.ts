@@ -16,6 +16,7 @@
 import { Vit22bError } from '../runtime/errors';
 import { channelStats, type Dataset } from './dataset';
 import { hashWords, Mulberry32, STREAM } from './seeded-random';
+import { requireObject } from '../runtime/arg-checks';
 
 // Module-level aliases: inside jest's vm sandbox every `Math.x` in a hot loop is a slow global
 // lookup (generation ran 25x slower there); a module constant costs nothing anywhere.
@@ -253,7 +254,7 @@ export function renderSyntheticImage(seed: number, index: number, imageSize: num
  * statistics (normalize an evaluation set with its training set's statistics; see Dataset).
  */
 export function syntheticDataset(options: SyntheticOptions): Dataset {
-  const { size, seed } = options;
+  const { size, seed } = requireObject(options, 'syntheticDataset options', '{ size, seed }');
   const imageSize = options.imageSize ?? 28;
   const check = (field: string, ok: boolean, expected: string, value: unknown): void => {
     if (!ok) {

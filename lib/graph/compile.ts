@@ -109,6 +109,9 @@ export function compile(model: Graph | ModelFn, options: CompileOptions): Progra
   if (!options || typeof options !== 'object' || (!options.device && !options.mesh)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile needs options with a device (or a mesh)', { expected: '{ device, ... } or { mesh, ... }', received: String(options) });
   }
+  if (typeof model !== 'function' && (typeof model !== 'object' || model === null || typeof (model as Graph).leaves !== 'function')) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'compile takes a model function or a Graph', { field: 'model', expected: '(b, shapes) => void, or a Graph', received: model === null ? 'null' : typeof model });
+  }
   const { session, shape } = placementOf(options);
   try {
     return compileOn(model, { ...options, mesh: shape }, session);
@@ -147,7 +150,9 @@ function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: Me
         received: 'undefined',
       });
     }
+    checkInputShapes(first);
     const build = (shapes: Record<string, Shape>, mode: ProgramMode) => {
+      checkInputShapes(shapes);
       const b = new GraphBuilder({ precision: options.precision });
       model(b, shapes);
       if (mode !== 'forward' && !options.train) throw untrainable(mode);
@@ -182,6 +187,25 @@ function compileOn(model: Graph | ModelFn, options: CompileOptions & { mesh?: Me
   const program = new Program(session, build, seed, shapeKey(shapes), defaultMode, !!options.train?.accumulate);
   program.variant(shapes);
   return program;
+}
+
+/**
+ * Input shapes of a model function: an object of arrays of integers >= 1. A batch of 0 would plan an
+ * empty step that no kernel can run, and a non-array would fail as a TypeError deep in the builder.
+ */
+function checkInputShapes(shapes: unknown): void {
+  if (typeof shapes !== 'object' || shapes === null || Array.isArray(shapes)) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', 'inputShapes must be an object of shapes', { field: 'inputShapes', expected: '{ name: number[] }', received: Array.isArray(shapes) ? 'an array' : String(shapes) });
+  }
+  for (const [name, shape] of Object.entries(shapes)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 2 ** 31 - 1)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `input '${name}' has an invalid shape: every dimension must be an integer >= 1 (a batch of 0 has nothing to run)`, {
+        field: `inputShapes.${name}`,
+        expected: 'integers in [1, 2^31 - 1]',
+        received: Array.isArray(shape) ? `[${shape.map(String).join(', ')}]` : String(shape),
+      });
+    }
+  }
 }
 
 function untrainable(mode: ProgramMode): Vit22bError {

@@ -15,6 +15,7 @@ import type { Session, SessionPlan } from '../runtime/session';
 import { allocHostArray, DTYPE_BYTES, type DType, type HostArray } from '../runtime/dtype';
 import { toBf16 } from '../runtime/bf16';
 import { Vit22bError } from '../runtime/errors';
+import { checkMemoryFits } from '../runtime/memory-supply';
 import { derivedRunScalar } from '../train/optimizers';
 import { randomInit } from '../runtime/ops/random';
 import type { DeviceTensor } from '../runtime/tensor';
@@ -140,18 +141,35 @@ export class Program implements Disposable {
   }
 
   /** @internal Compiles (or finds) the variant for these input shapes and mode. */
-  variant(shapes: Record<string, Shape>, mode: ProgramMode = this.defaultMode): CompiledVariant {
+  variant(shapes: Record<string, Shape>, mode: ProgramMode = this.defaultMode, beforeLoad?: (built: Omit<CompiledVariant, 'runner'>) => void): CompiledVariant {
     const key = `${mode}|${shapeKey(shapes)}`;
     let v = this.variants.get(key);
     if (v) return v;
     this.live();
     const built = this.build(shapes, mode);
+    // Everything that can be checked without memory is checked before any is allocated.
+    beforeLoad?.(built);
+    this.checkMemory(built);
     const perSlot = built.memory.persistent.map((p) => this.persistentTensors(p));
     const slots = this.session.devices.map((_d, r) => perSlot.map((ts) => ts[r]!));
     const runner: PlanRunner = this.session.loadPlan(built.lowered.plan, slots);
     v = { ...built, runner };
     this.variants.set(key, v);
     return v;
+  }
+
+  /**
+   * The planned need of a variant (its arena, plus the persistent buffers not allocated yet), per
+   * device, against what the device can supply: refused before allocating (lib/runtime/memory-supply).
+   */
+  private checkMemory(built: Omit<CompiledVariant, 'runner'>): void {
+    const fresh = built.memory.persistent.filter((p) => !this.specs.has(p.name));
+    const buffers = fresh.reduce((s, p) => s + numel(p.type.shape) * DTYPE_BYTES[p.type.dtype], 0);
+    const arena = built.memory.arenaBytes;
+    // Ranks that share one physical device (a virtual mesh on one CPU or card) add up.
+    const device = this.session.devices[0]!;
+    const sharing = this.session.devices.filter((d) => d === device || (d.kind === 'cpu' && device.kind === 'cpu')).length;
+    checkMemoryFits(device, (arena + buffers) * sharing, { arena: arena * sharing, buffers: buffers * sharing });
   }
 
   /** How many input-shape variants have been compiled (each has its own plan and arena). */
@@ -306,11 +324,15 @@ export class Program implements Disposable {
         received: this.defaultMode === 'forward' ? 'a forward-only program' : 'accumulate: false',
       });
     }
-    const v = this.variant(this.shapesOf(inputs), mode);
-    const arrays = v.lowered.inputs.map(({ name, value }) => {
-      const layout = v.partition?.inputs.get(name);
-      return hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(layout?.shape ?? value.shape));
-    });
+    const payloads = (w: Pick<CompiledVariant, 'lowered' | 'partition'>) =>
+      w.lowered.inputs.map(({ name, value }) => {
+        const layout = w.partition?.inputs.get(name);
+        return hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(layout?.shape ?? value.shape));
+      });
+    // A wrong input is refused before a new variant's arena is allocated, not after.
+    let checked: ReturnType<typeof payloads> | undefined;
+    const v = this.variant(this.shapesOf(inputs), mode, (built) => void (checked = payloads(built)));
+    const arrays = checked ?? payloads(v);
     const perRank = this.session.devices.map((_d, r) =>
       v.lowered.inputs.map(({ name }, i) => {
         const layout = v.partition?.inputs.get(name);

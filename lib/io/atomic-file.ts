@@ -6,16 +6,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ioError, isSystemError } from './output-path';
 
 /** A temporary name beside `file`, unique per process and call. */
 export function tempNameFor(file: string): string {
   return `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-/** Writes all of `bytes` at the descriptor's current position (writeSync may write less than asked). */
-export function writeAll(fd: number, bytes: Uint8Array): void {
+/**
+ * Writes all of `bytes` at the descriptor's current position (writeSync may write less than asked),
+ * in chunks of at most 1 GiB: fs.writeSync refuses a length of 2 GiB or more.
+ */
+export function writeAll(fd: number, bytes: Uint8Array, maxChunk = 1 << 30): void {
   let done = 0;
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, Math.min(maxChunk, bytes.length - done));
 }
 
 /** fsyncs a directory, so renames and creations inside it are durable. */
@@ -34,7 +38,12 @@ export function fsyncDir(dir: string): void {
  */
 export function writeFileAtomic(file: string, write: (fd: number) => void): void {
   const tmp = tempNameFor(file);
-  const fd = fs.openSync(tmp, 'wx');
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'wx');
+  } catch (e) {
+    throw ioError(e, file, 'write');
+  }
   try {
     try {
       write(fd);
@@ -45,7 +54,8 @@ export function writeFileAtomic(file: string, write: (fd: number) => void): void
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    // ENOSPC, EIO, or a folder under the target name (rename's EISDIR): typed, naming the file.
+    throw isSystemError(e) ? ioError(e, file, 'write') : e;
   }
   fsyncDir(path.dirname(path.resolve(file)));
 }

@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Vit22bError } from '../runtime/errors';
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
+import { openRegularFile, readRegularFile } from './regular-file';
 
 export const CHECKPOINT_FORMAT = 'vit22b-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -33,15 +35,23 @@ export function checkpointError(file: string, rule: string, message: string, ext
   return new Vit22bError('ERR_CHECKPOINT', `${file}: ${message}`, { file, rule, ...extra });
 }
 
-/** SHA-256 and size of a file, read in 8 MB chunks (never whole). */
-export function hashFile(file: string): { bytes: number; sha256: string } {
+/** A manifest or trainer.json above this is not ours: refused before it is read. */
+export const MAX_JSON_BYTES = 64 << 20;
+
+/**
+ * SHA-256 and size of a file, read in 8 MB chunks (never whole). With `expectedBytes`, reads at most
+ * that many bytes plus one: a file linked to /dev/zero, or one that grows, cannot keep the hash reading.
+ * Non-regular files (FIFOs, devices, directories) are refused before any read.
+ */
+export function hashFile(file: string, expectedBytes?: number): { bytes: number; sha256: string } {
   const hash = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = openRegularFile(file, (reason, message, extra) => checkpointError(file, reason === 'not-a-regular-file' ? 'not-a-regular-file' : 'file-missing', message.replace(`${file} `, ''), extra));
+  const limit = expectedBytes === undefined ? size : expectedBytes + 1;
   const chunk = new Uint8Array(8 << 20);
   let bytes = 0;
   try {
-    for (;;) {
-      const got = fs.readSync(fd, chunk, 0, chunk.length, bytes);
+    while (bytes < limit) {
+      const got = fs.readSync(fd, chunk, 0, Math.min(chunk.length, limit - bytes), bytes);
       if (got === 0) break;
       hash.update(chunk.subarray(0, got));
       bytes += got;
@@ -49,48 +59,67 @@ export function hashFile(file: string): { bytes: number; sha256: string } {
   } finally {
     fs.closeSync(fd);
   }
-  return { bytes, sha256: hash.digest('hex') };
+  // The size on disk when opened, if larger than what was read: the error then names the real size.
+  return { bytes: Math.max(bytes, size), sha256: hash.digest('hex') };
+}
+
+/** Reads a checkpoint's JSON file: a regular file, not above MAX_JSON_BYTES, as UTF-8 text. */
+export function readCheckpointJson(file: string, missingRule: string): string {
+  return readRegularFile(file, MAX_JSON_BYTES, (reason, message, extra) => checkpointError(file, reason === 'file-unreadable' ? missingRule : reason, message.replace(`${file} `, ''), extra)).toString('utf8');
 }
 
 /** Reads and checks manifest.json's shape (not the files: verifyCheckpointFiles does that). */
 export function readManifest(dir: string): CheckpointManifest {
   const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw checkpointError(file, 'manifest-missing', `no readable manifest (${(e as NodeJS.ErrnoException).code ?? String(e)}): not a committed checkpoint`);
-  }
+  const text = readCheckpointJson(file, 'manifest-missing');
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw checkpointError(file, 'manifest-invalid', `nests deeper than ${MAX_JSON_DEPTH} levels`, { expected: `depth <= ${MAX_JSON_DEPTH}`, received: `depth ${jsonDepth(text)}` });
   let m: unknown;
   try {
     m = JSON.parse(text);
-  } catch {
-    throw checkpointError(file, 'manifest-invalid', 'manifest is not JSON');
+  } catch (e) {
+    throw checkpointError(file, 'manifest-invalid', 'manifest is not JSON', { expected: 'JSON', received: (e as Error).message });
   }
   const o = m as Partial<CheckpointManifest> | null;
   const fileOk = (f: unknown) => {
     const x = f as ManifestFile | null;
-    return !!x && typeof x.name === 'string' && path.basename(x.name) === x.name && x.name !== MANIFEST_FILE && Number.isSafeInteger(x.bytes) && /^[0-9a-f]{64}$/.test(String(x.sha256));
+    return !!x && typeof x.name === 'string' && path.basename(x.name) === x.name && x.name !== MANIFEST_FILE && Number.isSafeInteger(x.bytes) && x.bytes >= 0 && /^[0-9a-f]{64}$/.test(String(x.sha256));
   };
   if (!o || o.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(o.step) || !Array.isArray(o.files) || !o.files.every(fileOk)) {
-    throw checkpointError(file, 'manifest-invalid', `not a ${CHECKPOINT_FORMAT} manifest`, { expected: `{ format: "${CHECKPOINT_FORMAT}", step, files: [{ name, bytes, sha256 }] }` });
+    throw checkpointError(file, 'manifest-invalid', `not a ${CHECKPOINT_FORMAT} manifest`, {
+      expected: `{ format: "${CHECKPOINT_FORMAT}", step, files: [{ name, bytes, sha256 }] }`,
+      received: o === null || typeof o !== 'object' ? String(o) : `keys ${Object.keys(o).slice(0, 8).join(', ') || '(none)'}`,
+    });
   }
   if (o.version !== CHECKPOINT_VERSION) {
     throw checkpointError(file, 'version-unsupported', `checkpoint format version ${String(o.version)} is not supported`, { expected: String(CHECKPOINT_VERSION), received: String(o.version) });
   }
+  const names = o.files.map((f) => f.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw checkpointError(file, 'manifest-invalid', `lists ${JSON.stringify(dup)} twice`, { expected: 'each file once', received: dup });
   return o as CheckpointManifest;
+}
+
+/**
+ * Every file a loader will read must be listed (and so hashed): a manifest that lists none would
+ * otherwise verify and let unhashed weights through.
+ */
+export function requireListed(dir: string, manifest: CheckpointManifest, names: readonly string[]): void {
+  const listed = new Set(manifest.files.map((f) => f.name));
+  const missing = names.filter((n) => !listed.has(n));
+  if (missing.length > 0) {
+    throw checkpointError(path.join(dir, MANIFEST_FILE), 'manifest-incomplete', `does not list ${missing.join(', ')}, which loading reads: those files would be used unverified`, {
+      expected: names.join(', '),
+      received: [...listed].join(', ') || 'no files',
+      missing,
+    });
+  }
 }
 
 /** Checks every file the manifest lists against its size and SHA-256. */
 export function verifyCheckpointFiles(dir: string, manifest: CheckpointManifest): void {
   for (const f of manifest.files) {
     const file = path.join(dir, f.name);
-    let got: { bytes: number; sha256: string };
-    try {
-      got = hashFile(file);
-    } catch (e) {
-      throw checkpointError(file, 'file-missing', `listed in the manifest but not readable (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-    }
+    const got = hashFile(file, f.bytes);
     if (got.bytes !== f.bytes) {
       throw checkpointError(file, got.bytes < f.bytes ? 'file-truncated' : 'file-size-mismatch', `is ${got.bytes} bytes, the manifest says ${f.bytes}`, {
         expected: `${f.bytes} bytes`,

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Program } from '../graph/program';
 import type { HostArray } from '../runtime/dtype';
-import { isVit22bError } from '../runtime/errors';
+import { isVit22bError, type Vit22bError } from '../runtime/errors';
 import { fsyncDir, writeFileAtomic, writeAll } from './atomic-file';
 import {
   CHECKPOINT_FORMAT,
@@ -27,10 +27,16 @@ import {
   checkpointError,
   hashFile,
   MANIFEST_FILE,
+  readCheckpointJson,
   readManifest,
+  requireListed,
   verifyCheckpointFiles,
   type CheckpointManifest,
 } from './checkpoint-manifest';
+import { lockCheckpointDir, pidAlive } from './checkpoint-lock';
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
+import { ioError, isSystemError } from './output-path';
+import { requireObject, requireString } from '../runtime/arg-checks';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
 
@@ -95,11 +101,25 @@ export function stepDirName(step: number): string {
 
 /** Saves a checkpoint of `program` as `<dir>/step-<step>` (atomically); returns its path. */
 export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
+  requireString(dir, 'saveCheckpoint dir');
+  requireObject(o, 'saveCheckpoint options', '{ program, step, ... }');
   if (!Number.isSafeInteger(o.step) || o.step < 0) throw checkpointError(dir, 'step-invalid', 'step must be a non-negative integer', { received: String(o.step) });
-  fs.mkdirSync(dir, { recursive: true });
+  const release = lockCheckpointDir(dir);
+  try {
+    return saveLocked(dir, o);
+  } finally {
+    release();
+  }
+}
+
+function saveLocked(dir: string, o: SaveCheckpointOptions): string {
   const final = path.join(dir, stepDirName(o.step));
   const tmp = path.join(dir, `.tmp-${stepDirName(o.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(tmp);
+  try {
+    fs.mkdirSync(tmp);
+  } catch (e) {
+    throw ioError(e, tmp, 'create the folder');
+  }
   try {
     const { model, optimizer } = partition(o.program);
     const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
@@ -129,9 +149,11 @@ export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
     fsyncDir(dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    // A full disk or a read-only file system: ERR_IO naming the path, not a raw Node error.
+    throw isSystemError(e) ? ioError(e, e.path ?? final, 'save the checkpoint') : e;
   }
   if (o.keep !== undefined) pruneCheckpoints(dir, o.keep);
+  else removeOrphanTemporaries(dir);
   return final;
 }
 
@@ -158,49 +180,91 @@ export function listCheckpoints(dir: string): { step: number; path: string }[] {
  * The newest committed checkpoint in `dir` whose manifest verifies (every file's size and hash), or
  * undefined if there is none. A checkpoint that fails verification is passed over for an older one.
  */
-export function latestCheckpoint(dir: string): string | undefined {
+export function latestCheckpoint(dir: string, onSkip?: CheckpointSkipHandler): string | undefined {
   for (const c of listCheckpoints(dir)) {
     try {
-      verifyCheckpointFiles(c.path, readManifest(c.path));
+      const m = readManifest(c.path);
+      requireListed(c.path, m, [MODEL_FILE, TRAINER_FILE]);
+      verifyCheckpointFiles(c.path, m);
       return c.path;
     } catch (e) {
       if (!isVit22bError(e, 'ERR_CHECKPOINT')) throw e;
+      onSkip?.(c.path, e);
     }
   }
   return undefined;
 }
 
+/** Told of each newer checkpoint passed over for an older one, and why (so a fallback is never silent). */
+export type CheckpointSkipHandler = (path: string, error: Vit22bError) => void;
+
+/** The stderr line for a checkpoint passed over (CLI commands print it). */
+export function describeSkippedCheckpoint(at: string, e: Vit22bError): string {
+  return `vit22b: passing over checkpoint ${at}: ${e.code} ${String(e.details.rule ?? '')}: ${e.message}`;
+}
+
 /** `from` itself if it is a checkpoint (has a manifest), else the newest in it that verifies; ERR_CHECKPOINT none-found if none. */
-export function resolveCheckpoint(from: string): string {
-  const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from);
-  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)');
+export function resolveCheckpoint(from: string, onSkip?: CheckpointSkipHandler): string {
+  requireString(from, 'resolveCheckpoint from');
+  const dir = fs.existsSync(path.join(from, MANIFEST_FILE)) ? from : latestCheckpoint(from, onSkip);
+  if (dir === undefined) throw checkpointError(from, 'none-found', 'no committed checkpoint that verifies (step-<n> directories with a manifest)', {
+      expected: 'a step-<n> directory with a manifest, or a directory holding one that verifies',
+      received: `${listCheckpoints(from).length} committed, none verifying`,
+    });
   return dir;
 }
 
 /**
- * Removes all but the newest `keep` committed checkpoints, and temporary directories that crashed
- * saves of other processes left behind.
+ * Removes all but the newest `keep` committed checkpoints, and the temporary directories of crashed
+ * saves. Takes the directory's lock first, so it never runs beside another run's saves.
  */
 export function pruneCheckpoints(dir: string, keep: number): void {
   if (!Number.isSafeInteger(keep) || keep < 1) throw checkpointError(dir, 'keep-invalid', 'keep must be an integer >= 1', { received: String(keep) });
-  for (const c of listCheckpoints(dir).slice(keep)) fs.rmSync(c.path, { recursive: true, force: true });
-  for (const n of fs.readdirSync(dir)) {
-    const m = /^\.tmp-step-\d+-(\d+)-/.exec(n);
-    if (m && Number(m[1]) !== process.pid) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+  if (listCheckpoints(dir).length === 0 && !fs.existsSync(dir)) return; // nothing to prune: no folder made either
+  const release = lockCheckpointDir(dir);
+  try {
+    for (const c of listCheckpoints(dir).slice(keep)) fs.rmSync(c.path, { recursive: true, force: true });
+    removeOrphanTemporaries(dir);
+  } finally {
+    release();
   }
 }
 
-/** Reads trainer.json (already hash-verified). */
-function readTrainerJson(dir: string): TrainerJson {
+/**
+ * Temporary directories (`.tmp-step-<n>-<pid>-<rand>`) whose save can no longer finish: their pid is
+ * gone (a crash). Called with the lock held, so no other run saves here; a live pid's directory is left
+ * alone all the same (this process's own in-flight saves never overlap this call).
+ */
+function removeOrphanTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^\.tmp-step-\d+-(\d+)-/.exec(n);
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+  }
+}
+
+/** Reads and checks trainer.json's shape (loadCheckpoint verifies its hash first). */
+export function readTrainerJson(dir: string): TrainerJson {
   const file = path.join(dir, TRAINER_FILE);
+  const text = readCheckpointJson(file, 'file-missing');
+  // Compared with JSON.stringify later (recursive): a deep file is refused here instead.
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw checkpointError(file, 'trainer-state-invalid', `nests deeper than ${MAX_JSON_DEPTH} levels`, { expected: `depth <= ${MAX_JSON_DEPTH}`, received: `depth ${jsonDepth(text)}` });
   let t: TrainerJson;
   try {
-    t = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerJson;
-  } catch {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not JSON');
+    t = JSON.parse(text) as TrainerJson;
+  } catch (e) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not JSON', { expected: 'JSON', received: (e as Error).message });
   }
-  if (!t || t.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(t.step) || typeof t.trainerState !== 'object' || t.trainerState === null) {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state');
+  if (!t || typeof t !== 'object' || t.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(t.step) || typeof t.trainerState !== 'object' || t.trainerState === null || Array.isArray(t.trainerState)) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json is not a vit22b trainer state', {
+      expected: `{ format: "${CHECKPOINT_FORMAT}", step, trainerState: {...} }`,
+      received: t === null || typeof t !== 'object' ? String(t) : `keys ${Object.keys(t).slice(0, 8).join(', ') || '(none)'}`,
+    });
   }
   return t;
 }
@@ -218,7 +282,10 @@ function canonical(v: unknown): string {
  * (evaluation: the program's optimizer may differ). Nothing is written unless everything checks.
  */
 export function loadCheckpoint(dir: string, program: Program, options: { config?: unknown; parametersOnly?: boolean } = {}): LoadedCheckpoint {
+  requireString(dir, 'loadCheckpoint dir');
+  requireObject(program, 'loadCheckpoint program', 'a compiled Program');
   const manifest = readManifest(dir);
+  requireListed(dir, manifest, options.parametersOnly ? [MODEL_FILE, TRAINER_FILE] : [MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE]);
   verifyCheckpointFiles(dir, manifest);
   const trainer = readTrainerJson(dir);
   const trainerFile = path.join(dir, TRAINER_FILE);

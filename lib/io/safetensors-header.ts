@@ -3,7 +3,8 @@
  * data. Validation follows the reference implementation (huggingface/safetensors) rule by rule, and
  * every rejection is ERR_SAFETENSORS with `details.file` and a stable `details.rule`:
  *
- *   file-unreadable       the file cannot be opened (missing, a directory, no permission)
+ *   file-unreadable       the file cannot be opened (missing, no permission), or is a directory, FIFO,
+ *                         device or socket (refused before any read; details.reason says which)
  *   file-too-short        fewer than 8 bytes
  *   header-too-large      N above the cap (100 MB, the reference's)
  *   header-truncated      N runs past the end of the file
@@ -82,7 +83,7 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
   try {
     text = utf8.decode(headerBytes);
   } catch {
-    throw safetensorsError(file, 'header-utf8', 'header is not valid UTF-8');
+    throw safetensorsError(file, 'header-utf8', 'header is not valid UTF-8', { expected: 'UTF-8 text', received: 'invalid UTF-8 bytes' });
   }
   if (!text.startsWith('{')) {
     throw safetensorsError(file, 'header-start', "header does not begin with '{'", { expected: '{', received: JSON.stringify(text.slice(0, 1)) });
@@ -92,11 +93,11 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
     json = JSON.parse(text);
   } catch (e) {
     // Any throw (a SyntaxError, or a RangeError from absurd nesting) is a bad header, never a crash.
-    throw safetensorsError(file, 'header-json', `header is not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw safetensorsError(file, 'header-json', `header is not JSON (${e instanceof Error ? e.message : String(e)})`, { expected: 'a JSON object', received: e instanceof Error ? e.message : String(e) });
   }
   // JSON that begins with '{' and parses is an object: header-start already refused the rest.
   const dup = findDuplicateKey(text);
-  if (dup !== undefined) throw safetensorsError(file, 'duplicate-key', `key ${JSON.stringify(dup)} appears twice in one object`, { key: dup });
+  if (dup !== undefined) throw safetensorsError(file, 'duplicate-key', `key ${JSON.stringify(dup)} appears twice in one object`, { key: dup, expected: 'each key once per object', received: `${JSON.stringify(dup)} twice` });
   const literal = findNonIntegerNumber(text);
   if (literal !== undefined) {
     throw safetensorsError(file, 'number-not-integer', `the number ${literal} is not an integer literal`, { expected: 'digits only (shapes and offsets are unsigned integers)', received: literal });
@@ -173,7 +174,7 @@ function checkEntry(name: string, value: unknown, dataStart: number, file: strin
   let bytes = BigInt(SAFETENSORS_DTYPE_BYTES[dtype]);
   for (const d of shape as number[]) bytes *= BigInt(d);
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw safetensorsError(file, 'size-overflow', `${at}: shape x dtype size overflows`, { tensor: name, received: `[${(shape as number[]).join(', ')}] ${dtype}` });
+    throw safetensorsError(file, 'size-overflow', `${at}: shape x dtype size overflows`, { tensor: name, expected: `at most ${Number.MAX_SAFE_INTEGER} bytes`, received: `[${(shape as number[]).join(', ')}] ${dtype}` });
   }
   const [begin, end] = offsets as [number, number];
   if (end - begin !== Number(bytes)) {
@@ -190,9 +191,10 @@ function isNonNegativeSafeInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function describe(v: unknown): string {
+// Depth-capped: a header of 10,000 nested arrays must end in ERR_SAFETENSORS, not a stack overflow.
+function describe(v: unknown, depth = 0): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return `[${v.slice(0, 8).map(describe).join(', ')}${v.length > 8 ? ', ...' : ''}]`;
+  if (Array.isArray(v)) return depth >= 2 ? '[...]' : `[${v.slice(0, 8).map((x) => describe(x, depth + 1)).join(', ')}${v.length > 8 ? ', ...' : ''}]`;
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'object') return 'an object';
   return String(v);

@@ -14,6 +14,8 @@
 import * as fs from 'node:fs';
 import type { HostArray } from '../runtime/dtype';
 import { writeAll, writeFileAtomic } from './atomic-file';
+import { openRegularFile, readFully } from './regular-file';
+import { requireBytes, requireObject, requireString } from '../runtime/arg-checks';
 import { headerLength, METADATA_KEY, parseHeader, safetensorsError, type SafetensorsEntry, type SafetensorsHeader } from './safetensors-header';
 import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensors-dtype';
 
@@ -29,6 +31,7 @@ export interface SafetensorsTensor {
 
 /** Validates a whole safetensors file held in memory (tests, small files); returns its header. */
 export function parseSafetensors(bytes: Uint8Array, file = '<memory>'): SafetensorsHeader {
+  requireBytes(bytes, 'parseSafetensors bytes');
   const n = headerLength(bytes, bytes.length, file);
   return parseHeader(bytes.subarray(8, 8 + n), bytes.length, file);
 }
@@ -50,24 +53,17 @@ export class SafetensorsFile implements Disposable {
 
   /** Opens `file` and validates its header (reading the header's bytes and nothing else). */
   static open(file: string): SafetensorsFile {
-    let fd: number;
+    requireString(file, 'SafetensorsFile.open file');
+    // A FIFO, a device or a directory is refused before any read (a read of one could wait forever).
+    // The rule stays file-unreadable (stable since the first release); details.reason says which.
+    const { fd, size } = openRegularFile(file, (reason, message, extra) => safetensorsError(file, 'file-unreadable', message.replace(`${file} `, ''), { ...extra, reason }));
     try {
-      fd = fs.openSync(file, 'r');
-      if (!fs.fstatSync(fd).isFile()) {
-        fs.closeSync(fd);
-        throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-      }
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? String(e);
-      throw safetensorsError(file, 'file-unreadable', `cannot open (${code})`, { received: code });
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
       const prefix = new Uint8Array(8);
       const got = readAt(fd, prefix, 0);
       const n = headerLength(prefix.subarray(0, got), size, file);
       const headerBytes = new Uint8Array(n);
-      if (readAt(fd, headerBytes, 8) !== n) throw safetensorsError(file, 'header-truncated', 'the file ended inside the header');
+      const got8 = readAt(fd, headerBytes, 8);
+      if (got8 !== n) throw safetensorsError(file, 'header-truncated', 'the file ended inside the header', { expected: `${n} header bytes`, received: `${got8} bytes` });
       return new SafetensorsFile(file, fd, parseHeader(headerBytes, size, file));
     } catch (e) {
       fs.closeSync(fd);
@@ -138,15 +134,9 @@ export class SafetensorsFile implements Disposable {
   }
 }
 
-/** Reads until `into` is full or the file ends; returns the bytes read. */
+/** Reads until `into` is full or the file ends, in chunks (a tensor may be 2 GiB or more); returns the bytes read. */
 function readAt(fd: number, into: Uint8Array, position: number): number {
-  let done = 0;
-  while (done < into.length) {
-    const got = fs.readSync(fd, into, done, into.length - done, position + done);
-    if (got === 0) break;
-    done += got;
-  }
-  return done;
+  return readFully(fd, into, position);
 }
 
 /**
@@ -154,6 +144,7 @@ function readAt(fd: number, into: Uint8Array, position: number): number {
  * with spaces to a multiple of 8 so the data starts 8-byte aligned, as the reference writer does.
  */
 export function encodeHeader(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>, file = '<memory>'): Uint8Array {
+  requireObject(tensors, 'tensors', 'an object of { dtype, shape, data }');
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object' || Object.values(metadata).some((v) => typeof v !== 'string')) {
@@ -163,7 +154,8 @@ export function encodeHeader(tensors: Record<string, SafetensorsTensor>, metadat
   }
   let offset = 0;
   for (const name of Object.keys(tensors).sort()) {
-    const t = tensors[name]!;
+    const t = requireObject(tensors[name], `tensor ${JSON.stringify(name)}`, '{ dtype, shape, data }');
+    if (!ArrayBuffer.isView(t.data)) throw safetensorsError(file, 'data-invalid', `tensor ${JSON.stringify(name)} has no data`, { tensor: name, expected: 'data: a TypedArray', received: String(t.data) });
     if (name === METADATA_KEY) throw safetensorsError(file, 'name-reserved', `${METADATA_KEY} is reserved and cannot name a tensor`, { tensor: name });
     if (!isSafetensorsDType(t.dtype)) throw safetensorsError(file, 'dtype-unknown', `tensor ${JSON.stringify(name)} has an unknown dtype`, { tensor: name, received: String(t.dtype) });
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

@@ -46,6 +46,10 @@ export interface ModelConfig {
 }
 
 /** Fields that may be left out; validateConfig fills them in so older configs keep working. */
+const F32_MIN_NORMAL = 2 ** -126;
+const F32_MAX = 3.4028234663852886e38;
+const INT32_MAX = 2 ** 31 - 1;
+
 const OPTIONAL: Readonly<Record<string, unknown>> = { normEps: DEFAULT_NORM_EPS, gelu: DEFAULT_GELU, fcNorm: false };
 
 const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | readonly string[]; min?: number } } = {
@@ -67,7 +71,8 @@ const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | re
   pool: { kind: ['map', 'gap', 'token'] },
   posEmb: { kind: ['learned', 'sincos2d'] },
   headBiasInit: { kind: 'number' },
-  normEps: { kind: 'number', min: Number.MIN_VALUE },
+  // The smallest normal f32: anything below flushes toward 0 in the kernels.
+  normEps: { kind: 'number', min: F32_MIN_NORMAL },
   gelu: { kind: ['tanh', 'erf'] },
   fcNorm: { kind: 'bool' },
 };
@@ -75,9 +80,20 @@ const FIELDS: { [K in keyof ModelConfig]: { kind: 'int' | 'bool' | 'number' | re
 function configError(field: string, message: string, expected: string, received: unknown): Vit22bError {
   return new Vit22bError('ERR_INVALID_CONFIG', `model config: ${field} ${message}`, {
     expected,
-    received: typeof received === 'string' ? received : JSON.stringify(received) ?? String(received),
+    received: typeof received === 'string' ? received : shortJson(received),
     field,
   });
+}
+
+/** A value for a message: JSON, cut short; a value too deep for JSON.stringify's recursion says so. */
+function shortJson(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = Array.isArray(v) ? '[...] (too deeply nested)' : '{...} (too deeply nested)';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 /** Checks every field and relation; returns a clean copy (unknown fields are an error too). */
@@ -87,19 +103,27 @@ export function validateConfig(input: unknown): ModelConfig {
   }
   const raw = input as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    if (!(key in FIELDS)) throw configError(key, 'is not a model field', Object.keys(FIELDS).join(', '), key);
+    // Own properties only: "constructor" or "__proto__" are not model fields.
+    if (!Object.hasOwn(FIELDS, key)) throw configError(key, 'is not a model field', Object.keys(FIELDS).join(', '), key);
   }
   const out: Record<string, unknown> = {};
   for (const [field, rule] of Object.entries(FIELDS)) {
     let v = raw[field];
-    if (v === undefined && field in OPTIONAL) v = OPTIONAL[field];
+    if (v === undefined && Object.hasOwn(OPTIONAL, field)) v = OPTIONAL[field];
     if (v === undefined) throw configError(field, 'is missing', describe(rule), 'undefined');
     if (Array.isArray(rule.kind)) {
       if (!rule.kind.includes(v as string)) throw configError(field, 'has an unknown value', rule.kind.join(' | '), v);
     } else if (rule.kind === 'bool') {
       if (typeof v !== 'boolean') throw configError(field, 'must be a boolean', 'true | false', v);
     } else {
-      const ok = typeof v === 'number' && Number.isFinite(v) && (rule.kind !== 'int' || Number.isSafeInteger(v)) && (rule.min === undefined || v >= rule.min);
+      // Numbers reach the kernels as f32 and int32: a value that does not survive that (normEps
+      // 1e-300 becomes 0, 1e39 becomes inf) would pass here and fail later inside a kernel.
+      const ok =
+        typeof v === 'number' &&
+        Number.isFinite(v) &&
+        Number.isFinite(Math.fround(v)) &&
+        (rule.kind !== 'int' || (Number.isSafeInteger(v) && v <= INT32_MAX)) &&
+        (rule.min === undefined || v >= rule.min);
       if (!ok) throw configError(field, 'is out of range', describe(rule), v);
     }
     out[field] = v;
@@ -116,8 +140,8 @@ export function validateConfig(input: unknown): ModelConfig {
 }
 
 function describe(rule: { kind: unknown; min?: number }): string {
-  if (rule.kind === 'int') return `an integer >= ${rule.min ?? 0}`;
-  if (rule.kind === 'number') return rule.min === undefined ? 'a finite number' : `a finite number >= ${rule.min}`;
+  if (rule.kind === 'int') return `an integer in [${rule.min ?? 0}, ${INT32_MAX}]`;
+  if (rule.kind === 'number') return rule.min === undefined ? `a finite f32 number (|x| <= ${F32_MAX})` : `a finite f32 number in [${rule.min}, ${F32_MAX}]`;
   return String(rule.kind);
 }
 

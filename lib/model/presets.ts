@@ -57,7 +57,8 @@ export function presetNames(): string[] {
 
 /** A preset by name, with `overrides` applied and the result validated. */
 export function getPreset(name: string, overrides: Partial<ModelConfig> = {}): ModelConfig {
-  const base = table[name];
+  // Own properties only: '__proto__' or 'toString' is not a preset (and must not say a field is missing).
+  const base = typeof name === 'string' && Object.hasOwn(table, name) ? table[name] : undefined;
   if (!base) {
     throw new Vit22bError('ERR_INVALID_CONFIG', `unknown model preset '${name}'`, { expected: presetNames().join(', '), received: String(name), field: 'preset' });
   }

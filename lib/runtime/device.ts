@@ -23,6 +23,8 @@ export interface DeviceSelection {
   kind: 'cpu' | 'cuda';
   reason: string;
   addonPath: string;
+  /** CUDA: the card's total memory (what a step's planned memory is checked against). */
+  memoryBytes?: number;
 }
 
 /**
@@ -153,6 +155,7 @@ function openCuda(requested: DeviceRequest, ordinal: number): Device {
         ? 'requested'
         : `CUDA is available (${gpu?.name ?? `device ${ordinal}`}, driver ${status.driverVersion}, cuBLASLt ${status.cublasLt.version})`,
     addonPath: addon.path,
+    ...(gpu ? { memoryBytes: gpu.memoryBytes } : {}),
   });
 }
 

@@ -52,6 +52,12 @@ export const ERROR_CODES = [
    * or run (config, shapes, dtypes). `details.file` names the file, `details.rule` the cause.
    */
   'ERR_CHECKPOINT',
+  /**
+   * A file-system operation failed: a file where a folder is needed, a folder where a file is needed,
+   * a read-only file system, a full disk, no permission. `details.file` names the path; `received` is
+   * the system's code (ENOTDIR, EISDIR, EROFS, ENOSPC, EACCES, ...).
+   */
+  'ERR_IO',
   'ERR_INTERNAL',
 ] as const;
 

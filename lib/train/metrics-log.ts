@@ -5,16 +5,27 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureOutputDir, ioError } from '../io/output-path';
 
 export class MetricsLog {
   readonly file: string;
 
   constructor(outDir: string) {
-    fs.mkdirSync(outDir, { recursive: true });
+    // Made and proved writable now, before any training, so a bad --out fails in a second.
+    ensureOutputDir(outDir);
     this.file = path.join(outDir, 'metrics.jsonl');
+    try {
+      fs.appendFileSync(this.file, '');
+    } catch (e) {
+      throw ioError(e, this.file, 'append to');
+    }
   }
 
   write(record: Record<string, unknown>): void {
-    fs.appendFileSync(this.file, JSON.stringify(record) + '\n');
+    try {
+      fs.appendFileSync(this.file, JSON.stringify(record) + '\n');
+    } catch (e) {
+      throw ioError(e, this.file, 'append to');
+    }
   }
 }

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import type { Program } from '../graph/program';
-import { checkpointError, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../io/checkpoint';
+import { checkpointError, loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointSkipHandler } from '../io/checkpoint';
 
 export interface TrainerCheckpointState {
   /** Steps done (updates + skipped); the resumed run starts at step + 1. */
@@ -49,11 +49,10 @@ export function resumeCheckpoint(
   from: string,
   program: Program,
   current: TrainerCheckpointState,
-  options: { extend?: boolean } = {},
+  options: { extend?: boolean; onSkip?: CheckpointSkipHandler } = {},
 ): { path: string; step: number; updates: number; skipped: number } {
-  const dir = resolveCheckpoint(from);
+  const dir = resolveCheckpoint(from, options.onSkip);
   const loaded = loadCheckpoint(dir, program, { config: current.modelConfig ?? undefined });
-  const saved = loaded.trainer.trainerState as Partial<TrainerCheckpointState>;
   const file = path.join(dir, 'trainer.json');
   if (options.extend && !(current.totalSteps > loaded.step)) {
     throw checkpointError(file, 'extend-too-short', `extending needs more steps than the checkpoint's ${loaded.step}`, {
@@ -62,18 +61,33 @@ export function resumeCheckpoint(
       received: String(current.totalSteps),
     });
   }
+  const saved = checkResumeState(file, loaded.trainer.trainerState, current, loaded.step, options.extend ?? false);
+  return { path: dir, step: loaded.step, updates: saved.updates, skipped: saved.skipped };
+}
+
+/**
+ * A checkpoint's trainer state against this run's: every MUST_MATCH field equal (but the length
+ * and schedule when extending), and the counts a resume continues from present and sane. Any JSON
+ * value may arrive here (trainer.json is input).
+ */
+export function checkResumeState(file: string, trainerState: unknown, current: TrainerCheckpointState, step: number, extend = false): { updates: number; skipped: number } {
+  const saved = (trainerState ?? {}) as Partial<TrainerCheckpointState>;
   for (const k of MUST_MATCH) {
-    if (options.extend && EXTENDABLE.has(k)) continue;
+    if (extend && EXTENDABLE.has(k)) continue;
     if (JSON.stringify(saved[k]) !== JSON.stringify(current[k])) {
       throw checkpointError(file, 'trainer-mismatch', `the checkpoint's ${k} differs from this run's: resuming would not continue the same run`, {
         field: k,
-        expected: JSON.stringify(current[k]),
-        received: JSON.stringify(saved[k]),
+        expected: String(JSON.stringify(current[k])),
+        received: String(JSON.stringify(saved[k])),
       });
     }
   }
-  if (!Number.isSafeInteger(saved.updates) || !Number.isSafeInteger(saved.skipped) || saved.step !== loaded.step) {
-    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json lacks the step, updates or skipped counts');
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!count(saved.updates) || !count(saved.skipped) || saved.step !== step) {
+    throw checkpointError(file, 'trainer-state-invalid', 'trainer.json lacks the step, updates or skipped counts', {
+      expected: `step ${step}, updates and skipped: integers >= 0`,
+      received: `step ${String(saved.step)}, updates ${String(saved.updates)}, skipped ${String(saved.skipped)}`,
+    });
   }
-  return { path: dir, step: loaded.step, updates: saved.updates!, skipped: saved.skipped! };
+  return { updates: saved.updates!, skipped: saved.skipped! };
 }

@@ -35,6 +35,8 @@ import { fetchBatch, type BatchSource, type SourceBatch } from './batch-source';
 import { evaluate } from './evaluate';
 import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from './events';
 import { MetricsLog } from './metrics-log';
+import { describeSkippedCheckpoint } from '../io/checkpoint';
+import { lockCheckpointDir } from '../io/checkpoint-lock';
 import { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 import { makeSchedule, type Schedule, type ScheduleSpec } from './schedules';
 import { loadPretrained, type PretrainedInit } from './pretrained';
@@ -258,6 +260,17 @@ export class Trainer implements Disposable {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', 'a Trainer runs once (create another for another run)', { expected: 'a fresh Trainer', received: 'one already started' });
     }
     this.started = true;
+    // One writer per checkpoint directory for the whole run: a second run with the same directory is
+    // refused here, before it trains, rather than overwriting this one's checkpoints.
+    const release = (this.options.saveEvery ?? 0) > 0 ? lockCheckpointDir(this.options.checkpointDir!) : undefined;
+    try {
+      return yield* this.runSteps();
+    } finally {
+      release?.();
+    }
+  }
+
+  private async *runSteps(): AsyncGenerator<TrainerEvent, TrainSummary, undefined> {
     const o = this.options;
     const k = this.accumulation;
     const source = o.train;
@@ -294,7 +307,14 @@ export class Trainer implements Disposable {
     let dataStep = 0;
     let firstStep = 1;
     if (o.resumeFrom !== undefined) {
-      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0), { extend: o.extend ?? false });
+      // A corrupt newer checkpoint passed over for an older one is said, never silent.
+      const r = resumeCheckpoint(o.resumeFrom, this.program, this.checkpointState(0, 0, 0), {
+        extend: o.extend ?? false,
+        onSkip: (at, e) => {
+          (o.progressStream ?? process.stderr).write(describeSkippedCheckpoint(at, e) + '\n');
+          log?.write({ type: 'checkpoint-skipped', path: at, code: e.code, rule: e.details.rule, message: e.message, seconds: seconds() });
+        },
+      });
       firstStep = r.step + 1;
       updates = r.updates;
       skipped = r.skipped;
@@ -307,6 +327,16 @@ export class Trainer implements Disposable {
         const at = saveTrainerCheckpoint(o.checkpointDir!, this.program, this.checkpointState(step, updates, skipped), o.modelConfig, o.keep);
         log?.write({ type: 'checkpoint', step, path: at, seconds: seconds() });
       }
+    };
+    const evaluateAt = async (step: number): Promise<EvalEvent> => {
+      const e0 = performance.now();
+      const r = await evaluate(this.program, o.test!, {});
+      const evalSeconds = (performance.now() - e0) / 1e3;
+      evalTime += evalSeconds;
+      const ev: EvalEvent = { type: 'eval', step, ...r, evalSeconds, seconds: seconds() };
+      log?.write(ev as unknown as Record<string, unknown>);
+      progress?.eval(ev);
+      return ev;
     };
     let next = fetchBatch(source, dataStep);
     let lastEnd = performance.now();
@@ -347,6 +377,8 @@ export class Trainer implements Disposable {
         progress?.skip(ev);
         save(step);
         yield ev;
+        // A skipped last step still ends with the final evaluation (the run has a test set).
+        if (o.test && step === this.totalSteps) yield (lastEval = await evaluateAt(step));
         lastEnd = performance.now();
         continue;
       }
@@ -372,14 +404,7 @@ export class Trainer implements Disposable {
       save(step);
       yield ev;
       if (o.test && ((evalEvery > 0 && step % evalEvery === 0) || step === this.totalSteps)) {
-        const e0 = performance.now();
-        const r = await evaluate(this.program, o.test, {});
-        const evalSeconds = (performance.now() - e0) / 1e3;
-        evalTime += evalSeconds;
-        lastEval = { type: 'eval', step, ...r, evalSeconds, seconds: seconds() };
-        log?.write(lastEval as unknown as Record<string, unknown>);
-        progress?.eval(lastEval);
-        yield lastEval;
+        yield (lastEval = await evaluateAt(step));
         lastEnd = performance.now();
       }
     }

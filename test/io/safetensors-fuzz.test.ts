@@ -128,7 +128,11 @@ function check(bytes: Uint8Array, label: string): 'ok' | string {
     for (const e of h.entries) if (e.offset < h.dataStart || e.offset + e.byteLength > bytes.length) throw new Error(`${label}: tensor ${e.name} outside the file`);
     return 'ok';
   } catch (e) {
-    if (isVit22bError(e, 'ERR_SAFETENSORS') && typeof e.details.rule === 'string' && e.details.file === label) return e.details.rule;
+    // A typed rejection names its rule and file, and says what was expected and what was found.
+    if (isVit22bError(e, 'ERR_SAFETENSORS') && typeof e.details.rule === 'string' && e.details.file === label) {
+      if (typeof e.expected !== 'string' || typeof e.received !== 'string') throw new Error(`${label}: rule ${e.details.rule} lacks expected/received: ${e.message}`);
+      return e.details.rule;
+    }
     throw new Error(`${label}: not a typed rejection: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   }
 }

@@ -8,6 +8,7 @@ import { DTYPE_BYTES } from '../runtime/dtype';
 import type { NativePlan } from '../runtime/plan-format';
 import type { MemoryPlan } from './passes/memory-plan';
 import { numel } from './types';
+import { COLLECTIVE_OPS } from './ops/collective-attrs';
 
 export interface PlanReport {
   instructions: number;
@@ -31,8 +32,6 @@ export interface PlanReport {
   collectives: Record<string, { calls: number; bytes: number }>;
 }
 
-const COLLECTIVES = new Set(['all_gather', 'reduce_scatter', 'all_reduce', 'collective_permute']);
-
 function attentionFlops(spec: Record<string, unknown>, backward: boolean): number {
   const { batch, heads, tq, tk, headDim } = spec as Record<string, number>;
   // Forward: QK^T and PV; backward recomputes QK^T and does four more products of that size.
@@ -47,7 +46,7 @@ export function planReport(plan: NativePlan, memory: MemoryPlan): PlanReport {
   for (const stream of plan.streams) {
     for (const ins of stream) {
       instructions++;
-      if (COLLECTIVES.has(ins.kernel)) {
+      if (COLLECTIVE_OPS.has(ins.kernel)) {
         const key = `${ins.kernel} over ${ins.spec.axis as string}`;
         const c = (collectives[key] ??= { calls: 0, bytes: 0 });
         c.calls++;

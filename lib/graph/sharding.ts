@@ -9,7 +9,7 @@
  * timm names and `vit22b plan` speak global tensors; only devices see slices.
  */
 import { Vit22bError } from '../runtime/errors';
-import { checkMeshShape, type MeshShape } from '../runtime/mesh';
+import { checkMeshShape, coordinatesOf, type MeshCoordinates, type MeshShape } from '../runtime/mesh';
 
 export type MeshAxis = 'data' | 'model';
 export const MESH_AXES: readonly MeshAxis[] = ['data', 'model'];
@@ -30,11 +30,7 @@ export type DimLayout = DimSplit | null;
 export type ShardingSpec = readonly (MeshAxis | DimSplit | null)[];
 
 /** Where a device sits on the mesh. */
-export interface MeshCoordinates {
-  rank: number;
-  data: number;
-  model: number;
-}
+export type { MeshCoordinates };
 
 /** A mesh shape checked (the runtime's one check: lib/runtime/mesh.ts). */
 export const checkMesh: (mesh: unknown) => MeshShape = checkMeshShape;
@@ -43,9 +39,7 @@ export function meshSize(mesh: MeshShape): number {
   return mesh.data * mesh.model;
 }
 
-export function coordinatesOf(mesh: MeshShape, rank: number): MeshCoordinates {
-  return { rank, data: Math.floor(rank / mesh.model), model: rank % mesh.model };
-}
+export { coordinatesOf };
 
 export function meshText(mesh: MeshShape): string {
   return `data=${mesh.data},model=${mesh.model}`;
@@ -112,54 +106,73 @@ export function axisRank(c: MeshCoordinates, axis: MeshAxis): number {
 
 type Typed = Float32Array | Uint16Array | Int32Array | Uint8Array;
 
+/** A box of a global tensor: its start and extent per dimension. */
+export interface Box {
+  offsets: number[];
+  sizes: number[];
+}
+
 /**
- * Copies between a global row-major tensor and one device's slice of it. `toLocal` true: global ->
- * local; false: local -> global (the slice's elements written back in place).
+ * The boxes of a global tensor that the device at `c` holds (one per combination of its runs:
+ * several for a segmented split), each with where it starts in the device's local array.
  */
-function copySlice(global: Typed, local: Typed, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates, toLocal: boolean): void {
-  const runs = shape.map((d, i) => localRuns(d, dims[i] ?? null, mesh, dims[i] ? axisRank(c, dims[i]!.axis) : 0));
-  // Global strides, and the local index of each run's first element per dimension.
-  const strides = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; --i) strides[i] = strides[i + 1]! * shape[i + 1]!;
-  let out = 0;
-  const walk = (dim: number, base: number) => {
-    if (dim === shape.length) {
-      if (toLocal) local[out] = global[base]!;
-      else global[base] = local[out]!;
-      out++;
-      return;
-    }
-    const last = dim === shape.length - 1;
-    for (const [start, len] of runs[dim]!) {
-      if (last) {
-        const from = base + start;
-        if (toLocal) local.set(global.subarray(from, from + len), out);
-        else global.set(local.subarray(out, out + len), from);
-        out += len;
-      } else {
-        for (let k = 0; k < len; ++k) walk(dim + 1, base + (start + k) * strides[dim]!);
-      }
-    }
-  };
-  if (shape.length === 0) {
-    if (toLocal) local[0] = global[0]!;
-    else global[0] = local[0]!;
+export function rankBoxes(shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates): { box: Box; localStart: number[] }[] {
+  let boxes: { box: Box; localStart: number[] }[] = [{ box: { offsets: [], sizes: [] }, localStart: [] }];
+  shape.forEach((size, d) => {
+    const split = dims[d] ?? null;
+    let local = 0;
+    const runs = localRuns(size, split, mesh, split ? axisRank(c, split.axis) : 0).map(([start, len]) => {
+      const run = { start, len, local };
+      local += len;
+      return run;
+    });
+    boxes = boxes.flatMap((b) =>
+      runs.map((r) => ({ box: { offsets: [...b.box.offsets, r.start], sizes: [...b.box.sizes, r.len] }, localStart: [...b.localStart, r.local] })),
+    );
+  });
+  return boxes;
+}
+
+/**
+ * Copies the region of `sizes` starting at `srcStart` of the row-major array src (shape srcShape) to
+ * `dstStart` of dst (shape dstShape), a contiguous run of the last dimension at a time.
+ */
+export function copyRegion(src: Typed, srcShape: readonly number[], srcStart: readonly number[], dst: Typed, dstShape: readonly number[], dstStart: readonly number[], sizes: readonly number[]): void {
+  const rank = sizes.length;
+  if (rank === 0) {
+    dst[0] = src[0]!;
     return;
   }
-  walk(0, 0);
+  const strides = (shape: readonly number[]) => {
+    const s = new Array<number>(shape.length).fill(1);
+    for (let i = shape.length - 2; i >= 0; --i) s[i] = s[i + 1]! * shape[i + 1]!;
+    return s;
+  };
+  const ss = strides(srcShape);
+  const ds = strides(dstShape);
+  const run = sizes[rank - 1]!;
+  const walk = (d: number, so: number, dof: number) => {
+    if (d === rank - 1) {
+      dst.set(src.subarray(so + srcStart[d]!, so + srcStart[d]! + run) as never, dof + dstStart[d]!);
+      return;
+    }
+    for (let i = 0; i < sizes[d]!; ++i) walk(d + 1, so + (srcStart[d]! + i) * ss[d]!, dof + (dstStart[d]! + i) * ds[d]!);
+  };
+  walk(0, 0, 0);
 }
 
 /** One device's slice of a global host tensor. */
 export function sliceForDevice<T extends Typed>(global: T, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates): T {
   const local = localShape('tensor', shape, dims, mesh);
   const out = new (global.constructor as new (n: number) => T)(local.reduce((a, b) => a * b, 1));
-  copySlice(global, out, shape, dims, mesh, c, true);
+  for (const { box, localStart } of rankBoxes(shape, dims, mesh, c)) copyRegion(global, shape, box.offsets, out, local, localStart, box.sizes);
   return out;
 }
 
 /** Writes one device's slice back into a global host tensor. */
 export function placeFromDevice(global: Typed, local: Typed, shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates): void {
-  copySlice(global, local, shape, dims, mesh, c, false);
+  const localDims = localShape('tensor', shape, dims, mesh);
+  for (const { box, localStart } of rankBoxes(shape, dims, mesh, c)) copyRegion(local, localDims, localStart, global, shape, box.offsets, box.sizes);
 }
 
 /** Whether any dimension is split over `axis`. */

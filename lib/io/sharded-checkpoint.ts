@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { BufferSlices, Program } from '../graph/program';
-import { axisRank, localRuns, type DimLayout, type MeshCoordinates, type MeshShape } from '../graph/sharding';
+import { copyRegion, localShape, rankBoxes, type Box, type MeshShape } from '../graph/sharding';
 import { allocHostArray, DTYPE_BYTES, type DType, type HostArray } from '../runtime/dtype';
 import { Vit22bError } from '../runtime/errors';
 import { fsyncDir, tempNameFor, writeFileAtomic } from './atomic-file';
@@ -30,10 +30,7 @@ import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 export const SHARDED_FORMAT = 'vit22b-sharded/1';
 const INDEX_FILE = 'index.json';
 
-export interface Box {
-  offsets: number[];
-  sizes: number[];
-}
+export type { Box };
 
 export interface Chunk extends Box {
   file: string;
@@ -59,57 +56,6 @@ function checkpointError(dir: string, rule: string, message: string, extra: { ex
 
 const volume = (sizes: readonly number[]) => sizes.reduce((a, b) => a * b, 1);
 
-/** The boxes rank `c` holds of a tensor, each with where it starts in the rank's local array. */
-export function rankBoxes(shape: readonly number[], dims: readonly DimLayout[], mesh: MeshShape, c: MeshCoordinates): { box: Box; localStart: number[] }[] {
-  let boxes: { box: Box; localStart: number[] }[] = [{ box: { offsets: [], sizes: [] }, localStart: [] }];
-  shape.forEach((size, d) => {
-    const split = dims[d] ?? null;
-    let local = 0;
-    const runs = localRuns(size, split, mesh, split ? axisRank(c, split.axis) : 0).map(([start, len]) => {
-      const run = { start, len, local };
-      local += len;
-      return run;
-    });
-    boxes = boxes.flatMap((b) =>
-      runs.map((r) => ({ box: { offsets: [...b.box.offsets, r.start], sizes: [...b.box.sizes, r.len] }, localStart: [...b.localStart, r.local] })),
-    );
-  });
-  return boxes;
-}
-
-/**
- * Copies the region of `sizes` starting at `srcStart` of the row-major array src (shape srcShape) to
- * `dstStart` of dst (shape dstShape), a contiguous run of the last dimension at a time.
- */
-function copyRegion(src: HostArray, srcShape: readonly number[], srcStart: readonly number[], dst: HostArray, dstShape: readonly number[], dstStart: readonly number[], sizes: readonly number[]): void {
-  const rank = sizes.length;
-  if (rank === 0) {
-    dst[0] = src[0]!;
-    return;
-  }
-  const strides = (shape: readonly number[]) => {
-    const s = new Array<number>(shape.length).fill(1);
-    for (let i = shape.length - 2; i >= 0; --i) s[i] = s[i + 1]! * shape[i + 1]!;
-    return s;
-  };
-  const ss = strides(srcShape);
-  const ds = strides(dstShape);
-  const run = sizes[rank - 1]!;
-  const walk = (d: number, so: number, dof: number) => {
-    if (d === rank - 1) {
-      dst.set(src.subarray(so + srcStart[d]!, so + srcStart[d]! + run) as never, dof + dstStart[d]!);
-      return;
-    }
-    for (let i = 0; i < sizes[d]!; ++i) walk(d + 1, so + (srcStart[d]! + i) * ss[d]!, dof + (dstStart[d]! + i) * ds[d]!);
-  };
-  walk(0, 0, 0);
-}
-
-function localShapeOf(boxes: { box: Box; localStart: number[] }[], rank: number): number[] {
-  const shape = new Array<number>(rank).fill(0);
-  for (const { box, localStart } of boxes) box.sizes.forEach((s, d) => (shape[d] = Math.max(shape[d]!, localStart[d]! + s)));
-  return shape;
-}
 
 /** The buffers a checkpoint holds by default: all but gradients (a step recomputes those). */
 function defaultNames(program: Program): string[] {
@@ -136,12 +82,12 @@ export function saveShardedCheckpoint(dir: string, program: Program, names: read
         const boxes = rankBoxes(s.shape, s.dims, s.mesh, rank.coords).filter(({ box }) => !written.has(`${n}@${box.offsets.join(',')}`));
         if (boxes.length === 0) continue;
         const local = rank.read();
-        const localShape = localShapeOf(rankBoxes(s.shape, s.dims, s.mesh, rank.coords), s.shape.length);
+        const shapeHere = localShape(n, s.shape, s.dims, s.mesh);
         for (const { box, localStart } of boxes) {
           const key = `${n}@${box.offsets.join(',')}`;
           written.add(key);
           const data = allocHostArray(s.dtype, volume(box.sizes));
-          copyRegion(local, localShape, localStart, data, box.sizes, box.sizes.map(() => 0), box.sizes);
+          copyRegion(local, shapeHere, localStart, data, box.sizes, box.sizes.map(() => 0), box.sizes);
           tensors[key] = { dtype: SAFETENSORS_OF_DTYPE[s.dtype], shape: box.sizes, data };
           index.tensors[n]!.chunks.push({ ...box, file, key });
         }
@@ -297,15 +243,15 @@ export function loadShardedCheckpoint(dir: string, program: Program): ShardIndex
     }
     for (const rank of s.ranks) {
       const boxes = rankBoxes(s.shape, s.dims, s.mesh, rank.coords);
-      const localShape = localShapeOf(boxes, s.shape.length);
-      const local = allocHostArray(s.dtype, volume(localShape));
+      const shapeHere = localShape(name, s.shape, s.dims, s.mesh);
+      const local = allocHostArray(s.dtype, volume(shapeHere));
       for (const { box, localStart } of boxes) {
         let covered = 0;
         for (const chunk of t.chunks) {
           const part = intersect(box, chunk);
           if (!part) continue;
           covered += volume(part.sizes);
-          readPart(files, dir, chunk, t.dtype, part, local, localShape, localStart.map((l, d) => l + part.offsets[d]! - box.offsets[d]!));
+          readPart(files, dir, chunk, t.dtype, part, local, shapeHere, localStart.map((l, d) => l + part.offsets[d]! - box.offsets[d]!));
         }
         if (covered !== volume(box.sizes)) {
           throw checkpointError(dir, 'incomplete', `the saved chunks of '${name}' do not cover [${box.offsets.join(', ')}] + [${box.sizes.join(', ')}] exactly`, {

@@ -92,6 +92,11 @@ function checkOption(name: string, v: unknown, lo: number, hi: number): void {
   }
 }
 
+/** Where rank r = d * model + m sits: (data d, model m). The one place this arithmetic lives. */
+export function coordinatesOf(shape: MeshShape, rank: number): MeshCoordinates {
+  return { rank, data: Math.floor(rank / shape.model), model: rank % shape.model };
+}
+
 /** Creates a mesh of shape.data x shape.model cpu devices (see MeshOptions). */
 export function createMesh(shape: MeshShape, options: MeshOptions = {}): Mesh {
   const checked = checkMeshShape(shape);
@@ -162,7 +167,7 @@ export class Mesh implements Disposable {
         received: String(rank),
       });
     }
-    return { rank, data: Math.floor(rank / this.shape.model), model: rank % this.shape.model };
+    return coordinatesOf(this.shape, rank);
   }
 
   /**

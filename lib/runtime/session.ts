@@ -8,7 +8,7 @@
 import type { Device } from './device';
 import type { DType } from './dtype';
 import { Vit22bError } from './errors';
-import type { Mesh } from './mesh';
+import { coordinatesOf, type Mesh } from './mesh';
 import type { NativePlan } from './plan-format';
 import type { DeviceTensor } from './tensor';
 
@@ -70,7 +70,7 @@ export class Session implements Disposable {
   }
 
   coordinates(rank: number): { rank: number; data: number; model: number } {
-    return { rank, data: Math.floor(rank / this.shape.model), model: rank % this.shape.model };
+    return coordinatesOf(this.shape, rank);
   }
 
   /** One buffer per rank, each of the local shape. */

@@ -9,6 +9,9 @@ import type { Attrs } from '../op-def';
 import type { TensorType } from '../types';
 import { numberAttr, requireDType } from './check';
 
+/** The ops (and kernels of the same names) that move data between devices. */
+export const COLLECTIVE_OPS: ReadonlySet<string> = new Set(['all_gather', 'reduce_scatter', 'all_reduce', 'collective_permute']);
+
 export interface CollectiveAttrs {
   axis: MeshAxis;
   ranks: number;

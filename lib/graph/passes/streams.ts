@@ -8,14 +8,13 @@
  */
 import type { Graph, Node } from '../ir';
 import { getOp } from '../op-table';
+import { COLLECTIVE_OPS } from '../ops/collective-attrs';
 
 export type OverlapMode = 'none' | 'streams';
 
-const COLLECTIVES = new Set(['all_gather', 'reduce_scatter', 'all_reduce', 'collective_permute']);
-
 /** The stream each node's instructions go to. */
 export function streamAssignment(overlap: OverlapMode): (n: Node) => number {
-  return overlap === 'streams' ? (n) => (COLLECTIVES.has(n.op) ? 1 : 0) : () => 0;
+  return overlap === 'streams' ? (n) => (COLLECTIVE_OPS.has(n.op) ? 1 : 0) : () => 0;
 }
 
 /**

@@ -1,27 +1,11 @@
 // all_gather: every rank's x lands at y + j * count for axis rank j (lib/kernels/all_gather.ts).
 // Single device: ranks 1, a copy. Mesh cases: every mesh and axis of test/cases/shared/mesh.ts,
 // f32 and bf16, checked against the concatenation of every rank's data. Data movement: exact.
-import { EXACT, roundTo, uniform } from './case-kit';
+import { EXACT } from './case-kit';
 import type { KernelCase, KernelCases, MeshKernelCase } from './case-types';
-import { axisGroup, axisSize, meshAxes, meshName, rankData, type Axis, type Shape } from './shared/mesh';
+import { axisGroup, axisSize, meshAxes, meshName, rankData, singleRankCopy, type Axis, type Shape } from './shared/mesh';
 
 type Storage = 'f32' | 'bf16';
-
-function single(dtype: Storage, count: number, seed: number): KernelCase {
-  return {
-    name: `${dtype} ranks 1 count ${count}`,
-    dtype,
-    layout: 'ranks 1 (no mesh)',
-    buffers: {
-      x: { dtype, size: count, role: 'in', data: roundTo(dtype, uniform(count, seed)) },
-      y: { dtype, size: count, role: 'out' },
-    },
-    spec: (b) => ({ axis: 'model', ranks: 1, dtype, count, x: b.x, y: b.y }),
-    reference: ({ x }) => ({ y: Float64Array.from(x!) }),
-    tolerance: EXACT,
-    gpuTolerance: EXACT,
-  };
-}
 
 function onMesh(mesh: Shape, axis: Axis, dtype: Storage, count: number, seed: number): MeshKernelCase {
   const size = mesh.data * mesh.model;
@@ -50,7 +34,7 @@ const cases: KernelCase[] = [];
 const meshCases: MeshKernelCase[] = [];
 let seed = 1;
 for (const dtype of ['f32', 'bf16'] as Storage[]) {
-  for (const count of [1, 7, 4099]) cases.push(single(dtype, count, seed++));
+  for (const count of [1, 7, 4099]) cases.push(singleRankCopy(dtype, count, seed++, 'model'));
   for (const { mesh, axis } of meshAxes()) {
     for (const count of [1, 37]) meshCases.push(onMesh(mesh, axis, dtype, count, seed++));
   }

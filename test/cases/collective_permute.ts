@@ -1,27 +1,11 @@
 // collective_permute: axis rank r receives into y the x of axis rank (r - shift) mod ranks
 // (lib/kernels/collective_permute.ts). Single device: ranks 1, a copy. Mesh cases: every mesh and
 // axis of test/cases/shared/mesh.ts, every shift of 1 .. ranks-1, f32 and bf16. Exact.
-import { EXACT, roundTo, uniform } from './case-kit';
+import { EXACT } from './case-kit';
 import type { KernelCase, KernelCases, MeshKernelCase } from './case-types';
-import { axisGroup, axisSize, meshAxes, meshName, rankData, type Axis, type Shape } from './shared/mesh';
+import { axisGroup, axisSize, meshAxes, meshName, rankData, singleRankCopy, type Axis, type Shape } from './shared/mesh';
 
 type Storage = 'f32' | 'bf16';
-
-function single(dtype: Storage, count: number, seed: number): KernelCase {
-  return {
-    name: `${dtype} ranks 1 count ${count}`,
-    dtype,
-    layout: 'ranks 1 (no mesh)',
-    buffers: {
-      x: { dtype, size: count, role: 'in', data: roundTo(dtype, uniform(count, seed)) },
-      y: { dtype, size: count, role: 'out' },
-    },
-    spec: (b) => ({ axis: 'model', ranks: 1, dtype, count, shift: 1, x: b.x, y: b.y }),
-    reference: ({ x }) => ({ y: Float64Array.from(x!) }),
-    tolerance: EXACT,
-    gpuTolerance: EXACT,
-  };
-}
 
 function onMesh(mesh: Shape, axis: Axis, dtype: Storage, count: number, shift: number, seed: number): MeshKernelCase {
   const size = mesh.data * mesh.model;
@@ -50,7 +34,7 @@ const cases: KernelCase[] = [];
 const meshCases: MeshKernelCase[] = [];
 let seed = 41;
 for (const dtype of ['f32', 'bf16'] as Storage[]) {
-  for (const count of [1, 7, 4099]) cases.push(single(dtype, count, seed++));
+  for (const count of [1, 7, 4099]) cases.push(singleRankCopy(dtype, count, seed++, 'model', { shift: 1 }));
   for (const { mesh, axis } of meshAxes()) {
     const ranks = axisSize(mesh, axis);
     const shifts = ranks === 1 ? [1] : Array.from({ length: ranks - 1 }, (_, i) => i + 1);

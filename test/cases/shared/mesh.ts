@@ -4,7 +4,8 @@
  * order of m; the data group the ranks with its m, in order of d), the meshes and axes the cases
  * cover, and random per-rank data.
  */
-import { roundTo, uniform } from '../case-kit';
+import { EXACT, roundTo, uniform } from '../case-kit';
+import type { KernelCase } from '../case-types';
 
 export type Axis = 'data' | 'model';
 export interface Shape {
@@ -49,4 +50,24 @@ export function rankData(dtype: 'f32' | 'bf16', n: number, seed: number, rank: n
 
 export function meshName(mesh: Shape): string {
   return `${mesh.data}x${mesh.model}`;
+}
+
+/**
+ * A collective launched on one device with ranks 1 (no mesh): a copy of x into y, exactly. `extra`
+ * adds the kernel's own fields (collective_permute's shift).
+ */
+export function singleRankCopy(dtype: 'f32' | 'bf16', count: number, seed: number, axis: Axis, extra: Record<string, unknown> = {}): KernelCase {
+  return {
+    name: `${dtype} ranks 1 count ${count}`,
+    dtype,
+    layout: 'ranks 1 (no mesh)',
+    buffers: {
+      x: { dtype, size: count, role: 'in', data: roundTo(dtype, uniform(count, seed)) },
+      y: { dtype, size: count, role: 'out' },
+    },
+    spec: (b) => ({ axis, ranks: 1, dtype, count, ...extra, x: b.x, y: b.y }),
+    reference: ({ x }) => ({ y: Float64Array.from(x!) }),
+    tolerance: EXACT,
+    gpuTolerance: EXACT,
+  };
 }

@@ -12,33 +12,14 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 
 import { DataLoader, loadImageFolder } from '../../lib/data';
+import { getPreset } from '../../lib/model';
 import { SafetensorsFile, writeSafetensors } from '../../lib/io/safetensors';
 import { cli } from '../helpers/cli-run';
 import { mulberry32 } from '../helpers/prng';
 
 let dir: string;
-const config = {
-  imageSize: 8,
-  patchSize: 4,
-  channels: 3,
-  width: 16,
-  depth: 2,
-  heads: 2,
-  mlpDim: 32,
-  numClasses: 3,
-  block: 'sequential',
-  qkNorm: false,
-  qkNormCenter: true,
-  qkvBias: true,
-  mlpBias: true,
-  norm: 'layernorm',
-  normBias: true,
-  pool: 'gap',
-  fcNorm: true,
-  posEmb: 'learned',
-  headBiasInit: 0,
-  gelu: 'erf',
-};
+// A timm-compatible small ViT (the classic preset's switches) with timm's average pooling + fc_norm.
+const config = getPreset('vit-ti/16', { imageSize: 8, patchSize: 4, channels: 3, width: 16, depth: 2, heads: 2, mlpDim: 32, numClasses: 3, pool: 'gap', fcNorm: true, gelu: 'erf' });
 
 const at = (...p: string[]): string => path.join(dir, ...p);
 

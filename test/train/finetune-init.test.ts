@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 
-import { buildVit, paramSpecs, validateConfig, type ModelConfig } from '../../lib/model';
+import { buildVit, getPreset, paramSpecs, validateConfig, type ModelConfig } from '../../lib/model';
 import { DataLoader, loadImageFolder } from '../../lib/data';
 import { writeSafetensors } from '../../lib/io/safetensors';
 import { nativeToTimm, timmToNative } from '../../lib/io/timm-names';
@@ -33,27 +33,7 @@ let tmp: string;
 let folder: string;
 
 /** A timm-compatible small ViT: classic sequential blocks, class token, LayerNorm, erf GELU. */
-const source: ModelConfig = validateConfig({
-  imageSize: 8,
-  patchSize: 4,
-  channels: 3,
-  width: 16,
-  depth: 2,
-  heads: 2,
-  mlpDim: 32,
-  numClasses: 5,
-  block: 'sequential',
-  qkNorm: false,
-  qkNormCenter: true,
-  qkvBias: true,
-  mlpBias: true,
-  norm: 'layernorm',
-  normBias: true,
-  pool: 'token',
-  posEmb: 'learned',
-  headBiasInit: 0,
-  gelu: 'erf',
-});
+const source: ModelConfig = getPreset('vit-ti/16', { imageSize: 8, patchSize: 4, channels: 3, width: 16, depth: 2, heads: 2, mlpDim: 32, numClasses: 5, gelu: 'erf' });
 const target: ModelConfig = validateConfig({ ...source, imageSize: 12, numClasses: 3 });
 
 /** 3 classes x 4 images of 20x20 pixels: a bright square in a class-dependent corner over noise. */

@@ -10,6 +10,7 @@ import { parseOptions, usageError } from './parse-options';
 import { parseMesh } from './mesh-option';
 import type { OverlapMode } from '../graph/passes/streams';
 import { checkMeshFits } from '../model/mesh-fit';
+import { meshText } from '../graph/sharding';
 
 const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
                   [--remat none|selective|block] [--mesh data=T,model=K] [--zero 0|3]
@@ -92,7 +93,7 @@ export const planCommand: Command = {
     const lines = [
       `${summary.model}: ${config.depth} ${config.block} blocks, width ${config.width}, ${config.heads} heads, MLP ${config.mlpDim}, pool ${config.pool}`,
       `parameters: ${params.total.toLocaleString('en-US')} (block matrices ${params.blockMatrices.toLocaleString('en-US')})`,
-      `${summary.mode} step, batch ${batch}, ${precision}, remat ${remat}${summary.devices > 1 ? `, per device of mesh data=${mesh.data},model=${mesh.model} (${summary.devices} devices)` : ''}:`,
+      `${summary.mode} step, batch ${batch}, ${precision}, remat ${remat}${summary.devices > 1 ? `, per device of mesh ${meshText(mesh)} (${summary.devices} devices)` : ''}:`,
       `  activation arena  ${gib(m.arenaBytes)} (${gib(m.unsharedBytes)} without reuse)`,
       ...Object.entries(m.persistentByKind).map(([k, v]) => `  ${(KIND_LABEL[k] ?? k).padEnd(17)} ${gib(v)}`),
       `  total             ${gib(m.totalBytes)}`,

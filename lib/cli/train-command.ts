@@ -5,6 +5,7 @@ import type { Command } from './commands';
 import { parseOptions } from './parse-options';
 import { TRAIN_OPTION_SPEC, TRAIN_OPTIONS_HELP, trainSetup } from './train-setup';
 import { ensureOutputDir } from '../io/output-path';
+import { meshText } from '../graph/sharding';
 
 const TRAIN_USAGE = `usage: vit22b train [options]
 
@@ -51,5 +52,5 @@ export const trainCommand: Command = {
 /** The device, or the mesh of virtual devices a run is sharded over. */
 function placeText(device: string, mesh: { data: number; model: number }): string {
   const n = mesh.data * mesh.model;
-  return n === 1 ? device : `a mesh data=${mesh.data},model=${mesh.model} of ${n} virtual CPU devices`;
+  return n === 1 ? device : `a mesh ${meshText(mesh)} of ${n} virtual CPU devices`;
 }

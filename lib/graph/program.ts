@@ -333,13 +333,22 @@ export class Program implements Disposable {
     let checked: ReturnType<typeof payloads> | undefined;
     const v = this.variant(this.shapesOf(inputs), mode, (built) => void (checked = payloads(built)));
     const arrays = checked ?? payloads(v);
-    const perRank = this.session.devices.map((_d, r) =>
-      v.lowered.inputs.map(({ name }, i) => {
-        const layout = v.partition?.inputs.get(name);
-        const a = arrays[i]! as HostArray;
-        return layout ? sliceForDevice(a, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r)) : a;
-      }),
-    );
+    // Inputs are split over data only (passes/partition.ts): the ranks of one data shard share its
+    // slices, cut once per step.
+    const shards = new Map<number, ArrayBufferView[]>();
+    const perRank = this.session.devices.map((_d, r) => {
+      const c = this.session.coordinates(r);
+      let shard = shards.get(c.data);
+      if (!shard) {
+        shard = v.lowered.inputs.map(({ name }, i) => {
+          const layout = v.partition?.inputs.get(name);
+          const a = arrays[i]! as HostArray;
+          return layout ? sliceForDevice(a, layout.shape, layout.dims, this.session.shape, c) : a;
+        });
+        shards.set(c.data, shard);
+      }
+      return shard;
+    });
     const scalarValues = v.lowered.scalars.map(({ name, factor }) => this.scalarValue(name, scalars) * factor);
     const raw = assembleOutputs(v, await v.runner.run(perRank, scalarValues), this.session.shape);
     // Counted only once the run has succeeded: a rejected micro-batch added nothing.

@@ -71,4 +71,4 @@ export {
   type LayerNormGrads,
 } from './ops/layer-norm';
 export { gelu, geluBackward, type GeluForm, type GeluOptions } from './ops/gelu';
-export { findHazards, accessesOf, type Hazard } from './plan-hazards';
+export { findHazards, type Hazard } from './plan-hazards';

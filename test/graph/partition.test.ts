@@ -171,3 +171,23 @@ test('ZeRO-3 under bf16-mixed gathers the weights in bf16', () => {
   const dtypes = new Set(c.lowered.plan.streams[0]!.filter((ins, i) => ins.kernel === 'all_gather' && ins.spec.axis === 'data' && c.lowered.origins[i]!.phase === 'forward').map((ins) => ins.spec.dtype));
   expect(dtypes).toEqual(new Set(['bf16']));
 });
+
+test('options and combinations not built yet are typed errors naming them', () => {
+  const build = (extra: Record<string, unknown>, optimizer: Record<string, unknown> = { kind: 'adamw' }) => () => {
+    const b = new GraphBuilder({ precision: 'fp32' });
+    buildVit(b, recipe, { batch: 8 });
+    return compileGraph(b.graph, { train: { loss: 'loss', optimizer: optimizer as never }, ...(extra as object) });
+  };
+  expectVitError(build({ mesh: { data: 2, model: 1 }, zero: 2 }), 'ERR_INVALID_ARGUMENT', /zero must be 0 or 3/);
+  expectVitError(build({ mesh: { data: 1, model: 2 }, overlap: 'ring' }), 'ERR_INVALID_ARGUMENT', /overlap must be 'none' or 'streams'/);
+  expectVitError(build({ mesh: { data: 2, model: 1 }, zero: 3 }, { kind: 'adafactor' }), 'ERR_NOT_IMPLEMENTED', /split over data \(ZeRO-3\)/);
+  expectVitError(build({ mesh: { data: 1, model: 2 } }, { kind: 'adafactor', clipThreshold: 1 }), 'ERR_NOT_IMPLEMENTED', /block-RMS clipping of 'block0\/in\/w'/);
+});
+
+test('a layout the pass has no rule for is ERR_NOT_IMPLEMENTED naming the op', () => {
+  const b = new GraphBuilder({ precision: 'fp32' });
+  const x = b.input('x', [4, 8]);
+  const w = b.param('w', [6, 8], { sharding: ['model', null] });
+  b.output('loss', b.reshape(b.matmul(b.reshape(b.matmul(x, w, { transB: true }), [1, 24]), b.input('r', [24, 1])), []));
+  expectVitError(() => compileGraph(b.graph, { mesh: { data: 1, model: 2 } }), 'ERR_NOT_IMPLEMENTED', /partitioning matmul: transposed operands that are split/);
+});

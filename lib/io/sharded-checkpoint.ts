@@ -24,11 +24,14 @@ import { copyRegion, localShape, rankBoxes, type Box, type MeshShape } from '../
 import { allocHostArray, DTYPE_BYTES, type DType, type HostArray } from '../runtime/dtype';
 import { Vit22bError } from '../runtime/errors';
 import { fsyncDir, tempNameFor, writeFileAtomic } from './atomic-file';
+import { readRegularFile } from './regular-file';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 
 export const SHARDED_FORMAT = 'vit22b-sharded/1';
 const INDEX_FILE = 'index.json';
+/** An index lists one chunk per saved box: generous, but bounded. */
+const MAX_INDEX_BYTES = 1 << 28;
 
 export type { Box };
 
@@ -110,12 +113,10 @@ const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v)
 /** index.json read and checked: its shape, every chunk inside its tensor, files named inside the directory. */
 export function readShardIndex(dir: string): ShardIndex {
   const file = path.join(dir, INDEX_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw checkpointError(dir, 'index-unreadable', `cannot read ${INDEX_FILE} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { expected: 'a sharded checkpoint directory', received: file });
-  }
+  // A regular file of bounded size (a FIFO or /dev/zero named index.json must not hang the load).
+  const text = readRegularFile(file, MAX_INDEX_BYTES, (reason, message, extra) =>
+    checkpointError(dir, reason === 'file-unreadable' ? 'index-unreadable' : reason, `${INDEX_FILE}: ${message}`, { expected: 'a sharded checkpoint directory', received: file, ...extra }),
+  ).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -161,27 +162,37 @@ function intersect(a: Box, b: Box): Box | undefined {
 
 /** Open rank files: their validated headers and a descriptor for positioned reads of byte ranges. */
 class RankFiles implements Disposable {
-  private readonly open = new Map<string, SafetensorsFile>();
+  private readonly open = new Map<string, { header: SafetensorsFile; fd: number }>();
   constructor(private readonly dir: string) {}
 
-  get(file: string): SafetensorsFile {
+  /** The file's checked header and a descriptor for its byte ranges, opened once per load. */
+  get(file: string): { header: SafetensorsFile; fd: number } {
     let f = this.open.get(file);
     if (!f) {
-      f = SafetensorsFile.open(path.join(this.dir, file));
+      const header = SafetensorsFile.open(path.join(this.dir, file));
+      try {
+        f = { header, fd: fs.openSync(path.join(this.dir, file), 'r') };
+      } catch (e) {
+        header.close();
+        throw e;
+      }
       this.open.set(file, f);
     }
     return f;
   }
 
   [Symbol.dispose](): void {
-    for (const f of this.open.values()) f.close();
+    for (const f of this.open.values()) {
+      f.header.close();
+      fs.closeSync(f.fd);
+    }
   }
 }
 
 /** Reads the part `part` (a box inside `chunk`) of a saved chunk into dst at dstStart. */
 function readPart(files: RankFiles, dir: string, chunk: Chunk, dtype: DType, part: Box, dst: HostArray, dstShape: number[], dstStart: number[]): void {
-  const f = files.get(chunk.file);
-  const entry = f.entry(chunk.key);
+  const { header, fd } = files.get(chunk.file);
+  const entry = header.entry(chunk.key);
   const el = DTYPE_BYTES[dtype];
   if (entry.dtype !== SAFETENSORS_OF_DTYPE[dtype] || entry.byteLength !== volume(chunk.sizes) * el) {
     throw checkpointError(dir, 'chunk-mismatch', `chunk ${chunk.key} in ${chunk.file} is not ${dtype}[${chunk.sizes.join(', ')}]`, {
@@ -196,28 +207,23 @@ function readPart(files: RankFiles, dir: string, chunk: Chunk, dtype: DType, par
   const tmp = allocHostArray(dtype, volume(part.sizes));
   const bytes = new Uint8Array(tmp.buffer, tmp.byteOffset, tmp.byteLength);
   const strides = chunk.sizes.map((_s, d) => volume(chunk.sizes.slice(d + 1)));
-  const fd = fs.openSync(path.join(dir, chunk.file), 'r');
-  try {
-    for (let row = 0; row < rows; ++row) {
-      let rest = row;
-      let linear = 0;
-      for (let d = part.sizes.length - 2; d >= 0; --d) {
-        const i = rest % part.sizes[d]!;
-        rest = Math.floor(rest / part.sizes[d]!);
-        linear += (within[d]! + i) * strides[d]!;
-      }
-      if (part.sizes.length) linear += within[part.sizes.length - 1]!;
-      const want = run * el;
-      const at = row * want;
-      let done = 0;
-      while (done < want) {
-        const got = fs.readSync(fd, bytes, at + done, want - done, entry.offset + linear * el + done);
-        if (got === 0) throw checkpointError(dir, 'data-truncated', `${chunk.file} ended inside chunk ${chunk.key}`, { file: chunk.file });
-        done += got;
-      }
+  for (let row = 0; row < rows; ++row) {
+    let rest = row;
+    let linear = 0;
+    for (let d = part.sizes.length - 2; d >= 0; --d) {
+      const i = rest % part.sizes[d]!;
+      rest = Math.floor(rest / part.sizes[d]!);
+      linear += (within[d]! + i) * strides[d]!;
     }
-  } finally {
-    fs.closeSync(fd);
+    if (part.sizes.length) linear += within[part.sizes.length - 1]!;
+    const want = run * el;
+    const at = row * want;
+    let done = 0;
+    while (done < want) {
+      const got = fs.readSync(fd, bytes, at + done, want - done, entry.offset + linear * el + done);
+      if (got === 0) throw checkpointError(dir, 'data-truncated', `${chunk.file} ended inside chunk ${chunk.key}`, { file: chunk.file });
+      done += got;
+    }
   }
   copyRegion(tmp, part.sizes, part.sizes.map(() => 0), dst, dstShape, dstStart, part.sizes);
 }

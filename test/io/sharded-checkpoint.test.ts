@@ -3,6 +3,7 @@
  * hold it), and the checkpoint loads on other meshes, bit for bit: 2x2 with ZeRO-3 -> 1x4 and -> one
  * device, one device -> 2x2 with ZeRO-3. Tampered or mismatched checkpoints are typed errors.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -97,4 +98,14 @@ test('a tampered, mismatched or existing checkpoint is a typed error', async () 
   fs.writeFileSync(indexFile, JSON.stringify(index));
   expect(thrownBy(() => loadShardedCheckpoint(dir, b))).toMatchObject({ code: 'ERR_CHECKPOINT', details: expect.objectContaining({ rule: 'index-invalid' }) });
   expect(thrownBy(() => loadShardedCheckpoint(path.join(tmp, 'nowhere'), b))).toMatchObject({ code: 'ERR_CHECKPOINT', details: expect.objectContaining({ rule: 'index-unreadable' }) });
+});
+
+test('an index.json that is a FIFO is refused, not waited on', async () => {
+  using a = await trained({});
+  const dir = path.join(tmp, 'fifo');
+  saveShardedCheckpoint(dir, a);
+  fs.rmSync(path.join(dir, 'index.json'));
+  execFileSync('mkfifo', [path.join(dir, 'index.json')]);
+  using b = program({});
+  expect(thrownBy(() => loadShardedCheckpoint(dir, b))).toMatchObject({ code: 'ERR_CHECKPOINT', details: expect.objectContaining({ rule: 'not-a-regular-file' }) });
 });

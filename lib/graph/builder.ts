@@ -16,7 +16,7 @@ export type Precision = 'fp32' | 'bf16-mixed';
 export interface ParamOptions {
   init?: InitSpec;
   dtype?: DType;
-  /** Annotation for the sharding pass to come: per dimension, the mesh axis that splits it. */
+  /** Per dimension, the mesh axis that splits it (passes/partition.ts; segments allowed). */
   sharding?: Sharding;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Types of graph values: a shape, a storage dtype and, for the sharding work to come, an optional
- * sharding annotation (which mesh axis splits each dimension). Shapes are concrete: a program is
+ * Types of graph values: a shape, a storage dtype and an optional sharding annotation (which mesh
+ * axis splits each dimension; a parameter's is read by passes/partition.ts). Shapes are concrete: a program is
  * compiled per set of input shapes (compile.ts caches one plan per shape key).
  */
 import { DTYPE_BYTES, type DType } from '../runtime/dtype';

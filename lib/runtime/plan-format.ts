@@ -10,8 +10,10 @@
  *
  * Instructions are kernel launches in the spec format of `DeviceHandle.launch(kernel, spec)`, with
  * every buffer operand given as a PlanView instead of a buffer handle. Each stream is an ordered
- * list; `wait`/`record` events order instructions across streams. Today every plan uses one stream;
- * the format carries several for the compute/communication overlap of the sharding work.
+ * list; `wait`/`record` events order instructions across streams. Compiled plans use one stream,
+ * or two with `overlap: 'streams'` (collectives on stream 1; lib/graph/passes/streams.ts). Two
+ * instructions of different streams that touch the same bytes, one writing, must be ordered by
+ * events: loadPlan refuses the plan otherwise (lib/runtime/plan-hazards.ts).
  */
 
 /** `bytes` bytes of slot `slot` starting at byte `offset`. */

@@ -24,8 +24,13 @@ export interface LeafAttrs {
   /** const only: the fill value, or the values themselves (f32, row-major). */
   value?: number;
   data?: Float32Array;
-  /** For the sharding pass to come: the mesh axis splitting each dimension. */
+  /** How a mesh splits each dimension (params: read by passes/partition.ts). */
   sharding?: readonly (string | null)[];
+  /**
+   * Set by passes/partition.ts on a per-device leaf: the global tensor it is this device's slice of
+   * (Program initializes, reads and writes the global tensor through it).
+   */
+  layout?: { shape: readonly number[]; dims: readonly unknown[] };
 }
 
 function leaf(kind: 'input' | 'param' | 'state' | 'const'): OpDef {

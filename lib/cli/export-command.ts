@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MODEL_FILE, resolveCheckpoint, TRAINER_FILE } from '../io/checkpoint';
-import { readManifest, verifyCheckpointFiles } from '../io/checkpoint-manifest';
-import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
+import { resolveCheckpoint, TRAINER_FILE } from '../io/checkpoint';
+import { readManifest } from '../io/checkpoint-manifest';
+import { openCheckpointWeights } from '../io/checkpoint-weights';
+import { writeSafetensors, type SafetensorsTensor } from '../io/safetensors';
 import { nativeToTimm } from '../io/timm-names';
 import { validateConfig } from '../model/config';
 import { paramSpecs } from '../model/params';
@@ -49,11 +50,11 @@ export const exportCommand: Command = {
     if (o.output === undefined) throw usageError('--output is required', EXPORT_USAGE, 'missing');
     const format = choice(o.format, 'format', ['timm', 'native'], 'timm', EXPORT_USAGE);
     const dir = resolveCheckpoint(o.checkpoint);
-    verifyCheckpointFiles(dir, readManifest(dir));
+    // Verifies every file's hash; either layout (one file, or a mesh's rank files) reads as global tensors.
+    using f = openCheckpointWeights(dir);
     const rawConfig = (JSON.parse(fs.readFileSync(path.join(dir, TRAINER_FILE), 'utf8')) as { config?: unknown }).config;
     const config = validateConfig(rawConfig);
-    using f = SafetensorsFile.open(path.join(dir, MODEL_FILE));
-    const params = new Map(paramSpecs(config).map((s) => [s.name, f.readHost(s.name) as Float32Array]));
+    const params = new Map(paramSpecs(config).map((s) => [s.name, f.readFloat(s.name)]));
     const tensors: Record<string, SafetensorsTensor> = {};
     if (format === 'timm') {
       for (const [n, t] of nativeToTimm(config, params, { fuseOutProj: o['fuse-out-proj'] ?? false })) tensors[n] = { dtype: 'F32', shape: t.shape, data: t.data };

@@ -3,8 +3,10 @@
  * other file in the checkpoint. Verifying it is what makes a checkpoint usable: a file that is
  * missing, truncated or altered by even one byte fails here, before any of it is loaded.
  *
- * Ready for sharding: `files` is a list, so a sharded run can name each rank's shard files there
- * (with `rank` fields) under one manifest; today every checkpoint has one rank.
+ * Two layouts under the same manifest: 'single' (model.safetensors and optimizer.safetensors hold
+ * global tensors) and 'sharded' (index.json and one rank-<r>.safetensors per device: each device's
+ * slices, lib/io/sharded-checkpoint.ts). A manifest without `layout` is 'single' (written before
+ * sharded checkpoints existed).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -27,8 +29,20 @@ export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
   version: number;
   step: number;
+  /** The devices that saved it (a mesh's data x model). */
   worldSize: number;
+  /** How the tensors are stored; absent means 'single'. */
+  layout?: CheckpointLayout;
+  /** The mesh a sharded checkpoint was saved on (informational: it loads on any mesh). */
+  mesh?: { data: number; model: number };
   files: ManifestFile[];
+}
+
+export type CheckpointLayout = 'single' | 'sharded';
+
+/** A manifest's layout, 'single' when not recorded. */
+export function layoutOf(m: CheckpointManifest): CheckpointLayout {
+  return m.layout ?? 'single';
 }
 
 export function checkpointError(file: string, rule: string, message: string, extra: { expected?: string; received?: string; [k: string]: unknown } = {}): Vit22bError {
@@ -89,6 +103,9 @@ export function readManifest(dir: string): CheckpointManifest {
       expected: `{ format: "${CHECKPOINT_FORMAT}", step, files: [{ name, bytes, sha256 }] }`,
       received: o === null || typeof o !== 'object' ? String(o) : `keys ${Object.keys(o).slice(0, 8).join(', ') || '(none)'}`,
     });
+  }
+  if (o.layout !== undefined && o.layout !== 'single' && o.layout !== 'sharded') {
+    throw checkpointError(file, 'manifest-invalid', `layout ${JSON.stringify(o.layout)} is not one this version reads`, { expected: 'single or sharded', received: String(o.layout) });
   }
   if (o.version !== CHECKPOINT_VERSION) {
     throw checkpointError(file, 'version-unsupported', `checkpoint format version ${String(o.version)} is not supported`, { expected: String(CHECKPOINT_VERSION), received: String(o.version) });

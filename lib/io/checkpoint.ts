@@ -6,7 +6,12 @@
  *                  trainer.json           step, seed, data position, schedule, optimizer, precision, model config
  *                  manifest.json          format version, and the size and SHA-256 of each file above
  *
- * Saving writes everything into `<dir>/.tmp-step-<n>-<pid>-<rand>/`, fsyncs each file, renames the
+ * A program on a mesh of several devices saves the 'sharded' layout instead of the two safetensors
+ * files: index.json and rank-<r>.safetensors, each device writing only the slices it holds (each
+ * box once: lib/io/sharded-checkpoint.ts), under the same trainer.json and manifest (which hashes
+ * every rank file). Either layout loads into a program on any mesh, one device included.
+ *
+ * Saving writes everything into `<dir>/.tmp-step-<n>-<pid>-<rand>-on-<host>/`, fsyncs each file, renames the
  * directory to `step-<n>` (atomic) and fsyncs `<dir>`: a crash at any moment leaves the previous
  * checkpoints and either the complete new one or a temporary directory that nothing reads. Loading
  * verifies the manifest's hashes, then every tensor's presence, shape and dtype against the program,
@@ -17,20 +22,32 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
 import type { Program } from '../graph/program';
 import type { HostArray } from '../runtime/dtype';
 import { isVit22bError, type Vit22bError } from '../runtime/errors';
 import { fsyncDir, writeFileAtomic, writeAll } from './atomic-file';
 import {
+  indexFiles,
+  INDEX_FILE,
+  loadShardedCheckpoint,
+  readShardIndex,
+  shardIndexOf,
+  writeRankFiles,
+  writeShardIndex,
+} from './sharded-checkpoint';
+import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   checkpointError,
   hashFile,
+  layoutOf,
   MANIFEST_FILE,
   readCheckpointJson,
   readManifest,
   requireListed,
   verifyCheckpointFiles,
+  type CheckpointLayout,
   type CheckpointManifest,
 } from './checkpoint-manifest';
 import { lockCheckpointDir, pidAlive } from './checkpoint-lock';
@@ -40,7 +57,7 @@ import { requireObject, requireString } from '../runtime/arg-checks';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
 
-export { checkpointError, type CheckpointManifest } from './checkpoint-manifest';
+export { checkpointError, type CheckpointLayout, type CheckpointManifest } from './checkpoint-manifest';
 
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -58,6 +75,12 @@ export interface SaveCheckpointOptions {
   trainerState?: Record<string, unknown>;
   /** Keep only the newest `keep` committed checkpoints in `dir` (older ones are removed after the save). */
   keep?: number;
+  /**
+   * 'sharded': every device writes its own slices (index.json + rank-<r>.safetensors); 'single':
+   * global tensors in model.safetensors and optimizer.safetensors. Default: sharded when the program
+   * spans more than one device (no device's memory ever holds a whole tensor it does not own).
+   */
+  layout?: CheckpointLayout;
 }
 
 /** trainer.json. */
@@ -112,9 +135,22 @@ export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
   }
 }
 
+/** This host's name as it appears in temporary directory names (no path separators, no spaces). */
+const HOST = os.hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host';
+
+/**
+ * The temporary directory of a save: `.tmp-step-<n>-<pid>-<rand>-on-<host>`. The pid and host say
+ * whose save it is, so pruning removes only the temporaries of crashed saves on this host and never
+ * another process's in-flight one (a pid of another machine cannot be checked from here).
+ */
+function temporaryName(step: number): string {
+  return `.tmp-${stepDirName(step)}-${process.pid}-${randomBytes(4).toString('hex')}-on-${HOST}`;
+}
+const TEMPORARY = /^\.tmp-step-\d+-(\d+)-[0-9a-f]+(?:-on-([A-Za-z0-9._-]+?))?(?:-replaced)?$/;
+
 function saveLocked(dir: string, o: SaveCheckpointOptions): string {
   const final = path.join(dir, stepDirName(o.step));
-  const tmp = path.join(dir, `.tmp-${stepDirName(o.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(dir, temporaryName(o.step));
   try {
     fs.mkdirSync(tmp);
   } catch (e) {
@@ -122,20 +158,35 @@ function saveLocked(dir: string, o: SaveCheckpointOptions): string {
   }
   try {
     const { model, optimizer } = partition(o.program);
-    const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
-    writeSafetensors(path.join(tmp, MODEL_FILE), tensorsOf(o.program, model), meta);
-    writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensorsOf(o.program, optimizer), meta);
+    const mesh = o.program.mesh;
+    const devices = mesh.data * mesh.model;
+    const layout: CheckpointLayout = o.layout ?? (devices > 1 ? 'sharded' : 'single');
+    let tensorFiles: string[];
+    if (layout === 'sharded') {
+      const names = [...model, ...optimizer];
+      const index = shardIndexOf(o.program, names);
+      writeRankFiles(tmp, o.program, names);
+      writeShardIndex(tmp, index);
+      tensorFiles = [INDEX_FILE, ...indexFiles(index)];
+    } else {
+      const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
+      writeSafetensors(path.join(tmp, MODEL_FILE), tensorsOf(o.program, model), meta);
+      writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensorsOf(o.program, optimizer), meta);
+      tensorFiles = [MODEL_FILE, OPTIMIZER_FILE];
+    }
     const trainer: TrainerJson = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: o.step, config: o.config, trainerState: o.trainerState ?? {} };
     writeJson(path.join(tmp, TRAINER_FILE), trainer);
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
       step: o.step,
-      worldSize: 1,
-      files: [MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE].map((name) => ({ name, ...hashFile(path.join(tmp, name)) })),
+      worldSize: layout === 'sharded' ? devices : 1,
+      ...(layout === 'sharded' ? { layout, mesh: { data: mesh.data, model: mesh.model } } : {}),
+      files: [...tensorFiles, TRAINER_FILE].map((name) => ({ name, ...hashFile(path.join(tmp, name)) })),
     };
     // The manifest last: a directory without one is never a checkpoint.
     writeJson(path.join(tmp, MANIFEST_FILE), manifest);
+    fsyncDir(tmp);
     if (fs.existsSync(final)) {
       // Saving a step again (a resume from an older checkpoint): move the old one aside first, since
       // rename cannot replace a non-empty directory. Older steps stay committed throughout.
@@ -184,7 +235,7 @@ export function latestCheckpoint(dir: string, onSkip?: CheckpointSkipHandler): s
   for (const c of listCheckpoints(dir)) {
     try {
       const m = readManifest(c.path);
-      requireListed(c.path, m, [MODEL_FILE, TRAINER_FILE]);
+      requireListed(c.path, m, [layoutOf(m) === 'sharded' ? INDEX_FILE : MODEL_FILE, TRAINER_FILE]);
       verifyCheckpointFiles(c.path, m);
       return c.path;
     } catch (e) {
@@ -231,8 +282,8 @@ export function pruneCheckpoints(dir: string, keep: number): void {
 }
 
 /**
- * Temporary directories (`.tmp-step-<n>-<pid>-<rand>`) whose save can no longer finish: their pid is
- * gone (a crash). Called with the lock held, so no other run saves here; a live pid's directory is left
+ * Temporary directories (`.tmp-step-<n>-<pid>-<rand>[-on-<host>]`) whose save can no longer finish:
+ * on this host, and their pid is gone (a crash). Called with the lock held, so no other run saves here; a live pid's directory is left
  * alone all the same (this process's own in-flight saves never overlap this call).
  */
 function removeOrphanTemporaries(dir: string): void {
@@ -243,8 +294,12 @@ function removeOrphanTemporaries(dir: string): void {
     return;
   }
   for (const n of names) {
-    const m = /^\.tmp-step-\d+-(\d+)-/.exec(n);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+    const m = TEMPORARY.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    // Another host's save (a shared file system): its pid means nothing here, so it is left alone.
+    const here = m[2] === undefined || m[2] === HOST;
+    if (here && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
   }
 }
 
@@ -285,7 +340,8 @@ export function loadCheckpoint(dir: string, program: Program, options: { config?
   requireString(dir, 'loadCheckpoint dir');
   requireObject(program, 'loadCheckpoint program', 'a compiled Program');
   const manifest = readManifest(dir);
-  requireListed(dir, manifest, options.parametersOnly ? [MODEL_FILE, TRAINER_FILE] : [MODEL_FILE, OPTIMIZER_FILE, TRAINER_FILE]);
+  const tensorFiles = layoutOf(manifest) === 'sharded' ? [INDEX_FILE] : options.parametersOnly ? [MODEL_FILE] : [MODEL_FILE, OPTIMIZER_FILE];
+  requireListed(dir, manifest, [...tensorFiles, TRAINER_FILE]);
   verifyCheckpointFiles(dir, manifest);
   const trainer = readTrainerJson(dir);
   const trainerFile = path.join(dir, TRAINER_FILE);
@@ -299,6 +355,10 @@ export function loadCheckpoint(dir: string, program: Program, options: { config?
     });
   }
   const { model, optimizer } = partition(program);
+  if (layoutOf(manifest) === 'sharded') {
+    loadSharded(dir, manifest, program, options.parametersOnly ? model : [...model, ...optimizer], options.parametersOnly ?? false);
+    return { path: dir, step: manifest.step, manifest, trainer };
+  }
   const files = [
     { name: MODEL_FILE, buffers: model },
     ...(options.parametersOnly ? [] : [{ name: OPTIMIZER_FILE, buffers: optimizer }]),
@@ -310,6 +370,23 @@ export function loadCheckpoint(dir: string, program: Program, options: { config?
     for (const f of files) f.st.close();
   }
   return { path: dir, step: manifest.step, manifest, trainer };
+}
+
+/**
+ * A sharded checkpoint (verified by the caller) into `program`, on whatever mesh: every rank file
+ * the index names must be one the manifest hashed, and the index must hold exactly the program's
+ * parameters (and, unless parametersOnly, its optimizer state), as the single layout's files must.
+ */
+function loadSharded(dir: string, manifest: CheckpointManifest, program: Program, names: string[], parametersOnly: boolean): void {
+  const index = readShardIndex(dir);
+  requireListed(dir, manifest, indexFiles(index));
+  const want = new Set(names);
+  for (const [n, t] of Object.entries(index.tensors)) {
+    // Parameters-only loads (evaluation) ignore the optimizer state: the program's optimizer may differ.
+    const relevant = !parametersOnly || t.kind === undefined || t.kind === 'param';
+    if (relevant && !want.has(n)) throw checkpointError(path.join(dir, INDEX_FILE), 'tensor-unexpected', `holds ${JSON.stringify(n)}, which this model does not have`, { tensor: n });
+  }
+  loadShardedCheckpoint(dir, program, { names, index });
 }
 
 function openChecked(file: string): SafetensorsFile {

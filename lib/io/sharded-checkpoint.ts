@@ -20,16 +20,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { BufferSlices, Program } from '../graph/program';
-import { copyRegion, localShape, rankBoxes, type Box, type MeshShape } from '../graph/sharding';
+import { coordinatesOf, copyRegion, localShape, rankBoxes, type Box, type MeshShape } from '../graph/sharding';
 import { allocHostArray, DTYPE_BYTES, type DType, type HostArray } from '../runtime/dtype';
 import { Vit22bError } from '../runtime/errors';
 import { fsyncDir, tempNameFor, writeFileAtomic } from './atomic-file';
 import { readRegularFile } from './regular-file';
-import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from './safetensors';
+import { SafetensorsFile, writeSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';
 import { SAFETENSORS_OF_DTYPE } from './safetensors-dtype';
 
 export const SHARDED_FORMAT = 'vit22b-sharded/1';
-const INDEX_FILE = 'index.json';
+export const INDEX_FILE = 'index.json';
 /** An index lists one chunk per saved box: generous, but bounded. */
 const MAX_INDEX_BYTES = 1 << 28;
 
@@ -43,6 +43,8 @@ export interface Chunk extends Box {
 export interface ShardedTensor {
   shape: number[];
   dtype: DType;
+  /** What the buffer is (a parameter, optimizer state); absent in indexes written before it was recorded. */
+  kind?: string;
   chunks: Chunk[];
 }
 
@@ -65,39 +67,109 @@ function defaultNames(program: Program): string[] {
   return program.bufferNames().filter((n) => !n.startsWith('grad/') && !n.startsWith('const/'));
 }
 
+/** The file rank r writes its chunks to. */
+export function rankFileName(rank: number): string {
+  return `rank-${rank}.safetensors`;
+}
+
+/** What one rank writes: boxes of its local slices, each box of a tensor written by one rank only. */
+interface RankWrite {
+  name: string;
+  box: Box;
+  localStart: number[];
+}
+
+/**
+ * Which rank writes which box: every rank's boxes in rank order, a box already taken by a lower rank
+ * skipped (a replicated weight, the same slice on every data rank). A pure function of the layouts
+ * and the mesh, so every process of a multi-process run computes the same assignment and the same
+ * index without exchanging a byte.
+ */
+function assignBoxes(program: Program, names: readonly string[]): RankWrite[][] {
+  const mesh = program.mesh;
+  const ranks = mesh.data * mesh.model;
+  const taken = new Set<string>();
+  const out: RankWrite[][] = [];
+  const slices = names.map((n) => [n, program.slices(n)] as const);
+  for (let r = 0; r < ranks; ++r) {
+    const mine: RankWrite[] = [];
+    for (const [name, s] of slices) {
+      for (const { box, localStart } of rankBoxes(s.shape, s.dims, s.mesh, coordinatesOf(mesh, r))) {
+        const key = chunkKey(name, box);
+        if (taken.has(key)) continue;
+        taken.add(key);
+        mine.push({ name, box, localStart });
+      }
+    }
+    out.push(mine);
+  }
+  return out;
+}
+
+const chunkKey = (name: string, box: Box) => `${name}@${box.offsets.join(',')}`;
+
+/**
+ * The index of a sharded save of `names`: global shapes and dtypes, every chunk and its file. The
+ * same on every process (see assignBoxes); `kinds` records which tensors are parameters, so a
+ * parameters-only load (evaluation) knows what to read.
+ */
+export function shardIndexOf(program: Program, names: readonly string[] = defaultNames(program)): ShardIndex {
+  const index: ShardIndex = { format: SHARDED_FORMAT, mesh: program.mesh, tensors: {} };
+  for (const n of names) {
+    const s = program.slices(n);
+    index.tensors[n] = { shape: [...s.shape], dtype: s.dtype, kind: program.bufferKind(n), chunks: [] };
+  }
+  assignBoxes(program, names).forEach((writes, r) => {
+    for (const w of writes) index.tensors[w.name]!.chunks.push({ ...w.box, file: rankFileName(r), key: chunkKey(w.name, w.box) });
+  });
+  return index;
+}
+
+/**
+ * Writes the rank files of the ranks this process holds into `dir` (an existing temporary directory)
+ * and returns their names. A rank with nothing of its own to write (every box taken by a lower rank)
+ * writes no file. Files are fsynced by writeSafetensors.
+ */
+export function writeRankFiles(dir: string, program: Program, names: readonly string[] = defaultNames(program)): string[] {
+  const assignment = assignBoxes(program, names);
+  const slices = new Map(names.map((n) => [n, program.slices(n)] as const));
+  const written: string[] = [];
+  for (const [r, writes] of assignment.entries()) {
+    if (writes.length === 0) continue;
+    const tensors: Record<string, SafetensorsTensor> = {};
+    // One download per buffer of this rank, however many segments it has.
+    const locals = new Map<string, HostArray>();
+    for (const w of writes) {
+      const s = slices.get(w.name)!;
+      const rank = s.ranks.find((x) => x.coords.rank === r);
+      if (!rank) continue; // held by another process of a multi-process run: it writes this file
+      let local = locals.get(w.name);
+      if (!local) locals.set(w.name, (local = rank.read()));
+      const data = allocHostArray(s.dtype, volume(w.box.sizes));
+      copyRegion(local, localShape(w.name, s.shape, s.dims, s.mesh), w.localStart, data, w.box.sizes, w.box.sizes.map(() => 0), w.box.sizes);
+      tensors[chunkKey(w.name, w.box)] = { dtype: SAFETENSORS_OF_DTYPE[s.dtype], shape: w.box.sizes, data };
+    }
+    if (Object.keys(tensors).length === 0) continue;
+    writeSafetensors(path.join(dir, rankFileName(r)), tensors);
+    written.push(rankFileName(r));
+  }
+  return written;
+}
+
+/** Writes index.json into `dir` (atomically, fsynced). */
+export function writeShardIndex(dir: string, index: ShardIndex): void {
+  writeFileAtomic(path.join(dir, INDEX_FILE), (fd) => fs.writeSync(fd, JSON.stringify(index, null, 1) + '\n'));
+}
+
 /** Writes `program`'s buffers (default: parameters and optimizer state) as a sharded checkpoint at `dir`, which must not exist. */
 export function saveShardedCheckpoint(dir: string, program: Program, names: readonly string[] = defaultNames(program)): ShardIndex {
   if (fs.existsSync(dir)) throw checkpointError(dir, 'exists', 'the target exists (a checkpoint is written once)', { expected: 'a new path', received: 'exists' });
-  const slices = names.map((n) => [n, program.slices(n)] as const);
-  const mesh = program.mesh;
-  const index: ShardIndex = { format: SHARDED_FORMAT, mesh, tensors: {} };
-  for (const [n, s] of slices) index.tensors[n] = { shape: [...s.shape], dtype: s.dtype, chunks: [] };
+  const index = shardIndexOf(program, names);
   const tmp = tempNameFor(path.resolve(dir));
   fs.mkdirSync(tmp);
   try {
-    const written = new Set<string>();
-    const ranks = slices[0]?.[1].ranks.length ?? 1;
-    for (let r = 0; r < ranks; ++r) {
-      const file = `rank-${r}.safetensors`;
-      const tensors: Record<string, SafetensorsTensor> = {};
-      for (const [n, s] of slices) {
-        const rank = s.ranks[r]!;
-        const boxes = rankBoxes(s.shape, s.dims, s.mesh, rank.coords).filter(({ box }) => !written.has(`${n}@${box.offsets.join(',')}`));
-        if (boxes.length === 0) continue;
-        const local = rank.read();
-        const shapeHere = localShape(n, s.shape, s.dims, s.mesh);
-        for (const { box, localStart } of boxes) {
-          const key = `${n}@${box.offsets.join(',')}`;
-          written.add(key);
-          const data = allocHostArray(s.dtype, volume(box.sizes));
-          copyRegion(local, shapeHere, localStart, data, box.sizes, box.sizes.map(() => 0), box.sizes);
-          tensors[key] = { dtype: SAFETENSORS_OF_DTYPE[s.dtype], shape: box.sizes, data };
-          index.tensors[n]!.chunks.push({ ...box, file, key });
-        }
-      }
-      if (Object.keys(tensors).length > 0) writeSafetensors(path.join(tmp, file), tensors);
-    }
-    writeFileAtomic(path.join(tmp, INDEX_FILE), (fd) => fs.writeSync(fd, JSON.stringify(index, null, 1) + '\n'));
+    writeRankFiles(tmp, program, names);
+    writeShardIndex(tmp, index);
     fsyncDir(tmp);
     fs.renameSync(tmp, dir);
   } catch (e) {
@@ -106,6 +178,11 @@ export function saveShardedCheckpoint(dir: string, program: Program, names: read
   }
   fsyncDir(path.dirname(path.resolve(dir)));
   return index;
+}
+
+/** The files an index names (each rank file once), for a manifest to hash. */
+export function indexFiles(index: ShardIndex): string[] {
+  return [...new Set(Object.values(index.tensors).flatMap((t) => t.chunks.map((c) => c.file)))].sort();
 }
 
 const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -189,10 +266,9 @@ class RankFiles implements Disposable {
   }
 }
 
-/** Reads the part `part` (a box inside `chunk`) of a saved chunk into dst at dstStart. */
-function readPart(files: RankFiles, dir: string, chunk: Chunk, dtype: DType, part: Box, dst: HostArray, dstShape: number[], dstStart: number[]): void {
-  const { header, fd } = files.get(chunk.file);
-  const entry = header.entry(chunk.key);
+/** The chunk's safetensors entry, checked to be `dtype` of the chunk's size. */
+function checkChunkEntry(files: RankFiles, dir: string, chunk: Chunk, dtype: DType): SafetensorsEntry {
+  const entry = files.get(chunk.file).header.entry(chunk.key);
   const el = DTYPE_BYTES[dtype];
   if (entry.dtype !== SAFETENSORS_OF_DTYPE[dtype] || entry.byteLength !== volume(chunk.sizes) * el) {
     throw checkpointError(dir, 'chunk-mismatch', `chunk ${chunk.key} in ${chunk.file} is not ${dtype}[${chunk.sizes.join(', ')}]`, {
@@ -200,6 +276,14 @@ function readPart(files: RankFiles, dir: string, chunk: Chunk, dtype: DType, par
       received: `${entry.dtype} of ${entry.byteLength} bytes`,
     });
   }
+  return entry;
+}
+
+/** Reads the part `part` (a box inside `chunk`) of a saved chunk into dst at dstStart. */
+function readPart(files: RankFiles, dir: string, chunk: Chunk, dtype: DType, part: Box, dst: HostArray, dstShape: number[], dstStart: number[]): void {
+  const { fd } = files.get(chunk.file);
+  const entry = checkChunkEntry(files, dir, chunk, dtype);
+  const el = DTYPE_BYTES[dtype];
   // Only the rows of `part`: one positioned read per run of the last dimension.
   const within = part.offsets.map((o, d) => o - chunk.offsets[d]!);
   const rows = volume(part.sizes.slice(0, -1));
@@ -228,47 +312,83 @@ function readPart(files: RankFiles, dir: string, chunk: Chunk, dtype: DType, par
   copyRegion(tmp, part.sizes, part.sizes.map(() => 0), dst, dstShape, dstStart, part.sizes);
 }
 
+/** The boxes of `name` one rank holds that the saved chunks do not cover exactly: an error, never zeros. */
+function checkCovered(dir: string, name: string, t: ShardedTensor, boxes: { box: Box }[]): void {
+  for (const { box } of boxes) {
+    let covered = 0;
+    for (const chunk of t.chunks) {
+      const part = intersect(box, chunk);
+      if (part) covered += volume(part.sizes);
+    }
+    if (covered !== volume(box.sizes)) {
+      throw checkpointError(dir, 'incomplete', `the saved chunks of '${name}' do not cover [${box.offsets.join(', ')}] + [${box.sizes.join(', ')}] exactly`, {
+        tensor: name,
+        expected: `${volume(box.sizes)} elements`,
+        received: `${covered} elements`,
+      });
+    }
+  }
+}
+
+/** Reads the region `box` of a saved tensor into dst (laid out as dstShape) at dstStart. */
+function readBox(files: RankFiles, dir: string, t: ShardedTensor, box: Box, dst: HostArray, dstShape: number[], dstStart: number[]): void {
+  for (const chunk of t.chunks) {
+    const part = intersect(box, chunk);
+    if (part) readPart(files, dir, chunk, t.dtype, part, dst, dstShape, dstStart.map((l, d) => l + part.offsets[d]! - box.offsets[d]!));
+  }
+}
+
+export interface LoadShardedOptions {
+  /** The buffers to load (default: all but gradients and constants). */
+  names?: readonly string[];
+  /** The index, when the caller has read (and verified) it already. */
+  index?: ShardIndex;
+}
+
 /**
  * Loads a sharded checkpoint into `program`, whatever mesh either was on: every buffer it names
  * must exist in the program with the same global shape and dtype, and every device's slice must be
- * covered by saved chunks.
+ * covered by saved chunks. Everything is checked before the first buffer is written.
  */
-export function loadShardedCheckpoint(dir: string, program: Program): ShardIndex {
-  const index = readShardIndex(dir);
-  const names = defaultNames(program);
+export function loadShardedCheckpoint(dir: string, program: Program, options: LoadShardedOptions = {}): ShardIndex {
+  const index = options.index ?? readShardIndex(dir);
+  const names = options.names ?? defaultNames(program);
   const missing = names.filter((n) => !index.tensors[n]);
   if (missing.length) {
     throw checkpointError(dir, 'tensor-missing', `holds no ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`, { expected: names.slice(0, 5).join(', '), received: Object.keys(index.tensors).slice(0, 5).join(', ') });
   }
-  using files = new RankFiles(dir);
-  for (const name of names) {
+  const plan = names.map((name) => {
     const t = index.tensors[name]!;
     const s: BufferSlices = program.slices(name);
     if (t.dtype !== s.dtype || t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
       throw checkpointError(dir, 'tensor-mismatch', `'${name}' is ${t.dtype}[${t.shape.join(', ')}] in the checkpoint`, { tensor: name, expected: `${s.dtype}[${s.shape.join(', ')}]`, received: `${t.dtype}[${t.shape.join(', ')}]` });
     }
-    for (const rank of s.ranks) {
-      const boxes = rankBoxes(s.shape, s.dims, s.mesh, rank.coords);
-      const shapeHere = localShape(name, s.shape, s.dims, s.mesh);
+    const ranks = s.ranks.map((rank) => ({ rank, boxes: rankBoxes(s.shape, s.dims, s.mesh, rank.coords) }));
+    for (const r of ranks) checkCovered(dir, name, t, r.boxes);
+    return { name, t, s, ranks };
+  });
+  using files = new RankFiles(dir);
+  // Every chunk header checked (dtype and size) before any buffer is written: a bad chunk fails here.
+  for (const { t } of plan) for (const c of t.chunks) checkChunkEntry(files, dir, c, t.dtype);
+  for (const { name, t, s, ranks } of plan) {
+    const shapeHere = localShape(name, s.shape, s.dims, s.mesh);
+    for (const { rank, boxes } of ranks) {
       const local = allocHostArray(s.dtype, volume(shapeHere));
-      for (const { box, localStart } of boxes) {
-        let covered = 0;
-        for (const chunk of t.chunks) {
-          const part = intersect(box, chunk);
-          if (!part) continue;
-          covered += volume(part.sizes);
-          readPart(files, dir, chunk, t.dtype, part, local, shapeHere, localStart.map((l, d) => l + part.offsets[d]! - box.offsets[d]!));
-        }
-        if (covered !== volume(box.sizes)) {
-          throw checkpointError(dir, 'incomplete', `the saved chunks of '${name}' do not cover [${box.offsets.join(', ')}] + [${box.sizes.join(', ')}] exactly`, {
-            tensor: name,
-            expected: `${volume(box.sizes)} elements`,
-            received: `${covered} elements`,
-          });
-        }
-      }
+      for (const { box, localStart } of boxes) readBox(files, dir, t, box, local, shapeHere, localStart);
       rank.write(local);
     }
   }
   return index;
+}
+
+/** One saved tensor whole (its global shape), assembled from its chunks: export and --init read sharded checkpoints this way. */
+export function readShardedTensor(dir: string, index: ShardIndex, name: string): HostArray {
+  const t = index.tensors[name];
+  if (!t) throw checkpointError(dir, 'tensor-missing', `holds no ${name}`, { tensor: name, expected: name, received: 'missing' });
+  const whole: Box = { offsets: t.shape.map(() => 0), sizes: [...t.shape] };
+  checkCovered(dir, name, t, [{ box: whole }]);
+  using files = new RankFiles(dir);
+  const out = allocHostArray(t.dtype, volume(t.shape));
+  readBox(files, dir, t, whole, out, t.shape, whole.offsets);
+  return out;
 }

@@ -11,11 +11,8 @@
  * and the tensors must then fit it exactly. Optimizer state is not taken: the run starts fresh.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { MODEL_FILE, resolveCheckpoint } from '../io/checkpoint';
-import { readManifest, verifyCheckpointFiles } from '../io/checkpoint-manifest';
-import { readFloatTensor } from '../io/float-weights';
-import { SafetensorsFile } from '../io/safetensors';
+import { resolveCheckpoint } from '../io/checkpoint';
+import { openCheckpointWeights, safetensorsWeights, type WeightSource } from '../io/checkpoint-weights';
 import { foldLayerScale } from '../io/timm-layer-scale';
 import { refusedTimmOption, timmToNative, type NativeParams, type TimmStateDict } from '../io/timm-names';
 import { validateConfig, type ModelConfig } from '../model/config';
@@ -45,19 +42,17 @@ function invalid(field: string, message: string, expected: string, received: str
   return new Vit22bError('ERR_INVALID_CONFIG', `--init ${file}: ${message}`, { field, expected, received, file });
 }
 
-/** The safetensors file behind `file`: itself, or a verified checkpoint's model.safetensors. */
-function weightsFile(file: string, format: 'native' | 'timm'): string {
+/** The weights behind `file`: a safetensors file, or a verified checkpoint's parameters (either layout). */
+function openWeights(file: string, format: 'native' | 'timm'): WeightSource {
   let isDir = false;
   try {
     isDir = fs.statSync(file).isDirectory();
   } catch {
     throw new Vit22bError('ERR_DATA_NOT_FOUND', `--init ${file}: no such file or directory`, { file, expected: 'a safetensors file or checkpoint directory', received: 'missing' });
   }
-  if (!isDir) return file;
+  if (!isDir) return safetensorsWeights(file);
   if (format === 'timm') throw new Vit22bError('ERR_INVALID_ARGUMENT', `--init ${file}: timm weights are one safetensors file, not a directory`, { file, expected: 'a .safetensors file', received: 'a directory' });
-  const dir = resolveCheckpoint(file);
-  verifyCheckpointFiles(dir, readManifest(dir));
-  return path.join(dir, MODEL_FILE);
+  return openCheckpointWeights(resolveCheckpoint(file));
 }
 
 interface Geometry {
@@ -104,9 +99,9 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
   if (format !== 'native' && format !== 'timm') {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `init format must be 'native' or 'timm'`, { field: 'format', expected: 'native | timm', received: String(format) });
   }
-  const source = weightsFile(init.file, format);
-  using f = SafetensorsFile.open(source);
-  const shapes = new Map(f.names().map((n) => [n, f.entry(n).shape]));
+  using f = openWeights(init.file, format);
+  const source = f.file;
+  const shapes = new Map(f.names().map((n) => [n, f.shape(n)]));
   // Refused timm options first (a class token with MAP, register tokens...): they name the model's
   // real difference, where the geometry below would only see an odd position table.
   if (format === 'timm') refusedTimmOption(target, new Map([...shapes].filter(([n]) => !/\.ls[12]\.gamma$/.test(n)).map(([n, shape]) => [n, { shape, data: new Float32Array(0) }])));
@@ -117,7 +112,7 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
   let params: NativeParams;
   const notes: string[] = [];
   if (format === 'timm') {
-    const read: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.entry(n).shape, data: readFloatTensor(f, n) }]));
+    const read: TimmStateDict = new Map(f.names().map((n) => [n, { shape: f.shape(n), data: f.readFloat(n) }]));
     const { sd, folded } = foldLayerScale(read);
     if (folded) notes.push(`LayerScale (${folded} gammas) folded into attn.proj / mlp.fc2: the same function, gamma no longer a separate parameter`);
     if (g.numClasses === 0) {
@@ -134,11 +129,11 @@ export function loadPretrained(init: PretrainedInit, target: ModelConfig): Pretr
     if (extra.length) throw new Vit22bError('ERR_INVALID_ARGUMENT', `--init ${init.file}: tensors this model has no parameter for: ${extra.slice(0, 8).join(', ')}`, { file: source, expected: 'our parameter names', received: extra.join(', ') });
     for (const s of specs) {
       if (!f.has(s.name)) throw new Vit22bError('ERR_INVALID_ARGUMENT', `--init ${init.file}: no tensor for parameter ${s.name}`, { file: source, tensor: s.name, expected: s.name, received: 'missing' });
-      const shape = f.entry(s.name).shape;
+      const shape = f.shape(s.name);
       if (shape.join(',') !== s.shape.join(',')) {
         throw new Vit22bError('ERR_SHAPE_MISMATCH', `--init ${init.file}: ${s.name} is [${shape.join(', ')}], the model's [${s.shape.join(', ')}]`, { file: source, tensor: s.name, expected: JSON.stringify(s.shape), received: JSON.stringify(shape) });
       }
-      params.set(s.name, readFloatTensor(f, s.name));
+      params.set(s.name, f.readFloat(s.name));
     }
   }
   if (g.numClasses !== target.numClasses) {

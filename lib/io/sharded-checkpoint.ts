@@ -110,7 +110,7 @@ const chunkKey = (name: string, box: Box) => `${name}@${box.offsets.join(',')}`;
 
 /**
  * The index of a sharded save of `names`: global shapes and dtypes, every chunk and its file. The
- * same on every process (see assignBoxes); `kinds` records which tensors are parameters, so a
+ * same on every process (see assignBoxes); each tensor's `kind` says whether it is a parameter, so a
  * parameters-only load (evaluation) knows what to read.
  */
 export function shardIndexOf(program: Program, names: readonly string[] = defaultNames(program)): ShardIndex {

@@ -191,3 +191,19 @@ describe("overlap 'streams' (collectives on a communication stream, run on their
     for (const [n, v] of serial.grads) if (!Buffer.from(streams.grads.get(n)!.buffer).equals(Buffer.from(v.buffer))) throw new Error(`grad/${n} differs with overlap streams`);
   });
 });
+
+describe('ZeRO-3 with Adafactor: factored statistics reduced over the axes that split rows and columns', () => {
+  let reference: Run;
+  beforeAll(async () => {
+    reference = await train(recipe, undefined, 'fp32', adafactor);
+  });
+  // 2x1 and 4x1: in/w's rows split over data; 2x2: in/w's rows over data and columns over model,
+  // out/w's rows over model and columns over data (both statistics and vrSum all-reduced).
+  test.each([
+    { data: 2, model: 1 },
+    { data: 2, model: 2 },
+    { data: 4, model: 1 },
+  ])('mesh data=$data model=$model with zero 3 matches the unsharded Adafactor run', async (mesh) => {
+    expectRunsClose(await train(recipe, mesh, 'fp32', adafactor, { zero: 3 }), reference, { scalar: 1e-5, grad: 1e-4, param: 1e-3 });
+  });
+});

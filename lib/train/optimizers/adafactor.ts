@@ -5,14 +5,14 @@
  * weight decay scaled by the learning rate. The paper's recipe: weightDecay 0.03 for the body and
  * `overrides: { 'head/w': { weightDecay: 3 } }`.
  *
- * Under a mesh, a factored weight split over `model` needs the row and column means of the GLOBAL
- * matrix: each device sums its slice's statistics (adafactor_stats), the sums are all-reduced over
- * model, and the update uses them. A column shard (the in-projections) needs the row sums over
- * every column; a row shard (the out-projections) the column sums over every row and the sum of
- * the updated vr over every row (mean(vr) normalizes the estimate). The statistic held whole (vr of
- * a column shard, vc of a row shard) comes out the same on every device.
+ * Under a mesh, a factored weight split over `model` (and under ZeRO-3 over `data` too) needs the
+ * row and column means of the GLOBAL matrix: each device sums its slice's statistics
+ * (adafactor_stats), the sums are all-reduced over the axes that split them, and the update uses
+ * them (see `sharded` below). The factoring is decided on the global shape, so a sharded run
+ * factors exactly the weights the unsharded one does.
  */
 import type { Value } from '../../graph/ir';
+import type { DimSplit } from '../../graph/sharding';
 import type { ParamOverrides } from '../../graph/param-overrides';
 import { Vit22bError } from '../../runtime/errors';
 import { adafactorDecay, adafactorLayout } from '../../runtime/ops/adafactor';
@@ -43,65 +43,88 @@ export const adafactor: OptimizerModule<AdafactorSpec> = {
     const layout = { ...adafactorLayout(c.param.shape, minDim), factored };
     const hyper = { beta1: spec.beta1, eps: spec.eps, weightDecay: c.weightDecay, lrMult: c.lrMult, clipThreshold: spec.clipThreshold, hasClip: !!c.clip };
     const momentum = c.state(`adafactor/m/${c.name}`, { dtype: spec.momentumDtype ?? 'bf16' });
-    const modelRanks = c.g.mesh?.model ?? 1;
-    if (factored && (c.g.mesh?.data ?? 1) > 1 && c.layout?.dims.some((d) => d?.axis === 'data')) {
-      throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${c.name}', a weight split over data (ZeRO-3), needs its factored statistics reduced over data: not wired yet`, {
-        expected: 'adamw with zero 3, or adafactor without it',
-        received: 'adafactor with zero 3',
-      });
-    }
-    const splitDim = modelRanks > 1 && c.layout ? c.layout.dims.findIndex((d) => d?.axis === 'model') : -1;
     const clipIn = c.clip ? [c.clip] : [];
     const base = withoutUndefined({ ...layout, ...hyper });
-    if (!factored || splitDim < 0) {
+    const splits = factored && c.layout ? matrixSplits(c) : { rowSplit: null, colSplit: null };
+    if (!splits.rowSplit && !splits.colSplit) {
       const second = factored
         ? [c.state(`adafactor/vr/${c.name}`, { shape: [layout.rows] }), c.state(`adafactor/vc/${c.name}`, { shape: [layout.cols] })]
         : [c.state(`adafactor/v/${c.name}`)];
       c.g.add('adafactor_update', [c.param, c.grad, momentum, ...second, ...clipIn], base);
       return;
     }
-    sharded(spec, c, { momentum, layout, base, clipIn, splitDim, modelRanks });
+    sharded(spec, c, { momentum, layout, base, clipIn, ...splits });
   },
   deriveScalar(name, scalars) {
     return name === 'decay' && typeof scalars.step === 'number' ? adafactorDecay(scalars.step) : undefined;
   },
 };
 
+/**
+ * How a factored parameter's matrix view [rows, cols] is split: its rows (dimension 0 of a matrix)
+ * and its columns (the last dimension), each over at most one mesh axis. A model split gives one of
+ * them (the in-projections' columns, the out-projections' rows); ZeRO-3 adds a data split of a
+ * dimension the model axis left whole, so a weight may be split both ways.
+ */
+function matrixSplits(c: UpdateContext): { rowSplit: DimSplit | null; colSplit: DimSplit | null } {
+  const dims = c.layout!.dims;
+  const last = dims.length - 1;
+  const leading = dims.slice(0, last).findIndex((d) => d !== null);
+  if (leading >= 0 && dims.length !== 2) {
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${c.name}': a split of dimension ${leading} of a rank-${dims.length} weight is neither a row nor a column shard`, {
+      expected: 'a matrix split by rows and/or by columns',
+      received: JSON.stringify(dims),
+    });
+  }
+  return { rowSplit: dims.length === 2 ? dims[0]! : null, colSplit: dims[last] ?? null };
+}
+
+/**
+ * A factored parameter whose slice holds part of the rows and/or part of the columns of the global
+ * matrix [totalRows, totalCols]. With s = (clip g)^2 + eps on this slice [rows, cols]:
+ *   rowSums (of vr's update) = sum of s over every global column: the slice's row sums all-reduced
+ *     over the axis splitting the columns;
+ *   colSums (of vc's update) = sum of s over every global row: the column sums all-reduced over the
+ *     axis splitting the rows;
+ *   vrSum (mean(vr) = vrSum / totalRows) = the sum of the updated vr over every global row. The
+ *     slice's adafactor_stats gives sum_i (decay vr[i] + (1 - decay) rowSums_here[i] / cols), which is
+ *     linear in its own row sums: averaged over the column axis (all_reduce with scale 1/n, vr
+ *     being the same on those ranks) it becomes sum_i (decay vr[i] + (1 - decay) rowSums[i] /
+ *     totalCols) with the global rowSums; then summed over the row axis.
+ * vr is split like the rows, vc like the columns; each is whole on the ranks of the other axis,
+ * where every rank computes the same values.
+ */
 function sharded(
   spec: AdafactorSpec,
   c: UpdateContext,
-  s: { momentum: Value; layout: { rows: number; cols: number }; base: object; clipIn: Value[]; splitDim: number; modelRanks: number },
+  s: { momentum: Value; layout: { rows: number; cols: number }; base: object; clipIn: Value[]; rowSplit: DimSplit | null; colSplit: DimSplit | null },
 ): void {
-  const dims = c.layout!;
-  const split = dims.dims[s.splitDim]!;
-  const global = adafactorLayout(dims.shape, 1);
+  const global = adafactorLayout(c.layout!.shape, 1);
   if ((spec.clipThreshold ?? 0) > 0) {
-    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor's block-RMS clipping of '${c.name}', a weight split over model, needs a global sum not wired yet`, {
-      expected: 'clipThreshold 0 (the recipe) under a model axis',
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor's block-RMS clipping of '${c.name}', a sharded weight, needs a global sum not wired yet`, {
+      expected: 'clipThreshold 0 (the recipe) with a sharded weight',
       received: String(spec.clipThreshold),
     });
   }
   const { rows, cols } = s.layout;
-  const reduce = (v: Value) => c.g.apply('all_reduce', [v], { axis: 'model', ranks: s.modelRanks });
-  const statsOf = (inputs: Value[], attrs: object) => c.g.add('adafactor_stats', inputs, withoutUndefined({ rows, cols, eps: spec.eps, hasClip: s.clipIn.length > 0, ...attrs }));
-  if (s.splitDim === dims.shape.length - 1) {
-    const vr = c.state(`adafactor/vr/${c.name}`, { shape: [rows] });
-    const vc = c.state(`adafactor/vc/${c.name}`, { shape: [cols], layout: { shape: [global.cols], dims: [split] } });
-    const stats = statsOf([c.grad, ...s.clipIn], { totalCols: global.cols });
-    const rowSums = reduce(stats.outputs[0]!);
-    c.g.add('adafactor_update', [c.param, c.grad, s.momentum, vr, vc, ...s.clipIn, rowSums], { ...s.base, stats: { rowSums: true, totalCols: global.cols } });
-    return;
+  const ranksOf = (split: DimSplit) => c.g.mesh![split.axis];
+  const reduce = (v: Value, split: DimSplit, scale = 1) => c.g.apply('all_reduce', [v], { axis: split.axis, ranks: ranksOf(split), ...(scale !== 1 ? { scale } : {}) });
+  const vr = c.state(`adafactor/vr/${c.name}`, { shape: [rows], ...(s.rowSplit ? { layout: { shape: [global.rows], dims: [s.rowSplit] } } : {}) });
+  const vc = c.state(`adafactor/vc/${c.name}`, { shape: [cols], ...(s.colSplit ? { layout: { shape: [global.cols], dims: [s.colSplit] } } : {}) });
+  // totalCols = this slice's cols: the vrSum above is per slice, made global by the reductions below.
+  const stats = c.g.add('adafactor_stats', [c.grad, ...s.clipIn, ...(s.rowSplit ? [vr] : [])], withoutUndefined({ rows, cols, eps: spec.eps, hasClip: s.clipIn.length > 0, totalCols: cols, ...(s.rowSplit ? { vrSum: true } : {}) }));
+  const extra: Value[] = [];
+  const flags: { rowSums?: true; colSums?: true; vrSum?: true; totalRows?: number; totalCols?: number } = {};
+  if (s.colSplit) {
+    extra.push(reduce(stats.outputs[0]!, s.colSplit));
+    Object.assign(flags, { rowSums: true, totalCols: global.cols });
   }
-  if (dims.shape.length !== 2 || s.splitDim !== 0) {
-    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `Adafactor of '${c.name}': a split of dimension ${s.splitDim} of a rank-${dims.shape.length} weight is neither a row nor a column shard`, {
-      expected: 'a matrix split by rows or by columns',
-      received: JSON.stringify(dims.dims),
-    });
+  if (s.rowSplit) {
+    extra.push(reduce(stats.outputs[1]!, s.rowSplit));
+    let vrSum = stats.outputs[2]!;
+    if (s.colSplit) vrSum = reduce(vrSum, s.colSplit, 1 / ranksOf(s.colSplit));
+    extra.push(reduce(vrSum, s.rowSplit));
+    Object.assign(flags, { colSums: true, vrSum: true, totalRows: global.rows });
   }
-  const vr = c.state(`adafactor/vr/${c.name}`, { shape: [rows], layout: { shape: [global.rows], dims: [split] } });
-  const vc = c.state(`adafactor/vc/${c.name}`, { shape: [cols] });
-  const stats = statsOf([c.grad, ...s.clipIn, vr], { vrSum: true, totalCols: cols });
-  const colSums = reduce(stats.outputs[1]!);
-  const vrSum = reduce(stats.outputs[2]!);
-  c.g.add('adafactor_update', [c.param, c.grad, s.momentum, vr, vc, ...s.clipIn, colSums, vrSum], { ...s.base, stats: { colSums: true, vrSum: true, totalRows: global.rows } });
+  c.g.add('adafactor_update', [c.param, c.grad, s.momentum, vr, vc, ...s.clipIn, ...extra], { ...s.base, stats: flags });
 }

@@ -48,7 +48,7 @@ async function main() {
   const p = vit.compile(vit.vitModel(config), {
     mesh: { data, model },
     comm,
-    commTimeoutMs: 60000,
+    commTimeoutMs: Number(process.env.VIT22B_TEST_COMM_TIMEOUT_MS || 60000),
     precision,
     seed: 1,
     inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] },

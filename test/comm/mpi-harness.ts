@@ -68,11 +68,11 @@ function processesWith(marker: string): number[] {
 }
 
 /**
- * `mpirun [mpirunArgs] -np <np> node <script>` with `env` added, waited for at most `limitMs` (then the whole
- * process group is killed and the job reported as it stood). Each rank writes its result to
+ * `mpirun [mpirunArgs] -np <np> node <script> [scriptArgs]` with `env` added, waited for at most
+ * `limitMs` (then the whole process group is killed and the job reported as it stood). Each rank writes its result to
  * $VIT22B_TEST_OUT/rank<r>.json.
  */
-export async function runMpi(np: number, script: string, env: Record<string, string>, limitMs = 90_000, mpirunArgs: readonly string[] = []): Promise<MpiJob> {
+export async function runMpi(np: number, script: string, env: Record<string, string>, limitMs = 90_000, mpirunArgs: readonly string[] = [], scriptArgs: readonly string[] = []): Promise<MpiJob> {
   const mpirun = requireMpirun();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-mpi-'));
   const marker = `VIT22B_TEST_JOB=${path.basename(out)}`;
@@ -91,7 +91,7 @@ export async function runMpi(np: number, script: string, env: Record<string, str
   };
   // mpirun exports only OMPI_* by default: the rest must be named with -x.
   const exported = ['VIT22B_DIST', 'VIT22B_TEST_OUT', 'VIT22B_TEST_JOB', 'VIT22B_NUM_THREADS', ...Object.keys(env)];
-  const args = ['--allow-run-as-root', '--oversubscribe', ...mpirunArgs, '-np', String(np), ...exported.flatMap((k) => ['-x', k]), process.execPath, script];
+  const args = ['--allow-run-as-root', '--oversubscribe', ...mpirunArgs, '-np', String(np), ...exported.flatMap((k) => ['-x', k]), process.execPath, script, ...scriptArgs];
   const child = spawn(mpirun, args, { env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -1,0 +1,73 @@
+/**
+ * `vit22b train --comm ...` (lib/cli/comm-option.ts): under `mpirun -np 2`, `--mesh data=2` with
+ * --comm auto picks mpi and says why on rank 0's stderr, rank 0 alone prints the summary, and the
+ * summary (final loss, test loss and accuracy) is exactly the single-process virtual mesh's. The
+ * refusals (nccl, mpi without a mesh, multi-process checkpoints, a mesh of another size than the
+ * job) are typed, checked in this process with launch variables of our own.
+ */
+import { spawnSync } from 'node:child_process';
+import { chooseComm } from '../../lib/cli/comm-option';
+import { Vit22bError } from '../../lib/runtime/errors';
+import { cli } from '../helpers/cli-run';
+import { DIST_CLI } from '../helpers/paths';
+import { describeMpi, runMpi } from './mpi-harness';
+
+const TRAIN = ['train', '--mesh', 'data=2', '--steps', '4', '--batch', '32', '--json', '--comm-timeout', '60'];
+
+function thrown(f: () => unknown): Vit22bError {
+  try {
+    f();
+  } catch (e) {
+    return e as Vit22bError;
+  }
+  throw new Error('did not throw');
+}
+
+describe('--comm choices and refusals', () => {
+  const mpirun2 = { OMPI_COMM_WORLD_RANK: '1', OMPI_COMM_WORLD_SIZE: '2', OMPI_COMM_WORLD_LOCAL_RANK: '1', OMPI_COMM_WORLD_LOCAL_SIZE: '2' };
+  it('auto: local for one process, mpi under mpirun (saying why)', () => {
+    const one = chooseComm({}, { data: 2, model: 1 }, 'u', {});
+    expect(one).toMatchObject({ comm: 'local', requested: 'auto', timeoutMs: 600_000 });
+    const job = chooseComm({ 'comm-timeout': '2.5' }, { data: 2, model: 1 }, 'u', mpirun2);
+    expect(job).toMatchObject({ comm: 'mpi', requested: 'auto', timeoutMs: 2500 });
+    expect(job.reason).toBe('this process is rank 1 of 2 started by mpirun (OMPI_COMM_WORLD_SIZE=2)');
+  });
+  it('refuses nccl (not in this build), local in a job of several processes, mpi without a mesh or with a mesh of another size', () => {
+    expect(thrown(() => chooseComm({ comm: 'nccl' }, { data: 2, model: 1 }, 'u', {})).code).toBe('ERR_NOT_IMPLEMENTED');
+    const local = thrown(() => chooseComm({ comm: 'local' }, { data: 2, model: 1 }, 'u', mpirun2));
+    expect(local.code).toBe('ERR_USAGE');
+    expect(local.message).toContain('would train 2 unrelated copies');
+    expect(thrown(() => chooseComm({ comm: 'mpi' }, undefined, 'u', mpirun2)).message).toContain('--comm mpi needs --mesh');
+    const size = thrown(() => chooseComm({}, { data: 2, model: 2 }, 'u', mpirun2));
+    expect(size.code).toBe('ERR_USAGE');
+    expect(size.message).toContain('has 4 devices, but mpirun (OMPI_COMM_WORLD_SIZE=2) started 2 processes');
+    const torchrun = thrown(() => chooseComm({}, { data: 2, model: 1 }, 'u', { RANK: '0', WORLD_SIZE: '2' }));
+    expect(torchrun.code).toBe('ERR_NOT_IMPLEMENTED');
+    expect(thrown(() => chooseComm({ comm: 'fast' }, undefined, 'u', {})).code).toBe('ERR_USAGE');
+    expect(thrown(() => chooseComm({ 'comm-timeout': '0' }, undefined, 'u', {})).code).toBe('ERR_USAGE');
+  });
+  it('the train command refuses checkpoints with --comm mpi before any work', async () => {
+    const r = await cli(['train', '--mesh', 'data=2', '--comm', 'mpi', '--save-every', '2', '--checkpoint-dir', '/tmp/never-made']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('ERR_USAGE: --save-every is not supported with --comm mpi yet');
+  });
+});
+
+describeMpi('vit22b train under mpirun -np 2 (mesh data=2)', () => {
+  it('auto picks mpi and says why; rank 0 alone prints the summary, equal to the single-process virtual mesh', async () => {
+    const single = spawnSync(process.execPath, [DIST_CLI, ...TRAIN, '--progress', 'none'], { encoding: 'utf8', env: { ...process.env, VIT22B_NUM_THREADS: '1' }, timeout: 60_000 });
+    expect(single.status).toBe(0);
+    const reference = JSON.parse(single.stdout) as { finalLoss: number; testLoss: number; testAccuracy: number; steps: number };
+    const job = await runMpi(2, DIST_CLI, {}, 90_000, [], [...TRAIN, '--progress', 'lines']);
+    expect(job.code).toBe(0);
+    // One summary: rank 1 prints nothing on stdout.
+    const summary = JSON.parse(job.stdout) as typeof reference & { mesh: object };
+    expect(summary.mesh).toEqual({ data: 2, model: 1 });
+    for (const k of ['steps', 'finalLoss', 'testLoss', 'testAccuracy'] as const) expect({ k, v: summary[k] }).toEqual({ k, v: reference[k] });
+    expect(job.stderr).toContain('--comm auto: mpi (this process is rank 0 of 2 started by mpirun (OMPI_COMM_WORLD_SIZE=2))');
+    expect(job.stderr).toContain('over 2 MPI processes');
+    // Progress from rank 0 only: one line per step.
+    expect(job.stderr.match(/^step 1\/4 /gm)).toHaveLength(1);
+    expect(job.leftovers).toEqual([]);
+  }, 120_000);
+});

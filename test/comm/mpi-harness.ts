@@ -69,8 +69,8 @@ function processesWith(marker: string): number[] {
 
 /**
  * `mpirun [mpirunArgs] -np <np> node <script> [scriptArgs]` with `env` added, waited for at most
- * `limitMs` (then the whole process group is killed and the job reported as it stood). Each rank writes its result to
- * $VIT22B_TEST_OUT/rank<r>.json.
+ * `limitMs` (then the whole process group is killed and the job reported as it stood). Each rank
+ * writes its result to $VIT22B_TEST_OUT/rank<r>.json.
  */
 export async function runMpi(np: number, script: string, env: Record<string, string>, limitMs = 90_000, mpirunArgs: readonly string[] = [], scriptArgs: readonly string[] = []): Promise<MpiJob> {
   const mpirun = requireMpirun();

@@ -11,6 +11,10 @@
  *     "process rank 1 ... exited on signal 9"), so no survivor lives to report; with
  *     `mpirun --enable-recovery` the survivor stays, and our deadline ends it with ERR_COMM_TIMEOUT
  *     (over shared memory a dead peer returns no MPI error, it just never sends).
+ *   - a non-finite loss on ONE data shard (VIT22B_TEST_NAN_STEP: a NaN image in shard 1's half of
+ *     step 3's batch): the decision to stop is agreed by construction, because the loss the step
+ *     checks is already reduced over the mesh on the devices, so every rank stops at the same step and
+ *     instruction with ERR_NON_FINITE (none waits for a peer that stopped; no timeout).
  * Every case: the job ends well within its bound and no process of it is left behind.
  */
 import * as path from 'node:path';
@@ -31,7 +35,26 @@ describeMpi('multi-process faults: typed errors, no hang, nothing left behind', 
     expect(job.code).not.toBe(0);
     // Far below the sleeper's 60 s: the deadline, not the peer, ended the run.
     expect(job.ms).toBeLessThan(BOUND_MS);
-    expect(job.results.size).toBe(0);
+    // Only rank 0 reported (rank 1 was still asleep when mpirun ended it), failing at step 3.
+    expect([...job.results.keys()]).toEqual([0]);
+    expect(job.results.get(0)).toMatchObject({ failedStep: 3, code: 'ERR_COMM_TIMEOUT' });
+    expect(job.leftovers).toEqual([]);
+  }, 120_000);
+
+  it('a NaN on one data shard: every rank stops at the same step and instruction with ERR_NON_FINITE', async () => {
+    const job = await runMpi(2, CHILD, { ...base, VIT22B_TEST_NAN_STEP: '3' }, 90_000);
+    expect(job.code).not.toBe(0);
+    expect(job.stderr).not.toContain('ERR_COMM_TIMEOUT');
+    expect(job.ms).toBeLessThan(BOUND_MS);
+    const decisions = [0, 1].map((r) => job.results.get(r) as { failedStep: number; code: string; message: string } | undefined);
+    for (const [r, d] of decisions.entries()) {
+      expect(d).toBeDefined();
+      expect(d!.failedStep).toBe(3);
+      expect(d!.code).toBe('ERR_NON_FINITE');
+      expect(d!.message).toMatch(new RegExp(`^rank ${r} \\(data ${r}, model 0\\): stream 0, instruction \\d+ \\('#\\d+ assert_finite \\(update\\)'\\): loss is NaN`));
+    }
+    const at = (m: string) => /instruction (\d+)/.exec(m)![1];
+    expect(at(decisions[0]!.message)).toBe(at(decisions[1]!.message));
     expect(job.leftovers).toEqual([]);
   }, 120_000);
 
@@ -40,6 +63,7 @@ describeMpi('multi-process faults: typed errors, no hang, nothing left behind', 
     expect(job.stderr).toMatch(/process rank 1 with PID \d+ on node \S+ exited on signal 9/);
     expect(job.code).toBe(137);
     expect(job.ms).toBeLessThan(BOUND_MS);
+    // The survivor never got to report: mpirun killed it first.
     expect(job.results.size).toBe(0);
     expect(job.leftovers).toEqual([]);
   }, 120_000);
@@ -48,7 +72,8 @@ describeMpi('multi-process faults: typed errors, no hang, nothing left behind', 
     const job = await runMpi(2, CHILD, { ...base, VIT22B_TEST_KILL: '1@3' }, 90_000, ['--enable-recovery']);
     expect(job.stderr).toMatch(TIMEOUT_MESSAGE);
     expect(job.ms).toBeLessThan(BOUND_MS);
-    expect(job.results.size).toBe(0);
+    expect([...job.results.keys()]).toEqual([0]);
+    expect(job.results.get(0)).toMatchObject({ failedStep: 3, code: 'ERR_COMM_TIMEOUT' });
     expect(job.leftovers).toEqual([]);
   }, 120_000);
 });

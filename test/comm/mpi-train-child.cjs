@@ -66,7 +66,16 @@ async function main() {
   for (let step = 1; step <= STEPS; ++step) {
     const images = normals(batchRng, BATCH * 8 * 8 * 3);
     const labels = Int32Array.from({ length: BATCH }, () => Math.floor(batchRng() * 5));
-    const out = await p.run({ images, labels }, { lr: 1e-2, step });
+    // VIT22B_TEST_NAN_STEP=N: the last image of step N's batch (data shard 1's) becomes NaN.
+    if (Number(process.env.VIT22B_TEST_NAN_STEP) === step) images.fill(NaN, images.length - 8 * 8 * 3);
+    let out;
+    try {
+      out = await p.run({ images, labels }, { lr: 1e-2, step });
+    } catch (e) {
+      // Which step failed how, on this rank: the fault tests compare the ranks' decisions.
+      report(JSON.stringify({ rank: p.session.meshRanks[0], failedStep: step, code: e.code, message: e.message }));
+      throw e;
+    }
     losses.push(bits(out.loss[0]));
     gradNorms.push(bits(out.gradNorm[0]));
   }

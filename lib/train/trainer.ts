@@ -177,6 +177,15 @@ export class Trainer implements Disposable {
         received: options === null ? 'null' : typeof options,
       });
     }
+    if (options.comm === 'mpi' && ((options.saveEvery ?? 0) > 0 || options.resumeFrom !== undefined)) {
+      // Every process would write (or race to read) the same files: a multi-process checkpoint is
+      // one atomic commit of every rank's slices (the sharded checkpoint's per-rank files), not
+      // wired to the trainer yet.
+      throw new Vit22bError('ERR_NOT_IMPLEMENTED', "checkpoints of a multi-process run (comm 'mpi') are not supported yet", {
+        expected: 'saveEvery 0 and no resumeFrom with comm mpi',
+        received: (options.saveEvery ?? 0) > 0 ? `saveEvery ${options.saveEvery}` : `resumeFrom ${options.resumeFrom}`,
+      });
+    }
     this.options = options;
     this.totalSteps = positiveInt('steps', options.steps);
     this.accumulation = positiveInt('accumulation', options.accumulation ?? 1);

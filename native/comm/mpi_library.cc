@@ -18,11 +18,12 @@ std::unique_ptr<Api> theApi;
 std::atomic<bool> isBroken{false};
 bool finalized = false;
 
-// Where to look: VIT22B_MPI_LIBRARY first (a user's own build), then ld.so's search by soname
-// (Debian's libopenmpi3 puts libmpi.so.40 in the multiarch directory), then the usual prefixes.
+// Where to look: VIT22B_MPI_LIBRARY alone when set (a user's own build: exactly that file, never
+// silently another), else ld.so's search by soname (Debian's libopenmpi3 puts libmpi.so.40 in the
+// multiarch directory), then the usual prefixes.
 std::vector<std::string> candidates() {
   std::vector<std::string> out;
-  if (const char* own = std::getenv("VIT22B_MPI_LIBRARY"); own && *own) out.push_back(own);
+  if (const char* own = std::getenv("VIT22B_MPI_LIBRARY"); own && *own) return {own};
   out.push_back("libmpi.so.40");
   out.push_back("/usr/lib/x86_64-linux-gnu/libmpi.so.40");
   out.push_back("/usr/lib64/openmpi/lib/libmpi.so.40");
@@ -82,7 +83,7 @@ std::unique_ptr<Api> openLibrary() {
     return a;
   }
   throw Error(ErrorCode::LibraryNotFound,
-              "Open MPI (libmpi.so.40) was not found, so --comm mpi cannot run; install it (Debian: "
+              "no usable Open MPI (libmpi.so.40), so --comm mpi cannot run; install it (Debian: "
               "apt-get install openmpi-bin libopenmpi3) or set VIT22B_MPI_LIBRARY. Tried:" + tried,
               "Open MPI 4.x's libmpi.so.40", "none loadable");
 }

@@ -1,6 +1,7 @@
 #include "comm/mpi_communicator.h"
 
 #include <algorithm>
+#include <optional>
 #include <cstring>
 #include <thread>
 
@@ -79,6 +80,24 @@ void MpiCommunicator::post(const char* op, const Transfer& t, int tag, std::vect
   } while (done < t.bytes);
 }
 
+namespace {
+
+// After a timeout or an error: cancels the receives still posted (a late message must not land in
+// a buffer freed meanwhile, such as a host gather's) and frees every pending request. Sends are only
+// read from, so freeing their requests is enough.
+void releasePending(std::vector<mpi::Request>& reqs, const std::vector<char>& isSend) {
+  const mpi::Api& a = mpi::api();
+  std::lock_guard<std::mutex> lock(mpi::callMutex());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (!reqs[i]) continue;
+    if (!isSend[i]) a.Cancel(&reqs[i]);
+    a.Request_free(&reqs[i]);
+    reqs[i] = nullptr;
+  }
+}
+
+}  // namespace
+
 void MpiCommunicator::exchange(const char* op, const Descriptor& mine, std::vector<Transfer> transfers) {
   checkUsable(op);
   const mpi::Api& a = mpi::api();
@@ -114,26 +133,33 @@ void MpiCommunicator::exchange(const char* op, const Descriptor& mine, std::vect
   const auto deadline = start + timeout_;
   size_t pending = reqs.size();
   int spins = 0;
+  std::optional<Error> failed;
   while (pending > 0) {
     {
       std::lock_guard<std::mutex> lock(mpi::callMutex());
       for (size_t i = 0; i < reqs.size(); ++i) {
-        if (!reqs[i]) continue;  // MPI_Test sets a completed request to MPI_REQUEST_NULL (0)
+        if (!reqs[i]) continue;  // completed: nulled by us below (Open MPI's MPI_REQUEST_NULL is not 0)
         int flag = 0;
         const int rc = a.Test(&reqs[i], &flag, nullptr);
         if (rc != mpi::kSuccess) {
           mpi::markBroken();
           const MeshPlace& peer = members_[static_cast<size_t>(owners[i])];
-          throw Error(ErrorCode::CommPeerLost,
+          failed = Error(ErrorCode::CommPeerLost,
                       where(op) + ": the " + (isSend[i] ? "send to " : "receive from ") + peer.describe() +
                           " failed (" + mpi::errorText(rc) + "); that process has probably died",
                       "every rank of the '" + axisName_ + "' group alive", "lost " + peer.describe());
+          break;
         }
         if (flag) {
           reqs[i] = nullptr;
           --pending;
         }
       }
+    }
+    if (failed) {
+      // The failed request is not MPI_REQUEST_NULL-ed by an error return; drop it with the rest.
+      releasePending(reqs, isSend);
+      throw *failed;
     }
     if (pending == 0) break;
     const auto now = std::chrono::steady_clock::now();
@@ -148,6 +174,7 @@ void MpiCommunicator::exchange(const char* op, const Descriptor& mine, std::vect
         missing += (missing.empty() ? "" : ", ") + p.describe();
       }
       if (missing.empty()) missing = "(every peer's data came; a peer has not taken ours)";
+      releasePending(reqs, isSend);
       throw Error(ErrorCode::CommTimeout,
                   where(op) + ": timed out after " + std::to_string(timeout_.count()) +
                       " ms waiting for its peers; no data from: " + missing,

@@ -171,6 +171,12 @@ export class Mesh implements Disposable {
     if (this.comm === 'mpi') {
       const mpi = addon.native.mpiOpen();
       finalizeMpiAtExit(addon.native);
+      if (mpi.size !== this.size) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', `a ${shape.data} x ${shape.model} mesh over MPI needs ${this.size} processes (one device each), but this job has ${mpi.size} (mpirun -np ${this.size})`, {
+          expected: `${this.size} processes`,
+          received: `${mpi.size}`,
+        });
+      }
       ranks = [mpi.rank];
       sharing = detectLaunchEnv().localWorldSize;
     }

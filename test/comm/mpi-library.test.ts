@@ -5,7 +5,8 @@
  * process each, since jest's process.env does not reach native getenv.
  */
 import { spawnSync } from 'node:child_process';
-import { DIST_INDEX } from './mpi-harness';
+import * as path from 'node:path';
+import { DIST_INDEX, describeMpi, runMpi } from './mpi-harness';
 
 const SCRIPT = `
 const vit = require(${JSON.stringify(DIST_INDEX)});
@@ -39,4 +40,19 @@ describe('Open MPI opened at run time', () => {
     expect(r.mpi.message).toContain('libz.so.1: lacks MPI_Init_thread');
     expect(r.local).toEqual({ comm: 'local', devices: 2 });
   });
+});
+
+describeMpi('a mesh over MPI of another size than the job', () => {
+  it('every process refuses it with ERR_INVALID_ARGUMENT naming both sizes', async () => {
+    const job = await runMpi(3, path.join(__dirname, 'mpi-mesh-size-child.cjs'), {});
+    expect(job.code).toBe(0);
+    expect([...job.results.keys()].sort()).toEqual([0, 1, 2]);
+    for (const r of job.results.values()) {
+      expect((r as { got: unknown }).got).toEqual({
+        code: 'ERR_INVALID_ARGUMENT',
+        message: 'a 2 x 1 mesh over MPI needs 2 processes (one device each), but this job has 3 (mpirun -np 2)',
+      });
+    }
+    expect(job.leftovers).toEqual([]);
+  }, 60_000);
 });

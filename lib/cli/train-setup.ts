@@ -182,17 +182,9 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
   const clip = finiteNumber(o.clip, 'clip', 1, usage, 0);
   const mesh = parseMesh(o.mesh, usage);
   const comm = chooseComm(o, mesh, usage);
-  const multiProcess = comm.comm === 'mpi';
   // Rank 0 speaks for the job: the others log nothing, write no metrics and no trace (their errors
   // still reach stderr, prefixed with their rank by the train command).
-  const speaker = !multiProcess || comm.launch.rank === 0;
-  if (multiProcess) {
-    // Checkpoints of a multi-process run need every process's slices in one atomic commit (the
-    // sharded checkpoint's per-rank files): not wired yet, so refused rather than half-written.
-    for (const [flag, v] of [['save-every', o['save-every']], ['resume', o.resume], ['checkpoint-dir', o['checkpoint-dir']]] as const) {
-      if (v !== undefined) throw usageError(`--${flag} is not supported with --comm mpi yet (multi-process checkpoints)`, usage, `--${flag} ${v}`);
-    }
-  }
+  const speaker = comm.comm !== 'mpi' || comm.launch.rank === 0;
   return {
     comm,
     device: choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage),

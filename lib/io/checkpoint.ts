@@ -104,15 +104,24 @@ export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
   requireString(dir, 'saveCheckpoint dir');
   requireObject(o, 'saveCheckpoint options', '{ program, step, ... }');
   if (!Number.isSafeInteger(o.step) || o.step < 0) throw checkpointError(dir, 'step-invalid', 'step must be a non-negative integer', { received: String(o.step) });
+  // The global tensors, read before anything is written. Over MPI processes a read of a sharded
+  // buffer is collective (Program.read): every process reads them all, in this same order, and then
+  // rank 0 alone writes the checkpoint (the others hold the same bytes). A multi-process run's
+  // checkpoint directory must be one every process sees (one machine, or a shared file system) for
+  // --resume, where each process loads its own slices from it.
+  const { model, optimizer } = partition(o.program);
+  const tensors = { model: tensorsOf(o.program, model), optimizer: tensorsOf(o.program, optimizer) };
+  const session = o.program.session;
+  if (session.multiProcess && session.meshRanks[0] !== 0) return path.join(dir, stepDirName(o.step));
   const release = lockCheckpointDir(dir);
   try {
-    return saveLocked(dir, o);
+    return saveLocked(dir, o, tensors);
   } finally {
     release();
   }
 }
 
-function saveLocked(dir: string, o: SaveCheckpointOptions): string {
+function saveLocked(dir: string, o: SaveCheckpointOptions, tensors: { model: Record<string, SafetensorsTensor>; optimizer: Record<string, SafetensorsTensor> }): string {
   const final = path.join(dir, stepDirName(o.step));
   const tmp = path.join(dir, `.tmp-${stepDirName(o.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
@@ -121,10 +130,9 @@ function saveLocked(dir: string, o: SaveCheckpointOptions): string {
     throw ioError(e, tmp, 'create the folder');
   }
   try {
-    const { model, optimizer } = partition(o.program);
     const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
-    writeSafetensors(path.join(tmp, MODEL_FILE), tensorsOf(o.program, model), meta);
-    writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensorsOf(o.program, optimizer), meta);
+    writeSafetensors(path.join(tmp, MODEL_FILE), tensors.model, meta);
+    writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensors.optimizer, meta);
     const trainer: TrainerJson = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: o.step, config: o.config, trainerState: o.trainerState ?? {} };
     writeJson(path.join(tmp, TRAINER_FILE), trainer);
     const manifest: CheckpointManifest = {

@@ -177,15 +177,6 @@ export class Trainer implements Disposable {
         received: options === null ? 'null' : typeof options,
       });
     }
-    if (options.comm === 'mpi' && ((options.saveEvery ?? 0) > 0 || options.resumeFrom !== undefined)) {
-      // Every process would write (or race to read) the same files: a multi-process checkpoint is
-      // one atomic commit of every rank's slices (the sharded checkpoint's per-rank files), not
-      // wired to the trainer yet.
-      throw new Vit22bError('ERR_NOT_IMPLEMENTED', "checkpoints of a multi-process run (comm 'mpi') are not supported yet", {
-        expected: 'saveEvery 0 and no resumeFrom with comm mpi',
-        received: (options.saveEvery ?? 0) > 0 ? `saveEvery ${options.saveEvery}` : `resumeFrom ${options.resumeFrom}`,
-      });
-    }
     this.options = options;
     this.totalSteps = positiveInt('steps', options.steps);
     this.accumulation = positiveInt('accumulation', options.accumulation ?? 1);
@@ -282,7 +273,10 @@ export class Trainer implements Disposable {
     this.started = true;
     // One writer per checkpoint directory for the whole run: a second run with the same directory is
     // refused here, before it trains, rather than overwriting this one's checkpoints.
-    const release = (this.options.saveEvery ?? 0) > 0 ? lockCheckpointDir(this.options.checkpointDir!) : undefined;
+    // Over MPI processes rank 0 alone writes checkpoints (lib/io/checkpoint.ts), so it alone locks.
+    const session = this.program.session;
+    const writer = !session.multiProcess || session.meshRanks[0] === 0;
+    const release = (this.options.saveEvery ?? 0) > 0 && writer ? lockCheckpointDir(this.options.checkpointDir!) : undefined;
     try {
       return yield* this.runSteps();
     } finally {

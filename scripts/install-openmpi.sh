@@ -4,7 +4,7 @@
 # against MPI: it opens libmpi.so.40 at run time, so this is only needed to run `mpirun` jobs.
 # Exit status 0 when mpirun and libmpi are present afterwards.
 set -uo pipefail
-have_mpi() { command -v mpirun >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libmpi\.so\.40'; }
+have_mpi() { command -v mpirun >/dev/null 2>&1 && { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libmpi\.so\.40'; }
 if have_mpi; then
   echo "openmpi: already installed ($(mpirun --version 2>/dev/null | head -n1))"
   exit 0

@@ -56,9 +56,9 @@ void MpiCommunicator::checkUsable(const char* op) const {
   }
 }
 
-void MpiCommunicator::post(const char* op, const Transfer& t, int tag, std::vector<mpi::Request>& reqs,
-                           std::vector<int>& owners, std::vector<char>& isSend) {
-  const mpi::Api& a = mpi::api();
+void MpiCommunicator::post(const mpi::Api& a, const char* op, const Transfer& t, int tag,
+                           std::vector<mpi::Request>& reqs, std::vector<int>& owners,
+                           std::vector<char>& isSend) {
   int64_t done = 0;
   do {
     const int64_t n = std::min(kChunkBytes, t.bytes - done);
@@ -126,7 +126,7 @@ void MpiCommunicator::exchange(const char* op, const Descriptor& mine, std::vect
   std::vector<char> isSend;
   {
     std::lock_guard<std::mutex> lock(mpi::callMutex());
-    for (const Transfer& t : all) post(op, t, tag, reqs, owners, isSend);
+    for (const Transfer& t : all) post(a, op, t, tag, reqs, owners, isSend);
   }
 
   const auto start = std::chrono::steady_clock::now();

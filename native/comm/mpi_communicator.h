@@ -85,8 +85,9 @@ class MpiCommunicator final : public Communicator {
   void checkUsable(const char* op) const;
   std::string where(const char* op) const;
   const std::string& step() const;
-  // Posts one MPI_Isend / MPI_Irecv per <= 1 GiB chunk (MPI counts are int).
-  void post(const char* op, const Transfer& t, int tag, std::vector<mpi::Request>& reqs, std::vector<int>& owners,
+  // Posts one MPI_Isend / MPI_Irecv per <= 1 GiB chunk (MPI counts are int). Called with the call
+  // mutex held, so `a` comes from the caller (mpi::api() takes the open mutex: never inside it).
+  void post(const mpi::Api& a, const char* op, const Transfer& t, int tag, std::vector<mpi::Request>& reqs, std::vector<int>& owners,
             std::vector<char>& isSend);
 
   mpi::Comm comm_;

@@ -58,7 +58,8 @@ const Api& api();
 // True once api() has succeeded (a failed attempt is retried by the next api()).
 bool opened();
 
-// Held around every MPI call (never across a wait).
+// Held around every MPI call (never across a wait). Lock order: the open mutex (api(), finalize,
+// libraryVersion) before this one; never call api() while holding it.
 std::mutex& callMutex();
 
 // "MPI_ERR_TRUNCATE: message truncated" for an MPI error code.

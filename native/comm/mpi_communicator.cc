@@ -146,7 +146,9 @@ void MpiCommunicator::exchange(const char* op, const Descriptor& mine, std::vect
           const MeshPlace& peer = members_[static_cast<size_t>(owners[i])];
           failed = Error(ErrorCode::CommPeerLost,
                       where(op) + ": the " + (isSend[i] ? "send to " : "receive from ") + peer.describe() +
-                          " failed (" + mpi::errorText(rc) + "); that process has probably died",
+                          " failed (" + mpi::errorText(rc) +
+                          "): that process died or lost its link (or, with MPI_ERR_TRUNCATE, called a "
+                          "collective of another size)",
                       "every rank of the '" + axisName_ + "' group alive", "lost " + peer.describe());
           break;
         }

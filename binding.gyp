@@ -3,7 +3,8 @@
 # at run time from cpuid, so one prebuilt binary runs on any x86-64 CPU. Files named *_<isa>.cc
 # (native/cpu) are the only code built with wider ISA flags; node-gyp cannot set flags per file, so
 # each ISA is a static library of its own, linked into the addon. scripts/native-sources.js lists
-# the files of each set, so adding a kernel file needs no edit here.
+# the files of each set, so adding a kernel file needs no edit here. -ldl: native/comm/mpi_library.cc
+# opens Open MPI at run time (dlopen is in libc only from glibc 2.34 on); MPI itself is never linked.
 {
   "target_defaults": {
     "include_dirs": [
@@ -37,6 +38,7 @@
     {
       "target_name": "vit22b_cpu",
       "dependencies": ["vit22b_isa_avx2", "vit22b_isa_avx512", "vit22b_isa_avx512_bf16"],
+      "libraries": ["-ldl"],
       "sources": ["<!@(node scripts/native-sources.js base)"]
     }
   ]

@@ -3,6 +3,7 @@
  * to the data, the data loaders and the Trainer's options.
  */
 import { MESH_HELP, parseMesh } from './mesh-option';
+import { chooseComm, COMM_HELP, type CommChoice } from './comm-option';
 import type { OverlapMode } from '../graph/passes/streams';
 import { checkMeshFits } from '../model/mesh-fit';
 import * as fs from 'node:fs';
@@ -46,6 +47,8 @@ export const TRAIN_OPTION_SPEC = {
   precision: { type: 'string' },
   remat: { type: 'string' },
   mesh: { type: 'string' },
+  comm: { type: 'string' },
+  'comm-timeout': { type: 'string' },
   zero: { type: 'string' },
   trace: { type: 'string' },
   overlap: { type: 'string' },
@@ -93,6 +96,7 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
   --precision P        fp32 (default) | bf16-mixed
   --remat POLICY       none (default) | selective | block
 ${MESH_HELP}
+${COMM_HELP}
   --zero 0|3           3: ZeRO-3 over the mesh's data axis (weights, gradients, AdamW state split)
   --overlap none|streams  streams: collectives on a communication stream of their own (with --mesh)
   --trace FILE         write the second step's timeline (Chrome trace JSON: Perfetto, chrome://tracing)
@@ -128,6 +132,8 @@ export interface TrainSetup {
   config: ModelConfig;
   dataDescription: string;
   trainer: Omit<TrainerOptions, 'device'>;
+  /** The mesh's backend and this process's place in its job. */
+  comm: CommChoice;
   /** Micro-batch size (the loader's batch). */
   microBatch: number;
 }
@@ -175,7 +181,12 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
   const schedule = choice(o.schedule, 'schedule', SCHEDULE_KINDS, 'cosine', usage) as ScheduleKind;
   const clip = finiteNumber(o.clip, 'clip', 1, usage, 0);
   const mesh = parseMesh(o.mesh, usage);
+  const comm = chooseComm(o, mesh, usage);
+  // Rank 0 speaks for the job: the others log nothing, write no metrics and no trace (their errors
+  // still reach stderr, prefixed with their rank by the train command).
+  const speaker = comm.comm !== 'mpi' || comm.launch.rank === 0;
   return {
+    comm,
     device: choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage),
     modelName: model.name,
     config,
@@ -196,16 +207,17 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       precision: choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], 'fp32', usage) as Precision,
       remat: choice(o.remat, 'remat', ['none', 'selective', 'block'], 'none', usage) as RematPolicy,
       ...(mesh ? { mesh: checkMeshFits(config, mesh, microBatch) } : {}),
+      ...(mesh ? { comm: comm.comm, commTimeoutMs: comm.timeoutMs } : {}),
       ...(o.zero !== undefined ? { zero: Number(choice(o.zero, 'zero', ['0', '3'], '0', usage)) as 0 | 3 } : {}),
-      ...(o.trace !== undefined ? { trace: { file: o.trace } } : {}),
+      ...(o.trace !== undefined && speaker ? { trace: { file: o.trace } } : {}),
       ...(o.overlap !== undefined ? { overlap: choice(o.overlap, 'overlap', ['none', 'streams'], 'none', usage) as OverlapMode } : {}),
       seed,
       accumulation: k,
       // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.
       evalEvery: positiveInt(o['eval-every'], 'eval-every', dataKind === 'synthetic' ? 0 : stepsPerEpoch, usage, 0),
-      out: o.out,
+      out: speaker ? o.out : undefined,
       onNonFinite: o['skip-non-finite'] ? 'skip' : 'stop',
-      progress: choice(o.progress, 'progress', ['auto', 'bar', 'lines', 'none'], 'auto', usage) as ProgressMode,
+      progress: speaker ? (choice(o.progress, 'progress', ['auto', 'bar', 'lines', 'none'], 'auto', usage) as ProgressMode) : 'none',
       runInfo: { model: model.name, data: data.description, ...(o.resume !== undefined ? { resume: o.resume } : {}), ...(init ? { init: init.file, initFormat: init.format } : {}) },
       ...checkpointOptions(o, usage),
       ...(o.extend ? { extend: true } : {}),

@@ -9,7 +9,7 @@
  */
 import type { Device } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
-import { createMesh, type Mesh } from '../runtime/mesh';
+import { createMesh, type Mesh, type MeshComm } from '../runtime/mesh';
 import { Session } from '../runtime/session';
 import { GraphBuilder, type Precision } from './builder';
 import type { Graph, Node } from './ir';
@@ -37,6 +37,13 @@ export interface CompileOptions {
    * such as { data: 2, model: 2 } (the program creates and owns a CPU mesh) or a Mesh of your own.
    */
   mesh?: MeshShape | Mesh;
+  /**
+   * How a mesh given as a shape talks: 'local' (default: virtual devices of this process) or 'mpi'
+   * (this process is one device of an MPI job of data x model processes: mpirun / srun; see Mesh).
+   */
+  comm?: MeshComm;
+  /** A mesh collective's deadline in ms (ERR_COLLECTIVE_TIMEOUT / ERR_COMM_TIMEOUT); default Mesh's. */
+  commTimeoutMs?: number;
   /**
    * 3: ZeRO-3 over the mesh's data axis (passes/partition.ts): large parameters, their gradients
    * and optimizer state split over data, gathered where used. 0 (default): replicated over data.
@@ -136,7 +143,10 @@ function placementOf(options: CompileOptions): { session: Session; shape?: MeshS
       received: options.device.kind,
     });
   }
-  const mesh = createMesh(shape);
+  const mesh = createMesh(shape, {
+    ...(options.comm !== undefined ? { comm: options.comm } : {}),
+    ...(options.commTimeoutMs !== undefined ? { timeoutMs: options.commTimeoutMs } : {}),
+  });
   return { session: new Session(mesh, mesh), shape };
 }
 

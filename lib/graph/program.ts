@@ -259,12 +259,29 @@ export class Program implements Disposable {
     return this.buffer(name).spec.kind;
   }
 
-  /** A persistent buffer's contents as the global tensor (bf16 as raw bits); under a mesh, assembled from the devices' slices. */
+  /**
+   * A persistent buffer's contents as the global tensor (bf16 as raw bits); under a mesh, assembled
+   * from the devices' slices. Over MPI processes a sharded buffer's read is COLLECTIVE: every process
+   * must read the same buffers in the same order (the slices of the others are gathered to all of
+   * them: each process then holds the same global tensor, so whatever follows, a checkpoint, a
+   * metric, stays identical on every rank). A replicated buffer is read locally.
+   */
   read(name: string): HostArray {
     const b = this.buffer(name);
     const layout = b.spec.layout;
     if (!layout) return b.tensors[0]!.download();
     const global = allocHostArray(b.spec.type.dtype, numel(layout.shape));
+    if (this.session.multiProcess) {
+      const mine = b.tensors[0]!.download();
+      const all = this.session.gatherBytes(mine);
+      const ranks = layout.dims.some((d) => d?.axis === 'data') ? all.length : this.session.shape.model;
+      for (let r = 0; r < ranks; ++r) {
+        const slice = allocHostArray(b.spec.type.dtype, mine.length);
+        new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength).set(new Uint8Array(all[r]!));
+        placeFromDevice(global, slice, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r));
+      }
+      return global;
+    }
     // Without a split over data (ZeRO-3), the data-rank-0 devices hold every distinct slice.
     const ranks = layout.dims.some((d) => d?.axis === 'data') ? this.session.ranks : this.session.shape.model;
     for (let r = 0; r < ranks; ++r) {
@@ -286,7 +303,7 @@ export class Program implements Disposable {
       dtype: b.spec.type.dtype,
       dims: b.spec.layout?.dims ?? shape.map(() => null),
       mesh: this.session.shape,
-      ranks: b.tensors.map((t, r) => ({ coords: this.session.coordinates(r), read: () => t.download(), write: (a: HostArray) => t.upload(a) })),
+      ranks: b.tensors.map((t, r) => ({ coords: this.session.localCoordinates(r), read: () => t.download(), write: (a: HostArray) => t.upload(a) })),
     };
   }
 
@@ -302,7 +319,7 @@ export class Program implements Disposable {
     if (!ArrayBuffer.isView(data) || data.length !== want) {
       throw new Vit22bError('ERR_SHAPE_MISMATCH', `buffer '${name}' holds ${want} elements`, { expected: `${want} elements`, received: ArrayBuffer.isView(data) ? `${data.length} elements` : typeof data });
     }
-    b.tensors.forEach((t, r) => t.upload(sliceForDevice(data, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r))));
+    b.tensors.forEach((t, r) => t.upload(sliceForDevice(data, layout.shape, layout.dims, this.session.shape, this.session.localCoordinates(r))));
   }
 
   /**
@@ -336,8 +353,10 @@ export class Program implements Disposable {
     // Inputs are split over data only (passes/partition.ts): the ranks of one data shard share its
     // slices, cut once per step.
     const shards = new Map<number, ArrayBufferView[]>();
+    // Over MPI processes each process is given the global batch too and cuts its own shard (the data
+    // loader is deterministic, so every process reads the same batch; see lib/cli/train-setup.ts).
     const perRank = this.session.devices.map((_d, r) => {
-      const c = this.session.coordinates(r);
+      const c = this.session.localCoordinates(r);
       let shard = shards.get(c.data);
       if (!shard) {
         shard = v.lowered.inputs.map(({ name }, i) => {
@@ -462,7 +481,7 @@ export class Program implements Disposable {
     if (!init) return;
     const layout = p.layout;
     const upload = (global: HostArray) =>
-      tensors.forEach((t, r) => t.upload(layout ? sliceForDevice(global, layout.shape, layout.dims, this.session.shape, this.session.coordinates(r)) : global));
+      tensors.forEach((t, r) => t.upload(layout ? sliceForDevice(global, layout.shape, layout.dims, this.session.shape, this.session.localCoordinates(r)) : global));
     if (init.dist === 'data') return upload(init.values);
     // Integer state (labels kept on the device) has no random init: a constant is filled on the host.
     if (init.dist === 'constant' && (p.type.dtype === 'i32' || p.type.dtype === 'u8')) {

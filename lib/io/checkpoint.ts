@@ -49,6 +49,7 @@ import {
   verifyCheckpointFiles,
   type CheckpointLayout,
   type CheckpointManifest,
+  type ManifestFile,
 } from './checkpoint-manifest';
 import { lockCheckpointDir, pidAlive } from './checkpoint-lock';
 import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
@@ -122,14 +123,33 @@ export function stepDirName(step: number): string {
   return `step-${step}`;
 }
 
-/** Saves a checkpoint of `program` as `<dir>/step-<step>` (atomically); returns its path. */
+/**
+ * Saves a checkpoint of `program` as `<dir>/step-<step>` (atomically); returns its path.
+ *
+ * Over MPI processes (a program whose mesh spans processes) every process must call it, for the
+ * same step: the 'single' layout reads global tensors (collective reads), then rank 0 alone writes;
+ * the 'sharded' layout has every process write its own rank files into one temporary directory that
+ * rank 0 made, then rank 0 writes the index, trainer.json and the manifest (hashes from every
+ * process) and commits with one rename. The processes agree at three points (the directory made,
+ * every rank file written, the commit), so a failure on any process fails the save on all of them,
+ * each naming the rank that failed; rank 0 alone locks, prunes and removes a failed save's files.
+ */
 export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): string {
   requireString(dir, 'saveCheckpoint dir');
   requireObject(o, 'saveCheckpoint options', '{ program, step, ... }');
   if (!Number.isSafeInteger(o.step) || o.step < 0) throw checkpointError(dir, 'step-invalid', 'step must be a non-negative integer', { received: String(o.step) });
-  const release = lockCheckpointDir(dir);
+  const { model, optimizer } = partition(o.program);
+  const mesh = o.program.mesh;
+  const layout: CheckpointLayout = o.layout ?? (mesh.data * mesh.model > 1 ? 'sharded' : 'single');
+  const session = o.program.session;
+  const leader = !session.multiProcess || session.meshRanks[0] === 0;
+  // The single layout's global tensors, read before anything is written: over MPI processes a read
+  // of a sharded buffer is collective (Program.read), so every process reads them all, in order.
+  const single = layout === 'single' ? { model: tensorsOf(o.program, model), optimizer: tensorsOf(o.program, optimizer) } : undefined;
+  if (single && !leader) return path.join(dir, stepDirName(o.step));
+  const release = leader ? lockCheckpointDir(dir) : () => {};
   try {
-    return saveLocked(dir, o);
+    return saveLocked(dir, o, { layout, names: [...model, ...optimizer], single, leader });
   } finally {
     release();
   }
@@ -141,71 +161,148 @@ const HOST = os.hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'host';
 /**
  * The temporary directory of a save: `.tmp-step-<n>-<pid>-<rand>-on-<host>`. The pid and host say
  * whose save it is, so pruning removes only the temporaries of crashed saves on this host and never
- * another process's in-flight one (a pid of another machine cannot be checked from here).
+ * another process's in-flight one (a pid of another machine cannot be checked from here). Over MPI
+ * processes the name is rank 0's: the others write their rank files into it.
  */
 function temporaryName(step: number): string {
   return `.tmp-${stepDirName(step)}-${process.pid}-${randomBytes(4).toString('hex')}-on-${HOST}`;
 }
 const TEMPORARY = /^\.tmp-step-\d+-(\d+)-[0-9a-f]+(?:-on-([A-Za-z0-9._-]+?))?(?:-replaced)?$/;
 
-function saveLocked(dir: string, o: SaveCheckpointOptions): string {
+interface SaveParts {
+  layout: CheckpointLayout;
+  /** Parameters then optimizer state. */
+  names: string[];
+  /** The single layout's global tensors (read by the caller). */
+  single?: { model: Record<string, SafetensorsTensor>; optimizer: Record<string, SafetensorsTensor> };
+  /** This process writes the shared files and commits (always, on one process). */
+  leader: boolean;
+}
+
+function saveLocked(dir: string, o: SaveCheckpointOptions, parts: SaveParts): string {
   const final = path.join(dir, stepDirName(o.step));
-  const tmp = path.join(dir, temporaryName(o.step));
-  try {
-    fs.mkdirSync(tmp);
-  } catch (e) {
-    throw ioError(e, tmp, 'create the folder');
-  }
-  try {
-    const { model, optimizer } = partition(o.program);
-    const mesh = o.program.mesh;
-    const devices = mesh.data * mesh.model;
-    const layout: CheckpointLayout = o.layout ?? (devices > 1 ? 'sharded' : 'single');
-    let tensorFiles: string[];
-    if (layout === 'sharded') {
-      const names = [...model, ...optimizer];
-      const index = shardIndexOf(o.program, names);
-      writeRankFiles(tmp, o.program, names);
-      writeShardIndex(tmp, index);
-      tensorFiles = [INDEX_FILE, ...indexFiles(index)];
-    } else {
-      const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
-      writeSafetensors(path.join(tmp, MODEL_FILE), tensorsOf(o.program, model), meta);
-      writeSafetensors(path.join(tmp, OPTIMIZER_FILE), tensorsOf(o.program, optimizer), meta);
-      tensorFiles = [MODEL_FILE, OPTIMIZER_FILE];
+  const agree = new SaveAgreement(o.program, final);
+  // 1. The leader makes the temporary directory; everyone learns its name.
+  let tmp = parts.leader ? path.join(dir, temporaryName(o.step)) : '';
+  const made = agree.step('make the temporary directory', () => {
+    if (!parts.leader) return {};
+    try {
+      fs.mkdirSync(tmp);
+    } catch (e) {
+      throw ioError(e, tmp, 'create the folder');
     }
-    const trainer: TrainerJson = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: o.step, config: o.config, trainerState: o.trainerState ?? {} };
-    writeJson(path.join(tmp, TRAINER_FILE), trainer);
-    const manifest: CheckpointManifest = {
-      format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
-      step: o.step,
-      worldSize: layout === 'sharded' ? devices : 1,
-      ...(layout === 'sharded' ? { layout, mesh: { data: mesh.data, model: mesh.model } } : {}),
-      files: [...tensorFiles, TRAINER_FILE].map((name) => ({ name, ...hashFile(path.join(tmp, name)) })),
-    };
-    // The manifest last: a directory without one is never a checkpoint.
-    writeJson(path.join(tmp, MANIFEST_FILE), manifest);
-    fsyncDir(tmp);
-    if (fs.existsSync(final)) {
-      // Saving a step again (a resume from an older checkpoint): move the old one aside first, since
-      // rename cannot replace a non-empty directory. Older steps stay committed throughout.
-      const old = `${tmp}-replaced`;
-      fs.renameSync(final, old);
-      fs.renameSync(tmp, final);
-      fs.rmSync(old, { recursive: true, force: true });
-    } else {
-      fs.renameSync(tmp, final);
-    }
-    fsyncDir(dir);
+    return { tmp };
+  });
+  tmp = made[0]!.tmp as string;
+  try {
+    // 2. Tensor files: every process its own rank files (sharded), or the leader both files (single).
+    const written = agree.step('write the tensor files', () => {
+      let files: string[];
+      if (parts.layout === 'sharded') {
+        files = writeRankFiles(tmp, o.program, parts.names);
+      } else {
+        if (!parts.leader) return { files: [] };
+        const meta = { format: CHECKPOINT_FORMAT, step: String(o.step) };
+        writeSafetensors(path.join(tmp, MODEL_FILE), parts.single!.model, meta);
+        writeSafetensors(path.join(tmp, OPTIMIZER_FILE), parts.single!.optimizer, meta);
+        files = [MODEL_FILE, OPTIMIZER_FILE];
+      }
+      // Each process hashes what it wrote: nobody reads another machine's files back.
+      return { files: files.map((name) => ({ name, ...hashFile(path.join(tmp, name)) })) };
+    });
+    // 3. The leader writes the index, trainer.json and the manifest (last), and commits.
+    agree.step('commit', () => {
+      if (!parts.leader) return {};
+      const hashed = written.flatMap((w) => w.files as ManifestFile[]);
+      if (parts.layout === 'sharded') {
+        const index = shardIndexOf(o.program, parts.names);
+        writeShardIndex(tmp, index);
+        // Every file the index names was written by some process (a rank with nothing of its own writes none).
+        const have = new Set(hashed.map((f) => f.name));
+        const lost = indexFiles(index).filter((f) => !have.has(f));
+        if (lost.length) throw checkpointError(tmp, 'rank-file-missing', `no process wrote ${lost.join(', ')}`, { expected: indexFiles(index).join(', '), received: [...have].join(', ') });
+        hashed.unshift({ name: INDEX_FILE, ...hashFile(path.join(tmp, INDEX_FILE)) });
+      }
+      const trainer: TrainerJson = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: o.step, config: o.config, trainerState: o.trainerState ?? {} };
+      writeJson(path.join(tmp, TRAINER_FILE), trainer);
+      const mesh = o.program.mesh;
+      const manifest: CheckpointManifest = {
+        format: CHECKPOINT_FORMAT,
+        version: CHECKPOINT_VERSION,
+        step: o.step,
+        worldSize: parts.layout === 'sharded' ? mesh.data * mesh.model : 1,
+        ...(parts.layout === 'sharded' ? { layout: parts.layout, mesh: { data: mesh.data, model: mesh.model } } : {}),
+        files: [...hashed, { name: TRAINER_FILE, ...hashFile(path.join(tmp, TRAINER_FILE)) }],
+      };
+      // The manifest last: a directory without one is never a checkpoint.
+      writeJson(path.join(tmp, MANIFEST_FILE), manifest);
+      fsyncDir(tmp);
+      if (fs.existsSync(final)) {
+        // Saving a step again (a resume from an older checkpoint): move the old one aside first, since
+        // rename cannot replace a non-empty directory. Older steps stay committed throughout.
+        const old = `${tmp}-replaced`;
+        fs.renameSync(final, old);
+        fs.renameSync(tmp, final);
+        fs.rmSync(old, { recursive: true, force: true });
+      } else {
+        fs.renameSync(tmp, final);
+      }
+      fsyncDir(dir);
+      return {};
+    });
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    if (parts.leader) fs.rmSync(tmp, { recursive: true, force: true });
     // A full disk or a read-only file system: ERR_IO naming the path, not a raw Node error.
     throw isSystemError(e) ? ioError(e, e.path ?? final, 'save the checkpoint') : e;
   }
-  if (o.keep !== undefined) pruneCheckpoints(dir, o.keep);
-  else removeOrphanTemporaries(dir);
+  if (parts.leader) {
+    if (o.keep !== undefined) pruneCheckpoints(dir, o.keep);
+    else removeOrphanTemporaries(dir);
+  }
   return final;
+}
+
+/** Bytes each process contributes to an agreement point (a fixed size: the gather needs one). */
+const AGREEMENT_BYTES = 16 << 10;
+
+/**
+ * The points where the processes of a multi-process save agree. step(what, body) runs body here and
+ * exchanges its outcome with every process (Session.gatherBytes: collective, bounded by the mesh's
+ * timeout); a failure anywhere throws on every process, naming the rank. On one process it only
+ * runs body: there is nobody to tell.
+ */
+class SaveAgreement {
+  private readonly multi: boolean;
+  constructor(
+    private readonly program: Program,
+    private readonly final: string,
+  ) {
+    this.multi = program.session.multiProcess;
+  }
+
+  step(what: string, body: () => Record<string, unknown>): Record<string, unknown>[] {
+    if (!this.multi) return [body()];
+    let mine: Record<string, unknown>;
+    let failure: unknown;
+    try {
+      mine = { ok: body() };
+    } catch (e) {
+      failure = e;
+      const err = e as { code?: string; message?: string };
+      mine = { error: { code: err.code ?? 'ERR_IO', message: String(err.message ?? e).slice(0, 2000) } };
+    }
+    const text = new TextEncoder().encode(JSON.stringify(mine));
+    if (text.byteLength > AGREEMENT_BYTES) throw checkpointError(this.final, 'agreement-too-large', `this process's report of '${what}' does not fit the exchange`, { expected: `<= ${AGREEMENT_BYTES} bytes`, received: `${text.byteLength} bytes` });
+    const buf = new Uint8Array(AGREEMENT_BYTES).fill(0x20);
+    buf.set(text);
+    const all = this.program.session.gatherBytes(buf).map((b) => JSON.parse(new TextDecoder().decode(b)) as { ok?: Record<string, unknown>; error?: { code: string; message: string } });
+    if (failure !== undefined) throw failure;
+    const bad = all.findIndex((r) => r.error);
+    if (bad >= 0) {
+      throw checkpointError(this.final, 'peer-failed', `rank ${bad} could not ${what}: ${all[bad]!.error!.code}: ${all[bad]!.error!.message}`, { rank: bad, expected: `every rank to ${what}`, received: all[bad]!.error!.code });
+    }
+    return all.map((r) => r.ok!);
+  }
 }
 
 function writeJson(file: string, value: unknown): void {

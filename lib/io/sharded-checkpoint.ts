@@ -163,6 +163,13 @@ export function writeShardIndex(dir: string, index: ShardIndex): void {
 
 /** Writes `program`'s buffers (default: parameters and optimizer state) as a sharded checkpoint at `dir`, which must not exist. */
 export function saveShardedCheckpoint(dir: string, program: Program, names: readonly string[] = defaultNames(program)): ShardIndex {
+  if (program.session.multiProcess) {
+    // slices() holds only this process's ranks; a save from one process would miss the others'.
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', 'sharded checkpoints of a program over MPI processes are not supported yet (each process holds only its own slices)', {
+      expected: 'a program on one process',
+      received: 'a mesh over MPI processes',
+    });
+  }
   if (fs.existsSync(dir)) throw checkpointError(dir, 'exists', 'the target exists (a checkpoint is written once)', { expected: 'a new path', received: 'exists' });
   const index = shardIndexOf(program, names);
   const tmp = tempNameFor(path.resolve(dir));

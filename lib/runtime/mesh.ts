@@ -7,11 +7,17 @@
  *
  * CPU only for now: GPU virtual-device collectives are not implemented yet (their kernels accept
  * ranks 1 only on CUDA, ERR_NOT_IMPLEMENTED otherwise).
+ *
+ * `comm: 'mpi'` spreads the mesh over processes instead (native/comm/mpi_mesh.h): an MPI job of
+ * data x model processes (mpirun, srun), each holding ONE device of the mesh, its MPI world rank
+ * being its mesh rank. The same SPMD plan runs on it; `devices` then has one entry, `ranks` says
+ * which mesh rank it is, and `gatherBytes` exchanges host bytes between the processes (global reads).
  */
 import type { KernelName, KernelSpec } from '../kernels/spec';
 import { loadCpuCapableAddon } from './addon-loader';
 import { Device } from './device';
 import { Vit22bError } from './errors';
+import { detectLaunchEnv } from './launch-env';
 import type { NativeBuffer, NativeMesh } from './native-types';
 import { loadPlan, type LoadedPlan, type PlanProfileEntry } from './plan';
 import type { NativePlan } from './plan-format';
@@ -34,7 +40,14 @@ export interface MeshOptions {
    * may legitimately be busy with a long kernel; a deadlock still ends).
    */
   timeoutMs?: number;
+  /**
+   * 'local' (default): every device a virtual device of this process. 'mpi': this process holds one
+   * device of a mesh of MPI processes (Open MPI opened at run time; ERR_LIBRARY_NOT_FOUND without it).
+   */
+  comm?: MeshComm;
 }
+
+export type MeshComm = 'local' | 'mpi';
 
 export interface MeshCoordinates {
   rank: number;
@@ -102,6 +115,9 @@ export function createMesh(shape: MeshShape, options: MeshOptions = {}): Mesh {
   const checked = checkMeshShape(shape);
   checkOption('threadsPerDevice', options.threadsPerDevice, 1, 1024);
   checkOption('timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
+  if (options.comm !== undefined && options.comm !== 'local' && options.comm !== 'mpi') {
+    throw configError(`mesh option comm must be 'local' or 'mpi', got ${String(options.comm)}`, 'comm', "'local' | 'mpi'", options.comm);
+  }
   return new Mesh(checked, options);
 }
 
@@ -115,11 +131,29 @@ function perRank<T>(what: string, xs: readonly T[], size: number): void {
   }
 }
 
+let finalizeHooked = false;
+
+/**
+ * MPI must be finalised before a successful exit (else mpirun reports the job as failed); a failing
+ * exit skips it, so mpirun ends the job's other processes at once instead of waiting for them.
+ */
+function finalizeMpiAtExit(native: { mpiFinalize(): void }): void {
+  if (finalizeHooked) return;
+  finalizeHooked = true;
+  process.once('exit', (code) => {
+    if (code === 0) native.mpiFinalize();
+  });
+}
+
 export class Mesh implements Disposable {
   readonly shape: MeshShape;
+  /** Devices of the whole mesh (data x model), in this process or not. */
   readonly size: number;
-  /** Rank order. Each an ordinary Device (alloc, upload, download, launch, loadPlan) outside a run. */
+  /** This process's devices, in rank order. Each an ordinary Device (alloc, upload, download, launch, loadPlan) outside a run. */
   readonly devices: Device[];
+  /** The mesh rank of each of `devices` (0 .. size-1 for a local mesh; this process's one rank over MPI). */
+  readonly ranks: readonly number[];
+  readonly comm: MeshComm;
   /** Threads of each device's pool. */
   readonly threadsPerDevice: number;
   readonly timeoutMs: number;
@@ -129,19 +163,36 @@ export class Mesh implements Disposable {
   constructor(shape: MeshShape, options: MeshOptions) {
     this.shape = Object.freeze({ ...shape });
     this.size = shape.data * shape.model;
+    this.comm = options.comm ?? 'local';
     const addon = loadCpuCapableAddon();
-    this.threadsPerDevice = options.threadsPerDevice ?? Math.max(1, Math.floor(addon.native.cpuInfo().kernelThreads / this.size));
+    let ranks = Array.from({ length: this.size }, (_u, r) => r);
+    // Devices sharing this machine's cores: all of a local mesh; under MPI, the processes here.
+    let sharing = this.size;
+    if (this.comm === 'mpi') {
+      const mpi = addon.native.mpiOpen();
+      finalizeMpiAtExit(addon.native);
+      if (mpi.size !== this.size) {
+        throw new Vit22bError('ERR_INVALID_ARGUMENT', `a ${shape.data} x ${shape.model} mesh over MPI needs ${this.size} processes (one device each), but this job has ${mpi.size} (mpirun -np ${this.size})`, {
+          expected: `${this.size} processes`,
+          received: `${mpi.size}`,
+        });
+      }
+      ranks = [mpi.rank];
+      sharing = detectLaunchEnv().localWorldSize;
+    }
+    this.ranks = ranks;
+    this.threadsPerDevice = options.threadsPerDevice ?? Math.max(1, Math.floor(addon.native.cpuInfo().kernelThreads / sharing));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_MESH_TIMEOUT_MS;
     const devices: Device[] = [];
     try {
-      for (let r = 0; r < this.size; r++) {
+      for (const r of ranks) {
         const c = this.coordinates(r);
         const native = new addon.native.DeviceHandle('cpu', 0, this.threadsPerDevice);
         devices.push(
           new Device(native, {
             requested: 'cpu',
             kind: 'cpu',
-            reason: `mesh ${shape.data} x ${shape.model}, rank ${r} (data ${c.data}, model ${c.model})`,
+            reason: `mesh ${shape.data} x ${shape.model}${this.comm === 'mpi' ? ' over MPI processes' : ''}, rank ${r} (data ${c.data}, model ${c.model})`,
             addonPath: addon.path,
           }),
         );
@@ -151,6 +202,7 @@ export class Mesh implements Disposable {
         shape.data,
         shape.model,
         this.timeoutMs,
+        this.comm,
       );
     } catch (e) {
       for (const d of devices) d.dispose();
@@ -177,15 +229,15 @@ export class Mesh implements Disposable {
    */
   loadPlan(plan: NativePlan | readonly NativePlan[], slots: readonly (readonly DeviceTensor[])[]): MeshPlan {
     const plans = Array.isArray(plan) ? (plan as readonly NativePlan[]) : this.devices.map(() => plan as NativePlan);
-    perRank('loadPlan plans', plans, this.size);
-    perRank('loadPlan slots', slots, this.size);
+    perRank('loadPlan plans', plans, this.devices.length);
+    perRank('loadPlan slots', slots, this.devices.length);
     const loaded: LoadedPlan[] = [];
     try {
-      for (let r = 0; r < this.size; r++) {
+      for (let r = 0; r < this.devices.length; r++) {
         try {
           loaded.push(loadPlan(this.devices[r]!.native, plans[r]!, slots[r]!));
         } catch (e) {
-          throw atRank(this, r, e);
+          throw atRank(this, this.ranks[r]!, e);
         }
       }
     } catch (e) {
@@ -202,8 +254,22 @@ export class Mesh implements Disposable {
    * naming the rank and its coordinates.
    */
   launch<K extends KernelName>(kernel: K, specs: readonly KernelSpec<K, NativeBuffer>[]): void {
-    perRank('launch specs', specs, this.size);
+    perRank('launch specs', specs, this.devices.length);
     this.native.launch(kernel, specs as readonly object[]);
+  }
+
+  /**
+   * Every process's `bytes`, by mesh rank (a mesh over MPI; one entry per rank). Collective: every
+   * process calls it, in the same order, with the same byte count. Synchronous; bounded by
+   * timeoutMs (ERR_COMM_TIMEOUT). A local mesh has nothing to exchange: [bytes] per rank.
+   */
+  gatherBytes(bytes: ArrayBufferView): ArrayBuffer[] {
+    if (this.comm === 'local') {
+      const copy = new Uint8Array(bytes.byteLength);
+      copy.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return this.devices.map(() => copy.slice().buffer);
+    }
+    return this.native.gatherBytes(bytes);
   }
 
   /** Disposes the devices (their tensors keep their memory until disposed). ERR_DEVICE_BUSY mid-run. */
@@ -235,14 +301,15 @@ export class MeshPlan implements Disposable {
   /**
    * One step on every rank as ONE asynchronous N-API call: the ranks run at once on threads of the
    * mesh's own, each uploading inputs[rank], running its plan and downloading its outputs; resolves
-   * with outputs[rank][i]. `scalars` are the run scalars of every rank. The first failure anywhere
+   * with outputs[rank][i]. Over MPI, "every rank" is this process's one device (index 0); its peers
+   * run the same step in their own processes. `scalars` are the run scalars of every rank. The first failure anywhere
    * aborts the collectives of the others (they stop at their next one instead of waiting), and the
    * promise rejects with that failure's code, its message naming the rank, its coordinates
    * ('rank 1 (data 0, model 1)') and the instruction. Bad inputs reject before anything runs.
    */
   run(inputs: readonly (readonly ArrayBufferView[])[], scalars: readonly number[] = []): Promise<ArrayBuffer[][]> {
     try {
-      perRank('mesh run inputs', inputs, this.mesh.size);
+      perRank('mesh run inputs', inputs, this.mesh.devices.length);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -265,7 +332,7 @@ export class MeshPlan implements Disposable {
     this.plans.forEach((p, rank) => {
       const one = p.profile();
       runs = Math.max(runs, one.runs);
-      for (const e of one.entries) entries.push({ rank, ...e });
+      for (const e of one.entries) entries.push({ rank: this.mesh.ranks[rank]!, ...e });
     });
     return { runs, entries };
   }

@@ -194,6 +194,11 @@ export interface NativeDevice {
  */
 export interface NativeMesh {
   readonly size: number;
+  /** The mesh rank of this process's first device (0 for a local mesh). */
+  readonly rank: number;
+  readonly backend: 'local' | 'mpi';
+  /** Every process's bytes, by mesh rank ('mpi' only; collective, synchronous, bounded by the timeout). */
+  gatherBytes(bytes: ArrayBufferView): ArrayBuffer[];
   run(
     plans: readonly NativePlanHandle[],
     inputs: readonly (readonly (ArrayBufferView | ArrayBuffer)[])[],
@@ -208,7 +213,13 @@ export interface NativeAddon {
   setErrorClass(ctor: new (code: string, message: string, details: object) => Error): void;
   /** `threads` > 0: a cpu device with a thread pool of its own (absent or 0: the process pool). */
   DeviceHandle: new (kind: 'cpu' | 'cuda', ordinal: number, threads?: number) => NativeDevice;
-  MeshHandle: new (devices: readonly NativeDevice[], data: number, model: number, timeoutMs: number) => NativeMesh;
+  MeshHandle: new (devices: readonly NativeDevice[], data: number, model: number, timeoutMs: number, backend?: 'local' | 'mpi') => NativeMesh;
+  /** Open MPI as this process sees it (opens nothing). */
+  mpiStatus(): { opened: boolean; version: string; path: string; broken: boolean };
+  /** Opens Open MPI (dlopen) and initialises MPI: ERR_LIBRARY_NOT_FOUND naming every place tried. */
+  mpiOpen(): { rank: number; size: number; version: string; path: string };
+  /** MPI_Finalize once (skipped after a timeout or a lost peer broke MPI). */
+  mpiFinalize(): void;
   cpuInfo(): NativeCpuInfo;
   /** Calls from JavaScript into this addon so far (this call itself not counted). */
   napiCalls(): number;

@@ -4,6 +4,11 @@
  * inputs in, per-rank outputs out, one native call per step either way (a mesh step is ONE async
  * call that drives every device's thread, lib/runtime/mesh.ts). What the buffers mean (global
  * tensors, their slices, initialization) is the program's business (lib/graph/program.ts).
+ *
+ * Over a mesh of MPI processes (Mesh.comm 'mpi') the session holds this process's one device of the
+ * mesh: `devices` and per-rank inputs are this process's (index i is mesh rank `meshRanks[i]`), while
+ * a plan run resolves with the outputs of EVERY mesh rank (gathered from the other processes after
+ * the step, a few bytes for a loss), so the program assembles outputs exactly as on one process.
  */
 import type { Device } from './device';
 import type { DType } from './dtype';
@@ -30,7 +35,10 @@ export interface SessionProfileEntry {
 
 /** A plan loaded on every device of a session. */
 export interface SessionPlan {
-  /** inputs[rank][i] for plan input i on that rank; resolves with outputs[rank][j]. */
+  /**
+   * inputs[i][k] for plan input k on this process's device i; resolves with outputs[rank][j] for
+   * every mesh rank (the same indices on one process).
+   */
   run(inputs: readonly (readonly ArrayBufferView[])[], scalars: readonly number[]): Promise<ArrayBuffer[][]>;
   setProfiling(on: boolean): void;
   profile(): { runs: number; entries: SessionProfileEntry[] };
@@ -60,8 +68,36 @@ export class Session implements Disposable {
     }
   }
 
+  /** Devices of this process. */
   get ranks(): number {
     return this.devices.length;
+  }
+
+  /** The mesh rank of each of this process's devices (0 .. ranks-1 on one process). */
+  get meshRanks(): readonly number[] {
+    const p = this.placement;
+    return isMesh(p) ? p.ranks : [0];
+  }
+
+  /** True when the mesh spans several processes (its other devices' memory is out of reach). */
+  get multiProcess(): boolean {
+    const p = this.placement;
+    return isMesh(p) && p.comm === 'mpi';
+  }
+
+  /** Coordinates of this process's device i. */
+  localCoordinates(i: number): { rank: number; data: number; model: number } {
+    return coordinatesOf(this.shape, this.meshRanks[i]!);
+  }
+
+  /**
+   * Every mesh rank's bytes (multi-process sessions: collective, every process calls it in the same
+   * order with the same byte count); on one process, `bytes` for each device.
+   */
+  gatherBytes(bytes: ArrayBufferView): ArrayBuffer[] {
+    const p = this.placement;
+    if (isMesh(p)) return p.gatherBytes(bytes);
+    return [new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice().buffer];
   }
 
   /** The device of rank 0 (the one a single-device session has). */
@@ -129,8 +165,14 @@ export class Session implements Disposable {
     const p = this.placement;
     if (isMesh(p)) {
       const mp = p.loadPlan(plan, slots.map((s) => [...s]));
+      const mesh = p;
+      let runs = 0;
       return {
-        run: (inputs, scalars) => mp.run(inputs.map((i) => [...i]), [...scalars]),
+        run: async (inputs, scalars) => {
+          if (mesh.comm === 'mpi') await faultHook(mesh.ranks[0]!, ++runs);
+          const local = await mp.run(inputs.map((i) => [...i]), [...scalars]);
+          return mesh.comm === 'mpi' ? gatherOutputs(mesh, local[0]!) : local;
+        },
         setProfiling: (on) => mp.setProfiling(on),
         profile: () => {
           const r = mp.profile();
@@ -156,6 +198,43 @@ export class Session implements Disposable {
       },
     };
   }
+}
+
+/**
+ * Test hooks of the multi-process fault tests (test/comm/mpi-faults.test.ts), read per run of a
+ * plan over MPI: VIT22B_TEST_STALL="R@N:MS" makes mesh rank R sleep MS ms before its N-th run (a
+ * rank that never arrives: its peers must time out), VIT22B_TEST_KILL="R@N" makes rank R SIGKILL
+ * itself before its N-th run (a peer that dies while the others are mid-step). Unset: nothing.
+ */
+async function faultHook(rank: number, run: number): Promise<void> {
+  const stall = /^(\d+)@(\d+):(\d+)$/.exec(process.env.VIT22B_TEST_STALL ?? '');
+  if (stall && Number(stall[1]) === rank && Number(stall[2]) === run) {
+    await new Promise((resolve) => setTimeout(resolve, Number(stall[3])));
+  }
+  const kill = /^(\d+)@(\d+)$/.exec(process.env.VIT22B_TEST_KILL ?? '');
+  if (kill && Number(kill[1]) === rank && Number(kill[2]) === run) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * Every process's outputs of one step, by mesh rank: this process's outputs concatenated, exchanged
+ * in one host gather, cut again. Every rank of one SPMD plan has outputs of the same sizes.
+ */
+function gatherOutputs(mesh: Mesh, mine: readonly ArrayBuffer[]): ArrayBuffer[][] {
+  const total = mine.reduce((s, b) => s + b.byteLength, 0);
+  const packed = new Uint8Array(total);
+  let at = 0;
+  for (const b of mine) {
+    packed.set(new Uint8Array(b), at);
+    at += b.byteLength;
+  }
+  return mesh.gatherBytes(packed).map((all) => {
+    let from = 0;
+    return mine.map((b) => {
+      const piece = all.slice(from, from + b.byteLength);
+      from += b.byteLength;
+      return piece;
+    });
+  });
 }
 
 function isMesh(p: Device | Mesh): p is Mesh {

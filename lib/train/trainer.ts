@@ -37,6 +37,7 @@ import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from
 import { MetricsLog } from './metrics-log';
 import { describeSkippedCheckpoint } from '../io/checkpoint';
 import { lockCheckpointDir } from '../io/checkpoint-lock';
+import type { MeshComm } from '../runtime/mesh';
 import { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 import { makeSchedule, type Schedule, type ScheduleSpec } from './schedules';
 import { loadPretrained, type PretrainedInit } from './pretrained';
@@ -49,6 +50,14 @@ export interface TrainerOptions {
    * partitioned (lib/graph/passes/partition.ts). Checkpoints hold global tensors either way.
    */
   mesh?: MeshShape;
+  /**
+   * How the mesh's devices talk (compile's `comm`): 'local' (default, virtual devices of this
+   * process) or 'mpi' (this process is one device of an MPI job of data x model processes; every
+   * process runs the same Trainer on the same data, each feeding its own slice of every batch).
+   */
+  comm?: MeshComm;
+  /** A collective's deadline in ms (compile's `commTimeoutMs`). */
+  commTimeoutMs?: number;
   /** 3: ZeRO-3 over the mesh's data axis (compile's `zero`). */
   zero?: 0 | 3;
   /** 'streams': collectives on a communication stream of their own (compile's `overlap`). */
@@ -187,6 +196,8 @@ export class Trainer implements Disposable {
     this.program = compile(options.model, {
       device: options.device,
       ...(options.mesh ? { mesh: options.mesh } : {}),
+      ...(options.comm !== undefined ? { comm: options.comm } : {}),
+      ...(options.commTimeoutMs !== undefined ? { commTimeoutMs: options.commTimeoutMs } : {}),
       ...(options.zero !== undefined ? { zero: options.zero } : {}),
       ...(options.overlap !== undefined ? { overlap: options.overlap } : {}),
       inputShapes: { images: [b, h, w, c], labels: [b] },
@@ -262,7 +273,10 @@ export class Trainer implements Disposable {
     this.started = true;
     // One writer per checkpoint directory for the whole run: a second run with the same directory is
     // refused here, before it trains, rather than overwriting this one's checkpoints.
-    const release = (this.options.saveEvery ?? 0) > 0 ? lockCheckpointDir(this.options.checkpointDir!) : undefined;
+    // Over MPI processes rank 0 alone writes checkpoints (lib/io/checkpoint.ts), so it alone locks.
+    const session = this.program.session;
+    const writer = !session.multiProcess || session.meshRanks[0] === 0;
+    const release = (this.options.saveEvery ?? 0) > 0 && writer ? lockCheckpointDir(this.options.checkpointDir!) : undefined;
     try {
       return yield* this.runSteps();
     } finally {

@@ -7,6 +7,7 @@
 #include "addon/device_handle.h"
 #include "addon/errors.h"
 #include "addon/mesh_handle.h"
+#include "addon/mpi_bindings.h"
 #include "addon/plan_handle.h"
 #include "addon/probe_bindings.h"
 #if VIT22B_WITH_CUDA
@@ -53,6 +54,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("MeshHandle", MeshHandle::define(env));
   exports.Set("napiCalls", Napi::Function::New(env, napiCalls, "napiCalls"));
   defineProbeBindings(env, exports);
+  defineMpiBindings(env, exports);
   return exports;
 }
 

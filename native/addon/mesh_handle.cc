@@ -1,5 +1,6 @@
 #include "addon/mesh_handle.h"
 
+#include <cstring>
 #include <string>
 
 #include "addon/addon_data.h"
@@ -37,12 +38,16 @@ Napi::Array arrayOf(const Napi::Value& v, const std::string& name, size_t length
 Napi::Function MeshHandle::define(Napi::Env env) {
   return DefineClass(env, "MeshHandle",
                      {InstanceAccessor<&MeshHandle::getSize>("size"),
+                      InstanceAccessor<&MeshHandle::getRank>("rank"),
+                      InstanceAccessor<&MeshHandle::getBackend>("backend"),
+                      InstanceMethod<&MeshHandle::gatherBytes>("gatherBytes"),
                       InstanceMethod<&MeshHandle::run>("run"),
                       InstanceMethod<&MeshHandle::launch>("launch"),
                       InstanceMethod<&MeshHandle::dispose>("dispose")});
 }
 
-// new MeshHandle(devices: DeviceHandle[], data: number, model: number, timeoutMs: number)
+// new MeshHandle(devices: DeviceHandle[], data: number, model: number, timeoutMs: number,
+//                backend?: 'local' | 'mpi')
 MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHandle>(info) {
   guard(info.Env(), [&] {
     Napi::Env env = info.Env();
@@ -60,7 +65,12 @@ MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHa
       throw Error(ErrorCode::InvalidArgument, "a mesh's timeoutMs must be at least 1", ">= 1",
                   std::to_string(timeoutMs));
     }
-    const int n = static_cast<int>(data * model);
+    if (info.Length() > 4 && !info[4].IsUndefined()) backend_ = stringArg(info, 4, "backend");
+    if (backend_ != "local" && backend_ != "mpi") {
+      throw Error(ErrorCode::InvalidArgument, "a mesh's backend must be 'local' or 'mpi'", "local | mpi", backend_);
+    }
+    // Under MPI this process holds one device of the mesh; the others are its peers' processes.
+    const int n = backend_ == "mpi" ? 1 : static_cast<int>(data * model);
     Napi::Value arg = info.Length() > 0 ? info[0] : env.Undefined();
     Napi::Array devices = arrayOf(arg, "mesh devices", static_cast<size_t>(n), "DeviceHandles");
     for (int r = 0; r < n; ++r) {
@@ -93,8 +103,15 @@ MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHa
       }
       devices_.push_back(st);
     }
-    mesh_ = std::make_shared<comm::LocalMesh>(static_cast<int>(data), static_cast<int>(model),
-                                              std::chrono::milliseconds(timeoutMs));
+    if (backend_ == "mpi") {
+      auto m = std::make_shared<comm::MpiMesh>(static_cast<int>(data), static_cast<int>(model),
+                                               std::chrono::milliseconds(timeoutMs));
+      mpi_ = m.get();
+      mesh_ = std::move(m);
+    } else {
+      mesh_ = std::make_shared<comm::LocalMesh>(static_cast<int>(data), static_cast<int>(model),
+                                                std::chrono::milliseconds(timeoutMs));
+    }
     for (int r = 0; r < n; ++r) devices_[static_cast<size_t>(r)]->backend->setComms(mesh_->comms(r));
   });
 }
@@ -114,6 +131,47 @@ Error MeshHandle::atRank(int rank, const Error& e) const {
 Napi::Value MeshHandle::getSize(const Napi::CallbackInfo& info) {
   countEntry(info.Env());
   return Napi::Number::New(info.Env(), static_cast<double>(devices_.size()));
+}
+
+Napi::Value MeshHandle::getRank(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
+  return Napi::Number::New(info.Env(), mesh_ ? mesh_->comms(0)->place().rank : 0);
+}
+
+Napi::Value MeshHandle::getBackend(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
+  return Napi::String::New(info.Env(), backend_);
+}
+
+// gatherBytes(bytes: ArrayBufferView) -> ArrayBuffer[]: process j's bytes at [j]. Blocks the
+// JavaScript thread for the exchange (bounded by the mesh's timeout); a global read between steps.
+Napi::Value MeshHandle::gatherBytes(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    requireLive("gather bytes");
+    if (!mpi_) {
+      throw Error(ErrorCode::InvalidArgument, "gatherBytes is for meshes over MPI processes; a local mesh holds every slice itself",
+                  "backend 'mpi'", backend_);
+    }
+    if (*running_) {
+      throw Error(ErrorCode::DeviceBusy, "cannot gather while a mesh run is in flight; await it first",
+                  "an idle mesh", "a run in flight");
+    }
+    if (info.Length() < 1 || !info[0].IsTypedArray()) {
+      throw Error(ErrorCode::InvalidArgument, "gatherBytes takes a typed array", "a typed array",
+                  info.Length() < 1 ? "nothing" : jsTypeName(info[0]));
+    }
+    Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+    const uint8_t* data = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+    auto all = mpi_->gatherBytes(data, view.ByteLength(), "a host gather between steps");
+    Napi::Array out = Napi::Array::New(env, all.size());
+    for (size_t j = 0; j < all.size(); ++j) {
+      Napi::ArrayBuffer b = Napi::ArrayBuffer::New(env, all[j].size());
+      if (!all[j].empty()) std::memcpy(b.Data(), all[j].data(), all[j].size());
+      out.Set(static_cast<uint32_t>(j), b);
+    }
+    return out;
+  });
 }
 
 // run(plans, inputs, scalars) -> Promise<ArrayBuffer[][]>. Never throws: every failure rejects.

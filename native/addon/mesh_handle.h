@@ -1,5 +1,10 @@
 // A mesh of virtual cpu devices as a JavaScript object (lib/runtime/mesh.ts):
-//   new MeshHandle(devices: DeviceHandle[], data, model, timeoutMs)
+//   new MeshHandle(devices: DeviceHandle[], data, model, timeoutMs, backend?: 'local' | 'mpi')
+//     'local' (default): devices.length == data * model virtual devices of this process;
+//     'mpi': devices.length == 1, this process's device of a data x model mesh of MPI processes
+//   rank: the mesh rank of devices[0] (0 for 'local'); backend
+//   gatherBytes(bytes: ArrayBufferView) -> ArrayBuffer[]: every process's bytes ('mpi' only;
+//     synchronous, collective: every process calls it with the same size)
 //   run(plans: PlanHandle[], inputs: ArrayBufferView[][], scalars: number[]) -> Promise<ArrayBuffer[][]>
 //   launch(kernel, specs: object[]): one kernel on every rank at once (synchronous)
 //   dispose()
@@ -13,7 +18,9 @@
 #include <vector>
 
 #include "addon/device_state.h"
+#include "comm/mesh_runner.h"
 #include "comm/local_mesh.h"
+#include "comm/mpi_mesh.h"
 
 namespace vit::addon {
 
@@ -27,13 +34,18 @@ class MeshHandle : public Napi::ObjectWrap<MeshHandle> {
   Napi::Value launch(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
   Napi::Value getSize(const Napi::CallbackInfo& info);
+  Napi::Value getRank(const Napi::CallbackInfo& info);
+  Napi::Value getBackend(const Napi::CallbackInfo& info);
+  Napi::Value gatherBytes(const Napi::CallbackInfo& info);
 
   void startRun(const Napi::CallbackInfo& info, Napi::Promise::Deferred deferred);
   void requireLive(const char* use) const;
   // An error of rank r found on the JavaScript thread, its message prefixed with the rank.
   Error atRank(int rank, const Error& e) const;
 
-  std::shared_ptr<comm::LocalMesh> mesh_;  // null once disposed
+  std::shared_ptr<comm::MeshRunner> mesh_;  // null once disposed
+  comm::MpiMesh* mpi_ = nullptr;            // mesh_ when the backend is 'mpi'
+  std::string backend_ = "local";
   std::vector<std::shared_ptr<DeviceState>> devices_;
   uint64_t runs_ = 0;
   uint64_t launches_ = 0;

@@ -6,7 +6,7 @@ namespace vit::addon {
 
 MeshRunWorker::MeshRunWorker(Napi::Env env, Napi::Promise::Deferred deferred,
                              std::vector<Napi::Object> planObjects,
-                             std::shared_ptr<comm::LocalMesh> mesh, std::vector<MeshRank> ranks,
+                             std::shared_ptr<comm::MeshRunner> mesh, std::vector<MeshRank> ranks,
                              uint64_t step, std::shared_ptr<std::atomic<bool>> running)
     : Napi::AsyncWorker(env, "vit22b.MeshHandle.run"), deferred_(deferred), mesh_(std::move(mesh)),
       ranks_(std::move(ranks)), step_(step), running_(std::move(running)) {

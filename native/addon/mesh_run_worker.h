@@ -1,5 +1,5 @@
 // One step of a mesh: every rank's loaded plan at once, on threads of the mesh's own
-// (comm::LocalMesh::runOnEveryRank), waited for on one libuv worker. Settles one promise with every
+// (comm::MeshRunner::runOnEveryRank: LocalMesh, or MpiMesh for one device of a multi-process mesh), waited for on one libuv worker. Settles one promise with every
 // rank's outputs, or with the first real failure (comm/local_mesh.h).
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "addon/device_state.h"
-#include "comm/local_mesh.h"
+#include "comm/mesh_runner.h"
 #include "core/status.h"
 #include "exec/loaded_plan.h"
 
@@ -29,7 +29,7 @@ class MeshRunWorker final : public Napi::AsyncWorker {
   // Every device must already be marked busy; the worker clears the marks (and `running`) when it
   // settles the promise. `planObjects` keep the PlanHandles (arenas, slot buffers) alive.
   MeshRunWorker(Napi::Env env, Napi::Promise::Deferred deferred, std::vector<Napi::Object> planObjects,
-                std::shared_ptr<comm::LocalMesh> mesh, std::vector<MeshRank> ranks, uint64_t step,
+                std::shared_ptr<comm::MeshRunner> mesh, std::vector<MeshRank> ranks, uint64_t step,
                 std::shared_ptr<std::atomic<bool>> running);
 
  protected:
@@ -42,7 +42,7 @@ class MeshRunWorker final : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   std::vector<Napi::ObjectReference> planRefs_;
-  std::shared_ptr<comm::LocalMesh> mesh_;
+  std::shared_ptr<comm::MeshRunner> mesh_;
   std::vector<MeshRank> ranks_;
   uint64_t step_;
   std::shared_ptr<std::atomic<bool>> running_;

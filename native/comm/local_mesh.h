@@ -11,22 +11,23 @@
 
 #include "comm/device_comms.h"
 #include "comm/local_communicator.h"
+#include "comm/mesh_runner.h"
 #include "core/status.h"
 
 namespace vit::comm {
 
-class LocalMesh {
+class LocalMesh final : public MeshRunner {
  public:
   // data x model devices (each >= 1); every collective wait times out after `timeout`.
   LocalMesh(int data, int model, std::chrono::milliseconds timeout);
 
-  int size() const { return static_cast<int>(comms_.size()); }
-  const std::shared_ptr<DeviceComms>& comms(int rank) const { return comms_[static_cast<size_t>(rank)]; }
+  int size() const override { return static_cast<int>(comms_.size()); }
+  const std::shared_ptr<DeviceComms>& comms(int rank) const override { return comms_[static_cast<size_t>(rank)]; }
 
   // Wakes every waiter of every group (ERR_COLLECTIVE_ABORTED).
-  void abort();
+  void abort() override;
   // Clears aborts and half-finished rendezvous: only while no rank is inside a collective.
-  void reset();
+  void reset() override;
 
   // Runs body(rank) for every rank at once, each on a thread of its own, with `step` ("run 3") as
   // every device's step for messages. The first failure aborts the mesh, so the others stop at
@@ -38,7 +39,7 @@ class LocalMesh {
   // launch), so a thread start (tens of microseconds) is noise, and nothing outlives the call, so
   // there is no shutdown to order against the addon's environment teardown. They are our own threads,
   // never libuv's 4 workers, so a mesh of any size runs all its ranks at once.
-  std::optional<Error> runOnEveryRank(const std::string& step, const std::function<void(int)>& body);
+  std::optional<Error> runOnEveryRank(const std::string& step, const std::function<void(int)>& body) override;
 
  private:
   std::vector<std::shared_ptr<LocalGroup>> groups_;

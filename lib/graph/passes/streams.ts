@@ -10,11 +10,18 @@ import type { Graph, Node } from '../ir';
 import { getOp } from '../op-table';
 import { COLLECTIVE_OPS } from '../ops/collective-attrs';
 
-export type OverlapMode = 'none' | 'streams';
+/**
+ * 'ring' and 'bidirectional' are 'streams' plus the collective matmul (passes/ring.ts): its ring
+ * nodes sit on the compute stream and send their chunks on stream 1, after the collectives before
+ * them there.
+ */
+export type OverlapMode = 'none' | 'streams' | 'ring' | 'bidirectional';
+
+export const OVERLAP_MODES: readonly OverlapMode[] = ['none', 'streams', 'ring', 'bidirectional'];
 
 /** The stream each node's instructions go to. */
 export function streamAssignment(overlap: OverlapMode): (n: Node) => number {
-  return overlap === 'streams' ? (n) => (COLLECTIVE_OPS.has(n.op) ? 1 : 0) : () => 0;
+  return overlap === 'none' ? () => 0 : (n) => (COLLECTIVE_OPS.has(n.op) ? 1 : 0);
 }
 
 /**

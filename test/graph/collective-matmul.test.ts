@@ -21,6 +21,7 @@ import type { OptimizerSpec } from '../../lib/graph/training-step';
 import { getPreset, type ModelConfig } from '../../lib/model';
 import { openDevice, type Device } from '../../lib/runtime';
 import { findHazards } from '../../lib/runtime/plan-hazards';
+import { cli } from '../helpers/cli-run';
 import { vitModel } from '../../lib/train/vit-model';
 import { normals, randomizeParams } from '../helpers/graph-harness';
 import { mulberry32, randInt } from '../helpers/prng';
@@ -230,4 +231,22 @@ test('overlap must be one of the known modes', () => {
   expect(() => compile(vitModel(recipe), { device, mesh: { data: 1, model: 2 }, overlap: 'rings' as never, inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] } })).toThrow(
     expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
   );
+});
+
+describe('the command line takes --overlap ring | bidirectional', () => {
+  test('bench step --mesh model=2 --overlap bidirectional --json reports the mesh it ran', async () => {
+    const r = await cli(['bench', 'step', '--preset', 'tiny', '--batch', '4', '--steps', '1', '--warmup', '0', '--mesh', 'model=2', '--overlap', 'bidirectional', '--json']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out) as { vit22b?: { mesh?: unknown }; mesh?: unknown };
+    expect(json.vit22b?.mesh ?? json.mesh).toEqual({ shape: { data: 1, model: 2 }, zero: 0, overlap: 'bidirectional' });
+  });
+  test('train --mesh model=2 --overlap ring trains', async () => {
+    const r = await cli(['train', '--steps', '2', '--batch', '8', '--progress', 'none', '--mesh', 'model=2', '--overlap', 'ring']);
+    expect(r.code).toBe(0);
+  });
+  test('an unknown mode is a usage error', async () => {
+    const r = await cli(['bench', 'step', '--preset', 'tiny', '--mesh', 'model=2', '--overlap', 'rings']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('ERR_USAGE');
+  });
 });

@@ -5,10 +5,9 @@
 // batch, AdamW + clipping, fp32. Rounds alternate the order so load on a shared machine hits the
 // variants alike; the median ms/step is reported with its ratio to 'none'.
 // Then per-device memory with ZeRO-3 off and on (overlap none): the planned arena and persistent
-// bytes (the memory plan) and the bytes device 0 holds after a step (Device.stats().liveBytes). The
-// CPU backend has no allocator of its own and so no allocator peak (stats().allocator is CUDA's);
-// a plan's memory is allocated once, when it is loaded, so the live bytes after a step are its
-// high-water mark on the CPU.
+// bytes (the memory plan) and the measured peak of device 0 (Device.peakLiveBytes(): the most bytes
+// of buffers and plan arenas it held at once, from its creation through compile and one step; the
+// CPU backend has no allocator of its own, so this accounting is its allocator peak).
 // Usage: node bench/ring-step-cpu.mjs [batch] [rounds] [meshes, e.g. 1x4,2x2]
 import { createRequire } from 'node:module';
 
@@ -67,15 +66,15 @@ for (const shape of meshes) {
   }
 }
 
-console.log('\nper-device memory (device 0, overlap none): planned arena + persistent, and live bytes after a step');
+console.log('\nper-device memory (device 0, overlap none): planned arena + persistent, and the measured peak');
 for (const shape of [{ data: 2, model: 1 }, { data: 2, model: 2 }, { data: 4, model: 1 }]) {
   for (const zero of [0, 3]) {
     const mesh = createMesh(shape);
     const program = compile(vitModel(config), { mesh, zero, inputShapes: { images: [batch, 28, 28, 1], labels: [batch] }, train, seed: 0 });
     await step(program, 1);
     const m = program.main.memory;
-    const live = mesh.devices[0].stats().liveBytes;
-    console.log(`mesh ${shape.data}x${shape.model} zero ${zero}: arena ${mib(m.arenaBytes)} MiB, persistent ${mib(m.persistentBytes)} MiB, planned total ${mib(m.arenaBytes + m.persistentBytes)} MiB, live ${mib(live)} MiB`);
+    const peak = mesh.devices[0].peakLiveBytes();
+    console.log(`mesh ${shape.data}x${shape.model} zero ${zero}: arena ${mib(m.arenaBytes)} MiB, persistent ${mib(m.persistentBytes)} MiB, planned total ${mib(m.arenaBytes + m.persistentBytes)} MiB, measured peak ${mib(peak)} MiB`);
     program.dispose();
     mesh.dispose();
   }

@@ -19,6 +19,7 @@ import { lower } from './passes/lower';
 import { partition } from './passes/partition';
 import { OVERLAP_MODES, streamAssignment, type OverlapMode } from './passes/streams';
 import { ringMatmuls, type RingReport } from './passes/ring';
+import { prefetchWeightGathers } from './passes/prefetch';
 import { planMemory, type MemoryPlan } from './passes/memory-plan';
 import { planWindows } from './passes/windows';
 import { rematerialize, type RematPolicy } from './passes/remat';
@@ -95,10 +96,12 @@ export function compileGraph(global: Graph, options: Omit<CompileOptions, 'devic
     ring = ringMatmuls(g, overlap);
     eliminateDeadCode(g);
   }
+  // ZeRO-3 weights gathered one layer ahead on the communication stream (passes/prefetch.ts).
+  const prefetch = options.zero === 3 && overlap !== 'none' && sharded ? prefetchWeightGathers(g) : undefined;
   const streamOf = streamAssignment(overlap);
   const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false, streamOf);
   const lowered = lower(g, memory, windows?.plan, streamOf);
-  return { graph: g, memory, lowered, fusion, recomputed, windows, ...(sharded ? { partition: sharded } : {}), ...(ring ? { ring } : {}) };
+  return { graph: g, memory, lowered, fusion, recomputed, windows, ...(sharded ? { partition: sharded } : {}), ...(ring ? { ring } : {}), ...(prefetch ? { prefetch } : {}) };
 }
 
 /**

@@ -25,6 +25,7 @@ import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
 import type { WindowReport } from './passes/windows';
 import type { PartitionResult } from './passes/partition';
 import type { RingReport } from './passes/ring';
+import type { PrefetchReport } from './passes/prefetch';
 import { chromeTrace, type ChromeTrace } from './timeline';
 import { placeFromDevice, sliceForDevice, type DimLayout, type MeshCoordinates, type MeshShape } from './sharding';
 import { numel, sameShape, shapeText, type Shape } from './types';
@@ -67,6 +68,8 @@ export interface CompiledVariant {
   partition?: PartitionResult;
   /** With overlap 'ring' | 'bidirectional' under a mesh: the collective matmuls written (passes/ring.ts). */
   ring?: RingReport;
+  /** With ZeRO-3 and overlap other than 'none': the weight gathers moved one layer ahead (passes/prefetch.ts). */
+  prefetch?: PrefetchReport;
   runner: PlanRunner;
 }
 

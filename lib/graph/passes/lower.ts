@@ -164,6 +164,9 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, stream
     const def = getOp(n.op);
     const waits: number[] = [];
     for (const v of n.inputs) for (const p of sources(v)) if (p.stream !== currentStream) waits.push(eventOf(p.ins));
+    // A fenced node (a prefetch, passes/prefetch.ts) also waits for the compute stream's last
+    // instruction so far: it starts where the schedule put it, not as soon as its inputs exist.
+    if (n.fence && currentStream !== 0 && streams[0]!.length > 0) waits.push(eventOf(streams[0]![streams[0]!.length - 1]!));
     if (def.effect) {
       for (const v of n.inputs) for (const r of readersOf.get(v) ?? []) if (r.stream !== currentStream) waits.push(eventOf(r.ins));
     }

@@ -45,10 +45,16 @@ export function concurrentSpans(g: Graph, streamOf: (n: Node) => number): Map<No
   }
   const spans = new Map<Node, { start: number; join: number }>();
   const front = new Map<number, number>();
+  let lastCompute = 0;
   for (const n of g.nodes) {
     const s = streamOf(n);
-    if (s === 0) continue;
+    if (s === 0) {
+      if (getOp(n.op).leaf === undefined) lastCompute = index.get(n)!;
+      continue;
+    }
     let start = front.get(s) ?? 0;
+    // A fenced node starts after the compute scheduled before it (lower.ts waits for it).
+    if (n.fence) start = Math.max(start, lastCompute);
     for (const v of n.inputs) {
       if (streamOf(v.node) === 0 && getOp(v.node.op).leaf === undefined) start = Math.max(start, index.get(v.node)!);
     }

@@ -89,6 +89,9 @@ export function compileGraph(global: Graph, options: Omit<CompileOptions, 'devic
   if (!OVERLAP_MODES.includes(overlap)) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', `overlap must be one of ${OVERLAP_MODES.join(', ')}`, { expected: OVERLAP_MODES.join(' | '), received: String(overlap) });
   }
+  // ZeRO-3 weights gathered one layer ahead on the communication stream (passes/prefetch.ts); first,
+  // so that a weight re-gathered for the backward (remat) exists where the ring below needs it.
+  const prefetch = options.zero === 3 && overlap !== 'none' && sharded ? prefetchWeightGathers(g) : undefined;
   // The collective matmul rewrites the whole differentiated graph (both directions) once every
   // other pass that moves matmuls (fusion, remat) is done.
   let ring: RingReport | undefined;
@@ -96,8 +99,6 @@ export function compileGraph(global: Graph, options: Omit<CompileOptions, 'devic
     ring = ringMatmuls(g, overlap);
     eliminateDeadCode(g);
   }
-  // ZeRO-3 weights gathered one layer ahead on the communication stream (passes/prefetch.ts).
-  const prefetch = options.zero === 3 && overlap !== 'none' && sharded ? prefetchWeightGathers(g) : undefined;
   const streamOf = streamAssignment(overlap);
   const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false, streamOf);
   const lowered = lower(g, memory, windows?.plan, streamOf);

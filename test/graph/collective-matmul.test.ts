@@ -34,6 +34,9 @@ afterAll(() => device.dispose());
 
 // Batch 8, 4 tokens: the ring's rows (32) split into two lanes; width 32 splits 4 ways.
 const recipe: ModelConfig = getPreset('tiny', { imageSize: 8, patchSize: 4, channels: 3, width: 32, depth: 2, heads: 4, mlpDim: 64, numClasses: 5 });
+// Sequential blocks, class token (5 tokens: 40 rows, lanes of 20), LayerNorm with bias, MLP outside
+// the fused projection.
+const classic: ModelConfig = getPreset('vit-ti/16', { imageSize: 8, patchSize: 4, channels: 3, width: 32, depth: 2, heads: 4, mlpDim: 64, numClasses: 5 });
 const BATCH = 8;
 const STEPS = 5;
 
@@ -53,8 +56,8 @@ function batches(): { images: Float32Array; labels: Int32Array }[] {
   }));
 }
 
-async function train(mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec, extra: Partial<CompileOptions> = {}): Promise<Run> {
-  using p: Program = compile(vitModel(recipe), {
+async function train(mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec, extra: Partial<CompileOptions> = {}, config: ModelConfig = recipe): Promise<Run> {
+  using p: Program = compile(vitModel(config), {
     device,
     ...(mesh ? { mesh } : {}),
     ...extra,
@@ -139,6 +142,32 @@ describe('fp32, AdamW: overlap x ZeRO-3 x mesh equals the unsharded run', () => 
     const run = await train(mesh, 'fp32', adamw, { overlap, zero });
     if (overlap !== 'none') expectRewritten(run, mesh);
     expectRunsClose(run, reference, TOL.fp32);
+  });
+});
+
+describe('fp32, AdamW: with remat block (the ring recomputed for the backward), and the classic ViT', () => {
+  let reference: Run;
+  let classicReference: Run;
+  beforeAll(async () => {
+    reference = await train(undefined, 'fp32', adamw);
+    classicReference = await train(undefined, 'fp32', adamw, {}, classic);
+  });
+  test.each([
+    { mesh: { data: 1, model: 4 }, overlap: 'ring' as const, zero: 0 as const },
+    { mesh: { data: 2, model: 2 }, overlap: 'bidirectional' as const, zero: 3 as const },
+  ])('remat block: mesh $mesh.data x $mesh.model, overlap $overlap, zero $zero', async ({ mesh, overlap, zero }) => {
+    const run = await train(mesh, 'fp32', adamw, { overlap, zero, remat: 'block' });
+    expect(run.ring!.scatter).toBeGreaterThanOrEqual(2);
+    expect(run.ring!.gather).toBeGreaterThanOrEqual(2);
+    expectRunsClose(run, reference, TOL.fp32);
+  });
+  test.each([
+    { mesh: { data: 1, model: 4 }, overlap: 'ring' as const },
+    { mesh: { data: 2, model: 2 }, overlap: 'bidirectional' as const },
+  ])('classic ViT: mesh $mesh.data x $mesh.model, overlap $overlap', async ({ mesh, overlap }) => {
+    const run = await train(mesh, 'fp32', adamw, { overlap }, classic);
+    expect(run.ring!.scatter + run.ring!.gather).toBeGreaterThan(0);
+    expectRunsClose(run, classicReference, TOL.fp32);
   });
 });
 

@@ -36,7 +36,10 @@ describe.each(['streams', 'ring'] as const)('overlap %s, mesh 2x2, ZeRO-3, remat
   const g = r.graph;
   const gathers = g.nodes.filter((n) => n.op === 'all_gather' && n.attrs.axis === 'data' && blockOf(n) !== undefined);
 
-  test('each block weight gather sits at the start of the layer before its use, fenced', () => {
+  // (With 'ring' the collective matmul pass then moves the relayouts and matmuls a gather was
+  // placed ahead of, so the layer structure is checked on 'streams'; the plan and memory checks
+  // below hold for both.)
+  if (overlap === 'streams') test('each block weight gather sits at the start of the layer before its use, fenced', () => {
     expect(r.prefetch!.moved).toBeGreaterThanOrEqual(2 * (config.depth - 1));
     let checked = 0;
     for (const n of gathers) {
@@ -50,7 +53,7 @@ describe.each(['streams', 'ring'] as const)('overlap %s, mesh 2x2, ZeRO-3, remat
       const scopes = new Set(between.map((m) => `${m.phase}:${m.scope}`));
       if (!n.fence) continue; // block0's forward gathers: no layer before to hide behind
       checked++;
-      expect([...scopes].some((s) => s !== useScope)).toBe(true);
+      if (![...scopes].some((s) => s !== useScope)) throw new Error(`#${n.id} at ${i}, first reader ${readers[0]} at ${first} (${useScope}): nothing of another layer between (${[...scopes].join(' ')})`);
       // ... and no further ahead than one layer: at most the previous layer and the use's own.
       const layers = [...scopes].filter((s) => s !== useScope);
       expect(layers).toHaveLength(1);

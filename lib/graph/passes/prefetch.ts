@@ -45,12 +45,15 @@ function weightGathers(g: Graph): { gather: Node; chain: Node[] }[] {
   return out;
 }
 
-/** The runs of (phase, scope) in schedule order: the index each starts at. */
-function layerStarts(g: Graph): number[] {
+/**
+ * The runs of (phase, scope) in schedule order: the index each starts at. Leaves and the weight
+ * gathers themselves (`skip`) do not count: a gather moved into another layer must not split it.
+ */
+function layerStarts(g: Graph, skip: ReadonlySet<Node>): number[] {
   const starts: number[] = [];
   let key = '';
   g.nodes.forEach((n, i) => {
-    if (getOp(n.op).leaf !== undefined) return;
+    if (getOp(n.op).leaf !== undefined || skip.has(n)) return;
     const k = `${n.phase}:${n.scope}`;
     if (k !== key) starts.push(i);
     key = k;
@@ -60,7 +63,9 @@ function layerStarts(g: Graph): number[] {
 
 export function prefetchWeightGathers(g: Graph): PrefetchReport {
   let moved = 0;
-  for (const { gather, chain } of weightGathers(g)) {
+  const all = weightGathers(g);
+  const skip = new Set(all.flatMap((w) => [...w.chain, w.gather]));
+  for (const { gather, chain } of all) {
     const readers = g.consumers();
     // The first node that reads the gathered weight (through views).
     let first = Infinity;
@@ -72,7 +77,7 @@ export function prefetchWeightGathers(g: Graph): PrefetchReport {
     };
     gather.outputs.forEach(visit);
     if (!Number.isFinite(first)) continue;
-    const starts = layerStarts(g);
+    const starts = layerStarts(g, skip);
     // The layer of the first reader, and the one before it: the gather goes to the latter's start.
     let layer = -1;
     for (let k = 0; k < starts.length; ++k) if (starts[k]! <= first) layer = k;

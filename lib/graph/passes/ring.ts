@@ -60,7 +60,10 @@ export function ringMatmuls(g: Graph, lanes: RingLanes): RingReport {
     if (ag.op !== 'all_gather' || removed.has(ag)) continue;
     const m = matchGather(g, ag);
     if (!m) continue;
-    const ring = g.addAt(g.nodes.indexOf(ag), 'ring_matmul', [ag.inputs[0]!, m.mm.inputs[1]!], {
+    // The ring takes the all_gather's place, or the weight's if that comes later (a weight gathered
+    // over data just before its use); the relayout of the gathered blocks then follows it.
+    g.nodes = g.nodes.filter((n) => !m.later.includes(n));
+    const ring = g.addAt(g.nodes.indexOf(m.at), 'ring_matmul', [ag.inputs[0]!, m.mm.inputs[1]!], {
       kind: 'gather',
       lanes,
       axis: ag.attrs.axis,
@@ -69,6 +72,7 @@ export function ringMatmuls(g: Graph, lanes: RingLanes): RingReport {
     });
     ring.phase = m.mm.phase;
     ring.scope = m.mm.scope;
+    g.nodes.splice(g.nodes.indexOf(ring) + 1, 0, ...m.later);
     g.replaceUses(ag.outputs[0]!, ring.outputs[1]!);
     g.replaceUses(m.mm.outputs[0]!, ring.outputs[0]!);
     removed.add(ag);
@@ -123,7 +127,7 @@ function matchScatter(g: Graph, rs: Node): { mm: Node; chain: Node[] } | undefin
 }
 
 /** The matmul contracting over the re-laid gather of all_gather `ag`, or undefined. */
-function matchGather(g: Graph, ag: Node): { mm: Node } | undefined {
+function matchGather(g: Graph, ag: Node): { mm: Node; at: Node; later: Node[] } | undefined {
   const readers = g.consumers();
   const n = ag.attrs.ranks as number;
   if (n < 2) return undefined;
@@ -154,11 +158,29 @@ function matchGather(g: Graph, ag: Node): { mm: Node } | undefined {
   const big = cat.outputs[0]!;
   const mm = (readers.get(big) ?? []).find((r) => r.op === 'matmul' && r.inputs[0] === big && r.inputs[1] !== big && !r.attrs.transA);
   if (!mm) return undefined;
-  // The ring node takes the all_gather's place: the weight must exist by then.
+  // The ring node goes where the all_gather is, or right after the weight's producer when that is
+  // later (before the matmul). Then the relayout nodes between move after it; nothing else may
+  // read them before.
   const b = mm.inputs[1]!;
-  const at = g.nodes.indexOf(ag);
-  if (g.nodes.indexOf(b.node) > at) return undefined;
-  return { mm };
+  const agAt = g.nodes.indexOf(ag);
+  const bAt = g.nodes.indexOf(b.node);
+  if (bAt < agAt) return { mm, at: ag, later: [] };
+  if (bAt >= g.nodes.indexOf(mm)) return undefined;
+  const relayout = new Set<Node>();
+  const walk = (v: Value) => {
+    for (const r of readers.get(v) ?? []) {
+      if (r.op !== 'slice' && r.op !== 'reshape' && r.op !== 'concat' && r.op !== 'scatter_slices') continue;
+      if (relayout.has(r)) continue;
+      relayout.add(r);
+      r.outputs.forEach(walk);
+    }
+  };
+  walk(gathered);
+  const later = g.nodes.slice(agAt + 1, bAt + 1).filter((n) => relayout.has(n));
+  for (const n of later) {
+    for (const o of n.outputs) for (const r of readers.get(o) ?? []) if (!later.includes(r) && g.nodes.indexOf(r) <= bAt) return undefined;
+  }
+  return { mm, at: g.nodes[bAt + 1]!, later };
 }
 
 function isOutput(g: Graph, v: Value): boolean {

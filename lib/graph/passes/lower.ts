@@ -1,7 +1,8 @@
 /**
  * Lowering: the scheduled, planned graph becomes a NativePlan, each node's kernels through its op
- * definition's lower(). One stream today; every instruction carries a note naming its node so a
- * failure inside the executor points back at the graph.
+ * definition's lower(), on the stream passes/streams.ts gives the node (a node may also put some
+ * instructions on another stream: the collective matmul's permutes). Every instruction carries a
+ * note naming its node so a failure inside the executor points back at the graph.
  */
 import { Vit22bError } from '../../runtime/errors';
 import type { NativePlan, PlanInstruction, PlanScalar, PlanView } from '../../runtime/plan-format';
@@ -171,11 +172,7 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, stream
       for (const v of n.inputs) for (const r of readersOf.get(v) ?? []) if (r.stream !== currentStream) waits.push(eventOf(r.ins));
     }
     while (pendingWaits.length <= currentStream) pendingWaits.push([]);
-    while (streams.length <= currentStream) {
-      streams.push([]);
-      streamOrigins.push([]);
-    }
-    nodeStart = streams[currentStream]!.length;
+    nodeStart = streams[currentStream]?.length ?? 0;
     pendingWaits[currentStream]!.push(...waits);
     def.lower(ctx, n);
     if (emitted.length === 0) {

@@ -205,8 +205,8 @@ describe('fp32, Adafactor (ZeRO-3 off)', () => {
 
 // VIT22B_CPU_STREAM_THREADS is read once per process (native/exec/loaded_plan.cc): each mode runs
 // in a child process of its own (test/helpers/ring-child.cjs, on the built dist/).
-function childRun(args: object, threads: boolean): { losses: number[]; sha256: string } {
-  const env = { ...process.env };
+function childRun(args: object, threads: boolean, extraEnv: Record<string, string> = {}): { losses: number[]; sha256: string } {
+  const env: Record<string, string | undefined> = { ...process.env, ...extraEnv };
   if (threads) delete env.VIT22B_CPU_STREAM_THREADS;
   else env.VIT22B_CPU_STREAM_THREADS = '0';
   const r = spawnSync(process.execPath, [path.join(__dirname, '../helpers/ring-child.cjs'), JSON.stringify(args)], { env, encoding: 'utf8', timeout: 60_000 });
@@ -214,7 +214,7 @@ function childRun(args: object, threads: boolean): { losses: number[]; sha256: s
   return JSON.parse(r.stdout) as { losses: number[]; sha256: string };
 }
 
-describe('threaded streams (the CPU default) and serial streams give bitwise the same results', () => {
+describe('threaded streams (the CPU default), serial streams and the emulated CUDA plan runtime give bitwise the same results', () => {
   test.each([
     { mesh: { data: 1, model: 4 }, overlap: 'ring' as const, zero: 0 as const },
     { mesh: { data: 2, model: 2 }, overlap: 'bidirectional' as const, zero: 3 as const },
@@ -223,6 +223,9 @@ describe('threaded streams (the CPU default) and serial streams give bitwise the
     const serial = childRun({ mesh, overlap, zero }, false);
     expect(threaded.losses.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
     expect(threaded).toEqual(serial);
+    // The CUDA executor's path emulated on the CPU (plan streams and events, segments captured and
+    // replayed: native/cpu/emulated_plan_runtime.h) computes the same bits.
+    expect(childRun({ mesh, overlap, zero }, true, { VIT22B_CPU_PLAN_RUNTIME: '1' })).toEqual(threaded);
     // And the same as the plain collectives up to summation order.
     const plain = childRun({ mesh, overlap: 'none', zero }, true);
     threaded.losses.forEach((l, i) => expect(Math.abs(l - plain.losses[i]!)).toBeLessThanOrEqual(1e-5 * Math.abs(plain.losses[i]!)));

@@ -10,6 +10,8 @@ import { compile } from '../graph/compile';
 import { planReport } from '../graph/plan-report';
 import type { Precision } from '../graph/builder';
 import type { RematPolicy } from '../graph/passes/remat';
+import type { OverlapMode } from '../graph/passes/streams';
+import type { MeshShape } from '../graph/sharding';
 import type { OptimizerSpec } from '../graph/training-step';
 import { countParams, type ModelConfig } from '../model';
 import { loadedAddonAt } from '../runtime/addon-loader';
@@ -35,6 +37,12 @@ export interface StepBenchOptions {
   peakTflops?: number;
   /** Write one extra, profiled step's timeline here (Chrome trace JSON; Program.timeline). */
   trace?: string;
+  /** A data x model mesh of virtual CPU devices (the batch is the global one); default one device. */
+  mesh?: MeshShape;
+  /** With mesh: ZeRO-3 over data. */
+  zero?: 0 | 3;
+  /** With mesh: 'streams', 'ring' or 'bidirectional' (compile's overlap). */
+  overlap?: OverlapMode;
 }
 
 export interface StepBenchResult {
@@ -45,6 +53,8 @@ export interface StepBenchResult {
   batch: number;
   precision: Precision;
   optimizer: string;
+  /** The mesh, ZeRO and overlap of a sharded step (device and arenaBytes are per device then). */
+  mesh?: { shape: MeshShape; zero: 0 | 3; overlap: OverlapMode };
   parameters: number;
   imagesPerSecond: number;
   medianSecondsPerStep: number;
@@ -71,6 +81,9 @@ export async function benchStep(device: Device, o: StepBenchOptions): Promise<St
     train: { loss: 'loss', optimizer, clipNorm: 1 },
     precision,
     remat: o.remat ?? 'none',
+    ...(o.mesh ? { mesh: o.mesh } : {}),
+    ...(o.zero !== undefined ? { zero: o.zero } : {}),
+    ...(o.overlap !== undefined ? { overlap: o.overlap } : {}),
   });
   const images = new Float32Array(o.batch * c.imageSize * c.imageSize * c.channels);
   let x = 12345;
@@ -112,6 +125,7 @@ export async function benchStep(device: Device, o: StepBenchOptions): Promise<St
     batch: o.batch,
     precision,
     optimizer: optimizer.kind,
+    ...(o.mesh ? { mesh: { shape: o.mesh, zero: o.zero ?? 0, overlap: o.overlap ?? 'none' } } : {}),
     parameters: countParams(c).total,
     imagesPerSecond: o.batch / median,
     medianSecondsPerStep: median,

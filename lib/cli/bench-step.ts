@@ -17,13 +17,16 @@ import type { CliIO } from './io';
 import { resolveModel } from './model-option';
 import { parseOptions, usageError } from './parse-options';
 import { choice, finiteNumber, positiveInt } from './option-values';
+import { MESH_HELP, parseMesh } from './mesh-option';
+import { OVERLAP_MODES, type OverlapMode } from '../graph/passes/streams';
 
 export const BENCH_STEP_USAGE = `usage: vit22b bench step [--preset NAME | --config FILE] [--depth N] [--batch B|auto]
                          [--device auto|cpu|cuda] [--optimizer adamw|adafactor]
                          [--precision fp32|bf16-mixed] [--remat none|selective|block]
                          [--steps N] [--warmup N] [--seconds S] [--peak-tflops T]
                          [--peer torch] [--peer-modes eager,compile] [--peer-timeout S]
-                         [--trace FILE] [--json]
+                         [--mesh data=T,model=K] [--zero 0|3]
+                         [--overlap none|streams|ring|bidirectional] [--trace FILE] [--json]
 
 Times whole training steps (forward, backward, clipping, optimizer: one native call each) on random
 inputs and prints images per second (batch / median step time) and the model FLOPs utilization.
@@ -36,6 +39,10 @@ inputs and prints images per second (batch / median step time) and the model FLO
   --peak-tflops T  the card's dense bf16 peak, for a card not in the table (H100 SXM 989.4,
                    H100 PCIe 756, H200 989.4, A100 312 TFLOP/s)
   --trace FILE     write one extra, profiled step's timeline (Chrome trace JSON: Perfetto, chrome://tracing)
+${MESH_HELP} (the batch is the global one)
+  --zero 0|3       with --mesh: 3 shards weights, gradients and optimizer state over data (ZeRO-3)
+  --overlap none|streams|ring|bidirectional  with --mesh: collectives on a stream of their own;
+                   ring|bidirectional: also the collective matmul (lib/graph/passes/ring.ts)
   --peer torch     also time the same model in PyTorch (bench/step_torch_gpu.py, from a clone;
                    $PYTHON or python3 with torch): bf16 autocast, scaled_dot_product_attention,
                    fused AdamW, eager and torch.compile; same batch, same timing; prints the ratios
@@ -64,6 +71,9 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
       seconds: { type: 'string' },
       'peak-tflops': { type: 'string' },
       trace: { type: 'string' },
+      mesh: { type: 'string' },
+      zero: { type: 'string' },
+      overlap: { type: 'string' },
       peer: { type: 'string' },
       'peer-modes': { type: 'string' },
       'peer-timeout': { type: 'string' },
@@ -95,10 +105,16 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
     throw usageError('--peer-modes takes eager and/or compile, comma-separated', BENCH_STEP_USAGE, String(o['peer-modes']));
   }
   const peerTimeout = finiteNumber(o['peer-timeout'], 'peer-timeout', 480, BENCH_STEP_USAGE, 1, 3600);
+  const mesh = parseMesh(o.mesh, BENCH_STEP_USAGE);
+  const zero = Number(choice(o.zero, 'zero', ['0', '3'], '0', BENCH_STEP_USAGE)) as 0 | 3;
+  const overlap = choice(o.overlap, 'overlap', [...OVERLAP_MODES], 'none', BENCH_STEP_USAGE) as OverlapMode;
+  if (!mesh && (zero !== 0 || overlap !== 'none')) throw usageError('--zero and --overlap need --mesh', BENCH_STEP_USAGE, `--zero ${zero} --overlap ${overlap}`);
+  if (mesh && device === 'cuda') throw usageError('--mesh runs virtual CPU devices (use --device cpu or auto)', BENCH_STEP_USAGE, 'cuda');
+  if (mesh && peer !== undefined) throw usageError('--peer compares one device; leave out --mesh', BENCH_STEP_USAGE, String(o.mesh));
 
   // The device kind without opening it: the PyTorch peer runs before vit22b takes the card (a
   // CUDA context and an allocator cache held meanwhile would shrink what the peer can use).
-  const cudaUsable = device !== 'cpu' && cudaStatus().available;
+  const cudaUsable = device !== 'cpu' && !mesh && cudaStatus().available;
   if (device === 'cuda' && !cudaUsable) openDevice({ device }).dispose(); // throws ERR_CUDA_UNAVAILABLE with the cause
   const kind: 'cpu' | 'cuda' = cudaUsable ? 'cuda' : 'cpu';
   const precision = choice(o.precision, 'precision', ['fp32', 'bf16-mixed'], kind === 'cuda' ? 'bf16-mixed' : 'fp32', BENCH_STEP_USAGE) as Precision;
@@ -148,7 +164,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
   for (;;) {
     try {
       io.err(`bench step: vit22b, batch ${batch}...\n`);
-      ours = await benchStep(dev, { config: model.config, name: model.name, batch, optimizer, precision, remat, steps, warmup, seconds, peakTflops, ...(o.trace !== undefined ? { trace: o.trace } : {}) });
+      ours = await benchStep(dev, { config: model.config, name: model.name, batch, optimizer, precision, remat, steps, warmup, seconds, peakTflops, ...(o.trace !== undefined ? { trace: o.trace } : {}), ...(mesh ? { mesh, zero, overlap } : {}) });
       break;
     } catch (e) {
       const next = auto && e instanceof Vit22bError && e.code === 'ERR_DEVICE_OOM' ? smallerBatch(batch) : undefined;
@@ -189,6 +205,7 @@ export async function runBenchStep(args: string[], io: CliIO): Promise<number> {
     const u = ours.utilization;
     lines.push(
       `training step of ${ours.model} (${(ours.parameters / 1e6).toFixed(2)}M parameters), batch ${ours.batch}, ${ours.precision}, ${ours.optimizer}, on ${ours.device}` +
+        (ours.mesh ? ` x ${ours.mesh.shape.data * ours.mesh.shape.model} (mesh ${ours.mesh.shape.data}x${ours.mesh.shape.model}, zero ${ours.mesh.zero}, overlap ${ours.mesh.overlap})` : '') +
         `${ours.threads ? ` (${ours.threads} threads)` : ''}: ${ours.imagesPerSecond.toFixed(1)} images/s` +
         ` (median ${(ours.medianSecondsPerStep * 1e3).toFixed(1)} ms per step over ${ours.steps} steps)`,
       `  model FLOPs ${(flops.perImage / 1e9).toFixed(2)} GFLOP per image (PaLM, N = ${(flops.nonEmbeddingParams / 1e6).toFixed(2)}M non-embedding, T = ${flops.tokens}),` +

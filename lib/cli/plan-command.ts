@@ -8,13 +8,13 @@ import type { Command } from './commands';
 import { resolveModel } from './model-option';
 import { parseOptions, usageError } from './parse-options';
 import { parseMesh } from './mesh-option';
-import type { OverlapMode } from '../graph/passes/streams';
+import { OVERLAP_MODES, type OverlapMode } from '../graph/passes/streams';
 import { checkMeshFits } from '../model/mesh-fit';
 import { meshText } from '../graph/sharding';
 
 const PLAN_USAGE = `usage: vit22b plan [--preset NAME | --config FILE] [--batch N] [--precision fp32|bf16-mixed]
                   [--remat none|selective|block] [--mesh data=T,model=K] [--zero 0|3]
-                  [--overlap none|streams] [--forward] [--json]
+                  [--overlap none|streams|ring|bidirectional] [--forward] [--json]
 
 Compiles one training step (forward, backward, AdamW update) without running it and prints what it
 needs: parameters, device memory (the activation arena from the memory planner, and persistent
@@ -27,6 +27,8 @@ so any model can be planned here, ViT-22B included.
   --zero 3           with --mesh: ZeRO-3 over data (weights, gradients and optimizer state split t ways)
   --overlap streams  collectives on a communication stream of their own (the arena grows: a
                      collective's buffers stay reserved while compute may run beside it)
+  --overlap ring|bidirectional  streams plus the collective matmul: all-gather -> matmul and
+                     matmul -> reduce-scatter as ring steps (bidirectional: half each way)
   --forward          plan the forward pass alone (inference) instead of a training step`;
 
 const KIND_LABEL: Record<string, string> = { param: 'parameters', grad: 'gradients', state: 'optimizer state', const: 'constants' };
@@ -80,7 +82,7 @@ export const planCommand: Command = {
     const zero = o.zero === undefined ? 0 : o.zero === '0' || o.zero === '3' ? (Number(o.zero) as 0 | 3) : undefined;
     if (zero === undefined) throw usageError('--zero must be 0 or 3', PLAN_USAGE, String(o.zero));
     const overlap = (o.overlap ?? 'none') as OverlapMode;
-    if (overlap !== 'none' && overlap !== 'streams') throw usageError('--overlap must be none or streams', PLAN_USAGE, String(o.overlap));
+    if (!OVERLAP_MODES.includes(overlap)) throw usageError(`--overlap must be one of ${OVERLAP_MODES.join(', ')}`, PLAN_USAGE, String(o.overlap));
     const compiled = compileGraph(b.graph, { train, remat, mesh, zero, overlap });
     const report = planReport(compiled.lowered.plan, compiled.memory);
     const params = countParams(config);

@@ -4,7 +4,7 @@
  */
 import { MESH_HELP, parseMesh } from './mesh-option';
 import { chooseComm, COMM_HELP, type CommChoice } from './comm-option';
-import type { OverlapMode } from '../graph/passes/streams';
+import { OVERLAP_MODES, type OverlapMode } from '../graph/passes/streams';
 import { checkMeshFits } from '../model/mesh-fit';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -98,7 +98,8 @@ export const TRAIN_OPTIONS_HELP = `  --preset NAME        model preset (default 
 ${MESH_HELP}
 ${COMM_HELP}
   --zero 0|3           3: ZeRO-3 over the mesh's data axis (weights, gradients, AdamW state split)
-  --overlap none|streams  streams: collectives on a communication stream of their own (with --mesh)
+  --overlap none|streams|ring|bidirectional  streams: collectives on a communication stream of
+                       their own; ring|bidirectional: also the collective matmul (with --mesh)
   --trace FILE         write the second step's timeline (Chrome trace JSON: Perfetto, chrome://tracing)
   --seed S             parameters, data order and augmentation (default 0)
   --eval-every N       evaluate on the whole test set every N steps (always at the end; default
@@ -210,7 +211,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
       ...(mesh ? { comm: comm.comm, commTimeoutMs: comm.timeoutMs } : {}),
       ...(o.zero !== undefined ? { zero: Number(choice(o.zero, 'zero', ['0', '3'], '0', usage)) as 0 | 3 } : {}),
       ...(o.trace !== undefined && speaker ? { trace: { file: o.trace } } : {}),
-      ...(o.overlap !== undefined ? { overlap: choice(o.overlap, 'overlap', ['none', 'streams'], 'none', usage) as OverlapMode } : {}),
+      ...(o.overlap !== undefined ? { overlap: choice(o.overlap, 'overlap', [...OVERLAP_MODES], 'none', usage) as OverlapMode } : {}),
       seed,
       accumulation: k,
       // On real data, evaluate once an epoch so the curve is in the log and metrics.jsonl.

@@ -17,7 +17,9 @@ import { eliminateDeadCode } from './passes/dce';
 import { fuse } from './passes/fusion';
 import { lower } from './passes/lower';
 import { partition } from './passes/partition';
-import { streamAssignment, type OverlapMode } from './passes/streams';
+import { OVERLAP_MODES, streamAssignment, type OverlapMode } from './passes/streams';
+import { ringMatmuls, type RingReport } from './passes/ring';
+import { prefetchWeightGathers } from './passes/prefetch';
 import { planMemory, type MemoryPlan } from './passes/memory-plan';
 import { planWindows } from './passes/windows';
 import { rematerialize, type RematPolicy } from './passes/remat';
@@ -52,6 +54,10 @@ export interface CompileOptions {
   /**
    * 'streams': collectives run on a communication stream of their own, overlapping the compute that
    * does not depend on them (passes/streams.ts); 'none' (default): one stream. Same results.
+   * 'ring' | 'bidirectional': 'streams' plus the asynchronous collective matmul (passes/ring.ts,
+   * ops/ring-matmul.ts): all_gather -> matmul and matmul -> reduce_scatter pairs run as ring steps,
+   * each chunk's transfer overlapping the previous chunk's GEMM (bidirectional: half of every chunk
+   * each way). Same results up to the order of floating-point sums.
    */
   overlap?: OverlapMode;
   /** 'fp32' (default) or 'bf16-mixed' (see GraphBuilder). */
@@ -87,13 +93,23 @@ export function compileGraph(global: Graph, options: Omit<CompileOptions, 'devic
   const recomputed = rematerialize(g, options.remat ?? 'none');
   eliminateDeadCode(g);
   const overlap = options.overlap ?? 'none';
-  if (overlap !== 'none' && overlap !== 'streams') {
-    throw new Vit22bError('ERR_INVALID_ARGUMENT', "overlap must be 'none' or 'streams'", { expected: 'none | streams', received: String(overlap) });
+  if (!OVERLAP_MODES.includes(overlap)) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `overlap must be one of ${OVERLAP_MODES.join(', ')}`, { expected: OVERLAP_MODES.join(' | '), received: String(overlap) });
+  }
+  // ZeRO-3 weights gathered one layer ahead on the communication stream (passes/prefetch.ts); first,
+  // so that a weight re-gathered for the backward (remat) exists where the ring below needs it.
+  const prefetch = options.zero === 3 && overlap !== 'none' && sharded ? prefetchWeightGathers(g) : undefined;
+  // The collective matmul rewrites the whole differentiated graph (both directions) once every
+  // other pass that moves matmuls (fusion, remat) is done.
+  let ring: RingReport | undefined;
+  if ((overlap === 'ring' || overlap === 'bidirectional') && sharded) {
+    ring = ringMatmuls(g, overlap);
+    eliminateDeadCode(g);
   }
   const streamOf = streamAssignment(overlap);
   const { windows, memory } = planWithWindows(g, options.fusion !== false && options.windows !== false, streamOf);
   const lowered = lower(g, memory, windows?.plan, streamOf);
-  return { graph: g, memory, lowered, fusion, recomputed, windows, ...(sharded ? { partition: sharded } : {}) };
+  return { graph: g, memory, lowered, fusion, recomputed, windows, ...(sharded ? { partition: sharded } : {}), ...(ring ? { ring } : {}), ...(prefetch ? { prefetch } : {}) };
 }
 
 /**

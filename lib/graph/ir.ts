@@ -48,6 +48,13 @@ export class Value {
 
 export class Node {
   outputs: Value[] = [];
+  /**
+   * On a stream other than 0 (passes/streams.ts): start only after the compute scheduled before
+   * this node, not as soon as the inputs are ready (a prefetch placed one layer ahead,
+   * passes/prefetch.ts). Lowering waits for stream 0's last instruction before it; the memory
+   * planner reserves its buffers from there on.
+   */
+  fence = false;
   constructor(
     readonly id: number,
     readonly op: string,

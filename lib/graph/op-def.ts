@@ -4,7 +4,7 @@
  * Every op lives in lib/graph/ops/<op>.ts and is listed in op-table.ts.
  */
 import type { KernelName, KernelSpec } from '../kernels/spec';
-import type { PlanScalar, PlanView } from '../runtime/plan-format';
+import type { PlanInstruction, PlanScalar, PlanView } from '../runtime/plan-format';
 import type { Graph, Node, Value } from './ir';
 import type { TensorType } from './types';
 
@@ -33,6 +33,11 @@ export interface Window {
 }
 
 /** What a lowering sees: where values live and how to emit kernel launches. */
+export interface EmitOptions {
+  stream?: number;
+  after?: readonly PlanInstruction[];
+}
+
 export interface LowerContext {
   /**
    * The memory of `v` (arena offset or persistent slot), as the plan addresses it. Throws
@@ -58,8 +63,14 @@ export interface LowerContext {
    * the scalar times a constant (a parameter's learning-rate multiplier).
    */
   runtimeScalar(name: string, factor?: number): PlanScalar;
-  /** One kernel launch; the spec is checked against the kernel's declaration (lib/kernels/<K>.ts). */
-  emit<K extends KernelName>(kernel: K, spec: KernelSpec<K, PlanView, PlanScalar>): void;
+  /**
+   * One kernel launch; the spec is checked against the kernel's declaration (lib/kernels/<K>.ts).
+   * `options.stream`: another plan stream than the node's (the collective matmul's permutes); such
+   * an instruction starts after everything before the node on the node's stream, and the node's
+   * last instruction must be on its own stream, ordered after the others (through `after`).
+   * `options.after`: instructions of this node it must follow (events where streams differ).
+   */
+  emit<K extends KernelName>(kernel: K, spec: KernelSpec<K, PlanView, PlanScalar>, options?: EmitOptions): PlanInstruction;
 }
 
 export interface OpDef {

@@ -24,6 +24,8 @@ import type { LoweredProgram } from './passes/lower';
 import type { MemoryPlan, PersistentBuffer } from './passes/memory-plan';
 import type { WindowReport } from './passes/windows';
 import type { PartitionResult } from './passes/partition';
+import type { RingReport } from './passes/ring';
+import type { PrefetchReport } from './passes/prefetch';
 import { chromeTrace, type ChromeTrace } from './timeline';
 import { placeFromDevice, sliceForDevice, type DimLayout, type MeshCoordinates, type MeshShape } from './sharding';
 import { numel, sameShape, shapeText, type Shape } from './types';
@@ -64,6 +66,10 @@ export interface CompiledVariant {
   windows?: { report: WindowReport };
   /** Under a mesh: how inputs are split and outputs assembled (passes/partition.ts). */
   partition?: PartitionResult;
+  /** With overlap 'ring' | 'bidirectional' under a mesh: the collective matmuls written (passes/ring.ts). */
+  ring?: RingReport;
+  /** With ZeRO-3 and overlap other than 'none': the weight gathers moved one layer ahead (passes/prefetch.ts). */
+  prefetch?: PrefetchReport;
   runner: PlanRunner;
 }
 

@@ -122,6 +122,15 @@ export class Device implements Disposable {
     return this.native.stats();
   }
 
+  /**
+   * The most bytes this device held at once since it was opened (its buffers and plans' arenas):
+   * the measured memory peak, on the CPU too, which has no allocator of its own (stats().allocator
+   * is CUDA's caching allocator).
+   */
+  peakLiveBytes(): number {
+    return this.native.peakLiveBytes();
+  }
+
   dispose(): void {
     this.native.dispose();
   }

@@ -184,6 +184,8 @@ export interface NativeDevice {
   /** Validates `plan`, allocates its arena and prepares its instructions; slots[i] is slot i + 1. */
   loadPlan(plan: NativePlan, slots: readonly NativeBuffer[]): NativePlanHandle;
   stats(): NativeDeviceStats;
+  /** The most bytes live at once (buffers and plan arenas) since the device was opened. */
+  peakLiveBytes(): number;
   dispose(): void;
 }
 

@@ -16,11 +16,28 @@
  * events: loadPlan refuses the plan otherwise (lib/runtime/plan-hazards.ts).
  */
 
-/** `bytes` bytes of slot `slot` starting at byte `offset`. */
+/**
+ * `bytes` bytes of slot `slot` starting at byte `offset`. With `rank`, the view is rank-relative:
+ * on the device whose coordinate on mesh axis `rank.axis` is c, it starts
+ * ((c + rank.shift) % rank.ranks) * rank.step bytes further on, resolved when the device loads the
+ * plan (native/addon/plan_operands.cc); `ranks` must be that axis's size. One SPMD plan then
+ * addresses a different block on each device (the collective matmul's ring, lib/graph/ops/ring-matmul.ts).
+ * The race checker counts every block the view may address on any device.
+ */
 export interface PlanView {
   slot: number;
   offset: number;
   bytes: number;
+  rank?: RankOffset;
+}
+
+export interface RankOffset {
+  axis: 'data' | 'model';
+  ranks: number;
+  /** 0 .. ranks - 1. */
+  shift: number;
+  /** Bytes between the blocks. */
+  step: number;
 }
 
 /**

@@ -62,8 +62,33 @@ export function accessesOf(ins: PlanInstruction): Access[] {
   return out;
 }
 
+/** Where view `v` starts on the device whose coordinate on its rank axis is `c`. */
+function offsetAt(v: PlanView, c: number): number {
+  return v.rank ? v.offset + ((c + v.rank.shift) % v.rank.ranks) * v.rank.step : v.offset;
+}
+
+function overlapAt(x: PlanView, cx: number, y: PlanView, cy: number): boolean {
+  const a = offsetAt(x, cx);
+  const b = offsetAt(y, cy);
+  return a < b + y.bytes && b < a + x.bytes;
+}
+
+/**
+ * Whether two views may share bytes on some device. Rank-relative views (PlanView.rank) are
+ * checked device by device: two on the same axis move together (one coordinate), so the ring's
+ * "send block i+1 while multiplying block i" is not a race, while any block either may address
+ * on some device counts.
+ */
 function overlaps(x: PlanView, y: PlanView): boolean {
-  return x.slot === y.slot && x.bytes > 0 && y.bytes > 0 && x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
+  if (x.slot !== y.slot || x.bytes <= 0 || y.bytes <= 0) return false;
+  const rx = x.rank?.ranks ?? 1;
+  const ry = y.rank?.ranks ?? 1;
+  if (x.rank && y.rank && x.rank.axis === y.rank.axis) {
+    for (let c = 0; c < rx; ++c) if (overlapAt(x, c, y, c)) return true;
+    return false;
+  }
+  for (let c = 0; c < rx; ++c) for (let d = 0; d < ry; ++d) if (overlapAt(x, c, y, d)) return true;
+  return false;
 }
 
 /** The races of `plan` (none for a one-stream plan). */

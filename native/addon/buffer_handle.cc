@@ -74,7 +74,7 @@ BufferHandle::BufferHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Bu
   bytes_ = pending->bytes;
   pending->ptr = nullptr;  // adopted
   state_->liveBuffers += 1;
-  state_->liveBytes += static_cast<int64_t>(bytes_);
+  state_->addLiveBytes(static_cast<int64_t>(bytes_));
 }
 
 BufferHandle::~BufferHandle() { releaseMemory(/*fromGc=*/true); }

@@ -45,6 +45,7 @@ Napi::Function DeviceHandle::define(Napi::Env env) {
                       InstanceMethod<&DeviceHandle::loadPlan>("loadPlan"),
                       InstanceMethod<&DeviceHandle::kernels>("kernels"),
                       InstanceMethod<&DeviceHandle::stats>("stats"),
+                      InstanceMethod<&DeviceHandle::peakLiveBytes>("peakLiveBytes"),
                       InstanceMethod<&DeviceHandle::dispose>("dispose")});
   addonData(env).deviceClass = Napi::Persistent(ctor);
   return ctor;
@@ -149,6 +150,13 @@ Napi::Value DeviceHandle::kernels(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
   return out;
+}
+
+// Apart from stats(), whose exact figures callers compare before and after: a peak only grows.
+Napi::Value DeviceHandle::peakLiveBytes(const Napi::CallbackInfo& info) {
+  countEntry(info.Env());
+  std::shared_ptr<DeviceState> st = accounting_.lock();
+  return Napi::Number::New(info.Env(), static_cast<double>(st ? st->peakLiveBytes.load() : 0));
 }
 
 Napi::Value DeviceHandle::stats(const Napi::CallbackInfo& info) {

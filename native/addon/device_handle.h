@@ -31,6 +31,7 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   Napi::Value loadPlan(const Napi::CallbackInfo& info);
   Napi::Value kernels(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
+  Napi::Value peakLiveBytes(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<DeviceState> state_;      // null once disposed

@@ -22,6 +22,15 @@ struct DeviceState {
   std::string label() const { return backend->describe() + " #" + std::to_string(id); }
   std::atomic<int64_t> liveBuffers{0};
   std::atomic<int64_t> liveBytes{0};
+  // The most liveBytes ever held at once (buffers and plan arenas): the measured memory peak on a
+  // backend without an allocator of its own (the CPU), where every byte goes through here.
+  std::atomic<int64_t> peakLiveBytes{0};
+  void addLiveBytes(int64_t bytes) {
+    const int64_t now = liveBytes += bytes;
+    int64_t peak = peakLiveBytes.load();
+    while (now > peak && !peakLiveBytes.compare_exchange_weak(peak, now)) {
+    }
+  }
   // Buffers the garbage collector found undisposed. The memory is returned then so a leak cannot
   // grow without bound, but a non-zero count means a caller forgot dispose(): tests assert zero.
   std::atomic<int64_t> reclaimedByGc{0};

@@ -6,7 +6,7 @@ PlanArena::PlanArena(std::shared_ptr<DeviceState> state, uint64_t bytes)
     : state_(std::move(state)), bytes_(bytes) {
   ptr_ = state_->backend->allocate(static_cast<size_t>(bytes));
   state_->liveBuffers += 1;
-  state_->liveBytes += static_cast<int64_t>(bytes_);
+  state_->addLiveBytes(static_cast<int64_t>(bytes_));
 }
 
 PlanArena::~PlanArena() {

@@ -33,6 +33,8 @@ class PlanOperands final : public LaunchContext {
   std::vector<exec::DynamicScalar> takeNoted() { return std::move(noted_); }
 
  private:
+  // The extra bytes of a rank-relative view on this device (0 for a plain view).
+  uint64_t rankOffset(const Napi::Value& value, const std::string& field) const;
   std::vector<exec::DynamicScalar> noted_;
   const exec::SlotTable& slots_;
   uint64_t runScalars_;

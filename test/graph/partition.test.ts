@@ -179,7 +179,7 @@ test('options and combinations not built yet are typed errors naming them', () =
     return compileGraph(b.graph, { train: { loss: 'loss', optimizer: optimizer as never }, ...(extra as object) });
   };
   expectVitError(build({ mesh: { data: 2, model: 1 }, zero: 2 }), 'ERR_INVALID_ARGUMENT', /zero must be 0 or 3/);
-  expectVitError(build({ mesh: { data: 1, model: 2 }, overlap: 'ring' }), 'ERR_INVALID_ARGUMENT', /overlap must be 'none' or 'streams'/);
+  expectVitError(build({ mesh: { data: 1, model: 2 }, overlap: 'rings' }), 'ERR_INVALID_ARGUMENT', /overlap must be one of none, streams, ring, bidirectional/);
   expectVitError(build({ mesh: { data: 1, model: 2 } }, { kind: 'adafactor', clipThreshold: 1 }), 'ERR_NOT_IMPLEMENTED', /block-RMS clipping of 'block0\/in\/w'/);
 });
 

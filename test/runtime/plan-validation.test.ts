@@ -283,3 +283,23 @@ describe('the TypeScript shape check', () => {
     expect(thrownBy(() => device.loadPlan(good(), [{} as never]))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'DeviceTensor' });
   });
 });
+
+describe('rank-relative views (PlanView.rank, resolved when a device loads the plan)', () => {
+  const ranked = (rank: unknown): NativePlan => {
+    const x = { slot: 0, offset: 0, bytes: 16, rank }, y = { slot: 0, offset: 64, bytes: 16 };
+    return planOf({ arena: 128, streams: [[{ kernel: 'axpby', spec: { dtype: 'f32', n: 4, alpha: 1, x, beta: 1, y }, note: 'ranked' }]] });
+  };
+  test('a device outside a mesh is rank 0 of an axis of 1: shift 0 of ranks 1 loads', () => {
+    device.loadPlan(ranked({ axis: 'model', ranks: 1, shift: 0, step: 16 })).dispose();
+  });
+  test.each<[string, unknown, string]>([
+    ['ranks other than the axis size', { axis: 'model', ranks: 2, shift: 0, step: 16 }, 'spec.x.rank.ranks'],
+    ['an unknown axis', { axis: 'pipe', ranks: 1, shift: 0, step: 16 }, 'spec.x.rank.axis'],
+    ['a negative step', { axis: 'data', ranks: 1, shift: 0, step: -16 }, 'spec.x.rank.step'],
+    ['not an object', 3, 'spec.x.rank'],
+  ])('%s is ERR_INVALID_PLAN naming the field', (_what, rank, field) => {
+    const e = nativeLoadError(ranked(rank));
+    expect(e.code).toBe('ERR_INVALID_PLAN');
+    expect(e.message).toContain(field);
+  });
+});

@@ -9,6 +9,7 @@ import { allGatherOp } from './all-gather';
 import { allReduceOp } from './all-reduce';
 import { axisSliceOp } from './axis-slice';
 import { collectivePermuteOp } from './collective-permute';
+import { ringMatmulOp } from './ring-matmul';
 import { pvaryOp } from './pvary';
 import { reduceScatterOp } from './reduce-scatter';
 import { attentionGradOp, attentionOp } from './attention';
@@ -89,4 +90,5 @@ export const OPS: readonly OpDef[] = [
   pvaryOp,
   axisSliceOp,
   collectivePermuteOp,
+  ringMatmulOp,
 ];

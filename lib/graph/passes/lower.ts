@@ -1,7 +1,8 @@
 /**
  * Lowering: the scheduled, planned graph becomes a NativePlan, each node's kernels through its op
- * definition's lower(). One stream today; every instruction carries a note naming its node so a
- * failure inside the executor points back at the graph.
+ * definition's lower(), on the stream passes/streams.ts gives the node (a node may also put some
+ * instructions on another stream: the collective matmul's permutes). Every instruction carries a
+ * note naming its node so a failure inside the executor points back at the graph.
  */
 import { Vit22bError } from '../../runtime/errors';
 import type { NativePlan, PlanInstruction, PlanScalar, PlanView } from '../../runtime/plan-format';
@@ -65,6 +66,11 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, stream
   // memory planner's notion of where a stream waits (passes/streams.ts) stays true.
   const pendingWaits: number[][] = [[]];
   let emitted: PlanInstruction[] = [];
+  /** The stream of each instruction of the node being lowered; streams it has used besides its own. */
+  const emittedStream = new Map<PlanInstruction, number>();
+  const sideStarted = new Set<number>();
+  /** How many instructions the node's stream held before the node. */
+  let nodeStart = 0;
 
   const strided = (v: Value): { view: PlanView; window?: Window } => {
     const loc = memory.location.get(v);
@@ -113,21 +119,40 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, stream
       if (i < 0) i = scalars.push({ name, factor }) - 1;
       return { scalar: i };
     },
-    emit(kernel, spec) {
+    emit(kernel, spec, options) {
       const n = current!;
+      const stream = options?.stream ?? currentStream;
       const ins: PlanInstruction = { kernel, spec, note: `#${n.id} ${n.op}${n.scope ? ` in ${n.scope}` : ''} (${n.phase})` };
-      while (streams.length <= currentStream) {
+      while (streams.length <= stream) {
         streams.push([]);
         streamOrigins.push([]);
         pendingWaits.push([]);
       }
-      // The node's first instruction carries its waits; later ones follow it on the same stream.
-      const waits = pendingWaits[currentStream]!;
+      const waits: number[] = [];
+      if (stream === currentStream) {
+        // The node's first instruction carries its waits; later ones follow it on the same stream.
+        waits.push(...pendingWaits[currentStream]!);
+        pendingWaits[currentStream] = [];
+      } else if (!sideStarted.has(stream)) {
+        // Off the node's stream: it starts after everything scheduled before the node (on the
+        // node's stream, and through it whatever that waited for), so the memory the node is given
+        // is free by then, and after the node's inputs from other streams.
+        sideStarted.add(stream);
+        const before = nodeStart > 0 ? streams[currentStream]![nodeStart - 1] : undefined;
+        if (before) waits.push(eventOf(before));
+        for (const v of n.inputs) for (const p of sources(v)) if (p.stream !== stream) waits.push(eventOf(p.ins));
+      }
+      for (const a of options?.after ?? []) {
+        const s = emittedStream.get(a);
+        if (s === undefined) throw new Vit22bError('ERR_INTERNAL', `${n.toString()}: an instruction waits for one not emitted by its node`, { expected: 'an instruction of this node', received: a.kernel });
+        if (s !== stream) waits.push(eventOf(a));
+      }
       if (waits.length) ins.wait = [...new Set(waits)];
-      pendingWaits[currentStream] = [];
-      streams[currentStream]!.push(ins);
-      streamOrigins[currentStream]!.push({ op: n.op, phase: n.phase, scope: n.scope });
+      streams[stream]!.push(ins);
+      streamOrigins[stream]!.push({ op: n.op, phase: n.phase, scope: n.scope });
       emitted.push(ins);
+      emittedStream.set(ins, stream);
+      return ins;
     },
   };
   const sources = (v: Value) => producedBy.get(v) ?? [];
@@ -135,13 +160,19 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, stream
     current = n;
     currentStream = streamOf(n);
     emitted = [];
+    emittedStream.clear();
+    sideStarted.clear();
     const def = getOp(n.op);
     const waits: number[] = [];
     for (const v of n.inputs) for (const p of sources(v)) if (p.stream !== currentStream) waits.push(eventOf(p.ins));
+    // A fenced node (a prefetch, passes/prefetch.ts) also waits for the compute stream's last
+    // instruction so far: it starts where the schedule put it, not as soon as its inputs exist.
+    if (n.fence && currentStream !== 0 && streams[0]!.length > 0) waits.push(eventOf(streams[0]![streams[0]!.length - 1]!));
     if (def.effect) {
       for (const v of n.inputs) for (const r of readersOf.get(v) ?? []) if (r.stream !== currentStream) waits.push(eventOf(r.ins));
     }
     while (pendingWaits.length <= currentStream) pendingWaits.push([]);
+    nodeStart = streams[currentStream]?.length ?? 0;
     pendingWaits[currentStream]!.push(...waits);
     def.lower(ctx, n);
     if (emitted.length === 0) {
@@ -149,7 +180,11 @@ export function lower(g: Graph, memory: MemoryPlan, windows?: WindowPlan, stream
       const through = n.inputs.flatMap(sources);
       for (const o of n.outputs) producedBy.set(o, through);
     } else {
-      const last = { stream: currentStream, ins: emitted[emitted.length - 1]! };
+      // What the node produced is complete at its last instruction on its own stream (a node that
+      // also used another stream orders that one's work before it).
+      const own = emitted.filter((i) => emittedStream.get(i) === currentStream);
+      if (own.length === 0) throw new Vit22bError('ERR_INTERNAL', `${n.toString()} emitted nothing on its own stream`, { expected: 'its last instruction on stream ' + currentStream, received: 'none' });
+      const last = { stream: currentStream, ins: own[own.length - 1]! };
       for (const o of n.outputs) producedBy.set(o, [last]);
       for (const v of n.inputs) if (def.leaf === undefined && getOp(v.node.op).leaf !== undefined) readersOf.set(v, [...(readersOf.get(v) ?? []), last]);
     }

@@ -10,11 +10,18 @@ import type { Graph, Node } from '../ir';
 import { getOp } from '../op-table';
 import { COLLECTIVE_OPS } from '../ops/collective-attrs';
 
-export type OverlapMode = 'none' | 'streams';
+/**
+ * 'ring' and 'bidirectional' are 'streams' plus the collective matmul (passes/ring.ts): its ring
+ * nodes sit on the compute stream and send their chunks on stream 1, after the collectives before
+ * them there.
+ */
+export type OverlapMode = 'none' | 'streams' | 'ring' | 'bidirectional';
+
+export const OVERLAP_MODES: readonly OverlapMode[] = ['none', 'streams', 'ring', 'bidirectional'];
 
 /** The stream each node's instructions go to. */
 export function streamAssignment(overlap: OverlapMode): (n: Node) => number {
-  return overlap === 'streams' ? (n) => (COLLECTIVE_OPS.has(n.op) ? 1 : 0) : () => 0;
+  return overlap === 'none' ? () => 0 : (n) => (COLLECTIVE_OPS.has(n.op) ? 1 : 0);
 }
 
 /**
@@ -38,10 +45,16 @@ export function concurrentSpans(g: Graph, streamOf: (n: Node) => number): Map<No
   }
   const spans = new Map<Node, { start: number; join: number }>();
   const front = new Map<number, number>();
+  let lastCompute = 0;
   for (const n of g.nodes) {
     const s = streamOf(n);
-    if (s === 0) continue;
+    if (s === 0) {
+      if (getOp(n.op).leaf === undefined) lastCompute = index.get(n)!;
+      continue;
+    }
     let start = front.get(s) ?? 0;
+    // A fenced node starts after the compute scheduled before it (lower.ts waits for it).
+    if (n.fence) start = Math.max(start, lastCompute);
     for (const v of n.inputs) {
       if (streamOf(v.node) === 0 && getOp(v.node.op).leaf === undefined) start = Math.max(start, index.get(v.node)!);
     }

@@ -64,7 +64,7 @@ export interface CollectiveTraffic {
 }
 
 /** The numbers of one compiled depth (all additive in depth). */
-interface Figures {
+export interface Figures {
   instructions: number;
   kernels: Record<string, number>;
   hardwareFlops: number;
@@ -106,47 +106,61 @@ export interface PlanEstimate {
   kernels: { launches: number; byKernel: Record<string, number> };
 }
 
-interface Compiled {
+export interface Compiled {
   plan: NativePlan;
   memory: MemoryPlan;
   fused: boolean;
 }
 
-function compileAt(o: EstimateOptions, depth: number): Compiled {
-  const b = new GraphBuilder({ precision: o.precision ?? 'bf16-mixed' });
-  buildVit(b, { ...o.config, depth }, { batch: o.batch });
-  const base = { train: { loss: 'loss', optimizer: { kind: 'adamw' as const } }, remat: o.remat ?? 'none', mesh: o.mesh, zero: o.zero ?? 0 };
-  const overlap = o.overlap ?? 'none';
-  if (overlap === 'ring' || overlap === 'bidirectional') {
-    // The compiler emits the looped collective matmul once it knows these modes; until then the
-    // 'streams' plan is costed with the loop's formula (collective-matmul.ts).
+let nativeRing: boolean | undefined;
+
+/** Whether the compiler emits the collective matmul itself (overlap 'ring'), checked once on a tiny graph. */
+export function compilerHasRing(): boolean {
+  if (nativeRing === undefined) {
+    const b = new GraphBuilder({ precision: 'fp32' });
+    buildVit(b, { imageSize: 8, channels: 1, numClasses: 2, patchSize: 4, width: 8, depth: 1, heads: 2, mlpDim: 16, block: 'parallel', qkNorm: false, qkNormCenter: false, qkvBias: false, mlpBias: true, norm: 'rmsnorm', normBias: false, pool: 'gap', posEmb: 'learned', headBiasInit: 0 }, { batch: 2 });
     try {
-      const c = compileGraph(b.graph, { ...base, overlap: overlap as unknown as OverlapMode });
-      return { plan: c.lowered.plan, memory: c.memory, fused: false };
+      compileGraph(b.graph, { train: { loss: 'loss', optimizer: { kind: 'adamw' } }, mesh: { data: 1, model: 2 }, overlap: 'ring' as unknown as OverlapMode });
+      nativeRing = true;
     } catch (e) {
       if (!isVit22bError(e) || !/overlap/.test(e.message)) throw e;
-      const again = new GraphBuilder({ precision: o.precision ?? 'bf16-mixed' });
-      buildVit(again, { ...o.config, depth }, { batch: o.batch });
-      const c = compileGraph(again.graph, { ...base, overlap: 'streams' });
-      return { plan: c.lowered.plan, memory: c.memory, fused: true };
+      nativeRing = false;
     }
   }
-  const c = compileGraph(b.graph, { ...base, overlap });
+  return nativeRing;
+}
+
+/** The plan compiled for a mode: 'none' and 'streams' as such; ring modes natively or as 'streams'. */
+function compileKey(mode: PlannerOverlap, deriveNone: boolean): OverlapMode | 'ring' | 'bidirectional' {
+  if (mode === 'none') return deriveNone ? 'streams' : 'none';
+  if (mode === 'streams') return 'streams';
+  return compilerHasRing() ? mode : 'streams';
+}
+
+function compileAt(o: EstimateOptions, depth: number, key: string): Compiled {
+  const b = new GraphBuilder({ precision: o.precision ?? 'bf16-mixed' });
+  buildVit(b, { ...o.config, depth }, { batch: o.batch });
+  const c = compileGraph(b.graph, { train: { loss: 'loss', optimizer: { kind: 'adamw' as const } }, remat: o.remat ?? 'none', mesh: o.mesh, zero: o.zero ?? 0, overlap: key as OverlapMode });
   return { plan: c.lowered.plan, memory: c.memory, fused: false };
 }
 
 const CLASSES: InstructionClass[] = ['gemm', 'attention', 'memory', 'collective'];
 const zeroes = (): Record<InstructionClass, number> => ({ gemm: 0, attention: 0, memory: 0, collective: 0 });
 
-function figuresOf(o: EstimateOptions, c: Compiled): Figures & { top: { kernel: string; note: string; seconds: number }[] } {
+export function figuresOf(o: Pick<EstimateOptions, 'mesh' | 'device' | 'devicesPerNode' | 'gemmRate' | 'kernelRates' | 'overlap'>, c: Compiled): Figures & { top: { kernel: string; note: string; seconds: number }[] } {
   const topology = topologyOf(o.mesh, o.device, o.devicesPerNode);
   const costs = costPlan(c.plan, { device: o.device, topology, gemmRate: o.gemmRate, kernelRates: o.kernelRates });
   // Without overlap: every instruction one after another, each collective at its own cost.
   const unoverlapped = costs.flat().reduce((t, x) => t + x.seconds, 0);
+  // Each collective's own cost, before the collective matmul folds some into their GEMMs.
+  const ownSeconds = costs.map((l) => l.map((x) => x.seconds));
   const fused = c.fused ? fuseCollectiveMatmuls(c.plan, costs, o.overlap as 'ring' | 'bidirectional', o.device, topology, o.gemmRate) : [];
+  // 'none' costed on a plan with more streams: one stream, every instruction in turn.
+  const serial = o.overlap === 'none' && c.plan.streams.length > 1;
+  const timed = serial ? { ...c.plan, streams: [c.plan.streams.flat().map((i) => ({ ...i, wait: undefined, record: undefined }))] } : c.plan;
   const s = schedule(
-    c.plan,
-    costs.map((l) => l.map((x) => x.seconds)),
+    timed,
+    serial ? [costs.flat().map((x) => x.seconds)] : costs.map((l) => l.map((x) => x.seconds)),
   );
   const kernels: Record<string, number> = {};
   const traffic: Record<string, CollectiveTraffic> = {};
@@ -168,14 +182,15 @@ function figuresOf(o: EstimateOptions, c: Compiled): Figures & { top: { kernel: 
         t.calls++;
         t.inputBytes += spec.x.bytes;
         t.sentBytes += x.sentBytes ?? 0;
-        t.seconds += x.seconds;
+        t.seconds += ownSeconds[x.stream]![x.index]!;
       }
     }
   }
   // Communication time of the fused collectives lives inside their GEMMs now; count it as such.
   for (const p of fused) comm += Math.max(0, p.fusedSeconds - p.gemmSeconds);
   const criticalByClass = zeroes();
-  const onPath = s.criticalPath.map(([si, i]) => costs[si]![i]!);
+  const flat = costs.flat();
+  const onPath = s.criticalPath.map(([si, i]) => (serial ? flat[i]! : costs[si]![i]!));
   for (const x of onPath) criticalByClass[x.cls] += x.seconds;
   const top = [...onPath]
     .sort((a, b) => b.seconds - a.seconds)
@@ -225,36 +240,55 @@ function zeroLike(v: unknown): unknown {
 }
 
 export function estimate(o: EstimateOptions): PlanEstimate {
+  return estimateModes(o, [o.overlap ?? 'none']).get(o.overlap ?? 'none')!;
+}
+
+/**
+ * The estimate under several overlap modes, compiling each distinct plan once (the ring modes share
+ * the 'streams' plan until the compiler emits them; with `deriveNone`, 'none' is that plan run in
+ * sequence instead of a compile of its own).
+ */
+export function estimateModes(o: EstimateOptions & { deriveNone?: boolean }, modes: PlannerOverlap[]): Map<PlannerOverlap, PlanEstimate> {
   const mesh = checkMeshFits(o.config, o.mesh, o.batch, MAX_PLANNED_MESH_DEVICES);
   const t0 = performance.now();
   const depth = o.config.depth;
   const [d1, d2] = o.depths ?? [2, 3];
   const extrapolated = depth > (o.fullDepthMax ?? 8) && d2 < depth;
-  let f: Figures;
-  let top: { kernel: string; note: string; seconds: number }[];
-  let fusedMode = false;
-  if (extrapolated) {
-    const c1 = compileAt(o, d1);
-    const a = figuresOf(o, c1);
-    const c2 = compileAt(o, d2);
-    const b = figuresOf(o, c2);
-    const { top: _a, ...fa } = a;
-    const { top: tb, ...fb } = b;
-    void _a;
-    f = extrapolate(fa, fb, (depth - d1) / (d2 - d1));
-    f.instructions = Math.round(f.instructions);
-    for (const k of Object.keys(f.kernels)) f.kernels[k] = Math.round(f.kernels[k]!);
-    for (const t of Object.values(f.traffic)) t.calls = Math.round(t.calls);
-    top = tb;
-    fusedMode = c2.fused;
-  } else {
-    const c = compileAt(o, depth);
-    const { top: tt, ...ff } = figuresOf(o, c);
-    f = ff;
-    top = tt;
-    fusedMode = c.fused;
+  const depths = extrapolated ? [d1, d2] : [depth];
+  const compiled = new Map<string, Compiled[]>();
+  for (const mode of modes) {
+    const key = compileKey(mode, !!o.deriveNone);
+    if (!compiled.has(key)) compiled.set(key, depths.map((d) => compileAt(o, d, key)));
   }
   const seconds = (performance.now() - t0) / 1e3;
+  const out = new Map<PlannerOverlap, PlanEstimate>();
+  for (const mode of modes) {
+    const key = compileKey(mode, !!o.deriveNone);
+    const fusedMode = (mode === 'ring' || mode === 'bidirectional') && key === 'streams';
+    const cs = compiled.get(key)!.map((c) => ({ ...c, fused: fusedMode }));
+    const mo = { ...o, overlap: mode };
+    let f: Figures;
+    let top: { kernel: string; note: string; seconds: number }[];
+    if (extrapolated) {
+      const { top: _a, ...fa } = figuresOf(mo, cs[0]!);
+      const { top: tb, ...fb } = figuresOf(mo, cs[1]!);
+      void _a;
+      f = extrapolate(fa, fb, (depth - d1) / (d2 - d1));
+      f.instructions = Math.round(f.instructions);
+      for (const k of Object.keys(f.kernels)) f.kernels[k] = Math.round(f.kernels[k]!);
+      for (const t of Object.values(f.traffic)) t.calls = Math.round(t.calls);
+      top = tb;
+    } else {
+      const { top: tt, ...ff } = figuresOf(mo, cs[0]!);
+      f = ff;
+      top = tt;
+    }
+    out.set(mode, assemble({ ...o, overlap: mode }, mesh, f, top, { depth, extrapolated, depths, seconds }, fusedMode ? 'streams plan + collective-matmul formula' : key === mode ? 'plan' : `${key} plan in sequence`));
+  }
+  return out;
+}
+
+function assemble(o: EstimateOptions, mesh: MeshShape, f: Figures, top: { kernel: string; note: string; seconds: number }[], compiled: PlanEstimate['compiled'], overlapModel: string): PlanEstimate {
   const devices = mesh.data * mesh.model;
   const perImage = trainingFlopsPerImage(o.config).perImage;
   const modelPerDevice = (perImage * o.batch) / devices;
@@ -274,12 +308,12 @@ export function estimate(o: EstimateOptions): PlanEstimate {
     remat,
     zero,
     overlap,
-    overlapModel: fusedMode ? 'streams plan + collective-matmul formula' : 'plan',
+    overlapModel,
     mesh,
     devices,
     device: { id: o.device.id, name: o.device.name, peakTflops: o.device.peakTflops, hbmBytes: o.device.hbmBytes, hbmGBps: o.device.hbmGBps, linkGBps: o.device.linkGBps, netGBps: o.device.netGBps },
     topology: { devicesPerNode: topology.devicesPerNode, nodes: topology.nodes, model: topology.axes.model.carrier, data: topology.axes.data.carrier },
-    compiled: { depth, extrapolated, depths: extrapolated ? [d1, d2] : [depth], seconds },
+    compiled,
     memory: { ...f.memory, ...verdict, advice: fitAdvice(f.memory, verdict, { zero, remat, mesh, precision, heads: o.config.heads }) },
     flops: { modelPerImage: perImage, modelPerDevice, hardwarePerDevice: f.hardwareFlops },
     communication: Object.values(f.traffic).sort((a, b) => b.sentBytes - a.sentBytes),

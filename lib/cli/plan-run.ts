@@ -117,7 +117,7 @@ export function runCalibrate(file: string | undefined, json: boolean, io: CliIO)
   if (json) io.out(JSON.stringify({ file: where, ...c }, null, 2) + '\n');
   else {
     const best = Math.max(...c.gemm.map((g) => g.gflops));
-    io.out(`calibrated ${c.cpu} (${c.threads} threads): GEMM up to ${best.toFixed(1)} GFLOP/s over ${c.gemm.length} shapes, ${c.bandwidthGBps.toFixed(1)} GB/s streaming, ${c.launchUs.toFixed(1)} us per launch\nwritten to ${where}\n`);
+    io.out(`calibrated ${c.cpu} (${c.threads} threads): GEMM up to ${best.toFixed(1)} GFLOP/s over ${c.gemm.length} shapes, ${c.bandwidthGBps.toFixed(1)} GB/s streaming (${c.cacheBandwidthGBps.toFixed(1)} in cache), ${c.launchUs.toFixed(1)} us per launch\nwritten to ${where}\n`);
   }
   return 0;
 }

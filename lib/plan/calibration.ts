@@ -5,7 +5,9 @@
  * `--calibration FILE` reads or writes another):
  *   - GEMM GFLOP/s on a grid of shapes (f32 and bf16 operands): a plan's GEMM is costed at the rate
  *     of the nearest measured shape (in log m, log n, log k);
- *   - streaming bandwidth (axpby over 64 MiB vectors: two reads and a write per element);
+ *   - streaming bandwidth (axpby: two reads and a write per element) over 64 MiB vectors (memory)
+ *     and over 1 MiB in all (in cache): a memory-bound kernel is costed at the rate for its
+ *     footprint, interpolated in log bytes between the two;
  *   - bytes per second of the two memory-bound kernels whose arithmetic is not free on a CPU
  *     (GELU's tanh, the norms' reductions), measured through the same kernels;
  *   - the fixed cost of one launch (an axpby of one element).
@@ -39,8 +41,10 @@ export interface Calibration {
   threads: number;
   createdAt: string;
   gemm: GemmPoint[];
-  /** Streaming bandwidth, GB/s. */
+  /** Streaming bandwidth, GB/s, of 64 MiB vectors (from memory). */
   bandwidthGBps: number;
+  /** The same over 1 MiB of vectors (from cache). */
+  cacheBandwidthGBps: number;
   /** Bytes per second of kernels measured on their own (by kernel name). */
   kernelBytesPerSecond: Record<string, number>;
   launchUs: number;
@@ -60,6 +64,10 @@ function operand(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+/** The footprints of the two bandwidth measurements: 3 vectors of 2^16 and of 2^24 floats. */
+const CACHE_BYTES = 3 * 4 * (1 << 16);
+const MEMORY_BYTES = 3 * 4 * (1 << 24);
 
 const SIZES = { m: [64, 512, 4096], n: [64, 384, 1536], k: [16, 64, 384, 1536] };
 /** Shapes above this many multiply-adds are left out: the rate has saturated well before. */
@@ -97,6 +105,14 @@ export function measureCalibration(device: Device, o: { seconds?: number; log?: 
     device.synchronize();
   }, 4 * budget, 3, 16);
   const bandwidthGBps = (3 * 4 * big) / stream.medianSeconds / 1e9;
+  const small = 1 << 16;
+  using xs = device.tensor('f32', [small], operand(small, 7));
+  using ys = device.tensor('f32', [small], operand(small, 8));
+  const cached = timeMedian(() => {
+    device.axpby(1, xs, 0.5, ys);
+    device.synchronize();
+  }, budget, 16, 256);
+  const cacheBandwidthGBps = (3 * 4 * small) / cached.medianSeconds / 1e9;
   using one = device.tensor("f32", [1], Float32Array.of(1));
   using one2 = device.tensor("f32", [1], Float32Array.of(2));
   const launch = timeMedian(() => {
@@ -129,6 +145,7 @@ export function measureCalibration(device: Device, o: { seconds?: number; log?: 
     createdAt: new Date().toISOString(),
     gemm,
     bandwidthGBps,
+    cacheBandwidthGBps,
     kernelBytesPerSecond,
     launchUs: launch.medianSeconds * 1e6,
   };
@@ -145,6 +162,8 @@ export function checkCalibration(v: unknown, where: string): Calibration {
     c.gemm.every((g) => [g.m, g.n, g.k, g.gflops].every((x) => typeof x === 'number' && x > 0) && (g.dtype === 'f32' || g.dtype === 'bf16')) &&
     typeof c.bandwidthGBps === 'number' &&
     c.bandwidthGBps > 0 &&
+    typeof c.cacheBandwidthGBps === 'number' &&
+    c.cacheBandwidthGBps > 0 &&
     typeof c.launchUs === 'number' &&
     c.launchUs >= 0 &&
     typeof c.kernelBytesPerSecond === 'object' &&
@@ -208,11 +227,15 @@ export function calibratedGemmRate(c: Calibration, dtype: 'f32' | 'bf16'): GemmR
 
 export function calibratedKernelRates(c: Calibration, dtype: 'f32' | 'bf16'): KernelRates {
   const r = c.kernelBytesPerSecond;
+  const lo = Math.log2(CACHE_BYTES);
+  const hi = Math.log2(MEMORY_BYTES);
   return {
-    bytesPerSecond(kernel) {
+    bytesPerSecond(kernel, bytes) {
       if (kernel === 'gelu_fwd' || kernel === 'gelu_bwd') return r[`gelu_fwd:${dtype}`];
       if (kernel === 'layer_norm_fwd' || kernel === 'layer_norm_bwd') return r[`layer_norm_fwd:${dtype}`];
-      return undefined;
+      // Between the two footprints measured, log-linear in bytes.
+      const t = Math.min(1, Math.max(0, (Math.log2(Math.max(bytes, 1)) - lo) / (hi - lo)));
+      return (c.cacheBandwidthGBps + (c.bandwidthGBps - c.cacheBandwidthGBps) * t) * 1e9;
     },
   };
 }

@@ -34,7 +34,8 @@ export interface InstructionCost {
 
 /** Per-kernel measured rates for memory-bound kernels (the CPU calibration): bytes per second. */
 export interface KernelRates {
-  bytesPerSecond(kernel: string): number | undefined;
+  /** Bytes per second of `kernel` moving `bytes` (a CPU's rate depends on whether they stay in cache). */
+  bytesPerSecond(kernel: string, bytes: number): number | undefined;
 }
 
 export interface CostContext {
@@ -117,7 +118,7 @@ export function costInstruction(ins: PlanInstruction, stream: number, index: num
     return { ...base, cls: 'collective', seconds, flops: 0, bytes: viewBytes(s), axis, sentBytes: bytesSent(kind, input, ranks) };
   }
   const bytes = memoryBytes(ins.kernel, s);
-  const rate = c.kernelRates?.bytesPerSecond(ins.kernel) ?? bw;
+  const rate = c.kernelRates?.bytesPerSecond(ins.kernel, bytes) ?? bw;
   return { ...base, cls: 'memory', seconds: bytes / rate + launch, flops: 0, bytes };
 }
 

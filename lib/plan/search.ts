@@ -101,7 +101,7 @@ export function search(o: SearchOptions): SearchResult {
         continue;
       }
       for (const remat of o.remat ?? (['none', 'selective', 'block'] as RematPolicy[])) {
-        o.log?.(`  data=${mesh.data},model=${model} zero ${zero} remat ${remat}`);
+        o.log?.(`planning data=${mesh.data},model=${model} ZeRO ${zero} remat ${remat} (${((performance.now() - t0) / 1e3).toFixed(0)} s)`);
         // One compile for the overlap modes ('streams' plan), costed each way.
         const plans = estimateModes({ config: o.config, model: o.model, batch: o.batch, mesh, zero, remat, precision, device: o.device, devicesPerNode: o.devicesPerNode, deriveNone: true, depths: o.depths }, overlaps);
         evaluated += plans.size;

@@ -193,7 +193,7 @@ function planner(o: PlanOptions, args: string[], io: CliIO): number {
   if (o.search) {
     if (str('mesh') !== undefined) throw usageError('--search tries the meshes itself: give --gpus N, not --mesh', PLAN_USAGE, String(str('mesh')));
     const chips = positiveInt(str('gpus'), 'gpus', undefined, PLAN_USAGE);
-    const r = search({ config, model: modelName, chips, batch, device: choice.device, devicesPerNode: gpn, precision, top: positiveInt(str('top'), 'top', 5, PLAN_USAGE), depths: [1, 2], log: (line) => io.err(line + '\n') });
+    const r = search({ config, model: modelName, chips, batch, device: choice.device, devicesPerNode: gpn, precision, top: positiveInt(str('top'), 'top', 5, PLAN_USAGE), depths: [2, 3], log: (line) => io.err(line + '\n') });
     io.out(o.json ? JSON.stringify(r, null, 2) + '\n' : formatSearch(r));
     return 0;
   }

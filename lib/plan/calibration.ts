@@ -73,7 +73,11 @@ const SIZES = { m: [64, 512, 4096], n: [64, 384, 1536], k: [16, 64, 384, 1536] }
 /** Shapes above this many multiply-adds are left out: the rate has saturated well before. */
 const MAX_MACS = 2 ** 29;
 
-export function measureCalibration(device: Device, o: { seconds?: number; log?: (s: string) => void } = {}): Calibration {
+/**
+ * `seconds`: time budget per measurement (default 0.05); `maxMacs`: leave out GEMM shapes above this
+ * many multiply-adds (default 2^29; tests pass less to keep quick).
+ */
+export function measureCalibration(device: Device, o: { seconds?: number; maxMacs?: number; log?: (s: string) => void } = {}): Calibration {
   if (device.kind !== 'cpu') {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'the planner calibrates the CPU only (GPUs and TPUs are in the device table)', { expected: 'a cpu device', received: device.kind });
   }
@@ -83,7 +87,7 @@ export function measureCalibration(device: Device, o: { seconds?: number; log?: 
     for (const m of SIZES.m) {
       for (const n of SIZES.n) {
         for (const k of SIZES.k) {
-          if (m * n * k > MAX_MACS) continue;
+          if (m * n * k > (o.maxMacs ?? MAX_MACS)) continue;
           using a = device.tensor(dtype, [m, k], operand(m * k, 1));
           using b = device.tensor(dtype, [k, n], operand(k * n, 2));
           using c = device.alloc(dtype, [m, n]);

@@ -102,8 +102,10 @@ export function search(o: SearchOptions): SearchResult {
       }
       for (const remat of o.remat ?? (['none', 'selective', 'block'] as RematPolicy[])) {
         o.log?.(`planning data=${mesh.data},model=${model} ZeRO ${zero} remat ${remat} (${((performance.now() - t0) / 1e3).toFixed(0)} s)`);
-        // One compile for the overlap modes ('streams' plan), costed each way.
-        const plans = estimateModes({ config: o.config, model: o.model, batch: o.batch, mesh, zero, remat, precision, device: o.device, devicesPerNode: o.devicesPerNode, deriveNone: true, depths: o.depths }, overlaps);
+        // One compile for the overlap modes ('streams' plan), costed each way; without a model axis
+        // there is no collective matmul, so the ring modes would only repeat 'streams'.
+        const modes = model === 1 ? overlaps.filter((m) => m !== 'ring' && m !== 'bidirectional') : overlaps;
+        const plans = estimateModes({ config: o.config, model: o.model, batch: o.batch, mesh, zero, remat, precision, device: o.device, devicesPerNode: o.devicesPerNode, deriveNone: true, depths: o.depths }, modes.length ? modes : overlaps);
         evaluated += plans.size;
         const any = [...plans.values()][0]!;
         if (!any.memory.fits) {

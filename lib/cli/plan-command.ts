@@ -53,7 +53,9 @@ identical; the output says so); --full-depth compiles every block.
                      until the compiler emits it
   --peak-tflops X --hbm-gbps X --link-gbps X  override the card's bf16 peak, HBM bandwidth, link
   --search --gpus N  try every mesh of N chips (any kind) dividing the model and batch, ZeRO 0/3,
-                     remat, overlap; print the best --top K (default 5) and why others were rejected
+                     remat, overlap; print the best --top K (default 5) and why others were rejected;
+                     ZeRO-3 only on data axes up to --max-zero-data (default 256: larger ones take
+                     minutes to compile today)
   --calibrate        measure this CPU's GEMM rates by shape, bandwidth and launch cost with our own
                      kernels; write them to --calibration FILE (default
                      $XDG_CACHE_HOME/vit22b/plan-calibration.json or ~/.cache/vit22b/...), which
@@ -114,6 +116,7 @@ export const planCommand: Command = {
         search: { type: 'boolean' },
         gpus: { type: 'string' },
         top: { type: 'string' },
+        'max-zero-data': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       PLAN_USAGE,
@@ -193,7 +196,7 @@ function planner(o: PlanOptions, args: string[], io: CliIO): number {
   if (o.search) {
     if (str('mesh') !== undefined) throw usageError('--search tries the meshes itself: give --gpus N, not --mesh', PLAN_USAGE, String(str('mesh')));
     const chips = positiveInt(str('gpus'), 'gpus', undefined, PLAN_USAGE);
-    const r = search({ config, model: modelName, chips, batch, device: choice.device, devicesPerNode: gpn, precision, top: positiveInt(str('top'), 'top', 5, PLAN_USAGE), depths: [2, 3], log: (line) => io.err(line + '\n') });
+    const r = search({ config, model: modelName, chips, batch, device: choice.device, devicesPerNode: gpn, precision, top: positiveInt(str('top'), 'top', 5, PLAN_USAGE), depths: [2, 3], maxZeroData: positiveInt(str('max-zero-data'), 'max-zero-data', 256, PLAN_USAGE), log: (line) => io.err(line + '\n') });
     io.out(o.json ? JSON.stringify(r, null, 2) + '\n' : formatSearch(r));
     return 0;
   }

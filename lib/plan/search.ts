@@ -35,6 +35,8 @@ export interface SearchOptions {
   remat?: RematPolicy[];
   overlap?: PlannerOverlap[];
   log?: (line: string) => void;
+  /** ZeRO-3 is tried on data axes up to this (default ZERO3_DATA_MAX). */
+  maxZeroData?: number;
   /** Depths extrapolated from (estimate.ts; default [2, 3]). */
   depths?: [number, number];
 }
@@ -71,6 +73,13 @@ export interface SearchResult {
   bestPlan?: PlanEstimate;
 }
 
+/**
+ * ZeRO-3 plans over larger data axes are not compiled by the search: the partitioner cuts each
+ * gathered weight into pieces per data rank, and the fusion pass's rewrites grow with their square
+ * (a data=1024 plan takes about 4 minutes on a 2-core machine, data=256 about a second).
+ */
+export const ZERO3_DATA_MAX = 256;
+
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
 
 export function search(o: SearchOptions): SearchResult {
@@ -94,6 +103,10 @@ export function search(o: SearchOptions): SearchResult {
     }
     for (const zero of o.zero ?? [0, 3]) {
       if (zero === 3 && mesh.data === 1) continue;
+      if (zero === 3 && mesh.data > (o.maxZeroData ?? ZERO3_DATA_MAX)) {
+        rejected.push({ mesh, zero, reason: `not modelled: compiling a ZeRO-3 plan over data=${mesh.data} takes minutes today (the gathered weights' pieces grow with the data axis); plan this mesh alone with vit22b plan --mesh, or raise --max-zero-data` });
+        continue;
+      }
       // fp32 master weights, fp32 gradients and AdamW's two moments: 16 bytes per parameter.
       const state = (16 * params) / model / (zero === 3 ? mesh.data : 1);
       if (!fitVerdict(state, o.device.hbmBytes).fits) {

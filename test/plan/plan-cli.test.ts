@@ -71,7 +71,9 @@ test('the calibration file (as plan --calibrate writes it) is the CPU entry; --d
   }
   const cal = JSON.parse(fs.readFileSync(file, 'utf8'));
   expect(cal.version).toBe(1);
-  expect(cal.gemm.length).toBeGreaterThan(10);
+  // The grid's shapes of at most 2^20 multiply-adds: 64x64x16, 64x64x64, 64x384x16, 512x64x16, in f32 and bf16.
+  expect(cal.gemm.map((g: { m: number; n: number; k: number }) => `${g.m}x${g.n}x${g.k}`).slice(0, 4)).toEqual(['64x64x16', '64x64x64', '64x384x16', '512x64x16']);
+  expect(cal.gemm).toHaveLength(8);
   expect(cal.gemm.every((g: { gflops: number }) => g.gflops > 0)).toBe(true);
   expect(cal.bandwidthGBps).toBeGreaterThan(0);
   const r = await cli(['plan', '--preset', 'tiny', '--batch', '4', '--device', 'cpu', '--calibration', file, '--precision', 'fp32', '--json']);

@@ -70,7 +70,7 @@ export function formatEstimate(e: PlanEstimate): string {
   const m = e.memory;
   const lines = [
     `${e.model}, ${e.parameters.toLocaleString('en-US')} parameters: training step, global batch ${e.batch} (${e.perDeviceBatch} per data shard), ${e.precision}, remat ${e.remat}, ZeRO ${e.zero}, overlap ${e.overlap}`,
-    `mesh data=${e.mesh.data},model=${e.mesh.model} on ${e.devices} x ${e.device.name} (${e.device.peakTflops} TFLOP/s bf16, ${gib(e.device.hbmBytes)} at ${e.device.hbmGBps} GB/s), ${e.topology.nodes} node(s) of ${Math.min(e.topology.devicesPerNode, e.devices)}: model axis on ${e.topology.model === 'link' ? 'the intra-node link' : 'the network'} (${e.device.linkGBps} GB/s), data axis on ${e.topology.data === 'link' ? 'the intra-node link' : `the network (${e.device.netGBps} GB/s per device)`}`,
+    `mesh data=${e.mesh.data},model=${e.mesh.model} on ${e.devices} x ${e.device.name} (${e.device.peakTflops} TFLOP/s bf16, ${(e.device.hbmBytes / 1e9).toFixed(1)} GB = ${gib(e.device.hbmBytes)} at ${e.device.hbmGBps} GB/s), ${e.topology.nodes} node(s) of ${Math.min(e.topology.devicesPerNode, e.devices)}: model axis on ${e.topology.model === 'link' ? 'the intra-node link' : 'the network'} (${e.device.linkGBps} GB/s), data axis on ${e.topology.data === 'link' ? 'the intra-node link' : `the network (${e.device.netGBps} GB/s per device)`}`,
     e.compiled.extrapolated
       ? `(modelled from plans of ${e.compiled.depths.join(' and ')} blocks, every figure extrapolated linearly to ${e.compiled.depth}: the blocks are identical; compiled in ${e.compiled.seconds.toFixed(1)} s)`
       : `(modelled from the plan of all ${e.compiled.depth} blocks, compiled in ${e.compiled.seconds.toFixed(1)} s)`,

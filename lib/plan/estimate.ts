@@ -144,7 +144,6 @@ function compileAt(o: EstimateOptions, depth: number, key: string): Compiled {
   return { plan: c.lowered.plan, memory: c.memory, fused: false };
 }
 
-const CLASSES: InstructionClass[] = ['gemm', 'attention', 'memory', 'collective'];
 const zeroes = (): Record<InstructionClass, number> => ({ gemm: 0, attention: 0, memory: 0, collective: 0 });
 
 export function figuresOf(o: Pick<EstimateOptions, 'mesh' | 'device' | 'devicesPerNode' | 'gemmRate' | 'kernelRates' | 'overlap'>, c: Compiled): Figures & { top: { kernel: string; note: string; seconds: number }[] } {
@@ -332,4 +331,3 @@ function assemble(o: EstimateOptions, mesh: MeshShape, f: Figures, top: { kernel
   };
 }
 
-export { CLASSES };

@@ -16,3 +16,4 @@ export * from './train';
 export * from './io';
 export * from './eval';
 export * from './study';
+export * from './plan';

@@ -9,7 +9,7 @@
  */
 import type { Device } from '../runtime/device';
 import { Vit22bError } from '../runtime/errors';
-import { createMesh, type Mesh, type MeshComm } from '../runtime/mesh';
+import { checkMeshShape, createMesh, MAX_PLANNED_MESH_DEVICES, type Mesh, type MeshComm } from '../runtime/mesh';
 import { Session } from '../runtime/session';
 import { GraphBuilder, type Precision } from './builder';
 import type { Graph, Node } from './ir';
@@ -81,7 +81,9 @@ export interface CompileOptions {
 /** The passes from a built graph to a lowered plan, shared by every shape variant. */
 export function compileGraph(global: Graph, options: Omit<CompileOptions, 'device' | 'inputShapes' | 'seed' | 'mesh'> & { mesh?: MeshShape }, mode: ProgramMode = options.train ? 'train' : 'forward') {
   // Partition the forward graph, then differentiate the per-device graph (SHARDING.md decision 1).
-  const mesh = options.mesh ? checkMesh(options.mesh) : undefined;
+  // Compiling one device's plan creates no devices: a paper-scale mesh may be planned (placementOf
+  // holds a mesh that runs to MAX_MESH_DEVICES).
+  const mesh = options.mesh ? checkMeshShape(options.mesh, MAX_PLANNED_MESH_DEVICES) : undefined;
   if (options.zero !== undefined && options.zero !== 0 && options.zero !== 3) {
     throw new Vit22bError('ERR_INVALID_ARGUMENT', 'zero must be 0 or 3', { expected: '0 | 3', received: String(options.zero) });
   }

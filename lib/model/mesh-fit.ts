@@ -4,7 +4,7 @@
  * a parameter's dimension deep inside the partitioning pass.
  */
 import { Vit22bError } from '../runtime/errors';
-import { checkMesh, type MeshShape } from '../graph/sharding';
+import { checkMeshShape, type MeshShape } from '../runtime/mesh';
 import type { ModelConfig } from './config';
 
 function notDivisible(what: string, value: number, axis: string, n: number, field?: string): Vit22bError {
@@ -16,8 +16,8 @@ function notDivisible(what: string, value: number, axis: string, n: number, fiel
 }
 
 /** Throws ERR_INVALID_CONFIG naming the first number the mesh does not divide. */
-export function checkMeshFits(config: ModelConfig, mesh: MeshShape, batch?: number): MeshShape {
-  const m = checkMesh(mesh);
+export function checkMeshFits(config: ModelConfig, mesh: MeshShape, batch?: number, limit?: number): MeshShape {
+  const m = checkMeshShape(mesh, limit);
   const k = m.model;
   if (config.heads % k !== 0) throw notDivisible('heads', config.heads, 'model', k, 'heads');
   if (config.width % k !== 0) throw notDivisible('width', config.width, 'model', k, 'width');

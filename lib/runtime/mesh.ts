@@ -61,6 +61,12 @@ export interface MeshProfileEntry extends PlanProfileEntry {
 
 /** The most devices a mesh may have. */
 export const MAX_MESH_DEVICES = 64;
+
+/**
+ * The most devices a mesh may have when it is only planned (compiled, never run: `vit22b plan`):
+ * one device's plan does not grow with the mesh, so paper-scale meshes can be accounted for here.
+ */
+export const MAX_PLANNED_MESH_DEVICES = 1 << 20;
 export const DEFAULT_MESH_TIMEOUT_MS = 300_000;
 
 function configError(message: string, field: string, expected: string, received: unknown): Vit22bError {
@@ -69,10 +75,11 @@ function configError(message: string, field: string, expected: string, received:
 
 /**
  * A mesh shape checked (ERR_INVALID_CONFIG naming the numbers): an object of the axes `data` and
- * `model` (a missing one is 1), integers >= 1, at most MAX_MESH_DEVICES devices. The one check of a
+ * `model` (a missing one is 1), integers >= 1, at most `limit` devices (MAX_MESH_DEVICES to run one;
+ * MAX_PLANNED_MESH_DEVICES to compile one device's plan only). The one check of a
  * mesh shape: createMesh, compile({ mesh }) and the CLI's --mesh all use it.
  */
-export function checkMeshShape(shape: unknown): MeshShape {
+export function checkMeshShape(shape: unknown, limit: number = MAX_MESH_DEVICES): MeshShape {
   if (typeof shape !== 'object' || shape === null) {
     throw configError('a mesh shape must be an object { data, model }', 'shape', '{ data: number; model: number }', shape);
   }
@@ -87,11 +94,11 @@ export function checkMeshShape(shape: unknown): MeshShape {
     }
   }
   const out = { data: (given.data ?? 1) as number, model: (given.model ?? 1) as number };
-  if (out.data * out.model > MAX_MESH_DEVICES) {
+  if (out.data * out.model > limit) {
     throw configError(
-      `a mesh of ${out.data} x ${out.model} = ${out.data * out.model} devices is more than ${MAX_MESH_DEVICES}`,
+      `a mesh of ${out.data} x ${out.model} = ${out.data * out.model} devices is more than ${limit}`,
       'shape',
-      `data * model <= ${MAX_MESH_DEVICES}`,
+      `data * model <= ${limit}`,
       `${out.data} x ${out.model}`,
     );
   }

@@ -94,7 +94,7 @@ test('the calibration file (as plan --calibrate writes it) is the CPU entry; --d
   const nodes = await cli(['plan', '--preset', 'tiny', '--batch', '8', '--mesh', 'data=8', '--device', 'h100-sxm', '--nodes', '2']);
   expect(nodes.code).toBe(2);
   expect(nodes.err).toMatch(/--nodes 2 x --gpus-per-node 8 must equal the mesh's 8 devices/);
-  const ring = await cli(['plan', '--preset', 'tiny', '--overlap', 'ring']);
+  const ring = await cli(['plan', '--preset', 'tiny', '--overlap', 'rings']);
   expect(ring.code).toBe(2);
   const peak = await cli(['plan', '--preset', 'tiny', '--device', 'h100-sxm', '--peak-tflops', '-1']);
   expect(peak.code).toBe(2);

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import type { Program } from '../graph/program';
 import type { HostArray } from '../runtime/dtype';
-import { isVit22bError, type Vit22bError } from '../runtime/errors';
+import { isVit22bError, Vit22bError } from '../runtime/errors';
 import { fsyncDir, writeFileAtomic, writeAll } from './atomic-file';
 import {
   indexFiles,
@@ -197,6 +197,7 @@ function saveLocked(dir: string, o: SaveCheckpointOptions, parts: SaveParts): st
   try {
     // 2. Tensor files: every process its own rank files (sharded), or the leader both files (single).
     const written = agree.step('write the tensor files', () => {
+      saveFaultHook(o.program);
       let files: string[];
       if (parts.layout === 'sharded') {
         files = writeRankFiles(tmp, o.program, parts.names);
@@ -262,6 +263,17 @@ function saveLocked(dir: string, o: SaveCheckpointOptions, parts: SaveParts): st
   return final;
 }
 
+/**
+ * Test hook of the multi-process save test (test/comm/mpi-cli.test.ts): VIT22B_TEST_SAVE_FAIL="R"
+ * makes mesh rank R fail to write its tensor files, as a full disk would. Unset: nothing.
+ */
+function saveFaultHook(program: Program): void {
+  const rank = /^(\d+)$/.exec(process.env.VIT22B_TEST_SAVE_FAIL ?? '');
+  if (rank && program.session.meshRanks.includes(Number(rank[1]))) {
+    throw new Vit22bError('ERR_IO', `rank ${rank[1]}: cannot write its rank file (VIT22B_TEST_SAVE_FAIL)`, { expected: 'a writable checkpoint directory', received: 'a simulated write failure' });
+  }
+}
+
 /** Bytes each process contributes to an agreement point (a fixed size: the gather needs one). */
 const AGREEMENT_BYTES = 16 << 10;
 
@@ -299,7 +311,7 @@ class SaveAgreement {
     if (failure !== undefined) throw failure;
     const bad = all.findIndex((r) => r.error);
     if (bad >= 0) {
-      throw checkpointError(this.final, 'peer-failed', `rank ${bad} could not ${what}: ${all[bad]!.error!.code}: ${all[bad]!.error!.message}`, { rank: bad, expected: `every rank to ${what}`, received: all[bad]!.error!.code });
+      throw checkpointError(this.final, 'peer-failed', `rank ${bad} could not ${what}: ${all[bad]!.error!.code}: ${all[bad]!.error!.message}`, { failedRank: bad, expected: `every rank to ${what}`, received: all[bad]!.error!.code });
     }
     return all.map((r) => r.ok!);
   }

@@ -273,7 +273,8 @@ export class Trainer implements Disposable {
     this.started = true;
     // One writer per checkpoint directory for the whole run: a second run with the same directory is
     // refused here, before it trains, rather than overwriting this one's checkpoints.
-    // Over MPI processes rank 0 alone writes checkpoints (lib/io/checkpoint.ts), so it alone locks.
+    // Over MPI processes rank 0 alone locks (and commits) checkpoints; the others write their rank
+    // files into its temporary directory (lib/io/checkpoint.ts).
     const session = this.program.session;
     const writer = !session.multiProcess || session.meshRanks[0] === 0;
     const release = (this.options.saveEvery ?? 0) > 0 && writer ? lockCheckpointDir(this.options.checkpointDir!) : undefined;

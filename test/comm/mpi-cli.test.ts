@@ -2,8 +2,9 @@
  * `vit22b train --comm ...` (lib/cli/comm-option.ts): under `mpirun -np 2`, `--mesh data=2` with
  * --comm auto picks mpi and says why on rank 0's stderr, rank 0 alone prints the summary, and the
  * summary (final loss, test loss and accuracy) is exactly the single-process virtual mesh's, and so
- * are the checkpoints rank 0 writes (every process gathers the global tensors, rank 0 commits); a
- * resume over two processes continues exactly. The refusals (nccl, mpi without a mesh, a mesh of
+ * are the checkpoints (the sharded layout: each process writes its own rank file into rank 0's
+ * temporary directory, rank 0 writes the index and manifest and commits); a resume over two
+ * processes continues exactly. The refusals (nccl, mpi without a mesh, a mesh of
  * another size than the job) are typed, checked in this process with launch variables of our own.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,9 @@ import { Vit22bError } from '../../lib/runtime/errors';
 import { DIST_CLI } from '../helpers/paths';
 import { describeMpi, runMpi } from './mpi-harness';
 
-const TRAIN = ['train', '--mesh', 'data=2', '--steps', '4', '--batch', '32', '--json', '--comm-timeout', '60'];
+// ZeRO-3: the large weights and their AdamW state are split over the two processes, so each writes
+// a rank file of its own into the checkpoint.
+const TRAIN = ['train', '--mesh', 'data=2', '--zero', '3', '--steps', '4', '--batch', '32', '--json', '--comm-timeout', '60'];
 
 function thrown(f: () => unknown): Vit22bError {
   try {
@@ -57,9 +60,23 @@ describeMpi('vit22b train under mpirun -np 2 (mesh data=2)', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-mpi-cli-'));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const manifest = (d: string, step: number) => JSON.parse(fs.readFileSync(path.join(d, `step-${step}`, 'manifest.json'), 'utf8')) as { files: { name: string; bytes: number; sha256: string }[] };
+  const manifest = (d: string, step: number) => JSON.parse(fs.readFileSync(path.join(d, `step-${step}`, 'manifest.json'), 'utf8')) as { layout?: string; worldSize: number; files: { name: string; bytes: number; sha256: string }[] };
 
-  it('auto picks mpi and says why; rank 0 alone prints the summary and writes the checkpoints, equal to the single-process virtual mesh; a resume across processes continues exactly', async () => {
+  it('a process that cannot write its rank file fails the save on every process, naming it; nothing is committed or left behind', async () => {
+    const d = path.join(dir, 'failing');
+    const job = await runMpi(2, DIST_CLI, { VIT22B_TEST_SAVE_FAIL: '1' }, 90_000, [], [...TRAIN, '--save-every', '1', '--checkpoint-dir', d, '--progress', 'none']);
+    expect(job.code).not.toBe(0);
+    // Rank 0 (which speaks for the job) names the rank that failed and what it could not do.
+    // Under --json each process's error is a JSON object on stdout: rank 0's names the rank that
+    // failed and what it could not do; rank 1's is its own ERR_IO.
+    expect(job.stdout).toMatch(/"code": "ERR_CHECKPOINT",\s*"message": "\[rank 0\] [^"]*step-1: rank 1 could not write the tensor files: ERR_IO: rank 1: cannot write its rank file[^"]*",[^}]*"rule": "peer-failed",\s*"failedRank": 1/);
+    expect(job.stdout).toMatch(/"code": "ERR_IO",\s*"message": "\[rank 1\] rank 1: cannot write its rank file/);
+    // No checkpoint, no temporary directory, no lock: rank 0 removed the save's files.
+    expect(fs.readdirSync(d)).toEqual([]);
+    expect(job.leftovers).toEqual([]);
+  }, 120_000);
+
+  it('auto picks mpi and says why; rank 0 alone prints the summary; with ZeRO-3 each process writes its own rank file of the checkpoints, equal to those of the single-process virtual mesh; a resume across processes continues exactly', async () => {
     const single = path.join(dir, 'single');
     const multi = path.join(dir, 'multi');
     const saving = (d: string) => ['--save-every', '2', '--checkpoint-dir', d];
@@ -78,9 +95,11 @@ describeMpi('vit22b train under mpirun -np 2 (mesh data=2)', () => {
     // Progress from rank 0 only: one line per step.
     expect(job.stderr.match(/^step 1\/4 /gm)).toHaveLength(1);
     expect(job.leftovers).toEqual([]);
-    // The checkpoints rank 0 wrote hold the same bytes as the single process's (parameters,
-    // optimizer state, trainer state: every file's SHA-256), and nothing else was left in the folder.
+    // The checkpoints the two processes wrote hold the same bytes as the single process's (each rank
+    // file, the index, the trainer state: every file's SHA-256), and nothing else was left in the folder.
     for (const step of [2, 4]) expect(manifest(multi, step)).toEqual(manifest(single, step));
+    expect(manifest(multi, 4)).toMatchObject({ layout: 'sharded', worldSize: 2 });
+    expect(manifest(multi, 4).files.map((f) => f.name).sort()).toEqual(['index.json', 'rank-0.safetensors', 'rank-1.safetensors', 'trainer.json']);
     expect(fs.readdirSync(multi).sort()).toEqual(['step-2', 'step-4']);
 
     // Resume from step 2 over two processes again: step 4 is rewritten with the same bytes.

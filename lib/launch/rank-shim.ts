@@ -4,6 +4,7 @@
  * the same code prefixes the rank's output, forwards signals with a grace period, notices a launcher
  * that died (no orphaned rank keeps a GPU or a port), and records how the rank ended.
  */
+import { Vit22bError } from '../runtime/errors';
 import { RankProcess, exitStatus, type RankEnd } from './rank-process';
 import { writeRankStatus } from './rank-status';
 
@@ -27,7 +28,9 @@ export interface ShimOptions {
 export function variablesFromOpenMpi(env: NodeJS.ProcessEnv, masterAddr: string, masterPort: number): Record<string, string> {
   const need = (key: string): string => {
     const v = env[key];
-    if (v === undefined || !/^\d+$/.test(v)) throw new Error(`launch-rank --from-mpi: ${key} is ${v === undefined ? 'not set' : `'${v}'`}: not started by Open MPI's mpirun`);
+    if (v === undefined || !/^\d+$/.test(v)) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `launch-rank --from-mpi: ${key} is ${v === undefined ? 'not set' : `'${v}'`}: not started by Open MPI's mpirun`, { expected: `${key}, set by mpirun`, received: v ?? 'not set' });
+    }
     return v;
   };
   return {
@@ -46,7 +49,9 @@ const PARENT_POLL_MS = 500;
 export function runShim(o: ShimOptions): Promise<number> {
   const env = { ...process.env, ...(o.fromMpi ? variablesFromOpenMpi(process.env, o.masterAddr, o.masterPort) : {}) };
   const rank = Number(env.RANK);
-  if (!Number.isSafeInteger(rank) || rank < 0) throw new Error(`launch-rank: RANK is '${env.RANK}', expected the rank set by vit22b launch`);
+  if (!Number.isSafeInteger(rank) || rank < 0) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `launch-rank: RANK is '${env.RANK}': not started by vit22b launch`, { expected: 'RANK, set by vit22b launch', received: env.RANK ?? 'not set' });
+  }
   const parent = process.ppid;
   const child = new RankProcess({ rank, argv: o.argv, env, log: o.log });
   let stopped = false;

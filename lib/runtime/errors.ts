@@ -33,6 +33,13 @@ export const ERROR_CODES = [
   'ERR_COLLECTIVE_TIMEOUT',
   /** A collective stopped because another rank of the mesh failed (the run reports that rank's error). */
   'ERR_COLLECTIVE_ABORTED',
+  /**
+   * A collective between processes (nccl, mpi) did not complete within --comm-timeout: the
+   * communicators were aborted; the message names the collective, the mesh axis, this rank and the step.
+   */
+  'ERR_COMM_TIMEOUT',
+  /** A peer process of a multi-process run died or vanished (NCCL's remote error, MPI's error return). */
+  'ERR_COMM_PEER_LOST',
   'ERR_USAGE',
   /** A model configuration field that is missing or wrong: `details.field` names it. */
   'ERR_INVALID_CONFIG',

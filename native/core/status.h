@@ -26,6 +26,8 @@ namespace vit {
   X(NonFinite, "ERR_NON_FINITE")                     \
   X(CollectiveTimeout, "ERR_COLLECTIVE_TIMEOUT")     \
   X(CollectiveAborted, "ERR_COLLECTIVE_ABORTED")     \
+  X(CommTimeout, "ERR_COMM_TIMEOUT")                 \
+  X(CommPeerLost, "ERR_COMM_PEER_LOST")              \
   X(Internal, "ERR_INTERNAL")
 
 enum class ErrorCode {

@@ -149,6 +149,18 @@ describe('ranks started by the launcher itself', () => {
   });
 });
 
+test('a launcher killed with SIGKILL leaves no rank behind: the shims notice and stop their ranks', async () => {
+  const r = await launch(['--nproc-per-node', '2', '--comm', 'local', '--grace-period', '1'], 'wait', [], async (pid, dir) => {
+    await waitForRanks(dir, 2);
+    process.kill(pid, 'SIGKILL');
+  });
+  expect(r.signal).toBe('SIGKILL');
+  // Nobody can catch SIGKILL: the shims see their parent vanish (polled every 0.5 s) and stop.
+  const pids = recordedPids(r.pidDir);
+  for (let i = 0; i < 100 && pids.some(alive); ++i) await new Promise((res) => setTimeout(res, 50));
+  expect(pids.filter(alive)).toEqual([]);
+});
+
 describe('CPU ranks through Open MPI (mpirun starts the rank shims)', () => {
   test('--comm auto picks NCCL only with a GPU and NCCL; mpi ranks see torchrun and Open MPI variables', async () => {
     const r = await launch(['--nproc-per-node', '2', '--comm', 'auto'], 'env');

@@ -34,11 +34,6 @@ export function exitStatus(end: Pick<RankEnd, 'code' | 'signal'>): number {
   return n !== undefined ? 128 + n : 1;
 }
 
-export function describeEnd(end: RankEnd): string {
-  if (end.startError !== undefined) return `could not be started (${end.startError})`;
-  return end.signal ? `was killed by ${end.signal}` : `exited with code ${end.code}`;
-}
-
 export class RankProcess {
   readonly rank: number;
   readonly ended: Promise<RankEnd>;

@@ -138,6 +138,17 @@ describe('ranks started by the launcher itself', () => {
     await expectNoneLeft(r.pidDir, 3);
   });
 
+  test('a program that cannot be started: exit 127, the rank and the cause named', async () => {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [DIST_CLI, 'launch', '--nproc-per-node', '2', '--comm', 'local', '--grace-period', '1', '--exec', '--', path.join(tmp, 'no-such-program')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/vit22b launch: rank [01] failed first: it could not be started \(spawn .*no-such-program ENOENT\)/);
+  });
+
   test('SIGTERM to the launcher reaches every rank; exit 143', async () => {
     const r = await launch(['--nproc-per-node', '2', '--comm', 'local', '--grace-period', '1'], 'wait', [], async (pid, dir) => {
       await waitForRanks(dir, 2);

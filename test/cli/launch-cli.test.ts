@@ -138,6 +138,23 @@ describe('ranks started by the launcher itself', () => {
     await expectNoneLeft(r.pidDir, 3);
   });
 
+  test('without --exec the ranks run this CLI: `launch -- info --model tiny --json` gives rank 0s JSON on stdout', async () => {
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [DIST_CLI, 'launch', '--nproc-per-node', '2', '--comm', 'local', '--', 'info', '--model', 'tiny', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => void (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code).toBe(0);
+    const direct = await cli(['info', '--model', 'tiny', '--json']);
+    expect(r.stdout).toBe(direct.out);
+    // Rank 1 printed the same object, every line of it prefixed, on stderr.
+    const rank1 = r.stderr.split('\n').filter((l) => l.startsWith('[rank 1] ')).map((l) => l.slice('[rank 1] '.length)).join('\n');
+    expect(JSON.parse(rank1)).toEqual(JSON.parse(direct.out));
+  });
+
   test('a program that cannot be started: exit 127, the rank and the cause named', async () => {
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [DIST_CLI, 'launch', '--nproc-per-node', '2', '--comm', 'local', '--grace-period', '1', '--exec', '--', path.join(tmp, 'no-such-program')], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -39,7 +39,7 @@ SIGTERM/SIGINT to launch are passed on to every rank; it then exits 143/130. A s
   --exec               the command after -- is any program, not a vit22b command`;
 
 const SHIM_USAGE = `usage: vit22b launch-rank --status-dir DIR --grace-period S [--from-mpi --master-addr HOST
-                         --master-port P] [--exec] -- <command> [options]
+                         --master-port P --launcher-pid PID] [--exec] -- <command> [options]
 
 Internal: one rank of \`vit22b launch\`, started by it (or by mpirun for it).`;
 
@@ -146,7 +146,7 @@ export const launchCommand: Command = {
     const statusDir = makeStatusDir();
     const members: LaunchMember[] = [];
     if (mpirun) {
-      const shim = shimArgv(statusDir, grace, exec, command, ['--from-mpi', '--master-addr', topology.masterAddr, '--master-port', String(topology.masterPort)]);
+      const shim = shimArgv(statusDir, grace, exec, command, ['--from-mpi', '--master-addr', topology.masterAddr, '--master-port', String(topology.masterPort), '--launcher-pid', String(process.pid)]);
       members.push({ argv: [mpirun.path, ...mpirunArgs(topology.nprocPerNode, grace, shim)], env: mpirunEnv(process.env) });
     } else {
       for (let local = 0; local < topology.nprocPerNode; ++local) {
@@ -174,6 +174,7 @@ export const launchRankCommand: Command = {
         'from-mpi': { type: 'boolean' },
         'master-addr': { type: 'string' },
         'master-port': { type: 'string' },
+        'launcher-pid': { type: 'string' },
         exec: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -191,6 +192,7 @@ export const launchRankCommand: Command = {
       fromMpi: o['from-mpi'] === true,
       masterAddr: o['master-addr'] ?? '127.0.0.1',
       masterPort: Number(o['master-port'] ?? DEFAULT_PORT),
+      ...(o['launcher-pid'] !== undefined ? { launcherPid: Number(o['launcher-pid']) } : {}),
       log: (t) => io.err(t),
     });
   },

@@ -21,6 +21,8 @@ export interface ShimOptions {
   fromMpi: boolean;
   masterAddr: string;
   masterPort: number;
+  /** The launcher's pid when it is not our parent (under mpirun): its death stops the rank too. */
+  launcherPid?: number;
   log: (text: string) => void;
 }
 
@@ -66,9 +68,19 @@ export function runShim(o: ShimOptions): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => stop(signal, !o.fromMpi);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // A launcher (or mpirun) killed with SIGKILL cannot tell us: we are re-parented, and stop.
+  // A launcher (or mpirun) killed with SIGKILL cannot tell us: we are re-parented, and stop. Under
+  // mpirun the launcher is not our parent (mpirun outlives it), so it is watched by its pid too.
+  const launcherGone = (): boolean => {
+    if (o.launcherPid === undefined) return false;
+    try {
+      process.kill(o.launcherPid, 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
   const watch = setInterval(() => {
-    if (process.ppid !== parent) stop('SIGTERM', true);
+    if (process.ppid !== parent || launcherGone()) stop('SIGTERM', true);
   }, PARENT_POLL_MS);
 
   return child.ended.then((end: RankEnd) => {

@@ -19,10 +19,26 @@ import { DIST_CLI, REPO_ROOT } from '../helpers/paths';
 const RANK_SCRIPT = path.join(REPO_ROOT, 'test', 'helpers', 'launch-test-rank.cjs');
 
 let tmp: string;
+let launcherTmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-launch-test-'));
+  launcherTmp = path.join(tmp, 'launcher-tmp');
+  fs.mkdirSync(launcherTmp);
 });
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  // A failed test may have left ranks (our own processes) behind: they go, whatever the result.
+  for (const dir of fs.readdirSync(tmp).filter((d) => d.startsWith('run-'))) {
+    for (const pid of recordedPids(path.join(tmp, dir))) {
+      try {
+        // Only a process that is still ours (a pid may have been reused by now).
+        if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(tmp)) process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 interface Ended {
   code: number | null;
@@ -40,6 +56,8 @@ function launch(opts: string[], mode: string, rest: string[] = [], during?: (pid
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [DIST_CLI, 'launch', ...opts, '--exec', '--', process.execPath, RANK_SCRIPT, mode, pidDir, ...rest], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // The launcher's status folder goes here: a launcher killed by SIGKILL cannot remove its own.
+      env: { ...process.env, TMPDIR: launcherTmp },
     });
     let stdout = '';
     let stderr = '';
@@ -50,8 +68,14 @@ function launch(opts: string[], mode: string, rest: string[] = [], during?: (pid
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(deadline);
-      // 'exit' can come before the pipes are drained; 'close' has everything.
-      child.on('close', () => resolve({ code, signal, stdout, stderr, pidDir }));
+      // 'exit' can come before the pipes are drained; 'close' has everything. A rank left behind
+      // holds the pipes open: then the checks run without waiting (and fail), instead of hanging.
+      const done = (): void => resolve({ code, signal, stdout, stderr, pidDir });
+      const leftBehind = setTimeout(done, 15_000);
+      child.on('close', () => {
+        clearTimeout(leftBehind);
+        done();
+      });
     });
     if (during) during(child.pid!, pidDir).catch(reject);
   });
@@ -113,6 +137,8 @@ describe('ranks started by the launcher itself', () => {
       expect(r.stderr).toContain(`[rank ${rank}] no newline at the end\n`);
     }
     await expectNoneLeft(r.pidDir, 3);
+    // The launcher removed its status folder.
+    expect(fs.readdirSync(launcherTmp)).toEqual([]);
   });
 
   test('nccl: NCCL_COMM_ID is the master address and port on every rank; stdout is exactly rank 0s', async () => {
@@ -177,14 +203,16 @@ describe('ranks started by the launcher itself', () => {
   });
 });
 
-test('a launcher killed with SIGKILL leaves no rank behind: the shims notice and stop their ranks', async () => {
-  const r = await launch(['--nproc-per-node', '2', '--comm', 'local', '--grace-period', '1'], 'wait', [], async (pid, dir) => {
+test.each(['local', 'mpi'])('a launcher killed with SIGKILL leaves no rank behind (%s): the shims notice and stop their ranks', async (comm) => {
+  const r = await launch(['--nproc-per-node', '2', '--comm', comm, '--grace-period', '1'], 'wait', [], async (pid, dir) => {
     await waitForRanks(dir, 2);
     process.kill(pid, 'SIGKILL');
   });
   expect(r.signal).toBe('SIGKILL');
-  // Nobody can catch SIGKILL: the shims see their parent vanish (polled every 0.5 s) and stop.
+  // Nobody can catch SIGKILL: the shims see the launcher vanish (polled every 0.5 s; under mpirun,
+  // which outlives the launcher, by its pid) and stop their ranks.
   const pids = recordedPids(r.pidDir);
+  expect(pids).toHaveLength(4);
   for (let i = 0; i < 100 && pids.some(alive); ++i) await new Promise((res) => setTimeout(res, 50));
   expect(pids.filter(alive)).toEqual([]);
 });

@@ -26,7 +26,8 @@ Output: this command's stdout is rank 0's stdout, untouched (so --json works thr
 other line, stderr included, goes to stderr prefixed "[rank R] ".
 When a rank fails, the others get SIGTERM, then SIGKILL after the grace period, and launch exits
 with the failed rank's status (128 + signal when a signal killed it), naming the rank.
-SIGTERM/SIGINT to launch are passed on to every rank; it then exits 143/130. A second one kills.
+SIGTERM/SIGINT to launch are passed on to every rank; it then exits 143/130. A second one
+sends SIGKILL without waiting for the grace period.
   --nproc-per-node N   ranks on this machine (one per GPU with NCCL)
   --nnodes M           machines in the job (default 1); --node-rank R: this one's index (default 0)
   --master-addr HOST   where rank 0 runs (default 127.0.0.1; required with --nnodes > 1)

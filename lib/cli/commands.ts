@@ -13,6 +13,7 @@ import { gradCommand } from './grad-command';
 import { probeCommand } from './probe-command';
 import { fewshotCommand } from './fewshot-command';
 import { studyCommand } from './study-command';
+import { launchCommand, launchRankCommand } from './launch-command';
 import type { CliIO } from './io';
 import { parseOptions, usageError } from './parse-options';
 
@@ -20,6 +21,8 @@ export interface Command {
   name: string;
   aliases: string[];
   summary: string;
+  /** Internal commands (the launcher's rank shim): runnable, but not in the help's list. */
+  hidden?: boolean;
   /** Set for commands that are listed but not shipped yet, naming the piece of work they wait for. */
   pending?: string;
   usage: string;
@@ -83,6 +86,8 @@ export const COMMANDS: Command[] = [
   studyCommand,
   benchCommand,
   planCommand,
+  launchCommand,
+  launchRankCommand,
   infoCommand,
 ];
 

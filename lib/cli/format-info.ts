@@ -53,6 +53,8 @@ export function formatInfo(info: SystemInfo): string {
     if (lib.found) row(label, `${lib.version} at ${lib.path}`);
     else row(label, `not found: ${lib.reason}${lib.searched.length ? ` (searched ${lib.searched.length} places; --json lists them)` : ''}`);
   }
+  const multi = info.multiProcessGpu;
+  row('multi-GPU', multi.possible ? `possible: ${multi.reason}` : `not possible: ${multi.reason}`);
 
   lines.push('', 'Default device');
   if (info.defaultDevice) {

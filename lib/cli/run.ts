@@ -5,8 +5,9 @@ import { processIO, type CliIO } from './io';
 import { reportError } from './report-error';
 
 export function helpText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases.length ? c.aliases.join(', ').length + 3 : 0)));
-  const lines = COMMANDS.map((c) => {
+  const listed = COMMANDS.filter((c) => !c.hidden);
+  const width = Math.max(...listed.map((c) => c.name.length + (c.aliases.length ? c.aliases.join(', ').length + 3 : 0)));
+  const lines = listed.map((c) => {
     const name = c.aliases.length ? `${c.name} (${c.aliases.join(', ')})` : c.name;
     return `  ${name.padEnd(width)}  ${c.summary}${c.pending ? ' [not yet available]' : ''}`;
   });
@@ -41,7 +42,7 @@ export async function run(argv: string[], io: CliIO = processIO): Promise<number
     const command = findCommand(first);
     if (!command) {
       throw new Vit22bError('ERR_USAGE', `unknown command '${first}'\n\n${helpText()}`, {
-        expected: COMMANDS.map((c) => c.name).join(' | '),
+        expected: COMMANDS.filter((c) => !c.hidden).map((c) => c.name).join(' | '),
         received: first,
       });
     }

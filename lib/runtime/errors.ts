@@ -34,12 +34,12 @@ export const ERROR_CODES = [
   /** A collective stopped because another rank of the mesh failed (the run reports that rank's error). */
   'ERR_COLLECTIVE_ABORTED',
   /**
-   * A collective of a multi-process run (`--comm mpi`) waited past `--comm-timeout`: the message names
-   * the collective, the mesh axis, this rank with its coordinates, the step and the ranks whose data
-   * never came. The process's communicators are unusable afterwards; the run ends.
+   * A collective between processes (`--comm mpi`, nccl) waited past `--comm-timeout`: the message
+   * names the collective, the mesh axis, this rank with its coordinates, the step and, where knowable,
+   * the ranks whose data never came. The communicators are unusable afterwards; the run ends.
    */
   'ERR_COMM_TIMEOUT',
-  /** A peer process of a multi-process run died or its link failed (MPI returned an error while waiting). */
+  /** A peer process of a multi-process run died or its link failed (NCCL's remote error, MPI's error return). */
   'ERR_COMM_PEER_LOST',
   'ERR_USAGE',
   /** A model configuration field that is missing or wrong: `details.field` names it. */

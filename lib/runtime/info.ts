@@ -9,6 +9,7 @@ import {
 import { cudaStatus, type CudaStatus } from './cuda-status';
 import { openDevice, type Device } from './device';
 import type { NativeBuildInfo, NativeCpuInfo } from './native-types';
+import { multiProcessGpu, type MultiProcessGpuStatus } from './nccl-status';
 import { packageVersion } from './package-root';
 
 /**
@@ -29,6 +30,8 @@ export interface SystemInfo {
   /** Why `cpu` is null although an addon loaded. */
   cpuError?: string;
   cuda: CudaStatus;
+  /** Can this machine run one process per GPU over NCCL (`vit22b launch --comm nccl`), or why not. */
+  multiProcessGpu: MultiProcessGpuStatus;
   defaultDevice: { kind: 'cpu' | 'cuda'; name: string; reason: string } | null;
   /** One kernel run on the default device and checked against plain JavaScript. */
   selfTest: { ok: boolean; device?: string; maxAbsError?: number; error?: string };
@@ -78,6 +81,7 @@ export function systemInfo(): SystemInfo {
     addon: { loaded: null, candidates: [] },
     cpu: null,
     cuda,
+    multiProcessGpu: multiProcessGpu(cuda),
     defaultDevice: null,
     selfTest: { ok: false },
   };

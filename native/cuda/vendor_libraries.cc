@@ -12,7 +12,6 @@ Nccl gNccl;
 VendorLoad gCublasLtLoad;
 VendorLoad gNcclLoad;
 
-// cuBLASLt: major*10000 + minor*100 + patch. NCCL (2.9 and later): the same layout.
 // Resolves the optional matmul functions; records the ones that are absent.
 void resolveMatmulApi(const DynamicLibrary& lib, CublasLt& api) {
   auto get = [&](auto& slot, const char* name) {
@@ -34,6 +33,31 @@ void resolveMatmulApi(const DynamicLibrary& lib, CublasLt& api) {
   get(api.matmul, "cublasLtMatmul");
 }
 
+void resolveNcclApi(const DynamicLibrary& lib, Nccl& api) {
+  auto get = [&](auto& slot, const char* name) {
+    slot = lib.function<std::remove_reference_t<decltype(slot)>>(name);
+    if (slot) return;
+    if (!api.missingSymbols.empty()) api.missingSymbols += ", ";
+    api.missingSymbols += name;
+  };
+  api.lastError = lib.function<PfnNcclGetLastError>("ncclGetLastError");
+  get(api.getUniqueId, "ncclGetUniqueId");
+  get(api.commInitRankConfig, "ncclCommInitRankConfig");
+  get(api.commSplit, "ncclCommSplit");
+  get(api.commGetAsyncError, "ncclCommGetAsyncError");
+  get(api.commFinalize, "ncclCommFinalize");
+  get(api.commDestroy, "ncclCommDestroy");
+  get(api.commAbort, "ncclCommAbort");
+  get(api.allGather, "ncclAllGather");
+  get(api.reduceScatter, "ncclReduceScatter");
+  get(api.allReduce, "ncclAllReduce");
+  get(api.send, "ncclSend");
+  get(api.recv, "ncclRecv");
+  get(api.groupStart, "ncclGroupStart");
+  get(api.groupEnd, "ncclGroupEnd");
+}
+
+// cuBLASLt: major*10000 + minor*100 + patch. NCCL (2.9 and later): the same layout.
 std::string formatVersion(long v) {
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." +
          std::to_string(v % 100);
@@ -86,6 +110,8 @@ VendorLoad loadNccl(const std::vector<std::string>& candidates) {
       load.attempts.push_back({lib->path(), "loaded, but ncclGetVersion failed"});
       continue;
     }
+    api.version = v;
+    resolveNcclApi(*lib, api);
     load.found = true;
     load.path = lib->path();
     load.version = v;
@@ -96,6 +122,17 @@ VendorLoad loadNccl(const std::vector<std::string>& candidates) {
   }
   gNcclLoad = load;
   return load;
+}
+
+std::string Nccl::communicatorUnsupported() const {
+  if (version < kNcclVersionFloor) {
+    return "NCCL " + formatVersion(version) + " at " + (lib ? lib->path() : std::string("?")) +
+           " is older than " + formatVersion(kNcclVersionFloor) +
+           ", the oldest the nccl backend supports (it needs ncclCommSplit and non-blocking "
+           "communicators)";
+  }
+  if (!missingSymbols.empty()) return "NCCL at " + lib->path() + " lacks " + missingSymbols;
+  return "";
 }
 
 const CublasLt* cublasLt() {

@@ -48,8 +48,31 @@ struct CublasLt {
 
 struct Nccl {
   std::unique_ptr<DynamicLibrary> lib;
+  int version = 0;  // ncclGetVersion's code: 22703 for 2.27.3
   PfnNcclGetVersion getVersion = nullptr;
   PfnNcclGetErrorString errorString = nullptr;
+  // What the `nccl` communicator calls (native/comm/nccl_communicator.*). Resolved when the library
+  // loads but not required for the load (info reports any NCCL it finds, old or not);
+  // communicatorReady() says whether this one can run it, and why not.
+  PfnNcclGetLastError lastError = nullptr;  // optional: only improves messages
+  PfnNcclGetUniqueId getUniqueId = nullptr;
+  PfnNcclCommInitRankConfig commInitRankConfig = nullptr;
+  PfnNcclCommSplit commSplit = nullptr;
+  PfnNcclCommGetAsyncError commGetAsyncError = nullptr;
+  PfnNcclCommFinalize commFinalize = nullptr;
+  PfnNcclCommDestroy commDestroy = nullptr;
+  PfnNcclCommAbort commAbort = nullptr;
+  PfnNcclAllGather allGather = nullptr;
+  PfnNcclReduceScatter reduceScatter = nullptr;
+  PfnNcclAllReduce allReduce = nullptr;
+  PfnNcclSend send = nullptr;
+  PfnNcclRecv recv = nullptr;
+  PfnNcclGroupStart groupStart = nullptr;
+  PfnNcclGroupEnd groupEnd = nullptr;
+  // Names of the required functions above that the library lacks ("" when it has them all).
+  std::string missingSymbols;
+  // "" when this library can run the nccl communicator, else why not (too old, symbols missing).
+  std::string communicatorUnsupported() const;
 };
 
 // Each loads at most once: the first success is kept for the life of the process and later calls

@@ -8,7 +8,7 @@ import { run } from '../../lib/cli/run';
 import { DIST_CLI, REPO_ROOT } from '../helpers/paths';
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const COMMANDS = ['train', 'eval', 'predict', 'export', 'grad', 'probe', 'fewshot', 'study', 'bench', 'plan', 'info'];
+const COMMANDS = ['train', 'eval', 'predict', 'export', 'grad', 'probe', 'fewshot', 'study', 'bench', 'plan', 'launch', 'info'];
 const UNAVAILABLE_CODES = ['no-driver', 'driver-too-old', 'no-device', 'unsupported-device', 'error', 'addon-missing', 'cublaslt-missing'];
 // Independent of vit22b: without the NVIDIA kernel driver, CUDA cannot be available.
 const NO_NVIDIA_DRIVER = !fs.existsSync('/proc/driver/nvidia/version');
@@ -207,6 +207,7 @@ interface InfoJson {
     cublasLt: LibJson;
     nccl: LibJson;
   };
+  multiProcessGpu: { possible: boolean; reason: string };
   defaultDevice: { kind: string; name: string; reason: string } | null;
   selfTest: { ok: boolean; device?: string; maxAbsError?: number };
 }
@@ -244,6 +245,15 @@ function checkInfo(info: InfoJson): void {
       if (cuda.reasonCode !== 'addon-missing') expect(lib.searched.length).toBeGreaterThan(0);
     }
   }
+
+  // One process per GPU over NCCL: a GPU and NCCL 2.18 or newer, each missing piece named.
+  const multi = info.multiProcessGpu;
+  const [major, minor] = (cuda.nccl.version ?? '0.0').split('.').map(Number) as [number, number];
+  const ncclRecent = cuda.nccl.found && (major > 2 || (major === 2 && minor >= 18));
+  expect(multi.possible).toBe(cuda.available && cuda.devices.length > 0 && ncclRecent);
+  if (!cuda.nccl.found) expect(multi.reason).toContain(`no NCCL library (${cuda.nccl.reason})`);
+  if (!cuda.available) expect(multi.reason).toContain('no usable GPU');
+  if (multi.possible) expect(multi.reason).toContain(`NCCL ${cuda.nccl.version}`);
 
   if (NO_NVIDIA_DRIVER) expect(cuda.available).toBe(false);
   if (cuda.available) {

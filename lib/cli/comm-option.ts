@@ -6,8 +6,8 @@
  *          at run time;
  *   nccl   one GPU per process: refused here until the NCCL communicator lands (ERR_NOT_IMPLEMENTED);
  *   auto   mpi when the launch environment (lib/runtime/launch-env.ts) says this process is one of
- *          several started by mpirun or srun, local when it is alone; it says which and why, as
- *          --device auto does.
+ *          several started by mpirun or srun (also through `vit22b launch --comm mpi`), local when it
+ *          is alone; it says which and why, as --device auto does.
  */
 import type { MeshComm } from '../runtime/mesh';
 import { Vit22bError } from '../runtime/errors';
@@ -56,9 +56,12 @@ export function chooseComm(o: { comm?: string; 'comm-timeout'?: string; device?:
   let comm: MeshComm;
   let reason = 'requested';
   if (requested === 'auto') {
-    if (launch.worldSize > 1 && (launch.source === 'openmpi' || launch.source === 'slurm')) {
+    // `vit22b launch --comm mpi` starts its ranks through mpirun and also sets torchrun's variables
+    // (read first): Open MPI's own variables beside them say the processes share one MPI world.
+    const underMpirun = Number(env.OMPI_COMM_WORLD_SIZE ?? 0) > 1;
+    if (launch.worldSize > 1 && (launch.source === 'openmpi' || launch.source === 'slurm' || underMpirun)) {
       comm = 'mpi';
-      reason = `this process is rank ${launch.rank} of ${launch.worldSize} started by ${launcherText(launch)}`;
+      reason = `this process is rank ${launch.rank} of ${launch.worldSize} started by ${launcherText(launch)}${launch.source === 'torchrun' && underMpirun ? ' through mpirun' : ''}`;
     } else if (launch.worldSize > 1) {
       // CPU processes talk through MPI, which needs MPI's own launcher to find each other.
       throw new Vit22bError('ERR_NOT_IMPLEMENTED', `--comm auto: ${launch.worldSize} processes started by ${launcherText(launch)}, but CPU processes need MPI's launcher (mpirun or srun) to find each other, and the NCCL backend (GPUs) is not in this build yet`, {

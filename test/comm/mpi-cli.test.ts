@@ -37,6 +37,10 @@ describe('--comm choices and refusals', () => {
     const job = chooseComm({ 'comm-timeout': '2.5' }, { data: 2, model: 1 }, 'u', mpirun2);
     expect(job).toMatchObject({ comm: 'mpi', requested: 'auto', timeoutMs: 2500 });
     expect(job.reason).toBe('this process is rank 1 of 2 started by mpirun (OMPI_COMM_WORLD_SIZE=2)');
+    // vit22b launch --comm mpi: torchrun's variables (read first) beside Open MPI's.
+    const launched = chooseComm({}, { data: 2, model: 1 }, 'u', { ...mpirun2, RANK: '1', WORLD_SIZE: '2', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' });
+    expect(launched).toMatchObject({ comm: 'mpi', requested: 'auto' });
+    expect(launched.reason).toBe('this process is rank 1 of 2 started by a torchrun-style launcher (WORLD_SIZE=2) through mpirun');
   });
   it('refuses nccl (not in this build), local in a job of several processes, mpi without a mesh or with a mesh of another size', () => {
     expect(thrown(() => chooseComm({ comm: 'nccl' }, { data: 2, model: 1 }, 'u', {})).code).toBe('ERR_NOT_IMPLEMENTED');
@@ -61,6 +65,23 @@ describeMpi('vit22b train under mpirun -np 2 (mesh data=2)', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const manifest = (d: string, step: number) => JSON.parse(fs.readFileSync(path.join(d, `step-${step}`, 'manifest.json'), 'utf8')) as { layout?: string; worldSize: number; files: { name: string; bytes: number; sha256: string }[] };
+
+  it('vit22b launch --nproc-per-node 2 -- train --mesh data=2 (mpirun under the launcher, --comm auto) gives the single-process summary exactly', () => {
+    const args = ['train', '--mesh', 'data=2', '--steps', '6', '--batch', '32', '--json', '--progress', 'none', '--comm-timeout', '60'];
+    const env = { ...process.env, VIT22B_NUM_THREADS: '1' };
+    const single = spawnSync(process.execPath, [DIST_CLI, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+    expect(single.status).toBe(0);
+    const launched = spawnSync(process.execPath, [DIST_CLI, 'launch', '--nproc-per-node', '2', '--', ...args], { encoding: 'utf8', env, timeout: 90_000 });
+    expect(launched.stderr).toMatch(/vit22b launch: 2 ranks on node 0 of 1, comm mpi/);
+    expect(launched.status).toBe(0);
+    // The launcher's stdout is rank 0's: one summary, equal to one process's (the mpi backend sums
+    // in the virtual mesh's order).
+    const pick = (t: string) => {
+      const j = JSON.parse(t) as Record<string, unknown>;
+      return { finalLoss: j.finalLoss, testLoss: j.testLoss, testAccuracy: j.testAccuracy, steps: j.steps, mesh: j.mesh };
+    };
+    expect(pick(launched.stdout)).toEqual(pick(single.stdout));
+  }, 180_000);
 
   it('a process that cannot write its rank file fails the save on every process, naming it; nothing is committed or left behind', async () => {
     const d = path.join(dir, 'failing');

@@ -14,7 +14,9 @@ import * as path from 'node:path';
 import { chooseComm } from '../../lib/cli/comm-option';
 import { Vit22bError } from '../../lib/runtime/errors';
 import { DIST_CLI } from '../helpers/paths';
-import { describeMpi, runMpi } from './mpi-harness';
+import { describeMpi, processesWith, runMpi } from './mpi-harness';
+import { latestCheckpoint } from '../../lib/io/checkpoint';
+import { readManifest } from '../../lib/io/checkpoint-manifest';
 
 // ZeRO-3: the large weights and their AdamW state are split over the two processes, so each writes
 // a rank file of its own into the checkpoint.
@@ -81,6 +83,30 @@ describeMpi('vit22b train under mpirun -np 2 (mesh data=2)', () => {
       return { finalLoss: j.finalLoss, testLoss: j.testLoss, testAccuracy: j.testAccuracy, steps: j.steps, mesh: j.mesh };
     };
     expect(pick(launched.stdout)).toEqual(pick(single.stdout));
+  }, 180_000);
+
+  it('a rank SIGKILLed mid-run under vit22b launch: the launcher exits non-zero naming it, no process is left, the newest checkpoint verifies', async () => {
+    const d = path.join(dir, 'killed');
+    const marker = `vit22b-kill-${process.pid}-${Date.now()}`;
+    // VIT22B_TEST_KILL (lib/runtime/session.ts): rank 1 kills itself before its 5th plan run, while
+    // rank 0 is in that step's collectives; checkpoints of steps 1.. are committed by then.
+    const env = { ...process.env, VIT22B_NUM_THREADS: '1', VIT22B_TEST_KILL: '1@5', VIT22B_TEST_MARKER: marker };
+    const r = spawnSync(process.execPath, [DIST_CLI, 'launch', '--nproc-per-node', '2', '--', 'train', '--mesh', 'data=2', '--zero', '3', '--steps', '20', '--batch', '32', '--save-every', '1', '--checkpoint-dir', d, '--progress', 'none', '--comm-timeout', '20'], { encoding: 'utf8', env, timeout: 120_000 });
+    expect(r.status).toBe(137);
+    expect(r.stderr).toContain('vit22b launch: rank 1 failed first: it was killed by SIGKILL; every rank has stopped');
+    // Nothing of the job lives on (the ranks carry the marker in their environment).
+    let left = processesWith(marker);
+    for (let i = 0; i < 20 && left.length > 0; ++i) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = processesWith(marker);
+    }
+    expect(left).toEqual([]);
+    const skipped: string[] = [];
+    const newest = latestCheckpoint(d, (p) => skipped.push(p));
+    expect(skipped).toEqual([]);
+    expect(newest).toBeDefined();
+    expect(readManifest(newest!)).toMatchObject({ layout: 'sharded', worldSize: 2 });
+    expect(readManifest(newest!).step).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
   it('a process that cannot write its rank file fails the save on every process, naming it; nothing is committed or left behind', async () => {

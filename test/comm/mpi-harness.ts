@@ -53,7 +53,7 @@ export interface MpiJob {
 }
 
 /** Pids of live processes whose environment or command line carries `marker`. */
-function processesWith(marker: string): number[] {
+export function processesWith(marker: string): number[] {
   const out: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;

@@ -29,11 +29,12 @@ beforeAll(() => {
 });
 afterAll(() => device.dispose());
 
-const [B, T, K, D, C] = [4, 3, 8, 16, 8];
+const DIMS = { B: 4, T: 3, K: 8, D: 16, C: 8 };
+const { B, T, K, C } = DIMS;
 
 type NormKind = 'layer' | 'rms';
 
-function model(kind: NormKind) {
+function model(kind: NormKind, D: number) {
   return (b: GraphBuilder, shapes: Record<string, Shape>) => {
     const x = b.input('x', shapes.x!);
     const labels = b.input('labels', shapes.labels!, 'i32');
@@ -54,6 +55,8 @@ interface Run {
   normed: Float32Array;
   grads: Map<string, Float32Array>;
   ops: Set<string>;
+  /** How norm/scale is stored (its layout on the mesh; absent unsharded). */
+  scaleDims?: unknown;
   ring?: { scatter: number; gather: number };
 }
 
@@ -61,7 +64,7 @@ const rng = mulberry32(17);
 // Rows with a mean of about the spread: the raw-moment variance stays well conditioned, as a
 // residual stream's rows are.
 const inputs = { x: normals(rng, B * T * K), labels: Int32Array.from({ length: B }, () => randInt(rng, 0, C - 1)) };
-const PARAMS = (() => {
+function paramsFor(D: number): Map<string, Float32Array> {
   const r = mulberry32(5);
   return new Map<string, Float32Array>([
     ['w1', normals(r, K * D, 0.5).map((v, i) => v + (i % D < D / 2 ? 0.3 : -0.1))],
@@ -69,10 +72,11 @@ const PARAMS = (() => {
     ['norm/scale', normals(r, D, 0.3).map((v) => v + 1)],
     ['norm/bias', normals(r, D, 0.3)],
   ]);
-})();
+}
 
-async function run(kind: NormKind, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', extra: Partial<CompileOptions> = {}): Promise<Run> {
-  using p: Program = compile(model(kind), {
+async function run(kind: NormKind, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', extra: Partial<CompileOptions> = {}, dims = DIMS): Promise<Run> {
+  const params = paramsFor(dims.D);
+  using p: Program = compile(model(kind, dims.D), {
     device,
     ...(mesh ? { mesh } : {}),
     ...extra,
@@ -80,7 +84,7 @@ async function run(kind: NormKind, mesh: MeshShape | undefined, precision: 'fp32
     inputShapes: { x: [B, T, K], labels: [B] },
     train: { loss: 'loss', optimizer: { kind: 'none' }, checkFinite: false },
   });
-  for (const n of p.parameterNames()) p.write(n, PARAMS.get(n)!);
+  for (const n of p.parameterNames()) p.write(n, params.get(n)!);
   const out = await p.run(inputs, { lr: 0, step: 1 });
   const grads = new Map(p.parameterNames().map((n) => [n, p.read(`grad/${n}`) as Float32Array]));
   const ring = p.main.ring;
@@ -89,6 +93,7 @@ async function run(kind: NormKind, mesh: MeshShape | undefined, precision: 'fp32
     normed: out.normed as Float32Array,
     grads,
     ops: new Set(p.main.graph.nodes.map((n) => n.op)),
+    scaleDims: p.main.memory.persistent.find((b) => b.name === 'norm/scale')?.layout?.dims,
     ...(ring ? { ring: { scatter: ring.scatter, gather: ring.gather } } : {}),
   };
 }
@@ -148,6 +153,17 @@ describe.each(['layer', 'rms'] as const)('%s norm', (kind) => {
     expect(got.ring).toEqual({ scatter: 2, gather: 1 });
     expectRunClose(got, reference, FP32);
   });
+});
+
+test('ZeRO-3 on 2x2 with a norm wide enough for its scale and bias to be sharded over data too', async () => {
+  // D = 1024: scale and bias reach ZERO3_MIN_ELEMENTS, so each is stored split over data, gathered
+  // over data, then sliced over model for the split norm.
+  const wide = { ...DIMS, D: 1024 };
+  const want = await run('layer', undefined, 'fp32', {}, wide);
+  const got = await run('layer', { data: 2, model: 2 }, 'fp32', { zero: 3, overlap: 'ring' }, wide);
+  expect(got.ops.has('norm_apply')).toBe(true);
+  expect(got.scaleDims).toEqual([{ axis: 'data' }]);
+  expectRunClose(got, want, FP32);
 });
 
 test('bf16-mixed on 2x2, overlap ring: the split norm equals the unsharded bf16-mixed run', async () => {

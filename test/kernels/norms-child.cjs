@@ -1,6 +1,6 @@
 // Runs the norm / GELU kernels on fixed seeded inputs in a fresh process, so a test can set
 // VIT22B_NUM_THREADS (read when the thread pool starts) without touching the jest process. Loads the
-// built package (dist/). argv[2]: 'layer_norm' | 'gelu' | 'layer_norm_layout'. stdout: JSON
+// built package (dist/). argv[2]: 'layer_norm' | 'gelu' | 'layer_norm_layout' | 'split_norm'. stdout: JSON
 // { name: base64 of a tensor } (gelu also returns its inputs and a case list, so the caller can
 // check every ISA path; layer_norm_layout returns each output of a laid-out run with dresidual and
 // of the same run dense, rows gathered, as `<case>-<name>` and `<case>-dense-<name>`).
@@ -97,7 +97,37 @@ function main() {
     tensors.push(t);
     return t;
   };
-  if (process.argv[2] === 'layer_norm_layout') {
+  if (process.argv[2] === 'split_norm') {
+    // row_moments, norm_apply and their backwards on rows wide enough for every thread (> 64K
+    // elements: the parallel path), f32 and bf16, LayerNorm with bias and RMSNorm.
+    [['f32', 400, 260, true], ['bf16', 333, 257, false]].forEach(([dtype, rows, dim, center], i) => {
+      const n = rows * dim;
+      const total = 4 * dim;
+      const x = tensor(dtype, [rows, dim], values(rows, n, 1));
+      const dy = tensor(dtype, [rows, dim], values(rows + 7, n, 0));
+      const scale = tensor('f32', [dim], values(dim, dim, 1));
+      const bias = tensor('f32', [dim], values(dim + 1, dim, 0));
+      const stats = tensor('f32', [rows, 2]);
+      const y = tensor(dtype, [rows, dim]);
+      const dx = tensor(dtype, [rows, dim]);
+      const dxm = tensor(dtype, [rows, dim]);
+      const dstats = tensor('f32', [rows, 2]);
+      const dscale = tensor('f32', [dim]);
+      const dbias = tensor('f32', [dim]);
+      device.native.launch('row_moments', { dtype, rows, dim, x: x.buffer, stats: stats.buffer });
+      // The slice's moments stand in for the global ones, times the slices (4 like slices).
+      const global = tensor('f32', [rows, 2], stats.download().map((v) => 4 * v));
+      const common = { dtype, paramType: 'f32', rows, dim, total, eps: 1e-5, center };
+      device.native.launch('norm_apply', { ...common, x: x.buffer, stats: global.buffer, scale: scale.buffer, ...(center ? { bias: bias.buffer } : {}), y: y.buffer });
+      device.native.launch('norm_apply_bwd', {
+        ...common, x: x.buffer, stats: global.buffer, scale: scale.buffer, dy: dy.buffer, dx: dx.buffer, dstats: dstats.buffer,
+        dscale: dscale.buffer, ...(center ? { dbias: dbias.buffer } : {}),
+      });
+      device.native.launch('row_moments_bwd', { dtype, rows, dim, x: x.buffer, dstats: dstats.buffer, dx: dxm.buffer });
+      for (const [name, t] of Object.entries({ stats, y, dx, dstats, dscale, dxm, ...(center ? { dbias } : {}) })) keep(`${i}-${name}`, t);
+    });
+    outputs.cases = 2;
+  } else if (process.argv[2] === 'layer_norm_layout') {
     layoutCases(device, tensor, outputs);
   } else if (process.argv[2] === 'layer_norm') {
     // Rows beyond the 64 gradient blocks and enough elements to use every thread; inputs are

@@ -25,6 +25,8 @@ import { geluGradOp, geluOp } from './gelu';
 import { globalNormOp } from './global-norm';
 import { gradAccumulateOp, gradClearOp, gradMeanOp } from './grad-accumulation';
 import { layerNormGradOp, layerNormOp } from './layer-norm';
+import { normApplyGradOp, normApplyOp } from './norm-apply';
+import { rowMomentsGradOp, rowMomentsOp } from './row-moments';
 import { constOp, inputOp, paramOp, stateOp } from './leaf';
 import { linearOp } from './linear';
 import { matmulOp } from './matmul';
@@ -56,6 +58,10 @@ export const OPS: readonly OpDef[] = [
   geluGradOp,
   layerNormOp,
   layerNormGradOp,
+  rowMomentsOp,
+  rowMomentsGradOp,
+  normApplyOp,
+  normApplyGradOp,
   attentionOp,
   attentionGradOp,
   attentionStatsOp,

@@ -18,8 +18,9 @@
  *    runs on the local heads (H / k);
  *  - the out-projection [D + F, D] is split over `model` in row segments; its partial products are
  *    reduce-scattered onto the feature-split residual stream [B/t, T, D/k];
- *  - a norm of a feature-split stream all-gathers its input and normalizes whole rows (see the note
- *    at layer_norm below);
+ *  - a norm of a feature-split stream all-reduces partial row moments over model and normalizes its
+ *    own features (row_moments -> all_reduce -> norm_apply; see splitNorm below), so the
+ *    in-projection gathers the normalized slices;
  *  - scalar outputs (the loss) are averaged over the axes they vary on, so every device takes the
  *    same decisions (the non-finite guard, clipping).
  */
@@ -378,15 +379,22 @@ class Partitioner {
   }
 
   /**
-   * A norm over the last dimension. When that dimension is split over model, the input is
-   * all-gathered first and every rank normalizes whole rows. The paper instead all-reduces partial
-   * statistics and normalizes only its own features; the bytes on the wire are the same here (the
-   * normalized rows are all-gathered for the next matmul either way) and the norm's compute, small
-   * beside the GEMMs, is repeated k times. The collective-matmul work, which fuses the gather into
-   * the matmul's ring, is where the partial-statistics norm pays and comes in.
+   * A norm over the last dimension. When that dimension is split (in one segment) over an axis, the
+   * norm runs on the local columns as the paper's layout does: row_moments of the local slice
+   * [rows, 2] (sum, sum of squares) -> all_reduce over the axis (2 floats a row) -> norm_apply of
+   * the local columns with the global moments and this rank's slice of scale/bias. The output stays
+   * feature-split, so the next matmul gathers the NORMALIZED slices, which the ring pass (ring.ts)
+   * fuses into that matmul. The all-reduced moments are invariant over the axis and meet the varying
+   * slice in norm_apply: their pvary's adjoint sums each rank's part of the moments' gradient, and
+   * row_moments_grad carries it back into x. Split otherwise (rows split, the QK norm's [B, T, H, dh]
+   * with H over model, or a segmented split), the norm runs on whole rows as one fused kernel.
    */
   private layerNorm(node: Node): Local[] {
     const op = node.op;
+    const input = this.get(node.inputs[0]!, op);
+    const last = node.inputs[0]!.shape.length - 1;
+    const split = input.dims[last];
+    if (split && !split.segments) return this.splitNorm(node, input, split);
     // Rows split otherwise (the QK norm's [B, T, H, dh] with H over model) are rows like any other.
     const x = this.gather(this.get(node.inputs[0]!, op), node.inputs[0]!.shape.length - 1);
     const params = node.inputs.slice(1).map((v) => this.gather(this.get(v, op), 0));
@@ -395,6 +403,32 @@ class Partitioner {
     const y = this.local(node.outputs[0]!, n.outputs[0]!, [...u.ls[0]!.dims], u.varying);
     const stats = n.outputs.slice(1).map((v, i) => ({ ...this.local(node.outputs[i + 1]!, v, [null], u.varying), opaque: true }));
     return [y, ...stats];
+  }
+
+  /** The norm of a stream whose features are split over `split.axis` (see layerNorm). */
+  private splitNorm(node: Node, x: Local, split: DimSplit): Local[] {
+    const op = node.op;
+    const last = x.shape.length - 1;
+    const axis = split.axis;
+    const ranks = this.mesh[axis];
+    const a = node.attrs as { center?: boolean; eps?: number; hasBias?: boolean };
+    // scale [D] (and bias [D]): this rank's columns, the block the slice of x holds.
+    const params = node.inputs.slice(1).map((v) => {
+      const p = this.get(v, op);
+      return sameSplit(p.dims[0] ?? null, split, p.shape[0]!) ? p : this.split(p, 0, split, op);
+    });
+    const partial = this.out.apply('row_moments', [x.v]); // [rows, 2], this rank's columns
+    const sums = this.out.apply('all_reduce', [partial], { axis, ranks }); // the whole rows' moments
+    const varying = new Set(x.varying);
+    varying.delete(axis);
+    const stats: Local = { v: sums, shape: [sums.shape[0]!, 2], dims: [null, null], varying };
+    const u = this.unifyVarying([x, stats, ...params]);
+    const attrs = { total: x.shape[last]!, center: a.center !== false, eps: a.eps ?? 1e-6, hasBias: !!a.hasBias };
+    const y = this.out.apply('norm_apply', u.ls.map((l) => l.v), attrs);
+    // The fused norm's mean/rstd outputs have no counterpart here: nothing in a forward graph reads
+    // them (get() refuses), so they stand for the moments, opaque.
+    const opaque = node.outputs.slice(1).map((o) => ({ ...this.local(o, sums, [null], varying), opaque: true }));
+    return [this.local(node.outputs[0]!, y, [...x.dims], u.varying), ...opaque];
   }
 
   /**

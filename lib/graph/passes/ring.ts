@@ -12,11 +12,16 @@
  *            forward. P must have no other reader (it is never materialized).
  *   gather:  all_gather(x) [n, ..., c] -> blocks re-laid side by side on the last dimension
  *            (slices, reshapes, then concat or a covering scatter_slices) = G [..., n*c] -> matmul(G, b) contracting over G's last
- *            dimension. In the backward: the residual's gradient gathered for the out-projection's
- *            input gradient (G is also read by the weight gradient, through the all_gather output
- *            that the ring fills). The forward's expanding projection does not take this form today:
- *            its input is gathered before the norm (partition.ts layerNorm), so the gather feeds the
- *            norm, not a matmul; rewriting it needs the partial-statistics norm first.
+ *            dimension. In the forward: the expanding in-projection's input, the normalized
+ *            feature slices of the split norm (partition.ts splitNorm: row_moments -> all_reduce ->
+ *            norm_apply, so the gather follows the norm). In the backward: the residual's gradient
+ *            gathered for the out-projection's input gradient (G is also read by the weight
+ *            gradient, through the all_gather output that the ring fills).
+ *   The scatter's stack is a concat in the forward and a scatter_slices covering axis 0 in order in
+ *   the backward (the adjoint of a gather's slices): the in-projection's input gradient, which
+ *   reduce-scatters onto the norm's feature slices (norm_apply_grad reads it).
+ *   A block whose input is whole on every rank (the first: the embedding is not split) has no
+ *   gather before its in-projection, and its input gradient is all-reduced, not reduce-scattered.
  * Pairs in any other form stay as they are (counted in the report as not rewritten).
  */
 import type { Graph, Node, Value } from '../ir';
@@ -100,7 +105,13 @@ function matchScatter(g: Graph, rs: Node): { mm: Node; chain: Node[] } | undefin
   if (n < 2) return undefined;
   const stack = rs.inputs[0]!;
   const cat = stack.node;
-  if (cat.op !== 'concat' || cat.attrs.axis !== 0 || cat.inputs.length !== n || only(readers.get(stack)) !== rs || isOutput(g, stack)) return undefined;
+  if ((cat.op !== 'concat' && cat.op !== 'scatter_slices') || cat.attrs.axis !== 0 || cat.inputs.length !== n || only(readers.get(stack)) !== rs || isOutput(g, stack)) return undefined;
+  // The backward writes the stack as scatter_slices (the adjoint of the forward gather's slices of
+  // its [n, ...] blocks): a concatenation when piece j sits at j. Only over model (the input
+  // gradient of a matmul whose input was gathered: the in-projection's, under the split norm).
+  // ZeRO-3's weight-gradient reduce-scatters over data take this form too; rewriting those is not
+  // tested yet, so they stay as they are.
+  if (cat.op === 'scatter_slices' && (rs.attrs.axis !== 'model' || cat.attrs.length !== n || (cat.attrs.begins as number[]).some((b, j) => b !== j))) return undefined;
   let p: Value | undefined;
   const chain: Node[] = [rs, cat];
   for (let j = 0; j < n; ++j) {

@@ -56,7 +56,13 @@ export function concurrentSpans(g: Graph, streamOf: (n: Node) => number): Map<No
     // A fenced node starts after the compute scheduled before it (lower.ts waits for it).
     if (n.fence) start = Math.max(start, lastCompute);
     for (const v of n.inputs) {
-      if (streamOf(v.node) === 0 && getOp(v.node.op).leaf === undefined) start = Math.max(start, index.get(v.node)!);
+      // A view (reshape, pvary) emits nothing: the node waits for whatever made the viewed memory.
+      // Taking the view's own position would start the span too late (a reduce_scatter of a reshaped
+      // all_reduce runs right after the all_reduce, on this stream), letting compute in between reuse
+      // bytes it is still writing.
+      let p = v.node;
+      while (getOp(p.op).view && p.inputs.length > 0) p = p.inputs[0]!.node;
+      if (streamOf(p) === 0 && getOp(p.op).leaf === undefined) start = Math.max(start, index.get(p)!);
     }
     front.set(s, start);
     spans.set(n, { start, join: g.nodes.length });

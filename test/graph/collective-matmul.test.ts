@@ -15,7 +15,6 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import { compile, type CompileOptions } from '../../lib/graph/compile';
-import type { Program } from '../../lib/graph/program';
 import type { MeshShape } from '../../lib/graph/sharding';
 import type { OptimizerSpec } from '../../lib/graph/training-step';
 import { getPreset, type ModelConfig } from '../../lib/model';
@@ -23,8 +22,7 @@ import { openDevice, type Device } from '../../lib/runtime';
 import { findHazards } from '../../lib/runtime/plan-hazards';
 import { cli } from '../helpers/cli-run';
 import { vitModel } from '../../lib/train/vit-model';
-import { normals, randomizeParams } from '../helpers/graph-harness';
-import { mulberry32, randInt } from '../helpers/prng';
+import { expectRunsClose, meshBatches, trainOnMesh, type MeshRun } from '../helpers/mesh-runs';
 
 let device: Device;
 beforeAll(() => {
@@ -40,67 +38,22 @@ const classic: ModelConfig = getPreset('vit-ti/16', { imageSize: 8, patchSize: 4
 const BATCH = 8;
 const STEPS = 5;
 
-interface Run {
-  losses: number[];
-  gradNorms: number[];
-  grads: Map<string, Float32Array>;
-  params: Map<string, Float32Array>;
+interface Run extends MeshRun {
   ring?: { scatter: number; gather: number };
 }
 
-function batches(): { images: Float32Array; labels: Int32Array }[] {
-  const rng = mulberry32(21);
-  return Array.from({ length: STEPS }, () => ({
-    images: normals(rng, BATCH * 8 * 8 * 3),
-    labels: Int32Array.from({ length: BATCH }, () => randInt(rng, 0, 4)),
-  }));
-}
-
 async function train(mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec, extra: Partial<CompileOptions> = {}, config: ModelConfig = recipe): Promise<Run> {
-  using p: Program = compile(vitModel(config), {
-    device,
-    ...(mesh ? { mesh } : {}),
-    ...extra,
-    precision,
-    seed: 1,
-    inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] },
-    train: { loss: 'loss', optimizer, clipNorm: 1 },
+  let ring: Run['ring'];
+  const run = await trainOnMesh(device, config, mesh, precision, optimizer, extra, {
+    batch: BATCH,
+    steps: STEPS,
+    inspect: (p) => {
+      // The plan loaded on the devices has no race between its streams (loadPlan checks it too).
+      expect(findHazards(p.main.lowered.plan)).toEqual([]);
+      if (p.main.ring) ring = { scatter: p.main.ring.scatter, gather: p.main.ring.gather };
+    },
   });
-  // The plan loaded on the devices has no race between its streams (loadPlan checks it too).
-  expect(findHazards(p.main.lowered.plan)).toEqual([]);
-  randomizeParams(p, mulberry32(5), 0.2);
-  const run: Run = { losses: [], gradNorms: [], grads: new Map(), params: new Map(), ...(p.main.ring ? { ring: { scatter: p.main.ring.scatter, gather: p.main.ring.gather } } : {}) };
-  const data = batches();
-  for (let step = 1; step <= STEPS; ++step) {
-    const out = await p.run(data[step - 1]!, { lr: 1e-2, step });
-    run.losses.push((out.loss as Float32Array)[0]!);
-    run.gradNorms.push((out.gradNorm as Float32Array)[0]!);
-    if (step === 1) for (const n of p.parameterNames()) run.grads.set(n, p.read(`grad/${n}`) as Float32Array);
-  }
-  for (const n of p.parameterNames()) run.params.set(n, p.read(n) as Float32Array);
-  return run;
-}
-
-function maxAbs(a: Float32Array): number {
-  let m = 0;
-  for (const x of a) m = Math.max(m, Math.abs(x));
-  return m;
-}
-
-function expectTensorClose(name: string, a: Float32Array, b: Float32Array, tol: number, floor = 1e-3): void {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; ++i) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  const bound = tol * Math.max(maxAbs(b), floor);
-  if (!(worst <= bound)) throw new Error(`${name}: max |sharded - unsharded| = ${worst} > ${bound} (tol ${tol} x scale)`);
-}
-
-function expectRunsClose(got: Run, want: Run, tol: { scalar: number; grad: number; param: number }): void {
-  got.losses.forEach((l, i) => expect(Math.abs(l - want.losses[i]!)).toBeLessThanOrEqual(tol.scalar * Math.abs(want.losses[i]!)));
-  got.gradNorms.forEach((g, i) => expect(Math.abs(g - want.gradNorms[i]!)).toBeLessThanOrEqual(tol.scalar * Math.abs(want.gradNorms[i]!) + 1e-6));
-  expect([...got.grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
-  for (const [n, g] of want.grads) expectTensorClose(`grad/${n}`, got.grads.get(n)!, g, tol.grad);
-  for (const [n, v] of want.params) expectTensorClose(n, got.params.get(n)!, v, tol.param);
+  return { ...run, ...(ring ? { ring } : {}) };
 }
 
 function expectBitwise(got: Run, want: Run): void {
@@ -250,7 +203,7 @@ test('the same mesh and overlap reproduce bit for bit', async () => {
 
 test('a 1x4 ring step: the timeline shows every rank sending chunks while its GEMMs run', async () => {
   using p = compile(vitModel(recipe), { device, mesh: { data: 1, model: 4 }, overlap: 'ring', seed: 1, inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] }, train: { loss: 'loss', optimizer: adamw } });
-  const inputs = batches()[0]!;
+  const inputs = meshBatches(1, BATCH)[0]!;
   p.setProfiling(true);
   await p.run(inputs, { lr: 1e-3, step: 1 });
   const t = p.timeline();

@@ -7,15 +7,12 @@
  * order of floating-point sums (tolerances below, relative to each tensor's largest magnitude).
  * The same mesh run twice is bitwise the same.
  */
-import { compile, type CompileOptions } from '../../lib/graph/compile';
-import type { Program } from '../../lib/graph/program';
+import type { CompileOptions } from '../../lib/graph/compile';
 import type { MeshShape } from '../../lib/graph/sharding';
 import type { OptimizerSpec } from '../../lib/graph/training-step';
 import { getPreset, type ModelConfig } from '../../lib/model';
 import { openDevice, type Device } from '../../lib/runtime';
-import { vitModel } from '../../lib/train/vit-model';
-import { normals, randomizeParams } from '../helpers/graph-harness';
-import { mulberry32, randInt } from '../helpers/prng';
+import { expectRunsClose, trainOnMesh, type MeshRun } from '../helpers/mesh-runs';
 
 let device: Device;
 beforeAll(() => {
@@ -28,68 +25,10 @@ const classic: ModelConfig = getPreset('vit-ti/16', { imageSize: 8, patchSize: 4
 const BATCH = 8;
 const STEPS = 5;
 
-interface Run {
-  losses: number[];
-  gradNorms: number[];
-  /** Every gradient after step 1. */
-  grads: Map<string, Float32Array>;
-  /** Every parameter after the last step. */
-  params: Map<string, Float32Array>;
-}
+type Run = MeshRun;
 
-function batches(): { images: Float32Array; labels: Int32Array }[] {
-  const rng = mulberry32(21);
-  return Array.from({ length: STEPS }, () => ({
-    images: normals(rng, BATCH * 8 * 8 * 3),
-    labels: Int32Array.from({ length: BATCH }, () => randInt(rng, 0, 4)),
-  }));
-}
-
-async function train(config: ModelConfig, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec, extra: Partial<CompileOptions> = {}): Promise<Run> {
-  using p: Program = compile(vitModel(config), {
-    device,
-    ...(mesh ? { mesh } : {}),
-    ...extra,
-    precision,
-    seed: 1,
-    inputShapes: { images: [BATCH, 8, 8, 3], labels: [BATCH] },
-    train: { loss: 'loss', optimizer, clipNorm: 1 },
-  });
-  randomizeParams(p, mulberry32(5), 0.2);
-  const run: Run = { losses: [], gradNorms: [], grads: new Map(), params: new Map() };
-  const data = batches();
-  for (let step = 1; step <= STEPS; ++step) {
-    const out = await p.run(data[step - 1]!, { lr: 1e-2, step });
-    run.losses.push((out.loss as Float32Array)[0]!);
-    run.gradNorms.push((out.gradNorm as Float32Array)[0]!);
-    if (step === 1) for (const n of p.parameterNames()) run.grads.set(n, p.read(`grad/${n}`) as Float32Array);
-  }
-  for (const n of p.parameterNames()) run.params.set(n, p.read(n) as Float32Array);
-  return run;
-}
-
-function maxAbs(a: Float32Array): number {
-  let m = 0;
-  for (const x of a) m = Math.max(m, Math.abs(x));
-  return m;
-}
-
-/** max |a - b| <= tol * max(max|b|, floor): the tensor's scale, so tiny tensors are not over-judged. */
-function expectTensorClose(name: string, a: Float32Array, b: Float32Array, tol: number, floor = 1e-3): void {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; ++i) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  const bound = tol * Math.max(maxAbs(b), floor);
-  if (!(worst <= bound)) throw new Error(`${name}: max |sharded - unsharded| = ${worst} > ${bound} (tol ${tol} x scale)`);
-}
-
-function expectRunsClose(got: Run, want: Run, tol: { scalar: number; grad: number; param: number }): void {
-  got.losses.forEach((l, i) => expect(Math.abs(l - want.losses[i]!)).toBeLessThanOrEqual(tol.scalar * Math.abs(want.losses[i]!)));
-  got.gradNorms.forEach((g, i) => expect(Math.abs(g - want.gradNorms[i]!)).toBeLessThanOrEqual(tol.scalar * Math.abs(want.gradNorms[i]!) + 1e-6));
-  expect([...got.grads.keys()].sort()).toEqual([...want.grads.keys()].sort());
-  for (const [n, g] of want.grads) expectTensorClose(`grad/${n}`, got.grads.get(n)!, g, tol.grad);
-  for (const [n, v] of want.params) expectTensorClose(n, got.params.get(n)!, v, tol.param);
-}
+const train = (config: ModelConfig, mesh: MeshShape | undefined, precision: 'fp32' | 'bf16-mixed', optimizer: OptimizerSpec, extra: Partial<CompileOptions> = {}): Promise<Run> =>
+  trainOnMesh(device, config, mesh, precision, optimizer, extra, { batch: BATCH, steps: STEPS });
 
 const MESHES: MeshShape[] = [
   { data: 1, model: 1 },

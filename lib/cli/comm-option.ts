@@ -11,7 +11,7 @@
  */
 import type { MeshComm } from '../runtime/mesh';
 import { Vit22bError } from '../runtime/errors';
-import { detectLaunchEnv, type LaunchEnv } from '../runtime/launch-env';
+import { detectLaunchEnv, inOpenMpiJob, type LaunchEnv } from '../runtime/launch-env';
 import type { MeshShape } from '../graph/sharding';
 import { choice, finiteNumber } from './option-values';
 import { usageError } from './parse-options';
@@ -56,9 +56,9 @@ export function chooseComm(o: { comm?: string; 'comm-timeout'?: string; device?:
   let comm: MeshComm;
   let reason = 'requested';
   if (requested === 'auto') {
-    // `vit22b launch --comm mpi` starts its ranks through mpirun and also sets torchrun's variables
-    // (read first): Open MPI's own variables beside them say the processes share one MPI world.
-    const underMpirun = Number(env.OMPI_COMM_WORLD_SIZE ?? 0) > 1;
+    // torchrun's variables are read first; Open MPI's beside them (vit22b launch --comm mpi) still
+    // mean one MPI world.
+    const underMpirun = inOpenMpiJob(env);
     if (launch.worldSize > 1 && (launch.source === 'openmpi' || launch.source === 'slurm' || underMpirun)) {
       comm = 'mpi';
       reason = `this process is rank ${launch.rank} of ${launch.worldSize} started by ${launcherText(launch)}${launch.source === 'torchrun' && underMpirun ? ' through mpirun' : ''}`;

@@ -1,5 +1,4 @@
 import { openDevice, type DeviceRequest } from '../runtime/device';
-import { Vit22bError } from '../runtime/errors';
 import { systemInfo } from '../runtime/info';
 import { formatInfo } from './format-info';
 import { formatModelInfo, modelInfo } from './model-info';

@@ -154,6 +154,15 @@ function sources(env: Env): Found[] {
   ];
 }
 
+/**
+ * Whether Open MPI's runtime started this process as one of several (its world variables are set),
+ * whatever else set torchrun's variables beside them: `vit22b launch --comm mpi` runs its ranks
+ * through mpirun and gives them torchrun's variables too, and those processes share one MPI world.
+ */
+export function inOpenMpiJob(env: Env = process.env): boolean {
+  return Number(env.OMPI_COMM_WORLD_SIZE ?? 0) > 1;
+}
+
 /** This process's place in its job (see the file comment). */
 export function detectLaunchEnv(options: LaunchOptions = {}, env: Env = process.env): LaunchEnv {
   const found = sources(env).find((s) => s.fields.rank[1] !== undefined && s.fields.rank[1] !== '');

@@ -15,21 +15,11 @@
  */
 import type { KernelCase, KernelCases } from './case-types';
 import { roundTo, uniform } from './case-kit';
-import { globalMoments, normApplyRef, rowStats, rowValues, type DT } from './shared/split-norm';
+import { globalMoments, normApplyRef, rowStats, rowValues, type DT, type SplitNormCase } from './shared/split-norm';
 
 const U = 2 ** -24;
 
-interface Options {
-  rows: number;
-  dim: number;
-  total: number;
-  dtype: DT;
-  paramType: DT;
-  center: boolean;
-  bias: boolean;
-  eps: number;
-  seed: number;
-}
+type Options = SplitNormCase;
 
 /** The bound of the header on |y - y_ref|, the largest over the case. */
 function applyBound(x: ArrayLike<number>, stats: ArrayLike<number>, scale: ArrayLike<number>, o: Options): number {

@@ -18,21 +18,11 @@
  */
 import type { KernelCase, KernelCases, Tolerance } from './case-types';
 import { roundTo, uniform } from './case-kit';
-import { globalMoments, normApplyRef, rowStats, rowValues, type DT } from './shared/split-norm';
+import { globalMoments, normApplyRef, rowStats, rowValues, type SplitNormCase } from './shared/split-norm';
 
 const U = 2 ** -24;
 
-interface Options {
-  rows: number;
-  dim: number;
-  total: number;
-  dtype: DT;
-  paramType: DT;
-  center: boolean;
-  bias: boolean;
-  eps: number;
-  seed: number;
-}
+type Options = SplitNormCase;
 
 interface Grads {
   dx: Float64Array;

@@ -2,7 +2,6 @@
 // (lib/kernels/reduce_scatter.ts). Single device: ranks 1, a copy (a sum of one term). Mesh cases:
 // every mesh and axis of test/cases/shared/mesh.ts, f32 and bf16, against float64 sums of every
 // rank's data (shared/collective-tolerance.ts).
-import { EXACT } from './case-kit';
 import type { KernelCase, KernelCases, MeshKernelCase } from './case-types';
 import { SUM_TOLERANCE } from './shared/collective-tolerance';
 import { axisGroup, axisSize, meshAxes, meshName, rankData, singleRankCopy, type Axis, type Shape } from './shared/mesh';

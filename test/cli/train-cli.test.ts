@@ -5,8 +5,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { CliIO } from '../../lib/cli/io';
-import { run } from '../../lib/cli/run';
 import { DIST_CLI } from '../helpers/paths';
 import { cli } from '../helpers/cli-run';
 

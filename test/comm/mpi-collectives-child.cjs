@@ -5,25 +5,9 @@
 // Writes $VIT22B_TEST_OUT/rank<r>.json per process: the checks it made and the worst error of each.
 'use strict';
 const vit = require(process.env.VIT22B_DIST);
-const fs = require('node:fs');
-const path = require('node:path');
+const { mulberry32 } = require('../helpers/child-kit.cjs');
+const { report } = require('./mpi-child-kit.cjs');
 
-// One file per rank (mpirun interleaves long lines of several processes' stdout).
-function report(json) {
-  const rank = JSON.parse(json).rank;
-  fs.writeFileSync(path.join(process.env.VIT22B_TEST_OUT, `rank${rank}.json`), json);
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 // bf16 from f32 by round-to-nearest-even, written again here (the reference must not use ours).
 function bf16Bits(x) {
   const u = new Uint32Array(new Float32Array([x]).buffer)[0];

@@ -201,6 +201,27 @@ const cases: Case[] = [
       weightedSum(b, b.gelu(b.cast(b.param('x', [3, 4]), 'bf16')));
     },
   },
+  {
+    // The split norm's two ops (passes/partition.ts writes them for a feature-split stream): here on
+    // whole rows (total = d), where row_moments -> norm_apply is layer_norm, so the whole gradient
+    // (norm_apply's direct dx and dstats, row_moments' gradient) is checked end to end.
+    name: 'row_moments -> norm_apply (the split norm on whole rows), LayerNorm with bias',
+    rOf: 24,
+    build(b) {
+      const x = b.param('x', [4, 6]);
+      const stats = b.graph.apply('row_moments', [x]);
+      weightedSum(b, b.graph.apply('norm_apply', [x, stats, b.param('scale', [6]), b.param('bias', [6])], { total: 6, center: true, hasBias: true }));
+    },
+  },
+  {
+    name: 'row_moments -> norm_apply, RMSNorm without bias',
+    rOf: 24,
+    build(b) {
+      const x = b.param('x', [4, 6]);
+      const stats = b.graph.apply('row_moments', [x]);
+      weightedSum(b, b.graph.apply('norm_apply', [x, stats, b.param('scale', [6])], { total: 6, center: false }));
+    },
+  },
 ];
 
 describe('gradients through graph -> plan -> native match central differences', () => {

@@ -6,16 +6,7 @@
 'use strict';
 const vit = require(process.env.VIT22B_DIST);
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./child-kit.cjs');
 
 const O = { batch: 16, features: 6, hidden: 16, classes: 3 };
 const normal = (std) => ({ dist: 'normal', std });

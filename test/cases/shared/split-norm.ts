@@ -63,3 +63,16 @@ export function normApplyRef(
   }
   return y;
 }
+
+/** A case of norm_apply / norm_apply_bwd: a slice [rows, dim] of rows `total` wide. */
+export interface SplitNormCase {
+  rows: number;
+  dim: number;
+  total: number;
+  dtype: DT;
+  paramType: DT;
+  center: boolean;
+  bias: boolean;
+  eps: number;
+  seed: number;
+}

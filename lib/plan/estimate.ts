@@ -18,10 +18,8 @@ import { countParams } from '../model/params';
 import { buildVit } from '../model/vit';
 import type { ModelConfig } from '../model/config';
 import { checkMeshFits } from '../model/mesh-fit';
-import { isVit22bError } from '../runtime/errors';
 import { MAX_PLANNED_MESH_DEVICES, type MeshShape } from '../runtime/mesh';
 import type { NativePlan } from '../runtime/plan-format';
-import { fuseCollectiveMatmuls } from './collective-matmul';
 import type { DeviceSpec } from './devices';
 import type { GemmRate } from './gemm-model';
 import { costPlan, type InstructionClass, type KernelRates } from './instruction-cost';
@@ -29,7 +27,7 @@ import { fitAdvice, fitVerdict, memoryBreakdown, type MemoryBreakdown } from './
 import { schedule } from './schedule';
 import { topologyOf } from './topology';
 
-export type PlannerOverlap = 'none' | 'streams' | 'ring' | 'bidirectional';
+export type PlannerOverlap = OverlapMode;
 
 export interface EstimateOptions {
   config: ModelConfig;
@@ -78,7 +76,6 @@ export interface Figures {
   byClass: Record<InstructionClass, number>;
   criticalByClass: Record<InstructionClass, number>;
   criticalInstructions: number;
-  fusedCollectiveMatmuls: number;
 }
 
 export interface PlanEstimate {
@@ -90,7 +87,7 @@ export interface PlanEstimate {
   remat: RematPolicy;
   zero: 0 | 3;
   overlap: PlannerOverlap;
-  /** How overlap was modelled: 'plan' (as compiled) or 'streams plan + collective-matmul formula'. */
+  /** How overlap was modelled: 'plan' (as compiled) or '<mode> plan in sequence' ('none' from the streams plan). */
   overlapModel: string;
   mesh: MeshShape;
   devices: number;
@@ -109,39 +106,18 @@ export interface PlanEstimate {
 export interface Compiled {
   plan: NativePlan;
   memory: MemoryPlan;
-  fused: boolean;
 }
 
-let nativeRing: boolean | undefined;
-
-/** Whether the compiler emits the collective matmul itself (overlap 'ring'), checked once on a tiny graph. */
-export function compilerHasRing(): boolean {
-  if (nativeRing === undefined) {
-    const b = new GraphBuilder({ precision: 'fp32' });
-    buildVit(b, { imageSize: 8, channels: 1, numClasses: 2, patchSize: 4, width: 8, depth: 1, heads: 2, mlpDim: 16, block: 'parallel', qkNorm: false, qkNormCenter: false, qkvBias: false, mlpBias: true, norm: 'rmsnorm', normBias: false, pool: 'gap', posEmb: 'learned', headBiasInit: 0 }, { batch: 2 });
-    try {
-      compileGraph(b.graph, { train: { loss: 'loss', optimizer: { kind: 'adamw' } }, mesh: { data: 1, model: 2 }, overlap: 'ring' as unknown as OverlapMode });
-      nativeRing = true;
-    } catch (e) {
-      if (!isVit22bError(e) || !/overlap/.test(e.message)) throw e;
-      nativeRing = false;
-    }
-  }
-  return nativeRing;
-}
-
-/** The plan compiled for a mode: 'none' and 'streams' as such; ring modes natively or as 'streams'. */
-function compileKey(mode: PlannerOverlap, deriveNone: boolean): OverlapMode | 'ring' | 'bidirectional' {
-  if (mode === 'none') return deriveNone ? 'streams' : 'none';
-  if (mode === 'streams') return 'streams';
-  return compilerHasRing() ? mode : 'streams';
+/** The plan compiled for a mode: each as such, but 'none' from the 'streams' plan when deriveNone (run in sequence). */
+function compileKey(mode: PlannerOverlap, deriveNone: boolean): OverlapMode {
+  return mode === 'none' && deriveNone ? 'streams' : mode;
 }
 
 function compileAt(o: EstimateOptions, depth: number, key: string): Compiled {
   const b = new GraphBuilder({ precision: o.precision ?? 'bf16-mixed' });
   buildVit(b, { ...o.config, depth }, { batch: o.batch });
   const c = compileGraph(b.graph, { train: { loss: 'loss', optimizer: { kind: 'adamw' as const } }, remat: o.remat ?? 'none', mesh: o.mesh, zero: o.zero ?? 0, overlap: key as OverlapMode });
-  return { plan: c.lowered.plan, memory: c.memory, fused: false };
+  return { plan: c.lowered.plan, memory: c.memory };
 }
 
 const zeroes = (): Record<InstructionClass, number> => ({ gemm: 0, attention: 0, memory: 0, collective: 0 });
@@ -151,9 +127,6 @@ export function figuresOf(o: Pick<EstimateOptions, 'mesh' | 'device' | 'devicesP
   const costs = costPlan(c.plan, { device: o.device, topology, gemmRate: o.gemmRate, kernelRates: o.kernelRates });
   // Without overlap: every instruction one after another, each collective at its own cost.
   const unoverlapped = costs.flat().reduce((t, x) => t + x.seconds, 0);
-  // Each collective's own cost, before the collective matmul folds some into their GEMMs.
-  const ownSeconds = costs.map((l) => l.map((x) => x.seconds));
-  const fused = c.fused ? fuseCollectiveMatmuls(c.plan, costs, o.overlap as 'ring' | 'bidirectional', o.device, topology, o.gemmRate) : [];
   // 'none' costed on a plan with more streams: one stream, every instruction in turn.
   const serial = o.overlap === 'none' && c.plan.streams.length > 1;
   const timed = serial ? { ...c.plan, streams: [c.plan.streams.flat().map((i) => ({ ...i, wait: undefined, record: undefined }))] } : c.plan;
@@ -181,12 +154,10 @@ export function figuresOf(o: Pick<EstimateOptions, 'mesh' | 'device' | 'devicesP
         t.calls++;
         t.inputBytes += spec.x.bytes;
         t.sentBytes += x.sentBytes ?? 0;
-        t.seconds += ownSeconds[x.stream]![x.index]!;
+        t.seconds += x.seconds;
       }
     }
   }
-  // Communication time of the fused collectives lives inside their GEMMs now; count it as such.
-  for (const p of fused) comm += Math.max(0, p.fusedSeconds - p.gemmSeconds);
   const criticalByClass = zeroes();
   const flat = costs.flat();
   const onPath = s.criticalPath.map(([si, i]) => (serial ? flat[i]! : costs[si]![i]!));
@@ -209,7 +180,6 @@ export function figuresOf(o: Pick<EstimateOptions, 'mesh' | 'device' | 'devicesP
     byClass,
     criticalByClass,
     criticalInstructions: s.criticalPath.length,
-    fusedCollectiveMatmuls: fused.length,
     top,
   };
 }
@@ -263,8 +233,7 @@ export function estimateModes(o: EstimateOptions & { deriveNone?: boolean }, mod
   const out = new Map<PlannerOverlap, PlanEstimate>();
   for (const mode of modes) {
     const key = compileKey(mode, !!o.deriveNone);
-    const fusedMode = (mode === 'ring' || mode === 'bidirectional') && key === 'streams';
-    const cs = compiled.get(key)!.map((c) => ({ ...c, fused: fusedMode }));
+    const cs = compiled.get(key)!;
     const mo = { ...o, overlap: mode };
     let f: Figures;
     let top: { kernel: string; note: string; seconds: number }[];
@@ -282,7 +251,7 @@ export function estimateModes(o: EstimateOptions & { deriveNone?: boolean }, mod
       f = ff;
       top = tt;
     }
-    out.set(mode, assemble({ ...o, overlap: mode }, mesh, f, top, { depth, extrapolated, depths, seconds }, fusedMode ? 'streams plan + collective-matmul formula' : key === mode ? 'plan' : `${key} plan in sequence`));
+    out.set(mode, assemble({ ...o, overlap: mode }, mesh, f, top, { depth, extrapolated, depths, seconds }, key === mode ? 'plan' : `${key} plan in sequence`));
   }
   return out;
 }

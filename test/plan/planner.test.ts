@@ -1,14 +1,13 @@
 // The planner (lib/plan) against hand arithmetic: bytes per collective, FLOPs and time per GEMM,
 // memory per slot, the list scheduler on a two-stream plan with a known critical path, the
-// collective-matmul formula, the mapping of axes onto nodes, and the depth extrapolation against a
-// full compile. Nothing here is timed.
+// collective matmul costed on the compiler's own ring plan, the mapping of axes onto nodes, and the
+// depth extrapolation against a full compile. Nothing here is timed.
 import { compileGraph, GraphBuilder, buildVit, getPreset, countParams } from '../../lib';
 import { bytesSent, collectiveSeconds } from '../../lib/plan/collective-cost';
-import { fuseCollectiveMatmuls } from '../../lib/plan/collective-matmul';
 import { getDevice } from '../../lib/plan/devices';
 import { estimate } from '../../lib/plan/estimate';
 import { tileQuantization } from '../../lib/plan/gemm-model';
-import { costInstruction, costPlan } from '../../lib/plan/instruction-cost';
+import { costPlan } from '../../lib/plan/instruction-cost';
 import { fitVerdict, RESERVE_BYTES, RESERVE_FRACTION } from '../../lib/plan/memory';
 import { schedule } from '../../lib/plan/schedule';
 import { topologyOf } from '../../lib/plan/topology';
@@ -125,28 +124,18 @@ test('the list scheduler: two streams, events, a known critical path', () => {
   expect(() => schedule(stuck, [[1], [1]])).toThrow(/cannot be scheduled/);
 });
 
-test('the collective matmul: an all-gather fused with its GEMM, by the loop formula', () => {
+test('the collective matmul is costed on the plan the compiler emits for it: its permutes are the model axis traffic', () => {
   const mesh = { data: 1, model: 4 };
-  const topo = topologyOf(mesh, h100);
-  const chunk = 2 ** 22; // 4 MiB shard
-  const gemm = { kernel: 'gemm', spec: { m: 4096, n: 1024, k: 4096, batch: 1, beta: 0, a: { slot: 0, offset: 0, bytes: 4 * chunk }, b: { slot: 1, offset: 0, bytes: 4096 * 1024 * 2 }, c: { slot: 0, offset: 8 * chunk, bytes: 4096 * 1024 * 2 } }, wait: [0] };
-  const ag = { kernel: 'all_gather', spec: { axis: 'model', ranks: 4, x: { slot: 0, offset: 6 * chunk, bytes: chunk }, y: { slot: 0, offset: 0, bytes: 4 * chunk } }, record: 0 };
-  const plan: NativePlan = { version: 1, arenaBytes: 0, slotBytes: [0], events: 1, streams: [[gemm], [ag]], inputs: [], outputs: [], scalars: 0 };
-  const costs = costPlan(plan, { device: h100, topology: topo });
-  const pairs = fuseCollectiveMatmuls(plan, costs, 'ring', h100, topo);
-  expect(pairs).toHaveLength(1);
-  // One chunk: [4096, 1024] x [1024, 1024] (k/4 deep), its bytes a quarter of the GEMM's.
-  const g = costInstruction({ kernel: 'gemm', spec: { ...gemm.spec, k: 1024 } }, 0, 0, { device: h100, topology: topo });
-  const gBytes = costInstruction({ kernel: 'gemm', spec: gemm.spec }, 0, 0, { device: h100, topology: topo }).bytes / 4;
-  const gi = Math.max((2 * 4096 * 1024 * 1024) / (989.4e12 * 0.8), gBytes / (3350e9 * 0.85)) + 4e-6;
-  expect(g.flops).toBe(2 * 4096 * 1024 * 1024);
-  const c = 3e-6 + chunk / 450e9;
-  expect(costs[0]![0]!.seconds).toBeCloseTo(gi + 3 * Math.max(gi, c), 12);
-  expect(costs[1]![0]!.seconds).toBe(0);
-  // Both ways round the ring halve each step's transfer.
-  const costs2 = costPlan(plan, { device: h100, topology: topo });
-  fuseCollectiveMatmuls(plan, costs2, 'bidirectional', h100, topo);
-  expect(costs2[0]![0]!.seconds).toBeCloseTo(gi + 3 * Math.max(gi, 3e-6 + chunk / 2 / 450e9), 12);
+  const streams = estimate({ config: getPreset('tiny'), batch: 8, mesh, overlap: 'streams', device: h100 });
+  const ring = estimate({ config: getPreset('tiny'), batch: 8, mesh, overlap: 'ring', device: h100 });
+  expect(ring.overlapModel).toBe('plan');
+  const model = (e: typeof ring, kind: string) => e.communication.filter((c) => c.axis === 'model' && c.collective === kind).reduce((n, c) => n + c.calls, 0);
+  // The ring moves chunks by collective_permute in place of (some of) the model axis's gathers and scatters.
+  expect(model(streams, 'collective_permute')).toBe(0);
+  expect(model(ring, 'collective_permute')).toBeGreaterThan(0);
+  expect(model(ring, 'all_gather') + model(ring, 'reduce_scatter')).toBeLessThan(model(streams, 'all_gather') + model(streams, 'reduce_scatter'));
+  // Same model FLOPs either way: the ring reorders work, it adds none.
+  expect(ring.flops.modelPerDevice).toBe(streams.flops.modelPerDevice);
 });
 
 test('axes onto nodes: the model axis inside a node first, the data axis across nodes', () => {

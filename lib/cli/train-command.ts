@@ -1,5 +1,7 @@
 /** `vit22b train`: a ViT trained with the Trainer, on synthetic shapes by default. */
+import { cudaStatus } from '../runtime/cuda-status';
 import { openDevice, type DeviceRequest } from '../runtime/device';
+import { gpuForRank } from '../runtime/gpu-binding';
 import { Trainer } from '../train/trainer';
 import type { Command } from './commands';
 import { parseOptions } from './parse-options';
@@ -34,7 +36,7 @@ export const trainCommand: Command = {
     // Outputs first: a bad --out or --checkpoint-dir fails before data is loaded or a model compiled.
     for (const dir of [o.out, o['checkpoint-dir']]) if (dir !== undefined) ensureOutputDir(dir);
     const setup = await trainSetup(o, TRAIN_USAGE);
-    if (setup.comm.comm !== 'mpi') return train(setup, o, io);
+    if (setup.comm.comm === 'local') return train(setup, o, io);
     // A process of a multi-process run: its errors name it (the peers print theirs too).
     const rank = setup.comm.launch.rank;
     try {
@@ -48,8 +50,9 @@ export const trainCommand: Command = {
 
 async function train(setup: Awaited<ReturnType<typeof trainSetup>>, o: TrainArgs, io: CliIO): Promise<number> {
   // Rank 0 speaks for a multi-process job; the others print only their errors.
-  const speaker = setup.comm.launch.rank === 0 || setup.comm.comm !== 'mpi';
-  using device = openDevice({ device: setup.device as DeviceRequest });
+  const speaker = setup.comm.launch.rank === 0 || setup.comm.comm === 'local';
+  // Over NCCL each rank drives LOCAL_RANK's GPU (lib/runtime/gpu-binding.ts).
+  using device = setup.comm.comm === 'nccl' ? openDevice({ device: 'cuda', ordinal: gpuForRank(setup.comm.launch, cudaStatus().devices.length).ordinal }) : openDevice({ device: setup.device as DeviceRequest });
   using trainer = new Trainer({ device, ...setup.trainer });
   // Always said, whatever --progress: a silently re-initialized classifier would surprise.
   for (const note of trainer.initNotes) io.err(`vit22b train: --init ${setup.trainer.init!.file}: ${note}\n`);
@@ -73,5 +76,6 @@ async function train(setup: Awaited<ReturnType<typeof trainSetup>>, o: TrainArgs
 function placeText(device: string, mesh: { data: number; model: number }, comm: MeshComm): string {
   const n = mesh.data * mesh.model;
   if (n === 1) return device;
+  if (comm === 'nccl') return `a mesh ${meshText(mesh)} over ${n} processes joined by NCCL (one GPU each; this one ${device})`;
   return comm === 'mpi' ? `a mesh ${meshText(mesh)} over ${n} MPI processes (one CPU device each)` : `a mesh ${meshText(mesh)} of ${n} virtual CPU devices`;
 }

@@ -185,7 +185,7 @@ export async function trainSetup(o: TrainArgs, usage: string, defaults: { steps?
   const comm = chooseComm(o, mesh, usage);
   // Rank 0 speaks for the job: the others log nothing, write no metrics and no trace (their errors
   // still reach stderr, prefixed with their rank by the train command).
-  const speaker = comm.comm !== 'mpi' || comm.launch.rank === 0;
+  const speaker = comm.comm === 'local' || comm.launch.rank === 0;
   return {
     comm,
     device: choice(o.device, 'device', ['auto', 'cpu', 'cuda'], 'auto', usage),

@@ -32,7 +32,7 @@ import { checkMesh, meshSize, type MeshShape } from './sharding';
 export type ModelFn = (b: GraphBuilder, shapes: Record<string, Shape>) => void;
 
 export interface CompileOptions {
-  /** The device to run on; with `mesh`, the mesh's devices are used instead (CPU). */
+  /** The device to run on; with `mesh`, the mesh's devices are used instead (CPU), or, with comm 'nccl', this GPU. */
   device?: Device;
   /**
    * Run on a data x model mesh of virtual devices in this process (passes/partition.ts): a shape
@@ -40,8 +40,10 @@ export interface CompileOptions {
    */
   mesh?: MeshShape | Mesh;
   /**
-   * How a mesh given as a shape talks: 'local' (default: virtual devices of this process) or 'mpi'
-   * (this process is one device of an MPI job of data x model processes: mpirun / srun; see Mesh).
+   * How a mesh given as a shape talks: 'local' (default: virtual devices of this process), 'mpi'
+   * (this process is one CPU device of an MPI job of data x model processes: mpirun / srun) or
+   * 'nccl' (this process is one GPU, `device` or LOCAL_RANK's, of a job of data x model processes;
+   * see Mesh).
    */
   comm?: MeshComm;
   /** A mesh collective's deadline in ms (ERR_COLLECTIVE_TIMEOUT / ERR_COMM_TIMEOUT); default Mesh's. */
@@ -155,15 +157,19 @@ function placementOf(options: CompileOptions): { session: Session; shape?: MeshS
     return { session: new Session(mesh), shape: { ...mesh.shape } };
   }
   const shape = checkMesh(m);
-  if (options.device && options.device.kind !== 'cpu') {
-    throw new Vit22bError('ERR_NOT_IMPLEMENTED', 'a mesh of virtual devices runs on the CPU today (CUDA virtual devices and NCCL come later)', {
-      expected: "device 'cpu' (or none) with mesh",
+  const nccl = options.comm === 'nccl';
+  if (options.device && options.device.kind !== 'cpu' && !nccl) {
+    throw new Vit22bError('ERR_NOT_IMPLEMENTED', `a mesh over '${options.comm ?? 'local'}' runs on CPU devices; GPUs take part one per process over NCCL (comm 'nccl')`, {
+      expected: "device 'cpu' (or none), or comm 'nccl' with a cuda device",
       received: options.device.kind,
     });
   }
+  // Over NCCL the mesh holds the given GPU (this process's; the caller keeps it); without one it
+  // opens LOCAL_RANK's.
   const mesh = createMesh(shape, {
     ...(options.comm !== undefined ? { comm: options.comm } : {}),
     ...(options.commTimeoutMs !== undefined ? { timeoutMs: options.commTimeoutMs } : {}),
+    ...(nccl && options.device ? { device: options.device } : {}),
   });
   return { session: new Session(mesh, mesh), shape };
 }

@@ -2,6 +2,7 @@
  * The environment a launched rank sees: torchrun's variables, whatever started it (our own spawn or
  * mpirun through the rank shim), so that one reader (lib/runtime/launch-env.ts) serves every launcher.
  */
+import { ncclAddress } from '../runtime/gpu-binding';
 
 export interface LaunchTopology {
   /** Ranks started on this machine. */
@@ -35,11 +36,6 @@ export function rankVariables(t: LaunchTopology, localRank: number, nccl: boolea
     MASTER_ADDR: t.masterAddr,
     MASTER_PORT: String(t.masterPort),
   };
-  if (nccl) vars.NCCL_COMM_ID = `${bracketIpv6(t.masterAddr)}:${t.masterPort}`;
+  if (nccl) vars.NCCL_COMM_ID = ncclAddress(t.masterAddr, t.masterPort);
   return vars;
-}
-
-/** NCCL parses "host:port" at the last colon; an IPv6 literal needs brackets to survive that. */
-function bracketIpv6(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

@@ -12,13 +12,19 @@
  * data x model processes (mpirun, srun), each holding ONE device of the mesh, its MPI world rank
  * being its mesh rank. The same SPMD plan runs on it; `devices` then has one entry, `ranks` says
  * which mesh rank it is, and `gatherBytes` exchanges host bytes between the processes (global reads).
+ *
+ * `comm: 'nccl'` is the same over GPUs (native/comm/nccl_mesh.h): one process per GPU, its mesh rank
+ * RANK, its GPU LOCAL_RANK's (lib/runtime/gpu-binding.ts) or the CUDA device given as `device`, the
+ * world meeting at NCCL_COMM_ID (or MASTER_ADDR:MASTER_PORT).
  */
 import type { KernelName, KernelSpec } from '../kernels/spec';
-import { loadCpuCapableAddon } from './addon-loader';
-import { Device } from './device';
+import { loadAddon, loadCpuCapableAddon } from './addon-loader';
+import { cudaStatus } from './cuda-status';
+import { Device, openDevice } from './device';
 import { Vit22bError } from './errors';
+import { gpuForRank, ncclRendezvous } from './gpu-binding';
 import { detectLaunchEnv } from './launch-env';
-import type { NativeBuffer, NativeMesh } from './native-types';
+import type { NativeAddon, NativeBuffer, NativeMesh } from './native-types';
 import { loadPlan, type LoadedPlan, type PlanProfileEntry } from './plan';
 import type { NativePlan } from './plan-format';
 import type { DeviceTensor } from './tensor';
@@ -43,11 +49,22 @@ export interface MeshOptions {
   /**
    * 'local' (default): every device a virtual device of this process. 'mpi': this process holds one
    * device of a mesh of MPI processes (Open MPI opened at run time; ERR_LIBRARY_NOT_FOUND without it).
+   * 'nccl': this process holds one GPU of a mesh of processes joined by NCCL (the CUDA addon and NCCL
+   * 2.18+ loaded at run time).
    */
   comm?: MeshComm;
+  /**
+   * 'nccl' only: this process's CUDA device (the caller keeps it: the mesh does not dispose it).
+   * Default: the GPU of LOCAL_RANK (gpuForRank), opened and owned by the mesh.
+   */
+  device?: Device;
+  /** 'nccl' only: this process's mesh rank. Default: the launch environment's (RANK, ...). */
+  rank?: number;
 }
 
-export type MeshComm = 'local' | 'mpi';
+export type MeshComm = 'local' | 'mpi' | 'nccl';
+
+export const MESH_COMMS: readonly MeshComm[] = ['local', 'mpi', 'nccl'];
 
 export interface MeshCoordinates {
   rank: number;
@@ -122,9 +139,13 @@ export function createMesh(shape: MeshShape, options: MeshOptions = {}): Mesh {
   const checked = checkMeshShape(shape);
   checkOption('threadsPerDevice', options.threadsPerDevice, 1, 1024);
   checkOption('timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1);
-  if (options.comm !== undefined && options.comm !== 'local' && options.comm !== 'mpi') {
-    throw configError(`mesh option comm must be 'local' or 'mpi', got ${String(options.comm)}`, 'comm', "'local' | 'mpi'", options.comm);
+  if (options.comm !== undefined && !MESH_COMMS.includes(options.comm)) {
+    throw configError(`mesh option comm must be 'local', 'mpi' or 'nccl', got ${String(options.comm)}`, 'comm', "'local' | 'mpi' | 'nccl'", options.comm);
   }
+  if ((options.device !== undefined || options.rank !== undefined) && options.comm !== 'nccl') {
+    throw configError("mesh options device and rank are for comm 'nccl' (one GPU per process)", options.device !== undefined ? 'device' : 'rank', "comm: 'nccl'", options.comm ?? 'local');
+  }
+  if (options.rank !== undefined) checkOption('rank', options.rank, 0, checked.data * checked.model - 1);
   return new Mesh(checked, options);
 }
 
@@ -161,16 +182,34 @@ export class Mesh implements Disposable {
   /** The mesh rank of each of `devices` (0 .. size-1 for a local mesh; this process's one rank over MPI). */
   readonly ranks: readonly number[];
   readonly comm: MeshComm;
-  /** Threads of each device's pool. */
+  /** Threads of each device's pool (0 over NCCL: a GPU has no pool of ours). */
   readonly threadsPerDevice: number;
   readonly timeoutMs: number;
   /** @internal */ readonly native: NativeMesh;
+  /** Devices the caller lent (not disposed with the mesh). */
+  private readonly borrowed: ReadonlySet<Device>;
 
   /** @internal Use createMesh. */
   constructor(shape: MeshShape, options: MeshOptions) {
     this.shape = Object.freeze({ ...shape });
     this.size = shape.data * shape.model;
     this.comm = options.comm ?? 'local';
+    if (this.comm === 'nccl') {
+      const made = openNcclPlace(shape, options);
+      this.ranks = [made.rank];
+      this.threadsPerDevice = 0;
+      this.timeoutMs = options.timeoutMs ?? DEFAULT_MESH_TIMEOUT_MS;
+      this.borrowed = new Set(options.device ? [made.device] : []);
+      try {
+        this.native = new made.native.MeshHandle([made.device.native], shape.data, shape.model, this.timeoutMs, 'nccl', made.rank);
+      } catch (e) {
+        if (!options.device) made.device.dispose();
+        throw e;
+      }
+      this.devices = [made.device];
+      return;
+    }
+    this.borrowed = new Set();
     const addon = loadCpuCapableAddon();
     let ranks = Array.from({ length: this.size }, (_u, r) => r);
     // Devices sharing this machine's cores: all of a local mesh; under MPI, the processes here.
@@ -282,12 +321,41 @@ export class Mesh implements Disposable {
   /** Disposes the devices (their tensors keep their memory until disposed). ERR_DEVICE_BUSY mid-run. */
   dispose(): void {
     this.native.dispose();
-    for (const d of this.devices) d.dispose();
+    for (const d of this.devices) if (!this.borrowed.has(d)) d.dispose();
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/**
+ * This process's place in a mesh over NCCL: its rank (option, else RANK ...), its CUDA device (the
+ * one given, else LOCAL_RANK's GPU), and NCCL_COMM_ID set where the launch environment knows the
+ * rendezvous (ncclRendezvous) but the launcher did not set it (srun, torchrun itself).
+ */
+function openNcclPlace(shape: MeshShape, options: MeshOptions): { rank: number; device: Device; native: NativeAddon } {
+  const size = shape.data * shape.model;
+  const launch = detectLaunchEnv();
+  const rank = options.rank ?? launch.rank;
+  const world = options.rank !== undefined ? size : launch.worldSize;
+  if (world !== size) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `a ${shape.data} x ${shape.model} mesh over NCCL needs ${size} processes (one GPU each), but this job has ${world} (${launch.source === 'single' ? 'no launcher' : launch.source})`, {
+      expected: `${size} processes`,
+      received: `${world}`,
+    });
+  }
+  if (rank >= size) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `rank ${rank} is not a rank of a ${shape.data} x ${shape.model} mesh`, { expected: `a rank in [0, ${size - 1}]`, received: String(rank) });
+  }
+  const address = ncclRendezvous({ ...launch, worldSize: size });
+  if (address !== undefined) process.env.NCCL_COMM_ID = address;
+  if (options.device && options.device.kind !== 'cuda') {
+    throw configError("mesh option device must be a CUDA device for comm 'nccl'", 'device', 'a cuda device', options.device.kind);
+  }
+  const status = cudaStatus();
+  const device = options.device ?? openDevice({ device: 'cuda', ordinal: gpuForRank(launch, status.devices.length).ordinal });
+  return { rank, device, native: loadAddon('cuda').native };
 }
 
 function atRank(mesh: Mesh, rank: number, e: unknown): unknown {

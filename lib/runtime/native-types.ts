@@ -198,8 +198,8 @@ export interface NativeMesh {
   readonly size: number;
   /** The mesh rank of this process's first device (0 for a local mesh). */
   readonly rank: number;
-  readonly backend: 'local' | 'mpi';
-  /** Every process's bytes, by mesh rank ('mpi' only; collective, synchronous, bounded by the timeout). */
+  readonly backend: 'local' | 'mpi' | 'nccl';
+  /** Every process's bytes, by mesh rank ('mpi' and 'nccl'; collective, synchronous, bounded by the timeout). */
   gatherBytes(bytes: ArrayBufferView): ArrayBuffer[];
   run(
     plans: readonly NativePlanHandle[],
@@ -215,7 +215,8 @@ export interface NativeAddon {
   setErrorClass(ctor: new (code: string, message: string, details: object) => Error): void;
   /** `threads` > 0: a cpu device with a thread pool of its own (absent or 0: the process pool). */
   DeviceHandle: new (kind: 'cpu' | 'cuda', ordinal: number, threads?: number) => NativeDevice;
-  MeshHandle: new (devices: readonly NativeDevice[], data: number, model: number, timeoutMs: number, backend?: 'local' | 'mpi') => NativeMesh;
+  /** 'nccl' (the CUDA addon only) takes this process's mesh rank as `rank`. */
+  MeshHandle: new (devices: readonly NativeDevice[], data: number, model: number, timeoutMs: number, backend?: 'local' | 'mpi' | 'nccl', rank?: number) => NativeMesh;
   /** Open MPI as this process sees it (opens nothing). */
   mpiStatus(): { opened: boolean; version: string; path: string; broken: boolean };
   /** Opens Open MPI (dlopen) and initialises MPI: ERR_LIBRARY_NOT_FOUND naming every place tried. */

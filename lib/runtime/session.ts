@@ -5,7 +5,7 @@
  * call that drives every device's thread, lib/runtime/mesh.ts). What the buffers mean (global
  * tensors, their slices, initialization) is the program's business (lib/graph/program.ts).
  *
- * Over a mesh of MPI processes (Mesh.comm 'mpi') the session holds this process's one device of the
+ * Over a mesh of processes (Mesh.comm 'mpi' or 'nccl') the session holds this process's one device of the
  * mesh: `devices` and per-rank inputs are this process's (index i is mesh rank `meshRanks[i]`), while
  * a plan run resolves with the outputs of EVERY mesh rank (gathered from the other processes after
  * the step, a few bytes for a loss), so the program assembles outputs exactly as on one process.
@@ -82,7 +82,7 @@ export class Session implements Disposable {
   /** True when the mesh spans several processes (its other devices' memory is out of reach). */
   get multiProcess(): boolean {
     const p = this.placement;
-    return isMesh(p) && p.comm === 'mpi';
+    return isMesh(p) && p.comm !== 'local';
   }
 
   /** Coordinates of this process's device i. */
@@ -169,9 +169,10 @@ export class Session implements Disposable {
       let runs = 0;
       return {
         run: async (inputs, scalars) => {
-          if (mesh.comm === 'mpi') await faultHook(mesh.ranks[0]!, ++runs);
+          const processes = mesh.comm !== 'local';
+          if (processes) await faultHook(mesh.ranks[0]!, ++runs);
           const local = await mp.run(inputs.map((i) => [...i]), [...scalars]);
-          return mesh.comm === 'mpi' ? gatherOutputs(mesh, local[0]!) : local;
+          return processes ? gatherOutputs(mesh, local[0]!) : local;
         },
         setProfiling: (on) => mp.setProfiling(on),
         profile: () => {
@@ -202,7 +203,7 @@ export class Session implements Disposable {
 
 /**
  * Test hooks of the multi-process fault tests (test/comm/mpi-faults.test.ts), read per run of a
- * plan over MPI: VIT22B_TEST_STALL="R@N:MS" makes mesh rank R sleep MS ms before its N-th run (a
+ * plan over processes (MPI or NCCL): VIT22B_TEST_STALL="R@N:MS" makes mesh rank R sleep MS ms before its N-th run (a
  * rank that never arrives: its peers must time out), VIT22B_TEST_KILL="R@N" makes rank R SIGKILL
  * itself before its N-th run (a peer that dies while the others are mid-step). Unset: nothing.
  */

@@ -52,8 +52,9 @@ export interface TrainerOptions {
   mesh?: MeshShape;
   /**
    * How the mesh's devices talk (compile's `comm`): 'local' (default, virtual devices of this
-   * process) or 'mpi' (this process is one device of an MPI job of data x model processes; every
-   * process runs the same Trainer on the same data, each feeding its own slice of every batch).
+   * process), 'mpi' (this process is one CPU device of an MPI job of data x model processes) or
+   * 'nccl' (one GPU, `device`, of a job of processes joined by NCCL). Over processes every one runs
+   * the same Trainer on the same data, each feeding its own slice of every batch.
    */
   comm?: MeshComm;
   /** A collective's deadline in ms (compile's `commTimeoutMs`). */

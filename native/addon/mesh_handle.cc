@@ -12,6 +12,9 @@
 #include "addon/mesh_run_worker.h"
 #include "addon/plan_handle.h"
 #include "core/status.h"
+#if VIT22B_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 namespace vit::addon {
 
@@ -47,7 +50,7 @@ Napi::Function MeshHandle::define(Napi::Env env) {
 }
 
 // new MeshHandle(devices: DeviceHandle[], data: number, model: number, timeoutMs: number,
-//                backend?: 'local' | 'mpi')
+//                backend?: 'local' | 'mpi' | 'nccl', rank?: number)
 MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHandle>(info) {
   guard(info.Env(), [&] {
     Napi::Env env = info.Env();
@@ -66,11 +69,30 @@ MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHa
                   std::to_string(timeoutMs));
     }
     if (info.Length() > 4 && !info[4].IsUndefined()) backend_ = stringArg(info, 4, "backend");
-    if (backend_ != "local" && backend_ != "mpi") {
-      throw Error(ErrorCode::InvalidArgument, "a mesh's backend must be 'local' or 'mpi'", "local | mpi", backend_);
+    if (backend_ != "local" && backend_ != "mpi" && backend_ != "nccl") {
+      throw Error(ErrorCode::InvalidArgument, "a mesh's backend must be 'local', 'mpi' or 'nccl'",
+                  "local | mpi | nccl", backend_);
     }
-    // Under MPI this process holds one device of the mesh; the others are its peers' processes.
-    const int n = backend_ == "mpi" ? 1 : static_cast<int>(data * model);
+#if !VIT22B_WITH_CUDA
+    if (backend_ == "nccl") {
+      throw Error(ErrorCode::NotImplemented,
+                  "a mesh over NCCL needs the CUDA addon (one GPU per process); this is the CPU addon",
+                  "the CUDA addon", "the CPU addon");
+    }
+#endif
+    // Under MPI or NCCL this process holds one device of the mesh; the others are its peers' processes.
+    const bool oneHere = backend_ != "local";
+    const int n = oneHere ? 1 : static_cast<int>(data * model);
+    int64_t rank = 0;
+    if (backend_ == "nccl") {
+      rank = countArg(info, 5, "rank");
+      if (rank >= data * model) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "rank " + std::to_string(rank) + " is not a rank of a " + std::to_string(data) + " x " +
+                        std::to_string(model) + " mesh",
+                    "0 <= rank < " + std::to_string(data * model), std::to_string(rank));
+      }
+    }
     Napi::Value arg = info.Length() > 0 ? info[0] : env.Undefined();
     Napi::Array devices = arrayOf(arg, "mesh devices", static_cast<size_t>(n), "DeviceHandles");
     for (int r = 0; r < n; ++r) {
@@ -85,10 +107,16 @@ MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHa
         throw Error(ErrorCode::Disposed, "mesh devices[" + std::to_string(r) + "] was disposed",
                     "a live device", "disposed device");
       }
-      if (std::string(st->backend->kind()) != "cpu") {
+      const std::string kind = st->backend->kind();
+      if (backend_ == "nccl" && kind != "cuda") {
+        throw Error(ErrorCode::InvalidArgument, "a mesh over NCCL holds this process's CUDA device",
+                    "a cuda device", kind);
+      }
+      if (backend_ != "nccl" && kind != "cpu") {
         throw Error(ErrorCode::NotImplemented,
-                    "meshes of CUDA devices are not implemented yet (GPU virtual-device collectives)",
-                    "cpu devices", st->backend->kind());
+                    "a '" + backend_ + "' mesh of CUDA devices is not implemented (GPU virtual-device "
+                    "collectives); one GPU per process is the 'nccl' backend",
+                    "cpu devices", kind);
       }
       if (st->backend->comms()) {
         throw Error(ErrorCode::InvalidArgument,
@@ -103,6 +131,16 @@ MeshHandle::MeshHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MeshHa
       }
       devices_.push_back(st);
     }
+#if VIT22B_WITH_CUDA
+    if (backend_ == "nccl") {
+      auto* cuda = dynamic_cast<cuda::CudaBackend*>(devices_[0]->backend.get());
+      auto m = std::make_shared<comm::NcclMesh>(static_cast<int>(data), static_cast<int>(model),
+                                                static_cast<int>(rank), cuda->ordinal(),
+                                                std::chrono::milliseconds(timeoutMs));
+      nccl_ = m.get();
+      mesh_ = std::move(m);
+    } else
+#endif
     if (backend_ == "mpi") {
       auto m = std::make_shared<comm::MpiMesh>(static_cast<int>(data), static_cast<int>(model),
                                                std::chrono::milliseconds(timeoutMs));
@@ -149,9 +187,9 @@ Napi::Value MeshHandle::gatherBytes(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     requireLive("gather bytes");
-    if (!mpi_) {
-      throw Error(ErrorCode::InvalidArgument, "gatherBytes is for meshes over MPI processes; a local mesh holds every slice itself",
-                  "backend 'mpi'", backend_);
+    if (backend_ == "local") {
+      throw Error(ErrorCode::InvalidArgument, "gatherBytes is for meshes over processes (MPI or NCCL); a local mesh holds every slice itself",
+                  "backend 'mpi' or 'nccl'", backend_);
     }
     if (*running_) {
       throw Error(ErrorCode::DeviceBusy, "cannot gather while a mesh run is in flight; await it first",
@@ -163,7 +201,11 @@ Napi::Value MeshHandle::gatherBytes(const Napi::CallbackInfo& info) {
     }
     Napi::TypedArray view = info[0].As<Napi::TypedArray>();
     const uint8_t* data = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-    auto all = mpi_->gatherBytes(data, view.ByteLength(), "a host gather between steps");
+    std::vector<std::vector<uint8_t>> all;
+#if VIT22B_WITH_CUDA
+    if (nccl_) all = nccl_->gatherBytes(data, view.ByteLength(), "a host gather between steps");
+#endif
+    if (mpi_) all = mpi_->gatherBytes(data, view.ByteLength(), "a host gather between steps");
     Napi::Array out = Napi::Array::New(env, all.size());
     for (size_t j = 0; j < all.size(); ++j) {
       Napi::ArrayBuffer b = Napi::ArrayBuffer::New(env, all[j].size());

@@ -1,9 +1,12 @@
-// A mesh of virtual cpu devices as a JavaScript object (lib/runtime/mesh.ts):
-//   new MeshHandle(devices: DeviceHandle[], data, model, timeoutMs, backend?: 'local' | 'mpi')
-//     'local' (default): devices.length == data * model virtual devices of this process;
-//     'mpi': devices.length == 1, this process's device of a data x model mesh of MPI processes
+// A mesh of devices as a JavaScript object (lib/runtime/mesh.ts):
+//   new MeshHandle(devices: DeviceHandle[], data, model, timeoutMs,
+//                  backend?: 'local' | 'mpi' | 'nccl', rank?: number)
+//     'local' (default): devices.length == data * model virtual cpu devices of this process;
+//     'mpi': devices.length == 1, this process's cpu device of a data x model mesh of MPI processes;
+//     'nccl' (the CUDA addon only): devices.length == 1, this process's CUDA device, mesh rank
+//       `rank` (RANK) of a job of data * model processes bootstrapped at NCCL_COMM_ID
 //   rank: the mesh rank of devices[0] (0 for 'local'); backend
-//   gatherBytes(bytes: ArrayBufferView) -> ArrayBuffer[]: every process's bytes ('mpi' only;
+//   gatherBytes(bytes: ArrayBufferView) -> ArrayBuffer[]: every process's bytes ('mpi' and 'nccl';
 //     synchronous, collective: every process calls it with the same size)
 //   run(plans: PlanHandle[], inputs: ArrayBufferView[][], scalars: number[]) -> Promise<ArrayBuffer[][]>
 //   launch(kernel, specs: object[]): one kernel on every rank at once (synchronous)
@@ -21,6 +24,7 @@
 #include "comm/mesh_runner.h"
 #include "comm/local_mesh.h"
 #include "comm/mpi_mesh.h"
+#include "comm/nccl_mesh.h"
 
 namespace vit::addon {
 
@@ -45,6 +49,9 @@ class MeshHandle : public Napi::ObjectWrap<MeshHandle> {
 
   std::shared_ptr<comm::MeshRunner> mesh_;  // null once disposed
   comm::MpiMesh* mpi_ = nullptr;            // mesh_ when the backend is 'mpi'
+#if VIT22B_WITH_CUDA
+  comm::NcclMesh* nccl_ = nullptr;          // mesh_ when the backend is 'nccl'
+#endif
   std::string backend_ = "local";
   std::vector<std::shared_ptr<DeviceState>> devices_;
   uint64_t runs_ = 0;

@@ -208,20 +208,26 @@ void NcclWorld::check() {
 }
 
 void NcclWorld::run(const char* op, MeshAxis axis, const std::string& step, Stream stream,
-                    const std::function<NcclResult()>& enqueue) {
-  std::unique_lock<std::mutex> lock(mutex_);
+                    const std::function<NcclResult()>& call) {
   const bool data = axis == MeshAxis::Data;
   const std::string what = std::string(op) + " on mesh axis '" + axisName(axis) + "' at " +
                            place_.describe() + " (axis rank " +
                            std::to_string(data ? place_.data : place_.model) + " of " +
                            std::to_string(data ? place_.dataSize : place_.modelSize) + "), " + step;
+  std::unique_lock<std::mutex> lock(mutex_);
+  enqueue(axes_[static_cast<size_t>(axis)], what, stream, call, lock);
+}
+
+// Called with mutex_ held (run, gatherHost); settle() drops and retakes it while it polls.
+void NcclWorld::enqueue(NcclComm comm, const std::string& what, Stream stream,
+                        const std::function<NcclResult()>& call, std::unique_lock<std::mutex>& lock) {
   if (failure_) throw *failure_;
   if (aborted_) {
     throw Error(ErrorCode::CollectiveAborted, what + ": the NCCL communicators were aborted",
                 "live communicators", "aborted");
   }
   const Clock::time_point deadline = Clock::now() + options_.timeout;
-  settle(axes_[static_cast<size_t>(axis)], enqueue(), what, deadline, lock);
+  settle(comm, call(), what, deadline, lock);
 
   // Under CUDA graph capture nothing runs now; the replay is watched through the communicators'
   // asynchronous errors (the watchdog polls them all the time), not by an event.
@@ -238,6 +244,69 @@ void NcclWorld::run(const char* op, MeshAxis axis, const std::string& step, Stre
   }
   pending_.push_back({reinterpret_cast<CUevent_st*>(done), what, deadline});
   wake_.notify_all();
+}
+
+std::vector<std::vector<uint8_t>> NcclWorld::gatherHost(const void* data, size_t bytes,
+                                                        const std::string& what) {
+  const int n = place_.dataSize * place_.modelSize;
+  std::vector<std::vector<uint8_t>> out(static_cast<size_t>(n));
+  checkCuda(cudaSetDevice(options_.cudaDevice), "cudaSetDevice (nccl host gather)");
+  // Device staging: [bytes] in, [n * bytes] out (NCCL moves device memory only). At least one byte
+  // each, so an empty gather still meets its peers (every rank calls it).
+  const size_t each = bytes == 0 ? 1 : bytes;
+  void* send = nullptr;
+  void* recv = nullptr;
+  cudaStream_t stream = nullptr;
+  auto release = [&] {
+    // After an abort the stream has drained (the aborted NCCL kernels return), so this is safe.
+    if (stream) cudaStreamSynchronize(stream);
+    if (send) cudaFree(send);
+    if (recv) cudaFree(recv);
+    if (stream) cudaStreamDestroy(stream);
+  };
+  try {
+    checkCuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate (nccl host gather)");
+    checkCuda(cudaMalloc(&send, each), "cudaMalloc (nccl host gather)");
+    checkCuda(cudaMalloc(&recv, each * static_cast<size_t>(n)), "cudaMalloc (nccl host gather)");
+    if (bytes > 0) {
+      checkCuda(cudaMemcpyAsync(send, data, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (nccl host gather)");
+    }
+    const std::string call = what + " (a host gather of " + std::to_string(bytes) + " bytes over the world at " +
+                             place_.describe() + ")";
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      NcclComm comm = world_;
+      enqueue(comm, call, Stream{stream}, [&] {
+        return nccl_.allGather(send, recv, each, cuda::kNcclUint8, comm, static_cast<cuda::NcclStream>(stream));
+      }, lock);
+    }
+    // Wait on the host without blocking inside CUDA: a gather that never completes is ended by the
+    // watchdog (abort at the deadline), which makes the stream drain and check() throw.
+    for (;;) {
+      const cudaError_t q = cudaStreamQuery(stream);
+      if (q == cudaSuccess) break;
+      if (q != cudaErrorNotReady) {
+        cudaGetLastError();
+        check();
+        checkCuda(q, "cudaStreamQuery (nccl host gather)");
+      }
+      check();
+      std::this_thread::sleep_for(kSettlePoll);
+    }
+    check();
+    // Only now, the gather complete: a copy into pageable memory may block the host.
+    std::vector<uint8_t> all(each * static_cast<size_t>(n));
+    checkCuda(cudaMemcpy(all.data(), recv, all.size(), cudaMemcpyDeviceToHost), "cudaMemcpy (nccl host gather)");
+    for (int j = 0; j < n; ++j) {
+      const uint8_t* from = all.data() + static_cast<size_t>(j) * each;
+      out[static_cast<size_t>(j)].assign(from, from + bytes);
+    }
+  } catch (...) {
+    release();
+    throw;
+  }
+  release();
+  return out;
 }
 
 void NcclWorld::watch() {
@@ -400,13 +469,12 @@ void NcclCommunicator::permute(const void* send, void* recv, int64_t count, DTyp
   });
 }
 
-std::unique_ptr<DeviceComms> makeNcclDeviceComms(const NcclWorldOptions& options) {
-  std::shared_ptr<NcclWorld> world = NcclWorld::create(options);
+std::shared_ptr<DeviceComms> makeNcclDeviceComms(const std::shared_ptr<NcclWorld>& world) {
   auto data = std::make_unique<NcclCommunicator>(world, MeshAxis::Data);
   auto model = std::make_unique<NcclCommunicator>(world, MeshAxis::Model);
   NcclCommunicator* d = data.get();
   NcclCommunicator* m = model.get();
-  auto comms = std::make_unique<DeviceComms>(world->place(), std::move(data), std::move(model));
+  auto comms = std::make_shared<DeviceComms>(world->place(), std::move(data), std::move(model));
   d->setComms(comms.get());
   m->setComms(comms.get());
   return comms;

@@ -33,6 +33,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -74,6 +75,12 @@ class NcclWorld : public std::enable_shared_from_this<NcclWorld> {
            const std::function<cuda::NcclResult()>& enqueue);
   const cuda::Nccl& api() const { return nccl_; }
 
+  // out[j] = world rank j's `bytes` bytes (every rank calls it with the same size, in the same
+  // order): an all-gather of bytes over the world communicator through a device staging buffer on
+  // a stream of its own, waited for on the host. Bounded by the timeout like every collective (the
+  // watchdog aborts it); what the host side uses for global reads and a step's outputs.
+  std::vector<std::vector<uint8_t>> gatherHost(const void* data, size_t bytes, const std::string& what);
+
   // Throws the failure the watchdog found (ERR_COMM_TIMEOUT / ERR_COMM_PEER_LOST), if any. The
   // runtime calls it when a step's stream synchronisation fails or ends, so that the typed error,
   // not CUDA's, is what the user reads.
@@ -98,7 +105,11 @@ class NcclWorld : public std::enable_shared_from_this<NcclWorld> {
   void abortLocked();
   void fail(Error error);  // records the first failure and aborts; mutex_ held
   void watch();            // the watchdog thread's loop
-  void track(Stream stream, std::string what);
+  // run() on any communicator of the world (an axis, or the world itself for gatherHost); `what`
+  // names the call in errors.
+  // Called with mutex_ held through `lock` (settle() releases it while it polls).
+  void enqueue(cuda::NcclComm comm, const std::string& what, Stream stream,
+               const std::function<cuda::NcclResult()>& call, std::unique_lock<std::mutex>& lock);
 
   const cuda::Nccl& nccl_;
   NcclWorldOptions options_;
@@ -147,9 +158,9 @@ class NcclCommunicator final : public Communicator {
   int rank_;
 };
 
-// The factory the runtime calls for `--comm nccl` (after cudaStatus() has loaded NCCL): this
-// process's place in the mesh and its two NCCL axis communicators.
-std::unique_ptr<DeviceComms> makeNcclDeviceComms(const NcclWorldOptions& options);
+// This process's place in the mesh and its two NCCL axis communicators over `world` (what
+// NcclMesh, native/comm/nccl_mesh.h, hands to the device).
+std::shared_ptr<DeviceComms> makeNcclDeviceComms(const std::shared_ptr<NcclWorld>& world);
 
 }  // namespace vit::comm
 

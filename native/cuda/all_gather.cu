@@ -1,13 +1,16 @@
-// all_gather (lib/kernels/all_gather.ts AllGatherArgs) on CUDA: ranks 1 only, a device copy (cuda/single_rank.h says
-// why ranks > 1 is ERR_NOT_IMPLEMENTED).
-#include "cuda/single_rank.h"
+// all_gather (lib/kernels/all_gather.ts AllGatherArgs) on CUDA: a device copy for an axis of one
+// device, else the mesh's communicator (NCCL) on this stream (cuda/collective_comm.h).
+#include "cuda/collective_comm.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
 void allGather(Stream stream, const AllGatherArgs& a) {
-  requireSingleRank(a.ranks, a.axis, "all_gather");
-  copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "all_gather");
+  if (a.ranks == 1) {
+    copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "all_gather");
+    return;
+  }
+  meshCommunicator(stream, a.axis, a.ranks, "all_gather").allGather(a.x, a.y, a.count, a.dtype, stream);
 }
 
 }  // namespace vit::cuda

@@ -1,13 +1,17 @@
-// all_reduce (lib/kernels/all_reduce.ts AllReduceArgs) on CUDA: ranks 1 only, y = scale * x rounded
-// once (axpby with beta 0, which never reads y; in place allowed). cuda/single_rank.h says why
-// ranks > 1 is ERR_NOT_IMPLEMENTED.
-#include "cuda/single_rank.h"
+// all_reduce (lib/kernels/all_reduce.ts AllReduceArgs) on CUDA. An axis of one device: y = scale *
+// x rounded once (axpby with beta 0, which never reads y; in place allowed). Several devices: the
+// mesh's communicator (NCCL's sum, then the same scaling on the same stream; cuda/collective_comm.h).
+// NCCL sums in its own order, so a GPU mesh matches the CPU mesh within tolerance, not bit for bit.
+#include "cuda/collective_comm.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
 void allReduce(Stream stream, const AllReduceArgs& a) {
-  requireSingleRank(a.ranks, a.axis, "all_reduce");
+  if (a.ranks != 1) {
+    meshCommunicator(stream, a.axis, a.ranks, "all_reduce").allReduce(a.x, a.y, a.count, a.dtype, a.scale, stream);
+    return;
+  }
   if (a.scale == 1.0f) {
     copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "all_reduce");
     return;

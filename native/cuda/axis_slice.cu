@@ -1,20 +1,20 @@
-// axis_slice (lib/kernels/axis_slice.ts AxisSliceArgs) on CUDA: ranks 1 only (axis rank 0), so a
-// strided copy of each run's first block. cuda/single_rank.h says why ranks > 1 is
-// ERR_NOT_IMPLEMENTED.
-#include "cuda/single_rank.h"
+// axis_slice (lib/kernels/axis_slice.ts AxisSliceArgs) on CUDA: this device's block of each run, by
+// its rank on the axis (0 for an axis of one device, else its mesh communicator's rank;
+// cuda/collective_comm.h). A strided copy, no communication.
+#include "cuda/collective_comm.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
 void axisSlice(Stream stream, const AxisSliceArgs& a) {
-  requireSingleRank(a.ranks, a.axis, "axis_slice");
+  const int64_t rank = a.ranks == 1 ? 0 : meshCommunicator(stream, a.axis, a.ranks, "axis_slice").rank();
   StridedCopyArgs copy;
   copy.dtype = a.dtype;
   copy.batch = a.batch;
   copy.cols = a.cols;
   copy.xStride = a.xStride;
   copy.yStride = a.yStride;
-  copy.x = a.x;
+  copy.x = static_cast<const char*>(a.x) + rank * a.cols * static_cast<int64_t>(dtypeSize(a.dtype));
   copy.y = a.y;
   stridedCopy(stream, copy);
 }

@@ -1,13 +1,18 @@
-// collective_permute (lib/kernels/collective_permute.ts CollectivePermuteArgs) on CUDA: ranks 1 only, a device copy (cuda/single_rank.h says
-// why ranks > 1 is ERR_NOT_IMPLEMENTED).
-#include "cuda/single_rank.h"
+// collective_permute (lib/kernels/collective_permute.ts CollectivePermuteArgs) on CUDA: a device
+// copy for an axis of one device, else the mesh's communicator (NCCL: a grouped send + receive) on
+// this stream (cuda/collective_comm.h).
+#include "cuda/collective_comm.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
 void collectivePermute(Stream stream, const CollectivePermuteArgs& a) {
-  requireSingleRank(a.ranks, a.axis, "collective_permute");
-  copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "collective_permute");
+  if (a.ranks == 1) {
+    copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "collective_permute");
+    return;
+  }
+  meshCommunicator(stream, a.axis, a.ranks, "collective_permute")
+      .permute(a.x, a.y, a.count, a.dtype, a.shift, stream);
 }
 
 }  // namespace vit::cuda

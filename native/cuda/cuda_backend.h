@@ -29,7 +29,7 @@ class CudaBackend final : public Backend {
   void download(void* hostDst, const void* deviceSrc, size_t bytes) override;
   void synchronize() override;
   const KernelTable& kernels() const override { return kernelTable(); }
-  Stream stream() override { return Stream{stream_}; }
+  Stream stream() override { return Stream{stream_, comms()}; }
   void ensureUsable() const override;
   void bindThread() override;
   std::unique_ptr<PlanRuntime> createPlanRuntime(size_t streams, size_t events,

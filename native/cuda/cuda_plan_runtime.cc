@@ -29,6 +29,10 @@ CudaPlanRuntime::CudaPlanRuntime(CudaBackend& backend, size_t streams, size_t ev
     : backend_(backend), scalarCount_(scalars) {
   const char* env = std::getenv("VIT22B_CUDA_GRAPHS");
   graphsEnabled_ = !(env && std::strcmp(env, "0") == 0);
+  // In a mesh over NCCL, capture only when asked (VIT22B_CUDA_GRAPHS=1): a collective inside a
+  // replayed graph is watched only through NCCL's asynchronous errors, not by our per-collective
+  // deadline, and capture of our non-blocking communicators has not been tried on a GPU yet.
+  if (backend_.comms() && !(env && std::strcmp(env, "1") == 0)) graphsEnabled_ = false;
   try {
     backend_.bindThread();
     const size_t count = streams == 0 ? 1 : streams;
@@ -94,7 +98,11 @@ void CudaPlanRuntime::releaseAll() noexcept {
   cudaGetLastError();
 }
 
-Stream CudaPlanRuntime::stream(size_t planStream) { return Stream{streams_[planStream]}; }
+// The device's mesh communicators ride along (null outside a mesh): the collective kernels find the
+// NCCL communicator of their axis through Stream::comm.
+Stream CudaPlanRuntime::stream(size_t planStream) {
+  return Stream{streams_[planStream], backend_.comms()};
+}
 
 void CudaPlanRuntime::recordEvent(size_t planStream, uint64_t event) {
   backend_.check(cudaEventRecord(events_[event], streams_[planStream]), "cudaEventRecord");

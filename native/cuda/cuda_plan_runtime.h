@@ -4,7 +4,9 @@
 // step (native/exec/loaded_plan.h describes the segments and when they are captured).
 //
 // VIT22B_CUDA_GRAPHS=0 (read when the plan is loaded) disables capture: every step then runs its
-// instructions directly on the plan's streams.
+// instructions directly on the plan's streams. A device in a mesh (NCCL) captures only with
+// VIT22B_CUDA_GRAPHS=1: there every collective is watched against its deadline by an event, which
+// a replayed graph would bypass.
 #pragma once
 
 #include <cuda_runtime_api.h>

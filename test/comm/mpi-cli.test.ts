@@ -4,7 +4,7 @@
  * summary (final loss, test loss and accuracy) is exactly the single-process virtual mesh's, and so
  * are the checkpoints (the sharded layout: each process writes its own rank file into rank 0's
  * temporary directory, rank 0 writes the index and manifest and commits); a resume over two
- * processes continues exactly. The refusals (nccl, mpi without a mesh, a mesh of
+ * processes continues exactly. The refusals (mpi without a mesh, a mesh of
  * another size than the job) are typed, checked in this process with launch variables of our own.
  */
 import { spawnSync } from 'node:child_process';
@@ -36,24 +36,23 @@ describe('--comm choices and refusals', () => {
   it('auto: local for one process, mpi under mpirun (saying why)', () => {
     const one = chooseComm({}, { data: 2, model: 1 }, 'u', {});
     expect(one).toMatchObject({ comm: 'local', requested: 'auto', timeoutMs: 600_000 });
-    const job = chooseComm({ 'comm-timeout': '2.5' }, { data: 2, model: 1 }, 'u', mpirun2);
+    const job = chooseComm({ 'comm-timeout': '2.5', device: 'cpu' }, { data: 2, model: 1 }, 'u', mpirun2);
     expect(job).toMatchObject({ comm: 'mpi', requested: 'auto', timeoutMs: 2500 });
     expect(job.reason).toBe('this process is rank 1 of 2 started by mpirun (OMPI_COMM_WORLD_SIZE=2)');
     // vit22b launch --comm mpi: torchrun's variables (read first) beside Open MPI's.
-    const launched = chooseComm({}, { data: 2, model: 1 }, 'u', { ...mpirun2, RANK: '1', WORLD_SIZE: '2', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' });
+    const launched = chooseComm({ device: 'cpu' }, { data: 2, model: 1 }, 'u', { ...mpirun2, RANK: '1', WORLD_SIZE: '2', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' });
     expect(launched).toMatchObject({ comm: 'mpi', requested: 'auto' });
     expect(launched.reason).toBe('this process is rank 1 of 2 started by a torchrun-style launcher (WORLD_SIZE=2) through mpirun');
   });
-  it('refuses nccl (not in this build), local in a job of several processes, mpi without a mesh or with a mesh of another size', () => {
-    expect(thrown(() => chooseComm({ comm: 'nccl' }, { data: 2, model: 1 }, 'u', {})).code).toBe('ERR_NOT_IMPLEMENTED');
+  it('refuses local in a job of several processes, mpi without a mesh or with a mesh of another size', () => {
     const local = thrown(() => chooseComm({ comm: 'local' }, { data: 2, model: 1 }, 'u', mpirun2));
     expect(local.code).toBe('ERR_USAGE');
     expect(local.message).toContain('would train 2 unrelated copies');
     expect(thrown(() => chooseComm({ comm: 'mpi' }, undefined, 'u', mpirun2)).message).toContain('--comm mpi needs --mesh');
-    const size = thrown(() => chooseComm({}, { data: 2, model: 2 }, 'u', mpirun2));
+    const size = thrown(() => chooseComm({ device: 'cpu' }, { data: 2, model: 2 }, 'u', mpirun2));
     expect(size.code).toBe('ERR_USAGE');
     expect(size.message).toContain('has 4 devices, but mpirun (OMPI_COMM_WORLD_SIZE=2) started 2 processes');
-    const torchrun = thrown(() => chooseComm({}, { data: 2, model: 1 }, 'u', { RANK: '0', WORLD_SIZE: '2' }));
+    const torchrun = thrown(() => chooseComm({}, { data: 2, model: 1 }, 'u', { RANK: '0', WORLD_SIZE: '2' }, () => ({ possible: false, reason: 'no usable GPU (a test)' })));
     expect(torchrun.code).toBe('ERR_NOT_IMPLEMENTED');
     expect(thrown(() => chooseComm({ comm: 'fast' }, undefined, 'u', {})).code).toBe('ERR_USAGE');
     expect(thrown(() => chooseComm({ 'comm-timeout': '0' }, undefined, 'u', {})).code).toBe('ERR_USAGE');

@@ -1,5 +1,6 @@
 // Child of test/comm/mpi-collectives.test.ts, one process of `mpirun -np 4` (a 2 x 2 mesh over MPI,
-// one device per process): every collective kernel on random f32 and bf16 inputs, in place and not,
+// one device per process), and of bench/gpu-nccl.sh with VIT22B_TEST_COMM=nccl (one GPU per process,
+// started by `vit22b launch --exec`): every collective kernel on random f32 and bf16 inputs, in place and not,
 // against a naive float64 reference computed here (an axis of one device: a copy) from every rank's inputs (each process draws
 // every rank's inputs from the same seeds, so it knows its peers' without asking them).
 // Writes $VIT22B_TEST_OUT/rank<r>.json per process: the checks it made and the worst error of each.
@@ -23,7 +24,8 @@ function f32Round(x) {
 // VIT22B_TEST_MESH: 2x2 (axes of 2) or 1x4 / 4x1 (an axis of 4: sums of 4 terms in rank order).
 const [dataSize, modelSize] = (process.env.VIT22B_TEST_MESH || '2x2').split('x').map(Number);
 const shape = { data: dataSize, model: modelSize };
-const mesh = vit.createMesh(shape, { comm: 'mpi', timeoutMs: 20000, threadsPerDevice: 1 });
+const comm = process.env.VIT22B_TEST_COMM || 'mpi';
+const mesh = vit.createMesh(shape, comm === 'nccl' ? { comm, timeoutMs: 60000 } : { comm, timeoutMs: 20000, threadsPerDevice: 1 });
 const rank = mesh.ranks[0];
 const size = shape.data * shape.model;
 const d = Math.floor(rank / shape.model), m = rank % shape.model;
@@ -66,9 +68,10 @@ for (const dtype of ['f32', 'bf16']) {
   for (const axis of ['model', 'data']) {
     const group = groups[axis];
     const n = group.length;
-    // Sums of n terms below 3 in magnitude stay below 16: each of the n-1 f32 additions and the
-    // final rounding err by at most half an ulp at 8..16 (f32 2^-21; bf16's final rounding 2^-5).
-    const tol = dtype === 'f32' ? n * 2 ** -21 : 2 ** -5 + n * 2 ** -21;
+    // Sums of n terms below 3 in magnitude stay below 16 (partial sums too, in any order): each of
+    // the n-1 f32 additions and the final rounding err by at most half an ulp at 8..16 (f32 2^-21;
+    // bf16's final rounding 2^-5). NCCL may round each bf16 partial sum to bf16: n-1 roundings then.
+    const tol = dtype === 'f32' ? n * 2 ** -21 : comm === 'nccl' ? n * 2 ** -5 : 2 ** -5 + n * 2 ** -21;
     const me = axisRank[axis];
     for (const inPlace of [false, true]) {
       // all_reduce (scale 0.5: a mean over 2)

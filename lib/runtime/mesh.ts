@@ -5,8 +5,8 @@
  * reduce_scatter, all_reduce, collective_permute, axis_slice) find their peers through it; the same
  * SPMD plan loads on every device, which learns its coordinates when it runs.
  *
- * CPU only for now: GPU virtual-device collectives are not implemented yet (their kernels accept
- * ranks 1 only on CUDA, ERR_NOT_IMPLEMENTED otherwise).
+ * A local mesh is CPU devices only: GPU virtual devices (several ranks on one GPU in one process)
+ * are not implemented; GPUs take part one per process ('nccl', below).
  *
  * `comm: 'mpi'` spreads the mesh over processes instead (native/comm/mpi_mesh.h): an MPI job of
  * data x model processes (mpirun, srun), each holding ONE device of the mesh, its MPI world rank
@@ -134,7 +134,7 @@ export function coordinatesOf(shape: MeshShape, rank: number): MeshCoordinates {
   return { rank, data: Math.floor(rank / shape.model), model: rank % shape.model };
 }
 
-/** Creates a mesh of shape.data x shape.model cpu devices (see MeshOptions). */
+/** Creates a mesh of shape.data x shape.model devices (see MeshOptions: virtual CPU devices, or this process's one device of a mesh over processes). */
 export function createMesh(shape: MeshShape, options: MeshOptions = {}): Mesh {
   const checked = checkMeshShape(shape);
   checkOption('threadsPerDevice', options.threadsPerDevice, 1, 1024);

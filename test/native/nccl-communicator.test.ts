@@ -43,6 +43,8 @@ let tmp: string;
 let harness: string;
 let fakeNccl: string;
 let oldNccl: string;
+let tsanHarness: string;
+let tsanNccl: string;
 
 /** Compiles the jobs two at a time (the CI machine has two cores). */
 async function compileAll(jobs: string[][]): Promise<void> {
@@ -88,20 +90,30 @@ beforeAll(async () => {
     'test/native/nccl-fake/fake_kernels.cc',
     'test/native/nccl-fake/harness.cc',
   ];
-  const objects = sources.map((s) => path.join(tmp, s.replace(/[/.]/g, '_') + '.o'));
-  fakeNccl = path.join(tmp, 'fake', 'libnccl.so.2');
+  fs.mkdirSync(path.join(tmp, 'plain'));
+  fs.mkdirSync(path.join(tmp, 'old'));
+  fs.mkdirSync(path.join(tmp, 'tsan'));
+  fakeNccl = path.join(tmp, 'plain', 'libnccl.so.2');
   oldNccl = path.join(tmp, 'old', 'libnccl.so.2');
-  fs.mkdirSync(path.dirname(fakeNccl));
-  fs.mkdirSync(path.dirname(oldNccl));
+  tsanNccl = path.join(tmp, 'tsan', 'libnccl.so.2');
+  harness = path.join(tmp, 'plain', 'harness');
+  tsanHarness = path.join(tmp, 'tsan', 'harness');
+  // Two builds of everything: plain (the assertions) and under ThreadSanitizer (the threads of
+  // the watchdog, the emulated streams and the ranks must not race).
+  const variants = [
+    { dir: 'plain', extra: [] as string[] },
+    { dir: 'tsan', extra: ['-fsanitize=thread'] },
+  ];
+  const objectsOf = (dir: string) => sources.map((s) => path.join(tmp, dir, s.replace(/[/.]/g, '_') + '.o'));
   const lib = (out: string, extra: string[]) => ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-pthread', '-fPIC', '-shared', ...extra, '-I', cudaDir, '-I', FAKE, path.join(FAKE, 'fake_nccl.cc'), '-o', out];
   await compileAll([
-    ...sources.map((s, i) => [...flags, '-c', path.join(REPO_ROOT, s), '-o', objects[i]!]),
+    ...variants.flatMap((v) => sources.map((s, i) => [...flags, ...v.extra, '-c', path.join(REPO_ROOT, s), '-o', objectsOf(v.dir)[i]!])),
     lib(fakeNccl, []),
     lib(oldNccl, ['-DFAKE_NCCL_VERSION=21703']),
+    lib(tsanNccl, ['-fsanitize=thread']),
   ]);
-  harness = path.join(tmp, 'harness');
   // -rdynamic: the fake NCCL finds cudaLaunchHostFunc (the emulated runtime) in the executable.
-  await compileAll([['-rdynamic', '-pthread', ...objects, '-o', harness, '-ldl']]);
+  await compileAll(variants.map((v) => ['-rdynamic', '-pthread', ...v.extra, ...objectsOf(v.dir), '-o', path.join(tmp, v.dir, 'harness'), '-ldl']));
 }, 240_000);
 
 afterAll(() => {
@@ -123,6 +135,28 @@ async function scenario(name: string, args: Record<string, number>, opts: { comm
 }
 
 const COMM_ID = '127.0.0.1:29500';
+
+/**
+ * Runs one scenario of the ThreadSanitizer build; the first race ends the process (exit 66) with
+ * the report on stderr. A kernel whose address-space randomisation is wider than this GCC's TSan
+ * expects makes it refuse to start ("unexpected memory mapping"): then it runs again with
+ * randomisation off for that process (setarch -R), which is what TSan's own message advises.
+ */
+async function underTsan(name: string, args: Record<string, number>): Promise<{ code: number; stderr: string; hung?: string }> {
+  const env = { ...process.env, NCCL_COMM_ID: COMM_ID, TSAN_OPTIONS: 'halt_on_error=1 exitcode=66' };
+  const argv = [tsanHarness, tsanNccl, name, ...Object.entries(args).map(([k, v]) => `${k}=${v}`)];
+  const once = async (cmd: string[]) => {
+    try {
+      const { stdout, stderr } = await run(cmd[0]!, cmd.slice(1), { env, timeout: 60_000, maxBuffer: 16 << 20 });
+      return { code: 0, stderr, hung: JSON.parse(stdout).hung as string | undefined };
+    } catch (e: any) {
+      return { code: typeof e.code === 'number' ? e.code : -1, stderr: String(e.stderr ?? e.message), hung: undefined };
+    }
+  };
+  const first = await once(argv);
+  if (!first.stderr.includes('FATAL: ThreadSanitizer')) return first;
+  return once(['setarch', os.arch() === 'arm64' ? 'aarch64' : 'x86_64', '-R', ...argv]);
+}
 
 /** The case names harness.cc runs on one axis, in order. */
 function casesOf(axis: 'data' | 'model'): string[] {
@@ -264,6 +298,24 @@ function expectCleanEnd(counts: any, worldSize: number) {
     expect(out.counts.commsDestroyed + out.counts.commsAborted).toBe(out.counts.commsCreated);
   });
 
+  test('a peer lost while the rank keeps enqueueing: each call enqueues or throws ERR_COMM_PEER_LOST; the abort ends every waiting operation', async () => {
+    const out = await scenario('peer-lost-while-calling', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, victim: 0 }, { commId: COMM_ID });
+    const victim = out.ranks[0];
+    expect(victim.callsEnqueued).toBeGreaterThanOrEqual(3); // the error is injected after the third
+    expect(victim.firstThrow.code).toBe('ERR_COMM_PEER_LOST');
+    expect(victim.detectedAfterMs).toBeLessThan(BOUND_MS);
+    expect(victim.streamDrained).toBe(true);
+    expect(victim.check.code).toBe('ERR_COMM_PEER_LOST');
+    // Every enqueued all_reduce waited for rank 2 (which never calls) until the abort ended it. (A
+    // call may also enqueue and then throw: the watchdog can fail the world while that call polls
+    // its launch; so the library's count, not the calls that returned, is what must all end.)
+    expect(out.counts.operationsEnqueued).toBeGreaterThanOrEqual(victim.callsEnqueued);
+    expect(out.counts.operationsAbandoned).toBe(out.counts.operationsEnqueued);
+    expect(out.counts.operationsCompleted).toBe(0);
+    expect(out.counts.callsOnDeadComms).toBe(0);
+    expect(out.counts.eventsDestroyed).toBe(out.counts.eventsCreated);
+  });
+
   test('after a plain abort(): ERR_COLLECTIVE_ABORTED, no stored failure, nothing finalized', async () => {
     const out = await scenario('abort', { data: 2, model: 2 }, { commId: COMM_ID });
     for (const r of out.ranks) {
@@ -287,5 +339,31 @@ function expectCleanEnd(counts: any, worldSize: number) {
       expect(r.replayMismatches).toBe(0);
     }
     expectCleanEnd(out.counts, 4);
+  });
+
+  test('no data race: the threaded scenarios under ThreadSanitizer report nothing', async () => {
+    const runs: [string, Record<string, number>][] = [
+      ['collectives', { data: 2, model: 2 }],
+      ['init-missing-rank', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, missing: 3 }],
+      ['collective-missing-rank', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, missing: 1 }],
+      ['peer-lost', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, victim: 0 }],
+      ['peer-lost-while-calling', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, victim: 0 }],
+      ['abort', { data: 2, model: 2 }],
+      ['capture', { data: 2, model: 2 }],
+    ];
+    // Two at a time (two cores; most of each run is TSan's start-up).
+    const results: { scenario: string; exit: number; race: string | null; hung?: string }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < runs.length) {
+        const [name, args] = runs[next++]!;
+        const r = await underTsan(name, args);
+        const race = /WARNING: ThreadSanitizer[^\n]*(\n.*){0,12}/.exec(r.stderr)?.[0] ?? null;
+        results.push({ scenario: name, exit: r.code, race, hung: r.hung });
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    expect(results).toHaveLength(runs.length);
+    for (const r of results) expect(r).toEqual({ scenario: r.scenario, exit: 0, race: null, hung: undefined });
   });
 });

@@ -21,6 +21,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -154,7 +155,9 @@ std::mutex gM;
 std::condition_variable gCv;
 NcclFakeCounts gCounts{};
 std::map<std::string, PendingInit> gInits;  // by unique id bytes
-thread_local std::string tLastError;
+// Trivially destructible thread-locals (a std::string or vector here would be destroyed at thread
+// exit, which ThreadSanitizer misreads as a race with the TLS release).
+thread_local char tLastError[256];
 
 struct P2pOp {
   bool isSend = false;
@@ -166,10 +169,14 @@ struct P2pOp {
   cudaStream_t stream = nullptr;
 };
 thread_local int tGroupDepth = 0;
-thread_local std::vector<P2pOp> tGroupOps;
+thread_local std::vector<P2pOp>* tGroupOpsStore = nullptr;  // leaked per thread: a test process
+std::vector<P2pOp>& groupOps() {
+  if (!tGroupOpsStore) tGroupOpsStore = new std::vector<P2pOp>();
+  return *tGroupOpsStore;
+}
 
 ncclResult_t usage(ncclResult_t r, const std::string& why) {  // gM held
-  tLastError = "fake NCCL: " + why;
+  std::snprintf(tLastError, sizeof tLastError, "fake NCCL: %s", why.c_str());
   gCounts.usageErrors++;
   return r;
 }
@@ -421,7 +428,7 @@ const char* ncclGetErrorString(ncclResult_t result) {
   return "unknown result code";
 }
 
-const char* ncclGetLastError(ncclComm_t) { return tLastError.c_str(); }
+const char* ncclGetLastError(ncclComm_t) { return tLastError; }
 
 ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
   if (!id) return ncclInvalidArgument;
@@ -636,8 +643,8 @@ ncclResult_t ncclGroupEnd() {
   std::unique_lock<std::mutex> lock(gM);
   if (tGroupDepth == 0) return usage(ncclInvalidUsage, "ncclGroupEnd without ncclGroupStart");
   if (--tGroupDepth > 0) return ncclSuccess;
-  std::vector<P2pOp> ops = std::move(tGroupOps);
-  tGroupOps.clear();
+  std::vector<P2pOp> ops = std::move(groupOps());
+  groupOps().clear();
   if (ops.empty()) return ncclSuccess;
   for (const P2pOp& op : ops) {
     if (op.handle != ops[0].handle || op.stream != ops[0].stream) {
@@ -705,7 +712,7 @@ ncclResult_t addP2p(bool isSend, void* buf, size_t count, ncclDataType_t type, i
   op.peer = peer;
   op.handle = h;
   op.stream = stream;
-  tGroupOps.push_back(op);
+  groupOps().push_back(op);
   return ncclGroupEnd();
 }
 

@@ -386,6 +386,48 @@ void scenarioPeerLost(const Args& a, Json& out) {
   }, kRankBoundMs));
 }
 
+// The victim keeps enqueueing all_reduce over 'data' (each waits on the stream for a peer that
+// never calls) while the injected ncclRemoteError is found by the watchdog: every call either
+// enqueues or throws the typed error, the abort ends the waiting operations, nothing hangs.
+void scenarioPeerLostWhileCalling(const Args& a, Json& out) {
+  const int n = a.num("data", 1) * a.num("model", 1);
+  const int victim = a.num("victim", 0);
+  harness::Barrier barrier(n);
+  out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
+    cudaSetDevice(r);
+    cudaStream_t s = nullptr;
+    cudaStreamCreate(&s);
+    RankComms rc;
+    j.obj("init", errorJson([&] { rc = openRank(options(a, r)); }));
+    if (!rc.world) return;
+    barrier.wait();
+    if (r == victim) {
+      rc.comms->setInMeshCall(true);
+      float* buf = nullptr;
+      cudaMalloc(reinterpret_cast<void**>(&buf), 16);
+      int calls = 0;
+      Json last;
+      const Clock::time_point t0 = Clock::now();
+      bool injected = false;
+      while (msSince(t0) < 3000) {
+        last = errorJson([&] { rc.comms->axis(MeshAxis::Data).allReduce(buf, buf, 2, DType::F32, 1.0f, Stream{s, rc.comms.get()}); });
+        if (last.text().find("\"threw\":true") != std::string::npos) break;
+        if (++calls == 3 && !injected) {
+          gInject(rc.world->axisComm(MeshAxis::Model), 6 /* ncclRemoteError */);
+          injected = true;
+        }
+      }
+      j.num("callsEnqueued", calls).obj("firstThrow", last).num("detectedAfterMs", msSince(t0));
+      j.flag("streamDrained", cudaFakeStreamIdleWithin(s, 3000));
+      j.obj("check", errorJson([&] { rc.world->check(); }));
+      cudaFree(buf);
+    }
+    barrier.wait();
+    rc = RankComms();
+    cudaStreamDestroy(s);
+  }, kRankBoundMs));
+}
+
 // A plain abort(): later calls are ERR_COLLECTIVE_ABORTED, check() has no failure to report.
 void scenarioAbort(const Args& a, Json& out) {
   const int n = a.num("data", 1) * a.num("model", 1);
@@ -467,6 +509,7 @@ const std::map<std::string, void (*)(const Args&, Json&)> kScenarios = {
     {"init-missing-rank", scenarioInitMissingRank},
     {"collective-missing-rank", scenarioCollectiveMissingRank},
     {"peer-lost", scenarioPeerLost},
+    {"peer-lost-while-calling", scenarioPeerLostWhileCalling},
     {"abort", scenarioAbort},
     {"capture", scenarioCapture},
 };

@@ -312,7 +312,9 @@ void scenarioCollectiveMissingRank(const Args& a, Json& out) {
     rc.comms->setInMeshCall(true);
     const MeshPlace place = rc.world->place();
     const bool peerOfMissing = r != missing && place.data == MeshPlace::of(missing, place.dataSize, place.modelSize).data;
-    // Step 1: everyone takes part (a working communicator, before the fault).
+    // Step 1: everyone takes part (a working communicator, before the fault), starting together so
+    // that the short timeout of this scenario only ever expires in step 2.
+    barrier.wait();
     rc.comms->setStep("run 1");
     CaseSpec spec{"model f32 all_reduce scale 1", MeshAxis::Model, false, Op::AllReduce};
     j.obj("warmUp", runCase({r, place, s, rc.comms.get()}, spec, 1));

@@ -146,7 +146,8 @@ inline uint64_t mix(uint64_t x) {  // splitmix64's finaliser
 // Element i of global rank `rank`'s input for case `caseId`: never zero, a small integer times a
 // power of two, so that a sum of up to 8 of them is exact in f32 (and in f64): the only rounding a
 // correct all_reduce / reduce_scatter may do is the final one to the buffer's dtype. bf16 inputs
-// have at most 8 significant bits (representable), their sums up to 11 (so bf16 rounding happens).
+// have at most 8 significant bits (representable); their sums need more, so the final rounding to
+// bf16 is exercised.
 inline double inputValue(uint64_t seed, int rank, int caseId, int64_t i, bool bf16) {
   const uint64_t h = mix(seed ^ mix(static_cast<uint64_t>(rank) * 1000003u + static_cast<uint64_t>(caseId) * 7919u + static_cast<uint64_t>(i) * 0x100000001ull));
   const int64_t k = 1 + static_cast<int64_t>(h % (bf16 ? 255u : 4095u));

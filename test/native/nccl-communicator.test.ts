@@ -1,5 +1,5 @@
 /**
- * The `nccl` communicator (native/comm/nccl_communicator.cc, the real file, unmodified) run on the
+ * The `nccl` communicator (native/comm/nccl_communicator.cc, the file itself, not a copy) run on the
  * CPU: compiled with the system C++ compiler against the CUDA toolkit's headers, linked against a
  * host-emulated CUDA runtime instead of libcudart, and driven through a fake NCCL (a shared library
  * opened by cuda::loadNccl like the real libnccl.so.2) whose ranks are threads of one process.
@@ -126,7 +126,13 @@ async function scenario(name: string, args: Record<string, number>, opts: { comm
   delete env.NCCL_COMM_ID;
   if (opts.commId) env.NCCL_COMM_ID = opts.commId;
   const argv = [opts.lib ?? fakeNccl, name, ...Object.entries(args).map(([k, v]) => `${k}=${v}`)];
-  const { stdout } = await run(harness, argv, { env, timeout: 30_000 });
+  let stdout: string;
+  try {
+    ({ stdout } = await run(harness, argv, { env, timeout: 30_000 }));
+  } catch (e: any) {
+    // A hang (the harness's own deadline) or a crash: say which, with what the harness printed.
+    throw new Error(`harness ${name} ${JSON.stringify(args)} failed (exit ${e.code ?? e.signal}):\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
   const out = JSON.parse(stdout);
   expect(out.hung).toBeUndefined();
   expect(out.ncclLoaded).toBe(true);
@@ -140,7 +146,7 @@ const COMM_ID = '127.0.0.1:29500';
  * Runs one scenario of the ThreadSanitizer build; the first race ends the process (exit 66) with
  * the report on stderr. A kernel whose address-space randomisation is wider than this GCC's TSan
  * expects makes it refuse to start ("unexpected memory mapping"): then it runs again with
- * randomisation off for that process (setarch -R), which is what TSan's own message advises.
+ * randomisation off for that process (setarch -R).
  */
 async function underTsan(name: string, args: Record<string, number>): Promise<{ code: number; stderr: string; hung?: string }> {
   const env = { ...process.env, NCCL_COMM_ID: COMM_ID, TSAN_OPTIONS: 'halt_on_error=1 exitcode=66' };

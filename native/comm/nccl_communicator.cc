@@ -400,8 +400,8 @@ void NcclCommunicator::allGather(const void* send, void* recv, int64_t count, DT
                                  Stream stream) {
   const auto type = ncclType(dtype, "all_gather");
   const cuda::Nccl& api = world_->api();
-  NcclComm comm = world_->axisComm(axis_);
   world_->run("all_gather", axis_, step(), stream, [&] {
+    const NcclComm comm = world_->axisComm(axis_);  // under run's lock: the watchdog may clear it
     return api.allGather(send, recv, static_cast<size_t>(count), type, comm,
                          static_cast<cuda::NcclStream>(stream.handle));
   });
@@ -411,8 +411,8 @@ void NcclCommunicator::reduceScatter(const void* send, void* recv, int64_t recvC
                                      Stream stream) {
   const auto type = ncclType(dtype, "reduce_scatter");
   const cuda::Nccl& api = world_->api();
-  NcclComm comm = world_->axisComm(axis_);
   world_->run("reduce_scatter", axis_, step(), stream, [&] {
+    const NcclComm comm = world_->axisComm(axis_);  // under run's lock: the watchdog may clear it
     return api.reduceScatter(send, recv, static_cast<size_t>(recvCount), type, cuda::kNcclSum,
                              comm, static_cast<cuda::NcclStream>(stream.handle));
   });
@@ -422,8 +422,8 @@ void NcclCommunicator::allReduce(const void* send, void* recv, int64_t count, DT
                                  float scale, Stream stream) {
   const auto type = ncclType(dtype, "all_reduce");
   const cuda::Nccl& api = world_->api();
-  NcclComm comm = world_->axisComm(axis_);
   world_->run("all_reduce", axis_, step(), stream, [&] {
+    const NcclComm comm = world_->axisComm(axis_);  // under run's lock: the watchdog may clear it
     return api.allReduce(send, recv, static_cast<size_t>(count), type, cuda::kNcclSum, comm,
                          static_cast<cuda::NcclStream>(stream.handle));
   });
@@ -454,9 +454,9 @@ void NcclCommunicator::permute(const void* send, void* recv, int64_t count, DTyp
     return;
   }
   const cuda::Nccl& api = world_->api();
-  NcclComm comm = world_->axisComm(axis_);
   const auto s = static_cast<cuda::NcclStream>(stream.handle);
   world_->run("collective_permute", axis_, step(), stream, [&] {
+    const NcclComm comm = world_->axisComm(axis_);  // under run's lock: the watchdog may clear it
     // One group: NCCL pairs the send and the receive, so a ring of permutes cannot deadlock.
     const NcclResult started = api.groupStart();
     if (started != cuda::kNcclSuccess) return started;

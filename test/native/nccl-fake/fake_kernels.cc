@@ -1,0 +1,36 @@
+// The two project functions of the CUDA addon that nccl_communicator.cc reaches but whose real
+// sources cannot build without a GPU toolchain, as stand-ins:
+//   - vit::cuda::axpby (native/cuda/axpby.cu, a kernel): enqueued on the emulated stream and run
+//     there by the CPU backend's axpby (native/cpu/axpby.cc, linked in), which has the same contract
+//     (f32 arithmetic, one rounding to bf16, beta == 0 never reads y, alphaPtr read when it runs);
+//   - vit::cuda::isStickyError (native/cuda/cuda_backend.cc, which drags in the whole CUDA backend):
+//     only reached by checkCuda on a failed CUDA call, which the scenarios never cause.
+#include <cuda_runtime_api.h>
+
+#include "core/status.h"
+#include "kernels.h"
+
+namespace vit::cuda {
+
+void axpby(Stream stream, const AxpbyArgs& args) {
+  // Copied into the closure: the caller's struct dies when this returns, as a kernel's arguments
+  // are copied at launch.
+  auto* work = new AxpbyArgs(args);
+  const cudaError_t st = cudaLaunchHostFunc(
+      static_cast<cudaStream_t>(stream.handle),
+      [](void* p) {
+        auto* a = static_cast<AxpbyArgs*>(p);
+        vit::cpu::axpby(Stream{}, *a);
+        delete a;
+      },
+      work);
+  if (st != cudaSuccess) {
+    delete work;
+    throw Error(ErrorCode::CudaError, "axpby (fake launch) failed", "cudaSuccess",
+                cudaGetErrorName(st));
+  }
+}
+
+bool isStickyError(cudaError_t) { return false; }
+
+}  // namespace vit::cuda

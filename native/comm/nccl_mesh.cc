@@ -45,6 +45,9 @@ std::optional<Error> NcclMesh::runOnEveryRank(const std::string& step,
   try {
     world_->check();
     body(0);
+    // A collective the watchdog aborted during the step may have let the stream drain without a
+    // CUDA error (aborted NCCL kernels return): its result is garbage, so the step failed.
+    world_->check();
   } catch (const Error& e) {
     fail(e);
   } catch (const std::bad_alloc&) {

@@ -30,10 +30,11 @@ class NcclMesh final : public MeshRunner {
   void abort() override { world_->abort(); }
   // Rethrows a stored failure (a timeout, a lost peer): an NCCL world is not revived.
   void reset() override { world_->check(); }
-  // body(0) on the calling thread (a libuv worker for a plan run). When it fails, the world's own
-  // failure wins if it has one: a collective the watchdog aborted makes the step's stream
-  // synchronisation fail with a CUDA error, but what the user must read is ERR_COMM_TIMEOUT or
-  // ERR_COMM_PEER_LOST naming the collective.
+  // body(0) on the calling thread (a libuv worker for a plan run). The world's own failure wins
+  // whenever it has one, also after a body that returned: a collective the watchdog aborted may
+  // make the step's stream synchronisation fail with a CUDA error, or may let it end normally on
+  // garbage; either way what the user must read is ERR_COMM_TIMEOUT or ERR_COMM_PEER_LOST naming
+  // the collective.
   std::optional<Error> runOnEveryRank(const std::string& step,
                                       const std::function<void(int)>& body) override;
 

@@ -76,6 +76,7 @@ beforeAll(async () => {
   const flags = ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', '-pthread', '-DVIT22B_WITH_CUDA=1', '-I', path.join(REPO_ROOT, 'native'), '-I', cudaDir, '-I', FAKE];
   const sources = [
     'native/comm/nccl_communicator.cc',
+    'native/comm/nccl_mesh.cc',
     'native/comm/device_comms.cc',
     'native/comm/buffer_ops.cc',
     'native/cuda/vendor_libraries.cc',
@@ -212,6 +213,14 @@ function expectCleanEnd(counts: any, worldSize: number) {
         expect({ case: c.case, mismatches: c.mismatches }).toEqual({ case: c.case, mismatches: 0 });
       }
       expect(r.checkAfter).toEqual({ threw: false });
+      // NcclMesh's host gather (the step outputs' path), empty ones included, then a mesh step.
+      expect(r.gather).toEqual({ threw: false });
+      expect(r.gatherWrong).toBe(0);
+      expect(r.stepFailed).toBe(false);
+      const d = Math.floor(r.rank / model);
+      let groupSum = 0;
+      for (let k = 0; k < model; k++) groupSum += d * model + k + 1;
+      expect(r.stepSum0).toBe(groupSum);
     }
     // Each collective is one NCCL operation per rank; a permute onto this rank itself (shift 0,
     // the axis size, or any shift on an axis of one) is a local copy that never reaches NCCL.
@@ -226,6 +235,22 @@ function expectCleanEnd(counts: any, worldSize: number) {
     // Every enqueued collective was followed by the watchdog through one event.
     expect(out.counts.eventsRecorded).toBe(out.counts.operationsEnqueued);
     expectCleanEnd(out.counts, worldSize);
+  });
+
+  test("a mesh step whose all_reduce a rank never joins fails with the world's ERR_COMM_TIMEOUT, though the aborted stream drained without a CUDA error", async () => {
+    const out = await scenario('mesh-step-missing-rank', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, missing: 1 }, { commId: COMM_ID });
+    // Rank 1 (data 0, model 1) never calls; its model peer is rank 0; ranks 2 and 3 wait apart.
+    const peer = out.ranks[0];
+    expect(peer.init).toEqual({ threw: false });
+    expect(peer.bodyReturned).toBe(true); // the body itself saw nothing wrong
+    expect(peer.failed).toBe(true);
+    expect(peer.code).toBe('ERR_COMM_TIMEOUT');
+    expect(peer.message).toMatch(/^rank 0 \(data 0, model 0\): all_reduce on mesh axis 'model' at rank 0 \(data 0, model 0\) \(axis rank 0 of 2\), run 7: /);
+    // Later steps and host gathers throw the same stored failure (the world is not revived).
+    expect(peer.nextCode).toBe('ERR_COMM_TIMEOUT');
+    expect(peer.nextBodyRan).toBeUndefined();
+    expect(peer.gatherAfter.code).toBe('ERR_COMM_TIMEOUT');
+    for (const r of out.ranks.slice(1)) expect(r.failed).toBeUndefined();
   });
 
   test('several ranks without NCCL_COMM_ID: ERR_INVALID_ARGUMENT before any NCCL call', async () => {
@@ -352,6 +377,7 @@ function expectCleanEnd(counts: any, worldSize: number) {
       ['collectives', { data: 2, model: 2 }],
       ['init-missing-rank', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, missing: 3 }],
       ['collective-missing-rank', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, missing: 1 }],
+      ['mesh-step-missing-rank', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, missing: 1 }],
       ['peer-lost', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, victim: 0 }],
       ['peer-lost-while-calling', { data: 2, model: 2, timeoutMs: TIMEOUT_MS, victim: 0 }],
       ['abort', { data: 2, model: 2 }],

@@ -203,6 +203,13 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   return cudaSuccess;
 }
 
+// Not ready is not an error: it does not become the thread's last error (as in CUDA).
+cudaError_t cudaStreamQuery(cudaStream_t stream) {
+  if (!stream) return fail(cudaErrorInvalidResourceHandle);
+  std::lock_guard<std::mutex> lock(stream->state->m);
+  return stream->state->queue.empty() && !stream->state->running ? cudaSuccess : cudaErrorNotReady;
+}
+
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus* status) {
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   std::lock_guard<std::mutex> lock(stream->state->m);

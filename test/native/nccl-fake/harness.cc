@@ -9,8 +9,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "comm/nccl_communicator.h"
+#include "comm/nccl_mesh.h"
 #include "core/status.h"
 #include "cuda/vendor_libraries.h"
 #include "fake_hooks.h"
@@ -93,7 +95,7 @@ NcclWorldOptions options(const Args& a, int rank) {
 // and the communicator handles the fault injection needs.
 struct RankComms {
   std::shared_ptr<NcclWorld> world;
-  std::unique_ptr<DeviceComms> comms;
+  std::shared_ptr<DeviceComms> comms;
 };
 RankComms openRank(const NcclWorldOptions& o) {
   RankComms rc;
@@ -102,7 +104,7 @@ RankComms openRank(const NcclWorldOptions& o) {
   auto model = std::make_unique<NcclCommunicator>(rc.world, MeshAxis::Model);
   NcclCommunicator* d = data.get();
   NcclCommunicator* m = model.get();
-  rc.comms = std::make_unique<DeviceComms>(rc.world->place(), std::move(data), std::move(model));
+  rc.comms = std::make_shared<DeviceComms>(rc.world->place(), std::move(data), std::move(model));
   d->setComms(rc.comms.get());
   m->setComms(rc.comms.get());
   return rc;
@@ -243,8 +245,14 @@ void scenarioCollectives(const Args& a, Json& out) {
     cudaSetDevice(r);
     cudaStream_t s = nullptr;
     cudaStreamCreate(&s);
-    std::unique_ptr<DeviceComms> comms;
-    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(options(a, r)); }));
+    // Through the runtime's own class (NcclMesh: what the mesh handle holds).
+    std::unique_ptr<NcclMesh> mesh;
+    std::shared_ptr<DeviceComms> comms;
+    j.obj("init", errorJson([&] {
+      const NcclWorldOptions o = options(a, r);
+      mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
+      comms = mesh->comms(0);
+    }));
     if (!comms) return;
     opened++;
     comms->setInMeshCall(true);
@@ -263,8 +271,36 @@ void scenarioCollectives(const Args& a, Json& out) {
     }
     j.arr("cases", results);
     j.obj("checkAfter", errorJson([&] { comms->axis(MeshAxis::Data).reset(); }));
+    // The host gather (NcclWorld::gatherHost): every rank's bytes in rank order; empty ones too.
+    barrier.wait();
+    std::vector<uint8_t> mine(13);
+    for (size_t i = 0; i < mine.size(); ++i) mine[i] = static_cast<uint8_t>(31 * r + 7 * i + 1);
+    int64_t gatherWrong = -1;
+    j.obj("gather", errorJson([&] {
+      auto all = mesh->gatherBytes(mine.data(), mine.size(), "a test gather");
+      gatherWrong = static_cast<int64_t>(all.size()) == n ? 0 : 1000;
+      for (int q = 0; q < n && gatherWrong == 0; ++q) {
+        for (size_t i = 0; i < mine.size(); ++i) gatherWrong += all[q].size() != mine.size() || all[q][i] != static_cast<uint8_t>(31 * q + 7 * i + 1);
+      }
+      auto none = mesh->gatherBytes(nullptr, 0, "an empty gather");
+      for (const auto& b : none) gatherWrong += static_cast<int64_t>(b.size());
+      gatherWrong += static_cast<int64_t>(none.size()) == n ? 0 : 1000;
+    }));
+    j.num("gatherWrong", static_cast<double>(gatherWrong));
+    // A mesh step (NcclMesh::runOnEveryRank) that works: no failure reported.
+    barrier.wait();
+    float* x = nullptr;
+    cudaMalloc(reinterpret_cast<void**>(&x), 4 * sizeof(float));
+    for (int i = 0; i < 4; ++i) x[i] = static_cast<float>(r + 1);
+    std::optional<Error> stepFailure = mesh->runOnEveryRank("run last", [&](int) {
+      comms->axis(MeshAxis::Model).allReduce(x, x, 4, DType::F32, 1.0f, Stream{s, comms.get()});
+      cudaStreamSynchronize(s);
+    });
+    j.flag("stepFailed", stepFailure.has_value()).num("stepSum0", x[0]);
+    cudaFree(x);
     barrier.wait();
     const Clock::time_point t0 = Clock::now();
+    mesh.reset();
     comms.reset();  // the world's last owner: finalize and destroy, collectively
     j.num("destroyMs", msSince(t0));
     cudaStreamDestroy(s);
@@ -278,8 +314,8 @@ void scenarioCollectives(const Args& a, Json& out) {
 void scenarioInit(const Args& a, Json& out) {
   const int n = a.num("data", 1) * a.num("model", 1);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    std::unique_ptr<DeviceComms> comms;
-    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(options(a, r)); }));
+    std::shared_ptr<DeviceComms> comms;
+    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(NcclWorld::create(options(a, r))); }));
     comms.reset();
   }, kRankBoundMs));
 }
@@ -291,8 +327,8 @@ void scenarioInitMissingRank(const Args& a, Json& out) {
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
     if (r == missing) return;  // never joins
     const Clock::time_point t0 = Clock::now();
-    std::unique_ptr<DeviceComms> comms;
-    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(options(a, r)); }));
+    std::shared_ptr<DeviceComms> comms;
+    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(NcclWorld::create(options(a, r))); }));
     j.num("elapsedMs", msSince(t0));
   }, kRankBoundMs));
 }
@@ -463,8 +499,8 @@ void scenarioCapture(const Args& a, Json& out) {
     cudaSetDevice(r);
     cudaStream_t s = nullptr;
     cudaStreamCreate(&s);
-    std::unique_ptr<DeviceComms> comms;
-    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(options(a, r)); }));
+    std::shared_ptr<DeviceComms> comms;
+    j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(NcclWorld::create(options(a, r))); }));
     if (!comms) return;
     comms->setInMeshCall(true);
     const int m = comms->place().modelSize;
@@ -505,7 +541,54 @@ void scenarioCapture(const Args& a, Json& out) {
   out.num("ncclOperationsDuringCapture", static_cast<double>(enqueuedAfter - enqueuedBefore));
 }
 
+// NcclMesh::runOnEveryRank when rank `missing` never joins a step's all_reduce over 'model': its
+// model peer's body enqueues the collective and waits for its stream, which the watchdog's abort
+// drains WITHOUT a CUDA error (the fake's aborted operation just ends, as an aborted NCCL kernel
+// returns): the step must still fail, with the world's ERR_COMM_TIMEOUT naming the collective, not
+// pass on garbage. The next step and a host gather throw the same stored failure.
+void scenarioMeshStepMissingRank(const Args& a, Json& out) {
+  const int n = a.num("data", 1) * a.num("model", 1);
+  const int missing = a.num("missing", 1);
+  harness::Barrier barrier(n);
+  out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
+    cudaSetDevice(r);
+    cudaStream_t s = nullptr;
+    cudaStreamCreate(&s);
+    std::unique_ptr<NcclMesh> mesh;
+    j.obj("init", errorJson([&] {
+      const NcclWorldOptions o = options(a, r);
+      mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
+    }));
+    if (!mesh) return;
+    const MeshPlace place = mesh->comms(0)->place();
+    const bool peerOfMissing = r != missing && place.data == MeshPlace::of(missing, place.dataSize, place.modelSize).data;
+    barrier.wait();
+    if (peerOfMissing) {
+      float* x = nullptr;
+      cudaMalloc(reinterpret_cast<void**>(&x), 8 * sizeof(float));
+      for (int i = 0; i < 8; ++i) x[i] = 1.0f;
+      DeviceComms* comms = mesh->comms(0).get();
+      bool bodyReturned = false;
+      std::optional<Error> failure = mesh->runOnEveryRank("run 7", [&](int) {
+        comms->axis(MeshAxis::Model).allReduce(x, x, 8, DType::F32, 1.0f, Stream{s, comms});
+        cudaStreamSynchronize(s);  // returns once the abort ended the operation
+        bodyReturned = true;
+      });
+      j.flag("bodyReturned", bodyReturned).flag("failed", failure.has_value());
+      if (failure) j.str("code", errorCodeString(failure->code())).str("message", failure->message());
+      std::optional<Error> next = mesh->runOnEveryRank("run 8", [&](int) { j.flag("nextBodyRan", true); });
+      if (next) j.str("nextCode", errorCodeString(next->code()));
+      j.obj("gatherAfter", errorJson([&] { mesh->gatherBytes(x, 4, "a gather after the failure"); }));
+      cudaFree(x);
+    }
+    barrier.wait();
+    mesh.reset();
+    cudaStreamDestroy(s);
+  }, kRankBoundMs));
+}
+
 const std::map<std::string, void (*)(const Args&, Json&)> kScenarios = {
+    {"mesh-step-missing-rank", scenarioMeshStepMissingRank},
     {"collectives", scenarioCollectives},
     {"init", scenarioInit},
     {"init-missing-rank", scenarioInitMissingRank},

@@ -88,6 +88,8 @@ export class DataLoader {
   readonly stepsPerEpoch: number;
   private readonly lut: Float32Array;
   private readonly augmenting: boolean;
+  /** The normalization asked for (for shard()). */
+  private readonly normalizeOption: DataLoaderOptions['normalize'];
   /** The last two epochs' orders: a prefetch may already be in the next epoch. */
   private readonly orders = new Map<number, Uint32Array>();
 
@@ -116,6 +118,7 @@ export class DataLoader {
     this.augmenting = (augment.crop?.padding ?? 0) > 0 || augment.flip === true;
 
     const channels = dataset.imageShape[2];
+    this.normalizeOption = options.normalize;
     const norm = options.normalize ?? { mean: dataset.mean, std: dataset.std };
     if (norm.mean.length !== channels || norm.std.length !== channels) {
       throw invalid('normalize', `${channels} means and standard deviations (one per channel)`, `${norm.mean.length} and ${norm.std.length}`);
@@ -164,6 +167,30 @@ export class DataLoader {
    * to fill its buffers instead of allocating (when the size matches); that batch's old contents
    * are then gone.
    */
+  /**
+   * Part `index` of `count` of every batch, as a loader of its own: rows [index * batch/count,
+   * (index+1) * batch/count) of each of this loader's batches, bit for bit (the same examples,
+   * augmented alike, since augmentation follows the position in the global batch). What one process
+   * of a multi-process run reads: the rows of its data coordinate, and no others.
+   */
+  shard(index: number, count: number): DataLoader {
+    checkInteger('shard count', count, 1);
+    checkInteger('shard index', index, 0);
+    if (index >= count) throw invalid('shard index', `in [0, ${count})`, index);
+    if (this.batch % count !== 0) throw invalid('shard count', `a divisor of the batch (${this.batch})`, count);
+    return new DataLoader(this.dataset, {
+      batch: this.batch / count,
+      seed: this.seed,
+      shuffle: this.shuffle,
+      augment: this.augment,
+      rank: this.rank * count + index,
+      worldSize: this.worldSize * count,
+      dropLast: this.dropLast,
+      lastBatch: this.lastBatch,
+      ...(this.normalizeOption ? { normalize: this.normalizeOption } : {}),
+    });
+  }
+
   batchAt(step: number, reuse?: Batch): Batch {
     checkInteger('step', step, 0);
     const ds = this.dataset;

@@ -331,9 +331,23 @@ export class Program implements Disposable {
   /**
    * One step: uploads `inputs`, runs the plan, resolves with every named output. `mode: 'forward'`
    * runs the forward pass alone on the same parameters (evaluation; compiled on first use).
+   *
+   * `shard: true` (a program over processes, MPI or NCCL, only): `inputs` are this process's data
+   * shard, not the global batch: the rows of its data coordinate d, i.e. rows [d * B/t, (d+1) * B/t)
+   * of the global batch of B rows over a data axis of t (every input is split over data on its
+   * first dimension; a shape given is the shard's). Then no process builds, holds or uploads more
+   * than its own rows (the global batch of a paper-scale run does not fit one host); the outputs
+   * are the same global ones.
    */
-  async run(inputs: ProgramInputs, scalars: Record<string, number> = {}, options: { mode?: ProgramMode } = {}): Promise<Record<string, HostArray>> {
+  async run(inputs: ProgramInputs, scalars: Record<string, number> = {}, options: { mode?: ProgramMode; shard?: boolean } = {}): Promise<Record<string, HostArray>> {
     this.live();
+    const shard = options.shard === true;
+    if (shard && !this.session.multiProcess) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', 'run({ shard: true }) is for a program over processes (MPI or NCCL), each fed its own data shard; on one process every shard is here: pass the global batch', {
+        expected: 'a multi-process session, or shard: false',
+        received: `a session of ${this.session.ranks} device(s) in this process`,
+      });
+    }
     if (typeof inputs !== 'object' || inputs === null) {
       throw new Vit22bError('ERR_INVALID_ARGUMENT', 'run takes an object of named inputs', { expected: 'Record<string, HostArray>', received: String(inputs) });
     }
@@ -350,29 +364,39 @@ export class Program implements Disposable {
     const payloads = (w: Pick<CompiledVariant, 'lowered' | 'partition'>) =>
       w.lowered.inputs.map(({ name, value }) => {
         const layout = w.partition?.inputs.get(name);
-        return hostPayload(name, inputFlat(inputs[name]!), value.dtype, numel(layout?.shape ?? value.shape));
+        const n = shard ? numel(this.shardShape(name, layout?.shape ?? value.shape, layout?.dims)) : numel(layout?.shape ?? value.shape);
+        return hostPayload(name, inputFlat(inputs[name]!), value.dtype, n);
       });
     // A wrong input is refused before a new variant's arena is allocated, not after.
     let checked: ReturnType<typeof payloads> | undefined;
-    const v = this.variant(this.shapesOf(inputs), mode, (built) => void (checked = payloads(built)));
+    const shapes = this.shapesOf(inputs);
+    if (shard) {
+      // A shard's shape given: the global batch is t of them (a flat array has the compiled, global shape).
+      for (const name of Object.keys(shapes)) {
+        if (!ArrayBuffer.isView(inputs[name])) shapes[name] = [shapes[name]![0]! * this.session.shape.data, ...shapes[name]!.slice(1)];
+      }
+    }
+    const v = this.variant(shapes, mode, (built) => void (checked = payloads(built)));
     const arrays = checked ?? payloads(v);
     // Inputs are split over data only (passes/partition.ts): the ranks of one data shard share its
     // slices, cut once per step.
-    const shards = new Map<number, ArrayBufferView[]>();
-    // Over MPI processes each process is given the global batch too and cuts its own shard (the data
-    // loader is deterministic, so every process reads the same batch; see lib/cli/train-setup.ts).
+    const cut = new Map<number, ArrayBufferView[]>();
+    // Given the global batch, a process over MPI or NCCL cuts its own shard too (the data loader is
+    // deterministic, so every process reads the same batch); the trainer feeds shards instead
+    // (shard: true).
     const perRank = this.session.devices.map((_d, r) => {
+      if (shard) return arrays as ArrayBufferView[]; // this process's one device, fed its own rows
       const c = this.session.localCoordinates(r);
-      let shard = shards.get(c.data);
-      if (!shard) {
-        shard = v.lowered.inputs.map(({ name }, i) => {
+      let mine = cut.get(c.data);
+      if (!mine) {
+        mine = v.lowered.inputs.map(({ name }, i) => {
           const layout = v.partition?.inputs.get(name);
           const a = arrays[i]! as HostArray;
           return layout ? sliceForDevice(a, layout.shape, layout.dims, this.session.shape, c) : a;
         });
-        shards.set(c.data, shard);
+        cut.set(c.data, mine);
       }
-      return shard;
+      return mine;
     });
     const scalarValues = v.lowered.scalars.map(({ name, factor }) => this.scalarValue(name, scalars) * factor);
     const raw = assembleOutputs(v, await v.runner.run(perRank, scalarValues), this.session.shape);
@@ -429,6 +453,23 @@ export class Program implements Disposable {
       });
     }
     return { spec, tensors: this.session.buffer(name) };
+  }
+
+  /**
+   * The shape of one data shard of input `name` (global `shape`, split by `dims`): the input must be
+   * split over data on its first dimension and nowhere else, as the partitioner splits a batch.
+   */
+  private shardShape(name: string, shape: Shape, dims: readonly DimLayout[] | undefined): number[] {
+    const t = this.session.shape.data;
+    const batchOnly = !dims || ((dims[0] === null || dims[0]?.axis === 'data') && dims.slice(1).every((d) => d === null));
+    const ok = batchOnly && (t === 1 || dims?.[0]?.axis === 'data');
+    if (!ok || shape[0]! % t !== 0) {
+      throw new Vit22bError('ERR_INVALID_ARGUMENT', `input '${name}' is not split over data by its first dimension alone, so it has no data shard to feed (run it without shard: true)`, {
+        expected: `[B, ...] split over data (${t}) on B`,
+        received: `${shapeText(shape)} split ${JSON.stringify(dims ?? [])}`,
+      });
+    }
+    return [shape[0]! / t, ...shape.slice(1)];
   }
 
   /** Input shapes: given ones, else those the default variant was compiled for. */

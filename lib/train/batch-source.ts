@@ -21,6 +21,13 @@ export interface BatchSource {
   readonly dataset: { readonly imageShape: readonly [number, number, number]; readonly size: number; readonly numClasses?: number };
   /** The batch of data step `step` (from 0); deterministic in the step. */
   batchAt(step: number): SourceBatch | Promise<SourceBatch>;
+  /**
+   * Optional: part `index` of `count` of every batch (its rows [index * batch/count, ...)) as a
+   * source of its own. A trainer over processes (MPI, NCCL) reads only its data coordinate's part
+   * when its source has this (DataLoader does); without it, every process reads whole batches and
+   * cuts its part.
+   */
+  shard?(index: number, count: number): BatchSource;
 }
 
 /** `source.batchAt(step)` as a promise that never rejects unobserved (a prefetch may be dropped). */

@@ -149,6 +149,11 @@ function positiveInt(name: string, v: unknown, min = 1): number {
 export interface MicroBatches {
   take(): Promise<SourceBatch>;
   prefetch(): void;
+  /**
+   * The batches are this process's data shards (a program over processes: Program.run's `shard`),
+   * 1/t of each global batch over a data axis of t; default: whole batches.
+   */
+  shard?: boolean;
 }
 
 /** What one optimizer step did: the mean loss over its micro-batches, top-1 hits, images, the gradient norm, or the non-finite failure that stopped it. */
@@ -245,16 +250,19 @@ export class Trainer implements Disposable {
     const k = this.accumulation;
     const [h, w, c] = this.options.train.dataset.imageShape;
     const r: StepResult = { loss: 0, hits: 0, images: 0, gradNorm: NaN };
+    const shard = batches.shard === true;
+    // A shard holds 1/t of the step's images; the outputs (loss, hits) are the global batch's.
+    const imagesPerRow = shard ? this.program.session.shape.data : 1;
     for (let micro = 0; micro < k; ++micro) {
       const batch = await batches.take();
-      const pending = r.failure ? undefined : this.program.run(inputsOf(batch, h, w, c), scalars, { mode: micro < k - 1 ? 'accumulate' : 'train' });
+      const pending = r.failure ? undefined : this.program.run(inputsOf(batch, h, w, c), scalars, { mode: micro < k - 1 ? 'accumulate' : 'train', shard });
       batches.prefetch();
       if (!pending) continue; // the rest of a step whose micro-batch failed: consumed, not run
       try {
         const out = await pending;
         r.loss += (out.loss as Float32Array)[0]!;
         r.hits += (out.accuracy as Int32Array | undefined)?.[0] ?? 0;
-        r.images += batch.labels.length;
+        r.images += batch.labels.length * imagesPerRow;
         if (micro === k - 1) r.gradNorm = (out.gradNorm as Float32Array)[0]!;
       } catch (e) {
         if (!isVit22bError(e, 'ERR_NON_FINITE')) throw e;
@@ -354,15 +362,19 @@ export class Trainer implements Disposable {
       progress?.eval(ev);
       return ev;
     };
-    let next = fetchBatch(source, dataStep);
+    // Over processes, each reads only its data coordinate's rows when the source can say which.
+    const session = this.program.session;
+    const feed = session.multiProcess && source.shard ? source.shard(session.localCoordinates(0).data, session.shape.data) : source;
+    let next = fetchBatch(feed, dataStep);
     let lastEnd = performance.now();
 
     const micro: MicroBatches = {
       take: () => next,
       // The next batch is built here, on the JavaScript thread, while the step runs natively.
       prefetch: () => {
-        if (++dataStep < this.totalSteps * k) next = fetchBatch(source, dataStep);
+        if (++dataStep < this.totalSteps * k) next = fetchBatch(feed, dataStep);
       },
+      shard: feed !== source,
     };
 
     for (let step = firstStep; step <= this.totalSteps; ++step) {

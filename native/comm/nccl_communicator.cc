@@ -242,7 +242,7 @@ void NcclWorld::enqueue(NcclComm comm, const std::string& what, Stream stream,
     cudaEventDestroy(done);
     checkCuda(recorded, "cudaEventRecord (nccl)");
   }
-  pending_.push_back({reinterpret_cast<CUevent_st*>(done), what, deadline});
+  pending_.push_back({reinterpret_cast<CUevent_st*>(done), comm, what, deadline});
   wake_.notify_all();
 }
 
@@ -321,9 +321,18 @@ void NcclWorld::watch() {
       NcclResult state = cuda::kNcclSuccess;
       if (!c || nccl_.commGetAsyncError(c, &state) != cuda::kNcclSuccess) continue;
       if (state == cuda::kNcclSuccess || state == cuda::kNcclInProgress) continue;
-      const std::string what = pending_.empty()
-                                   ? "an NCCL communicator of " + place_.describe() + " between collectives"
-                                   : pending_.front().what;
+      // Name the oldest collective pending on the failed communicator; else the communicator.
+      std::string what;
+      for (const Pending& p : pending_) {
+        if (p.comm == c) {
+          what = p.what;
+          break;
+        }
+      }
+      if (what.empty()) {
+        const std::string which = c == world_ ? std::string("the world") : std::string("mesh axis '") + axisName(c == axes_[0] ? MeshAxis::Data : MeshAxis::Model) + "'";
+        what = "the NCCL communicator of " + which + " at " + place_.describe() + ", with no collective of it pending";
+      }
       fail(ncclError(state, what, c));
       break;
     }

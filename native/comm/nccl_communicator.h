@@ -91,6 +91,7 @@ class NcclWorld : public std::enable_shared_from_this<NcclWorld> {
  private:
   struct Pending {
     CUevent_st* done = nullptr;
+    cuda::NcclComm comm = nullptr;  // the communicator it was enqueued on
     std::string what;  // "all_reduce on mesh axis 'data' at rank 1 (data 1, model 0), step 3"
     std::chrono::steady_clock::time_point deadline;
   };

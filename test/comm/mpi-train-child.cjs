@@ -1,7 +1,8 @@
 // Child of test/comm/mpi-training.test.ts: 5 AdamW steps of a small ViT-22B-recipe model (parallel
 // block, QK-norm, MAP head; the tiny preset made smaller) on a data x model mesh, either as virtual
 // devices of this one process (VIT22B_TEST_COMM=local) or as one process per device of an MPI job
-// (VIT22B_TEST_COMM=mpi, under mpirun). Same seed, same random weights, same batches. Writes
+// (VIT22B_TEST_COMM=mpi, under mpirun; VIT22B_TEST_SHARD=1: each process fed only its data shard).
+// Same seed, same random weights, same batches. Writes
 // $VIT22B_TEST_OUT/rank<r>.json: the loss and gradient norm of every step as f32 bits, and every parameter after
 // the last step (a global read: over MPI, gathered from every process) as a sha256 of its bytes and
 // its first values. The test compares the two runs.
@@ -54,7 +55,14 @@ async function main() {
     if (Number(process.env.VIT22B_TEST_NAN_STEP) === step) images.fill(NaN, images.length - 8 * 8 * 3);
     let out;
     try {
-      out = await p.run({ images, labels }, { lr: 1e-2, step });
+      if (process.env.VIT22B_TEST_SHARD === '1') {
+        // Each process fed only its data coordinate's rows (Program.run's shard): the same step.
+        const rows = BATCH / data, d = Math.floor(p.session.meshRanks[0] / model);
+        const px = 8 * 8 * 3;
+        out = await p.run({ images: { data: images.slice(d * rows * px, (d + 1) * rows * px), shape: [rows, 8, 8, 3] }, labels: { data: labels.slice(d * rows, (d + 1) * rows), shape: [rows] } }, { lr: 1e-2, step }, { shard: true });
+      } else {
+        out = await p.run({ images, labels }, { lr: 1e-2, step });
+      }
     } catch (e) {
       // Which step failed how, on this rank: the fault tests compare the ranks' decisions.
       report(JSON.stringify({ rank: p.session.meshRanks[0], failedStep: step, code: e.code, message: e.message }));

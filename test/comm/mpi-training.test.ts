@@ -40,20 +40,24 @@ function localRun(mesh: string, precision: string): Run {
   }
 }
 
-const CASES: [mesh: string, np: number, precision: string][] = [
-  ['2x1', 2, 'fp32'],
-  ['1x2', 2, 'fp32'],
-  ['2x2', 4, 'fp32'],
-  ['2x2', 4, 'bf16-mixed'],
+// shard: each process is fed only its data coordinate's rows (Program.run's shard: true), as the
+// trainer feeds a multi-process run; otherwise the global batch, cut by every process.
+const CASES: [mesh: string, np: number, precision: string, shard: boolean][] = [
+  ['2x1', 2, 'fp32', false],
+  ['1x2', 2, 'fp32', false],
+  ['2x2', 4, 'fp32', false],
+  ['2x2', 4, 'bf16-mixed', false],
+  ['2x1', 2, 'fp32', true],
+  ['2x2', 4, 'bf16-mixed', true],
 ];
 
 describeMpi('a multi-process mesh (mpirun) equals the single-process virtual mesh bit for bit', () => {
-  it.each(CASES)('mesh %s over %i processes, %s: 5 AdamW steps', async (mesh, np, precision) => {
+  it.each(CASES)('mesh %s over %i processes, %s, fed shards: %s: 5 AdamW steps', async (mesh, np, precision, shard) => {
     const reference = localRun(mesh, precision);
     // The reference really trained: the loss moved and every step is finite.
     expect(new Set(reference.losses).size).toBeGreaterThan(1);
     for (const l of reference.losses) expect(Number.isFinite(new Float32Array(new Uint32Array([parseInt(l, 16)]).buffer)[0]!)).toBe(true);
-    const job = await runMpi(np, CHILD, { VIT22B_TEST_MESH: mesh, VIT22B_TEST_COMM: 'mpi', VIT22B_TEST_PRECISION: precision });
+    const job = await runMpi(np, CHILD, { VIT22B_TEST_MESH: mesh, VIT22B_TEST_COMM: 'mpi', VIT22B_TEST_PRECISION: precision, VIT22B_TEST_SHARD: shard ? '1' : '0' });
     expect(job.stderr).not.toMatch(/ERROR|ERR_/);
     expect(job.code).toBe(0);
     expect([...job.results.keys()].sort()).toEqual(Array.from({ length: np }, (_, r) => r));
@@ -64,6 +68,38 @@ describeMpi('a multi-process mesh (mpirun) equals the single-process virtual mes
       expect(r.gradNorms).toEqual(reference.gradNorms);
       expect(Object.keys(r.params).sort()).toEqual(Object.keys(reference.params).sort());
       for (const [name, p] of Object.entries(reference.params)) expect({ name, ...r.params[name] }).toEqual({ name, ...p });
+    }
+    expect(job.leftovers).toEqual([]);
+  }, 120_000);
+});
+
+const TRAINER_CHILD = path.join(__dirname, 'mpi-trainer-shard-child.cjs');
+
+describeMpi('the Trainer over processes reads only its data shard', () => {
+  it('mesh data=2 over 2 processes: each asks its source for shard(d, 2) and builds half batches; the steps equal the virtual mesh reading whole batches', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-local-'));
+    let local: { shards: number[][]; sizes: number[]; losses: string[]; accuracies: number[] };
+    try {
+      const r = spawnSync(process.execPath, [TRAINER_CHILD], { env: { ...process.env, VIT22B_DIST: DIST_INDEX, VIT22B_TEST_OUT: out, VIT22B_NUM_THREADS: '1', VIT22B_TEST_COMM: 'local' }, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      local = JSON.parse(fs.readFileSync(path.join(out, 'rank0.json'), 'utf8'));
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+    // One process holds every data shard: whole batches of 16, never a shard.
+    expect(local.shards).toEqual([]);
+    expect(new Set(local.sizes)).toEqual(new Set([16]));
+    const job = await runMpi(2, TRAINER_CHILD, { VIT22B_TEST_COMM: 'mpi' });
+    expect(job.stderr).not.toMatch(/ERROR|ERR_/);
+    expect(job.code).toBe(0);
+    for (const [rank, result] of job.results) {
+      const r = result as typeof local;
+      expect(r.shards).toEqual([[rank, 2]]);
+      expect(new Set(r.sizes)).toEqual(new Set([8]));
+      expect(r.losses).toEqual(local.losses);
+      // Accuracy counts the global batch's images (hits over 16), not the shard's 8.
+      expect(r.accuracies).toEqual(local.accuracies);
     }
     expect(job.leftovers).toEqual([]);
   }, 120_000);

@@ -157,6 +157,33 @@ describe('DataLoader sharding over ranks', () => {
     }
   });
 
+  test('shard(i, t): part i of every batch as a loader of its own, bit for bit, also of a rank of several; typed refusals', () => {
+    const base: DataLoaderOptions = { batch: 12, seed: 4, shuffle: true, augment, dropLast: true, normalize: { mean: [0.3], std: [0.7] } };
+    // A loader of one rank, and rank 1 of a world of 2 (composition: its parts are ranks 2 and 3 of 4).
+    for (const whole of [new DataLoader(ds, base), new DataLoader(ds, { ...base, batch: 6, rank: 1, worldSize: 2 })]) {
+      for (const t of [1, 2, 3]) {
+        const parts = Array.from({ length: t }, (_, i) => whole.shard(i, t));
+        expect(parts[0]!.batch).toBe(whole.batch / t);
+        expect(parts[0]!.globalBatch).toBe(whole.globalBatch);
+        expect(parts[0]!.stepsPerEpoch).toBe(whole.stepsPerEpoch);
+        for (const step of [0, 5, 11]) {
+          const w = whole.batchAt(step);
+          const ps = parts.map((p) => p.batchAt(step));
+          expect(ps.flatMap((p) => Array.from(p.indices))).toEqual(Array.from(w.indices));
+          expect(ps.flatMap((p) => Array.from(p.labels))).toEqual(Array.from(w.labels));
+          const images = new Float32Array(w.images.length);
+          ps.forEach((p, i) => images.set(p.images, i * p.images.length));
+          // Same augmentation and the same (non-default) normalization: the same bytes.
+          expect(Buffer.from(images.buffer).equals(Buffer.from(w.images.buffer))).toBe(true);
+        }
+      }
+    }
+    const l = new DataLoader(ds, base);
+    expect(() => l.shard(0, 5)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('a divisor of the batch (12)') }));
+    expect(() => l.shard(2, 2)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('shard index must be in [0, 2)') }));
+    expect(() => l.shard(0, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
   test('evaluation over ranks, padded: the ranks\' valid rows cover every example exactly once', () => {
     const worldSize = 4;
     const loaders = Array.from({ length: worldSize }, (_, rank) => new DataLoader(ds, { batch: 7, seed: 0, shuffle: false, dropLast: false, rank, worldSize }));

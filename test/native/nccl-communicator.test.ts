@@ -323,6 +323,8 @@ function expectCleanEnd(counts: any, worldSize: number) {
     const victim = out.ranks[0];
     expect(victim.check.code).toBe('ERR_COMM_PEER_LOST');
     expect(victim.check.message).toContain('rank 0 (data 0, model 0)');
+    // Injected on the data axis's communicator, with nothing pending: that communicator is named.
+    expect(victim.check.message).toContain("the NCCL communicator of mesh axis 'data' at rank 0 (data 0, model 0), with no collective of it pending");
     expect(victim.detectedAfterMs).toBeLessThan(BOUND_MS);
     expect(victim.nextCall.code).toBe('ERR_COMM_PEER_LOST');
     expect(out.counts.callsOnDeadComms).toBe(0);
@@ -337,6 +339,10 @@ function expectCleanEnd(counts: any, worldSize: number) {
     expect(victim.detectedAfterMs).toBeLessThan(BOUND_MS);
     expect(victim.streamDrained).toBe(true);
     expect(victim.check.code).toBe('ERR_COMM_PEER_LOST');
+    // The error is on the model axis while all_reduces wait on the data axis: the model axis is
+    // named, not a collective of the other communicator.
+    expect(victim.check.message).toContain("the NCCL communicator of mesh axis 'model'");
+    expect(victim.check.message).not.toContain("all_reduce on mesh axis 'data'");
     // Every enqueued all_reduce waited for rank 2 (which never calls) until the abort ended it. (A
     // call may also enqueue and then throw: the watchdog can fail the world while that call polls
     // its launch; so the library's count, not the calls that returned, is what must all end.)

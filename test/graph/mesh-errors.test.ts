@@ -46,3 +46,12 @@ test('inputs are checked against the global shapes', async () => {
   const e = await rejectionOf(p.run({ images: new Float32Array(2 * 8 * 8 * 3), labels: new Int32Array(4) }, { lr: 0, step: 1 }));
   expect(e).toMatchObject({ code: 'ERR_SHAPE_MISMATCH', expected: `${4 * 8 * 8 * 3} elements` });
 });
+
+test('run({ shard: true }) is refused where every data shard is in this process (a virtual mesh, one device)', async () => {
+  using meshed = compile(vitModel(config), { device, mesh: { data: 2, model: 1 }, inputShapes: { images: [4, 8, 8, 3], labels: [4] }, train: { loss: 'loss', optimizer: { kind: 'adamw' } } });
+  const half = { images: { data: new Float32Array(2 * 8 * 8 * 3).fill(0.5), shape: [2, 8, 8, 3] }, labels: { data: Int32Array.from([1, 2]), shape: [2] } };
+  const e = await rejectionOf(meshed.run(half, { lr: 0, step: 1 }, { shard: true }));
+  expect(e).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', expected: 'a multi-process session, or shard: false', received: 'a session of 2 device(s) in this process' });
+  using single = compile(vitModel(config), { device, inputShapes: { images: [2, 8, 8, 3], labels: [2] }, train: { loss: 'loss', optimizer: { kind: 'adamw' } } });
+  expect(await rejectionOf(single.run(half, { lr: 0, step: 1 }, { shard: true }))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', received: 'a session of 1 device(s) in this process' });
+});

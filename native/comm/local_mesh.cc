@@ -92,17 +92,7 @@ std::optional<Error> LocalMesh::runOnEveryRank(const std::string& step,
   for (int r = 0; r < size() && !startFailure; ++r) {
     try {
     threads.emplace_back([&, r] {
-      try {
-        body(r);
-      } catch (const Error& e) {
-        fail(r, e);
-      } catch (const std::bad_alloc&) {
-        fail(r, Error(ErrorCode::HostOom, "native code ran out of host memory during a mesh step"));
-      } catch (const std::exception& e) {
-        fail(r, Error(ErrorCode::Internal, std::string("internal error: ") + e.what()));
-      } catch (...) {
-        fail(r, Error(ErrorCode::Internal, "internal error: unknown C++ exception in a mesh step"));
-      }
+      if (std::optional<Error> e = errorOf([&] { body(r); })) fail(r, *e);
     });
     } catch (const std::exception& e) {
       // No thread for this rank: the started ones must not wait for it until their deadline.

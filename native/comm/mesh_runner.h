@@ -6,7 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 
@@ -28,5 +30,22 @@ class MeshRunner {
   virtual std::optional<Error> runOnEveryRank(const std::string& step,
                                               const std::function<void(int)>& body) = 0;
 };
+
+// What `step` threw, as an Error (std::bad_alloc as ERR_HOST_OOM, anything else as ERR_INTERNAL),
+// or nothing: how each kind of mesh turns one device's body into runOnEveryRank's result.
+inline std::optional<Error> errorOf(const std::function<void()>& step) {
+  try {
+    step();
+  } catch (const Error& e) {
+    return e;
+  } catch (const std::bad_alloc&) {
+    return Error(ErrorCode::HostOom, "native code ran out of host memory during a mesh step");
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::Internal, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return Error(ErrorCode::Internal, "internal error: unknown C++ exception in a mesh step");
+  }
+  return std::nullopt;
+}
 
 }  // namespace vit::comm

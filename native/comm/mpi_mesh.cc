@@ -1,7 +1,6 @@
 #include "comm/mpi_mesh.h"
 
 #include <cstring>
-#include <new>
 
 namespace vit::comm {
 
@@ -99,25 +98,13 @@ std::optional<Error> MpiMesh::runOnEveryRank(const std::string& step,
   reset();
   comms_->setStep(step);
   comms_->setInMeshCall(true);
-  std::optional<Error> failure;
-  auto fail = [&](const Error& e) {
-    failure = Error(e.code(), comms_->place().describe() + ": " + e.message(), e.expected(), e.received());
-  };
   // One device, run on the calling thread (a libuv worker for a plan run): no peer thread here to
   // wake; the peers are other processes and learn of a failure by their own deadline or MPI error.
-  try {
-    body(0);
-  } catch (const Error& e) {
-    fail(e);
-  } catch (const std::bad_alloc&) {
-    fail(Error(ErrorCode::HostOom, "native code ran out of host memory during a mesh step"));
-  } catch (const std::exception& e) {
-    fail(Error(ErrorCode::Internal, std::string("internal error: ") + e.what()));
-  } catch (...) {
-    fail(Error(ErrorCode::Internal, "internal error: unknown C++ exception in a mesh step"));
-  }
+  std::optional<Error> failure = errorOf([&] { body(0); });
   comms_->setInMeshCall(false);
-  return failure;
+  if (!failure) return failure;
+  return Error(failure->code(), comms_->place().describe() + ": " + failure->message(), failure->expected(),
+               failure->received());
 }
 
 std::vector<std::vector<uint8_t>> MpiMesh::gatherBytes(const void* data, size_t bytes, const char* what) {

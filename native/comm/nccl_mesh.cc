@@ -3,8 +3,6 @@
 
 #if VIT22B_WITH_CUDA
 
-#include <new>
-
 namespace vit::comm {
 
 namespace {
@@ -30,32 +28,18 @@ std::optional<Error> NcclMesh::runOnEveryRank(const std::string& step,
                                               const std::function<void(int)>& body) {
   comms_->setStep(step);
   comms_->setInMeshCall(true);
-  std::optional<Error> failure;
-  auto fail = [&](const Error& e) {
-    // The world's typed failure, when it has one, explains the error body saw.
-    try {
-      world_->check();
-    } catch (const Error& stored) {
-      failure = Error(stored.code(), comms_->place().describe() + ": " + stored.message(),
-                      stored.expected(), stored.received());
-      return;
-    }
-    failure = Error(e.code(), comms_->place().describe() + ": " + e.message(), e.expected(), e.received());
-  };
-  try {
+  std::optional<Error> failure = errorOf([&] {
     world_->check();
     body(0);
     // A collective the watchdog aborted during the step may have let the stream drain without a
     // CUDA error (aborted NCCL kernels return): its result is garbage, so the step failed.
     world_->check();
-  } catch (const Error& e) {
-    fail(e);
-  } catch (const std::bad_alloc&) {
-    fail(Error(ErrorCode::HostOom, "native code ran out of host memory during a mesh step"));
-  } catch (const std::exception& e) {
-    fail(Error(ErrorCode::Internal, std::string("internal error: ") + e.what()));
-  } catch (...) {
-    fail(Error(ErrorCode::Internal, "internal error: unknown C++ exception in a mesh step"));
+  });
+  if (failure) {
+    // The world's typed failure, when it has one, explains the error the body saw.
+    if (std::optional<Error> stored = errorOf([&] { world_->check(); })) failure = stored;
+    failure = Error(failure->code(), comms_->place().describe() + ": " + failure->message(),
+                    failure->expected(), failure->received());
   }
   comms_->setInMeshCall(false);
   return failure;

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chooseComm } from '../../lib/cli/comm-option';
 import { Vit22bError } from '../../lib/runtime/errors';
+import { thrownBy } from '../helpers/errors';
 import { DIST_CLI } from '../helpers/paths';
 import { describeMpi, processesWith, runMpi } from './mpi-harness';
 import { latestCheckpoint } from '../../lib/io/checkpoint';
@@ -22,14 +23,7 @@ import { readManifest } from '../../lib/io/checkpoint-manifest';
 // a rank file of its own into the checkpoint.
 const TRAIN = ['train', '--mesh', 'data=2', '--zero', '3', '--steps', '4', '--batch', '32', '--json', '--comm-timeout', '60'];
 
-function thrown(f: () => unknown): Vit22bError {
-  try {
-    f();
-  } catch (e) {
-    return e as Vit22bError;
-  }
-  throw new Error('did not throw');
-}
+const thrown = (f: () => unknown) => thrownBy(f) as Vit22bError;
 
 describe('--comm choices and refusals', () => {
   const mpirun2 = { OMPI_COMM_WORLD_RANK: '1', OMPI_COMM_WORLD_SIZE: '2', OMPI_COMM_WORLD_LOCAL_RANK: '1', OMPI_COMM_WORLD_LOCAL_SIZE: '2' };

@@ -12,18 +12,12 @@ import { chooseComm } from '../../lib/cli/comm-option';
 import { addonCandidates, tryLoadAddon } from '../../lib/runtime/addon-loader';
 import { cudaStatus } from '../../lib/runtime/cuda-status';
 import { Vit22bError } from '../../lib/runtime/errors';
+import { thrownBy } from '../helpers/errors';
 import { gpuForRank, ncclAddress, ncclRendezvous } from '../../lib/runtime/gpu-binding';
 import { createMesh } from '../../lib/runtime/mesh';
 import { DIST_CLI } from '../helpers/paths';
 
-function thrown(f: () => unknown): Vit22bError {
-  try {
-    f();
-  } catch (e) {
-    return e as Vit22bError;
-  }
-  throw new Error('did not throw');
-}
+const thrown = (f: () => unknown) => thrownBy(f) as Vit22bError;
 
 const GPUS = () => ({ possible: true, reason: 'NCCL 2.27.3 and 8 GPUs: one process per GPU with --comm nccl' });
 const NO_GPUS = () => ({ possible: false, reason: 'no usable GPU (a test)' });

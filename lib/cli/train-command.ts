@@ -1,7 +1,6 @@
 /** `vit22b train`: a ViT trained with the Trainer, on synthetic shapes by default. */
-import { cudaStatus } from '../runtime/cuda-status';
 import { openDevice, type DeviceRequest } from '../runtime/device';
-import { gpuForRank } from '../runtime/gpu-binding';
+import { openRankGpu } from '../runtime/gpu-binding';
 import { Trainer } from '../train/trainer';
 import type { Command } from './commands';
 import { parseOptions } from './parse-options';
@@ -52,7 +51,7 @@ async function train(setup: Awaited<ReturnType<typeof trainSetup>>, o: TrainArgs
   // Rank 0 speaks for a multi-process job; the others print only their errors.
   const speaker = setup.comm.launch.rank === 0 || setup.comm.comm === 'local';
   // Over NCCL each rank drives LOCAL_RANK's GPU (lib/runtime/gpu-binding.ts).
-  using device = setup.comm.comm === 'nccl' ? openDevice({ device: 'cuda', ordinal: gpuForRank(setup.comm.launch, cudaStatus().devices.length).ordinal }) : openDevice({ device: setup.device as DeviceRequest });
+  using device = setup.comm.comm === 'nccl' ? openRankGpu(setup.comm.launch) : openDevice({ device: setup.device as DeviceRequest });
   using trainer = new Trainer({ device, ...setup.trainer });
   // Always said, whatever --progress: a silently re-initialized classifier would surprise.
   for (const note of trainer.initNotes) io.err(`vit22b train: --init ${setup.trainer.init!.file}: ${note}\n`);

@@ -1,8 +1,10 @@
 /**
  * Which GPU a rank of a multi-process job drives, and where its NCCL world meets (the `nccl`
- * backend: one process per GPU). Pure functions of the launch environment, so every rule is tested
- * on machines without a GPU.
+ * backend: one process per GPU). The rules are pure functions of the launch environment, so each
+ * is tested on machines without a GPU; openRankGpu applies them.
  */
+import { cudaStatus } from './cuda-status';
+import { openDevice, type Device } from './device';
 import { Vit22bError } from './errors';
 import type { LaunchEnv } from './launch-env';
 
@@ -66,4 +68,13 @@ export function ncclRendezvous(launch: Pick<LaunchEnv, 'worldSize' | 'masterAddr
 /** NCCL_COMM_ID's "host:port": NCCL splits at the last colon, so an IPv6 literal needs brackets. */
 export function ncclAddress(host: string, port: number): string {
   return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Opens this rank's GPU (gpuForRank). Where CUDA is unusable, openDevice's ERR_CUDA_UNAVAILABLE says
+ * why (no driver, no device, cuBLASLt missing), rather than a bare "no GPU".
+ */
+export function openRankGpu(launch: Pick<LaunchEnv, 'localRank' | 'localWorldSize'>): Device {
+  const status = cudaStatus();
+  return openDevice({ device: 'cuda', ordinal: status.available ? gpuForRank(launch, status.devices.length).ordinal : 0 });
 }

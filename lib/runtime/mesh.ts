@@ -19,10 +19,9 @@
  */
 import type { KernelName, KernelSpec } from '../kernels/spec';
 import { loadAddon, loadCpuCapableAddon } from './addon-loader';
-import { cudaStatus } from './cuda-status';
-import { Device, openDevice } from './device';
+import { Device } from './device';
 import { Vit22bError } from './errors';
-import { gpuForRank, ncclRendezvous } from './gpu-binding';
+import { ncclRendezvous, openRankGpu } from './gpu-binding';
 import { detectLaunchEnv } from './launch-env';
 import type { NativeAddon, NativeBuffer, NativeMesh } from './native-types';
 import { loadPlan, type LoadedPlan, type PlanProfileEntry } from './plan';
@@ -353,8 +352,7 @@ function openNcclPlace(shape: MeshShape, options: MeshOptions): { rank: number; 
   if (options.device && options.device.kind !== 'cuda') {
     throw configError("mesh option device must be a CUDA device for comm 'nccl'", 'device', 'a cuda device', options.device.kind);
   }
-  const status = cudaStatus();
-  const device = options.device ?? openDevice({ device: 'cuda', ordinal: gpuForRank(launch, status.devices.length).ordinal });
+  const device = options.device ?? openRankGpu(launch);
   return { rank, device, native: loadAddon('cuda').native };
 }
 

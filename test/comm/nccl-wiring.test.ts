@@ -153,6 +153,8 @@ describe('vit22b train --comm nccl', () => {
     const r = spawnSync(process.execPath, [DIST_CLI, 'launch', '--nproc-per-node', '2', '--comm', 'nccl', '--master-port', '29571', '--', 'train', '--mesh', 'data=2', '--comm', 'nccl', '--steps', '1', '--progress', 'none'], { encoding: 'utf8', timeout: 90_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/ERR_CUDA_UNAVAILABLE/);
+    // openDevice's reason (no driver, no device, ...), not a bare "no GPU".
+    expect(r.stderr).toContain('CUDA is unavailable: ');
     expect(r.stderr).toMatch(/rank [01] failed first/);
   });
 });

@@ -6,7 +6,7 @@
 namespace vit::cuda {
 
 void allGather(Stream stream, const AllGatherArgs& a) {
-  if (a.ranks == 1) {
+  if (axisOfOne(stream, a.axis, a.ranks, "all_gather")) {
     copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "all_gather");
     return;
   }

@@ -8,7 +8,7 @@
 namespace vit::cuda {
 
 void allReduce(Stream stream, const AllReduceArgs& a) {
-  if (a.ranks != 1) {
+  if (!axisOfOne(stream, a.axis, a.ranks, "all_reduce")) {
     meshCommunicator(stream, a.axis, a.ranks, "all_reduce").allReduce(a.x, a.y, a.count, a.dtype, a.scale, stream);
     return;
   }

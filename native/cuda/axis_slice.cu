@@ -7,7 +7,7 @@
 namespace vit::cuda {
 
 void axisSlice(Stream stream, const AxisSliceArgs& a) {
-  const int64_t rank = a.ranks == 1 ? 0 : meshCommunicator(stream, a.axis, a.ranks, "axis_slice").rank();
+  const int64_t rank = axisOfOne(stream, a.axis, a.ranks, "axis_slice") ? 0 : meshCommunicator(stream, a.axis, a.ranks, "axis_slice").rank();
   StridedCopyArgs copy;
   copy.dtype = a.dtype;
   copy.batch = a.batch;

@@ -25,6 +25,14 @@ inline comm::Communicator& meshCommunicator(Stream stream, MeshAxis axis, int64_
   return comm::communicatorFor(stream, axis, ranks, kernel);
 }
 
+// True for an axis of one device (the kernel is then a copy on the device). On a device of a mesh
+// `ranks` is checked against the axis first, as on the CPU: a plan made for another mesh is refused
+// (ERR_INVALID_ARGUMENT naming both sizes), not run as copies.
+inline bool axisOfOne(Stream stream, MeshAxis axis, int64_t ranks, const char* kernel) {
+  if (ranks == 1 && stream.comm) comm::communicatorFor(stream, axis, ranks, kernel);
+  return ranks == 1;
+}
+
 inline void copyOnDevice(void* dst, const void* src, int64_t count, DType dtype, Stream stream,
                          const char* kernel) {
   if (count <= 0 || dst == src) return;

@@ -7,7 +7,7 @@
 namespace vit::cuda {
 
 void collectivePermute(Stream stream, const CollectivePermuteArgs& a) {
-  if (a.ranks == 1) {
+  if (axisOfOne(stream, a.axis, a.ranks, "collective_permute")) {
     copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "collective_permute");
     return;
   }

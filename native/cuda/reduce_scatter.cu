@@ -7,7 +7,7 @@
 namespace vit::cuda {
 
 void reduceScatter(Stream stream, const ReduceScatterArgs& a) {
-  if (a.ranks == 1) {
+  if (axisOfOne(stream, a.axis, a.ranks, "reduce_scatter")) {
     copyOnDevice(a.y, a.x, a.count, a.dtype, stream, "reduce_scatter");
     return;
   }

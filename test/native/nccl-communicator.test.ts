@@ -85,6 +85,13 @@ beforeAll(async () => {
     'native/core/status.cc',
     'native/core/dtype.cc',
     'native/cpu/axpby.cc',
+    'native/cpu/strided_copy.cc',
+    // The CUDA collective kernels: host code only (cuda/collective_comm.h), compiled as C++ below.
+    'native/cuda/all_gather.cu',
+    'native/cuda/reduce_scatter.cu',
+    'native/cuda/all_reduce.cu',
+    'native/cuda/collective_permute.cu',
+    'native/cuda/axis_slice.cu',
     'native/cpu/thread_pool.cc',
     'native/cpu/cpu_features.cc',
     'test/native/nccl-fake/fake_cudart.cc',
@@ -108,7 +115,7 @@ beforeAll(async () => {
   const objectsOf = (dir: string) => sources.map((s) => path.join(tmp, dir, s.replace(/[/.]/g, '_') + '.o'));
   const lib = (out: string, extra: string[]) => ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-pthread', '-fPIC', '-shared', ...extra, '-I', cudaDir, '-I', FAKE, path.join(FAKE, 'fake_nccl.cc'), '-o', out];
   await compileAll([
-    ...variants.flatMap((v) => sources.map((s, i) => [...flags, ...v.extra, '-c', path.join(REPO_ROOT, s), '-o', objectsOf(v.dir)[i]!])),
+    ...variants.flatMap((v) => sources.map((s, i) => [...flags, ...v.extra, ...(s.endsWith('.cu') ? ['-x', 'c++'] : []), '-c', path.join(REPO_ROOT, s), '-o', objectsOf(v.dir)[i]!])),
     lib(fakeNccl, []),
     lib(oldNccl, ['-DFAKE_NCCL_VERSION=21703']),
     lib(tsanNccl, ['-fsanitize=thread']),
@@ -235,6 +242,30 @@ function expectCleanEnd(counts: any, worldSize: number) {
     // Every enqueued collective was followed by the watchdog through one event.
     expect(out.counts.eventsRecorded).toBe(out.counts.operationsEnqueued);
     expectCleanEnd(out.counts, worldSize);
+  });
+
+  test.each([
+    [2, 2],
+    [1, 2],
+    [4, 1],
+  ])('the CUDA collective kernels (native/cuda/*.cu) on a %i x %i NCCL mesh: each over each axis equals the reference; ranks 1 on an axis of several is refused', async (data, model) => {
+    const out = await scenario('kernels', { data, model }, { commId: COMM_ID });
+    const size = { data, model };
+    expect(out.ranks).toHaveLength(data * model);
+    for (const r of out.ranks) {
+      expect(r.init).toEqual({ threw: false });
+      expect(r.cases.map((c: any) => c.case)).toEqual(['data', 'model'].flatMap((ax) => ['all_gather', 'reduce_scatter', 'all_reduce scale 0.5 in place', 'collective_permute shift 1', 'axis_slice'].map((k) => `${ax} ${k}`)));
+      for (const c of r.cases) expect({ case: c.case, mismatches: c.mismatches, some: c.elements > 0 }).toEqual({ case: c.case, mismatches: 0, some: true });
+      for (const ax of ['data', 'model'] as const) {
+        expect(r[ax]).toEqual({ stepFailed: false, stepError: '' });
+        if (size[ax] === 1) {
+          expect(r[`${ax}RanksOne`]).toEqual({ threw: false }); // an axis of one: a device copy
+        } else {
+          expect(r[`${ax}RanksOne`].code).toBe('ERR_INVALID_ARGUMENT');
+          expect(r[`${ax}RanksOne`].message).toContain(`all_gather says ranks 1, but the '${ax}' axis of rank ${r.rank} (`);
+        }
+      }
+    }
   });
 
   test("a mesh step whose all_reduce a rank never joins fails with the world's ERR_COMM_TIMEOUT, though the aborted stream drained without a CUDA error", async () => {

@@ -587,7 +587,134 @@ void scenarioMeshStepMissingRank(const Args& a, Json& out) {
   }, kRankBoundMs));
 }
 
+// The CUDA collective kernels themselves (native/cuda/*.cu, host code) on a mesh of NcclMesh ranks:
+// each kernel over each axis, inside a mesh step, against the reference; and a plan's `ranks` of 1
+// on an axis of 2 refused as on the CPU.
+void scenarioKernels(const Args& a, Json& out) {
+  const int n = a.num("data", 1) * a.num("model", 1);
+  harness::Barrier barrier(n);
+  out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
+    cudaSetDevice(r);
+    cudaStream_t s = nullptr;
+    cudaStreamCreate(&s);
+    std::unique_ptr<NcclMesh> mesh;
+    j.obj("init", errorJson([&] {
+      const NcclWorldOptions o = options(a, r);
+      mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
+    }));
+    if (!mesh) return;
+    DeviceComms* comms = mesh->comms(0).get();
+    const MeshPlace place = comms->place();
+    const Stream st{s, comms};
+    std::vector<Json> results;
+    int caseId = 100;
+    for (MeshAxis axis : {MeshAxis::Data, MeshAxis::Model}) {
+      const int size = axis == MeshAxis::Data ? place.dataSize : place.modelSize;
+      const int me = axis == MeshAxis::Data ? place.data : place.model;
+      auto in = [&](int member, int id, int64_t i) { return harness::inputValue(kSeed, memberRank(place, axis, member), id, i, false); };
+      auto fill = [&](float* x, int id, int64_t count) {
+        for (int64_t i = 0; i < count; ++i) x[i] = static_cast<float>(harness::inputValue(kSeed, r, id, i, false));
+      };
+      // expected[i] against got[i], bit for bit (every value exact: harness_support.h's inputs).
+      auto compare = [&](const std::string& name, const float* got, const std::vector<double>& want) {
+        int64_t wrong = 0;
+        for (size_t i = 0; i < want.size(); ++i) wrong += got[i] != static_cast<float>(want[i]);
+        results.push_back(Json().str("case", name).num("elements", static_cast<double>(want.size())).num("mismatches", static_cast<double>(wrong)));
+      };
+      const std::string ax = axisName(axis);
+      float* x = nullptr;
+      float* y = nullptr;
+      cudaMalloc(reinterpret_cast<void**>(&x), 64 * sizeof(float));
+      cudaMalloc(reinterpret_cast<void**>(&y), 64 * sizeof(float));
+      std::optional<Error> failure = mesh->runOnEveryRank("kernels " + ax, [&](int) {
+        {  // all_gather: 5 each
+          const int id = caseId++;
+          fill(x, id, 5);
+          AllGatherArgs g;
+          g.axis = axis, g.ranks = size, g.count = 5, g.x = x, g.y = y;
+          cuda::allGather(st, g);
+          cudaStreamSynchronize(s);
+          std::vector<double> want;
+          for (int m = 0; m < size; ++m) for (int i = 0; i < 5; ++i) want.push_back(in(m, id, i));
+          compare(ax + " all_gather", y, want);
+        }
+        {  // reduce_scatter: blocks of 7
+          const int id = caseId++;
+          fill(x, id, 7 * size);
+          ReduceScatterArgs g;
+          g.axis = axis, g.ranks = size, g.count = 7, g.x = x, g.y = y;
+          cuda::reduceScatter(st, g);
+          cudaStreamSynchronize(s);
+          std::vector<double> want;
+          for (int i = 0; i < 7; ++i) {
+            double sum = 0;
+            for (int m = 0; m < size; ++m) sum += in(m, id, me * 7 + i);
+            want.push_back(sum);
+          }
+          compare(ax + " reduce_scatter", y, want);
+        }
+        {  // all_reduce, scale 0.5, in place
+          const int id = caseId++;
+          fill(x, id, 9);
+          AllReduceArgs g;
+          g.axis = axis, g.ranks = size, g.count = 9, g.scale = 0.5f, g.x = x, g.y = x;
+          cuda::allReduce(st, g);
+          cudaStreamSynchronize(s);
+          std::vector<double> want;
+          for (int i = 0; i < 9; ++i) {
+            double sum = 0;
+            for (int m = 0; m < size; ++m) sum += in(m, id, i);
+            want.push_back(0.5 * sum);
+          }
+          compare(ax + " all_reduce scale 0.5 in place", x, want);
+        }
+        {  // collective_permute, shift 1
+          const int id = caseId++;
+          fill(x, id, 6);
+          CollectivePermuteArgs g;
+          g.axis = axis, g.ranks = size, g.count = 6, g.shift = 1, g.x = x, g.y = y;
+          cuda::collectivePermute(st, g);
+          cudaStreamSynchronize(s);
+          std::vector<double> want;
+          for (int i = 0; i < 6; ++i) want.push_back(in((me - 1 + size) % size, id, i));
+          compare(ax + " collective_permute shift 1", y, want);
+        }
+        {  // axis_slice: 3 runs of size * 4 (stride size * 4 + 1), this rank's block of 4 each
+          const int id = caseId++;
+          const int64_t xStride = size * 4 + 1;
+          fill(x, id, 3 * xStride);
+          AxisSliceArgs g;
+          g.axis = axis, g.ranks = size, g.batch = 3, g.cols = 4, g.xStride = xStride, g.yStride = 4, g.x = x, g.y = y;
+          cuda::axisSlice(st, g);
+          cudaStreamSynchronize(s);
+          std::vector<double> want;
+          for (int b = 0; b < 3; ++b) for (int i = 0; i < 4; ++i) want.push_back(harness::inputValue(kSeed, r, id, b * xStride + me * 4 + i, false));
+          compare(ax + " axis_slice", y, want);
+        }
+      });
+      j.obj(ax, Json().flag("stepFailed", failure.has_value()).str("stepError", failure ? failure->message() : ""));
+      // A plan's ranks 1 on this axis of `size` devices: refused when size > 1, a copy otherwise.
+      comms->setInMeshCall(true);
+      AllGatherArgs one;
+      one.axis = axis, one.ranks = 1, one.count = 3, one.x = x, one.y = y;
+      j.obj(ax + "RanksOne", errorJson([&] {
+        cuda::allGather(st, one);
+        cudaStreamSynchronize(s);
+      }));
+      comms->setInMeshCall(false);
+      barrier.wait();
+      cudaFree(x);
+      cudaFree(y);
+    }
+    j.arr("cases", results);
+    barrier.wait();
+    mesh.reset();
+    cudaStreamDestroy(s);
+  }, kRankBoundMs));
+}
+
 const std::map<std::string, void (*)(const Args&, Json&)> kScenarios = {
+    {"kernels", scenarioKernels},
     {"mesh-step-missing-rank", scenarioMeshStepMissingRank},
     {"collectives", scenarioCollectives},
     {"init", scenarioInit},

@@ -2,7 +2,8 @@
 // (VIT22B_TEST_COMM=mpi) or on two virtual devices of one process (local), reading a DataLoader
 // through a recording wrapper. Over processes the trainer must ask its source for this process's
 // data shard (shard(d, 2)) and build only half-size batches; locally, whole batches. Writes
-// $VIT22B_TEST_OUT/rank<r>.json: the shard calls, the batch sizes built, every step's loss bits and accuracy.
+// $VIT22B_TEST_OUT/rank<r>.json: the shard calls, the batch sizes built, every step's loss bits and
+// accuracy, and the same of the evaluation after step 3 (40 test images: 16, 16, a short 8).
 'use strict';
 const vit = require(process.env.VIT22B_DIST);
 const { report } = require('./mpi-child-kit.cjs');
@@ -33,11 +34,17 @@ async function main() {
   const config = vit.getPreset('tiny', { imageSize: 8, patchSize: 4, channels: 1, width: 32, depth: 1, heads: 2, mlpDim: 64, numClasses: ds.numClasses });
   const log = { shards: [], sizes: [] };
   const train = recording(new vit.DataLoader(ds, { batch: 16, seed: 5, shuffle: true, dropLast: true, augment: { crop: { padding: 1 }, flip: true } }), log);
+  // 40 test images: batches of 16, 16 and a short last one of 8.
+  const testLog = { shards: [], sizes: [] };
+  const testDs = vit.syntheticDataset({ size: 40, seed: 9, imageSize: 8 });
+  const test = recording(new vit.DataLoader(testDs, { batch: 16, seed: 5, shuffle: false, dropLast: false, lastBatch: 'short' }), testLog);
   const device = vit.openDevice({ device: 'cpu' });
   const trainer = new vit.Trainer({
     device,
     model: vit.vitModel(config),
     train,
+    test,
+    evalEvery: 3,
     steps: 3,
     optimizer: { kind: 'adamw', weightDecay: 1e-4 },
     schedule: { kind: 'constant', lr: 0.01 },
@@ -46,13 +53,14 @@ async function main() {
     comm,
     commTimeoutMs: 60000,
   });
-  const losses = [], accuracies = [];
+  const losses = [], accuracies = [], evals = [];
   for await (const e of trainer.steps()) {
+    if (e.type === 'eval') evals.push({ testAccuracy: e.testAccuracy, testLoss: bits(e.testLoss), examples: e.examples });
     if (e.type !== 'step') continue;
     losses.push(bits(e.loss));
     accuracies.push(e.accuracy);
   }
-  report(JSON.stringify({ rank: trainer.program.session.meshRanks[0], shards: log.shards, sizes: log.sizes, losses, accuracies }));
+  report(JSON.stringify({ rank: trainer.program.session.meshRanks[0], shards: log.shards, sizes: log.sizes, losses, accuracies, test: { shards: testLog.shards, sizes: testLog.sizes }, evals }));
   trainer.dispose();
   device.dispose();
 }

@@ -76,9 +76,10 @@ describeMpi('a multi-process mesh (mpirun) equals the single-process virtual mes
 const TRAINER_CHILD = path.join(__dirname, 'mpi-trainer-shard-child.cjs');
 
 describeMpi('the Trainer over processes reads only its data shard', () => {
-  it('mesh data=2 over 2 processes: each asks its source for shard(d, 2) and builds half batches; the steps equal the virtual mesh reading whole batches', async () => {
+  it('mesh data=2 over 2 processes: each asks its sources for shard(d, 2) and builds half batches (a short last test batch whole); steps and evaluation equal the virtual mesh reading whole batches', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vit22b-local-'));
-    let local: { shards: number[][]; sizes: number[]; losses: string[]; accuracies: number[] };
+    type Evals = { testAccuracy: number; testLoss: string; examples: number }[];
+    let local: { shards: number[][]; sizes: number[]; losses: string[]; accuracies: number[]; test: { shards: number[][]; sizes: number[] }; evals: Evals };
     try {
       const r = spawnSync(process.execPath, [TRAINER_CHILD], { env: { ...process.env, VIT22B_DIST: DIST_INDEX, VIT22B_TEST_OUT: out, VIT22B_NUM_THREADS: '1', VIT22B_TEST_COMM: 'local' }, encoding: 'utf8', timeout: 60_000 });
       expect(r.stderr).toBe('');
@@ -90,6 +91,9 @@ describeMpi('the Trainer over processes reads only its data shard', () => {
     // One process holds every data shard: whole batches of 16, never a shard.
     expect(local.shards).toEqual([]);
     expect(new Set(local.sizes)).toEqual(new Set([16]));
+    expect(local.test).toEqual({ shards: [], sizes: [16, 16, 8] });
+    expect(local.evals).toHaveLength(1);
+    expect(local.evals[0]!.examples).toBe(40);
     const job = await runMpi(2, TRAINER_CHILD, { VIT22B_TEST_COMM: 'mpi' });
     expect(job.stderr).not.toMatch(/ERROR|ERR_/);
     expect(job.code).toBe(0);
@@ -100,6 +104,9 @@ describeMpi('the Trainer over processes reads only its data shard', () => {
       expect(r.losses).toEqual(local.losses);
       // Accuracy counts the global batch's images (hits over 16), not the shard's 8.
       expect(r.accuracies).toEqual(local.accuracies);
+      // Evaluation: shards of the two full test batches, the short last batch whole; the same result.
+      expect(r.test).toEqual({ shards: [[rank, 2]], sizes: [8, 8, 8] });
+      expect(r.evals).toEqual(local.evals);
     }
     expect(job.leftovers).toEqual([]);
   }, 120_000);

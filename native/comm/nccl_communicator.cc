@@ -248,64 +248,62 @@ void NcclWorld::enqueue(NcclComm comm, const std::string& what, Stream stream,
 
 std::vector<std::vector<uint8_t>> NcclWorld::gatherHost(const void* data, size_t bytes,
                                                         const std::string& what) {
+  check();  // a failed world stages nothing
   const int n = place_.dataSize * place_.modelSize;
-  std::vector<std::vector<uint8_t>> out(static_cast<size_t>(n));
   checkCuda(cudaSetDevice(options_.cudaDevice), "cudaSetDevice (nccl host gather)");
-  // Device staging: [bytes] in, [n * bytes] out (NCCL moves device memory only). At least one byte
-  // each, so an empty gather still meets its peers (every rank calls it).
+  // At least one byte each, so an empty gather still meets its peers (every rank calls it).
   const size_t each = bytes == 0 ? 1 : bytes;
-  void* send = nullptr;
-  void* recv = nullptr;
-  cudaStream_t stream = nullptr;
-  auto release = [&] {
-    // After an abort the stream has drained (the aborted NCCL kernels return), so this is safe.
-    if (stream) cudaStreamSynchronize(stream);
-    if (send) cudaFree(send);
-    if (recv) cudaFree(recv);
-    if (stream) cudaStreamDestroy(stream);
-  };
-  try {
+  auto stream = reinterpret_cast<cudaStream_t>(gatherStream_);
+  if (!stream) {
     checkCuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate (nccl host gather)");
-    checkCuda(cudaMalloc(&send, each), "cudaMalloc (nccl host gather)");
-    checkCuda(cudaMalloc(&recv, each * static_cast<size_t>(n)), "cudaMalloc (nccl host gather)");
-    if (bytes > 0) {
-      checkCuda(cudaMemcpyAsync(send, data, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (nccl host gather)");
-    }
-    const std::string call = what + " (a host gather of " + std::to_string(bytes) + " bytes over the world at " +
-                             place_.describe() + ")";
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      NcclComm comm = world_;
-      enqueue(comm, call, Stream{stream}, [&] {
-        return nccl_.allGather(send, recv, each, cuda::kNcclUint8, comm, static_cast<cuda::NcclStream>(stream));
-      }, lock);
-    }
-    // Wait on the host without blocking inside CUDA: a gather that never completes is ended by the
-    // watchdog (abort at the deadline), which makes the stream drain and check() throw.
-    for (;;) {
-      const cudaError_t q = cudaStreamQuery(stream);
-      if (q == cudaSuccess) break;
-      if (q != cudaErrorNotReady) {
-        cudaGetLastError();
-        check();
-        checkCuda(q, "cudaStreamQuery (nccl host gather)");
-      }
+    gatherStream_ = reinterpret_cast<CUstream_st*>(stream);
+  }
+  if (each > gatherCapacity_) {
+    // The stream is idle here (every gather is waited for), so the old buffers may go.
+    if (gatherSend_) cudaFree(gatherSend_);
+    if (gatherRecv_) cudaFree(gatherRecv_);
+    gatherSend_ = gatherRecv_ = nullptr;
+    gatherCapacity_ = 0;
+    checkCuda(cudaMalloc(&gatherSend_, each), "cudaMalloc (nccl host gather)");
+    checkCuda(cudaMalloc(&gatherRecv_, each * static_cast<size_t>(n)), "cudaMalloc (nccl host gather)");
+    gatherCapacity_ = each;
+  }
+  void* send = gatherSend_;
+  void* recv = gatherRecv_;
+  if (bytes > 0) {
+    checkCuda(cudaMemcpyAsync(send, data, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (nccl host gather)");
+  }
+  const std::string call = what + " (a host gather of " + std::to_string(bytes) + " bytes over the world at " +
+                           place_.describe() + ")";
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    NcclComm comm = world_;
+    enqueue(comm, call, Stream{stream}, [&] {
+      return nccl_.allGather(send, recv, each, cuda::kNcclUint8, comm, static_cast<cuda::NcclStream>(stream));
+    }, lock);
+  }
+  // Wait on the host without blocking inside CUDA: a gather that never completes is ended by the
+  // watchdog (abort at the deadline), which makes the stream drain and check() throw.
+  for (;;) {
+    const cudaError_t q = cudaStreamQuery(stream);
+    if (q == cudaSuccess) break;
+    if (q != cudaErrorNotReady) {
+      cudaGetLastError();
       check();
-      std::this_thread::sleep_for(kSettlePoll);
+      checkCuda(q, "cudaStreamQuery (nccl host gather)");
     }
     check();
-    // Only now, the gather complete: a copy into pageable memory may block the host.
-    std::vector<uint8_t> all(each * static_cast<size_t>(n));
-    checkCuda(cudaMemcpy(all.data(), recv, all.size(), cudaMemcpyDeviceToHost), "cudaMemcpy (nccl host gather)");
-    for (int j = 0; j < n; ++j) {
-      const uint8_t* from = all.data() + static_cast<size_t>(j) * each;
-      out[static_cast<size_t>(j)].assign(from, from + bytes);
-    }
-  } catch (...) {
-    release();
-    throw;
+    std::this_thread::sleep_for(kSettlePoll);
   }
-  release();
+  check();
+  // Only now, the gather complete: a copy into pageable memory may block the host.
+  std::vector<uint8_t> all(each * static_cast<size_t>(n));
+  checkCuda(cudaMemcpy(all.data(), recv, all.size(), cudaMemcpyDeviceToHost), "cudaMemcpy (nccl host gather)");
+  std::vector<std::vector<uint8_t>> out(static_cast<size_t>(n));
+  for (int j = 0; j < n; ++j) {
+    const uint8_t* from = all.data() + static_cast<size_t>(j) * each;
+    out[static_cast<size_t>(j)].assign(from, from + bytes);
+  }
   return out;
 }
 
@@ -375,6 +373,15 @@ NcclWorld::~NcclWorld() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (Pending& p : pending_) cudaEventDestroy(reinterpret_cast<cudaEvent_t>(p.done));
   pending_.clear();
+  // The host gather's staging: its stream is idle (every gather was waited for, or drained by an
+  // abort), so the buffers and the stream may go now.
+  if (gatherStream_) {
+    cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(gatherStream_));
+    if (gatherSend_) cudaFree(gatherSend_);
+    if (gatherRecv_) cudaFree(gatherRecv_);
+    cudaStreamDestroy(reinterpret_cast<cudaStream_t>(gatherStream_));
+    gatherStream_ = nullptr;
+  }
   if (aborted_) return;
   // A clean end: finalize (collective, non-blocking, so polled) and destroy; a finalize that does
   // not settle in time (a peer gone) is aborted instead. A destructor never throws.

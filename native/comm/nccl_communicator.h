@@ -44,6 +44,7 @@
 #include "cuda/vendor_libraries.h"
 
 struct CUevent_st;
+struct CUstream_st;
 
 namespace vit::comm {
 
@@ -76,8 +77,9 @@ class NcclWorld : public std::enable_shared_from_this<NcclWorld> {
   const cuda::Nccl& api() const { return nccl_; }
 
   // out[j] = world rank j's `bytes` bytes (every rank calls it with the same size, in the same
-  // order): an all-gather of bytes over the world communicator through a device staging buffer on
-  // a stream of its own, waited for on the host. Bounded by the timeout like every collective (the
+  // order): an all-gather of bytes over the world communicator through device staging buffers on
+  // a stream of its own (kept between calls), waited for on the host. One caller at a time (the
+  // JavaScript thread). Bounded by the timeout like every collective (the
   // watchdog aborts it); what the host side uses for global reads and a step's outputs.
   std::vector<std::vector<uint8_t>> gatherHost(const void* data, size_t bytes, const std::string& what);
 
@@ -125,6 +127,13 @@ class NcclWorld : public std::enable_shared_from_this<NcclWorld> {
   bool aborted_ = false;
   bool stopping_ = false;
   std::thread watchdog_;
+
+  // gatherHost's staging, kept between calls (it runs after every step, for the step's outputs):
+  // a stream of its own and device buffers that only grow; freed by the destructor.
+  CUstream_st* gatherStream_ = nullptr;
+  void* gatherSend_ = nullptr;
+  void* gatherRecv_ = nullptr;
+  size_t gatherCapacity_ = 0;  // bytes per rank the buffers hold
 };
 
 // One axis of an NcclWorld as a Communicator (what the collective kernels call through

@@ -223,10 +223,17 @@ cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void* userD
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, enum cudaMemcpyKind,
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, enum cudaMemcpyKind kind,
                             cudaStream_t stream) {
   if (!stream) return fail(cudaErrorInvalidResourceHandle);
   if ((!dst || !src) && count > 0) return fail(cudaErrorInvalidValue);
+  if (kind == cudaMemcpyHostToDevice) {
+    // From (pageable) host memory CUDA copies the source into a staging buffer before it returns,
+    // so the caller may reuse it at once; the copy to the device follows in stream order.
+    auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + count);
+    stream->state->enqueue([dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
+    return cudaSuccess;
+  }
   stream->state->enqueue([dst, src, count] { std::memmove(dst, src, count); });
   return cudaSuccess;
 }

@@ -20,8 +20,8 @@ import { REPO_ROOT } from '../helpers/paths';
 
 const run = promisify(execFile);
 const FAKE = path.join(REPO_ROOT, 'test', 'native', 'nccl-fake');
-const TIMEOUT_MS = 300; // --comm-timeout of the failure scenarios
-const BOUND_MS = 3000; // "within the timeout plus slack": a deadline, not a speed claim
+const TIMEOUT_MS = 1000; // --comm-timeout of the failure scenarios (it also bounds their start-up: ample on a loaded CI machine)
+const BOUND_MS = 5000; // "within the timeout plus slack": a deadline, not a speed claim
 
 function findCudaInclude(): { dir?: string; tried: string[] } {
   const tried: string[] = [];

@@ -11,45 +11,43 @@
 //     only reached by checkCuda on a failed CUDA call, which the scenarios never cause.
 #include <cuda_runtime_api.h>
 
+#include <string>
+
 #include "core/status.h"
 #include "kernels.h"
 
 namespace vit::cuda {
 
-void axpby(Stream stream, const AxpbyArgs& args) {
-  // Copied into the closure: the caller's struct dies when this returns, as a kernel's arguments
-  // are copied at launch.
-  auto* work = new AxpbyArgs(args);
+namespace {
+
+// Enqueues CPU kernel `run` on the emulated stream, like a kernel launch: the arguments are copied
+// at the call (the caller's struct dies when it returns) and read when the stream reaches them.
+template <typename Args, void (*run)(Stream, const Args&)>
+void launchOnStream(Stream stream, const Args& args, const char* name) {
+  auto* work = new Args(args);
   const cudaError_t st = cudaLaunchHostFunc(
       static_cast<cudaStream_t>(stream.handle),
       [](void* p) {
-        auto* a = static_cast<AxpbyArgs*>(p);
-        vit::cpu::axpby(Stream{}, *a);
+        auto* a = static_cast<Args*>(p);
+        run(Stream{}, *a);
         delete a;
       },
       work);
   if (st != cudaSuccess) {
     delete work;
-    throw Error(ErrorCode::CudaError, "axpby (fake launch) failed", "cudaSuccess",
+    throw Error(ErrorCode::CudaError, std::string(name) + " (fake launch) failed", "cudaSuccess",
                 cudaGetErrorName(st));
   }
 }
 
+}  // namespace
+
+void axpby(Stream stream, const AxpbyArgs& args) {
+  launchOnStream<AxpbyArgs, &vit::cpu::axpby>(stream, args, "axpby");
+}
+
 void stridedCopy(Stream stream, const StridedCopyArgs& args) {
-  auto* work = new StridedCopyArgs(args);
-  const cudaError_t st = cudaLaunchHostFunc(
-      static_cast<cudaStream_t>(stream.handle),
-      [](void* p) {
-        auto* a = static_cast<StridedCopyArgs*>(p);
-        vit::cpu::stridedCopy(Stream{}, *a);
-        delete a;
-      },
-      work);
-  if (st != cudaSuccess) {
-    delete work;
-    throw Error(ErrorCode::CudaError, "strided_copy (fake launch) failed", "cudaSuccess",
-                cudaGetErrorName(st));
-  }
+  launchOnStream<StridedCopyArgs, &vit::cpu::stridedCopy>(stream, args, "strided_copy");
 }
 
 bool isStickyError(cudaError_t) { return false; }

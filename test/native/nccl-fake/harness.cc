@@ -91,6 +91,30 @@ NcclWorldOptions options(const Args& a, int rank) {
   return o;
 }
 
+// A rank thread's device and stream: set on construction, the stream destroyed when the rank's
+// body ends, after everything declared later (its mesh or world) is gone.
+struct RankStream {
+  cudaStream_t stream = nullptr;
+  explicit RankStream(int rank) {
+    cudaSetDevice(rank);
+    cudaStreamCreate(&stream);
+  }
+  ~RankStream() { cudaStreamDestroy(stream); }
+  RankStream(const RankStream&) = delete;
+  RankStream& operator=(const RankStream&) = delete;
+};
+
+// Rank r's NcclMesh (the runtime's class), its construction's outcome recorded as j.init; null when
+// it threw.
+std::unique_ptr<NcclMesh> openMesh(const Args& a, int r, Json& j) {
+  std::unique_ptr<NcclMesh> mesh;
+  j.obj("init", errorJson([&] {
+    const NcclWorldOptions o = options(a, r);
+    mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
+  }));
+  return mesh;
+}
+
 // One rank built by hand (what makeNcclDeviceComms does), keeping the world for check(), abort()
 // and the communicator handles the fault injection needs.
 struct RankComms {
@@ -242,18 +266,12 @@ void scenarioCollectives(const Args& a, Json& out) {
   std::vector<int64_t> calls(cases.size(), 0);
   std::atomic<int> opened{0};
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
     // Through the runtime's own class (NcclMesh: what the mesh handle holds).
-    std::unique_ptr<NcclMesh> mesh;
-    std::shared_ptr<DeviceComms> comms;
-    j.obj("init", errorJson([&] {
-      const NcclWorldOptions o = options(a, r);
-      mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
-      comms = mesh->comms(0);
-    }));
-    if (!comms) return;
+    std::unique_ptr<NcclMesh> mesh = openMesh(a, r, j);
+    if (!mesh) return;
+    std::shared_ptr<DeviceComms> comms = mesh->comms(0);
     opened++;
     comms->setInMeshCall(true);
     std::vector<Json> results;
@@ -303,7 +321,6 @@ void scenarioCollectives(const Args& a, Json& out) {
     mesh.reset();
     comms.reset();  // the world's last owner: finalize and destroy, collectively
     j.num("destroyMs", msSince(t0));
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
   std::vector<Json> perCase;
   for (size_t i = 0; i < cases.size(); ++i) perCase.push_back(Json().str("case", cases[i].name).num("ncclOperations", static_cast<double>(calls[i])));
@@ -339,9 +356,8 @@ void scenarioCollectiveMissingRank(const Args& a, Json& out) {
   const int missing = a.num("missing", 1);
   harness::Barrier barrier(n);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
     RankComms rc;
     j.obj("init", errorJson([&] { rc = openRank(options(a, r)); }));
     if (!rc.world) return;
@@ -384,7 +400,6 @@ void scenarioCollectiveMissingRank(const Args& a, Json& out) {
     rc = RankComms();
     j.num("destroyMs", msSince(t0));
     j.flag("streamIdleAtEnd", cudaFakeStreamIdleWithin(s, 3000));
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
 }
 
@@ -394,9 +409,8 @@ void scenarioPeerLost(const Args& a, Json& out) {
   const int victim = a.num("victim", 0);
   harness::Barrier barrier(n);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
     RankComms rc;
     j.obj("init", errorJson([&] { rc = openRank(options(a, r)); }));
     if (!rc.world) return;
@@ -420,7 +434,6 @@ void scenarioPeerLost(const Args& a, Json& out) {
     }
     barrier.wait();
     rc = RankComms();
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
 }
 
@@ -432,9 +445,8 @@ void scenarioPeerLostWhileCalling(const Args& a, Json& out) {
   const int victim = a.num("victim", 0);
   harness::Barrier barrier(n);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
     RankComms rc;
     j.obj("init", errorJson([&] { rc = openRank(options(a, r)); }));
     if (!rc.world) return;
@@ -462,7 +474,6 @@ void scenarioPeerLostWhileCalling(const Args& a, Json& out) {
     }
     barrier.wait();
     rc = RankComms();
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
 }
 
@@ -470,9 +481,8 @@ void scenarioPeerLostWhileCalling(const Args& a, Json& out) {
 void scenarioAbort(const Args& a, Json& out) {
   const int n = a.num("data", 1) * a.num("model", 1);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
     RankComms rc;
     j.obj("init", errorJson([&] { rc = openRank(options(a, r)); }));
     if (!rc.world) return;
@@ -484,7 +494,6 @@ void scenarioAbort(const Args& a, Json& out) {
     j.obj("reset", errorJson([&] { rc.comms->axis(MeshAxis::Data).reset(); }));
     cudaFree(buf);
     rc = RankComms();
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
 }
 
@@ -496,9 +505,8 @@ void scenarioCapture(const Args& a, Json& out) {
   CudaFakeCounts before{}, after{};
   int64_t enqueuedBefore = 0, enqueuedAfter = 0;
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
     std::shared_ptr<DeviceComms> comms;
     j.obj("init", errorJson([&] { comms = makeNcclDeviceComms(NcclWorld::create(options(a, r))); }));
     if (!comms) return;
@@ -534,7 +542,6 @@ void scenarioCapture(const Args& a, Json& out) {
     cudaFree(buf);
     barrier.wait();
     comms.reset();
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
   out.num("eventsCreatedDuringCapture", static_cast<double>(after.eventsCreated - before.eventsCreated));
   out.num("eventsRecordedDuringCapture", static_cast<double>(after.eventsRecorded - before.eventsRecorded));
@@ -551,14 +558,9 @@ void scenarioMeshStepMissingRank(const Args& a, Json& out) {
   const int missing = a.num("missing", 1);
   harness::Barrier barrier(n);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
-    std::unique_ptr<NcclMesh> mesh;
-    j.obj("init", errorJson([&] {
-      const NcclWorldOptions o = options(a, r);
-      mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
-    }));
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
+    std::unique_ptr<NcclMesh> mesh = openMesh(a, r, j);
     if (!mesh) return;
     const MeshPlace place = mesh->comms(0)->place();
     const bool peerOfMissing = r != missing && place.data == MeshPlace::of(missing, place.dataSize, place.modelSize).data;
@@ -583,7 +585,6 @@ void scenarioMeshStepMissingRank(const Args& a, Json& out) {
     }
     barrier.wait();
     mesh.reset();
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
 }
 
@@ -594,14 +595,9 @@ void scenarioKernels(const Args& a, Json& out) {
   const int n = a.num("data", 1) * a.num("model", 1);
   harness::Barrier barrier(n);
   out.arr("ranks", harness::runRanks(n, [&](int r, Json& j) {
-    cudaSetDevice(r);
-    cudaStream_t s = nullptr;
-    cudaStreamCreate(&s);
-    std::unique_ptr<NcclMesh> mesh;
-    j.obj("init", errorJson([&] {
-      const NcclWorldOptions o = options(a, r);
-      mesh = std::make_unique<NcclMesh>(o.dataSize, o.modelSize, o.rank, o.cudaDevice, o.timeout);
-    }));
+    const RankStream rs(r);
+    const cudaStream_t s = rs.stream;
+    std::unique_ptr<NcclMesh> mesh = openMesh(a, r, j);
     if (!mesh) return;
     DeviceComms* comms = mesh->comms(0).get();
     const MeshPlace place = comms->place();
@@ -709,7 +705,6 @@ void scenarioKernels(const Args& a, Json& out) {
     j.arr("cases", results);
     barrier.wait();
     mesh.reset();
-    cudaStreamDestroy(s);
   }, kRankBoundMs));
 }
 

@@ -2,6 +2,7 @@
  * What the trainer reads batches from. lib/data's DataLoader has this shape; any object that does
  * can feed a Trainer (a test's fixed batches, a custom stream).
  */
+import type { Session } from '../runtime/session';
 
 export interface SourceBatch {
   /** [size, H, W, C], normalized. */
@@ -28,6 +29,17 @@ export interface BatchSource {
    * cuts its part.
    */
   shard?(index: number, count: number): BatchSource;
+}
+
+/**
+ * What a process of a session reads from `source`: over processes (MPI, NCCL), its data
+ * coordinate's shard when the source can give one and the batch divides over the data axis;
+ * otherwise undefined (it reads whole batches, and the program cuts its rows).
+ */
+export function processShard(source: BatchSource, session: Pick<Session, 'multiProcess' | 'shape' | 'localCoordinates'>): BatchSource | undefined {
+  const t = session.shape.data;
+  if (!session.multiProcess || !source.shard || source.batch % t !== 0) return undefined;
+  return source.shard(session.localCoordinates(0).data, t);
 }
 
 /** `source.batchAt(step)` as a promise that never rejects unobserved (a prefetch may be dropped). */

@@ -10,7 +10,7 @@
  */
 import type { Program } from '../graph/program';
 import { Vit22bError } from '../runtime/errors';
-import { fetchBatch, type BatchSource } from './batch-source';
+import { fetchBatch, processShard, type BatchSource } from './batch-source';
 
 export interface EvalResult {
   testAccuracy: number;
@@ -24,9 +24,8 @@ export async function evaluate(program: Program, source: BatchSource, scalars: R
   const pixels = h * w * c;
   let top1 = 0, top5 = 0, lossSum = 0, examples = 0;
   let hasTop5 = false;
-  const session = program.session;
-  const t = session.shape.data;
-  const shards = session.multiProcess && source.shard && source.batch % t === 0 ? source.shard(session.localCoordinates(0).data, t) : undefined;
+  const t = program.session.shape.data;
+  const shards = processShard(source, program.session);
   const last = source.stepsPerEpoch - 1;
   // Step s's batch: this process's shard of a full one, or the whole (last) one.
   const fetch = (s: number) => (shards && s < last ? fetchBatch(shards, s) : fetchBatch(source, s));

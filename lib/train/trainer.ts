@@ -31,7 +31,7 @@ import type { RematPolicy } from '../graph/passes/remat';
 import type { OptimizerSpec } from '../graph/training-step';
 import type { Device } from '../runtime/device';
 import { isVit22bError, Vit22bError } from '../runtime/errors';
-import { fetchBatch, type BatchSource, type SourceBatch } from './batch-source';
+import { fetchBatch, processShard, type BatchSource, type SourceBatch } from './batch-source';
 import { evaluate } from './evaluate';
 import type { EvalEvent, SkipEvent, StepEvent, TrainerEvent, TrainSummary } from './events';
 import { MetricsLog } from './metrics-log';
@@ -363,8 +363,7 @@ export class Trainer implements Disposable {
       return ev;
     };
     // Over processes, each reads only its data coordinate's rows when the source can say which.
-    const session = this.program.session;
-    const feed = session.multiProcess && source.shard ? source.shard(session.localCoordinates(0).data, session.shape.data) : source;
+    const feed = processShard(source, this.program.session) ?? source;
     let next = fetchBatch(feed, dataStep);
     let lastEnd = performance.now();
 

@@ -1,5 +1,5 @@
 // Child of test/comm/mpi-collectives.test.ts, one process of `mpirun -np 4` (a 2 x 2 mesh over MPI,
-// one device per process), and of bench/gpu-nccl.sh with VIT22B_TEST_COMM=nccl (one GPU per process,
+// one device per process), and of test/gpu/nccl-checks.sh with VIT22B_TEST_COMM=nccl (one GPU per process,
 // started by `vit22b launch --exec`): every collective kernel on random f32 and bf16 inputs, in place and not,
 // against a naive float64 reference computed here (an axis of one device: a copy) from every rank's inputs (each process draws
 // every rank's inputs from the same seeds, so it knows its peers' without asking them).

@@ -10,7 +10,8 @@
 #   MEMCHECK=0 bash test/gpu/run-all.sh                         # skip compute-sanitizer
 #   BUDGET=420 bash test/gpu/run-all.sh                         # seconds for everything (default 540)
 #
-# `npm run test:gpu` runs the same scripts under jest where node_modules exists.
+# `npm run test:gpu` runs the same scripts under jest where node_modules exists. The multi-process
+# NCCL checks (issue 17) are a command of their own: bash test/gpu/nccl-checks.sh.
 set -u
 cd "$(dirname "$0")/../.."
 OUT_DIR="${OUT:-$PWD/gpu-checks-out}"

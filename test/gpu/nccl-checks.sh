@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 17's GPU checks of the `nccl` backend, most important first, in one command (under 8
-# minutes on one GPU). Each check writes <name>.out / <name>.err under $OUT/nccl (default
-# ./bench-out/nccl) and one line to summary.txt (also printed):
+# minutes on one GPU). Several processes each (vit22b launch), so not one of run-all.sh's
+# single-process *-checks.cjs scripts: run it as a command of its own. Each check writes <name>.out / <name>.err under $OUT/nccl (default
+# ./gpu-checks-out/nccl) and one line to summary.txt (also printed):
 #   1 single      train 3 steps on one GPU, no mesh: the plain CUDA path (the baseline of 2 and 4)
 #   2 one-rank    the same through `vit22b launch --nproc-per-node 1 -- train --mesh data=1 --comm
 #                 nccl`: a 1-rank NCCL world initialises, splits, gathers the step's outputs over
@@ -22,11 +23,11 @@
 # Needs, in the repository root: dist/ and the CUDA addon (build/cuda), node (on a machine without
 # it: `source .devkit/env.sh`, shared/tools/device-kit.sh), NCCL where `vit22b info` finds it (the
 # Python nvidia-nccl wheel counts).
-#   bash bench/gpu-nccl.sh
-#   DRY_RUN=1 bash bench/gpu-nccl.sh    # the plumbing on a CPU: --comm mpi, --device cpu (needs mpirun)
+#   source .devkit/env.sh && bash test/gpu/nccl-checks.sh
+#   DRY_RUN=1 bash test/gpu/nccl-checks.sh    # the plumbing on a CPU: --comm mpi, --device cpu (needs mpirun)
 set -u
-cd "$(dirname "$0")/.."
-OUT_DIR="${OUT:-$PWD/bench-out}/nccl"
+cd "$(dirname "$0")/../.."
+OUT_DIR="${OUT:-$PWD/gpu-checks-out}/nccl"
 mkdir -p "$OUT_DIR"
 : >"$OUT_DIR/summary.txt"
 COMM=nccl
@@ -40,7 +41,7 @@ fi
 TRAIN=(--steps 3 --batch 32 --json --progress none --seed 7)
 export VIT22B_DIST="$PWD/dist/index.js"
 
-log() { echo "gpu-nccl: $*" | tee -a "$OUT_DIR/summary.txt" >&2; }
+log() { echo "nccl-checks: $*" | tee -a "$OUT_DIR/summary.txt" >&2; }
 
 # check NAME SECONDS command...: runs it with a deadline, records status and wall time.
 check() {

@@ -27,7 +27,7 @@ import type { PartitionResult } from './passes/partition';
 import type { RingReport } from './passes/ring';
 import type { PrefetchReport } from './passes/prefetch';
 import { chromeTrace, type ChromeTrace } from './timeline';
-import { placeFromDevice, sliceForDevice, type DimLayout, type MeshCoordinates, type MeshShape } from './sharding';
+import { dataShardShape, placeFromDevice, sliceForDevice, type DimLayout, type MeshCoordinates, type MeshShape } from './sharding';
 import { numel, sameShape, shapeText, type Shape } from './types';
 
 /** An input given with its shape (for programs compiled per input shape), or a flat host array. */
@@ -364,7 +364,7 @@ export class Program implements Disposable {
     const payloads = (w: Pick<CompiledVariant, 'lowered' | 'partition'>) =>
       w.lowered.inputs.map(({ name, value }) => {
         const layout = w.partition?.inputs.get(name);
-        const n = shard ? numel(this.shardShape(name, layout?.shape ?? value.shape, layout?.dims)) : numel(layout?.shape ?? value.shape);
+        const n = shard ? numel(dataShardShape(name, layout?.shape ?? value.shape, layout?.dims, this.session.shape.data)) : numel(layout?.shape ?? value.shape);
         return hostPayload(name, inputFlat(inputs[name]!), value.dtype, n);
       });
     // A wrong input is refused before a new variant's arena is allocated, not after.
@@ -453,23 +453,6 @@ export class Program implements Disposable {
       });
     }
     return { spec, tensors: this.session.buffer(name) };
-  }
-
-  /**
-   * The shape of one data shard of input `name` (global `shape`, split by `dims`): the input must be
-   * split over data on its first dimension and nowhere else, as the partitioner splits a batch.
-   */
-  private shardShape(name: string, shape: Shape, dims: readonly DimLayout[] | undefined): number[] {
-    const t = this.session.shape.data;
-    const batchOnly = !dims || ((dims[0] === null || dims[0]?.axis === 'data') && dims.slice(1).every((d) => d === null));
-    const ok = batchOnly && (t === 1 || dims?.[0]?.axis === 'data');
-    if (!ok || shape[0]! % t !== 0) {
-      throw new Vit22bError('ERR_INVALID_ARGUMENT', `input '${name}' is not split over data by its first dimension alone, so it has no data shard to feed (run it without shard: true)`, {
-        expected: `[B, ...] split over data (${t}) on B`,
-        received: `${shapeText(shape)} split ${JSON.stringify(dims ?? [])}`,
-      });
-    }
-    return [shape[0]! / t, ...shape.slice(1)];
   }
 
   /** Input shapes: given ones, else those the default variant was compiled for. */

@@ -179,3 +179,21 @@ export function placeFromDevice(global: Typed, local: Typed, shape: readonly num
 export function splitOver(dims: readonly DimLayout[], axis: MeshAxis): boolean {
   return dims.some((d) => d?.axis === axis);
 }
+
+/**
+ * The shape of one data shard of input `name` (global `shape`, split by `dims`, over a data axis of
+ * `dataSize`): what a process over MPI or NCCL feeds Program.run({ shard: true }). The input must be
+ * split over data on its first dimension and nowhere else, as the partitioner splits a batch
+ * (ERR_INVALID_ARGUMENT otherwise).
+ */
+export function dataShardShape(name: string, shape: readonly number[], dims: readonly DimLayout[] | undefined, dataSize: number): number[] {
+  const batchOnly = !dims || ((dims[0] === null || dims[0]?.axis === 'data') && dims.slice(1).every((d) => d === null));
+  const ok = batchOnly && (dataSize === 1 || dims?.[0]?.axis === 'data');
+  if (!ok || shape[0]! % dataSize !== 0) {
+    throw new Vit22bError('ERR_INVALID_ARGUMENT', `input '${name}' is not split over data by its first dimension alone, so it has no data shard to feed (run it without shard: true)`, {
+      expected: `[B, ...] split over data (${dataSize}) on B`,
+      received: `[${shape.join(', ')}] split ${JSON.stringify(dims ?? [])}`,
+    });
+  }
+  return [shape[0]! / dataSize, ...shape.slice(1)];
+}

@@ -7,7 +7,7 @@
 import { GraphBuilder } from '../../lib/graph/builder';
 import { compileGraph } from '../../lib/graph/compile';
 import { mapReshapeDims } from '../../lib/graph/passes/partition';
-import { checkMesh, localRuns, placeFromDevice, sliceForDevice, coordinatesOf, type DimLayout, type MeshShape } from '../../lib/graph/sharding';
+import { checkMesh, dataShardShape, localRuns, placeFromDevice, sliceForDevice, coordinatesOf, type DimLayout, type MeshShape } from '../../lib/graph/sharding';
 import { getPreset, buildVit } from '../../lib/model';
 import { checkMeshFits } from '../../lib/model/mesh-fit';
 import { expectVitError } from '../helpers/errors';
@@ -57,6 +57,16 @@ test('inputs are split on the batch over data; the batch must divide', () => {
   expect(compiled({ data: 4, model: 1 }).lowered.inputs.find((i) => i.name === 'images')!.value.shape).toEqual([2, 8, 8, 3]);
   expectVitError(() => compiled({ data: 3, model: 1 }, 8), 'ERR_INVALID_CONFIG', /batch 8 is not divisible by data=3/);
   expectVitError(() => compiled({ data: 16, model: 1 }, 8), 'ERR_INVALID_CONFIG', /batch 8 is smaller than the mesh's data=16/);
+});
+
+test('dataShardShape: a batch-split input\'s shard is B/t rows; anything else split, or a batch that does not divide, is refused', () => {
+  expect(dataShardShape('images', [8, 4, 4, 3], [{ axis: 'data' }, null, null, null], 2)).toEqual([4, 4, 4, 3]);
+  expect(dataShardShape('labels', [8], [{ axis: 'data' }], 4)).toEqual([2]);
+  expect(dataShardShape('labels', [8], undefined, 1)).toEqual([8]); // a data axis of one: the whole batch
+  expectVitError(() => dataShardShape('images', [8, 4], [null, { axis: 'data' }], 2), 'ERR_INVALID_ARGUMENT', /input 'images' is not split over data by its first dimension alone/);
+  expectVitError(() => dataShardShape('x', [8, 4], [{ axis: 'data' }, { axis: 'model' }], 2), 'ERR_INVALID_ARGUMENT', /input 'x' is not split/);
+  expectVitError(() => dataShardShape('x', [8], undefined, 2), 'ERR_INVALID_ARGUMENT', /no data shard to feed/);
+  expectVitError(() => dataShardShape('x', [6], [{ axis: 'data' }], 4), 'ERR_INVALID_ARGUMENT', /no data shard to feed/);
 });
 
 test('checkMeshFits names the number a mesh does not divide', () => {
